@@ -1,0 +1,58 @@
+# Top-level wrapper. Every target does its own set-up on a fresh Debian 12
+# machine: installs missing packages (scripts/install-deps.sh), provides the
+# assets (scripts/fetch-assets.sh), configures and builds.
+JOBS ?= $(shell nproc)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+CMAKE ?= cmake
+
+.PHONY: all deps assets build build-asan test demo bench valgrind format format-check lint clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+assets: deps
+	@if [ -x scripts/fetch-assets.sh ]; then scripts/fetch-assets.sh; fi
+
+$(BUILD)/CMakeCache.txt:
+	$(CMAKE) -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD)/CMakeCache.txt
+	$(CMAKE) --build $(BUILD) -j $(JOBS)
+
+$(ASAN_BUILD)/CMakeCache.txt:
+	$(CMAKE) -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPECX_SANITIZE=ON
+
+build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
+	$(CMAKE) --build $(ASAN_BUILD) -j $(JOBS)
+
+# The test command: the whole suite under ASan + UBSan.
+test: assets build-asan
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+demo: assets build
+	$(BUILD)/specx demo $(DEMO_ARGS)
+
+bench: assets build
+	$(BUILD)/specx bench operator
+	-$(BUILD)/specx bench rpc
+	-$(BUILD)/specx bench detect
+	-$(BUILD)/specx bench pipeline
+
+valgrind: assets build
+	scripts/valgrind.sh $(BUILD)
+
+format:
+	git ls-files '*.c' '*.h' | xargs clang-format -i
+
+format-check:
+	git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+
+lint: build
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --inline-suppr --suppress=missingIncludeSystem -I include $$(git ls-files 'src/*.c' 'apps/*.c')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

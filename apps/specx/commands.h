@@ -1,0 +1,20 @@
+/* commands.h — the `specx` subcommands. Each returns the process exit code:
+ * 0 success, 1 runtime failure, 2 usage error. Each accepts --help. */
+#ifndef SPECX_APP_COMMANDS_H
+#define SPECX_APP_COMMANDS_H
+
+int specx_cmd_bench(int argc, char **argv);
+int specx_cmd_serve(int argc, char **argv);
+int specx_cmd_run(int argc, char **argv);
+int specx_cmd_demo(int argc, char **argv);
+int specx_cmd_detect(int argc, char **argv);
+int specx_cmd_netem(int argc, char **argv);
+int specx_cmd_eval(int argc, char **argv);
+
+/* Benchmarks reached through `specx bench NAME` (bench/ directory). */
+int specx_bench_operator(int argc, char **argv);
+int specx_bench_rpc(int argc, char **argv);
+int specx_bench_detect(int argc, char **argv);
+int specx_bench_pipeline(int argc, char **argv);
+
+#endif

@@ -1,0 +1,190 @@
+/* specx/operator.h — the speculative operator: one message in, exactly one
+ * output out, from the most preferred executor that answers in time.
+ *
+ * Priorities: a HIGHER number is MORE preferred. The local executor always
+ * ranks below every remote executor, whatever number it is given.
+ *
+ * Per message, the plan callback decides for each remote executor: skip, or
+ * send a request with a deadline (relative to the message's arrival, or an
+ * absolute CLOCK_MONOTONIC time). The local executor, if registered, gets the
+ * message's input itself and has no deadline: it is the guaranteed fallback.
+ * Selection rules (DESIGN.md §2):
+ *  1. a result arriving before its executor's deadline is emitted at once if
+ *     no more-preferred executor is still pending, else held;
+ *  2. a failure stops an executor being pending at once (may trigger 1);
+ *  3. when an executor's deadline passes it stops being pending; when none is
+ *     pending any more, the most preferred held result is emitted;
+ *  4. a remote result after its deadline is dropped and counted late (unless
+ *     accept_late_while_no_local is set and the local result has not come);
+ *  5. if nothing is held when the deadlines have passed, the local result is
+ *     emitted when it arrives, flagged fallback; if everything failed, a
+ *     "no result" output with the reason;
+ *  6. on emission, outstanding calls for the message are cancelled;
+ *  7. an executor with max_in_flight calls outstanding is skipped ("shed");
+ *  8. local-only and remote-only configurations are valid.
+ * The message deadline (in outputs) is the latest deadline of its planned
+ * remote calls, SPECX_TIME_NEVER when none was planned.
+ *
+ * Ordering: outputs are delivered in submission order. A message decided
+ * early waits for every earlier message to be emitted (head-of-line), so a
+ * slow early message delays later outputs by at most its own bounded wait
+ * (deadline, or local completion after it).
+ *
+ * Threads: all functions are thread-safe unless noted. Output callbacks run
+ * on an operator-internal delivery thread (or on the caller's thread for
+ * specx_operator_process), one at a time, with no operator lock held; they
+ * may call submit, but must not call specx_operator_destroy. */
+#ifndef SPECX_OPERATOR_H
+#define SPECX_OPERATOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "specx/executor.h"
+#include "specx/status.h"
+#include "specx/time.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct specx_operator specx_operator;
+
+#define SPECX_NAME_MAX 64
+
+typedef enum specx_fate {
+    SPECX_FATE_NONE = 0,       /* not involved (e.g. unplanned) */
+    SPECX_FATE_WON,            /* its result is the output */
+    SPECX_FATE_OUTRANKED,      /* answered in time, a more preferred one won */
+    SPECX_FATE_LATE,           /* answered after its deadline; dropped */
+    SPECX_FATE_FAILED,         /* completed with an error */
+    SPECX_FATE_SKIPPED,        /* the plan said skip */
+    SPECX_FATE_SHED,           /* in-flight bound reached; not sent */
+    SPECX_FATE_CANCELLED,      /* outstanding, not needed any more, cancelled */
+    SPECX_FATE_PENDING_CANCELLED, /* still outstanding past its deadline, cancelled */
+    SPECX_FATE_COUNT_
+} specx_fate;
+
+const char *specx_fate_name(specx_fate f); /* "won", "late", ... */
+
+typedef enum specx_deadline_kind {
+    SPECX_DEADLINE_RELATIVE = 0, /* nanoseconds after the message's arrival */
+    SPECX_DEADLINE_ABSOLUTE,     /* CLOCK_MONOTONIC nanoseconds */
+} specx_deadline_kind;
+
+typedef struct specx_plan {
+    bool skip;
+    void *request; /* handed to the executor's start() */
+    /* Called once the call is over (completed), or at once when the plan is
+     * not used (skip, shed, start failure). NULL: the request is borrowed from
+     * the message input and lives as long as the message. */
+    void (*request_free)(void *request, void *user);
+    void *request_free_user;
+    specx_deadline_kind deadline_kind;
+    specx_time_t deadline;
+} specx_plan;
+
+typedef struct specx_msg_info {
+    uint64_t seq;          /* 0, 1, 2, ... per operator */
+    specx_time_t arrival;  /* monotonic */
+    void *input;           /* as given to submit */
+    void *user;            /* as given to submit */
+} specx_msg_info;
+
+/* Called on the submitting thread, once per remote executor, before any call
+ * of the message starts. `out` comes zeroed (skip=false, deadline 0 relative:
+ * callers must set a deadline). */
+typedef void (*specx_plan_fn)(void *plan_user, const specx_msg_info *msg, size_t exec_index,
+                              specx_plan *out);
+
+typedef struct specx_exec_report {
+    specx_fate fate;
+    specx_status status;   /* completion status, SPECX_OK if none yet */
+    specx_dur_t latency;   /* start to completion; -1 if it had not completed */
+    specx_time_t deadline; /* this executor's deadline (NEVER for local) */
+} specx_exec_report;
+
+typedef struct specx_output {
+    uint64_t seq;
+    void *input;            /* as given to submit */
+    void *user;             /* as given to submit */
+    int winner;             /* executor index, -1 for "no result" */
+    const char *winner_name;/* NULL for "no result" */
+    int priority;           /* winner's priority (local: its configured value) */
+    bool is_local;          /* the winner is the local executor */
+    bool fallback;          /* local result emitted after the message deadline */
+    bool late_accepted;     /* remote result accepted after its deadline (option) */
+    specx_status status;    /* SPECX_OK, or why there is no result */
+    const char *reason;     /* one line when winner < 0 */
+    void *result;           /* winner's result; borrowed for the callback */
+    specx_time_t arrival, deadline, emitted;
+    specx_dur_t latency;    /* emitted - arrival */
+    size_t n_exec;
+    const specx_exec_report *exec; /* indexed like executors */
+} specx_output;
+
+/* Take ownership of out->result inside an output callback (the operator will
+ * not free it). Returns the result; free it with specx_operator_free_result. */
+void *specx_output_take_result(specx_output *out);
+
+typedef void (*specx_output_fn)(void *output_user, specx_output *out);
+
+typedef struct specx_executor_config {
+    char name[SPECX_NAME_MAX];
+    int priority;        /* higher = more preferred; ignored rank-wise for local */
+    int max_in_flight;   /* 0 = unbounded */
+    specx_executor exec;
+} specx_executor_config;
+
+typedef struct specx_operator_config {
+    specx_plan_fn plan;   /* required when remote executors are registered */
+    void *plan_user;
+    specx_output_fn output; /* for submit(); may be NULL when only process() is used */
+    void *output_user;
+    bool accept_late_while_no_local; /* rule 4 option; default false */
+} specx_operator_config;
+
+specx_status specx_operator_create(const specx_operator_config *cfg, specx_operator **out,
+                                   specx_err *err);
+
+/* Register executors before the first submit. Returns the executor index via
+ * *index (may be NULL). At most one local executor. The operator owns the
+ * executor from here and calls ops->destroy at operator destruction. */
+specx_status specx_operator_add_local(specx_operator *op, const specx_executor_config *cfg,
+                                      size_t *index, specx_err *err);
+specx_status specx_operator_add_remote(specx_operator *op, const specx_executor_config *cfg,
+                                       size_t *index, specx_err *err);
+
+size_t specx_operator_executor_count(const specx_operator *op);
+const char *specx_operator_executor_name(const specx_operator *op, size_t index);
+
+/* Asynchronous: starts the message and returns. The output callback fires
+ * exactly once for it, in submission order. *seq receives the sequence number
+ * (may be NULL). Fails with SPECX_ESTOPPED after shutdown began; then no
+ * output is produced for it. Does not block on executors' work. */
+specx_status specx_operator_submit(specx_operator *op, void *input, void *user, uint64_t *seq);
+
+/* Blocking: processes one message and returns its output in *out (the caller
+ * frees it with specx_output_release). Waits for earlier submitted messages'
+ * outputs to be delivered first (ordering holds across both styles). */
+specx_status specx_operator_process(specx_operator *op, void *input, void *user,
+                                    specx_output **out);
+void specx_output_release(specx_operator *op, specx_output *out);
+
+/* Free a result taken with specx_output_take_result. */
+void specx_operator_free_result(specx_operator *op, int exec_index, void *result);
+
+/* Stop accepting messages; every message still pending is emitted now with
+ * its best held result, or as "no result" (SPECX_ESTOPPED); outstanding calls
+ * are cancelled; returns when every output has been delivered and every call
+ * has completed. Idempotent. Not from an output callback. */
+void specx_operator_shutdown(specx_operator *op);
+
+/* Shutdown (if needed), then free everything, destroying the executors. */
+void specx_operator_destroy(specx_operator *op);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

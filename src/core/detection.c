@@ -1,0 +1,47 @@
+/* detection.c — growable list of detections. */
+#include "specx/detection.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void specx_detections_init(specx_detections *d) { memset(d, 0, sizeof *d); }
+
+specx_status specx_detections_push(specx_detections *d, const specx_detection *item)
+{
+    if (d->count == d->capacity) {
+        size_t cap = d->capacity ? d->capacity * 2 : 16;
+        specx_detection *items = realloc(d->items, cap * sizeof *items);
+        if (items == NULL) {
+            return SPECX_ENOMEM;
+        }
+        d->items = items;
+        d->capacity = cap;
+    }
+    d->items[d->count++] = *item;
+    return SPECX_OK;
+}
+
+void specx_detections_clear(specx_detections *d) { d->count = 0; }
+
+void specx_detections_free(specx_detections *d)
+{
+    free(d->items);
+    specx_detections_init(d);
+}
+
+specx_detections *specx_detections_new(void)
+{
+    specx_detections *d = malloc(sizeof *d);
+    if (d != NULL) {
+        specx_detections_init(d);
+    }
+    return d;
+}
+
+void specx_detections_delete(specx_detections *d)
+{
+    if (d != NULL) {
+        free(d->items);
+        free(d);
+    }
+}
