@@ -29,8 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
 #include "specx/codec.h"
+
+#include "internal.h"
 
 #define ARMED_PER_METHOD 8
 #define DEFAULT_QUEUE 64
@@ -127,7 +128,7 @@ struct specx_rpc_server {
     server_t s;
 };
 
-#define CONTAINER(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define CONTAINER(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---- heap ------------------------------------------------------------- */
 
@@ -439,12 +440,8 @@ typedef struct worker_arg {
 static void run_job(server_t *s, specx_detector *det, job *j, specx_time_t start, reply *r)
 {
     r->queue_ms = specx_dur_ms(start - j->arrival);
-    if (atomic_load(&j->cancel)) {
-        r->st = SPECX_ECANCELED;
-        snprintf(r->msg, sizeof r->msg, "cancelled by the client before it started");
-        count(s, &s->st.cancelled);
-        return;
-    }
+    /* Expiry first: a deadline passing also cancels the call (gRPC), and such
+     * a request counts as expired, not as cancelled by the client. */
     if (start >= j->deadline) {
         r->st = SPECX_ETIMEDOUT;
         snprintf(r->msg, sizeof r->msg,
@@ -452,6 +449,12 @@ static void run_job(server_t *s, specx_detector *det, job *j, specx_time_t start
                  "computed",
                  specx_dur_ms(start - j->deadline), r->queue_ms);
         count(s, &s->st.expired);
+        return;
+    }
+    if (atomic_load(&j->cancel)) {
+        r->st = SPECX_ECANCELED;
+        snprintf(r->msg, sizeof r->msg, "cancelled by the client before it started");
+        count(s, &s->st.cancelled);
         return;
     }
     specx_err err = {{0}};
@@ -610,8 +613,7 @@ static specx_status parse_request(grpc_byte_buffer *bb, job *j, int64_t *budget_
             snprintf(msg, msglen, "image_data is empty (expected a JPEG or PNG image)");
             return SPECX_EINVAL;
         }
-        if (specx_image_sniff(req->image_data.data, req->image_data.len) ==
-            SPECX_FORMAT_UNKNOWN) {
+        if (specx_image_sniff(req->image_data.data, req->image_data.len) == SPECX_FORMAT_UNKNOWN) {
             snprintf(msg, msglen,
                      "image_data (%zu bytes) is neither JPEG nor PNG (first bytes %02x %02x)",
                      req->image_data.len, req->image_data.data[0],
@@ -737,8 +739,14 @@ static void s_on_simple(rpc_tag *t, bool ok, size_t off)
     s_done(c);
 }
 
-static void s_on_md(rpc_tag *t, bool ok) { s_on_simple(t, ok, offsetof(scall, t_md)); }
-static void s_on_status(rpc_tag *t, bool ok) { s_on_simple(t, ok, offsetof(scall, t_status)); }
+static void s_on_md(rpc_tag *t, bool ok)
+{
+    s_on_simple(t, ok, offsetof(scall, t_md));
+}
+static void s_on_status(rpc_tag *t, bool ok)
+{
+    s_on_simple(t, ok, offsetof(scall, t_status));
+}
 
 static void s_on_close(rpc_tag *t, bool ok)
 {
@@ -899,9 +907,8 @@ static void arm_stream(server_t *s)
     c->details = grpc_empty_slice();
     pthread_mutex_init(&c->mu, NULL);
     grpc_metadata_array_init(&c->md);
-    if (grpc_server_request_registered_call(s->server, s->m_stream, &c->call, &c->deadline,
-                                            &c->md, NULL, s->cq, s->cq,
-                                            &c->t_new) != GRPC_CALL_OK) {
+    if (grpc_server_request_registered_call(s->server, s->m_stream, &c->call, &c->deadline, &c->md,
+                                            NULL, s->cq, s->cq, &c->t_new) != GRPC_CALL_OK) {
         scall_free(c);
     }
 }
@@ -985,8 +992,9 @@ static void server_teardown(server_t *s)
         if (s->cq_started) {
             pthread_join(s->cq_thread, NULL);
         } else {
-            while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
-                       .type != GRPC_QUEUE_SHUTDOWN) {
+            while (
+                grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+                GRPC_QUEUE_SHUTDOWN) {
             }
         }
     }
@@ -1016,8 +1024,7 @@ specx_status specx_rpc_server_start(const specx_rpc_server_config *cfg, specx_rp
         return specx_err_set(err, SPECX_EINVAL, "server: no config or no detector factory");
     }
     if (cfg->port < 0 || cfg->port > 65535) {
-        return specx_err_set(err, SPECX_EINVAL, "server: port %d out of range 0..65535",
-                             cfg->port);
+        return specx_err_set(err, SPECX_EINVAL, "server: port %d out of range 0..65535", cfg->port);
     }
     if ((cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL)) {
         return specx_err_set(err, SPECX_EINVAL,
@@ -1112,8 +1119,7 @@ specx_status specx_rpc_server_start(const specx_rpc_server_config *cfg, specx_rp
         grpc_server_credentials_release(creds);
         if (s->port == 0) {
             st = specx_err_set(err, SPECX_EUNAVAILABLE,
-                               "server: cannot listen on %s (address in use, or not local?)",
-                               addr);
+                               "server: cannot listen on %s (address in use, or not local?)", addr);
         }
     }
     if (st != SPECX_OK) {
@@ -1156,7 +1162,10 @@ specx_status specx_rpc_server_start(const specx_rpc_server_config *cfg, specx_rp
     return SPECX_OK;
 }
 
-int specx_rpc_server_port(const specx_rpc_server *h) { return h->s.port; }
+int specx_rpc_server_port(const specx_rpc_server *h)
+{
+    return h->s.port;
+}
 
 void specx_rpc_server_stop(specx_rpc_server *h, specx_dur_t grace)
 {
