@@ -20,6 +20,8 @@
  *    written back to stderr (so other threads' messages are delayed, not
  *    lost). SPECX_DARKNET_VERBOSE=1 turns the capture off.
  *  - One network per detector: darknet layers keep scratch state. */
+#include "darknet_backend.h"
+
 #include <darknet.h>
 #include <math.h>
 #include <pthread.h>
@@ -32,8 +34,6 @@
 
 #include "specx/detector.h"
 #include "specx/time.h"
-
-#include "darknet_backend.h"
 
 struct specx_darknet {
     network *net;
@@ -91,8 +91,8 @@ static int is_darknet_chatter(const char *line)
     if (*p >= '0' && *p <= '9') {
         return 1; /* a row of the layer table */
     }
-    static const char *const prefixes[] = {"layer     filters", "Unused field:",
-                                           "Loading weights from", "Done!"};
+    static const char *const prefixes[] = {"layer     filters",
+                                           "Unused field:", "Loading weights from", "Done!"};
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
         if (strncmp(p, prefixes[i], strlen(prefixes[i])) == 0) {
             return 1;
@@ -246,7 +246,8 @@ static int find_bad_layer(const network *net)
         if (l->type != CONVOLUTIONAL || l->dontload) {
             continue;
         }
-        if (!values_plausible(l->biases, l->n, 0) || !values_plausible(l->weights, l->nweights, 0)) {
+        if (!values_plausible(l->biases, l->n, 0) ||
+            !values_plausible(l->weights, l->nweights, 0)) {
             return i;
         }
         if (l->batch_normalize &&
@@ -264,8 +265,7 @@ static long long file_size(const char *path)
     return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
-specx_status specx_darknet_load(const specx_model_files *files, specx_darknet **out,
-                                specx_err *err)
+specx_status specx_darknet_load(const specx_model_files *files, specx_darknet **out, specx_err *err)
 {
     if (files == NULL || out == NULL) {
         return specx_err_set(err, SPECX_EINVAL, "darknet_load: no files or no output");
@@ -339,8 +339,8 @@ specx_status specx_darknet_load(const specx_model_files *files, specx_darknet **
         const layer *last = &net->layers[net->n - 1];
         if (last->type != YOLO && last->type != REGION && last->type != DETECTION) {
             st = specx_err_set(err, SPECX_EUNSUPPORTED,
-                               "model '%s': cfg %s does not end in a detection layer",
-                               files->name, files->cfg);
+                               "model '%s': cfg %s does not end in a detection layer", files->name,
+                               files->cfg);
         } else if (last->classes > dn->n_names) {
             st = specx_err_set(err, SPECX_EFORMAT,
                                "model '%s': %s lists %d class names, the network has %d classes",
@@ -379,7 +379,10 @@ void specx_darknet_input_size(const specx_darknet *dn, int *w, int *h)
     *h = dn->net->h;
 }
 
-int specx_darknet_num_classes(const specx_darknet *dn) { return dn->classes; }
+int specx_darknet_num_classes(const specx_darknet *dn)
+{
+    return dn->classes;
+}
 
 void specx_darknet_set_layer_hook(specx_darknet *dn, specx_darknet_layer_hook fn, void *user)
 {
@@ -399,8 +402,8 @@ static specx_status letterbox(specx_darknet *dn, const specx_image *img, image *
     if (dn->rgb_floats < 3 * plane) {
         float *grown = realloc(dn->rgb, 3 * plane * sizeof *grown);
         if (grown == NULL) {
-            return specx_err_set(err, SPECX_ENOMEM, "out of memory for a %dx%d image",
-                                 img->width, img->height);
+            return specx_err_set(err, SPECX_ENOMEM, "out of memory for a %dx%d image", img->width,
+                                 img->height);
         }
         dn->rgb = grown;
         dn->rgb_floats = 3 * plane;
@@ -459,7 +462,10 @@ static specx_status forward(specx_darknet *dn, float *input, const atomic_bool *
     return st;
 }
 
-static float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
+static float clampf(float v, float lo, float hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
 
 specx_status specx_darknet_detect(specx_darknet *dn, const specx_image *img, float thresh,
                                   float nms, const atomic_bool *cancel, specx_detections *out,

@@ -12,7 +12,10 @@
  * the reference. */
 #define SPECX_DEFAULT_BACKEND "darknet"
 
-const char *specx_detector_default_backend(void) { return SPECX_DEFAULT_BACKEND; }
+const char *specx_detector_default_backend(void)
+{
+    return SPECX_DEFAULT_BACKEND;
+}
 
 typedef struct backend_entry {
     const char *name;

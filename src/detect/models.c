@@ -38,7 +38,10 @@ static const model_entry models[] = {
 /* Class names shared by every model above (COCO, 80 classes). */
 static const char names_file[] = "coco.names";
 
-const char *specx_model_name(size_t index) { return index < N_MODELS ? models[index].name : NULL; }
+const char *specx_model_name(size_t index)
+{
+    return index < N_MODELS ? models[index].name : NULL;
+}
 
 const char *specx_model_summary(size_t index)
 {
@@ -127,8 +130,8 @@ static specx_status check_file(const char *model, const char *path, const char *
 {
     struct stat st;
     if (stat(path, &st) != 0) {
-        return specx_err_set(err, SPECX_ENOTFOUND, "model '%s': %s file %s is missing (%s)",
-                             model, what, path, strerror(errno));
+        return specx_err_set(err, SPECX_ENOTFOUND, "model '%s': %s file %s is missing (%s)", model,
+                             what, path, strerror(errno));
     }
     if (!S_ISREG(st.st_mode)) {
         return specx_err_set(err, SPECX_EFORMAT, "model '%s': %s file %s is not a regular file",
@@ -205,13 +208,13 @@ specx_status specx_model_files_resolve(const char *name, const char *model_dir,
 /* Section types the pjreddie darknet parser knows; anything else would make
  * it print "Type not recognized" and build a broken network. */
 static const char *const known_sections[] = {
-    "net",        "network",         "convolutional", "conv",      "deconvolutional",
-    "deconv",     "connected",       "conn",          "maxpool",   "max",
-    "avgpool",    "avg",             "route",         "shortcut",  "upsample",
-    "yolo",       "region",          "detection",     "dropout",   "softmax",
-    "soft",       "cost",            "crop",          "local",     "activation",
-    "logistic",   "l2norm",          "normalization", "lrn",       "batchnorm",
-    "reorg",      "rnn",             "gru",           "lstm",      "crnn",
+    "net",      "network",   "convolutional", "conv",     "deconvolutional",
+    "deconv",   "connected", "conn",          "maxpool",  "max",
+    "avgpool",  "avg",       "route",         "shortcut", "upsample",
+    "yolo",     "region",    "detection",     "dropout",  "softmax",
+    "soft",     "cost",      "crop",          "local",    "activation",
+    "logistic", "l2norm",    "normalization", "lrn",      "batchnorm",
+    "reorg",    "rnn",       "gru",           "lstm",     "crnn",
 };
 
 static int known_section(const char *s, size_t len)
@@ -246,9 +249,10 @@ specx_status specx_model_check_cfg(const specx_model_files *files, specx_err *er
         if (*p == '[') {
             char *end = strchr(p, ']');
             if (end == NULL || !known_section(p + 1, (size_t)(end - p - 1))) {
-                st = specx_err_set(err, SPECX_EFORMAT,
-                                   "model '%s': cfg %s line %d: unknown or malformed section '%.40s'",
-                                   files->name, files->cfg, lineno, p);
+                st = specx_err_set(
+                    err, SPECX_EFORMAT,
+                    "model '%s': cfg %s line %d: unknown or malformed section '%.40s'", files->name,
+                    files->cfg, lineno, p);
                 break;
             }
             int is_net = strncmp(p, "[net]", 5) == 0 || strncmp(p, "[network]", 9) == 0;
@@ -294,8 +298,8 @@ specx_status specx_model_check_weights_header(const specx_model_files *files, sp
 {
     FILE *f = fopen(files->weights, "rb");
     if (f == NULL) {
-        return specx_err_set(err, SPECX_EIO, "model '%s': cannot open weights %s: %s",
-                             files->name, files->weights, strerror(errno));
+        return specx_err_set(err, SPECX_EIO, "model '%s': cannot open weights %s: %s", files->name,
+                             files->weights, strerror(errno));
     }
     int hdr[3] = {0, 0, 0};
     size_t got = fread(hdr, sizeof hdr[0], 3, f);

@@ -1,6 +1,7 @@
 /* test_darknet.c — the darknet backend against the `darknet detector test`
  * CLI (labels, scores) and against darknet's own library path (boxes),
  * cancellation checkpoints, and the raw YOLO-output hook. */
+#include <cmocka.h>
 #include <darknet.h>
 #include <math.h>
 #include <setjmp.h>
@@ -11,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <cmocka.h>
 
 #include "specx/detector.h"
 
@@ -57,8 +56,8 @@ static void load_dog(specx_image *img)
 
 static void open_model(const char *model, specx_detector **det)
 {
-    specx_detector_config cfg = {.model = model, .model_dir = models_dir(),
-                                 .backend = "darknet", .threshold = THRESH};
+    specx_detector_config cfg = {
+        .model = model, .model_dir = models_dir(), .backend = "darknet", .threshold = THRESH};
     specx_err err = {{0}};
     specx_status st = specx_detector_open(&cfg, det, &err);
     if (st != SPECX_OK) {
@@ -188,8 +187,8 @@ static void match(const char *what, ref_det *ref, int nref, const specx_detectio
             float ours[4] = {x->xmin, x->ymin, x->xmax, x->ymax};
             for (int c = 0; c < 4; c++) {
                 if (fabsf(ours[c] - ref[best].box[c]) > 2.0f) {
-                    fail_msg("%s: %s box coord %d: backend %.1f, reference %.1f", what, x->label,
-                             c, (double)ours[c], (double)ref[best].box[c]);
+                    fail_msg("%s: %s box coord %d: backend %.1f, reference %.1f", what, x->label, c,
+                             (double)ours[c], (double)ref[best].box[c]);
                 }
             }
         }
@@ -326,8 +325,8 @@ static void test_cancel_between_layers(void **state)
     assert_int_equal(yo.in_w, 320);
     assert_int_equal(yo.in_h, 320);
     assert_float_equal(yo.input[0], 0.5, 1e-6);
-    assert_float_equal(yo.input[(size_t)160 * 320 + 160], img.data[288 * img.stride + 3 * 384] / 255.0,
-                       0.1);
+    assert_float_equal(yo.input[(size_t)160 * 320 + 160],
+                       img.data[288 * img.stride + 3 * 384] / 255.0, 0.1);
     assert_int_equal(yo.n, 2);
     assert_int_equal(yo.layers[0].w, 10);
     assert_int_equal(yo.layers[1].w, 20);
