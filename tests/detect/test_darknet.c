@@ -1,7 +1,6 @@
 /* test_darknet.c — the darknet backend against the `darknet detector test`
  * CLI (labels, scores) and against darknet's own library path (boxes),
  * cancellation checkpoints, and the raw YOLO-output hook. */
-#include <cmocka.h>
 #include <darknet.h>
 #include <math.h>
 #include <setjmp.h>
@@ -12,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+/* cmocka needs the headers above */
+#include <cmocka.h>
 
 #include "specx/detector.h"
 
