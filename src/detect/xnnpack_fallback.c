@@ -1,7 +1,7 @@
 /* xnnpack_fallback.c — weak stand-in for the XNNPACK backend, so the library
  * links (and says so clearly) in builds without src/detect/xnn/. A strong
- * definition in the real backend replaces it; this file is listed last in
- * the library so an archive member with the real definition is found first. */
+ * definition in the real backend replaces it; CMake leaves this file out
+ * when src/detect/xnn/ exists (see src/detect/CMakeLists.txt). */
 #include "backend.h"
 
 __attribute__((weak)) specx_status specx_backend_xnnpack_open(const specx_model_files *files,
