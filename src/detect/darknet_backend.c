@@ -23,6 +23,7 @@
 #include "darknet_backend.h"
 
 #include <darknet.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -48,6 +49,79 @@ struct specx_darknet {
 };
 
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- libdarknet, loaded on first use -------------------------------------
+ * libdarknet drags in OpenCV, Qt and GStreamer (about 250 shared libraries,
+ * a quarter of a second at every process start), so it is dlopen'ed when the
+ * first darknet detector is opened instead of being linked into every
+ * program that links specx_detect. */
+
+#ifndef SPECX_DARKNET_LIB
+#define SPECX_DARKNET_LIB "/usr/lib/darknet/libdarknet.so"
+#endif
+
+static struct darknet_api {
+    network *(*parse_network_cfg)(char *filename);
+    void (*load_weights)(network *net, char *filename);
+    void (*set_batch_network)(network *net, int b);
+    image (*letterbox_image)(image im, int w, int h);
+    void (*free_image)(image m);
+    void (*fill_cpu)(int n, float alpha, float *x, int incx);
+    detection *(*get_network_boxes)(network *net, int w, int h, float thresh, float hier, int *map,
+                                    int relative, int *num);
+    void (*do_nms_sort)(detection *dets, int total, int classes, float thresh);
+    void (*free_detections)(detection *dets, int n);
+    void (*free_network)(network *net);
+} dk;
+
+static pthread_once_t dk_once = PTHREAD_ONCE_INIT;
+static char dk_error[400];
+
+static void dk_load(void)
+{
+    void *h = dlopen(SPECX_DARKNET_LIB, RTLD_NOW | RTLD_LOCAL);
+    if (h == NULL) {
+        snprintf(dk_error, sizeof dk_error, "%s", dlerror());
+        return;
+    }
+    struct {
+        const char *name;
+        void **slot;
+    } syms[] = {
+        {"parse_network_cfg", (void **)&dk.parse_network_cfg},
+        {"load_weights", (void **)&dk.load_weights},
+        {"set_batch_network", (void **)&dk.set_batch_network},
+        {"letterbox_image", (void **)&dk.letterbox_image},
+        {"free_image", (void **)&dk.free_image},
+        {"fill_cpu", (void **)&dk.fill_cpu},
+        {"get_network_boxes", (void **)&dk.get_network_boxes},
+        {"do_nms_sort", (void **)&dk.do_nms_sort},
+        {"free_detections", (void **)&dk.free_detections},
+        {"free_network", (void **)&dk.free_network},
+    };
+    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+        *syms[i].slot = dlsym(h, syms[i].name);
+        if (*syms[i].slot == NULL) {
+            snprintf(dk_error, sizeof dk_error, "%s has no symbol %s", SPECX_DARKNET_LIB,
+                     syms[i].name);
+            memset(&dk, 0, sizeof dk);
+            return; /* the handle stays open: never dlclose a library we may
+                     * have run code from */
+        }
+    }
+}
+
+static specx_status dk_ready(specx_err *err)
+{
+    pthread_once(&dk_once, dk_load);
+    if (dk.free_network == NULL) {
+        return specx_err_set(err, SPECX_EUNAVAILABLE,
+                             "darknet backend: cannot load libdarknet (%s); install Debian's "
+                             "'darknet' package (scripts/install-deps.sh)",
+                             dk_error);
+    }
+    return SPECX_OK;
+}
 
 /* ---- stderr capture while darknet loads ------------------------------- */
 
@@ -270,7 +344,10 @@ specx_status specx_darknet_load(const specx_model_files *files, specx_darknet **
     if (files == NULL || out == NULL) {
         return specx_err_set(err, SPECX_EINVAL, "darknet_load: no files or no output");
     }
-    specx_status st = specx_model_check_cfg(files, err);
+    specx_status st = dk_ready(err);
+    if (st == SPECX_OK) {
+        st = specx_model_check_cfg(files, err);
+    }
     if (st == SPECX_OK) {
         st = specx_model_check_weights_header(files, err);
     }
@@ -298,7 +375,7 @@ specx_status specx_darknet_load(const specx_model_files *files, specx_darknet **
         memcpy(cfgpath, files->cfg, sizeof cfgpath);
     }
     memcpy(wpath, files->weights, sizeof wpath);
-    network *net = parse_network_cfg(cfgpath);
+    network *net = dk.parse_network_cfg(cfgpath);
     if (tmpcfg) {
         unlink(cfgpath);
     }
@@ -307,8 +384,8 @@ specx_status specx_darknet_load(const specx_model_files *files, specx_darknet **
     long long want = floats >= 0 ? specx_model_weights_header_bytes(files) + floats * 4 : -1;
     long long have = file_size(files->weights);
     if (net != NULL && floats >= 0 && want == have) {
-        load_weights(net, wpath);
-        set_batch_network(net, 1);
+        dk.load_weights(net, wpath);
+        dk.set_batch_network(net, 1);
     }
     capture_end(&cap);
     pthread_mutex_unlock(&load_lock);
@@ -351,7 +428,7 @@ specx_status specx_darknet_load(const specx_model_files *files, specx_darknet **
     }
     if (st != SPECX_OK) {
         if (net != NULL) {
-            free_network(net);
+            dk.free_network(net);
         }
         specx_class_names_free(dn->names, dn->n_names);
         free(dn);
@@ -367,7 +444,7 @@ void specx_darknet_free(specx_darknet *dn)
     if (dn == NULL) {
         return;
     }
-    free_network(dn->net);
+    dk.free_network(dn->net);
     specx_class_names_free(dn->names, dn->n_names);
     free(dn->rgb);
     free(dn);
@@ -420,7 +497,7 @@ static specx_status letterbox(specx_darknet *dn, const specx_image *img, image *
         }
     }
     image im = {.w = img->width, .h = img->height, .c = 3, .data = dn->rgb};
-    *boxed = letterbox_image(im, dn->net->w, dn->net->h);
+    *boxed = dk.letterbox_image(im, dn->net->w, dn->net->h);
     if (boxed->data == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "out of memory letterboxing");
     }
@@ -450,7 +527,7 @@ static specx_status forward(specx_darknet *dn, float *input, const atomic_bool *
         net.index = i;
         layer l = net.layers[i];
         if (l.delta) {
-            fill_cpu(l.outputs * l.batch, 0, l.delta, 1);
+            dk.fill_cpu(l.outputs * l.batch, 0, l.delta, 1);
         }
         l.forward(l, net);
         net.input = l.output;
@@ -478,18 +555,18 @@ specx_status specx_darknet_detect(specx_darknet *dn, const specx_image *img, flo
         return st;
     }
     st = forward(dn, boxed.data, cancel);
-    free_image(boxed);
+    dk.free_image(boxed);
     if (st == SPECX_ECANCELED) {
         return specx_err_set(err, st, "detection cancelled");
     }
     int nboxes = 0;
     detection *dets =
-        get_network_boxes(dn->net, img->width, img->height, thresh, 0.5f, NULL, 1, &nboxes);
+        dk.get_network_boxes(dn->net, img->width, img->height, thresh, 0.5f, NULL, 1, &nboxes);
     if (nboxes > 0 && dets == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "out of memory for boxes");
     }
     if (nms > 0.0f) {
-        do_nms_sort(dets, nboxes, dn->classes, nms);
+        dk.do_nms_sort(dets, nboxes, dn->classes, nms);
     }
     float wmax = (float)(img->width - 1), hmax = (float)(img->height - 1);
     for (int i = 0; i < nboxes && st == SPECX_OK; i++) {
@@ -513,7 +590,7 @@ specx_status specx_darknet_detect(specx_darknet *dn, const specx_image *img, flo
             }
         }
     }
-    free_detections(dets, nboxes);
+    dk.free_detections(dets, nboxes);
     out->infer_ms = specx_dur_ms(specx_time_mono() - t0);
     return st;
 }
@@ -538,13 +615,13 @@ specx_status specx_darknet_yolo_outputs(specx_darknet *dn, const specx_image *im
     }
     out->layers = calloc(n ? n : 1, sizeof *out->layers);
     if (out->input == NULL || out->layers == NULL) {
-        free_image(boxed);
+        dk.free_image(boxed);
         specx_yolo_outputs_free(out);
         return specx_err_set(err, SPECX_ENOMEM, "out of memory");
     }
     memcpy(out->input, boxed.data, in_count * sizeof *out->input);
     st = forward(dn, boxed.data, NULL);
-    free_image(boxed);
+    dk.free_image(boxed);
     for (int i = 0; i < net->n && st == SPECX_OK; i++) {
         const layer *l = &net->layers[i];
         if (l->type != YOLO) {

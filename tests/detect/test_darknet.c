@@ -111,7 +111,23 @@ static int run_cli(const char *cfg, const char *weights, ref_det *out, int max)
 static int run_reference(const char *cfg, const char *weights, ref_det *out, int max)
 {
     char c[4096], w[4096];
-    snprintf(c, sizeof c, "%s", cfg);
+    /* The cfg with batch=1: darknet otherwise allocates every layer for the
+     * training batch (32), which only costs time (the CLI's set_batch_network
+     * makes inference batch 1 either way). */
+    snprintf(c, sizeof c, "detect_reference_batch1.cfg");
+    FILE *src = fopen(cfg, "r"), *dst = fopen(c, "w");
+    assert_non_null(src);
+    assert_non_null(dst);
+    char buf[1024];
+    while (fgets(buf, sizeof buf, src) != NULL) {
+        if (strncmp(buf, "batch=", 6) == 0 || strncmp(buf, "subdivisions=", 13) == 0) {
+            fputs(buf[0] == 'b' ? "batch=1\n" : "subdivisions=1\n", dst);
+        } else {
+            fputs(buf, dst);
+        }
+    }
+    fclose(src);
+    fclose(dst);
     snprintf(w, sizeof w, "%s", weights);
     network *net = load_network(c, w, 0);
     assert_non_null(net);
