@@ -212,8 +212,12 @@ specx_status specx_jpeg_encode(const specx_image *img, int quality, uint8_t **ou
         return st;
     }
     tjDestroy(tj);
+    /* tjBufSize is a worst case, several times the usual size. */
     unsigned char *shrunk = realloc(buf, size);
-    *out = shrunk ? shrunk : buf;
+    if (shrunk != NULL) {
+        buf = shrunk;
+    }
+    *out = buf;
     *out_len = size;
     return SPECX_OK;
 }
