@@ -209,8 +209,8 @@ static specx_status open_video(specx_video_writer *w, const specx_image *img, sp
         return specx_err_set(err, SPECX_EINVAL, "%s: frame %dx%d is too small to encode", w->path,
                              img->width, img->height);
     }
-    c->time_base = av_inv_q(av_d2q(w->opts.fps, 100000));
-    c->framerate = av_d2q(w->opts.fps, 100000);
+    c->time_base = av_inv_q(av_d2q(w->opts.fps, 65535));
+    c->framerate = av_d2q(w->opts.fps, 65535);
     c->pix_fmt = AV_PIX_FMT_YUV420P;
     if (codec->pix_fmts != NULL) {
         /* Keep 4:2:0 when offered; else the encoder's first choice. */

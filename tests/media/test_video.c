@@ -233,6 +233,73 @@ static void test_source_errors(void **state)
     assert_int_equal(specx_video_source_open(&src, "", NULL, &err), SPECX_EINVAL);
 }
 
+/* A clip cut short, or with a damaged middle: frames or a clean error, never
+ * a crash or a hang. */
+static void test_damaged_video(void **state)
+{
+    (void)state;
+    char path[1024], p[256];
+    asset_path(path, sizeof path, "video/udacity_test_video.mp4");
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)n);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    const double cuts[] = {0.05, 0.5, 0.95};
+    for (int k = 0; k < 4; k++) {
+        snprintf(p, sizeof p, "%s/damaged%d.mp4", tmpdir, k);
+        f = fopen(p, "wb");
+        assert_non_null(f);
+        if (k < 3) {
+            fwrite(buf, 1, (size_t)((double)n * cuts[k]), f);
+        } else {
+            /* Whole file, a stretch in the middle overwritten. */
+            uint8_t *copy = malloc((size_t)n);
+            assert_non_null(copy);
+            memcpy(copy, buf, (size_t)n);
+            for (long i = n / 3; i < n / 3 + 4096 && i < n; i++) {
+                copy[i] = (uint8_t)(i * 7);
+            }
+            fwrite(copy, 1, (size_t)n, f);
+            free(copy);
+        }
+        fclose(f);
+        specx_video_source *src = NULL;
+        specx_err err = {{0}};
+        specx_status st = specx_video_source_open(&src, p, NULL, &err);
+        if (st != SPECX_OK) {
+            assert_int_equal(st, SPECX_EFORMAT);
+            assert_non_null(strstr(err.msg, p));
+            continue;
+        }
+        int frames = 0, errors = 0;
+        for (int i = 0; i < 200; i++) {
+            specx_frame fr = {0};
+            int eof = 0;
+            st = specx_video_source_read(src, &fr, &eof, &err);
+            if (st != SPECX_OK) {
+                assert_non_null(strstr(err.msg, p));
+                errors++;
+                break;
+            }
+            if (eof) {
+                break;
+            }
+            assert_int_equal(fr.image.width, 1280);
+            specx_frame_free(&fr);
+            frames++;
+        }
+        assert_true(frames <= 38);
+        assert_true(frames + errors > 0 || k < 3);
+        specx_video_source_close(src);
+    }
+    free(buf);
+}
+
 static void test_dir_source(void **state)
 {
     (void)state;
@@ -477,10 +544,10 @@ static void test_writer_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mp4_source),         cmocka_unit_test(test_mp4_second_clip),
-        cmocka_unit_test(test_source_errors),      cmocka_unit_test(test_dir_source),
-        cmocka_unit_test(test_writer_round_trips), cmocka_unit_test(test_writer_default_codec),
-        cmocka_unit_test(test_writer_errors),
+        cmocka_unit_test(test_mp4_source),           cmocka_unit_test(test_mp4_second_clip),
+        cmocka_unit_test(test_source_errors),        cmocka_unit_test(test_damaged_video),
+        cmocka_unit_test(test_dir_source),           cmocka_unit_test(test_writer_round_trips),
+        cmocka_unit_test(test_writer_default_codec), cmocka_unit_test(test_writer_errors),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
