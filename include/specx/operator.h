@@ -93,14 +93,14 @@ typedef struct specx_operator specx_operator;
 #define SPECX_NAME_MAX 64
 
 typedef enum specx_fate {
-    SPECX_FATE_NONE = 0,       /* not involved (e.g. unplanned) */
-    SPECX_FATE_WON,            /* its result is the output */
-    SPECX_FATE_OUTRANKED,      /* answered in time, a more preferred one won */
-    SPECX_FATE_LATE,           /* answered after its deadline; dropped */
-    SPECX_FATE_FAILED,         /* completed with an error */
-    SPECX_FATE_SKIPPED,        /* the plan said skip */
-    SPECX_FATE_SHED,           /* in-flight bound reached; not sent */
-    SPECX_FATE_CANCELLED,      /* outstanding, not needed any more, cancelled */
+    SPECX_FATE_NONE = 0,          /* not involved (e.g. unplanned) */
+    SPECX_FATE_WON,               /* its result is the output */
+    SPECX_FATE_OUTRANKED,         /* answered in time, a more preferred one won */
+    SPECX_FATE_LATE,              /* answered after its deadline; dropped */
+    SPECX_FATE_FAILED,            /* completed with an error */
+    SPECX_FATE_SKIPPED,           /* the plan said skip */
+    SPECX_FATE_SHED,              /* in-flight bound reached; not sent */
+    SPECX_FATE_CANCELLED,         /* outstanding, not needed any more, cancelled */
     SPECX_FATE_PENDING_CANCELLED, /* still outstanding past its deadline, cancelled */
     SPECX_FATE_COUNT_
 } specx_fate;
@@ -125,10 +125,10 @@ typedef struct specx_plan {
 } specx_plan;
 
 typedef struct specx_msg_info {
-    uint64_t seq;          /* 0, 1, 2, ... per operator */
-    specx_time_t arrival;  /* monotonic */
-    void *input;           /* as given to submit */
-    void *user;            /* as given to submit */
+    uint64_t seq;         /* 0, 1, 2, ... per operator */
+    specx_time_t arrival; /* monotonic */
+    void *input;          /* as given to submit */
+    void *user;           /* as given to submit */
 } specx_msg_info;
 
 /* Called on the submitting thread, once per remote executor, before any call
@@ -147,19 +147,19 @@ typedef struct specx_exec_report {
 
 typedef struct specx_output {
     uint64_t seq;
-    void *input;            /* as given to submit */
-    void *user;             /* as given to submit */
-    int winner;             /* executor index, -1 for "no result" */
-    const char *winner_name;/* NULL for "no result" */
-    int priority;           /* winner's priority (local: its configured value) */
-    bool is_local;          /* the winner is the local executor */
-    bool fallback;          /* local result emitted after the message deadline */
-    bool late_accepted;     /* remote result accepted after its deadline (option) */
-    specx_status status;    /* SPECX_OK, or why there is no result */
-    const char *reason;     /* one line when winner < 0 */
-    void *result;           /* winner's result; borrowed for the callback */
+    void *input;             /* as given to submit */
+    void *user;              /* as given to submit */
+    int winner;              /* executor index, -1 for "no result" */
+    const char *winner_name; /* NULL for "no result" */
+    int priority;            /* winner's priority (local: its configured value) */
+    bool is_local;           /* the winner is the local executor */
+    bool fallback;           /* local result emitted after the message deadline */
+    bool late_accepted;      /* remote result accepted after its deadline (option) */
+    specx_status status;     /* SPECX_OK, or why there is no result */
+    const char *reason;      /* one line when winner < 0 */
+    void *result;            /* winner's result; borrowed for the callback */
     specx_time_t arrival, deadline, emitted;
-    specx_dur_t latency;    /* emitted - arrival */
+    specx_dur_t latency; /* emitted - arrival */
     size_t n_exec;
     const specx_exec_report *exec; /* indexed like executors */
     /* when the selection was made; emitted - decided is the head-of-line wait
@@ -175,8 +175,8 @@ typedef void (*specx_output_fn)(void *output_user, specx_output *out);
 
 typedef struct specx_executor_config {
     char name[SPECX_NAME_MAX];
-    int priority;        /* higher = more preferred; ignored rank-wise for local */
-    int max_in_flight;   /* 0 = unbounded */
+    int priority;      /* higher = more preferred; ignored rank-wise for local */
+    int max_in_flight; /* 0 = unbounded */
     specx_executor exec;
 } specx_executor_config;
 
@@ -186,7 +186,7 @@ typedef enum specx_delivery {
 } specx_delivery;
 
 typedef struct specx_operator_config {
-    specx_plan_fn plan;   /* required when remote executors are registered */
+    specx_plan_fn plan; /* required when remote executors are registered */
     void *plan_user;
     specx_output_fn output; /* for submit(); may be NULL when only process() is used */
     void *output_user;

@@ -29,7 +29,7 @@ typedef struct specx_exec_stats {
     char name[SPECX_NAME_MAX];
     int priority;
     bool is_local;
-    int max_in_flight; /* 0 = unbounded */
+    int max_in_flight;  /* 0 = unbounded */
     uint64_t sent;      /* start() called */
     uint64_t completed; /* specx_call_complete() received (any status) */
     /* fates, one per message the executor took part in (see operator.h) */
@@ -45,8 +45,8 @@ typedef struct specx_operator_stats {
     uint64_t outputs;   /* outputs delivered */
     uint64_t pending;   /* accepted, not yet delivered */
     uint64_t remote_wins, local_wins, no_results;
-    uint64_t fallbacks;     /* local result after the message deadline (rule 5) */
-    uint64_t late_accepted; /* outputs from a late remote result (rule 4 option) */
+    uint64_t fallbacks;      /* local result after the message deadline (rule 5) */
+    uint64_t late_accepted;  /* outputs from a late remote result (rule 4 option) */
     uint64_t after_deadline; /* emitted later than deadline + 1 ms */
     specx_hist latency;      /* emitted - arrival of delivered outputs */
     specx_hist hol_wait;     /* emitted - decided: head-of-line wait */

@@ -86,8 +86,8 @@ typedef struct slot {
     specx_time_t started, completed;
     specx_status status;
     uint8_t sel, cstate;
-    bool cancel_req;  /* decided while start() ran: cancel after it returns */
-    bool cancelling;  /* cancel() in progress on `canceller` */
+    bool cancel_req; /* decided while start() ran: cancel after it returns */
+    bool cancelling; /* cancel() in progress on `canceller` */
     bool complete_waiting;
     bool late_accepted;
     pthread_t canceller;
@@ -128,7 +128,7 @@ struct specx_operator {
 
     exec_entry *ex;
     size_t n_ex, cap_ex;
-    int local; /* index or -1 */
+    int local;     /* index or -1 */
     size_t *order; /* executor indices, most preferred first */
     bool frozen;
 
@@ -211,8 +211,14 @@ static void defer_fini(defer *d)
 
 /* ---- small helpers -------------------------------------------------------- */
 
-static void lock(specx_operator *op) { pthread_mutex_lock(&op->mu); }
-static void unlock(specx_operator *op) { pthread_mutex_unlock(&op->mu); }
+static void lock(specx_operator *op)
+{
+    pthread_mutex_lock(&op->mu);
+}
+static void unlock(specx_operator *op)
+{
+    pthread_mutex_unlock(&op->mu);
+}
 
 static void wake_waiters(specx_operator *op)
 {
@@ -520,8 +526,8 @@ static void decide(specx_operator *op, msg *m, int winner, specx_status forced, 
                 r->fate = SPECX_FATE_OUTRANKED;
                 e->st.outranked++;
                 if (s->result != NULL) {
-                    defer_push(d, (ditem){.kind = D_FREE_RESULT, .exec = (uint32_t)i,
-                                          .p = s->result});
+                    defer_push(d,
+                               (ditem){.kind = D_FREE_RESULT, .exec = (uint32_t)i, .p = s->result});
                     s->result = NULL;
                 }
             }
@@ -849,9 +855,18 @@ void specx_call_complete(specx_call *call, specx_status status, void *result, co
     defer_fini(&d);
 }
 
-void specx_call_set_data(specx_call *call, void *data) { call->data = data; }
-void *specx_call_data(const specx_call *call) { return call->data; }
-uint64_t specx_call_seq(const specx_call *call) { return call->msg->seq; }
+void specx_call_set_data(specx_call *call, void *data)
+{
+    call->data = data;
+}
+void *specx_call_data(const specx_call *call)
+{
+    return call->data;
+}
+uint64_t specx_call_seq(const specx_call *call)
+{
+    return call->msg->seq;
+}
 
 /* ---- threads -------------------------------------------------------------- */
 
@@ -990,15 +1005,15 @@ static specx_status add_exec(specx_operator *op, const specx_executor_config *cf
                              cfg->name, cfg->max_in_flight);
     }
     if (memchr(cfg->name, '\0', SPECX_NAME_MAX) == NULL || cfg->name[0] == '\0') {
-        return specx_err_set(err, SPECX_EINVAL,
-                             "operator: executor name must be 1..%d characters", SPECX_NAME_MAX - 1);
+        return specx_err_set(err, SPECX_EINVAL, "operator: executor name must be 1..%d characters",
+                             SPECX_NAME_MAX - 1);
     }
     lock(op);
     specx_status st = SPECX_OK;
     if (op->frozen) {
-        st = specx_err_set(err, SPECX_EINVAL,
-                           "operator: register executors before the first submit ('%s')",
-                           cfg->name);
+        st =
+            specx_err_set(err, SPECX_EINVAL,
+                          "operator: register executors before the first submit ('%s')", cfg->name);
     } else if (is_local && op->local >= 0) {
         st = specx_err_set(err, SPECX_EINVAL,
                            "operator: a local executor ('%s') is already registered; at most one",
@@ -1056,7 +1071,10 @@ specx_status specx_operator_add_remote(specx_operator *op, const specx_executor_
     return add_exec(op, cfg, false, index, err);
 }
 
-size_t specx_operator_executor_count(const specx_operator *op) { return op->n_ex; }
+size_t specx_operator_executor_count(const specx_operator *op)
+{
+    return op->n_ex;
+}
 
 const char *specx_operator_executor_name(const specx_operator *op, size_t index)
 {
@@ -1259,8 +1277,8 @@ static specx_status submit_msg(specx_operator *op, void *input, void *user, bool
             }
             continue;
         }
-        if (op->stopping || (e->cfg.max_in_flight > 0 &&
-                             e->in_flight >= (uint64_t)e->cfg.max_in_flight)) {
+        if (op->stopping ||
+            (e->cfg.max_in_flight > 0 && e->in_flight >= (uint64_t)e->cfg.max_in_flight)) {
             if (op->stopping) {
                 s->sel = SEL_UNSTARTED;
                 e->st.cancelled++;
@@ -1312,8 +1330,8 @@ static specx_status submit_msg(specx_operator *op, void *input, void *user, bool
         unlock(op);
         specx_operator *prev = tls_in_exec;
         tls_in_exec = op;
-        specx_status sst = e->cfg.exec.ops->start(e->cfg.exec.ctx, &s->call, s->request,
-                                                  s->deadline);
+        specx_status sst =
+            e->cfg.exec.ops->start(e->cfg.exec.ctx, &s->call, s->request, s->deadline);
         tls_in_exec = prev;
         lock(op);
         if (sst != SPECX_OK) {
@@ -1375,8 +1393,7 @@ specx_status specx_operator_submit(specx_operator *op, void *input, void *user, 
     return submit_msg(op, input, user, false, NULL, seq);
 }
 
-specx_status specx_operator_process(specx_operator *op, void *input, void *user,
-                                    specx_output **out)
+specx_status specx_operator_process(specx_operator *op, void *input, void *user, specx_output **out)
 {
     if (op == NULL || out == NULL) {
         return SPECX_EINVAL;
@@ -1499,8 +1516,7 @@ void specx_operator_shutdown(specx_operator *op)
             deliver_locked(op);
             continue;
         }
-        if (op->qhead == NULL && op->total_in_flight == 0 && op->active == 0 &&
-            !op->delivering) {
+        if (op->qhead == NULL && op->total_in_flight == 0 && op->active == 0 && !op->delivering) {
             break;
         }
         maybe_deliver(op);

@@ -4,14 +4,20 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 
-void specx_operator_stats_free(specx_operator_stats *s) { free(s); }
+void specx_operator_stats_free(specx_operator_stats *s)
+{
+    free(s);
+}
 
 double specx_stats_fallback_ratio(const specx_operator_stats *s)
 {
     return s->outputs ? (double)s->fallbacks / (double)s->outputs : 0.0;
 }
 
-static double ms(int64_t ns) { return (double)ns / 1e6; }
+static double ms(int64_t ns)
+{
+    return (double)ns / 1e6;
+}
 
 /* {"count","mean_ms","p50_ms","p90_ms","p99_ms","p999_ms","max_ms"} */
 static cJSON *hist_json(const specx_hist *h)
@@ -102,19 +108,17 @@ static void print_pcts(FILE *f, const specx_hist *h)
 void specx_stats_print(const specx_operator_stats *s, FILE *f)
 {
     fprintf(f, "executors (priority: higher = more preferred; local always ranks lowest)\n");
-    fprintf(f, "%-16s %5s %-6s %7s %7s %7s %7s %7s %7s %7s %7s %7s |%8s %8s %8s %8s %8s\n",
-            "name", "prio", "kind", "sent", "done", "won", "outrank", "late", "failed", "skipped",
-            "shed", "cancel", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms");
+    fprintf(f, "%-16s %5s %-6s %7s %7s %7s %7s %7s %7s %7s %7s %7s |%8s %8s %8s %8s %8s\n", "name",
+            "prio", "kind", "sent", "done", "won", "outrank", "late", "failed", "skipped", "shed",
+            "cancel", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms");
     for (size_t i = 0; i < s->n_exec; i++) {
         const specx_exec_stats *e = &s->exec[i];
-        fprintf(f,
-                "%-16.16s %5d %-6s %7llu %7llu %7llu %7llu %7llu %7llu %7llu %7llu %7llu |",
-                e->name, e->priority, e->is_local ? "local" : "remote",
-                (unsigned long long)e->sent, (unsigned long long)e->completed,
-                (unsigned long long)e->won, (unsigned long long)e->outranked,
-                (unsigned long long)e->late, (unsigned long long)e->failed,
-                (unsigned long long)e->skipped, (unsigned long long)e->shed,
-                (unsigned long long)e->cancelled);
+        fprintf(f, "%-16.16s %5d %-6s %7llu %7llu %7llu %7llu %7llu %7llu %7llu %7llu %7llu |",
+                e->name, e->priority, e->is_local ? "local" : "remote", (unsigned long long)e->sent,
+                (unsigned long long)e->completed, (unsigned long long)e->won,
+                (unsigned long long)e->outranked, (unsigned long long)e->late,
+                (unsigned long long)e->failed, (unsigned long long)e->skipped,
+                (unsigned long long)e->shed, (unsigned long long)e->cancelled);
         print_pcts(f, &e->latency);
         fputc('\n', f);
     }

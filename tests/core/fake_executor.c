@@ -254,15 +254,18 @@ void fake_set_cancel_mode(fake_exec *f, fake_cancel_mode m)
     pthread_mutex_unlock(&f->mu);
 }
 
-specx_executor fake_executor(fake_exec *f) { return (specx_executor){.ops = &fake_ops, .ctx = f}; }
+specx_executor fake_executor(fake_exec *f)
+{
+    return (specx_executor){.ops = &fake_ops, .ctx = f};
+}
 
-#define FAKE_GETTER(name, field)                                                                  \
-    size_t name(fake_exec *f)                                                                     \
-    {                                                                                             \
-        pthread_mutex_lock(&f->mu);                                                               \
-        size_t v = f->field;                                                                      \
-        pthread_mutex_unlock(&f->mu);                                                             \
-        return v;                                                                                 \
+#define FAKE_GETTER(name, field)                                                                   \
+    size_t name(fake_exec *f)                                                                      \
+    {                                                                                              \
+        pthread_mutex_lock(&f->mu);                                                                \
+        size_t v = f->field;                                                                       \
+        pthread_mutex_unlock(&f->mu);                                                              \
+        return v;                                                                                  \
     }
 FAKE_GETTER(fake_starts, starts)
 FAKE_GETTER(fake_cancels, cancels)

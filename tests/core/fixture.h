@@ -6,10 +6,11 @@
 
 #include <stdbool.h>
 
-#include "fake_executor.h"
-#include "harness.h"
 #include "specx/operator.h"
 #include "specx/stats.h"
+
+#include "fake_executor.h"
+#include "harness.h"
 
 enum {
     FX_NO_LOCAL = 1 << 0,

@@ -23,9 +23,18 @@ void tclock_install(specx_time_t start)
     specx_time_set_clock(tclock_fn, NULL);
 }
 
-void tclock_set(specx_time_t t) { atomic_store(&tclock, t); }
-specx_time_t tclock_get(void) { return atomic_load(&tclock); }
-void tclock_uninstall(void) { specx_time_set_clock(NULL, NULL); }
+void tclock_set(specx_time_t t)
+{
+    atomic_store(&tclock, t);
+}
+specx_time_t tclock_get(void)
+{
+    return atomic_load(&tclock);
+}
+void tclock_uninstall(void)
+{
+    specx_time_set_clock(NULL, NULL);
+}
 
 void hplan_fn(void *plan_user, const specx_msg_info *msg, size_t exec_index, specx_plan *out)
 {

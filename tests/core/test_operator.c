@@ -1,14 +1,13 @@
 /* test_operator.c — one deterministic test per selection rule (DESIGN.md §2),
  * the late-accept option, shutdown, process() and head-of-line ordering, on a
  * manual clock with inline delivery; checks output fields, fates and counters. */
+#include <cmocka.h>
 #include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-
-#include <cmocka.h>
 
 #include "fixture.h"
 
@@ -200,8 +199,7 @@ static void test_rule3_deadline_emits_held(void **state)
     assert_false(o.fallback); /* it arrived before the deadline */
     assert_int_equal(o.priority, 100);
     assert_int_equal(o.decided, FX_T0 + SPECX_MS(100));
-    check_fates(&o, &f, SPECX_FATE_PENDING_CANCELLED, SPECX_FATE_PENDING_CANCELLED,
-                SPECX_FATE_WON);
+    check_fates(&o, &f, SPECX_FATE_PENDING_CANCELLED, SPECX_FATE_PENDING_CANCELLED, SPECX_FATE_WON);
     assert_int_equal(fake_cancels(f.a), 1);
     assert_int_equal(fake_cancels(f.b), 1);
     assert_int_equal(specx_operator_next_deadline(f.op), SPECX_TIME_NEVER);
@@ -326,8 +324,7 @@ static void test_rule5_fallback_after_deadline(void **state)
     assert_true(o.fallback);
     assert_true(o.is_local);
     assert_int_equal(o.latency, SPECX_MS(150));
-    check_fates(&o, &f, SPECX_FATE_PENDING_CANCELLED, SPECX_FATE_PENDING_CANCELLED,
-                SPECX_FATE_WON);
+    check_fates(&o, &f, SPECX_FATE_PENDING_CANCELLED, SPECX_FATE_PENDING_CANCELLED, SPECX_FATE_WON);
     specx_operator_stats *s = fx_snapshot(&f);
     assert_int_equal(s->fallbacks, 1);
     assert_int_equal(s->after_deadline, 1);
@@ -425,7 +422,7 @@ static void test_rule7_shed_and_skip(void **state)
     assert_int_equal(fake_starts(f.a), 1);
     assert_int_equal(fake_starts(f.b), 0);
     fx_at(&f, 5);
-    assert_true(fake_complete(f.l, 1, OK)); /* msg 1: only local was asked */
+    assert_true(fake_complete(f.l, 1, OK));      /* msg 1: only local was asked */
     assert_int_equal(hcollect_count(&f.out), 0); /* waits for msg 0 (ordering) */
     assert_true(fake_complete(f.a, 0, OK));
     assert_int_equal(hcollect_count(&f.out), 2);
@@ -501,8 +498,7 @@ static void test_shutdown_pending(void **state)
     assert_int_equal(hcollect_count(&f.out), 0);
     specx_operator_shutdown(f.op);
     assert_int_equal(hcollect_count(&f.out), 3);
-    hout o0 = hcollect_get(&f.out, 0), o1 = hcollect_get(&f.out, 1),
-         o2 = hcollect_get(&f.out, 2);
+    hout o0 = hcollect_get(&f.out, 0), o1 = hcollect_get(&f.out, 1), o2 = hcollect_get(&f.out, 2);
     assert_int_equal(o0.winner, f.ib);
     check_fates(&o0, &f, SPECX_FATE_CANCELLED, SPECX_FATE_WON, SPECX_FATE_CANCELLED);
     assert_int_equal(o1.winner, -1);
@@ -588,10 +584,8 @@ static void test_process_waits_for_earlier(void **state)
     specx_operator_destroy(f.op); /* rebuild with a signalling plan */
     fake_free(f.a);
     f.a = fake_create(1);
-    specx_operator_config cfg = {.plan = plan_signal,
-                                 .plan_user = &p,
-                                 .output = hcollect_output,
-                                 .output_user = &f.out};
+    specx_operator_config cfg = {
+        .plan = plan_signal, .plan_user = &p, .output = hcollect_output, .output_user = &f.out};
     assert_int_equal(specx_operator_create(&cfg, &f.op, NULL), OK);
     specx_executor_config c = {.name = "cloud-a", .priority = 10, .exec = fake_executor(f.a)};
     assert_int_equal(specx_operator_add_remote(f.op, &c, NULL, NULL), OK);
