@@ -1,13 +1,14 @@
 /* fixture.c — the three-executor operator fixture shared by operator tests. */
 #include "fixture.h"
 
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+/* cmocka.h needs the headers above */
+#include <cmocka.h>
 
 static void add(fx *f, fake_exec *x, const char *name, int prio, int max, bool local, int *idx)
 {

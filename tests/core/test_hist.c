@@ -1,10 +1,11 @@
 /* test_hist.c — the log-linear histogram: exact small values, bounded
  * relative error, quantile ranks, merge. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
 
 #include "specx/hist.h"
 

@@ -1,13 +1,14 @@
 /* test_operator.c — one deterministic test per selection rule (DESIGN.md §2),
  * the late-accept option, shutdown, process() and head-of-line ordering, on a
  * manual clock with inline delivery; checks output fields, fates and counters. */
-#include <cmocka.h>
 #include <semaphore.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+/* cmocka.h needs the headers above */
+#include <cmocka.h>
 
 #include "fixture.h"
 
