@@ -44,7 +44,8 @@ void fx_setup(fx *f, unsigned flags)
         .output = hcollect_output,
         .output_user = &f->out,
         .accept_late_while_no_local = (flags & FX_ACCEPT_LATE) != 0,
-        .delivery = (flags & FX_THREADS) ? SPECX_DELIVER_THREAD : SPECX_DELIVER_INLINE,
+        .delivery = ((flags & FX_THREADS) && !(flags & FX_INLINE_DELIVERY)) ? SPECX_DELIVER_THREAD
+                                                                            : SPECX_DELIVER_INLINE,
         .manual_timers = !(flags & FX_THREADS),
     };
     specx_err err = {{0}};

@@ -17,8 +17,9 @@ enum {
     FX_NO_A = 1 << 1,
     FX_NO_B = 1 << 2,
     FX_ACCEPT_LATE = 1 << 3,
-    FX_THREADS = 1 << 4, /* real timer thread + delivery thread, real clock */
-    FX_A_MAX1 = 1 << 5,  /* cloud-a max_in_flight = 1 */
+    FX_THREADS = 1 << 4,         /* real timer thread + delivery thread, real clock */
+    FX_A_MAX1 = 1 << 5,          /* cloud-a max_in_flight = 1 */
+    FX_INLINE_DELIVERY = 1 << 6, /* with FX_THREADS: inline delivery */
 };
 
 #define FX_T0 SPECX_SEC(1000)
