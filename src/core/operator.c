@@ -188,8 +188,9 @@ static void defer_push(defer *d, ditem it)
         size_t ncap = d->cap * 2;
         ditem *nv = malloc(ncap * sizeof *nv);
         if (nv == NULL) {
-            /* Cannot defer: leaking a result beats running user code under the
-             * lock. Cancels are never dropped this way (see callers). */
+            /* Only reached with more than 7 executors (inline storage covers
+             * 2 items per executor + 2 per message), and a dropped cancel or
+             * free would break the contract; there is no sane way on. */
             abort();
         }
         memcpy(nv, d->v, d->n * sizeof *nv);
@@ -1499,15 +1500,21 @@ void specx_operator_shutdown(specx_operator *op)
      * their submitter takes the lock again and sees `stopping`). */
     defer d;
     defer_init(&d);
-    specx_time_t now = specx_time_now();
-    for (msg *m = op->qhead; m != NULL; m = m->next) {
-        if (m->state == MSG_LIVE) {
-            decide_forced(op, m, now, &d);
-        }
-    }
     op->active++;
-    unlock(op);
-    finish(op, &d);
+    /* One message per round keeps the defer list within its inline storage;
+     * the scan restarts because the queue may change while unlocked. */
+    for (;;) {
+        msg *m = op->qhead;
+        while (m != NULL && m->state != MSG_LIVE) {
+            m = m->next;
+        }
+        if (m == NULL) {
+            break;
+        }
+        decide_forced(op, m, specx_time_now(), &d);
+        unlock(op);
+        finish(op, &d);
+    }
     defer_fini(&d);
     op->active--;
     /* Wait for quiescence: all delivered, all calls completed, nobody inside. */
