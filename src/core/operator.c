@@ -1318,6 +1318,10 @@ static specx_status submit_msg(specx_operator *op, void *input, void *user, bool
     for (size_t k = 0; k < op->n_ex; k++) {
         size_t i = op->order[k];
         slot *s = &m->slots[i];
+        if (d.n > 0) {
+            unlock(op);
+            run_defers(op, &d); /* e.g. frees after a decision; relocks */
+        }
         if (s->cstate != CALL_RESERVED) {
             continue;
         }
@@ -1326,8 +1330,6 @@ static specx_status submit_msg(specx_operator *op, void *input, void *user, bool
         m->refs++; /* the call's */
         e->st.sent++;
         s->started = specx_time_now();
-        unlock(op);
-        run_defers(op, &d);
         unlock(op);
         specx_operator *prev = tls_in_exec;
         tls_in_exec = op;
@@ -1477,6 +1479,9 @@ size_t specx_operator_advance(specx_operator *op, specx_time_t now)
 
 specx_time_t specx_operator_next_deadline(specx_operator *op)
 {
+    if (op == NULL) {
+        return SPECX_TIME_NEVER;
+    }
     lock(op);
     specx_time_t t = op->heap_n > 0 ? op->heap[0]->timer_at : SPECX_TIME_NEVER;
     unlock(op);
