@@ -167,8 +167,10 @@ typedef struct specx_output {
     specx_time_t decided;
 } specx_output;
 
-/* Take ownership of out->result inside an output callback (the operator will
- * not free it). Returns the result; free it with specx_operator_free_result. */
+/* Take ownership of out->result inside an output callback, or from a
+ * process() output before releasing it (the operator will not free it).
+ * Returns the result (NULL for "no result" or if already taken); free it
+ * with specx_operator_free_result(op, out->winner, result). */
 void *specx_output_take_result(specx_output *out);
 
 typedef void (*specx_output_fn)(void *output_user, specx_output *out);

@@ -100,7 +100,7 @@ static void print_pcts(FILE *f, const specx_hist *h)
         fprintf(f, " %8s %8s %8s %8s %8s", "-", "-", "-", "-", "-");
         return;
     }
-    fprintf(f, " %8.2f %8.2f %8.2f %8.2f %8.2f", ms(specx_hist_quantile(h, 0.50)),
+    fprintf(f, " %8.3f %8.3f %8.3f %8.3f %8.3f", ms(specx_hist_quantile(h, 0.50)),
             ms(specx_hist_quantile(h, 0.90)), ms(specx_hist_quantile(h, 0.99)),
             ms(specx_hist_quantile(h, 0.999)), ms(h->max));
 }
