@@ -69,6 +69,9 @@
  *    never inside an executor's start()/cancel(); cheaper (no thread hop) but
  *    a slow callback then delays that thread's other work.
  * specx_operator_process hands its own output to its caller instead.
+ * The plan callback and executor callbacks (start, cancel) may call submit
+ * and specx_call_complete, but not process, shutdown or destroy (they would
+ * wait for themselves).
  * Executors must not hold a lock that their cancel() takes while calling
  * specx_call_complete(): completion waits for a concurrent cancel() of the
  * same call to return (the executor.h guarantee that cancel never runs after
