@@ -1371,8 +1371,8 @@ static specx_status submit_msg(specx_operator *op, void *input, void *user, bool
                 defer_push(&d, (ditem){.kind = D_CANCEL, .exec = (uint32_t)i, .p = &s->call});
             }
         }
-        /* else completed during start(): the completer dropped nothing yet of
-         * ours; it releases the call's reference itself */
+        /* else: completed during start(); the completer has released the
+         * call's reference (this thread still holds its own) */
     }
     unlock(op);
     finish(op, &d);
