@@ -1,0 +1,28 @@
+/* xnn_kernels.h — internal: the small element-wise loops the XNNPACK
+ * operator set lacks or does worse (in-place leaky ReLU on a strided channel
+ * slice, residual add, nearest upsample, slice copy).
+ *
+ * Tensors are NHWC views: `p` points at channel 0 of pixel (0,0), pixels are
+ * `stride` floats apart, `c` channels are used. Work is split by rows over
+ * the pool (NULL: the calling thread). Blocking; thread-safe on disjoint
+ * outputs. */
+#ifndef SPECX_DETECT_XNN_KERNELS_H
+#define SPECX_DETECT_XNN_KERNELS_H
+
+#include <pthreadpool.h>
+#include <stddef.h>
+
+typedef struct xk_view {
+    float *p;
+    int h, w, c, stride;
+} xk_view;
+
+void xk_leaky(pthreadpool_t pool, const xk_view *v);
+void xk_logistic(pthreadpool_t pool, const xk_view *v);
+/* o = a + b (then `leaky` if set); views of equal shape. o may equal a. */
+void xk_add(pthreadpool_t pool, const xk_view *a, const xk_view *b, const xk_view *o, int leaky);
+/* o is (h*s) x (w*s) of a's pixels repeated. */
+void xk_upsample(pthreadpool_t pool, const xk_view *a, const xk_view *o, int s);
+void xk_copy(pthreadpool_t pool, const xk_view *a, const xk_view *o);
+
+#endif
