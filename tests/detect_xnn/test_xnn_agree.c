@@ -5,6 +5,8 @@
  * yolo-fastest-1.1 or alt/MobileNetV2-YOLOv3-Nano-coco; "xl-416" uses the
  * xl weights with the 416 cfg). Images: darknet's dog.jpg and the six
  * udacity highway frames. */
+#include <cmocka.h>
+#include <darknet.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,9 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <cmocka.h>
-#include <darknet.h>
 
 #include "specx/detection.h"
 #include "specx/image.h"

@@ -104,7 +104,8 @@ static float iou(const specx_detection *a, const specx_detection *b)
         return 0;
     }
     float i = w * h;
-    float u = (a->xmax - a->xmin) * (a->ymax - a->ymin) + (b->xmax - b->xmin) * (b->ymax - b->ymin) - i;
+    float u =
+        (a->xmax - a->xmin) * (a->ymax - a->ymin) + (b->xmax - b->xmin) * (b->ymax - b->ymin) - i;
     return u > 0 ? i / u : 0;
 }
 

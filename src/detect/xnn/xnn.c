@@ -99,8 +99,8 @@ static specx_status load_names(specx_xnn *x, const char *path, specx_err *err)
         x->names[x->nnames++] = line;
     }
     if (x->nnames < x->classes) {
-        return specx_err_set(err, SPECX_EFORMAT, "%s: %d names for a model with %d classes",
-                             path, x->nnames, x->classes);
+        return specx_err_set(err, SPECX_EFORMAT, "%s: %d names for a model with %d classes", path,
+                             x->nnames, x->classes);
     }
     return SPECX_OK;
 }

@@ -283,10 +283,24 @@ static specx_status get_act(parse_ctx *pc, section *s, int li, const char *def, 
 static bool ignorable(const char *type, const char *key)
 {
     static const char *const yolo_keys[] = {
-        "jitter",   "ignore_thresh", "truth_thresh",   "random",         "iou_thresh",
-        "iou_loss", "cls_normalizer", "iou_normalizer", "nms_kind",       "beta_nms",
-        "max",      "scale_x_y",     "counters_per_class", "label_smooth_eps", "obj_normalizer",
-        "focal_loss", "resize",      "map",
+        "jitter",
+        "ignore_thresh",
+        "truth_thresh",
+        "random",
+        "iou_thresh",
+        "iou_loss",
+        "cls_normalizer",
+        "iou_normalizer",
+        "nms_kind",
+        "beta_nms",
+        "max",
+        "scale_x_y",
+        "counters_per_class",
+        "label_smooth_eps",
+        "obj_normalizer",
+        "focal_loss",
+        "resize",
+        "map",
     };
     if (strcmp(type, "yolo") == 0) {
         for (size_t i = 0; i < sizeof yolo_keys / sizeof yolo_keys[0]; i++) {
@@ -314,12 +328,12 @@ static specx_status check_all_used(parse_ctx *pc, section *s, int li)
     return SPECX_OK;
 }
 
-#define TRY(expr)                                                                                 \
-    do {                                                                                          \
-        specx_status st_ = (expr);                                                                \
-        if (st_ != SPECX_OK) {                                                                    \
-            return st_;                                                                           \
-        }                                                                                         \
+#define TRY(expr)                                                                                  \
+    do {                                                                                           \
+        specx_status st_ = (expr);                                                                 \
+        if (st_ != SPECX_OK) {                                                                     \
+            return st_;                                                                            \
+        }                                                                                          \
     } while (0)
 
 static specx_status bad(parse_ctx *pc, section *s, int li, const char *what)
@@ -541,8 +555,7 @@ static specx_status parse_cfg(xnn_model *m, const char *path, char *text, bool *
     }
     if (ns < 2 || (strcmp(secs[0].type, "net") != 0 && strcmp(secs[0].type, "network") != 0)) {
         free(secs);
-        return specx_err_set(err, SPECX_EFORMAT, "%s: must start with [net] and have layers",
-                             path);
+        return specx_err_set(err, SPECX_EFORMAT, "%s: must start with [net] and have layers", path);
     }
     section *net = &secs[0];
     if ((st = get_int(&pc, net, -1, "width", 0, &m->width)) != SPECX_OK ||
@@ -551,8 +564,7 @@ static specx_status parse_cfg(xnn_model *m, const char *path, char *text, bool *
         free(secs);
         return st;
     }
-    if (m->width < 1 || m->height < 1 || m->channels != 3 || m->width > 4096 ||
-        m->height > 4096) {
+    if (m->width < 1 || m->height < 1 || m->channels != 3 || m->width > 4096 || m->height > 4096) {
         free(secs);
         return specx_err_set(err, SPECX_EFORMAT,
                              "%s: [net] needs width, height in 1..4096 and channels=3", path);
@@ -649,8 +661,7 @@ static specx_status load_conv_weights(xnn_layer *l, bool bn, const float *p)
             for (int ky = 0; ky < k; ky++) {
                 for (int kx = 0; kx < k; kx++) {
                     float v = w[(size_t)o * per + ((size_t)ci * k + ky) * k + kx];
-                    l->weights[(size_t)o * per + ((size_t)ky * k + kx) * cg + ci] =
-                        (float)(v * s);
+                    l->weights[(size_t)o * per + ((size_t)ky * k + kx) * cg + ci] = (float)(v * s);
                 }
             }
         }

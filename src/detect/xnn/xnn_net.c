@@ -394,8 +394,7 @@ static specx_status build_ops(xnn_net *net, specx_err *err)
 specx_status xnn_net_create(const xnn_model *m, int threads, xnn_net **out, specx_err *err)
 {
     if (threads < 1 || threads > 64) {
-        return specx_err_set(err, SPECX_EINVAL, "xnnpack: threads must be 1..64, got %d",
-                             threads);
+        return specx_err_set(err, SPECX_EINVAL, "xnnpack: threads must be 1..64, got %d", threads);
     }
     enum xnn_status xs = xnn_initialize(NULL);
     if (xs != xnn_status_success) {
@@ -583,10 +582,10 @@ void xnn_net_profile_print(const xnn_net *net, FILE *f)
         char in[32], outs[32];
         snprintf(in, sizeof in, "%dx%dx%d", o->vin.w, o->vin.h, o->vin.c);
         snprintf(outs, sizeof outs, "%dx%dx%d", o->vout.w, o->vout.h, o->vout.c);
-        const char *act = o->post == XNN_ACT_LEAKY      ? "leaky"
-                          : o->post == XNN_ACT_LOGISTIC ? "logistic"
+        const char *act = o->post == XNN_ACT_LEAKY                         ? "leaky"
+                          : o->post == XNN_ACT_LOGISTIC                    ? "logistic"
                           : (o->kind == OP_CONV && l->act == XNN_ACT_RELU) ? "relu"
-                                                                            : "-";
+                                                                           : "-";
         if (o->kind == OP_CONV && l->size > 1) {
             snprintf(outs + strlen(outs), sizeof outs - strlen(outs), " k%d/%d", l->size,
                      l->stride);
