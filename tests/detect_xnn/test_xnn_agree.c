@@ -5,13 +5,15 @@
  * yolo-fastest-1.1 or alt/MobileNetV2-YOLOv3-Nano-coco; "xl-416" uses the
  * xl weights with the 416 cfg). Images: darknet's dog.jpg and the six
  * udacity highway frames. */
+/* clang-format off: cmocka.h needs these first */
 #include <cmocka.h>
-#include <darknet.h>
-#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* clang-format on */
+#include <darknet.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
