@@ -5,12 +5,13 @@
  * yolo-fastest-1.1 or alt/MobileNetV2-YOLOv3-Nano-coco; "xl-416" uses the
  * xl weights with the 416 cfg). Images: darknet's dog.jpg and the six
  * udacity highway frames. */
-/* clang-format off: cmocka.h needs these first */
-#include <cmocka.h>
+/* cmocka.h needs the four headers before it */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cmocka.h>
 /* clang-format on */
 #include <darknet.h>
 #include <math.h>
