@@ -86,10 +86,10 @@ void xt_darknet_detections(network *net, int imw, int imh, float thresh, float n
             }
             specx_detection d = {.class_id = j, .score = dets[i].prob[j]};
             snprintf(d.label, sizeof d.label, "%s", j < nnames ? names[j] : "?");
-            d.xmin = clampf((b.x - b.w / 2) * imw, 0, (float)imw);
-            d.xmax = clampf((b.x + b.w / 2) * imw, 0, (float)imw);
-            d.ymin = clampf((b.y - b.h / 2) * imh, 0, (float)imh);
-            d.ymax = clampf((b.y + b.h / 2) * imh, 0, (float)imh);
+            d.xmin = clampf((b.x - b.w / 2) * imw, 0, (float)(imw - 1));
+            d.xmax = clampf((b.x + b.w / 2) * imw, 0, (float)(imw - 1));
+            d.ymin = clampf((b.y - b.h / 2) * imh, 0, (float)(imh - 1));
+            d.ymax = clampf((b.y + b.h / 2) * imh, 0, (float)(imh - 1));
             specx_detections_push(out, &d);
         }
     }

@@ -483,6 +483,10 @@ static specx_status decode(specx_xnn *x, float thresh, int imw, int imh, size_t 
             }
         }
     }
+    /* the probability rows may have moved while growing */
+    for (size_t i = 0; i < count; i++) {
+        x->dets[i].prob = x->probs + i * (size_t)x->classes;
+    }
     /* correct_yolo_boxes: undo the letterbox (relative coordinates) */
     int new_w, new_h;
     if ((float)netw / imw < (float)neth / imh) {
@@ -566,8 +570,12 @@ specx_status specx_xnn_detect(specx_xnn *x, const specx_image *img, float thresh
     if (decode(x, thresh, img->width, img->height, &n) != SPECX_OK) {
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory decoding boxes");
     }
-    nms(x, n, nms_thresh);
+    if (nms_thresh > 0) {
+        nms(x, n, nms_thresh);
+    }
     size_t first = out->count;
+    /* pixel edges clamped to the last row/column, as the darknet backend */
+    float wmax = (float)(img->width - 1), hmax = (float)(img->height - 1);
     for (size_t i = 0; i < n; i++) {
         const det *d = &x->dets[i];
         for (int j = 0; j < x->classes; j++) {
@@ -580,10 +588,10 @@ specx_status specx_xnn_detect(specx_xnn *x, const specx_image *img, float thresh
             } else {
                 snprintf(o.label, sizeof o.label, "class %d", j);
             }
-            o.xmin = clampf((d->x - d->w / 2) * img->width, 0, (float)img->width);
-            o.xmax = clampf((d->x + d->w / 2) * img->width, 0, (float)img->width);
-            o.ymin = clampf((d->y - d->h / 2) * img->height, 0, (float)img->height);
-            o.ymax = clampf((d->y + d->h / 2) * img->height, 0, (float)img->height);
+            o.xmin = clampf((d->x - d->w / 2) * img->width, 0, wmax);
+            o.xmax = clampf((d->x + d->w / 2) * img->width, 0, wmax);
+            o.ymin = clampf((d->y - d->h / 2) * img->height, 0, hmax);
+            o.ymax = clampf((d->y + d->h / 2) * img->height, 0, hmax);
             st = specx_detections_push(out, &o);
             if (st != SPECX_OK) {
                 return specx_err_set(err, st, "xnnpack: out of memory");
