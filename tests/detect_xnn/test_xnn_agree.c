@@ -63,6 +63,19 @@ static void test_letterbox(void **state)
     }
 }
 
+/* Our engine in three set-ups: everything on, XNNPACK only (no direct
+ * kernels, no fusion), and two threads. All must agree with darknet. */
+static const struct {
+    unsigned flags;
+    int threads;
+    const char *what;
+} configs[] = {
+    {0, 1, "direct+fused"},
+    {SPECX_XNN_NO_DIRECT | SPECX_XNN_NO_FUSE, 1, "xnnpack-only"},
+    {0, 2, "2 threads"},
+};
+#define NCONF (sizeof configs / sizeof configs[0])
+
 static void test_agreement(void **state)
 {
     (void)state;
@@ -71,16 +84,19 @@ static void test_agreement(void **state)
     network *net = load_network(mf.cfg, mf.weights, 0);
     assert_non_null(net);
     set_batch_network(net, 1);
-    specx_xnn *x = NULL;
+    specx_xnn *xs[NCONF] = {NULL};
     specx_err err = {0};
-    specx_status st = specx_xnn_open(mf.cfg, mf.weights, mf.names, 1, &x, &err);
-    if (st != SPECX_OK) {
-        fail_msg("open: %s", err.msg);
+    for (size_t c = 0; c < NCONF; c++) {
+        specx_status st = specx_xnn_open(mf.cfg, mf.weights, mf.names, configs[c].threads,
+                                         configs[c].flags, &xs[c], &err);
+        if (st != SPECX_OK) {
+            fail_msg("open: %s", err.msg);
+        }
+        int nw, nh;
+        specx_xnn_input_size(xs[c], &nw, &nh);
+        assert_int_equal(nw, net->w);
+        assert_int_equal(nh, net->h);
     }
-    int nw, nh;
-    specx_xnn_input_size(x, &nw, &nh);
-    assert_int_equal(nw, net->w);
-    assert_int_equal(nh, net->h);
 
     char paths[7][4096];
     snprintf(paths[0], sizeof paths[0], "/usr/share/darknet/data/dog.jpg");
@@ -103,49 +119,50 @@ static void test_agreement(void **state)
         specx_detections_init(&ref);
         xt_darknet_detections(net, im.w, im.h, 0.25f, 0.45f, mf.nnames, mf.name_list, &ref);
 
-        /* ours: raw outputs after a plain forward */
-        st = specx_xnn_forward_image(x, &img, &err);
-        assert_int_equal(st, SPECX_OK);
-        int k = 0;
-        double worst = 0;
-        for (int li = 0; li < net->n; li++) {
-            layer *l = &net->layers[li];
-            if (l->type != YOLO) {
-                continue;
+        for (size_t cf = 0; cf < NCONF; cf++) {
+            specx_xnn *x = xs[cf];
+            /* raw outputs after a plain forward */
+            assert_int_equal(specx_xnn_forward_image(x, &img, &err), SPECX_OK);
+            int k = 0;
+            double worst = 0;
+            for (int li = 0; li < net->n; li++) {
+                layer *l = &net->layers[li];
+                if (l->type != YOLO) {
+                    continue;
+                }
+                float *mine = NULL;
+                int w, h, c;
+                assert_int_equal(specx_xnn_yolo_output(x, k, &mine, &w, &h, &c, &err), SPECX_OK);
+                assert_int_equal(w, l->w);
+                assert_int_equal(h, l->h);
+                assert_int_equal(w * h * c, l->outputs);
+                double md = 0;
+                for (int e = 0; e < l->outputs; e++) {
+                    double d = fabs((double)mine[e] - l->output[e]);
+                    md = d > md ? d : md;
+                }
+                worst = md > worst ? md : worst;
+                free(mine);
+                k++;
             }
-            float *mine = NULL;
-            int w, h, c;
-            assert_int_equal(specx_xnn_yolo_output(x, k, &mine, &w, &h, &c, &err), SPECX_OK);
-            assert_int_equal(w, l->w);
-            assert_int_equal(h, l->h);
-            assert_int_equal(w * h * c, l->outputs);
-            double md = 0;
-            for (int e = 0; e < l->outputs; e++) {
-                double d = fabs((double)mine[e] - l->output[e]);
-                md = d > md ? d : md;
-            }
-            worst = md > worst ? md : worst;
-            free(mine);
-            k++;
-        }
-        assert_int_equal(k, specx_xnn_yolo_count(x));
+            assert_int_equal(k, specx_xnn_yolo_count(x));
 
-        /* ours: detections */
-        specx_detections got;
-        specx_detections_init(&got);
-        st = specx_xnn_detect(x, &img, 0.25f, 0.45f, NULL, &got, &err);
-        assert_int_equal(st, SPECX_OK);
-        printf("%s %s: yolo max abs diff %.3g; darknet %zu detections, xnnpack %zu\n", g_model,
-               paths[i], worst, ref.count, got.count);
-        assert_true(worst <= 1e-3);
-        char why[256];
-        if (!xt_same_detections(&ref, &got, 0.25f, 0.01f, 1.0f, why, sizeof why)) {
-            xt_print_detections("darknet", &ref);
-            xt_print_detections("xnnpack", &got);
-            fail_msg("%s %s: %s", g_model, paths[i], why);
+            /* detections */
+            specx_detections got;
+            specx_detections_init(&got);
+            assert_int_equal(specx_xnn_detect(x, &img, 0.25f, 0.45f, NULL, &got, &err), SPECX_OK);
+            printf("%s [%s] %s: yolo max abs diff %.3g; darknet %zu detections, xnnpack %zu\n",
+                   g_model, configs[cf].what, paths[i], worst, ref.count, got.count);
+            assert_true(worst <= 1e-3);
+            char why[256];
+            if (!xt_same_detections(&ref, &got, 0.25f, 0.01f, 1.0f, why, sizeof why)) {
+                xt_print_detections("darknet", &ref);
+                xt_print_detections("xnnpack", &got);
+                fail_msg("%s [%s] %s: %s", g_model, configs[cf].what, paths[i], why);
+            }
+            total_dets += (int)got.count;
+            specx_detections_free(&got);
         }
-        total_dets += (int)got.count;
-        specx_detections_free(&got);
         specx_detections_free(&ref);
         free_image(sized);
         specx_image_free(&img);
@@ -153,7 +170,9 @@ static void test_agreement(void **state)
     }
     /* the comparison means something only if there were boxes to compare */
     assert_true(total_dets > 0);
-    specx_xnn_close(x);
+    for (size_t c = 0; c < NCONF; c++) {
+        specx_xnn_close(xs[c]);
+    }
     free_network(net);
     xt_model_files_free(&mf);
 }

@@ -53,7 +53,7 @@ static void test_map(void **state)
     set_batch_network(net, 1);
     specx_xnn *x = NULL;
     specx_err err = {0};
-    assert_int_equal(specx_xnn_open(mf.cfg, mf.weights, mf.names, 1, &x, &err), SPECX_OK);
+    assert_int_equal(specx_xnn_open(mf.cfg, mf.weights, mf.names, 1, 0, &x, &err), SPECX_OK);
     xt_map *m_dn = xt_map_new(80), *m_xn = xt_map_new(80);
     int gt_total = 0;
     for (int i = 0; i < n; i++) {

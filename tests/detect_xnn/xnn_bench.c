@@ -40,6 +40,7 @@ int main(int argc, char **argv)
     }
     const char *model = argv[1];
     int frames = 50, threads = 1, dframes = 5, profile = 0;
+    unsigned flags = 0;
     char image_path[4096];
     xt_asset(image_path, sizeof image_path, "images/udacity_highway/test1.jpg");
     for (int i = 2; i < argc; i++) {
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
             dframes = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--image") == 0 && i + 1 < argc) {
             snprintf(image_path, sizeof image_path, "%s", argv[++i]);
+        } else if (strcmp(argv[i], "--flags") == 0 && i + 1 < argc) {
+            flags = (unsigned)atoi(argv[++i]);
         } else if (strcmp(argv[i], "--profile") == 0) {
             profile = 1;
         }
@@ -65,7 +68,7 @@ int main(int argc, char **argv)
     xt_to_specx(&im, &img);
     specx_xnn *x = NULL;
     specx_err err = {0};
-    if (specx_xnn_open(mf.cfg, mf.weights, mf.names, threads, &x, &err) != SPECX_OK) {
+    if (specx_xnn_open(mf.cfg, mf.weights, mf.names, threads, flags, &x, &err) != SPECX_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }

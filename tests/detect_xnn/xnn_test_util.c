@@ -233,8 +233,10 @@ int xt_map_add_image(xt_map *m, const char *label_path, int imw, int imh,
     }
     fclose(f);
     specx_detection *sorted = malloc((dets->count + 1) * sizeof *sorted);
-    memcpy(sorted, dets->items, dets->count * sizeof *sorted);
-    qsort(sorted, dets->count, sizeof *sorted, by_score_desc);
+    if (dets->count > 0) {
+        memcpy(sorted, dets->items, dets->count * sizeof *sorted);
+        qsort(sorted, dets->count, sizeof *sorted, by_score_desc);
+    }
     for (size_t i = 0; i < dets->count; i++) {
         const specx_detection *d = &sorted[i];
         if (d->class_id < 0 || d->class_id >= m->classes) {

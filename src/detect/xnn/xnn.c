@@ -106,7 +106,7 @@ static specx_status load_names(specx_xnn *x, const char *path, specx_err *err)
 }
 
 specx_status specx_xnn_open(const char *cfg, const char *weights, const char *names, int threads,
-                            specx_xnn **out, specx_err *err)
+                            unsigned flags, specx_xnn **out, specx_err *err)
 {
     if (cfg == NULL || weights == NULL || out == NULL) {
         return specx_err_set(err, SPECX_EINVAL, "xnnpack: cfg and weights are required");
@@ -118,7 +118,7 @@ specx_status specx_xnn_open(const char *cfg, const char *weights, const char *na
     }
     specx_status st = xnn_model_load(&x->model, cfg, weights, err);
     if (st == SPECX_OK) {
-        st = xnn_net_create(&x->model, threads, &x->net, err);
+        st = xnn_net_create(&x->model, threads, flags, &x->net, err);
     }
     if (st == SPECX_OK && xnn_net_yolo_count(x->net) == 0) {
         st = specx_err_set(err, SPECX_EUNSUPPORTED, "%s: the network has no [yolo] layer", cfg);
@@ -598,7 +598,9 @@ specx_status specx_xnn_detect(specx_xnn *x, const specx_image *img, float thresh
             }
         }
     }
-    qsort(out->items + first, out->count - first, sizeof *out->items, by_score);
+    if (out->count > first) {
+        qsort(out->items + first, out->count - first, sizeof *out->items, by_score);
+    }
     return SPECX_OK;
 }
 

@@ -17,9 +17,13 @@
 
 typedef struct specx_xnn specx_xnn;
 
-/* names may be NULL or "" (labels are then "class N"). threads >= 1. */
+/* names may be NULL or "" (labels are then "class N"). threads >= 1.
+ * flags: 0, or SPECX_XNN_NO_DIRECT / SPECX_XNN_NO_FUSE to turn off our
+ * direct kernels / fusions (tests and measurements of those paths). */
+#define SPECX_XNN_NO_DIRECT 1u
+#define SPECX_XNN_NO_FUSE 2u
 specx_status specx_xnn_open(const char *cfg, const char *weights, const char *names, int threads,
-                            specx_xnn **out, specx_err *err);
+                            unsigned flags, specx_xnn **out, specx_err *err);
 void specx_xnn_close(specx_xnn *x); /* NULL-safe */
 
 void specx_xnn_input_size(const specx_xnn *x, int *width, int *height);

@@ -60,7 +60,7 @@ specx_status specx_backend_xnnpack_open(const specx_model_files *files,
     d->thresh = cfg->threshold > 0 ? cfg->threshold : 0.25f;
     d->nms = cfg->nms > 0 ? cfg->nms : 0.45f;
     specx_status st = specx_xnn_open(files->cfg, files->weights, files->names,
-                                     cfg->threads > 0 ? cfg->threads : 1, &d->x, err);
+                                     cfg->threads > 0 ? cfg->threads : 1, 0, &d->x, err);
     if (st != SPECX_OK) {
         free(d);
         return st;

@@ -35,14 +35,28 @@ typedef struct tbuf {
     float *p;
 } tbuf;
 
-typedef enum op_kind { OP_CONV, OP_MAXPOOL, OP_ADD, OP_UPSAMPLE, OP_COPY } op_kind;
+typedef enum op_kind {
+    OP_NOP, /* fused into another step */
+    OP_CONV,
+    OP_DW,
+    OP_DENSE,
+    OP_MAXPOOL,
+    OP_ADD,
+    OP_UPSAMPLE,
+    OP_COPY
+} op_kind;
 
 typedef struct op {
     op_kind kind;
     int layer;
+    int in_layer, in2_layer; /* producers read (-1: the network input) */
     tview in, in2, out;
-    xnn_act post; /* activation applied by our loop after the operator */
+    xnn_act post;  /* activation applied after the operator (our loop or fused) */
+    bool in_leaky; /* OP_DW/OP_DENSE: leaky on load (the producer stored raw) */
+    bool has_res;  /* OP_DW/OP_DENSE: a [shortcut] fused in; in2 is the residual */
     xnn_operator_t xop;
+    float *wt; /* OP_DW/OP_DENSE weights in the kernel's layout */
+    xk_conv cv;
     xk_view vin, vin2, vout; /* resolved */
     uint64_t ns;
 } op;
@@ -61,12 +75,14 @@ struct xnn_net {
     bool profile;
     uint64_t runs;
     bool xnn_inited;
+    unsigned flags;
 };
 
 static xk_view resolve(const xnn_net *net, tview v)
 {
     const tbuf *b = &net->bufs[v.buf];
-    return (xk_view){.p = b->p + v.coff, .h = b->h, .w = b->w, .c = v.c, .stride = b->c};
+    return (xk_view){
+        .p = b->p != NULL ? b->p + v.coff : NULL, .h = b->h, .w = b->w, .c = v.c, .stride = b->c};
 }
 
 static int add_buf(xnn_net *net, int h, int w, int c)
@@ -115,6 +131,89 @@ static void touch(xnn_net *net, tview v, int step, bool write)
     } else {
         b->last = step > b->last ? step : b->last;
     }
+}
+
+/* Fusions that remove whole passes over memory:
+ * - a [shortcut] right after a direct convolution whose output nothing else
+ *   reads: the convolution adds the residual while storing, into the
+ *   shortcut's output;
+ * - a leaky ReLU whose only reader is a direct convolution: the producer
+ *   stores its raw output and the reader applies leaky as it loads (cheap:
+ *   max(x, 0.1x) in registers), so XNNPACK convolutions lose their separate
+ *   activation pass.
+ * Producers written into a concatenation are left alone (others read them
+ * through the concatenation). */
+static void fuse(xnn_net *net, const bool *is_placed)
+{
+    const xnn_model *m = net->m;
+    int n = m->n;
+    int *readers = calloc((size_t)n, sizeof *readers);
+    int *op_of = malloc((size_t)n * sizeof *op_of);
+    if (readers == NULL || op_of == NULL) {
+        free(readers);
+        free(op_of);
+        return; /* fusion is an optimisation: run unfused */
+    }
+    for (int i = 0; i < n; i++) {
+        op_of[i] = -1;
+    }
+    for (int s = 0; s < net->nop; s++) {
+        op *o = &net->ops[s];
+        if (o->kind != OP_COPY) {
+            op_of[o->layer] = s;
+        }
+        if (o->in_layer >= 0) {
+            readers[o->in_layer]++;
+        }
+        if (o->kind == OP_ADD && o->in2_layer >= 0) {
+            readers[o->in2_layer]++;
+        }
+    }
+    for (int k = 0; k < net->nyolo; k++) {
+        int p = producer_of(m, net->yolo_layer[k] - 1);
+        if (p >= 0) {
+            readers[p]++;
+        }
+    }
+    for (int s = 0; s < net->nop; s++) {
+        op *sc = &net->ops[s];
+        if (sc->kind != OP_ADD || sc->post != XNN_ACT_LINEAR) {
+            continue;
+        }
+        int p = sc->in_layer;
+        if (p < 0 || is_placed[p] || readers[p] != 1 || op_of[p] < 0) {
+            continue;
+        }
+        op *cv = &net->ops[op_of[p]];
+        if (cv->kind != OP_DW && cv->kind != OP_DENSE) {
+            continue;
+        }
+        cv->out = sc->out;
+        cv->in2 = sc->in2;
+        cv->in2_layer = sc->in2_layer;
+        cv->has_res = true;
+        sc->kind = OP_NOP;
+        op_of[sc->layer] = op_of[p];
+    }
+    for (int s = 0; s < net->nop; s++) {
+        op *rd = &net->ops[s];
+        if (rd->kind != OP_DW && rd->kind != OP_DENSE) {
+            continue;
+        }
+        int p = rd->in_layer;
+        if (p < 0 || is_placed[p] || readers[p] != 1 || op_of[p] < 0 ||
+            m->layers[p].type != XNN_L_CONV) {
+            continue;
+        }
+        op *pr = &net->ops[op_of[p]];
+        if (pr->layer != p || pr->has_res || pr->post != XNN_ACT_LEAKY) {
+            continue;
+        }
+        pr->post = XNN_ACT_LINEAR;
+        rd->in_leaky = true;
+    }
+    free(readers);
+    free(op_of);
 }
 
 static specx_status plan(xnn_net *net, specx_err *err)
@@ -185,16 +284,29 @@ static specx_status plan(xnn_net *net, specx_err *err)
         tview in = view_of(net, i - 1);
         op *o = NULL;
         switch (l->type) {
-        case XNN_L_CONV:
-            o = add_op(net, OP_CONV, i);
-            o->post = l->act == XNN_ACT_RELU ? XNN_ACT_LINEAR : l->act;
+        case XNN_L_CONV: {
+            bool dw = l->groups > 1 && l->groups == l->in_c && l->groups == l->filters;
+            bool direct = (net->flags & XNN_NET_NO_DIRECT) == 0;
+            if (direct && dw && l->in_c % 8 == 0) {
+                o = add_op(net, OP_DW, i);
+                o->post = l->act;
+            } else if (direct && l->groups == 1 && l->in_c * l->size * l->size <= 32 &&
+                       l->filters % 4 == 0 && l->filters <= 32) {
+                o = add_op(net, OP_DENSE, i);
+                o->post = l->act;
+            } else {
+                o = add_op(net, OP_CONV, i);
+                o->post = l->act == XNN_ACT_RELU ? XNN_ACT_LINEAR : l->act;
+            }
             break;
+        }
         case XNN_L_MAXPOOL:
             o = add_op(net, OP_MAXPOOL, i);
             break;
         case XNN_L_SHORTCUT:
             o = add_op(net, OP_ADD, i);
             o->in2 = view_of(net, l->inputs[0]);
+            o->in2_layer = producer_of(m, l->inputs[0]);
             o->post = l->act;
             break;
         case XNN_L_UPSAMPLE:
@@ -207,6 +319,7 @@ static specx_status plan(xnn_net *net, specx_err *err)
                 if (l->n_inputs >= 2 && needs_copy[i * XNN_MAX_ROUTE + j]) {
                     op *cp = add_op(net, OP_COPY, i);
                     cp->in = view_of(net, l->inputs[j]);
+                    cp->in_layer = producer_of(m, l->inputs[j]);
                     cp->out = net->views[i];
                     cp->out.coff += off;
                     cp->out.c = c;
@@ -229,8 +342,12 @@ static specx_status plan(xnn_net *net, specx_err *err)
         }
         if (o != NULL) {
             o->in = in;
+            o->in_layer = producer_of(m, i - 1);
             o->out = net->views[i];
         }
+    }
+    if ((net->flags & XNN_NET_NO_FUSE) == 0) {
+        fuse(net, is_placed);
     }
     free(placed);
     free(is_placed);
@@ -240,8 +357,11 @@ static specx_status plan(xnn_net *net, specx_err *err)
     net->bufs[0].def = -1;
     for (int s = 0; s < net->nop; s++) {
         op *o = &net->ops[s];
+        if (o->kind == OP_NOP) {
+            continue;
+        }
         touch(net, o->in, s, false);
-        if (o->kind == OP_ADD) {
+        if (o->kind == OP_ADD || o->has_res) {
             touch(net, o->in2, s, false);
         }
         touch(net, o->out, s, true);
@@ -287,8 +407,8 @@ static specx_status assign_arenas(xnn_net *net, specx_err *err)
     int na = 0;
     for (int i = 0; i < nb; i++) {
         tbuf *b = &net->bufs[order[i]];
-        if (b->last < 0 && b->def == INT_MAX) {
-            b->last = b->def = 0; /* unused (cannot happen for a valid plan) */
+        if (b->def == INT_MAX) {
+            continue; /* never written (its producer was fused away) */
         }
         size_t need = buf_bytes(b);
         int best = -1, largest = -1;
@@ -326,7 +446,7 @@ static specx_status assign_arenas(xnn_net *net, specx_err *err)
         net->arena_bytes += bytes;
     }
     for (int i = 0; i < nb && st == SPECX_OK; i++) {
-        net->bufs[i].p = net->arenas[net->bufs[i].arena];
+        net->bufs[i].p = net->bufs[i].arena >= 0 ? net->arenas[net->bufs[i].arena] : NULL;
     }
     free(order);
     free(size);
@@ -340,15 +460,58 @@ static specx_status xnn_fail(specx_err *err, int layer, const char *what, enum x
                          layer, what, (int)xs);
 }
 
+/* Reorders the model's [out][kh][kw][in/g] weights for our kernels and
+ * fills the kernel descriptor. */
+static specx_status setup_direct(op *o, const xnn_layer *l)
+{
+    int k = l->size, ci = l->in_c / l->groups, co = l->filters;
+    size_t taps = (size_t)k * k;
+    o->wt = aligned_alloc(64, ((taps * ci * co * sizeof(float)) + 63) / 64 * 64);
+    if (o->wt == NULL) {
+        return SPECX_ENOMEM;
+    }
+    for (int oc = 0; oc < co; oc++) {
+        for (size_t t = 0; t < taps; t++) {
+            for (int ic = 0; ic < ci; ic++) {
+                float v = l->weights[((size_t)oc * taps + t) * ci + ic];
+                /* depthwise: ci == 1, [t][c]; dense: [t][ic][oc] */
+                o->wt[(t * ci + ic) * co + oc] = v;
+            }
+        }
+    }
+    o->cv = (xk_conv){.in = o->vin,
+                      .out = o->vout,
+                      .res = o->has_res ? o->vin2 : (xk_view){0},
+                      .w = o->wt,
+                      .b = l->bias,
+                      .k = k,
+                      .s = l->stride,
+                      .pad = l->pad,
+                      .in_leaky = o->in_leaky,
+                      .act = o->post == XNN_ACT_LEAKY  ? 1
+                             : o->post == XNN_ACT_RELU ? 2
+                                                       : 0};
+    return SPECX_OK;
+}
+
 static specx_status build_ops(xnn_net *net, specx_err *err)
 {
     for (int s = 0; s < net->nop; s++) {
         op *o = &net->ops[s];
         const xnn_layer *l = &net->m->layers[o->layer];
+        if (o->kind == OP_NOP) {
+            continue;
+        }
         o->vin = resolve(net, o->in);
         o->vout = resolve(net, o->out);
-        if (o->kind == OP_ADD) {
+        if (o->kind == OP_ADD || o->has_res) {
             o->vin2 = resolve(net, o->in2);
+        }
+        if (o->kind == OP_DW || o->kind == OP_DENSE) {
+            if (setup_direct(o, l) != SPECX_OK) {
+                return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+            }
+            continue;
         }
         enum xnn_status xs = xnn_status_success;
         if (o->kind == OP_CONV) {
@@ -391,7 +554,8 @@ static specx_status build_ops(xnn_net *net, specx_err *err)
     return SPECX_OK;
 }
 
-specx_status xnn_net_create(const xnn_model *m, int threads, xnn_net **out, specx_err *err)
+specx_status xnn_net_create(const xnn_model *m, int threads, unsigned flags, xnn_net **out,
+                            specx_err *err)
 {
     if (threads < 1 || threads > 64) {
         return specx_err_set(err, SPECX_EINVAL, "xnnpack: threads must be 1..64, got %d", threads);
@@ -409,6 +573,7 @@ specx_status xnn_net_create(const xnn_model *m, int threads, xnn_net **out, spec
     }
     net->xnn_inited = true;
     net->m = m;
+    net->flags = flags;
     specx_status st = SPECX_OK;
     if (threads > 1) {
         net->pool = pthreadpool_create((size_t)threads);
@@ -442,6 +607,7 @@ void xnn_net_free(xnn_net *net)
         if (net->ops[s].xop != NULL) {
             xnn_delete_operator(net->ops[s].xop);
         }
+        free(net->ops[s].wt);
     }
     for (int a = 0; a < net->narena; a++) {
         free(net->arenas[a]);
@@ -487,8 +653,25 @@ specx_status xnn_net_run(xnn_net *net, const atomic_bool *cancel, specx_err *err
             return specx_err_set(err, SPECX_ECANCELED, "detection cancelled");
         }
         op *o = &net->ops[s];
+        if (o->kind == OP_NOP) {
+            continue;
+        }
         uint64_t t0 = net->profile ? now_ns() : 0;
         switch (o->kind) {
+        case OP_NOP:
+            break;
+        case OP_DW:
+            xk_dwconv(net->pool, &o->cv);
+            if (o->post == XNN_ACT_LOGISTIC) {
+                xk_logistic(net->pool, &o->vout);
+            }
+            break;
+        case OP_DENSE:
+            xk_dense(net->pool, &o->cv);
+            if (o->post == XNN_ACT_LOGISTIC) {
+                xk_logistic(net->pool, &o->vout);
+            }
+            break;
         case OP_CONV:
         case OP_MAXPOOL: {
             enum xnn_status xs = xnn_run_operator(o->xop, net->pool);
@@ -537,6 +720,7 @@ xk_view xnn_net_yolo_view(const xnn_net *net, int k)
 void xnn_net_set_profile(xnn_net *net, bool on)
 {
     net->profile = on;
+    xnn_net_profile_reset(net);
 }
 
 void xnn_net_profile_reset(xnn_net *net)
@@ -550,6 +734,12 @@ void xnn_net_profile_reset(xnn_net *net)
 static const char *op_name(const op *o, const xnn_layer *l)
 {
     switch (o->kind) {
+    case OP_NOP:
+        return "fused";
+    case OP_DW:
+        return "dw-direct";
+    case OP_DENSE:
+        return "direct";
     case OP_CONV:
         if (l->groups > 1 && l->groups == l->in_c && l->groups == l->filters) {
             return "conv-dw";
@@ -574,7 +764,7 @@ void xnn_net_profile_print(const xnn_net *net, FILE *f)
         total += net->ops[s].ns;
     }
     uint64_t runs = net->runs > 0 ? net->runs : 1;
-    fprintf(f, "%5s %-10s %-16s %-16s %-8s %9s %6s\n", "layer", "op", "in (WxHxC)", "out (WxHxC)",
+    fprintf(f, "%5s %-10s %-16s %-16s %-14s %9s %6s\n", "layer", "op", "in (WxHxC)", "out (WxHxC)",
             "act", "ms/run", "share");
     for (int s = 0; s < net->nop; s++) {
         const op *o = &net->ops[s];
@@ -582,15 +772,22 @@ void xnn_net_profile_print(const xnn_net *net, FILE *f)
         char in[32], outs[32];
         snprintf(in, sizeof in, "%dx%dx%d", o->vin.w, o->vin.h, o->vin.c);
         snprintf(outs, sizeof outs, "%dx%dx%d", o->vout.w, o->vout.h, o->vout.c);
-        const char *act = o->post == XNN_ACT_LEAKY                         ? "leaky"
-                          : o->post == XNN_ACT_LOGISTIC                    ? "logistic"
-                          : (o->kind == OP_CONV && l->act == XNN_ACT_RELU) ? "relu"
-                                                                           : "-";
-        if (o->kind == OP_CONV && l->size > 1) {
+        if (o->kind == OP_NOP) {
+            continue;
+        }
+        const char *post = o->post == XNN_ACT_LEAKY                         ? "leaky"
+                           : o->post == XNN_ACT_LOGISTIC                    ? "logistic"
+                           : o->post == XNN_ACT_RELU                        ? "relu"
+                           : (o->kind == OP_CONV && l->act == XNN_ACT_RELU) ? "relu"
+                                                                            : "-";
+        char act[32];
+        snprintf(act, sizeof act, "%s%s%s", o->in_leaky ? "lk>" : "", post,
+                 o->has_res ? "+res" : "");
+        if ((o->kind == OP_CONV || o->kind == OP_DW || o->kind == OP_DENSE) && l->size > 1) {
             snprintf(outs + strlen(outs), sizeof outs - strlen(outs), " k%d/%d", l->size,
                      l->stride);
         }
-        fprintf(f, "%5d %-10s %-16s %-16s %-8s %9.4f %5.1f%%\n", o->layer, op_name(o, l), in, outs,
+        fprintf(f, "%5d %-10s %-16s %-16s %-14s %9.4f %5.1f%%\n", o->layer, op_name(o, l), in, outs,
                 act, (double)o->ns / runs / 1e6, total > 0 ? 100.0 * (double)o->ns / total : 0.0);
     }
     fprintf(f, "total %.3f ms/run over %llu runs (network only, without letterbox/decoding)\n",

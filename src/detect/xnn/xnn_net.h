@@ -19,7 +19,13 @@
 
 typedef struct xnn_net xnn_net;
 
-specx_status xnn_net_create(const xnn_model *m, int threads, xnn_net **out, specx_err *err);
+/* flags: XNN_NET_NO_DIRECT runs every convolution on XNNPACK (no direct
+ * kernels), XNN_NET_NO_FUSE keeps every activation and shortcut a separate
+ * pass. Both exist to test and measure the optimised paths. */
+#define XNN_NET_NO_DIRECT 1u
+#define XNN_NET_NO_FUSE 2u
+specx_status xnn_net_create(const xnn_model *m, int threads, unsigned flags, xnn_net **out,
+                            specx_err *err);
 void xnn_net_free(xnn_net *net); /* NULL-safe */
 
 /* The input tensor to fill: height x width x 3 floats, NHWC, contiguous. */
