@@ -31,6 +31,7 @@ struct specx_xnn {
     float *probs;
     size_t det_cap;
     int *order;
+    int *emit;
     float *lb_scratch;
     size_t lb_cap;
 };
@@ -155,6 +156,7 @@ void specx_xnn_close(specx_xnn *x)
     free(x->dets);
     free(x->probs);
     free(x->order);
+    free(x->emit);
     free(x->lb_scratch);
     free(x);
 }
@@ -404,6 +406,11 @@ static specx_status reserve_dets(specx_xnn *x, size_t n)
         return SPECX_ENOMEM;
     }
     x->order = o;
+    int *e = realloc(x->emit, cap * sizeof *e);
+    if (e == NULL) {
+        return SPECX_ENOMEM;
+    }
+    x->emit = e;
     x->det_cap = cap;
     return SPECX_OK;
 }
@@ -536,18 +543,26 @@ static void nms(specx_xnn *x, size_t n, float thresh)
     }
 }
 
+/* darknet's do_nms_sort sorts the whole array once per class, k = 0..C-1,
+ * with glibc's qsort, a merge sort and so stable; the order it leaves is
+ * that of the last sort, ties broken by the previous ones: probabilities of
+ * class C-1 descending, then C-2, ..., then the original order. Reproducing
+ * it makes both backends list the same detections in the same order. */
+static int by_darknet_order(const void *pa, const void *pb)
+{
+    int a = *(const int *)pa, b = *(const int *)pb;
+    const float *fa = g_sort.dets[a].prob, *fb = g_sort.dets[b].prob;
+    for (int k = g_sort.k - 1; k >= 0; k--) {
+        if (fa[k] != fb[k]) {
+            return fa[k] < fb[k] ? 1 : -1;
+        }
+    }
+    return (a > b) - (a < b);
+}
+
 static float clampf(float v, float lo, float hi)
 {
     return v < lo ? lo : v > hi ? hi : v;
-}
-
-static int by_score(const void *pa, const void *pb)
-{
-    const specx_detection *a = pa, *b = pb;
-    if (a->score != b->score) {
-        return a->score < b->score ? 1 : -1;
-    }
-    return (a->class_id > b->class_id) - (a->class_id < b->class_id);
 }
 
 specx_status specx_xnn_detect(specx_xnn *x, const specx_image *img, float thresh, float nms_thresh,
@@ -570,14 +585,20 @@ specx_status specx_xnn_detect(specx_xnn *x, const specx_image *img, float thresh
     if (decode(x, thresh, img->width, img->height, &n) != SPECX_OK) {
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory decoding boxes");
     }
+    for (size_t i = 0; i < n; i++) {
+        x->emit[i] = (int)i;
+    }
     if (nms_thresh > 0) {
+        if (n > 1) {
+            g_sort = (sort_ctx){x->dets, x->classes};
+            qsort(x->emit, n, sizeof *x->emit, by_darknet_order);
+        }
         nms(x, n, nms_thresh);
     }
-    size_t first = out->count;
     /* pixel edges clamped to the last row/column, as the darknet backend */
     float wmax = (float)(img->width - 1), hmax = (float)(img->height - 1);
     for (size_t i = 0; i < n; i++) {
-        const det *d = &x->dets[i];
+        const det *d = &x->dets[x->emit[i]];
         for (int j = 0; j < x->classes; j++) {
             if (!(d->prob[j] > thresh)) {
                 continue;
@@ -597,9 +618,6 @@ specx_status specx_xnn_detect(specx_xnn *x, const specx_image *img, float thresh
                 return specx_err_set(err, st, "xnnpack: out of memory");
             }
         }
-    }
-    if (out->count > first) {
-        qsort(out->items + first, out->count - first, sizeof *out->items, by_score);
     }
     return SPECX_OK;
 }

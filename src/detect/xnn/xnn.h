@@ -32,7 +32,7 @@ double specx_xnn_gflops(const specx_xnn *x);
 
 /* letterbox (as darknet's letterbox_image) + network + decoding + NMS, with
  * darknet's semantics: one detection per (box, class) whose score exceeds
- * thresh, boxes in pixels of img clamped to [0, width-1] x [0, height-1]; nms <= 0
+ * thresh, in the order darknet's do_nms_sort leaves them, boxes in pixels of img clamped to [0, width-1] x [0, height-1]; nms <= 0
  * skips NMS. Appends to out (the caller clears it). */
 specx_status specx_xnn_detect(specx_xnn *x, const specx_image *img, float thresh, float nms,
                               const atomic_bool *cancel, specx_detections *out, specx_err *err);
