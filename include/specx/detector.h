@@ -12,6 +12,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "specx/detection.h"
 #include "specx/image.h"
@@ -61,9 +62,20 @@ specx_status specx_detector_detect(specx_detector *det, const specx_image *img,
 const specx_detector_info *specx_detector_get_info(const specx_detector *det);
 void specx_detector_close(specx_detector *det); /* NULL-safe */
 
+/* Known model names, for --help and error messages: index 0.. until NULL.
+ * The summary says the model's role and input size. Thread-safe, static. */
+const char *specx_model_name(size_t index);
+const char *specx_model_summary(size_t index);
+
+/* The backend used when specx_detector_config.backend is NULL or "". */
+const char *specx_detector_default_backend(void);
+
 /* Model directory: explicit (non-NULL, non-empty) > $SPECX_MODEL_DIR >
- * ./assets/models > ../shared/assets/models. Writes the chosen directory to
- * buf. Fails with SPECX_ENOTFOUND naming every place it looked. */
+ * ./assets/models > ../shared/assets/models (the last two relative to the
+ * current directory). Writes the chosen directory to buf. A directory given
+ * explicitly or in $SPECX_MODEL_DIR that does not exist is an error naming
+ * it (no fall-back). Fails with SPECX_ENOTFOUND naming every place it looked.
+ * Thread-safe (reads the environment). */
 specx_status specx_model_dir_resolve(const char *explicit_dir, char *buf, size_t buflen,
                                      specx_err *err);
 
