@@ -10,6 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+: >"$tmp/out" # exists before the background job's own redirection
 "$specx" serve --port 0 --bind 127.0.0.1 --model test:delay_ms=1 --workers 2 \
   --stats-json "$tmp/stats.json" --stats-interval 0.2 >"$tmp/out" 2>"$tmp/err" &
 pid=$!
