@@ -62,6 +62,9 @@ typedef struct specx_rpc_server_config {
     size_t max_pixels;        /* decode limit; 0 = the codec's default */
     specx_rpc_open_detector_fn open_detector; /* required */
     void *open_detector_user;
+    /* Benchmarks of the transport only: image_data is not decoded (any bytes
+     * are accepted) and detectors get a 1x1 image. Never for serving. */
+    bool no_decode;
     const char *tls_cert_file; /* PEM; both or neither: TLS instead of plaintext */
     const char *tls_key_file;
 } specx_rpc_server_config;

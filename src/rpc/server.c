@@ -459,7 +459,9 @@ static void run_job(server_t *s, specx_detector *det, job *j, specx_time_t start
     }
     specx_err err = {{0}};
     specx_image img = {0};
-    specx_status st = specx_image_decode(j->data, j->len, s->cfg.max_pixels, &img, &err);
+    specx_status st = s->cfg.no_decode
+                          ? specx_image_alloc(&img, 1, 1)
+                          : specx_image_decode(j->data, j->len, s->cfg.max_pixels, &img, &err);
     if (st != SPECX_OK) {
         r->st = st == SPECX_ETOOBIG ? SPECX_ETOOBIG : SPECX_EINVAL;
         snprintf(r->msg, sizeof r->msg, "image_data (%zu bytes): %s", j->len,
@@ -585,8 +587,8 @@ static void handle_health(server_t *s, ucall *u)
 }
 
 /* Reads Request bytes; fills the job (image bytes copied out). */
-static specx_status parse_request(grpc_byte_buffer *bb, job *j, int64_t *budget_us, bool *cancel,
-                                  char *msg, size_t msglen)
+static specx_status parse_request(grpc_byte_buffer *bb, bool no_decode, job *j, int64_t *budget_us,
+                                  bool *cancel, char *msg, size_t msglen)
 {
     uint8_t *data = NULL;
     size_t len = 0;
@@ -613,7 +615,8 @@ static specx_status parse_request(grpc_byte_buffer *bb, job *j, int64_t *budget_
             snprintf(msg, msglen, "image_data is empty (expected a JPEG or PNG image)");
             return SPECX_EINVAL;
         }
-        if (specx_image_sniff(req->image_data.data, req->image_data.len) == SPECX_FORMAT_UNKNOWN) {
+        if (!no_decode &&
+            specx_image_sniff(req->image_data.data, req->image_data.len) == SPECX_FORMAT_UNKNOWN) {
             snprintf(msg, msglen,
                      "image_data (%zu bytes) is neither JPEG nor PNG (first bytes %02x %02x)",
                      req->image_data.len, req->image_data.data[0],
@@ -655,7 +658,8 @@ static void handle_unary(server_t *s, ucall *u)
     char msg[256];
     int64_t budget;
     bool cancel;
-    specx_status st = parse_request(u->payload, j, &budget, &cancel, msg, sizeof msg);
+    specx_status st =
+        parse_request(u->payload, s->cfg.no_decode, j, &budget, &cancel, msg, sizeof msg);
     if (st == SPECX_OK && budget > 0) {
         specx_time_t d = specx_time_add(j->arrival, SPECX_US(budget));
         j->deadline = d < j->deadline ? d : j->deadline;
@@ -809,7 +813,7 @@ static void s_on_recv(rpc_tag *t, bool ok)
         j->recv_wall = specx_wall_seconds(specx_wall_now());
         j->deadline = c->mono_deadline;
         atomic_init(&j->cancel, false);
-        st = parse_request(bb, j, &budget, &cancel, msg, sizeof msg);
+        st = parse_request(bb, s->cfg.no_decode, j, &budget, &cancel, msg, sizeof msg);
         if (budget > 0) {
             specx_time_t d = specx_time_add(j->arrival, SPECX_US(budget));
             j->deadline = d < j->deadline ? d : j->deadline;
