@@ -782,11 +782,12 @@ specx_status specx_rpc_client_create(const specx_rpc_client_config *cfg, specx_r
     grpc_arg args[5];
     memset(args, 0, sizeof args);
     size_t na = 0;
+    /* Retry a down server soon (it may be restarting), but leave
+     * GRPC_ARG_MIN_RECONNECT_BACKOFF_MS alone: gRPC also uses it as the
+     * minimum time a connection attempt gets, and a slow link (or valgrind)
+     * needs more than 100 ms for the TCP + HTTP/2 handshake. */
     args[na].type = GRPC_ARG_INTEGER;
     args[na].key = GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS;
-    args[na++].value.integer = backoff_max < 100 ? backoff_max : 100;
-    args[na].type = GRPC_ARG_INTEGER;
-    args[na].key = GRPC_ARG_MIN_RECONNECT_BACKOFF_MS;
     args[na++].value.integer = backoff_max < 100 ? backoff_max : 100;
     args[na].type = GRPC_ARG_INTEGER;
     args[na].key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;

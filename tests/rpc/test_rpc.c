@@ -120,6 +120,9 @@ static void round_trip_mode(const char *opts)
     for (int i = 0; i < N; i++) {
         tu_rec *r = &w->rec[i];
         assert_int_equal(r->calls, 1);
+        if (r->st != SPECX_OK) {
+            printf("call %d: %s: %s\n", i, specx_status_name(r->st), r->msg);
+        }
         assert_int_equal(r->st, SPECX_OK);
         assert_non_null(r->res);
         assert_int_equal(r->res->count, 3);
