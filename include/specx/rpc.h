@@ -165,7 +165,7 @@ specx_status specx_rpc_executor_create(const specx_rpc_client_config *cfg, specx
                                        specx_err *err);
 
 /* gRPC status code <-> specx_status (docs/rpc.md). */
-specx_status specx_rpc_status_from_grpc(int grpc_code);
+specx_status specx_rpc_status_from_grpc(int code);
 int specx_rpc_status_to_grpc(specx_status st);
 
 #ifdef __cplusplus

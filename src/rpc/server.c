@@ -94,6 +94,9 @@ struct scall {
     bool recv_done;      /* the client half-closed, or receiving failed */
     bool send_broken;
     bool status_started;
+    bool server_stopping;        /* end the stream once its work is done */
+    bool registered;             /* on srv->streams */
+    struct scall *snext, *sprev; /* srv->streams */
     outmsg *outq_head, *outq_tail;
     job *jobs; /* live jobs (queued or running) */
 };
@@ -118,6 +121,9 @@ struct server {
     specx_rpc_server_stats st;
 
     rpc_tag t_shutdown;
+    pthread_mutex_t streams_mu; /* the stream list; before any scall->mu */
+    scall *streams;
+    bool streams_stopping;
     int nworkers;
     pthread_t *workers;
     specx_detector **dets;
@@ -316,6 +322,20 @@ static void scall_unref_locked(scall *c, bool *free_it)
 
 static void scall_free(scall *c)
 {
+    server_t *s = c->srv;
+    if (c->registered) {
+        /* Registered in s_on_new; stop() walks this list under streams_mu. */
+        pthread_mutex_lock(&s->streams_mu);
+        if (c->sprev != NULL) {
+            c->sprev->snext = c->snext;
+        } else if (s->streams == c) {
+            s->streams = c->snext;
+        }
+        if (c->snext != NULL) {
+            c->snext->sprev = c->sprev;
+        }
+        pthread_mutex_unlock(&s->streams_mu);
+    }
     if (c->call != NULL) {
         grpc_call_unref(c->call);
     }
@@ -352,7 +372,7 @@ static void scall_pump_locked(scall *c)
     if (c->sending_bb != NULL || c->status_started) {
         return;
     }
-    if (c->outq_head != NULL && !c->send_broken && !c->cancelled) {
+    if (c->outq_head != NULL && !c->send_broken && !c->closed_by_peer) {
         outmsg *m = c->outq_head;
         c->outq_head = m->next;
         if (c->outq_head == NULL) {
@@ -367,14 +387,17 @@ static void scall_pump_locked(scall *c)
         scall_start(c, &op, 1, &c->t_send);
         return;
     }
-    if (c->recv_done && c->jobs == NULL && !c->cancelled && !c->closed_by_peer) {
+    if ((c->recv_done || c->server_stopping) && c->jobs == NULL && !c->closed_by_peer) {
+        /* The client half-closed, or the server is stopping: once every
+         * request has its reply, end the stream. */
         c->status_started = true;
-        c->details = grpc_slice_from_static_string("");
+        c->details = grpc_slice_from_static_string(
+            c->recv_done ? "" : "server shutting down: reconnect or use another server");
         grpc_op op;
         memset(&op, 0, sizeof op);
         op.op = GRPC_OP_SEND_STATUS_FROM_SERVER;
         op.data.send_status_from_server.status =
-            c->send_broken ? GRPC_STATUS_UNAVAILABLE : GRPC_STATUS_OK;
+            c->send_broken || !c->recv_done ? GRPC_STATUS_UNAVAILABLE : GRPC_STATUS_OK;
         op.data.send_status_from_server.status_details = &c->details;
         scall_start(c, &op, 1, &c->t_status);
     }
@@ -841,6 +864,13 @@ static void s_on_recv(rpc_tag *t, bool ok)
             free(j->data);
             free(j);
         }
+    } else if (c->server_stopping) {
+        reply r = {.st = SPECX_ESTOPPED};
+        snprintf(r.msg, sizeof r.msg, "server shutting down");
+        specx_detections_init(&r.det);
+        scall_push_reply(c, encode_response(j, &r, true));
+        free(j->data);
+        free(j);
     } else {
         /* Linked and ref'd before it is visible to workers. */
         j->next = c->jobs;
@@ -880,9 +910,19 @@ static void s_on_new(rpc_tag *t, bool ok)
     }
     arm_stream(s);
     count(s, &s->st.streams);
+    pthread_mutex_lock(&s->streams_mu);
+    c->snext = s->streams;
+    if (s->streams != NULL) {
+        s->streams->sprev = c;
+    }
+    s->streams = c;
+    c->registered = true;
+    bool stopping = s->streams_stopping;
+    pthread_mutex_unlock(&s->streams_mu);
     c->mono_deadline = rpc_deadline_from_gpr(c->deadline);
     pthread_mutex_lock(&c->mu);
     c->refs = 1; /* held until the end of this function */
+    c->server_stopping = stopping;
     grpc_op op;
     memset(&op, 0, sizeof op);
     op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
@@ -1047,6 +1087,7 @@ specx_status specx_rpc_server_start(const specx_rpc_server_config *cfg, specx_rp
     specx_hist_init(&s->st.queue_wait);
     specx_hist_init(&s->st.compute);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->streams_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1130,6 +1171,7 @@ specx_status specx_rpc_server_start(const specx_rpc_server_config *cfg, specx_rp
         server_teardown(s);
         rpc_global_shutdown();
         pthread_mutex_destroy(&s->mu);
+        pthread_mutex_destroy(&s->streams_mu);
         pthread_cond_destroy(&s->cv);
         pthread_cond_destroy(&s->done_cv);
         free(h);
@@ -1186,6 +1228,19 @@ void specx_rpc_server_stop(specx_rpc_server *h, specx_dur_t grace)
     pthread_mutex_unlock(&s->mu);
 
     grpc_server_shutdown_and_notify(s->server, s->cq, &s->t_shutdown);
+    /* Open streams end as soon as their queued work is answered, so that
+     * clients reconnect elsewhere instead of waiting out the grace period. */
+    pthread_mutex_lock(&s->streams_mu);
+    s->streams_stopping = true;
+    for (scall *c = s->streams; c != NULL; c = c->snext) {
+        pthread_mutex_lock(&c->mu);
+        if (c->refs > 0) {
+            c->server_stopping = true;
+            scall_pump_locked(c);
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    pthread_mutex_unlock(&s->streams_mu);
     specx_time_t until = specx_time_add(specx_time_mono(), grace > 0 ? grace : 0);
     struct timespec ts = {.tv_sec = until / 1000000000, .tv_nsec = until % 1000000000};
     pthread_mutex_lock(&s->mu);
@@ -1220,6 +1275,7 @@ void specx_rpc_server_destroy(specx_rpc_server *h)
     specx_rpc_server_stop(h, 0);
     rpc_global_shutdown();
     pthread_mutex_destroy(&h->s.mu);
+    pthread_mutex_destroy(&h->s.streams_mu);
     pthread_cond_destroy(&h->s.cv);
     pthread_cond_destroy(&h->s.done_cv);
     free(h);

@@ -33,9 +33,14 @@ static specx_status open_test(void *user, int worker, specx_detector **out, spec
 
 specx_rpc_server *tu_server(const char *spec, int workers, int queue)
 {
+    return tu_server_on(spec, workers, queue, 0);
+}
+
+specx_rpc_server *tu_server_on(const char *spec, int workers, int queue, int port)
+{
     snprintf(holder.spec, sizeof holder.spec, "%s", spec);
     specx_rpc_server_config cfg = {.bind = "127.0.0.1",
-                                   .port = 0,
+                                   .port = port,
                                    .workers = workers,
                                    .queue_capacity = queue,
                                    .open_detector = open_test,

@@ -15,6 +15,7 @@ specx_dur_t tu_scaled(specx_dur_t d);
 
 /* In-process server on 127.0.0.1, port 0, with test detector `spec`. */
 specx_rpc_server *tu_server(const char *spec, int workers, int queue);
+specx_rpc_server *tu_server_on(const char *spec, int workers, int queue, int port);
 specx_rpc_client *tu_client(int port, const char *options); /* options: ",stream" ... */
 
 /* A w x h RGB frame encoded as PNG (or JPEG when jpeg is true). */

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* clang-format off: cmocka.h needs the headers above first */
@@ -340,6 +341,132 @@ static void down_stream(void **state)
     down_mode(",stream");
 }
 
+/* ---- reconnect after the server comes back --------------------------- */
+
+static void reconnect_mode(const char *opts)
+{
+    specx_rpc_server *srv = tu_server("", 1, 8);
+    int port = specx_rpc_server_port(srv);
+    specx_rpc_client *c = tu_client(port, opts);
+    tu_waiter *w = malloc(sizeof *w);
+    tu_waiter_init(w);
+    specx_encoded_frame *f = tu_frame(16, 16, false);
+    int n = 0;
+    specx_time_t dl = specx_time_add(specx_time_now(), tu_scaled(SPECX_SEC(5)));
+    assert_int_equal(specx_rpc_call_start(c, f, dl, tu_done, tu_slot(w, n), NULL), SPECX_OK);
+    assert_true(tu_wait(w, ++n, SPECX_SEC(5)));
+    assert_int_equal(w->rec[0].st, SPECX_OK);
+
+    specx_rpc_server_destroy(srv);
+    dl = specx_time_add(specx_time_now(), tu_scaled(SPECX_SEC(5)));
+    assert_int_equal(specx_rpc_call_start(c, f, dl, tu_done, tu_slot(w, n), NULL), SPECX_OK);
+    assert_true(tu_wait(w, ++n, SPECX_SEC(5)));
+    assert_int_equal(w->rec[1].st, SPECX_EUNAVAILABLE);
+
+    /* Back on the same port: the same client recovers (reconnect backoff is
+     * short), without being recreated. */
+    srv = tu_server_on("", 1, 8, port);
+    assert_non_null(srv);
+    specx_time_t until = specx_time_add(specx_time_now(), tu_scaled(SPECX_SEC(5)));
+    bool ok = false;
+    while (!ok && specx_time_now() < until && n < TU_MAX) {
+        dl = specx_time_add(specx_time_now(), tu_scaled(SPECX_SEC(2)));
+        assert_int_equal(specx_rpc_call_start(c, f, dl, tu_done, tu_slot(w, n), NULL), SPECX_OK);
+        assert_true(tu_wait(w, n + 1, SPECX_SEC(5)));
+        ok = w->rec[n].st == SPECX_OK;
+        n++;
+        if (!ok) {
+            struct timespec d = {0, 20000000}; /* retry pacing, test only */
+            nanosleep(&d, NULL);
+        }
+    }
+    assert_true(ok);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(w->rec[i].calls, 1);
+    }
+    specx_encoded_frame_unref(f);
+    specx_rpc_client_destroy(c);
+    specx_rpc_server_destroy(srv);
+    tu_waiter_free(w);
+    free(w);
+}
+
+static void reconnect_unary(void **state)
+{
+    (void)state;
+    reconnect_mode("");
+}
+
+static void reconnect_stream(void **state)
+{
+    (void)state;
+    reconnect_mode(",stream");
+}
+
+/* ---- graceful shutdown ------------------------------------------------ */
+
+static bool two_received(const specx_rpc_server_stats *s)
+{
+    return s->received >= 2;
+}
+
+static void shutdown_grace(void **state)
+{
+    (void)state;
+    /* Work in flight finishes within the grace period; an idle open stream
+     * does not hold the shutdown up. */
+    specx_rpc_server *srv = tu_server("delay_ms=300", 2, 8);
+    int port = specx_rpc_server_port(srv);
+    specx_rpc_client *cu = tu_client(port, ""), *cs = tu_client(port, ",stream");
+    tu_waiter *w = malloc(sizeof *w);
+    tu_waiter_init(w);
+    specx_encoded_frame *f = tu_frame(16, 16, false);
+    assert_int_equal(specx_rpc_call_start(cu, f, SPECX_TIME_NEVER, tu_done, tu_slot(w, 0), NULL),
+                     SPECX_OK);
+    assert_int_equal(specx_rpc_call_start(cs, f, SPECX_TIME_NEVER, tu_done, tu_slot(w, 1), NULL),
+                     SPECX_OK);
+    assert_true(tu_wait_stats(srv, two_received, SPECX_SEC(5)));
+    specx_time_t t0 = specx_time_now();
+    specx_rpc_server_stop(srv, SPECX_SEC(30));
+    specx_dur_t took = specx_time_now() - t0;
+    assert_true(took < tu_scaled(SPECX_SEC(3)));
+    assert_true(tu_wait(w, 2, SPECX_SEC(5)));
+    assert_int_equal(w->rec[0].st, SPECX_OK);
+    assert_int_equal(w->rec[1].st, SPECX_OK);
+    /* Stopped: fails fast. */
+    assert_int_equal(specx_rpc_call_start(cs, f, SPECX_TIME_NEVER, tu_done, tu_slot(w, 2), NULL),
+                     SPECX_OK);
+    assert_true(tu_wait(w, 3, SPECX_SEC(5)));
+    assert_int_equal(w->rec[2].st, SPECX_EUNAVAILABLE);
+    specx_rpc_client_destroy(cu);
+    specx_rpc_client_destroy(cs);
+    specx_rpc_server_destroy(srv);
+
+    /* Grace over: what is left is cancelled, the detector stops. */
+    srv = tu_server("delay_ms=5000", 1, 8);
+    cu = tu_client(specx_rpc_server_port(srv), "");
+    assert_int_equal(specx_rpc_call_start(cu, f, SPECX_TIME_NEVER, tu_done, tu_slot(w, 3), NULL),
+                     SPECX_OK);
+    assert_true(tu_wait_stats(srv, one_running, SPECX_SEC(5)));
+    t0 = specx_time_now();
+    specx_rpc_server_stop(srv, SPECX_MS(200));
+    took = specx_time_now() - t0;
+    assert_true(took >= SPECX_MS(190));
+    assert_true(took < tu_scaled(SPECX_SEC(2)));
+    assert_true(tu_wait(w, 4, SPECX_SEC(5)));
+    assert_int_not_equal(w->rec[3].st, SPECX_OK);
+    specx_rpc_server_stats *st = malloc(sizeof *st);
+    specx_rpc_server_get_stats(srv, st);
+    assert_int_equal(st->cancelled, 1);
+    assert_int_equal(st->completed, 0);
+    free(st);
+    specx_rpc_client_destroy(cu);
+    specx_rpc_server_destroy(srv);
+    specx_encoded_frame_unref(f);
+    tu_waiter_free(w);
+    free(w);
+}
+
 /* ---- server killed mid-run (a real `specx serve` process) ------------- */
 
 static void killed_mode(const char *opts)
@@ -659,6 +786,15 @@ int main(int argc, char **argv)
     if (strcmp(g, "down") == 0) {
         const struct CMUnitTest t[] = {cmocka_unit_test(down_unary), cmocka_unit_test(down_stream)};
         return cmocka_run_group_tests_name("rpc.down", t, NULL, NULL);
+    }
+    if (strcmp(g, "shutdown") == 0) {
+        const struct CMUnitTest t[] = {cmocka_unit_test(shutdown_grace)};
+        return cmocka_run_group_tests_name("rpc.shutdown", t, NULL, NULL);
+    }
+    if (strcmp(g, "reconnect") == 0) {
+        const struct CMUnitTest t[] = {cmocka_unit_test(reconnect_unary),
+                                       cmocka_unit_test(reconnect_stream)};
+        return cmocka_run_group_tests_name("rpc.reconnect", t, NULL, NULL);
     }
     if (strcmp(g, "killed") == 0) {
         const struct CMUnitTest t[] = {cmocka_unit_test(killed_unary),
