@@ -47,11 +47,11 @@ static int parse_u64(const char *s, unsigned long long *out)
 int specx_cmd_netem(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'},  {"target", required_argument, NULL, 't'},
-        {"profile", required_argument, NULL, 'p'}, {"seed", required_argument, NULL, 's'},
+        {"listen", required_argument, NULL, 'l'},   {"target", required_argument, NULL, 't'},
+        {"profile", required_argument, NULL, 'p'},  {"seed", required_argument, NULL, 's'},
         {"describe", required_argument, NULL, 'd'}, {"samples", required_argument, NULL, 'n'},
-        {"show", required_argument, NULL, 'S'},    {"list", no_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"show", required_argument, NULL, 'S'},     {"list", no_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     const char *listen = NULL, *target = NULL, *profile_name = NULL, *describe = NULL;
     const char *show = NULL;
@@ -183,8 +183,8 @@ int specx_cmd_netem(int argc, char **argv)
         pthread_sigmask(SIG_UNBLOCK, &stop_sigs, NULL);
         return 1;
     }
-    printf("netem: listening on %s:%d -> %s, profile %s, seed %llu\n", host,
-           specx_netem_port(link), target, specx_netem_profile_name(prof), seed);
+    printf("netem: listening on %s:%d -> %s, profile %s, seed %llu\n", host, specx_netem_port(link),
+           target, specx_netem_profile_name(prof), seed);
     fflush(stdout);
     int sig = 0;
     sigwait(&stop_sigs, &sig);

@@ -82,25 +82,25 @@ specx_status specx_netem_profile_describe(const specx_netem_profile *p, uint64_t
                                           size_t samples, FILE *out, specx_err *err);
 
 typedef struct specx_netem_config {
-    const char *listen_host; /* NULL = "127.0.0.1" */
-    int listen_port;         /* 0 = any free port (see specx_netem_port) */
-    const char *target;      /* "host:port" the proxy connects to */
+    const char *listen_host;            /* NULL = "127.0.0.1" */
+    int listen_port;                    /* 0 = any free port (see specx_netem_port) */
+    const char *target;                 /* "host:port" the proxy connects to */
     const specx_netem_profile *profile; /* copied at start; NULL = no impairment */
     uint64_t seed;
 } specx_netem_config;
 
 typedef struct specx_netem_dir_stats {
-    uint64_t bytes;  /* delivered to the far side */
-    uint64_t chunks; /* reads forwarded */
+    uint64_t bytes;      /* delivered to the far side */
+    uint64_t chunks;     /* reads forwarded */
     specx_hist delay_ns; /* per chunk: delivery time − arrival time (all causes) */
 } specx_netem_dir_stats;
 
 typedef struct specx_netem_stats {
-    uint64_t connections;        /* accepted since start */
-    uint64_t active;             /* open now */
-    uint64_t connect_failures;   /* target refused / unreachable */
-    uint64_t connection_errors;  /* reset or other socket error mid-stream */
-    int64_t outage_ns[2];        /* outage time elapsed so far, per direction */
+    uint64_t connections;         /* accepted since start */
+    uint64_t active;              /* open now */
+    uint64_t connect_failures;    /* target refused / unreachable */
+    uint64_t connection_errors;   /* reset or other socket error mid-stream */
+    int64_t outage_ns[2];         /* outage time elapsed so far, per direction */
     specx_netem_dir_stats dir[2]; /* indexed by specx_netem_dir */
 } specx_netem_stats;
 

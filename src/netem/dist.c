@@ -23,7 +23,10 @@ void nx_rng_seed(nx_rng *r, uint64_t seed, uint64_t stream)
     }
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 uint64_t nx_rng_next(nx_rng *r)
 {
@@ -54,7 +57,10 @@ double nx_rng_normal(nx_rng *r)
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 
-static double normal_cdf(double z) { return 0.5 * erfc(-z / M_SQRT2); }
+static double normal_cdf(double z)
+{
+    return 0.5 * erfc(-z / M_SQRT2);
+}
 
 double nx_probit(double q)
 {

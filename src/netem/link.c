@@ -109,8 +109,8 @@ struct specx_netem {
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static specx_status split_host_port(const char *s, char *host, size_t hlen, char *port,
-                                    size_t plen, specx_err *err)
+static specx_status split_host_port(const char *s, char *host, size_t hlen, char *port, size_t plen,
+                                    specx_err *err)
 {
     const char *colon = strrchr(s, ':');
     if (!colon || colon == s || colon[1] == '\0') {
@@ -599,8 +599,9 @@ specx_status specx_netem_start(const specx_netem_config *cfg, specx_netem **out,
 {
     *out = NULL;
     if (!cfg || !cfg->target || cfg->listen_port < 0 || cfg->listen_port > 65535) {
-        return specx_err_set(err, SPECX_EINVAL, "netem: a target HOST:PORT and a listen port in "
-                                                "0..65535 are required");
+        return specx_err_set(err, SPECX_EINVAL,
+                             "netem: a target HOST:PORT and a listen port in "
+                             "0..65535 are required");
     }
     specx_netem *nx = calloc(1, sizeof *nx);
     if (!nx) {
@@ -653,8 +654,8 @@ specx_status specx_netem_start(const specx_netem_config *cfg, specx_netem **out,
         }
         int rc = pthread_create(&nx->thread, NULL, loop_main, nx);
         if (rc != 0) {
-            st = specx_err_set(err, SPECX_EINTERNAL, "netem: cannot start thread: %s",
-                               strerror(rc));
+            st =
+                specx_err_set(err, SPECX_EINTERNAL, "netem: cannot start thread: %s", strerror(rc));
         } else {
             nx->running = true;
         }
@@ -667,7 +668,10 @@ specx_status specx_netem_start(const specx_netem_config *cfg, specx_netem **out,
     return SPECX_OK;
 }
 
-int specx_netem_port(const specx_netem *link) { return link->port; }
+int specx_netem_port(const specx_netem *link)
+{
+    return link->port;
+}
 
 void specx_netem_stats_get(specx_netem *link, specx_netem_stats *out)
 {

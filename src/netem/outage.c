@@ -10,7 +10,10 @@
 
 #include "netem_internal.h"
 
-static int64_t ms_to_ns(double ms) { return (int64_t)llround(ms * 1e6); }
+static int64_t ms_to_ns(double ms)
+{
+    return (int64_t)llround(ms * 1e6);
+}
 
 void nx_outage_init(nx_outage_sched *s, const nx_outage_cfg *cfg, specx_time_t origin,
                     uint64_t seed)
@@ -18,8 +21,8 @@ void nx_outage_init(nx_outage_sched *s, const nx_outage_cfg *cfg, specx_time_t o
     *s = (nx_outage_sched){.cfg = *cfg, .origin = origin};
     nx_rng_seed(&s->rng, seed, NX_STREAM_OUTAGE);
     if (cfg->kind == NX_OUTAGE_RANDOM) {
-        s->next_start =
-            origin + ms_to_ns(cfg->offset_ms - cfg->mean_interval_ms * log(nx_rng_uniform(&s->rng)));
+        s->next_start = origin + ms_to_ns(cfg->offset_ms -
+                                          cfg->mean_interval_ms * log(nx_rng_uniform(&s->rng)));
     }
 }
 

@@ -20,45 +20,41 @@ typedef struct builtin {
 } builtin;
 
 static const builtin builtins[] = {
-    {"5g-sf",
-     "# 5g-sf: the 5G drive in Schafhalter et al., \"Leveraging Cloud Computing to\n"
-     "# Make Autonomous Vehicles Safer\", IROS 2023: round-trip time 68 ms median,\n"
-     "# 336 ms p90, 3027 ms p99, for 33.3 KB requests at 30 Hz and ~1 KB replies.\n"
-     "# Those RTTs already include moving the 33.3 KB, so no separate rate limit.\n"
-     "# Fit: one lognormal cannot match all three quantiles (through p50+p90 it\n"
-     "# gives p99 = 1237 ms; through p50+p99, p90 = 551 ms), so the uplink (the\n"
-     "# 33 KB direction, where 5G is weakest) gets a piecewise lognormal through\n"
-     "# the paper's quantiles minus the 4 ms downlink: exact at p50/p90/p99.\n"
-     "# Assumptions, not from the paper: p1 = 30 ms RTT (lower tail), a 4 ms\n"
-     "# constant downlink, the tail past p99 continues the p90-p99 slope and is\n"
-     "# capped at 8 s (0.26 % of draws).\n"
-     "name = 5g-sf\n"
-     "up.delay = quantiles p1=26 p50=64 p90=332 p99=3023 max_ms=8000\n"
-     "down.delay = const ms=4\n"
-     "target_rtt_ms = p50=68 p90=336 p99=3027\n"
-     "describe_bytes = up=33300 down=1000\n"},
-    {"lan",
-     "# lan: a switched gigabit LAN, ~1 ms round trip (0.5 ms each way, small\n"
-     "# jitter), 1 Gbit/s each way.\n"
-     "name = lan\n"
-     "delay = normal mean_ms=0.5 sd_ms=0.1 min_ms=0.2\n"
-     "rate_mbit = 1000\n"
-     "describe_bytes = up=33300 down=1000\n"},
-    {"lte",
-     "# lte: a loaded 4G/LTE cell, bandwidth-limited on the uplink. Typical\n"
-     "# figures from public crowd-sourced measurements (Ookla Speedtest and\n"
-     "# OpenSignal mobile reports, 2021-2023): 4G idle latency 30-60 ms RTT\n"
-     "# median, download 20-40 Mbit/s, upload 5-10 Mbit/s. Chosen: 8 Mbit/s up,\n"
-     "# 30 Mbit/s down, lognormal one-way delay median 22 ms (sigma 0.35) each\n"
-     "# way: ping RTT ~45 ms median; a 33.3 KB frame adds 33 ms on the uplink.\n"
-     "name = lte\n"
-     "delay = lognormal median_ms=22 sigma=0.35 min_ms=8\n"
-     "up.rate_mbit = 8\n"
-     "down.rate_mbit = 30\n"
-     "describe_bytes = up=33300 down=1000\n"},
-    {"none",
-     "# none: no impairment at all (a plain TCP proxy), for baselines.\n"
-     "name = none\n"},
+    {"5g-sf", "# 5g-sf: the 5G drive in Schafhalter et al., \"Leveraging Cloud Computing to\n"
+              "# Make Autonomous Vehicles Safer\", IROS 2023: round-trip time 68 ms median,\n"
+              "# 336 ms p90, 3027 ms p99, for 33.3 KB requests at 30 Hz and ~1 KB replies.\n"
+              "# Those RTTs already include moving the 33.3 KB, so no separate rate limit.\n"
+              "# Fit: one lognormal cannot match all three quantiles (through p50+p90 it\n"
+              "# gives p99 = 1237 ms; through p50+p99, p90 = 551 ms), so the uplink (the\n"
+              "# 33 KB direction, where 5G is weakest) gets a piecewise lognormal through\n"
+              "# the paper's quantiles minus the 4 ms downlink: exact at p50/p90/p99.\n"
+              "# Assumptions, not from the paper: p1 = 30 ms RTT (lower tail), a 4 ms\n"
+              "# constant downlink, the tail past p99 continues the p90-p99 slope and is\n"
+              "# capped at 8 s (0.26 % of draws).\n"
+              "name = 5g-sf\n"
+              "up.delay = quantiles p1=26 p50=64 p90=332 p99=3023 max_ms=8000\n"
+              "down.delay = const ms=4\n"
+              "target_rtt_ms = p50=68 p90=336 p99=3027\n"
+              "describe_bytes = up=33300 down=1000\n"},
+    {"lan", "# lan: a switched gigabit LAN, ~1 ms round trip (0.5 ms each way, small\n"
+            "# jitter), 1 Gbit/s each way.\n"
+            "name = lan\n"
+            "delay = normal mean_ms=0.5 sd_ms=0.1 min_ms=0.2\n"
+            "rate_mbit = 1000\n"
+            "describe_bytes = up=33300 down=1000\n"},
+    {"lte", "# lte: a loaded 4G/LTE cell, bandwidth-limited on the uplink. Typical\n"
+            "# figures from public crowd-sourced measurements (Ookla Speedtest and\n"
+            "# OpenSignal mobile reports, 2021-2023): 4G idle latency 30-60 ms RTT\n"
+            "# median, download 20-40 Mbit/s, upload 5-10 Mbit/s. Chosen: 8 Mbit/s up,\n"
+            "# 30 Mbit/s down, lognormal one-way delay median 22 ms (sigma 0.35) each\n"
+            "# way: ping RTT ~45 ms median; a 33.3 KB frame adds 33 ms on the uplink.\n"
+            "name = lte\n"
+            "delay = lognormal median_ms=22 sigma=0.35 min_ms=8\n"
+            "up.rate_mbit = 8\n"
+            "down.rate_mbit = 30\n"
+            "describe_bytes = up=33300 down=1000\n"},
+    {"none", "# none: no impairment at all (a plain TCP proxy), for baselines.\n"
+             "name = none\n"},
 };
 
 #define NBUILTINS (sizeof builtins / sizeof builtins[0])
@@ -110,7 +106,10 @@ void specx_netem_profile_free(specx_netem_profile *p)
     free(p);
 }
 
-const char *specx_netem_profile_name(const specx_netem_profile *p) { return p->name; }
+const char *specx_netem_profile_name(const specx_netem_profile *p)
+{
+    return p->name;
+}
 
 specx_status nx_profile_copy(const specx_netem_profile *src, specx_netem_profile **out,
                              specx_err *err)
@@ -152,8 +151,7 @@ static specx_status perr(parse_ctx *c, specx_status st, const char *fmt, const c
 {
     char what[1200];
     snprintf(what, sizeof what, fmt, a, b ? b : "");
-    return specx_err_set(c->err, st, "%s:%d: %s", c->origin ? c->origin : "profile", c->line,
-                         what);
+    return specx_err_set(c->err, st, "%s:%d: %s", c->origin ? c->origin : "profile", c->line, what);
 }
 
 static char *trim(char *s)
@@ -246,8 +244,8 @@ static specx_status load_trace(parse_ctx *c, nx_dist *d, const char *path)
         if (!parse_double(trim(s), &v) || v < 0) {
             char where[32];
             snprintf(where, sizeof where, "%d", ln);
-            st = perr(c, SPECX_EFORMAT, "trace '%s' line %s: not a non-negative RTT in ms",
-                      full, where);
+            st = perr(c, SPECX_EFORMAT, "trace '%s' line %s: not a non-negative RTT in ms", full,
+                      where);
             break;
         }
         if (d->ntrace == cap) {
@@ -319,8 +317,8 @@ static specx_status dist_kv(parse_ctx *c, void *obj, const char *k, const char *
                 return perr(c, SPECX_EINVAL, "at most 16 quantiles", NULL, NULL);
             }
             double q = pct / 100.0;
-            if (d->nknots > 0 && (q <= d->knot_q[d->nknots - 1] ||
-                                  log(x) <= d->knot_ln[d->nknots - 1])) {
+            if (d->nknots > 0 &&
+                (q <= d->knot_q[d->nknots - 1] || log(x) <= d->knot_ln[d->nknots - 1])) {
                 return perr(c, SPECX_EINVAL,
                             "quantiles must be given in increasing order with increasing values "
                             "(at '%s=%s')",
@@ -351,8 +349,9 @@ static specx_status parse_delay(parse_ctx *c, char *val, nx_dist *out)
     char *rest = save ? save : (char *)"";
     nx_dist d = {0};
     if (!kind) {
-        return perr(c, SPECX_EFORMAT, "delay needs a kind (none, const, normal, lognormal, "
-                                      "quantiles, trace)",
+        return perr(c, SPECX_EFORMAT,
+                    "delay needs a kind (none, const, normal, lognormal, "
+                    "quantiles, trace)",
                     NULL, NULL);
     }
     if (strcmp(kind, "none") == 0) {
@@ -600,8 +599,8 @@ specx_status specx_netem_profile_parse(const char *text, const char *origin, con
         *eq = '\0';
         char *key = trim(t);
         char *val = trim(eq + 1);
-        if (!*key) {
-            st = perr(&c, SPECX_EFORMAT, "missing key before '='", NULL, NULL);
+        if (!*key || strpbrk(key, " \t")) {
+            st = perr(&c, SPECX_EFORMAT, "expected 'key = value', got '%s'", key, NULL);
             break;
         }
         st = parse_line(&c, p, key, val);
@@ -733,8 +732,9 @@ static void describe_dir(const nx_dir_cfg *d, const char *label, FILE *out)
                 d->outage.period_ms, d->outage.offset_ms);
         break;
     case NX_OUTAGE_RANDOM:
-        fprintf(out, "; outages of %s%g ms, mean gap %g ms\n", d->outage.exp_duration ? "~exp " : "",
-                d->outage.duration_ms, d->outage.mean_interval_ms);
+        fprintf(out, "; outages of %s%g ms, mean gap %g ms\n",
+                d->outage.exp_duration ? "~exp " : "", d->outage.duration_ms,
+                d->outage.mean_interval_ms);
         break;
     }
 }
@@ -789,8 +789,8 @@ specx_status specx_netem_profile_describe(const specx_netem_profile *p, uint64_t
         if (!listed) {
             char name[16];
             snprintf(name, sizeof name, "p%g", p->target_q[t] * 100.0);
-            fprintf(out, "  %-8s %12.1f %12.1f\n", name, sorted_quantile(v, samples, p->target_q[t]),
-                    p->target_ms[t]);
+            fprintf(out, "  %-8s %12.1f %12.1f\n", name,
+                    sorted_quantile(v, samples, p->target_q[t]), p->target_ms[t]);
         }
     }
     fprintf(out, "  %-8s %12.1f %12s\n", "mean", sum / (double)samples, "-");
