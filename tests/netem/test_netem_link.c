@@ -2,7 +2,6 @@
  * half-close through jitter, bandwidth, delay quantiles, outages, connection
  * errors, stop with open connections, and the `specx netem` command's clean
  * exit on SIGTERM. Usage: test_netem_link GROUP [SPECX_BINARY]. */
-#include <cmocka.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -22,6 +21,11 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* cmocka.h needs the headers above first. */
+// clang-format off
+#include <cmocka.h>
+// clang-format on
 
 #include "specx/netem.h"
 #include "specx/time.h"

@@ -1,6 +1,5 @@
 /* test_netem_profile.c — netem profiles: parsing (and its errors), built-in
  * fits, deterministic sampling, outage schedules. No sockets. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* cmocka.h needs the headers above first. */
+// clang-format off
+#include <cmocka.h>
+// clang-format on
 
 #include "specx/netem.h"
 
