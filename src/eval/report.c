@@ -417,7 +417,8 @@ specx_status specx_eval_write_report(const specx_eval_results *r, const char *pa
     ok = ok && accuracy_plot(f, r, false);
     ok = ok && accuracy_plot(f, r, true);
     fputs("<h2 id=\"latency\">Latency</h2>\n<p>Time from a frame's arrival to its output, "
-          "all repeats pooled. Frames with no output are left out of the curve.</p>\n",
+          "all repeats pooled. Frames with no output count in the total but never arrive, "
+          "so such a curve ends below 1.</p>\n",
           f);
     ok = ok && latency_cdfs(f, r);
     fputs("<h2 id=\"winners\">Which executor won</h2>\n", f);

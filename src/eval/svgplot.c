@@ -333,8 +333,10 @@ bool specx_svg_cdf(FILE *out, int width, int height, const specx_svg_axes *ax,
             }
         }
         qsort(xs[i], m, sizeof(double), cmp_double);
+        /* Divide by every value, NaN included: items without a value keep
+         * the curve below 1 instead of vanishing from it. */
         for (size_t k = 0; k < m; k++) {
-            ys[i][k] = (double)(k + 1) / (double)m;
+            ys[i][k] = (double)(k + 1) / (double)sets[i].n;
         }
         ser[i] = (specx_svg_series){.name = sets[i].name,
                                     .color = sets[i].color,

@@ -38,7 +38,9 @@ void specx_svg_escape(FILE *out, const char *s);
 void specx_svg_line_plot(FILE *out, int width, int height, const specx_svg_axes *ax,
                          const specx_svg_series *series, size_t n_series);
 
-/* Empirical CDF of each value set (NAN values skipped), as step lines. */
+/* Empirical CDF of each value set as step lines. NAN values count in the
+ * total but are never reached, so the curve ends at the share of finite
+ * values (e.g. frames that got an output). */
 typedef struct specx_svg_cdf_set {
     const char *name, *color;
     const double *values;
