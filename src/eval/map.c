@@ -362,7 +362,9 @@ specx_status specx_map_evaluate(const specx_eval_image *gt, const specx_detectio
         if (npig[SPECX_AREA_ALL] == 0 && w.nent == 0) {
             continue;
         }
-        qsort(w.ent, w.nent, sizeof *w.ent, cmp_entry);
+        if (w.nent > 1) {
+            qsort(w.ent, w.nent, sizeof *w.ent, cmp_entry);
+        }
         double *rc = malloc((w.nent + 1) * sizeof *rc);
         double *pr = malloc((w.nent + 1) * sizeof *pr);
         if (!rc || !pr) {
@@ -422,7 +424,9 @@ specx_status specx_map_evaluate(const specx_eval_image *gt, const specx_detectio
         if (npos == 0) {
             continue;
         }
-        qsort(w.ent, w.nent, sizeof *w.ent, cmp_entry);
+        if (w.nent > 1) {
+            qsort(w.ent, w.nent, sizeof *w.ent, cmp_entry);
+        }
         uint8_t *flags = malloc(w.nent + 1);
         double *rc = malloc((w.nent + 1) * sizeof *rc);
         double *pr = malloc((w.nent + 1) * sizeof *pr);

@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,11 +147,16 @@ typedef struct parse_ctx {
     specx_err *err;
 } parse_ctx;
 
-static specx_status perr(parse_ctx *c, specx_status st, const char *fmt, const char *a,
-                         const char *b)
+static specx_status perr(parse_ctx *c, specx_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static specx_status perr(parse_ctx *c, specx_status st, const char *fmt, ...)
 {
     char what[1200];
-    snprintf(what, sizeof what, fmt, a, b ? b : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
     return specx_err_set(c->err, st, "%s:%d: %s", c->origin ? c->origin : "profile", c->line, what);
 }
 
@@ -187,7 +193,7 @@ static specx_status each_kv(parse_ctx *c, char *rest, void *obj, kv_fn fn)
     for (char *tok = strtok_r(rest, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
         char *eq = strchr(tok, '=');
         if (!eq || eq == tok || eq[1] == '\0') {
-            return perr(c, SPECX_EFORMAT, "expected key=value, got '%s'", tok, NULL);
+            return perr(c, SPECX_EFORMAT, "expected key=value, got '%s'", tok);
         }
         *eq = '\0';
         specx_status st = fn(c, obj, tok, eq + 1);
@@ -261,7 +267,7 @@ static specx_status load_trace(parse_ctx *c, nx_dist *d, const char *path)
     }
     fclose(f);
     if (st == SPECX_OK && d->ntrace == 0) {
-        st = perr(c, SPECX_EFORMAT, "trace '%s' holds no RTT samples", full, NULL);
+        st = perr(c, SPECX_EFORMAT, "trace '%s' holds no RTT samples", full);
     }
     return st;
 }
@@ -304,8 +310,7 @@ static specx_status dist_kv(parse_ctx *c, void *obj, const char *k, const char *
         if (k[0] == 'p') {
             double pct;
             if (!parse_double(k + 1, &pct) || pct <= 0 || pct >= 100) {
-                return perr(c, SPECX_EFORMAT, "quantile '%s' must be pNN with 0 < NN < 100", k,
-                            NULL);
+                return perr(c, SPECX_EFORMAT, "quantile '%s' must be pNN with 0 < NN < 100", k);
             }
             if ((st = number(c, k, v, &x, 0)) != SPECX_OK) {
                 return st;
@@ -314,7 +319,7 @@ static specx_status dist_kv(parse_ctx *c, void *obj, const char *k, const char *
                 return perr(c, SPECX_EINVAL, "quantile %s must be > 0 ms (got %s)", k, v);
             }
             if (d->nknots == NX_MAX_KNOTS) {
-                return perr(c, SPECX_EINVAL, "at most 16 quantiles", NULL, NULL);
+                return perr(c, SPECX_EINVAL, "at most 16 quantiles");
             }
             double q = pct / 100.0;
             if (d->nknots > 0 &&
@@ -339,7 +344,7 @@ static specx_status dist_kv(parse_ctx *c, void *obj, const char *k, const char *
     case NX_DIST_ZERO:
         break;
     }
-    return perr(c, SPECX_EFORMAT, "unknown delay parameter '%s' (see docs/netem.md)", k, NULL);
+    return perr(c, SPECX_EFORMAT, "unknown delay parameter '%s' (see docs/netem.md)", k);
 }
 
 static specx_status parse_delay(parse_ctx *c, char *val, nx_dist *out)
@@ -351,8 +356,7 @@ static specx_status parse_delay(parse_ctx *c, char *val, nx_dist *out)
     if (!kind) {
         return perr(c, SPECX_EFORMAT,
                     "delay needs a kind (none, const, normal, lognormal, "
-                    "quantiles, trace)",
-                    NULL, NULL);
+                    "quantiles, trace)");
     }
     if (strcmp(kind, "none") == 0) {
         d.kind = NX_DIST_ZERO;
@@ -369,19 +373,18 @@ static specx_status parse_delay(parse_ctx *c, char *val, nx_dist *out)
     } else {
         return perr(c, SPECX_EFORMAT,
                     "unknown delay kind '%s' (none, const, normal, lognormal, quantiles, trace)",
-                    kind, NULL);
+                    kind);
     }
     specx_status st = each_kv(c, rest, &d, dist_kv);
     if (st == SPECX_OK) {
         if (d.kind == NX_DIST_QUANTILES && d.nknots < 2) {
-            st = perr(c, SPECX_EINVAL, "quantiles needs at least two, e.g. p50=68 p90=336", NULL,
-                      NULL);
+            st = perr(c, SPECX_EINVAL, "quantiles needs at least two, e.g. p50=68 p90=336");
         } else if (d.kind == NX_DIST_TRACE && d.ntrace == 0) {
-            st = perr(c, SPECX_EINVAL, "trace needs file=PATH", NULL, NULL);
+            st = perr(c, SPECX_EINVAL, "trace needs file=PATH");
         } else if (d.kind == NX_DIST_LOGNORMAL && d.a <= 0) {
-            st = perr(c, SPECX_EINVAL, "lognormal needs median_ms > 0", NULL, NULL);
+            st = perr(c, SPECX_EINVAL, "lognormal needs median_ms > 0");
         } else if (d.max_ms > 0 && d.max_ms < d.min_ms) {
-            st = perr(c, SPECX_EINVAL, "max_ms is below min_ms", NULL, NULL);
+            st = perr(c, SPECX_EINVAL, "max_ms is below min_ms");
         }
     }
     if (st != SPECX_OK) {
@@ -417,9 +420,9 @@ static specx_status outage_kv(parse_ctx *c, void *obj, const char *k, const char
             o->exp_duration = false;
             return SPECX_OK;
         }
-        return perr(c, SPECX_EFORMAT, "duration must be const or exp, got '%s'", v, NULL);
+        return perr(c, SPECX_EFORMAT, "duration must be const or exp, got '%s'", v);
     }
-    return perr(c, SPECX_EFORMAT, "unknown outage parameter '%s'", k, NULL);
+    return perr(c, SPECX_EFORMAT, "unknown outage parameter '%s'", k);
 }
 
 static specx_status parse_outage(parse_ctx *c, char *val, nx_outage_cfg *out)
@@ -436,21 +439,20 @@ static specx_status parse_outage(parse_ctx *c, char *val, nx_outage_cfg *out)
     } else if (strcmp(kind, "random") == 0) {
         o.kind = NX_OUTAGE_RANDOM;
     } else {
-        return perr(c, SPECX_EFORMAT, "unknown outage kind '%s' (none, periodic, random)", kind,
-                    NULL);
+        return perr(c, SPECX_EFORMAT, "unknown outage kind '%s' (none, periodic, random)", kind);
     }
     specx_status st = each_kv(c, save ? save : (char *)"", &o, outage_kv);
     if (st != SPECX_OK) {
         return st;
     }
     if (o.duration_ms <= 0) {
-        return perr(c, SPECX_EINVAL, "outage needs duration_ms > 0", NULL, NULL);
+        return perr(c, SPECX_EINVAL, "outage needs duration_ms > 0");
     }
     if (o.kind == NX_OUTAGE_PERIODIC && o.period_ms <= o.duration_ms) {
-        return perr(c, SPECX_EINVAL, "periodic outage needs period_ms > duration_ms", NULL, NULL);
+        return perr(c, SPECX_EINVAL, "periodic outage needs period_ms > duration_ms");
     }
     if (o.kind == NX_OUTAGE_RANDOM && o.mean_interval_ms <= 0) {
-        return perr(c, SPECX_EINVAL, "random outage needs mean_interval_ms > 0", NULL, NULL);
+        return perr(c, SPECX_EINVAL, "random outage needs mean_interval_ms > 0");
     }
     *out = o;
     return SPECX_OK;
@@ -473,7 +475,7 @@ static specx_status bytes_kv(parse_ctx *c, void *obj, const char *k, const char 
     } else if (strcmp(k, "down") == 0) {
         bo->b[SPECX_NETEM_DOWN] = (size_t)x;
     } else {
-        return perr(c, SPECX_EFORMAT, "describe_bytes takes up= and down=, not '%s'", k, NULL);
+        return perr(c, SPECX_EFORMAT, "describe_bytes takes up= and down=, not '%s'", k);
     }
     return SPECX_OK;
 }
@@ -483,14 +485,14 @@ static specx_status target_kv(parse_ctx *c, void *obj, const char *k, const char
     specx_netem_profile *p = obj;
     double pct, x;
     if (k[0] != 'p' || !parse_double(k + 1, &pct) || pct <= 0 || pct >= 100) {
-        return perr(c, SPECX_EFORMAT, "target '%s' must be pNN with 0 < NN < 100", k, NULL);
+        return perr(c, SPECX_EFORMAT, "target '%s' must be pNN with 0 < NN < 100", k);
     }
     specx_status st = number(c, k, v, &x, 0);
     if (st != SPECX_OK) {
         return st;
     }
     if (p->ntargets == NX_MAX_TARGETS) {
-        return perr(c, SPECX_EINVAL, "at most 8 targets", NULL, NULL);
+        return perr(c, SPECX_EINVAL, "at most 8 targets");
     }
     p->target_q[p->ntargets] = pct / 100.0;
     p->target_ms[p->ntargets] = x;
@@ -513,7 +515,7 @@ static specx_status parse_line(parse_ctx *c, specx_netem_profile *p, char *key, 
     bool per_dir = strcmp(key, "delay") == 0 || strcmp(key, "rate_mbit") == 0 ||
                    strcmp(key, "rate_kbit") == 0 || strcmp(key, "outage") == 0;
     if (ndirs == 1 && !per_dir) {
-        return perr(c, SPECX_EFORMAT, "'%s' cannot take an up./down. prefix", key, NULL);
+        return perr(c, SPECX_EFORMAT, "'%s' cannot take an up./down. prefix", key);
     }
     if (per_dir) {
         for (int i = 0; i < ndirs; i++) {
@@ -554,7 +556,7 @@ static specx_status parse_line(parse_ctx *c, specx_netem_profile *p, char *key, 
     return perr(c, SPECX_EFORMAT,
                 "unknown key '%s' (name, delay, rate_mbit, rate_kbit, outage, burst_gap_ms, "
                 "describe_bytes, target_rtt_ms)",
-                key, NULL);
+                key);
 }
 
 specx_status specx_netem_profile_parse(const char *text, const char *origin, const char *base_dir,
@@ -577,7 +579,7 @@ specx_status specx_netem_profile_parse(const char *text, const char *origin, con
         c.line++;
         char line[1024];
         if (len >= sizeof line) {
-            st = perr(&c, SPECX_EFORMAT, "line longer than 1023 characters", NULL, NULL);
+            st = perr(&c, SPECX_EFORMAT, "line longer than 1023 characters");
             break;
         }
         memcpy(line, s, len);
@@ -593,14 +595,14 @@ specx_status specx_netem_profile_parse(const char *text, const char *origin, con
         }
         char *eq = strchr(t, '=');
         if (!eq) {
-            st = perr(&c, SPECX_EFORMAT, "expected 'key = value', got '%s'", t, NULL);
+            st = perr(&c, SPECX_EFORMAT, "expected 'key = value', got '%s'", t);
             break;
         }
         *eq = '\0';
         char *key = trim(t);
         char *val = trim(eq + 1);
         if (!*key || strpbrk(key, " \t")) {
-            st = perr(&c, SPECX_EFORMAT, "expected 'key = value', got '%s'", key, NULL);
+            st = perr(&c, SPECX_EFORMAT, "expected 'key = value', got '%s'", key);
             break;
         }
         st = parse_line(&c, p, key, val);
