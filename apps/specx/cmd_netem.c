@@ -147,8 +147,13 @@ int specx_cmd_netem(int argc, char **argv)
             fprintf(stderr, "specx netem: bad --listen '%s'\n", listen);
             return 2;
         }
-        memcpy(host, listen, n);
-        host[n] = '\0';
+        if (listen[0] == '[' && n >= 2 && listen[n - 1] == ']') {
+            memcpy(host, listen + 1, n - 2); /* [v6-address]:port */
+            host[n - 2] = '\0';
+        } else {
+            memcpy(host, listen, n);
+            host[n] = '\0';
+        }
         port_s = colon + 1;
     }
     unsigned long long port;

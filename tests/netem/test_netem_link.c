@@ -390,6 +390,29 @@ static void test_delay(void **state)
     printf("delay: applied uplink delay p50 %.2f ms\n", d50);
     assert_true(d50 > 10.0 * 0.7 && d50 < 10.0 * 1.4);
     specx_netem_destroy(nx);
+
+    /* Determinism: the same seed and the same traffic on a fresh link give
+     * the same delay draws (connection 0's stream), so the same applied
+     * delays; another seed gives others. */
+    specx_netem_stats again, other;
+    for (int pass = 0; pass < 2; pass++) {
+        nx = link_start("up.delay = lognormal median_ms=10 sigma=0.5\ndown.delay = const ms=2\n",
+                        es.port, pass == 0 ? 7 : 8);
+        fd = connect_to(specx_netem_port(nx));
+        for (int i = 0; i < N; i++) {
+            ping(fd, 64);
+        }
+        close(fd);
+        specx_netem_stats_get(nx, pass == 0 ? &again : &other);
+        specx_netem_destroy(nx);
+    }
+    const specx_hist *h1 = &st.dir[SPECX_NETEM_UP].delay_ns;
+    const specx_hist *h2 = &again.dir[SPECX_NETEM_UP].delay_ns;
+    const specx_hist *h3 = &other.dir[SPECX_NETEM_UP].delay_ns;
+    assert_int_equal(h1->count, N);
+    assert_int_equal(h2->count, N);
+    assert_memory_equal(h1->buckets, h2->buckets, sizeof h1->buckets);
+    assert_true(memcmp(h1->buckets, h3->buckets, sizeof h1->buckets) != 0);
     echo_stop(&es);
 }
 
