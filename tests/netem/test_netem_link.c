@@ -310,25 +310,31 @@ static void test_bandwidth(void **state)
     (void)state;
     echo_server es;
     echo_start(&es);
-    specx_netem *nx = link_start("up.rate_mbit = 8\n", es.port, 1);
-    int fd = connect_to(specx_netem_port(nx));
-    bulk b = {.fd = fd, .len = 500000};
-    uint8_t *in = malloc(b.len);
-    double t0 = now_ms();
-    pthread_t w;
-    pthread_create(&w, NULL, bulk_writer, &b);
-    recv_all(fd, in, b.len);
-    double elapsed = now_ms() - t0;
-    pthread_join(w, NULL);
-    close(fd);
-    free(in);
-    double mbit = (double)b.len * 8.0 / (elapsed * 1e3);
-    printf("bandwidth: 500 kB through an 8 Mbit/s uplink in %.1f ms = %.2f Mbit/s\n", elapsed,
-           mbit);
-    /* 500 kB at 8 Mbit/s needs 500 ms: the link may not be faster. */
-    assert_true(elapsed >= 500.0 * 0.99);
-    assert_true(elapsed <= 500.0 * 1.3 * scale() + 100.0);
-    specx_netem_destroy(nx);
+    /* 500 kB at 8 Mbit/s needs 500 ms: the link may never be faster (every
+     * attempt); it may be slower only by noise, so an attempt over the
+     * upper bound is rerun (up to 3) before the test fails. */
+    bool upper_ok = false;
+    for (int attempt = 0; attempt < 3 && !upper_ok; attempt++) {
+        specx_netem *nx = link_start("up.rate_mbit = 8\n", es.port, 1);
+        int fd = connect_to(specx_netem_port(nx));
+        bulk b = {.fd = fd, .len = 500000};
+        uint8_t *in = malloc(b.len);
+        double t0 = now_ms();
+        pthread_t w;
+        pthread_create(&w, NULL, bulk_writer, &b);
+        recv_all(fd, in, b.len);
+        double elapsed = now_ms() - t0;
+        pthread_join(w, NULL);
+        close(fd);
+        free(in);
+        specx_netem_destroy(nx);
+        double mbit = (double)b.len * 8.0 / (elapsed * 1e3);
+        printf("bandwidth: 500 kB through an 8 Mbit/s uplink in %.1f ms = %.2f Mbit/s\n", elapsed,
+               mbit);
+        assert_true(elapsed >= 500.0 * 0.99);
+        upper_ok = elapsed <= 500.0 * 1.2 * scale() + 50.0;
+    }
+    assert_true(upper_ok);
     echo_stop(&es);
 }
 
@@ -357,39 +363,57 @@ static void test_delay(void **state)
     /* Constant: 30 ms up + 20 ms down is a hard lower bound on the RTT. */
     specx_netem *nx = link_start("up.delay = const ms=30\ndown.delay = const ms=20\n", es.port, 1);
     int fd = connect_to(specx_netem_port(nx));
-    for (int i = 0; i < 3; i++) {
+    double best = INFINITY;
+    for (int i = 0; i < 5; i++) {
         double rtt = ping(fd, 100);
         printf("delay: const 30+20 ms: RTT %.2f ms\n", rtt);
         assert_true(rtt >= 50.0);
-        assert_true(rtt <= 50.0 + 40.0 * scale());
+        best = fmin(best, rtt);
     }
+    /* Noise only adds: the best of five must be close. */
+    assert_true(best <= 50.0 + 10.0 * scale());
     close(fd);
     specx_netem_destroy(nx);
 
     /* Lognormal uplink (median 10 ms, sigma 0.5) + 2 ms down: RTT median
-     * ≈ 12 ms, p90 ≈ 10·e^(0.5·1.2816) + 2 ≈ 21 ms. */
-    nx = link_start("up.delay = lognormal median_ms=10 sigma=0.5\ndown.delay = const ms=2\n",
-                    es.port, 7);
-    fd = connect_to(specx_netem_port(nx));
+     * ≈ 12 ms, p90 ≈ 10·e^(0.5·1.2816) + 2 ≈ 21 ms. The lower bounds are
+     * firm on every attempt; the upper bounds only catch scheduling noise on
+     * a loaded machine, so a failing attempt is rerun (up to 3) before the
+     * test fails. Every attempt uses seed 7: the same draws. */
     enum { N = 80 };
-    double rtt[N];
-    for (int i = 0; i < N; i++) {
-        rtt[i] = ping(fd, 64);
-    }
-    close(fd);
-    qsort(rtt, N, sizeof rtt[0], cmp_double);
-    double p50 = rtt[N / 2], p90 = rtt[N * 9 / 10];
-    printf("delay: measured RTT p50 %.2f ms (expect ~12), p90 %.2f ms (expect ~21)\n", p50, p90);
-    assert_true(p50 >= 12.0 * 0.75 && p50 <= 12.0 * 1.35 + 3.0 * scale());
-    assert_true(p90 >= 21.0 * 0.65 && p90 <= 21.0 * 1.5 + 5.0 * scale());
-    assert_true(rtt[0] >= 2.0);
     specx_netem_stats st;
-    specx_netem_stats_get(nx, &st);
-    assert_int_equal(st.dir[SPECX_NETEM_UP].bytes, N * 64);
-    double d50 = specx_dur_ms(specx_hist_quantile(&st.dir[SPECX_NETEM_UP].delay_ns, 0.5));
-    printf("delay: applied uplink delay p50 %.2f ms\n", d50);
-    assert_true(d50 > 10.0 * 0.7 && d50 < 10.0 * 1.4);
-    specx_netem_destroy(nx);
+    bool upper_ok = false;
+    for (int attempt = 0; attempt < 3 && !upper_ok; attempt++) {
+        nx = link_start("up.delay = lognormal median_ms=10 sigma=0.5\ndown.delay = const ms=2\n",
+                        es.port, 7);
+        fd = connect_to(specx_netem_port(nx));
+        double rtt[N];
+        for (int i = 0; i < N; i++) {
+            rtt[i] = ping(fd, 64);
+        }
+        close(fd);
+        qsort(rtt, N, sizeof rtt[0], cmp_double);
+        double p50 = rtt[N / 2], p90 = rtt[N * 9 / 10];
+        specx_netem_stats_get(nx, &st);
+        specx_netem_destroy(nx);
+        assert_int_equal(st.dir[SPECX_NETEM_UP].bytes, N * 64);
+        const specx_hist *applied = &st.dir[SPECX_NETEM_UP].delay_ns;
+        double d50 = specx_dur_ms(specx_hist_quantile(applied, 0.5));
+        double d90 = specx_dur_ms(specx_hist_quantile(applied, 0.9));
+        printf("delay: applied uplink p50 %.2f ms p90 %.2f ms (distribution: 10, 19); measured "
+               "RTT p50 %.2f p90 %.2f ms (applied + 2 ms down)\n",
+               d50, d90, p50, p90);
+        /* The draws follow the distribution (80 draws: generous bounds)... */
+        assert_true(d50 > 10.0 * 0.7 && d50 < 10.0 * 1.4);
+        assert_true(d90 > 19.0 * 0.65 && d90 < 19.0 * 1.5);
+        /* ...and the RTTs are the draws plus the 2 ms downlink: never less
+         * (the histogram rounds up by < 1.6 %), more only by noise. */
+        assert_true(p50 >= d50 / 1.02 + 2.0 - 0.1);
+        assert_true(p90 >= d90 / 1.02 + 2.0 - 0.1);
+        assert_true(rtt[0] >= 2.0);
+        upper_ok = p50 <= d50 + 2.0 + 5.0 * scale() && p90 <= d90 + 2.0 + 10.0 * scale();
+    }
+    assert_true(upper_ok);
 
     /* Determinism: the same seed and the same traffic on a fresh link give
      * the same delay draws (connection 0's stream), so the same applied
@@ -423,43 +447,53 @@ static void test_outage(void **state)
     (void)state;
     echo_server es;
     echo_start(&es);
-    double before = now_ms();
-    /* The uplink is down from 300 to 600 ms after the link starts. */
-    specx_netem *nx = link_start(
-        "up.outage = periodic period_ms=600000 duration_ms=300 offset_ms=300\n", es.port, 1);
-    double t0 = now_ms();
-    int fd = connect_to(specx_netem_port(nx));
-    double rtt = ping(fd, 10);
-    assert_true(rtt < 100.0 * scale()); /* before the outage: straight through */
+    /* The uplink is down from 300 to 600 ms after the link starts. The
+     * held data and the outage accounting are checked on every attempt; the
+     * timing (a ping before the outage is quick, sends land inside it, the
+     * backlog drains promptly at its end) needs the test thread to run on
+     * time, so an attempt that missed is rerun (up to 3). */
+    bool timely = false;
+    for (int attempt = 0; attempt < 3 && !timely; attempt++) {
+        double before = now_ms();
+        specx_netem *nx = link_start(
+            "up.outage = periodic period_ms=600000 duration_ms=300 offset_ms=300\n", es.port, 1);
+        double t0 = now_ms();
+        int fd = connect_to(specx_netem_port(nx));
+        double rtt = ping(fd, 10);
 
-    /* Five messages sent inside the outage wait for its end, then drain in
-     * order. */
-    sleep_until_ms(t0 + 400.0);
-    char msg[5][20];
-    for (int i = 0; i < 5; i++) {
-        snprintf(msg[i], sizeof msg[i], "message-%d.........", i);
-        send_all(fd, msg[i], 20);
-        sleep_until_ms(t0 + 400.0 + 10.0 * (i + 1));
+        /* Five messages sent inside the outage wait for its end, then drain
+         * in order. */
+        sleep_until_ms(t0 + 400.0);
+        char msg[5][20];
+        for (int i = 0; i < 5; i++) {
+            snprintf(msg[i], sizeof msg[i], "message-%d.........", i);
+            send_all(fd, msg[i], 20);
+            sleep_until_ms(t0 + 400.0 + 10.0 * (i + 1));
+        }
+        double sent = now_ms();
+        char got[100];
+        recv_all(fd, got, 100);
+        double done = now_ms();
+        for (int i = 0; i < 5; i++) {
+            assert_memory_equal(got + 20 * i, msg[i], 20);
+        }
+        printf("outage: ping %.1f ms; held messages delivered %.1f ms after link start "
+               "(outage ends at 600)\n",
+               rtt, done - before);
+        assert_true(done >= before + 600.0);
+        specx_netem_stats st;
+        specx_netem_stats_get(nx, &st);
+        assert_true(st.outage_ns[SPECX_NETEM_UP] >= SPECX_MS(299));
+        assert_true(st.outage_ns[SPECX_NETEM_UP] <= SPECX_MS(300));
+        assert_int_equal(st.outage_ns[SPECX_NETEM_DOWN], 0);
+        close(fd);
+        specx_netem_destroy(nx);
+        /* The held chunks' delays include the wait (when they were held). */
+        timely = rtt < 100.0 * scale() && sent < before + 590.0 &&
+                 done <= t0 + 600.0 + 50.0 * scale() &&
+                 st.dir[SPECX_NETEM_UP].delay_ns.max >= SPECX_MS(150);
     }
-    char got[100];
-    recv_all(fd, got, 100);
-    double done = now_ms();
-    for (int i = 0; i < 5; i++) {
-        assert_memory_equal(got + 20 * i, msg[i], 20);
-    }
-    printf("outage: held messages delivered %.1f ms after link start (outage ends at 600)\n",
-           done - before);
-    assert_true(done >= before + 600.0);
-    assert_true(done <= t0 + 600.0 + 150.0 * scale());
-    specx_netem_stats st;
-    specx_netem_stats_get(nx, &st);
-    assert_true(st.outage_ns[SPECX_NETEM_UP] >= SPECX_MS(299));
-    assert_true(st.outage_ns[SPECX_NETEM_UP] <= SPECX_MS(300));
-    assert_int_equal(st.outage_ns[SPECX_NETEM_DOWN], 0);
-    /* The held chunks' delays include the wait. */
-    assert_true(st.dir[SPECX_NETEM_UP].delay_ns.max >= SPECX_MS(150));
-    close(fd);
-    specx_netem_destroy(nx);
+    assert_true(timely);
     echo_stop(&es);
 }
 
