@@ -21,7 +21,7 @@ extern "C" {
 typedef struct specx_detection {
     int class_id; /* index in the model's names file; -1 if unknown */
     char label[SPECX_LABEL_MAX];
-    float score;  /* 0..1 */
+    float score; /* 0..1 */
     float xmin, ymin, xmax, ymax;
 } specx_detection;
 

@@ -12,6 +12,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "specx/detection.h"
 #include "specx/image.h"
@@ -60,6 +61,14 @@ specx_status specx_detector_detect(specx_detector *det, const specx_image *img,
                                    specx_err *err);
 const specx_detector_info *specx_detector_get_info(const specx_detector *det);
 void specx_detector_close(specx_detector *det); /* NULL-safe */
+
+/* Known model names, for --help and error messages: index 0.. until NULL.
+ * The summary says the model's role and input size. Thread-safe, static. */
+const char *specx_model_name(size_t index);
+const char *specx_model_summary(size_t index);
+
+/* The backend used when specx_detector_config.backend is NULL or "". */
+const char *specx_detector_default_backend(void);
 
 /* Model directory: explicit (non-NULL, non-empty) > $SPECX_MODEL_DIR >
  * ./assets/models > ../shared/assets/models. Writes the chosen directory to

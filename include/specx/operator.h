@@ -25,15 +25,54 @@
  * The message deadline (in outputs) is the latest deadline of its planned
  * remote calls, SPECX_TIME_NEVER when none was planned.
  *
+ * Rank ties between remote executors of equal priority go to the one
+ * registered first. A result completing at time t counts as on time iff
+ * t < its deadline (a result stamped exactly at the deadline is late); the
+ * completion time is read under the operator lock, so a completion and the
+ * deadline timer of the same call are totally ordered. Calls are started most
+ * preferred first; a call not yet started when its message is decided (e.g.
+ * a more preferred executor completed inside its start()) is never started
+ * (fate cancelled, not counted as sent). A plan deadline already in the past
+ * still sends the call; it expires at once.
+ * fallback: the winner is the local executor and its result arrived at or
+ * after the message deadline (rule 5). late_accepted (option of rule 4): only
+ * while a local call is still outstanding; with no local executor, or once
+ * the local result is in, the default rule applies.
+ * "No result" status: SPECX_ESTOPPED (shutdown), SPECX_ETIMEDOUT (a remote
+ * deadline passed without a usable answer), else the first failure's status,
+ * SPECX_EBUSY (all shed) or SPECX_EUNAVAILABLE (nothing planned).
+ *
+ * Fates in an output are final for the output; statistics count each
+ * (message, executor) pair exactly once, when its story ends: skipped / shed
+ * at planning; failed when the call fails (or start() fails) before the
+ * decision; late when a remote result arrives after its deadline before the
+ * decision; won / outranked at the decision; a call still outstanding at the
+ * decision (fate cancelled or pending_cancelled) is counted when it
+ * completes: late if it completed OK at or after its deadline, otherwise
+ * cancelled; a call never started counts as cancelled.
+ *
  * Ordering: outputs are delivered in submission order. A message decided
  * early waits for every earlier message to be emitted (head-of-line), so a
  * slow early message delays later outputs by at most its own bounded wait
- * (deadline, or local completion after it).
+ * (its latest remote deadline, or the local completion after it when nothing
+ * was held): ordering is what a tracker downstream needs, and the bound is
+ * what keeps it cheap. Outputs record both `decided` and `emitted` times, so
+ * the head-of-line wait is visible (emitted - decided).
  *
  * Threads: all functions are thread-safe unless noted. Output callbacks run
- * on an operator-internal delivery thread (or on the caller's thread for
- * specx_operator_process), one at a time, with no operator lock held; they
- * may call submit, but must not call specx_operator_destroy. */
+ * one at a time, in order, with no operator lock held; they may call submit,
+ * but must not call specx_operator_process, _shutdown or _destroy. Where
+ * they run depends on specx_operator_config.delivery:
+ *  - SPECX_DELIVER_THREAD (default): an operator-internal delivery thread;
+ *  - SPECX_DELIVER_INLINE: the thread that made the head-of-line message
+ *    ready (a submitter, an executor's completing thread, the timer thread),
+ *    never inside an executor's start()/cancel(); cheaper (no thread hop) but
+ *    a slow callback then delays that thread's other work.
+ * specx_operator_process hands its own output to its caller instead.
+ * Executors must not hold a lock that their cancel() takes while calling
+ * specx_call_complete(): completion waits for a concurrent cancel() of the
+ * same call to return (the executor.h guarantee that cancel never runs after
+ * completion returned). */
 #ifndef SPECX_OPERATOR_H
 #define SPECX_OPERATOR_H
 
@@ -54,14 +93,14 @@ typedef struct specx_operator specx_operator;
 #define SPECX_NAME_MAX 64
 
 typedef enum specx_fate {
-    SPECX_FATE_NONE = 0,       /* not involved (e.g. unplanned) */
-    SPECX_FATE_WON,            /* its result is the output */
-    SPECX_FATE_OUTRANKED,      /* answered in time, a more preferred one won */
-    SPECX_FATE_LATE,           /* answered after its deadline; dropped */
-    SPECX_FATE_FAILED,         /* completed with an error */
-    SPECX_FATE_SKIPPED,        /* the plan said skip */
-    SPECX_FATE_SHED,           /* in-flight bound reached; not sent */
-    SPECX_FATE_CANCELLED,      /* outstanding, not needed any more, cancelled */
+    SPECX_FATE_NONE = 0,          /* not involved (e.g. unplanned) */
+    SPECX_FATE_WON,               /* its result is the output */
+    SPECX_FATE_OUTRANKED,         /* answered in time, a more preferred one won */
+    SPECX_FATE_LATE,              /* answered after its deadline; dropped */
+    SPECX_FATE_FAILED,            /* completed with an error */
+    SPECX_FATE_SKIPPED,           /* the plan said skip */
+    SPECX_FATE_SHED,              /* in-flight bound reached; not sent */
+    SPECX_FATE_CANCELLED,         /* outstanding, not needed any more, cancelled */
     SPECX_FATE_PENDING_CANCELLED, /* still outstanding past its deadline, cancelled */
     SPECX_FATE_COUNT_
 } specx_fate;
@@ -86,10 +125,10 @@ typedef struct specx_plan {
 } specx_plan;
 
 typedef struct specx_msg_info {
-    uint64_t seq;          /* 0, 1, 2, ... per operator */
-    specx_time_t arrival;  /* monotonic */
-    void *input;           /* as given to submit */
-    void *user;            /* as given to submit */
+    uint64_t seq;         /* 0, 1, 2, ... per operator */
+    specx_time_t arrival; /* monotonic */
+    void *input;          /* as given to submit */
+    void *user;           /* as given to submit */
 } specx_msg_info;
 
 /* Called on the submitting thread, once per remote executor, before any call
@@ -102,26 +141,30 @@ typedef struct specx_exec_report {
     specx_fate fate;
     specx_status status;   /* completion status, SPECX_OK if none yet */
     specx_dur_t latency;   /* start to completion; -1 if it had not completed */
-    specx_time_t deadline; /* this executor's deadline (NEVER for local) */
+    specx_time_t deadline; /* this executor's deadline (NEVER for local/skipped) */
+    const char *message;   /* the executor's error line, NULL if none */
 } specx_exec_report;
 
 typedef struct specx_output {
     uint64_t seq;
-    void *input;            /* as given to submit */
-    void *user;             /* as given to submit */
-    int winner;             /* executor index, -1 for "no result" */
-    const char *winner_name;/* NULL for "no result" */
-    int priority;           /* winner's priority (local: its configured value) */
-    bool is_local;          /* the winner is the local executor */
-    bool fallback;          /* local result emitted after the message deadline */
-    bool late_accepted;     /* remote result accepted after its deadline (option) */
-    specx_status status;    /* SPECX_OK, or why there is no result */
-    const char *reason;     /* one line when winner < 0 */
-    void *result;           /* winner's result; borrowed for the callback */
+    void *input;             /* as given to submit */
+    void *user;              /* as given to submit */
+    int winner;              /* executor index, -1 for "no result" */
+    const char *winner_name; /* NULL for "no result" */
+    int priority;            /* winner's priority (local: its configured value) */
+    bool is_local;           /* the winner is the local executor */
+    bool fallback;           /* local result emitted after the message deadline */
+    bool late_accepted;      /* remote result accepted after its deadline (option) */
+    specx_status status;     /* SPECX_OK, or why there is no result */
+    const char *reason;      /* one line when winner < 0 */
+    void *result;            /* winner's result; borrowed for the callback */
     specx_time_t arrival, deadline, emitted;
-    specx_dur_t latency;    /* emitted - arrival */
+    specx_dur_t latency; /* emitted - arrival */
     size_t n_exec;
     const specx_exec_report *exec; /* indexed like executors */
+    /* when the selection was made; emitted - decided is the head-of-line wait
+     * (emitted: when the output is handed to the callback / process caller) */
+    specx_time_t decided;
 } specx_output;
 
 /* Take ownership of out->result inside an output callback (the operator will
@@ -132,17 +175,27 @@ typedef void (*specx_output_fn)(void *output_user, specx_output *out);
 
 typedef struct specx_executor_config {
     char name[SPECX_NAME_MAX];
-    int priority;        /* higher = more preferred; ignored rank-wise for local */
-    int max_in_flight;   /* 0 = unbounded */
+    int priority;      /* higher = more preferred; ignored rank-wise for local */
+    int max_in_flight; /* 0 = unbounded */
     specx_executor exec;
 } specx_executor_config;
 
+typedef enum specx_delivery {
+    SPECX_DELIVER_THREAD = 0, /* output callbacks on an operator-internal thread */
+    SPECX_DELIVER_INLINE,     /* on the thread that made the head of line ready */
+} specx_delivery;
+
 typedef struct specx_operator_config {
-    specx_plan_fn plan;   /* required when remote executors are registered */
+    specx_plan_fn plan; /* required when remote executors are registered */
     void *plan_user;
     specx_output_fn output; /* for submit(); may be NULL when only process() is used */
     void *output_user;
     bool accept_late_while_no_local; /* rule 4 option; default false */
+    specx_delivery delivery;         /* see "Threads" above; default THREAD */
+    /* TEST ONLY: no timer thread; deadlines fire only in
+     * specx_operator_advance() (and when a completion observes that the clock
+     * has passed them). Meant with a clock installed by specx_time_set_clock. */
+    bool manual_timers;
 } specx_operator_config;
 
 specx_status specx_operator_create(const specx_operator_config *cfg, specx_operator **out,
@@ -181,8 +234,17 @@ void specx_operator_free_result(specx_operator *op, int exec_index, void *result
  * has completed. Idempotent. Not from an output callback. */
 void specx_operator_shutdown(specx_operator *op);
 
-/* Shutdown (if needed), then free everything, destroying the executors. */
+/* Shutdown (if needed), then free everything, destroying the executors.
+ * Outputs from specx_operator_process must have been released before. */
 void specx_operator_destroy(specx_operator *op);
+
+/* TEST ONLY (manual_timers): fire every deadline <= now on the caller's
+ * thread (normally `now` is what the installed test clock returns). Returns
+ * the number of messages whose timer fired; 0 when manual_timers is off. */
+size_t specx_operator_advance(specx_operator *op, specx_time_t now);
+
+/* The earliest armed deadline, SPECX_TIME_NEVER if none (for tests/logs). */
+specx_time_t specx_operator_next_deadline(specx_operator *op);
 
 #ifdef __cplusplus
 }

@@ -21,9 +21,9 @@ typedef int64_t specx_dur_t;  /* a duration, nanoseconds */
 #define SPECX_TIME_NEVER INT64_MAX
 
 #define SPECX_NS(x) ((specx_dur_t)(x))
-#define SPECX_US(x) ((specx_dur_t)(x) * 1000)
-#define SPECX_MS(x) ((specx_dur_t)(x) * 1000000)
-#define SPECX_SEC(x) ((specx_dur_t)(x) * 1000000000)
+#define SPECX_US(x) ((specx_dur_t)(x)*1000)
+#define SPECX_MS(x) ((specx_dur_t)(x)*1000000)
+#define SPECX_SEC(x) ((specx_dur_t)(x)*1000000000)
 
 typedef struct specx_wall {
     int64_t ns; /* CLOCK_REALTIME nanoseconds since the Unix epoch */
@@ -45,8 +45,14 @@ specx_time_t specx_time_add(specx_time_t t, specx_dur_t d);
 specx_wall_t specx_wall_now(void);
 double specx_wall_seconds(specx_wall_t w);
 
-static inline double specx_dur_ms(specx_dur_t d) { return (double)d / 1e6; }
-static inline double specx_dur_us(specx_dur_t d) { return (double)d / 1e3; }
+static inline double specx_dur_ms(specx_dur_t d)
+{
+    return (double)d / 1e6;
+}
+static inline double specx_dur_us(specx_dur_t d)
+{
+    return (double)d / 1e3;
+}
 
 #ifdef __cplusplus
 }

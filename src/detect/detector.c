@@ -29,8 +29,7 @@ specx_status specx_detector_wrap(const specx_detector_ops *ops, void *impl,
 }
 
 specx_status specx_detector_detect(specx_detector *det, const specx_image *img,
-                                   const atomic_bool *cancel, specx_detections *out,
-                                   specx_err *err)
+                                   const atomic_bool *cancel, specx_detections *out, specx_err *err)
 {
     if (det == NULL || img == NULL || img->data == NULL || img->width < 1 || img->height < 1 ||
         out == NULL) {

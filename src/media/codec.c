@@ -1,0 +1,580 @@
+/* codec.c — JPEG (TurboJPEG) and PNG (libpng) to and from specx_image RGB8.
+ *
+ * Design notes:
+ * - No shared state: every call creates and destroys its own TurboJPEG handle
+ *   or libpng structs, so all functions are thread-safe.
+ * - libpng reports errors by longjmp. Each setjmp lives in a function whose
+ *   only mutable state is a struct owned by its caller (reached through a
+ *   pointer that is never modified after setjmp), so nothing the cleanup needs
+ *   is an indeterminate automatic variable after the jump.
+ * - Decoding checks the dimensions against the pixel limit before allocating
+ *   anything proportional to them: a 40-byte file cannot make us allocate GBs.
+ * - TurboJPEG warnings (e.g. "Premature end of JPEG file" for a truncated
+ *   stream, which libjpeg pads with grey) are errors here: the caller asked
+ *   for a complete image, not a plausible-looking partial one. */
+#include "specx/codec.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <png.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <turbojpeg.h>
+
+#define DEFAULT_MAX_PIXELS ((size_t)64 * 1024 * 1024)
+#define IMAGE_MAX_SIDE 32768                          /* specx_image_alloc's limit */
+#define FILE_MAX_BYTES ((long long)512 * 1024 * 1024) /* specx_image_load */
+
+static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+
+specx_image_format specx_image_sniff(const uint8_t *data, size_t len)
+{
+    if (data == NULL) {
+        return SPECX_FORMAT_UNKNOWN;
+    }
+    if (len >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff) {
+        return SPECX_FORMAT_JPEG;
+    }
+    if (len >= sizeof png_magic && memcmp(data, png_magic, sizeof png_magic) == 0) {
+        return SPECX_FORMAT_PNG;
+    }
+    return SPECX_FORMAT_UNKNOWN;
+}
+
+/* Shared by both decoders: the limit, then an allocation that cannot fail for
+ * size reasons the caller did not choose. */
+static specx_status check_dims(const char *fmt, long w, long h, size_t max_pixels, specx_err *err)
+{
+    if (w < 1 || h < 1) {
+        return specx_err_set(err, SPECX_EFORMAT, "corrupt %s: image size %ldx%ld", fmt, w, h);
+    }
+    size_t limit = max_pixels ? max_pixels : DEFAULT_MAX_PIXELS;
+    if ((size_t)w * (size_t)h > limit || w > IMAGE_MAX_SIDE || h > IMAGE_MAX_SIDE) {
+        return specx_err_set(err, SPECX_ETOOBIG,
+                             "%s image %ldx%ld exceeds the limit (%zu pixels, %d per side)", fmt, w,
+                             h, limit, IMAGE_MAX_SIDE);
+    }
+    return SPECX_OK;
+}
+
+/* ---- JPEG ---------------------------------------------------------------- */
+
+/* A complete JPEG contains an EOI marker; one that does not was cut short,
+ * whatever libjpeg happened to trip over first. (Trailing bytes after EOI are
+ * legal, so "ends with EOI" would be too strict.) */
+static int jpeg_has_eoi(const uint8_t *data, size_t len)
+{
+    for (size_t i = 2; i + 1 < len; i++) {
+        if (data[i] == 0xff && data[i + 1] == 0xd9) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static specx_status jpeg_error(const uint8_t *data, size_t len, const char *why, specx_err *err)
+{
+    if (why == NULL) {
+        why = "unknown error";
+    }
+    /* "Premature end of JPEG file" is libjpeg's wording for running out of
+     * input; a missing EOI says the same when libjpeg failed elsewhere. */
+    if (strstr(why, "Premature end") != NULL || !jpeg_has_eoi(data, len)) {
+        return specx_err_set(err, SPECX_EFORMAT, "truncated JPEG (%zu bytes: %s)", len, why);
+    }
+    return specx_err_set(err, SPECX_EFORMAT, "corrupt JPEG (%s)", why);
+}
+
+/* libjpeg hands back Adobe-style (inverted) CMYK; approximate RGB from it. */
+static void cmyk_to_rgb(const uint8_t *cmyk, specx_image *img)
+{
+    for (int y = 0; y < img->height; y++) {
+        const uint8_t *s = cmyk + (size_t)y * (size_t)img->width * 4;
+        uint8_t *d = img->data + (size_t)y * (size_t)img->stride;
+        for (int x = 0; x < img->width; x++, s += 4, d += 3) {
+            unsigned k = s[3];
+            d[0] = (uint8_t)((s[0] * k + 127) / 255);
+            d[1] = (uint8_t)((s[1] * k + 127) / 255);
+            d[2] = (uint8_t)((s[2] * k + 127) / 255);
+        }
+    }
+}
+
+static specx_status jpeg_decode(const uint8_t *data, size_t len, size_t max_pixels,
+                                specx_image *out, specx_err *err)
+{
+    if (len > ULONG_MAX) {
+        return specx_err_set(err, SPECX_ETOOBIG, "JPEG of %zu bytes is too large", len);
+    }
+    tjhandle tj = tjInitDecompress();
+    if (tj == NULL) {
+        return specx_err_set(err, SPECX_ENOMEM, "cannot create a JPEG decoder: %s",
+                             tjGetErrorStr2(NULL));
+    }
+    specx_status st;
+    int w = 0, h = 0, subsamp = 0, colorspace = 0;
+    uint8_t *cmyk = NULL;
+    specx_image img = {0};
+    if (tjDecompressHeader3(tj, data, (unsigned long)len, &w, &h, &subsamp, &colorspace) != 0) {
+        st = jpeg_error(data, len, tjGetErrorStr2(tj), err);
+        goto done;
+    }
+    /* The header parser can succeed without finding a frame (tables only, or
+     * input that ran out before SOF). */
+    if (w < 1 || h < 1) {
+        st = jpeg_error(data, len, "no image frame", err);
+        goto done;
+    }
+    st = check_dims("JPEG", w, h, max_pixels, err);
+    if (st != SPECX_OK) {
+        goto done;
+    }
+    st = specx_image_alloc(&img, w, h);
+    if (st != SPECX_OK) {
+        st = specx_err_set(err, st, "cannot allocate a %dx%d image", w, h);
+        goto done;
+    }
+    int is_cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
+    int rc;
+    if (is_cmyk) {
+        cmyk = malloc((size_t)w * (size_t)h * 4);
+        if (cmyk == NULL) {
+            st = specx_err_set(err, SPECX_ENOMEM, "cannot allocate a %dx%d CMYK buffer", w, h);
+            goto done;
+        }
+        rc = tjDecompress2(tj, data, (unsigned long)len, cmyk, w, w * 4, h, TJPF_CMYK,
+                           TJFLAG_STOPONWARNING);
+    } else {
+        rc = tjDecompress2(tj, data, (unsigned long)len, img.data, w, img.stride, h, TJPF_RGB,
+                           TJFLAG_STOPONWARNING);
+    }
+    /* With STOPONWARNING a warning also returns -1 (code TJERR_WARNING);
+     * either way the pixels are not a complete image. */
+    if (rc != 0) {
+        st = jpeg_error(data, len, tjGetErrorStr2(tj), err);
+        goto done;
+    }
+    if (is_cmyk) {
+        cmyk_to_rgb(cmyk, &img);
+    }
+    *out = img;
+    img.data = NULL;
+    st = SPECX_OK;
+done:
+    free(cmyk);
+    specx_image_free(&img);
+    tjDestroy(tj);
+    return st;
+}
+
+specx_status specx_jpeg_encode(const specx_image *img, int quality, uint8_t **out, size_t *out_len,
+                               specx_err *err)
+{
+    if (img == NULL || img->data == NULL || img->width < 1 || img->height < 1 ||
+        img->stride < 3 * img->width || out == NULL || out_len == NULL) {
+        return specx_err_set(err, SPECX_EINVAL, "jpeg encode: invalid image or output");
+    }
+    if (quality < 1 || quality > 100) {
+        return specx_err_set(err, SPECX_EINVAL, "jpeg encode: quality %d is not in 1..100",
+                             quality);
+    }
+    /* Chroma subsampling costs little visible quality at normal settings and
+     * halves the size; near-lossless requests keep full chroma. */
+    int subsamp = quality >= 95 ? TJSAMP_444 : TJSAMP_420;
+    unsigned long cap = tjBufSize(img->width, img->height, subsamp);
+    if (cap == (unsigned long)-1) {
+        return specx_err_set(err, SPECX_EINVAL, "jpeg encode: bad size %dx%d", img->width,
+                             img->height);
+    }
+    /* Our own malloc'd buffer (NOREALLOC) so the caller can free() it. */
+    unsigned char *buf = malloc(cap);
+    if (buf == NULL) {
+        return specx_err_set(err, SPECX_ENOMEM, "jpeg encode: cannot allocate %lu bytes", cap);
+    }
+    tjhandle tj = tjInitCompress();
+    if (tj == NULL) {
+        free(buf);
+        return specx_err_set(err, SPECX_ENOMEM, "cannot create a JPEG encoder: %s",
+                             tjGetErrorStr2(NULL));
+    }
+    unsigned long size = cap;
+    int rc = tjCompress2(tj, img->data, img->width, img->stride, img->height, TJPF_RGB, &buf, &size,
+                         subsamp, quality, TJFLAG_NOREALLOC);
+    if (rc != 0) {
+        specx_status st =
+            specx_err_set(err, SPECX_EINTERNAL, "jpeg encode failed: %s", tjGetErrorStr2(tj));
+        tjDestroy(tj);
+        free(buf);
+        return st;
+    }
+    tjDestroy(tj);
+    /* tjBufSize is a worst case, several times the usual size. */
+    unsigned char *shrunk = realloc(buf, size);
+    if (shrunk != NULL) {
+        buf = shrunk;
+    }
+    *out = buf;
+    *out_len = size;
+    return SPECX_OK;
+}
+
+/* ---- PNG ----------------------------------------------------------------- */
+
+/* Everything the PNG decoder touches after setjmp. Owned by the caller of
+ * png_decode_run, so its members are well defined after a longjmp. */
+typedef struct png_dec {
+    const uint8_t *data;
+    size_t len, pos;
+    size_t max_pixels;
+    int truncated;
+    png_structp png;
+    png_infop info;
+    png_bytep *rows;
+    specx_image img;
+    specx_status st;
+    char why[160];
+} png_dec;
+
+static void png_on_error(png_structp png, png_const_charp msg)
+{
+    png_dec *d = png_get_error_ptr(png);
+    if (d->why[0] == '\0') {
+        snprintf(d->why, sizeof d->why, "%s", msg ? msg : "unknown error");
+    }
+    png_longjmp(png, 1);
+}
+
+/* Ancillary-chunk trouble is not our concern and would only spam stderr. */
+static void png_on_warning(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg;
+}
+
+static void png_read_mem(png_structp png, png_bytep dst, size_t n)
+{
+    png_dec *d = png_get_io_ptr(png);
+    if (n > d->len - d->pos) {
+        d->truncated = 1;
+        png_error(png, "unexpected end of data");
+    }
+    memcpy(dst, d->data + d->pos, n);
+    d->pos += n;
+}
+
+/* Returns through d->st; contains the setjmp, touches only *d. */
+static void png_decode_run(png_dec *d, specx_err *err)
+{
+    if (setjmp(png_jmpbuf(d->png))) {
+        if (d->st == SPECX_OK) {
+            d->st = specx_err_set(err, SPECX_EFORMAT, "%s PNG (%s)",
+                                  d->truncated ? "truncated" : "corrupt", d->why);
+        }
+        return;
+    }
+    png_set_read_fn(d->png, d, png_read_mem);
+    /* Allow any size the format allows; the pixel limit is ours to apply. */
+    png_set_user_limits(d->png, 0x7fffffff, 0x7fffffff);
+    png_read_info(d->png, d->info);
+
+    png_uint_32 w = png_get_image_width(d->png, d->info);
+    png_uint_32 h = png_get_image_height(d->png, d->info);
+    int depth = png_get_bit_depth(d->png, d->info);
+    int ctype = png_get_color_type(d->png, d->info);
+    specx_status st = check_dims("PNG", (long)w, (long)h, d->max_pixels, err);
+    if (st != SPECX_OK) {
+        d->st = st;
+        return;
+    }
+
+    /* Normalise every variant to 8-bit RGB: palette and low-depth grey expand,
+     * 16-bit drops to 8, grey becomes RGB, alpha is dropped (the colour
+     * channels are kept as stored, as PIL's convert("RGB") does). */
+    if (ctype == PNG_COLOR_TYPE_PALETTE) {
+        png_set_palette_to_rgb(d->png);
+    }
+    if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8) {
+        png_set_expand_gray_1_2_4_to_8(d->png);
+    }
+    if (depth == 16) {
+        png_set_scale_16(d->png);
+    }
+    if (ctype == PNG_COLOR_TYPE_GRAY || ctype == PNG_COLOR_TYPE_GRAY_ALPHA) {
+        png_set_gray_to_rgb(d->png);
+    }
+    /* tRNS chunks are ignored rather than expanded to an alpha channel. */
+    if (ctype & PNG_COLOR_MASK_ALPHA) {
+        png_set_strip_alpha(d->png);
+    }
+    int passes = png_set_interlace_handling(d->png);
+    (void)passes;
+    png_read_update_info(d->png, d->info);
+    if (png_get_rowbytes(d->png, d->info) != (size_t)w * 3) {
+        d->st =
+            specx_err_set(err, SPECX_EINTERNAL, "PNG conversion gave %zu bytes per row, not %zu",
+                          (size_t)png_get_rowbytes(d->png, d->info), (size_t)w * 3);
+        return;
+    }
+    st = specx_image_alloc(&d->img, (int)w, (int)h);
+    if (st != SPECX_OK) {
+        d->st = specx_err_set(err, st, "cannot allocate a %ux%u image", (unsigned)w, (unsigned)h);
+        return;
+    }
+    d->rows = malloc(sizeof *d->rows * h);
+    if (d->rows == NULL) {
+        d->st = specx_err_set(err, SPECX_ENOMEM, "cannot allocate PNG row pointers");
+        return;
+    }
+    for (png_uint_32 y = 0; y < h; y++) {
+        d->rows[y] = d->img.data + (size_t)y * (size_t)d->img.stride;
+    }
+    png_read_image(d->png, d->rows);
+    /* Up to IEND: a file cut after the last IDAT is still incomplete. */
+    png_read_end(d->png, NULL);
+    d->st = SPECX_OK;
+}
+
+static specx_status png_decode(const uint8_t *data, size_t len, size_t max_pixels, specx_image *out,
+                               specx_err *err)
+{
+    png_dec d = {.data = data, .len = len, .max_pixels = max_pixels, .st = SPECX_OK};
+    d.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &d, png_on_error, png_on_warning);
+    if (d.png == NULL) {
+        return specx_err_set(err, SPECX_ENOMEM, "cannot create a PNG decoder");
+    }
+    d.info = png_create_info_struct(d.png);
+    if (d.info == NULL) {
+        png_destroy_read_struct(&d.png, NULL, NULL);
+        return specx_err_set(err, SPECX_ENOMEM, "cannot create a PNG decoder");
+    }
+    png_decode_run(&d, err);
+    png_destroy_read_struct(&d.png, &d.info, NULL);
+    free(d.rows);
+    if (d.st != SPECX_OK) {
+        specx_image_free(&d.img);
+        return d.st;
+    }
+    *out = d.img;
+    return SPECX_OK;
+}
+
+typedef struct png_enc {
+    const specx_image *img;
+    png_structp png;
+    png_infop info;
+    uint8_t *buf;
+    size_t len, cap;
+    int oom;
+    specx_status st;
+    char why[160];
+} png_enc;
+
+static void png_enc_error(png_structp png, png_const_charp msg)
+{
+    png_enc *e = png_get_error_ptr(png);
+    if (e->why[0] == '\0') {
+        snprintf(e->why, sizeof e->why, "%s", msg ? msg : "unknown error");
+    }
+    png_longjmp(png, 1);
+}
+
+static void png_write_mem(png_structp png, png_bytep src, size_t n)
+{
+    png_enc *e = png_get_io_ptr(png);
+    if (n > e->cap - e->len) {
+        size_t cap = e->cap ? e->cap : 4096;
+        while (cap - e->len < n) {
+            if (cap > SIZE_MAX / 2) {
+                e->oom = 1;
+                png_error(png, "output too large");
+            }
+            cap *= 2;
+        }
+        uint8_t *nb = realloc(e->buf, cap);
+        if (nb == NULL) {
+            e->oom = 1;
+            png_error(png, "out of memory");
+        }
+        e->buf = nb;
+        e->cap = cap;
+    }
+    memcpy(e->buf + e->len, src, n);
+    e->len += n;
+}
+
+static void png_flush_mem(png_structp png)
+{
+    (void)png;
+}
+
+static void png_encode_run(png_enc *e, specx_err *err)
+{
+    if (setjmp(png_jmpbuf(e->png))) {
+        e->st = specx_err_set(err, e->oom ? SPECX_ENOMEM : SPECX_EINTERNAL, "png encode failed: %s",
+                              e->why);
+        return;
+    }
+    const specx_image *img = e->img;
+    png_set_write_fn(e->png, e, png_write_mem, png_flush_mem);
+    /* Frames go on the wire per request: favour encode speed over the last
+     * few percent of size (level 1 + SUB/UP filters is several times faster
+     * than libpng's default and typically within ~10% of its size). */
+    png_set_compression_level(e->png, 1);
+    png_set_filter(e->png, 0, PNG_FILTER_SUB | PNG_FILTER_UP);
+    png_set_IHDR(e->png, e->info, (png_uint_32)img->width, (png_uint_32)img->height, 8,
+                 PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(e->png, e->info);
+    for (int y = 0; y < img->height; y++) {
+        png_write_row(e->png, img->data + (size_t)y * (size_t)img->stride);
+    }
+    png_write_end(e->png, NULL);
+    e->st = SPECX_OK;
+}
+
+specx_status specx_png_encode(const specx_image *img, uint8_t **out, size_t *out_len,
+                              specx_err *err)
+{
+    if (img == NULL || img->data == NULL || img->width < 1 || img->height < 1 ||
+        img->stride < 3 * img->width || out == NULL || out_len == NULL) {
+        return specx_err_set(err, SPECX_EINVAL, "png encode: invalid image or output");
+    }
+    png_enc e = {.img = img, .st = SPECX_OK};
+    e.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &e, png_enc_error, png_on_warning);
+    if (e.png == NULL) {
+        return specx_err_set(err, SPECX_ENOMEM, "cannot create a PNG encoder");
+    }
+    e.info = png_create_info_struct(e.png);
+    if (e.info == NULL) {
+        png_destroy_write_struct(&e.png, NULL);
+        return specx_err_set(err, SPECX_ENOMEM, "cannot create a PNG encoder");
+    }
+    png_encode_run(&e, err);
+    png_destroy_write_struct(&e.png, &e.info);
+    if (e.st != SPECX_OK) {
+        free(e.buf);
+        return e.st;
+    }
+    *out = e.buf;
+    *out_len = e.len;
+    return SPECX_OK;
+}
+
+/* ---- dispatch and files -------------------------------------------------- */
+
+specx_status specx_image_decode(const uint8_t *data, size_t len, size_t max_pixels,
+                                specx_image *out, specx_err *err)
+{
+    if (out == NULL || (data == NULL && len > 0)) {
+        return specx_err_set(err, SPECX_EINVAL, "image decode: NULL argument");
+    }
+    if (len == 0) {
+        return specx_err_set(err, SPECX_EFORMAT, "empty image data (0 bytes)");
+    }
+    switch (specx_image_sniff(data, len)) {
+    case SPECX_FORMAT_JPEG:
+        return jpeg_decode(data, len, max_pixels, out, err);
+    case SPECX_FORMAT_PNG:
+        return png_decode(data, len, max_pixels, out, err);
+    default:
+        break;
+    }
+    /* A prefix of a signature is a truncated file, not an unknown format. */
+    if ((len < 3 && data[0] == 0xff && (len == 1 || data[1] == 0xd8)) ||
+        (len < sizeof png_magic && memcmp(data, png_magic, len) == 0)) {
+        return specx_err_set(err, SPECX_EFORMAT, "truncated image data (%zu bytes)", len);
+    }
+    return specx_err_set(err, SPECX_EFORMAT,
+                         "unknown image format (first bytes %02x %02x %02x %02x; expected JPEG "
+                         "or PNG)",
+                         data[0], len > 1 ? data[1] : 0, len > 2 ? data[2] : 0,
+                         len > 3 ? data[3] : 0);
+}
+
+specx_status specx_image_load(const char *path, specx_image *out, specx_err *err)
+{
+    if (path == NULL || out == NULL) {
+        return specx_err_set(err, SPECX_EINVAL, "image load: NULL argument");
+    }
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        int e = errno;
+        return specx_err_set(err, e == ENOENT ? SPECX_ENOTFOUND : SPECX_EIO, "%s: %s", path,
+                             strerror(e));
+    }
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return specx_err_set(err, SPECX_EIO, "%s: not a regular file", path);
+    }
+    if ((long long)sb.st_size > FILE_MAX_BYTES) {
+        fclose(f);
+        return specx_err_set(err, SPECX_ETOOBIG, "%s: %lld bytes is larger than the %lld limit",
+                             path, (long long)sb.st_size, FILE_MAX_BYTES);
+    }
+    size_t n = (size_t)sb.st_size;
+    uint8_t *buf = malloc(n ? n : 1);
+    if (buf == NULL) {
+        fclose(f);
+        return specx_err_set(err, SPECX_ENOMEM, "%s: cannot allocate %zu bytes", path, n);
+    }
+    size_t got = fread(buf, 1, n, f);
+    int rd_err = ferror(f);
+    fclose(f);
+    if (rd_err || got != n) {
+        free(buf);
+        return specx_err_set(err, SPECX_EIO, "%s: read error", path);
+    }
+    specx_err inner = {{0}};
+    specx_status st = specx_image_decode(buf, n, 0, out, &inner);
+    free(buf);
+    if (st != SPECX_OK) {
+        return specx_err_set(err, st, "%s: %s", path, specx_err_text(&inner, st));
+    }
+    return SPECX_OK;
+}
+
+static int has_ext(const char *path, const char *ext)
+{
+    size_t n = strlen(path), m = strlen(ext);
+    return n > m && strcasecmp(path + n - m, ext) == 0;
+}
+
+specx_status specx_image_save(const char *path, const specx_image *img, specx_err *err)
+{
+    if (path == NULL || img == NULL) {
+        return specx_err_set(err, SPECX_EINVAL, "image save: NULL argument");
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    specx_err inner = {{0}};
+    specx_status st;
+    if (has_ext(path, ".jpg") || has_ext(path, ".jpeg")) {
+        st = specx_jpeg_encode(img, 90, &buf, &len, &inner);
+    } else if (has_ext(path, ".png")) {
+        st = specx_png_encode(img, &buf, &len, &inner);
+    } else {
+        return specx_err_set(err, SPECX_EINVAL,
+                             "%s: unknown image extension (use .jpg, .jpeg or .png)", path);
+    }
+    if (st != SPECX_OK) {
+        return specx_err_set(err, st, "%s: %s", path, specx_err_text(&inner, st));
+    }
+    FILE *f = fopen(path, "wb");
+    if (f == NULL) {
+        int e = errno;
+        free(buf);
+        return specx_err_set(err, SPECX_EIO, "%s: %s", path, strerror(e));
+    }
+    size_t put = fwrite(buf, 1, len, f);
+    free(buf);
+    int close_rc = fclose(f);
+    if (put != len || close_rc != 0) {
+        return specx_err_set(err, SPECX_EIO, "%s: write error", path);
+    }
+    return SPECX_OK;
+}

@@ -1,0 +1,83 @@
+/* test_detector.c — the built-in "test" detector: simulated compute time with
+ * cancellation checkpoints, one box over the whole image. No model files. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "specx/rpc.h"
+
+typedef struct test_det {
+    int delay_ms;
+    bool fail;
+} test_det;
+
+static specx_status test_detect(void *impl, const specx_image *img, const atomic_bool *cancel,
+                                specx_detections *out, specx_err *err)
+{
+    test_det *t = impl;
+    /* Stands in for a network's layers: 1 ms of "compute" per slice, with a
+     * cancellation checkpoint between slices, as darknet checks between layers. */
+    for (int i = 0; i < t->delay_ms; i++) {
+        if (cancel != NULL && atomic_load(cancel)) {
+            return specx_err_set(err, SPECX_ECANCELED, "test detector: cancelled after %d ms",
+                                 i);
+        }
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 1000000};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+    }
+    if (cancel != NULL && atomic_load(cancel)) {
+        return specx_err_set(err, SPECX_ECANCELED, "test detector: cancelled");
+    }
+    if (t->fail) {
+        return specx_err_set(err, SPECX_EINTERNAL, "test detector: failing on purpose (fail=1)");
+    }
+    specx_detection d = {.class_id = 0,
+                         .score = 1.0f,
+                         .xmin = 0,
+                         .ymin = 0,
+                         .xmax = (float)img->width,
+                         .ymax = (float)img->height};
+    snprintf(d.label, sizeof d.label, "test");
+    return specx_detections_push(out, &d);
+}
+
+static void test_destroy(void *impl) { free(impl); }
+
+static const specx_detector_ops test_ops = {.detect = test_detect, .destroy = test_destroy};
+
+specx_status specx_rpc_test_detector_open(const char *spec, specx_detector **out, specx_err *err)
+{
+    test_det *t = calloc(1, sizeof *t);
+    if (t == NULL) {
+        return specx_err_set(err, SPECX_ENOMEM, "test detector: out of memory");
+    }
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", spec != NULL ? spec : "");
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        int v;
+        char extra;
+        if (sscanf(tok, "delay_ms=%d%c", &v, &extra) == 1 && v >= 0 && v <= 600000) {
+            t->delay_ms = v;
+        } else if (sscanf(tok, "fail=%d%c", &v, &extra) == 1) {
+            t->fail = v != 0;
+        } else {
+            free(t);
+            return specx_err_set(err, SPECX_EINVAL,
+                                 "test detector: bad option '%s' (known: delay_ms=N, fail=0|1)",
+                                 tok);
+        }
+    }
+    specx_detector_info info = {.input_width = 0, .input_height = 0, .num_classes = 1};
+    snprintf(info.model, sizeof info.model, "test");
+    snprintf(info.backend, sizeof info.backend, "test");
+    specx_status st = specx_detector_wrap(&test_ops, t, &info, out);
+    if (st != SPECX_OK) {
+        free(t);
+        return specx_err_set(err, st, "test detector: %s", specx_strerror(st));
+    }
+    return SPECX_OK;
+}
