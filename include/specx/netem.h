@@ -17,7 +17,7 @@
  * the same delays for the same traffic pattern.
  *
  * Thread-safety: profiles are immutable after creation and may be shared
- * between threads; specx_netem_stats may be called from any thread while a
+ * between threads; specx_netem_stats_get may be called from any thread while a
  * link runs; start/stop/destroy are thread-compatible (one owner).
  * Ownership: every object returned through an out-pointer is owned by the
  * caller and released with its _free/_destroy function. If a call returns an
