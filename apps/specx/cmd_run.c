@@ -14,6 +14,7 @@
  *    read after drain. */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <libavutil/log.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -283,7 +284,14 @@ int specx_run_video(const specx_run_opts *o)
 
     specx_video_source *src = NULL;
     specx_video_source_opts so = {.dir_fps = o->fps > 0 ? o->fps : 0};
+    /* FFmpeg's own lines about a file it cannot open ("moov atom not found")
+     * would precede our one-line error, which already says why. */
+    int av_level = av_log_get_level();
+    if (!o->verbose) {
+        av_log_set_level(AV_LOG_FATAL);
+    }
     st = specx_video_source_open(&src, o->video, &so, &err);
+    av_log_set_level(av_level);
     if (st != SPECX_OK) {
         fprintf(stderr, "%s: %s\n", prog, specx_err_text(&err, st));
         return 1;
@@ -459,7 +467,7 @@ static void usage(FILE *f)
         "  --jpeg-quality Q    JPEG quality of frames sent to servers (default 90)\n"
         "  --local-queue N     frames waiting for the local model, drop-oldest (default 1)\n"
         "  --max-in-flight N   calls outstanding per server before frames are shed\n"
-        "                      (default 2; inflight=N in --server overrides)\n"
+        "                      (default 4; inflight=N in --server overrides)\n"
         "  --backend B         local detector backend (default: %s)\n"
         "  --model-dir DIR     where models live (default: $SPECX_MODEL_DIR, ./assets/models,\n"
         "                      ../shared/assets/models)\n"

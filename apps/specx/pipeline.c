@@ -301,7 +301,7 @@ static specx_status add_remote(specx_pipeline *p, size_t i, specx_err *err)
         cc.priority = (int)(p->cfg.n_servers - i);
     }
     if (strstr(s, ",inflight=") == NULL) {
-        cc.max_in_flight = p->cfg.remote_max_in_flight > 0 ? p->cfg.remote_max_in_flight : 2;
+        cc.max_in_flight = p->cfg.remote_max_in_flight > 0 ? p->cfg.remote_max_in_flight : 4;
     }
     specx_executor_config ec = {.priority = cc.priority, .max_in_flight = cc.max_in_flight};
     snprintf(ec.name, sizeof ec.name, "%.63s", cc.name[0] != '\0' ? cc.name : cc.target);

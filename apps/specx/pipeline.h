@@ -98,7 +98,7 @@ typedef struct specx_pipeline_config {
     /* remote servers */
     const char *const *servers;
     size_t n_servers;
-    int remote_max_in_flight; /* for servers without inflight=N; 0 = 2 */
+    int remote_max_in_flight; /* for servers without inflight=N; 0 = 4 */
     specx_dur_t deadline;     /* relative to arrival; SPECX_TIME_NEVER = none */
     int jpeg_quality;         /* frames sent to servers; 0 = 90 */
     bool accept_late_while_no_local;

@@ -29,7 +29,7 @@ typedef struct specx_run_opts {
     specx_pipeline_mode mode;
     int jpeg_quality;  /* 0 = 90 */
     int local_queue;   /* 0 = 1 */
-    int max_in_flight; /* per server without inflight=; 0 = 2 */
+    int max_in_flight; /* per server without inflight=; 0 = 4 */
     const char *prog;  /* "specx run" for messages */
 } specx_run_opts;
 
