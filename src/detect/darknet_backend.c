@@ -134,6 +134,8 @@ typedef struct capture {
 static void capture_begin(capture *c)
 {
     c->active = 0;
+    c->saved_fd = -1;
+    c->tmp = NULL;
     const char *v = getenv("SPECX_DARKNET_VERBOSE");
     if (v != NULL && v[0] != '\0' && strcmp(v, "0") != 0) {
         return;

@@ -183,7 +183,7 @@ static void test_unknown_model_and_backend(void **state)
     assert_int_equal(specx_detector_open(&cfg, &det, &err), SPECX_EINVAL);
     assert_mentions(&err, "tensorrt");
     assert_null(det);
-    assert_string_equal(specx_detector_default_backend(), "darknet");
+    assert_string_equal(specx_detector_default_backend(), "xnnpack");
 
     cfg.backend = "darknet";
     cfg.threads = 2; /* libdarknet is single-threaded: said, not ignored */
