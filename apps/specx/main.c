@@ -12,13 +12,13 @@ typedef struct command {
 
 /* Subcommands not linked into this build fall back to these weak
  * definitions, so a partial build still says clearly what is missing. */
-#define SPECX_MISSING(fn, what)                                                                    \
-    __attribute__((weak)) int fn(int argc, char **argv)                                            \
-    {                                                                                              \
-        (void)argc;                                                                                \
-        (void)argv;                                                                                \
-        fprintf(stderr, "specx: '%s' is not part of this build\n", what);                          \
-        return 2;                                                                                  \
+#define SPECX_MISSING(fn, what)                                                                   \
+    __attribute__((weak)) int fn(int argc, char **argv)                                           \
+    {                                                                                             \
+        (void)argc;                                                                               \
+        (void)argv;                                                                               \
+        fprintf(stderr, "specx: '%s' is not part of this build\n", what);                         \
+        return 2;                                                                                 \
     }
 SPECX_MISSING(specx_cmd_serve, "serve")
 SPECX_MISSING(specx_cmd_run, "run")
