@@ -16,10 +16,12 @@
 #include <errno.h>
 #include <libavutil/log.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,8 +39,17 @@ typedef struct run_ctx {
     specx_pipeline *p;
     FILE *jsonl;
     bool jsonl_close;
+    /* annotated output: drawn on the delivery thread, encoded on its own
+     * thread (encoding a 720p frame costs about as much as a frame period) */
     specx_video_writer *writer;
-    bool writer_failed;
+    pthread_t enc_thread;
+    bool enc_started;
+    pthread_mutex_t enc_mu;
+    pthread_cond_t enc_cv;
+    struct ann_item *enc_head, *enc_tail;
+    size_t enc_len, enc_max;
+    bool enc_closing;
+    bool writer_failed; /* under enc_mu */
     char writer_err[512];
     bool tty;
     int64_t total; /* expected frames, -1 unknown */
@@ -54,7 +65,99 @@ typedef struct run_ctx {
     size_t n_exec;
 } run_ctx;
 
+#define ENC_QUEUE_MAX 64 /* annotated frames waiting for the encoder */
+
+typedef struct ann_item {
+    specx_image img;
+    struct ann_item *next;
+} ann_item;
+
 static volatile sig_atomic_t interrupted;
+
+static void *encoder_main(void *arg)
+{
+    run_ctx *c = arg;
+    /* Below the detectors: on a small machine the encoder would otherwise
+     * take the CPU the deadline depends on; it catches up in idle time and
+     * at the end (Linux: the nice value is per thread). */
+    if (setpriority(PRIO_PROCESS, (id_t)gettid(), 10) != 0) {
+        /* not fatal: the encoder just competes at normal priority */
+    }
+    pthread_mutex_lock(&c->enc_mu);
+    for (;;) {
+        while (c->enc_head == NULL && !c->enc_closing) {
+            pthread_cond_wait(&c->enc_cv, &c->enc_mu);
+        }
+        ann_item *it = c->enc_head;
+        if (it == NULL) {
+            break;
+        }
+        c->enc_head = it->next;
+        if (c->enc_head == NULL) {
+            c->enc_tail = NULL;
+        }
+        c->enc_len--;
+        bool failed = c->writer_failed;
+        pthread_cond_broadcast(&c->enc_cv);
+        pthread_mutex_unlock(&c->enc_mu);
+        specx_err err = {{0}};
+        specx_status st = failed ? SPECX_OK : specx_video_writer_write(c->writer, &it->img, &err);
+        specx_image_free(&it->img);
+        free(it);
+        pthread_mutex_lock(&c->enc_mu);
+        if (st != SPECX_OK && !c->writer_failed) {
+            c->writer_failed = true;
+            snprintf(c->writer_err, sizeof c->writer_err, "%s", specx_err_text(&err, st));
+        }
+    }
+    pthread_mutex_unlock(&c->enc_mu);
+    return NULL;
+}
+
+/* Queues a copy of img for the encoder; waits while ENC_QUEUE_MAX are queued
+ * (the encoder then bounds the run's memory, at the price of delivery). */
+static void encoder_push(run_ctx *c, const specx_image *img)
+{
+    ann_item *it = calloc(1, sizeof *it);
+    if (it == NULL || specx_image_copy(&it->img, img) != SPECX_OK) {
+        free(it);
+        pthread_mutex_lock(&c->enc_mu);
+        if (!c->writer_failed) {
+            c->writer_failed = true;
+            snprintf(c->writer_err, sizeof c->writer_err, "out of memory for annotated frames");
+        }
+        pthread_mutex_unlock(&c->enc_mu);
+        return;
+    }
+    pthread_mutex_lock(&c->enc_mu);
+    while (c->enc_len >= ENC_QUEUE_MAX) {
+        pthread_cond_wait(&c->enc_cv, &c->enc_mu);
+    }
+    if (c->enc_tail != NULL) {
+        c->enc_tail->next = it;
+    } else {
+        c->enc_head = it;
+    }
+    c->enc_tail = it;
+    c->enc_len++;
+    c->enc_max = c->enc_len > c->enc_max ? c->enc_len : c->enc_max;
+    pthread_cond_broadcast(&c->enc_cv);
+    pthread_mutex_unlock(&c->enc_mu);
+}
+
+/* Lets the encoder finish the queue and stops it. */
+static void encoder_join(run_ctx *c)
+{
+    if (!c->enc_started) {
+        return;
+    }
+    pthread_mutex_lock(&c->enc_mu);
+    c->enc_closing = true;
+    pthread_cond_broadcast(&c->enc_cv);
+    pthread_mutex_unlock(&c->enc_mu);
+    pthread_join(c->enc_thread, NULL);
+    c->enc_started = false;
+}
 
 static void on_sigint(int sig)
 {
@@ -86,12 +189,7 @@ static void annotate(run_ctx *c, const specx_pipeline_output *out)
     }
     specx_draw_legend(img, c->names, c->colours, c->n_exec, scale);
     (void)black;
-    specx_err err = {{0}};
-    specx_status st = specx_video_writer_write(c->writer, img, &err);
-    if (st != SPECX_OK) {
-        c->writer_failed = true;
-        snprintf(c->writer_err, sizeof c->writer_err, "%s", specx_err_text(&err, st));
-    }
+    encoder_push(c, img);
 }
 
 static void progress(run_ctx *c, bool force)
@@ -173,7 +271,7 @@ static void on_output(void *user, const specx_pipeline_output *out)
         }
         fputc('\n', stderr);
     }
-    if (c->writer != NULL && !c->writer_failed) {
+    if (c->writer != NULL) {
         annotate(c, out);
     }
     progress(c, false);
@@ -248,6 +346,10 @@ static void print_summary(run_ctx *c, double wall_s, FILE *f)
                 "frame), %llu cancelled, %llu expired\n",
                 ls.started, ls.completed, ls.dropped, ls.cancelled, ls.timed_out);
     }
+    if (c->o->annotate != NULL) {
+        fprintf(f, "annotated output: %s (encoder queue peak %zu of %d frames)\n", c->o->annotate,
+                c->enc_max, ENC_QUEUE_MAX);
+    }
     for (size_t i = 0; i < c->n_exec; i++) {
         if (c->first_err[i][0] != '\0') {
             fprintf(f, "%s: first failure: %s\n", c->names[i], c->first_err[i]);
@@ -280,6 +382,8 @@ int specx_run_video(const specx_run_opts *o)
     specx_err err = {{0}};
     specx_status st;
     run_ctx c = {.o = o, .order_ok = true, .total = -1};
+    pthread_mutex_init(&c.enc_mu, NULL);
+    pthread_cond_init(&c.enc_cv, NULL);
     c.tty = isatty(STDERR_FILENO) == 1;
 
     specx_video_source *src = NULL;
@@ -350,6 +454,11 @@ int specx_run_video(const specx_run_opts *o)
         if (st != SPECX_OK) {
             fprintf(stderr, "%s: %s\n", prog, specx_err_text(&err, st));
             rc = 1;
+        } else if (pthread_create(&c.enc_thread, NULL, encoder_main, &c) != 0) {
+            fprintf(stderr, "%s: cannot start the encoder thread\n", prog);
+            rc = 1;
+        } else {
+            c.enc_started = true;
         }
     }
 
@@ -418,6 +527,7 @@ int specx_run_video(const specx_run_opts *o)
             rc = 1;
         }
     }
+    encoder_join(&c);
     if (c.writer != NULL) {
         st = specx_video_writer_close(c.writer, &err);
         if (c.writer_failed) {
@@ -433,6 +543,8 @@ int specx_run_video(const specx_run_opts *o)
     }
     specx_pipeline_destroy(c.p);
     specx_video_source_close(src);
+    pthread_cond_destroy(&c.enc_cv);
+    pthread_mutex_destroy(&c.enc_mu);
     return rc;
 }
 
