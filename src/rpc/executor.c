@@ -21,13 +21,17 @@ static specx_status exec_start(void *ctx, specx_call *call, void *request, specx
     if (request == NULL) {
         return SPECX_EINVAL;
     }
-    return rpc_call_begin(ctx, request, deadline, on_done, call, on_created, call);
+    specx_status st = rpc_call_begin(ctx, request, deadline, on_done, call, on_created, call);
+    if (st != SPECX_OK) {
+        specx_call_set_data(call, NULL); /* the handle was freed */
+    }
+    return st;
 }
 
 static void exec_cancel(void *ctx, specx_call *call)
 {
     (void)ctx;
-    specx_rpc_call_cancel(specx_call_data(call));
+    specx_rpc_call_cancel(specx_call_data(call)); /* NULL-safe */
 }
 
 static void exec_free_result(void *ctx, void *result)

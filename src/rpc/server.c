@@ -683,6 +683,12 @@ static void handle_unary(server_t *s, ucall *u)
     bool cancel;
     specx_status st =
         parse_request(u->payload, s->cfg.no_decode, j, &budget, &cancel, msg, sizeof msg);
+    if (st == SPECX_OK && cancel) {
+        st = SPECX_EINVAL;
+        snprintf(msg, sizeof msg,
+                 "cancel is for streams (a unary call is cancelled by "
+                 "cancelling the call)");
+    }
     if (st == SPECX_OK && budget > 0) {
         specx_time_t d = specx_time_add(j->arrival, SPECX_US(budget));
         j->deadline = d < j->deadline ? d : j->deadline;
