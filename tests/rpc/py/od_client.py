@@ -59,6 +59,18 @@ def main():
         check(e.code() == grpc.StatusCode.INVALID_ARGUMENT and "JPEG" in e.details(),
               "garbage image -> INVALID_ARGUMENT (%s: %s)" % (e.code(), e.details()))
 
+    # A message that is not a Request at all (raw bytes on the wire).
+    raw = ch.unary_unary(SYNC, request_serializer=lambda b: b,
+                         response_deserializer=lambda b: b)
+    for junk in (b"\xff\xff\xff\xff", b"\x0a\x80\x80\x80\x80\x10"):
+        try:
+            raw(junk, timeout=5)
+            check(False, "malformed protobuf is rejected")
+        except grpc.RpcError as e:
+            check(e.code() == grpc.StatusCode.INVALID_ARGUMENT and
+                  "object_detection.Request" in e.details(),
+                  "malformed protobuf -> INVALID_ARGUMENT (%s)" % e.details())
+
     # Streaming: replies matched by req_id; sizes tell the frames apart.
     reqs = [pb.Request(image_data=png_rgb(20 + i, 10 + i), req_id=1000 + i) for i in range(8)]
     reqs.append(pb.Request(image_data=b"\x89PNG\r\n\x1a\nbroken", req_id=2000))
