@@ -207,6 +207,7 @@ int specx_cmd_serve(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a reader of our stdout may go away first */
 
     factory fac = {.o = &o};
     specx_rpc_server_config cfg = {.bind = o.bind,

@@ -9,7 +9,15 @@
  * Errors: gRPC status codes map to specx_status as listed in docs/rpc.md
  * (DEADLINE_EXCEEDED → SPECX_ETIMEDOUT, UNAVAILABLE → SPECX_EUNAVAILABLE, ...).
  * Every function is thread-safe unless noted. If a function taking a callback
- * returns an error, the callback is never called. */
+ * returns an error, the callback is never called.
+ *
+ * Threads and blocking: a server runs one completion-queue thread plus one
+ * thread per worker; specx_rpc_server_start blocks while detectors load,
+ * stop/destroy block until every call is over (never call them from a
+ * detector). A client runs one completion-queue thread; call_start and
+ * call_cancel never block on the network; client_destroy waits for
+ * outstanding callbacks. Frame refcounts are atomic; frame bytes are
+ * immutable once created. */
 #ifndef SPECX_RPC_H
 #define SPECX_RPC_H
 
