@@ -645,6 +645,72 @@ static void bad_stream(void **state)
     bad_mode(",stream");
 }
 
+/* ---- mutated images (a light fuzz of the request path) ----------------- */
+
+static void fuzz_images(void **state)
+{
+    (void)state;
+    /* Bit flips, byte overwrites and truncations of a valid PNG and JPEG: every
+     * call completes exactly once, OK or INVALID_ARGUMENT, and the server keeps
+     * serving (ASan watches the decoders behind it). */
+    specx_rpc_server *srv = tu_server("", 2, 256);
+    specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), "");
+    tu_waiter *w = malloc(sizeof *w);
+    tu_waiter_init(w);
+    specx_encoded_frame *seed[2] = {tu_frame(48, 32, false), tu_frame(48, 32, true)};
+    enum { N = 200 };
+    uint32_t x = 2463534242u;
+    for (int i = 0; i < N; i++) {
+        const specx_encoded_frame *sf = seed[i % 2];
+        size_t len = specx_encoded_frame_size(sf);
+        uint8_t *buf = malloc(len);
+        memcpy(buf, specx_encoded_frame_data(sf), len);
+        for (int k = 0; k < 1 + i % 8; k++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            size_t pos = 8 + x % (len - 8); /* keep the magic: reach the decoder */
+            if (k % 3 == 0) {
+                buf[pos] ^= (uint8_t)(1u << (x % 8));
+            } else if (k % 3 == 1) {
+                buf[pos] = (uint8_t)(x >> 8);
+            } else {
+                len = pos;
+            }
+        }
+        specx_encoded_frame *f;
+        assert_int_equal(specx_encoded_frame_take(buf, len, &f), SPECX_OK);
+        specx_time_t dl = specx_time_add(specx_time_now(), tu_scaled(SPECX_SEC(20)));
+        assert_int_equal(specx_rpc_call_start(c, f, dl, tu_done, tu_slot(w, i % TU_MAX), NULL),
+                         SPECX_OK);
+        specx_encoded_frame_unref(f);
+    }
+    assert_true(tu_wait(w, N, SPECX_SEC(30)));
+    int ok = 0, bad = 0;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(w->rec[i].calls, 1);
+        if (w->rec[i].st == SPECX_OK) {
+            ok++;
+        } else {
+            assert_int_equal(w->rec[i].st, SPECX_EINVAL);
+            bad++;
+        }
+    }
+    printf("mutated images: %d decoded, %d rejected\n", ok, bad);
+    assert_true(bad > 0);
+    /* Still serving. */
+    specx_time_t dl = specx_time_add(specx_time_now(), tu_scaled(SPECX_SEC(5)));
+    assert_int_equal(specx_rpc_call_start(c, seed[0], dl, tu_done, tu_slot(w, N), NULL), SPECX_OK);
+    assert_true(tu_wait(w, N + 1, SPECX_SEC(5)));
+    assert_int_equal(w->rec[N].st, SPECX_OK);
+    specx_encoded_frame_unref(seed[0]);
+    specx_encoded_frame_unref(seed[1]);
+    specx_rpc_client_destroy(c);
+    specx_rpc_server_destroy(srv);
+    tu_waiter_free(w);
+    free(w);
+}
+
 /* ---- C client against a Python grpcio server --------------------------- */
 
 static void py_server_mode(const char *opts)
@@ -808,6 +874,10 @@ int main(int argc, char **argv)
     if (strcmp(g, "bad_input") == 0) {
         const struct CMUnitTest t[] = {cmocka_unit_test(bad_unary), cmocka_unit_test(bad_stream)};
         return cmocka_run_group_tests_name("rpc.bad_input", t, NULL, NULL);
+    }
+    if (strcmp(g, "fuzz_images") == 0) {
+        const struct CMUnitTest t[] = {cmocka_unit_test(fuzz_images)};
+        return cmocka_run_group_tests_name("rpc.fuzz_images", t, NULL, NULL);
     }
     if (strcmp(g, "py_server") == 0) {
         const struct CMUnitTest t[] = {cmocka_unit_test(py_server_unary),
