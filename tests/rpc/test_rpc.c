@@ -284,6 +284,86 @@ static void cancel_stream(void **state)
     cancel_mode(",stream");
 }
 
+/* Cancel before the server starts the work (queued behind another request):
+ * never computed; and cancel racing completion: exactly one completion. */
+static bool a_running_b_queued(const specx_rpc_server_stats *s)
+{
+    return s->received >= 2 && s->queue_len == 1;
+}
+
+static void cancel_grid_mode(const char *opts)
+{
+    specx_rpc_server *srv = tu_server("delay_ms=300", 1, 8);
+    specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), opts);
+    tu_waiter *w = malloc(sizeof *w);
+    tu_waiter_init(w);
+    specx_encoded_frame *f = tu_frame(16, 16, false);
+    specx_rpc_call *b = NULL;
+    assert_int_equal(specx_rpc_call_start(c, f, SPECX_TIME_NEVER, tu_done, tu_slot(w, 0), NULL),
+                     SPECX_OK);
+    assert_true(tu_wait_stats(srv, one_running, SPECX_SEC(5)));
+    assert_int_equal(specx_rpc_call_start(c, f, SPECX_TIME_NEVER, tu_done, tu_slot(w, 1), &b),
+                     SPECX_OK);
+    assert_true(tu_wait_stats(srv, a_running_b_queued, SPECX_SEC(5)));
+    specx_rpc_call_cancel(b);
+    assert_true(tu_wait(w, 2, SPECX_SEC(5)));
+    assert_int_equal(w->rec[0].st, SPECX_OK);
+    assert_int_equal(w->rec[1].st, SPECX_ECANCELED);
+    assert_true(tu_wait_stats(srv, one_cancelled, SPECX_SEC(5)));
+    specx_rpc_server_stats *st = malloc(sizeof *st);
+    specx_rpc_server_get_stats(srv, st);
+    assert_int_equal(st->compute.count, 1); /* B was never computed */
+    assert_int_equal(st->completed, 1);
+    free(st);
+    specx_rpc_client_destroy(c);
+    specx_rpc_server_destroy(srv);
+
+    /* Racing: cancel right after start, against a server that answers at once. */
+    srv = tu_server("", 2, 256);
+    c = tu_client(specx_rpc_server_port(srv), opts);
+    enum { N = 100 };
+    for (int i = 0; i < N; i++) {
+        specx_rpc_call *k = NULL;
+        assert_int_equal(
+            specx_rpc_call_start(c, f, SPECX_TIME_NEVER, tu_done, tu_slot(w, 10 + i), &k),
+            SPECX_OK);
+        if (i % 2 == 0) {
+            /* Holding the recorder's lock keeps a concurrent done callback
+             * from returning, so `k` stays valid (cancel is allowed until
+             * done has returned); a streamed cancel completes inline on this
+             * thread, hence the recursive lock. */
+            pthread_mutex_lock(&w->mu);
+            if (w->rec[10 + i].calls == 0) {
+                specx_rpc_call_cancel(k); /* races with the reply */
+            }
+            pthread_mutex_unlock(&w->mu);
+        }
+    }
+    assert_true(tu_wait(w, 2 + N, SPECX_SEC(10)));
+    for (int i = 0; i < N; i++) {
+        tu_rec *r = &w->rec[10 + i];
+        assert_int_equal(r->calls, 1);
+        assert_true(r->st == SPECX_OK || (i % 2 == 0 && r->st == SPECX_ECANCELED));
+    }
+    specx_rpc_client_destroy(c);
+    specx_rpc_server_destroy(srv);
+    specx_encoded_frame_unref(f);
+    tu_waiter_free(w);
+    free(w);
+}
+
+static void cancel_grid_unary(void **state)
+{
+    (void)state;
+    cancel_grid_mode("");
+}
+
+static void cancel_grid_stream(void **state)
+{
+    (void)state;
+    cancel_grid_mode(",stream");
+}
+
 /* ---- server down ------------------------------------------------------ */
 
 static int free_port(void)
@@ -845,8 +925,9 @@ int main(int argc, char **argv)
         return cmocka_run_group_tests_name("rpc.deadline", t, NULL, NULL);
     }
     if (strcmp(g, "cancel") == 0) {
-        const struct CMUnitTest t[] = {cmocka_unit_test(cancel_unary),
-                                       cmocka_unit_test(cancel_stream)};
+        const struct CMUnitTest t[] = {
+            cmocka_unit_test(cancel_unary), cmocka_unit_test(cancel_stream),
+            cmocka_unit_test(cancel_grid_unary), cmocka_unit_test(cancel_grid_stream)};
         return cmocka_run_group_tests_name("rpc.cancel", t, NULL, NULL);
     }
     if (strcmp(g, "down") == 0) {
