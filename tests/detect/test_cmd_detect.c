@@ -71,7 +71,8 @@ static void test_json_matches_library(void **state)
     assert_non_null(o);
     assert_string_equal(cJSON_GetObjectItem(o, "image")->valuestring, DOG);
     assert_string_equal(cJSON_GetObjectItem(o, "status")->valuestring, "ok");
-    assert_string_equal(cJSON_GetObjectItem(o, "backend")->valuestring, "darknet");
+    assert_string_equal(cJSON_GetObjectItem(o, "backend")->valuestring,
+                        specx_detector_default_backend());
     assert_int_equal(cJSON_GetObjectItem(o, "width")->valueint, d.image_width);
     cJSON *arr = cJSON_GetObjectItem(o, "detections");
     assert_int_equal((size_t)cJSON_GetArraySize(arr), d.count);
