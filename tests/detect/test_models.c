@@ -183,7 +183,9 @@ static void test_unknown_model_and_backend(void **state)
     assert_int_equal(specx_detector_open(&cfg, &det, &err), SPECX_EINVAL);
     assert_mentions(&err, "tensorrt");
     assert_null(det);
-    assert_string_equal(specx_detector_default_backend(), "darknet");
+    /* the default is one of the known backends (which one may change) */
+    const char *def = specx_detector_default_backend();
+    assert_true(strcmp(def, "darknet") == 0 || strcmp(def, "xnnpack") == 0);
 
     cfg.backend = "darknet";
     cfg.threads = 2; /* libdarknet is single-threaded: said, not ignored */
