@@ -1,26 +1,169 @@
-/* bench_detect.c — `specx bench detect`: per-model inference time per backend
- * and thread count on one image, with the darknet single-thread time of the
- * same model, measured in the same run, as the baseline. Prints figures;
- * never passes or fails on time. */
-#include <cjson/cJSON.h>
+/* bench_detect.c — `specx bench detect`: inference time per model, backend
+ * and thread count (letterbox + network + decoding + NMS, as detect() does),
+ * with the ratio to darknet measured in the same run, and an optional
+ * per-layer profile of the xnnpack backend.
+ *
+ * Figures only, never pass/fail: the machine is shared and noisy, so each
+ * configuration reports p50 and p99 over many frames after a warm-up. */
+#include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "specx/codec.h"
 #include "specx/detector.h"
+#include "specx/image.h"
 #include "specx/time.h"
 
+#include "../src/detect/backend.h"
+#include "../src/detect/xnn/xnn.h"
 #include "commands.h"
 
-typedef struct row {
-    const char *model, *backend;
-    int threads;
-    int frames;
-    double p50, p90, p99, min, max, mean;
-    size_t detections;
-    char skipped[256];
-} row;
+#define MAX_LIST 16
+
+typedef struct bench_opts {
+    const char *models[MAX_LIST];
+    int nmodels;
+    int threads[MAX_LIST];
+    int nthreads;
+    int frames, warmup, darknet_frames;
+    bool profile, csv;
+    const char *image;
+    const char *model_dir;
+} bench_opts;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: specx bench detect [options]\n"
+               "  --models A,B,...     models (default yolo-fastest-1.1,yolo-fastest-1.1-xl-416)\n"
+               "  --threads 1,2        xnnpack thread counts (default 1,2)\n"
+               "  --frames N           timed frames per xnnpack configuration (default 50)\n"
+               "  --warmup N           untimed frames first (default 5)\n"
+               "  --darknet-frames N   timed darknet frames per model, 0 to skip (default 5)\n"
+               "  --image FILE.ppm     a binary PPM (P6) frame (default: a synthetic 1280x720\n"
+               "                       frame; the network's work does not depend on content)\n"
+               "  --model-dir DIR      where the models are (default: resolved as usual)\n"
+               "  --profile            per-layer time of the xnnpack network (1 thread)\n"
+               "  --csv                also print one CSV line per configuration\n");
+}
+
+static int split_list(char *s, const char **out, int max)
+{
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(s, ",", &save); t != NULL && n < max;
+         t = strtok_r(NULL, ",", &save)) {
+        out[n++] = t;
+    }
+    return n;
+}
+
+static int parse(int argc, char **argv, bench_opts *o)
+{
+    static char models_buf[1024], threads_buf[256];
+    *o = (bench_opts){.frames = 50, .warmup = 5, .darknet_frames = 5};
+    snprintf(models_buf, sizeof models_buf, "yolo-fastest-1.1,yolo-fastest-1.1-xl-416");
+    snprintf(threads_buf, sizeof threads_buf, "1,2");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 1;
+        } else if (strcmp(a, "--profile") == 0) {
+            o->profile = true;
+        } else if (strcmp(a, "--csv") == 0) {
+            o->csv = true;
+        } else if (v == NULL) {
+            fprintf(stderr, "specx bench detect: %s needs a value\n", a);
+            return 2;
+        } else if (strcmp(a, "--models") == 0) {
+            snprintf(models_buf, sizeof models_buf, "%s", v);
+            i++;
+        } else if (strcmp(a, "--threads") == 0) {
+            snprintf(threads_buf, sizeof threads_buf, "%s", v);
+            i++;
+        } else if (strcmp(a, "--frames") == 0 || strcmp(a, "--warmup") == 0 ||
+                   strcmp(a, "--darknet-frames") == 0) {
+            char *end = NULL;
+            long n = strtol(v, &end, 10);
+            if (end == v || *end != '\0' || n < 0 || n > 100000) {
+                fprintf(stderr, "specx bench detect: bad %s '%s'\n", a, v);
+                return 2;
+            }
+            *(strcmp(a, "--frames") == 0   ? &o->frames
+              : strcmp(a, "--warmup") == 0 ? &o->warmup
+                                           : &o->darknet_frames) = (int)n;
+            i++;
+        } else if (strcmp(a, "--image") == 0) {
+            o->image = v;
+            i++;
+        } else if (strcmp(a, "--model-dir") == 0) {
+            o->model_dir = v;
+            i++;
+        } else {
+            fprintf(stderr, "specx bench detect: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    o->nmodels = split_list(models_buf, o->models, MAX_LIST);
+    const char *t[MAX_LIST];
+    int nt = split_list(threads_buf, t, MAX_LIST);
+    for (int i = 0; i < nt; i++) {
+        int n = atoi(t[i]);
+        if (n < 1 || n > 64) {
+            fprintf(stderr, "specx bench detect: bad thread count '%s'\n", t[i]);
+            return 2;
+        }
+        o->threads[o->nthreads++] = n;
+    }
+    if (o->frames < 1 || o->nmodels < 1 || o->nthreads < 1) {
+        fprintf(stderr, "specx bench detect: need at least one model, thread count and frame\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* A deterministic 1280x720 frame: smooth gradients plus hash noise. */
+static int synthetic_frame(specx_image *img)
+{
+    if (specx_image_alloc(img, 1280, 720) != SPECX_OK) {
+        return -1;
+    }
+    uint32_t h = 2166136261u;
+    for (int y = 0; y < img->height; y++) {
+        for (int x = 0; x < img->width; x++) {
+            h = (h ^ (uint32_t)(x * 7 + y * 13)) * 16777619u;
+            uint8_t *p = img->data + (size_t)y * img->stride + 3 * x;
+            p[0] = (uint8_t)((x * 255 / img->width + (h & 31)) & 255);
+            p[1] = (uint8_t)((y * 255 / img->height + ((h >> 5) & 31)) & 255);
+            p[2] = (uint8_t)(((x + y) & 255) ^ ((h >> 10) & 15));
+        }
+    }
+    return 0;
+}
+
+static int read_ppm(const char *path, specx_image *img)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "specx bench detect: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    int w = 0, h = 0, maxv = 0;
+    int ok = fscanf(f, "P6 %d %d %d", &w, &h, &maxv) == 3 && maxv == 255 && fgetc(f) != EOF &&
+             specx_image_alloc(img, w, h) == SPECX_OK;
+    if (ok) {
+        ok = fread(img->data, 1, (size_t)w * h * 3, f) == (size_t)w * h * 3;
+    }
+    fclose(f);
+    if (!ok) {
+        fprintf(stderr, "specx bench detect: %s: not a binary 8-bit PPM (P6)\n", path);
+        specx_image_free(img);
+        return -1;
+    }
+    return 0;
+}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -28,217 +171,155 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double quantile(const double *sorted, int n, double q)
+/* Nearest-rank percentile of n sorted samples. */
+static double pct(const double *v, int n, double q)
 {
-    int i = (int)(q * (n - 1) + 0.5);
-    return sorted[i < 0 ? 0 : (i >= n ? n - 1 : i)];
+    int i = (int)(q * n + 0.999999) - 1;
+    return v[i < 0 ? 0 : i >= n ? n - 1 : i];
 }
 
-static void measure(row *r, const char *model_dir, const specx_image *img, int warmup)
+typedef struct result {
+    double p50, p99;
+    int frames;
+    size_t dets;
+} result;
+
+static int time_detector(specx_detector *det, const specx_image *img, int warmup, int frames,
+                         result *r)
 {
-    specx_detector_config cfg = {
-        .model = r->model, .model_dir = model_dir, .backend = r->backend, .threads = r->threads};
-    specx_detector *det = NULL;
-    specx_err err = {{0}};
-    specx_status st = specx_detector_open(&cfg, &det, &err);
-    if (st != SPECX_OK) {
-        snprintf(r->skipped, sizeof r->skipped, "%s", specx_err_text(&err, st));
-        return;
-    }
-    double *ms = calloc((size_t)r->frames, sizeof *ms);
     specx_detections d;
     specx_detections_init(&d);
-    for (int i = 0; ms != NULL && i < warmup + r->frames && st == SPECX_OK; i++) {
+    double *t = malloc((size_t)frames * sizeof *t);
+    specx_err err = {0};
+    int rc = t != NULL ? 0 : -1;
+    for (int i = 0; i < warmup + frames && rc == 0; i++) {
         specx_time_t t0 = specx_time_mono();
-        st = specx_detector_detect(det, img, NULL, &d, &err);
-        double t = specx_dur_ms(specx_time_mono() - t0);
-        if (i >= warmup) {
-            ms[i - warmup] = t;
+        specx_status st = specx_detector_detect(det, img, NULL, &d, &err);
+        double ms = specx_dur_ms(specx_time_mono() - t0);
+        if (st != SPECX_OK) {
+            fprintf(stderr, "specx bench detect: %s\n", specx_err_text(&err, st));
+            rc = -1;
+        } else if (i >= warmup) {
+            t[i - warmup] = ms;
         }
     }
-    if (ms == NULL || st != SPECX_OK) {
-        snprintf(r->skipped, sizeof r->skipped, "%s",
-                 ms == NULL ? "out of memory" : specx_err_text(&err, st));
-    } else {
-        r->detections = d.count;
-        double sum = 0;
-        for (int i = 0; i < r->frames; i++) {
-            sum += ms[i];
-        }
-        qsort(ms, (size_t)r->frames, sizeof *ms, cmp_double);
-        r->mean = sum / r->frames;
-        r->min = ms[0];
-        r->max = ms[r->frames - 1];
-        r->p50 = quantile(ms, r->frames, 0.5);
-        r->p90 = quantile(ms, r->frames, 0.9);
-        r->p99 = quantile(ms, r->frames, 0.99);
+    if (rc == 0) {
+        qsort(t, (size_t)frames, sizeof *t, cmp_double);
+        *r = (result){pct(t, frames, 0.5), pct(t, frames, 0.99), frames, d.count};
     }
-    free(ms);
+    free(t);
     specx_detections_free(&d);
-    specx_detector_close(det);
+    return rc;
 }
 
-/* Splits a comma list in place into at most max items. */
-static int split(char *s, const char **items, int max)
+static specx_detector *open_det(const bench_opts *o, const char *model, const char *backend,
+                                int threads)
 {
-    int n = 0;
-    for (char *tok = strtok(s, ","); tok != NULL && n < max; tok = strtok(NULL, ",")) {
-        items[n++] = tok;
+    specx_detector_config cfg = {
+        .model = model, .model_dir = o->model_dir, .backend = backend, .threads = threads};
+    specx_detector *det = NULL;
+    specx_err err = {0};
+    specx_status st = specx_detector_open(&cfg, &det, &err);
+    if (st != SPECX_OK) {
+        fprintf(stderr, "specx bench detect: %s/%s: %s\n", model, backend,
+                specx_err_text(&err, st));
+        return NULL;
     }
-    return n;
+    return det;
+}
+
+static void profile_model(const bench_opts *o, const char *model, const specx_image *img)
+{
+    char dir[4096];
+    specx_model_files files;
+    specx_err err = {0};
+    specx_xnn *x = NULL;
+    if (specx_model_dir_resolve(o->model_dir, dir, sizeof dir, &err) != SPECX_OK ||
+        specx_model_files_resolve(model, dir, &files, &err) != SPECX_OK ||
+        specx_xnn_open(files.cfg, files.weights, files.names, 1, 0, &x, &err) != SPECX_OK) {
+        fprintf(stderr, "specx bench detect: profile %s: %s\n", model, err.msg);
+        return;
+    }
+    specx_detections d;
+    specx_detections_init(&d);
+    for (int i = 0; i < o->warmup; i++) {
+        specx_detections_clear(&d);
+        specx_xnn_detect(x, img, 0.25f, 0.45f, NULL, &d, &err);
+    }
+    specx_xnn_profile(x, true);
+    for (int i = 0; i < o->frames; i++) {
+        specx_detections_clear(&d);
+        specx_xnn_detect(x, img, 0.25f, 0.45f, NULL, &d, &err);
+    }
+    printf("\nper-layer profile: %s, xnnpack, 1 thread, %d frames (%.3f GFLOP/frame)\n", model,
+           o->frames, specx_xnn_gflops(x));
+    specx_xnn_profile_print(x, stdout);
+    specx_detections_free(&d);
+    specx_xnn_close(x);
 }
 
 int specx_bench_detect(int argc, char **argv)
 {
-    char models_buf[512] = "", backends_buf[128] = "darknet,xnnpack", threads_buf[64] = "1";
-    const char *image = "/usr/share/darknet/data/dog.jpg";
-    const char *model_dir = NULL;
-    int frames = 20, warmup = 2, json = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            printf("usage: specx bench detect [--models a,b] [--backends darknet,xnnpack]\n"
-                   "         [--threads 1,2] [--frames N] [--warmup N] [--image PATH]\n"
-                   "         [--model-dir DIR] [--json]\n"
-                   "Times detect() (letterbox, network, boxes, NMS) on one image per model,\n"
-                   "backend and thread count; prints p50/p90/p99/mean in ms and the ratio of\n"
-                   "each p50 to darknet's single-thread p50 for the same model in this run.\n"
-                   "Defaults: every known model, darknet and xnnpack (skipped if not built),\n"
-                   "1 thread, 20 frames after 2 warm-up frames, %s.\n",
-                   image);
-            return 0;
-        } else if (v != NULL && strcmp(a, "--models") == 0) {
-            snprintf(models_buf, sizeof models_buf, "%s", v);
-            i++;
-        } else if (v != NULL && strcmp(a, "--backends") == 0) {
-            snprintf(backends_buf, sizeof backends_buf, "%s", v);
-            i++;
-        } else if (v != NULL && strcmp(a, "--threads") == 0) {
-            snprintf(threads_buf, sizeof threads_buf, "%s", v);
-            i++;
-        } else if (v != NULL && strcmp(a, "--frames") == 0) {
-            frames = atoi(v);
-            i++;
-        } else if (v != NULL && strcmp(a, "--warmup") == 0) {
-            warmup = atoi(v);
-            i++;
-        } else if (v != NULL && strcmp(a, "--image") == 0) {
-            image = v;
-            i++;
-        } else if (v != NULL && strcmp(a, "--model-dir") == 0) {
-            model_dir = v;
-            i++;
-        } else if (strcmp(a, "--json") == 0) {
-            json = 1;
-        } else {
-            fprintf(stderr, "specx bench detect: bad argument '%s' (see --help)\n", a);
-            return 2;
-        }
+    bench_opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc != 0) {
+        return rc == 1 ? 0 : rc;
     }
-    if (frames < 1 || frames > 100000 || warmup < 0) {
-        fprintf(stderr, "specx bench detect: --frames must be >= 1 and --warmup >= 0\n");
-        return 2;
-    }
-    const char *models[16], *backends[8], *threads_s[8];
-    int n_models = 0;
-    if (models_buf[0] != '\0') {
-        n_models = split(models_buf, models, 16);
-    } else {
-        for (size_t i = 0; specx_model_name(i) != NULL && n_models < 16; i++) {
-            models[n_models++] = specx_model_name(i);
-        }
-    }
-    int n_backends = split(backends_buf, backends, 8);
-    int n_threads = split(threads_buf, threads_s, 8);
-
-    specx_image img = {0};
-    specx_err err = {{0}};
-    specx_status st = specx_image_load(image, &img, &err);
-    if (st != SPECX_OK) {
-        fprintf(stderr, "specx bench detect: %s\n", specx_err_text(&err, st));
+    specx_image img;
+    if ((o.image != NULL ? read_ppm(o.image, &img) : synthetic_frame(&img)) != 0) {
         return 1;
     }
-    size_t n_rows = (size_t)(n_models * n_backends * n_threads);
-    row *rows = calloc(n_rows + 1, sizeof *rows);
-    if (rows == NULL) {
-        specx_image_free(&img);
-        return 1;
-    }
-    if (!json) {
-        printf("specx bench detect: %s (%dx%d), %d frames after %d warm-up, ms per detect()\n",
-               image, img.width, img.height, frames, warmup);
-        printf("%-30s %-8s %3s %8s %8s %8s %8s %8s %5s %s\n", "model", "backend", "thr", "p50",
-               "p90", "p99", "mean", "min", "dets", "p50/darknet");
-    }
-    size_t k = 0;
-    for (int m = 0; m < n_models; m++) {
-        double base = 0;
-        for (int b = 0; b < n_backends; b++) {
-            for (int t = 0; t < n_threads; t++) {
-                row *r = &rows[k++];
-                r->model = models[m];
-                r->backend = backends[b];
-                r->threads = atoi(threads_s[t]);
-                r->frames = frames;
-                if (strcmp(r->backend, "darknet") == 0 && r->threads > 1) {
-                    snprintf(r->skipped, sizeof r->skipped, "darknet is single-threaded");
-                } else {
-                    measure(r, model_dir, &img, warmup);
+    printf("specx bench detect: %dx%d frame (%s), %d warm-up + %d timed frames per xnnpack "
+           "configuration, %d darknet frames; default backend: %s\n",
+           img.width, img.height, o.image != NULL ? o.image : "synthetic", o.warmup, o.frames,
+           o.darknet_frames, specx_detector_default_backend());
+    printf("%-28s %-8s %7s %10s %10s %9s %6s\n", "model", "backend", "threads", "p50 ms", "p99 ms",
+           "vs darknet", "boxes");
+    int failures = 0;
+    for (int m = 0; m < o.nmodels; m++) {
+        const char *model = o.models[m];
+        double dn_p50 = 0;
+        if (o.darknet_frames > 0) {
+            specx_detector *det = open_det(&o, model, "darknet", 1);
+            result r;
+            if (det != NULL && time_detector(det, &img, 1, o.darknet_frames, &r) == 0) {
+                dn_p50 = r.p50;
+                printf("%-28s %-8s %7d %10.2f %10.2f %9s %6zu\n", model, "darknet", 1, r.p50, r.p99,
+                       "1.0x", r.dets);
+                if (o.csv) {
+                    printf("csv,%s,darknet,1,%.3f,%.3f,1.0\n", model, r.p50, r.p99);
                 }
-                if (r->skipped[0] == '\0' && strcmp(r->backend, "darknet") == 0 &&
-                    r->threads <= 1) {
-                    base = r->p50;
-                }
-                if (json) {
-                    continue;
-                }
-                if (r->skipped[0] != '\0') {
-                    printf("%-30s %-8s %3d  skipped: %s\n", r->model, r->backend, r->threads,
-                           r->skipped);
-                } else {
-                    char ratio[32] = "-";
-                    if (base > 0) {
-                        snprintf(ratio, sizeof ratio, "%.2f", r->p50 / base);
-                    }
-                    printf("%-30s %-8s %3d %8.1f %8.1f %8.1f %8.1f %8.1f %5zu %s\n", r->model,
-                           r->backend, r->threads, r->p50, r->p90, r->p99, r->mean, r->min,
-                           r->detections, ratio);
-                }
-                fflush(stdout);
-            }
-        }
-    }
-    if (json) {
-        cJSON *arr = cJSON_CreateArray();
-        for (size_t i = 0; arr != NULL && i < k; i++) {
-            const row *r = &rows[i];
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "model", r->model);
-            cJSON_AddStringToObject(o, "backend", r->backend);
-            cJSON_AddNumberToObject(o, "threads", r->threads);
-            if (r->skipped[0] != '\0') {
-                cJSON_AddStringToObject(o, "skipped", r->skipped);
             } else {
-                cJSON_AddNumberToObject(o, "frames", r->frames);
-                cJSON_AddNumberToObject(o, "p50_ms", r->p50);
-                cJSON_AddNumberToObject(o, "p90_ms", r->p90);
-                cJSON_AddNumberToObject(o, "p99_ms", r->p99);
-                cJSON_AddNumberToObject(o, "mean_ms", r->mean);
-                cJSON_AddNumberToObject(o, "min_ms", r->min);
-                cJSON_AddNumberToObject(o, "max_ms", r->max);
-                cJSON_AddNumberToObject(o, "detections", (double)r->detections);
+                failures++;
             }
-            cJSON_AddItemToArray(arr, o);
+            specx_detector_close(det);
         }
-        char *s = cJSON_Print(arr);
-        if (s != NULL) {
-            printf("%s\n", s);
+        for (int t = 0; t < o.nthreads; t++) {
+            specx_detector *det = open_det(&o, model, "xnnpack", o.threads[t]);
+            result r;
+            if (det == NULL || time_detector(det, &img, o.warmup, o.frames, &r) != 0) {
+                failures++;
+                specx_detector_close(det);
+                continue;
+            }
+            char ratio[32] = "-";
+            if (dn_p50 > 0) {
+                snprintf(ratio, sizeof ratio, "%.1fx", dn_p50 / r.p50);
+            }
+            printf("%-28s %-8s %7d %10.2f %10.2f %9s %6zu\n", model, "xnnpack", o.threads[t], r.p50,
+                   r.p99, ratio, r.dets);
+            if (o.csv) {
+                printf("csv,%s,xnnpack,%d,%.3f,%.3f,%.2f\n", model, o.threads[t], r.p50, r.p99,
+                       dn_p50 > 0 ? dn_p50 / r.p50 : 0.0);
+            }
+            specx_detector_close(det);
         }
-        free(s);
-        cJSON_Delete(arr);
     }
-    free(rows);
+    if (o.profile) {
+        for (int m = 0; m < o.nmodels; m++) {
+            profile_model(&o, o.models[m], &img);
+        }
+    }
     specx_image_free(&img);
-    return 0;
+    return failures > 0 ? 1 : 0;
 }

@@ -10,7 +10,7 @@
 
 /* The default backend: one constant, flipped when a faster backend becomes
  * the reference. */
-#define SPECX_DEFAULT_BACKEND "darknet"
+#define SPECX_DEFAULT_BACKEND "xnnpack"
 
 const char *specx_detector_default_backend(void)
 {

@@ -1,0 +1,800 @@
+/* xnn_net.c — plans buffers and builds the XNNPACK operator schedule of a
+ * darknet network, then runs it.
+ *
+ * Design notes:
+ * - Every layer output is a view (buffer, channel offset, channels) into an
+ *   NHWC buffer whose pixel stride is the buffer's channel count. A [route]
+ *   that concatenates is a buffer whose slices its producers write directly
+ *   (XNNPACK operators take pixel strides), so concatenation costs nothing;
+ *   only an input that is already placed elsewhere (or the network input, or
+ *   another concatenation) is copied. One-input routes, dropout and yolo are
+ *   pure aliases.
+ * - Buffers get arenas by liveness (first writer .. last reader); an arena is
+ *   reused only by a buffer first written strictly after the arena's last
+ *   read, so no step reads and writes the same memory. The yolo inputs stay
+ *   live after the run (the caller decodes them).
+ * - XNNPACK operators are created and set up once with the final pointers;
+ *   a run only calls xnn_run_operator, the post activation loops and ours. */
+#include "xnn_net.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <xnnpack.h>
+
+typedef struct tview {
+    int buf, coff, c;
+} tview;
+
+typedef struct tbuf {
+    int h, w, c; /* c is the pixel stride */
+    int def, last;
+    int arena;
+    float *p;
+} tbuf;
+
+typedef enum op_kind {
+    OP_NOP, /* fused into another step */
+    OP_CONV,
+    OP_DW,
+    OP_DENSE,
+    OP_MAXPOOL,
+    OP_ADD,
+    OP_UPSAMPLE,
+    OP_COPY
+} op_kind;
+
+typedef struct op {
+    op_kind kind;
+    int layer;
+    int in_layer, in2_layer; /* producers read (-1: the network input) */
+    tview in, in2, out;
+    xnn_act post;  /* activation applied after the operator (our loop or fused) */
+    bool in_leaky; /* OP_DW/OP_DENSE: leaky on load (the producer stored raw) */
+    bool has_res;  /* OP_DW/OP_DENSE: a [shortcut] fused in; in2 is the residual */
+    xnn_operator_t xop;
+    float *wt; /* OP_DW/OP_DENSE weights in the kernel's layout */
+    xk_conv cv;
+    xk_view vin, vin2, vout; /* resolved */
+    uint64_t ns;
+} op;
+
+struct xnn_net {
+    const xnn_model *m;
+    pthreadpool_t pool;
+    int nbuf, nop, narena;
+    tbuf *bufs;
+    op *ops;
+    tview *views; /* per layer */
+    float **arenas;
+    size_t arena_bytes;
+    int nyolo;
+    int yolo_layer[16];
+    bool profile;
+    uint64_t runs;
+    bool xnn_inited;
+    unsigned flags;
+};
+
+static xk_view resolve(const xnn_net *net, tview v)
+{
+    const tbuf *b = &net->bufs[v.buf];
+    return (xk_view){
+        .p = b->p != NULL ? b->p + v.coff : NULL, .h = b->h, .w = b->w, .c = v.c, .stride = b->c};
+}
+
+static int add_buf(xnn_net *net, int h, int w, int c)
+{
+    tbuf *b = &net->bufs[net->nbuf];
+    *b = (tbuf){.h = h, .w = w, .c = c, .def = INT_MAX, .last = -1, .arena = -1};
+    return net->nbuf++;
+}
+
+static op *add_op(xnn_net *net, op_kind k, int layer)
+{
+    op *o = &net->ops[net->nop++];
+    memset(o, 0, sizeof *o);
+    o->kind = k;
+    o->layer = layer;
+    o->post = XNN_ACT_LINEAR;
+    return o;
+}
+
+/* The layer whose computation actually holds layer i's output. */
+static int producer_of(const xnn_model *m, int i)
+{
+    while (i >= 0) {
+        const xnn_layer *l = &m->layers[i];
+        if (l->type == XNN_L_DROPOUT || l->type == XNN_L_YOLO) {
+            i = i - 1;
+        } else if (l->type == XNN_L_ROUTE && l->n_inputs == 1) {
+            i = l->inputs[0];
+        } else {
+            return i;
+        }
+    }
+    return -1; /* the network input */
+}
+
+static tview view_of(const xnn_net *net, int layer)
+{
+    return layer < 0 ? (tview){.buf = 0, .coff = 0, .c = 3} : net->views[layer];
+}
+
+static void touch(xnn_net *net, tview v, int step, bool write)
+{
+    tbuf *b = &net->bufs[v.buf];
+    if (write) {
+        b->def = step < b->def ? step : b->def;
+    } else {
+        b->last = step > b->last ? step : b->last;
+    }
+}
+
+/* Fusions that remove whole passes over memory:
+ * - a [shortcut] right after a direct convolution whose output nothing else
+ *   reads: the convolution adds the residual while storing, into the
+ *   shortcut's output;
+ * - a leaky ReLU whose only reader is a direct convolution: the producer
+ *   stores its raw output and the reader applies leaky as it loads (cheap:
+ *   max(x, 0.1x) in registers), so XNNPACK convolutions lose their separate
+ *   activation pass.
+ * Producers written into a concatenation are left alone (others read them
+ * through the concatenation). */
+static void fuse(xnn_net *net, const bool *is_placed)
+{
+    const xnn_model *m = net->m;
+    int n = m->n;
+    int *readers = calloc((size_t)n, sizeof *readers);
+    int *op_of = malloc((size_t)n * sizeof *op_of);
+    if (readers == NULL || op_of == NULL) {
+        free(readers);
+        free(op_of);
+        return; /* fusion is an optimisation: run unfused */
+    }
+    for (int i = 0; i < n; i++) {
+        op_of[i] = -1;
+    }
+    for (int s = 0; s < net->nop; s++) {
+        op *o = &net->ops[s];
+        if (o->kind != OP_COPY) {
+            op_of[o->layer] = s;
+        }
+        if (o->in_layer >= 0) {
+            readers[o->in_layer]++;
+        }
+        if (o->kind == OP_ADD && o->in2_layer >= 0) {
+            readers[o->in2_layer]++;
+        }
+    }
+    for (int k = 0; k < net->nyolo; k++) {
+        int p = producer_of(m, net->yolo_layer[k] - 1);
+        if (p >= 0) {
+            readers[p]++;
+        }
+    }
+    for (int s = 0; s < net->nop; s++) {
+        op *sc = &net->ops[s];
+        if (sc->kind != OP_ADD || sc->post != XNN_ACT_LINEAR) {
+            continue;
+        }
+        int p = sc->in_layer;
+        if (p < 0 || is_placed[p] || readers[p] != 1 || op_of[p] < 0) {
+            continue;
+        }
+        op *cv = &net->ops[op_of[p]];
+        if (cv->kind != OP_DW && cv->kind != OP_DENSE) {
+            continue;
+        }
+        cv->out = sc->out;
+        cv->in2 = sc->in2;
+        cv->in2_layer = sc->in2_layer;
+        cv->has_res = true;
+        sc->kind = OP_NOP;
+        op_of[sc->layer] = op_of[p];
+    }
+    for (int s = 0; s < net->nop; s++) {
+        op *rd = &net->ops[s];
+        if (rd->kind != OP_DW && rd->kind != OP_DENSE) {
+            continue;
+        }
+        int p = rd->in_layer;
+        if (p < 0 || is_placed[p] || readers[p] != 1 || op_of[p] < 0 ||
+            m->layers[p].type != XNN_L_CONV) {
+            continue;
+        }
+        op *pr = &net->ops[op_of[p]];
+        if (pr->layer != p || pr->has_res || pr->post != XNN_ACT_LEAKY) {
+            continue;
+        }
+        pr->post = XNN_ACT_LINEAR;
+        rd->in_leaky = true;
+    }
+    free(readers);
+    free(op_of);
+}
+
+static specx_status plan(xnn_net *net, specx_err *err)
+{
+    const xnn_model *m = net->m;
+    int n = m->n;
+    /* one buffer per layer at most, plus the input */
+    net->bufs = calloc((size_t)n + 1, sizeof *net->bufs);
+    net->views = calloc((size_t)n, sizeof *net->views);
+    /* ops: one per layer plus copies into concatenations */
+    int maxops = n;
+    for (int i = 0; i < n; i++) {
+        maxops += m->layers[i].type == XNN_L_ROUTE ? m->layers[i].n_inputs : 0;
+    }
+    net->ops = calloc((size_t)maxops, sizeof *net->ops);
+    tview *placed = calloc((size_t)n, sizeof *placed);
+    bool *is_placed = calloc((size_t)n, sizeof *is_placed);
+    bool *needs_copy = calloc((size_t)n * XNN_MAX_ROUTE, sizeof *needs_copy);
+    if (net->bufs == NULL || net->views == NULL || net->ops == NULL || placed == NULL ||
+        is_placed == NULL || needs_copy == NULL) {
+        free(placed);
+        free(is_placed);
+        free(needs_copy);
+        return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory planning buffers");
+    }
+    add_buf(net, m->height, m->width, 3);
+
+    /* concatenations first: they decide where their producers write */
+    for (int i = 0; i < n; i++) {
+        const xnn_layer *l = &m->layers[i];
+        if (l->type != XNN_L_ROUTE || l->n_inputs < 2) {
+            continue;
+        }
+        int b = add_buf(net, l->out_h, l->out_w, l->out_c);
+        net->views[i] = (tview){.buf = b, .coff = 0, .c = l->out_c};
+        int off = 0;
+        for (int j = 0; j < l->n_inputs; j++) {
+            int p = producer_of(m, l->inputs[j]);
+            xnn_layer_type t = p >= 0 ? m->layers[p].type : XNN_L_ROUTE;
+            if (p >= 0 && !is_placed[p] && t != XNN_L_ROUTE) {
+                is_placed[p] = true;
+                placed[p] = (tview){.buf = b, .coff = off, .c = m->layers[p].out_c};
+            } else {
+                needs_copy[i * XNN_MAX_ROUTE + j] = true;
+            }
+            off += m->layers[l->inputs[j]].out_c;
+        }
+    }
+    /* every other layer's view */
+    for (int i = 0; i < n; i++) {
+        const xnn_layer *l = &m->layers[i];
+        if (l->type == XNN_L_ROUTE && l->n_inputs >= 2) {
+            continue;
+        }
+        int p = producer_of(m, i);
+        if (p != i) {
+            net->views[i] = view_of(net, p);
+        } else if (is_placed[i]) {
+            net->views[i] = placed[i];
+        } else {
+            int b = add_buf(net, l->out_h, l->out_w, l->out_c);
+            net->views[i] = (tview){.buf = b, .coff = 0, .c = l->out_c};
+        }
+    }
+    /* the schedule */
+    for (int i = 0; i < n; i++) {
+        const xnn_layer *l = &m->layers[i];
+        tview in = view_of(net, i - 1);
+        op *o = NULL;
+        switch (l->type) {
+        case XNN_L_CONV: {
+            bool dw = l->groups > 1 && l->groups == l->in_c && l->groups == l->filters;
+            bool direct = (net->flags & XNN_NET_NO_DIRECT) == 0;
+            if (direct && dw && l->in_c % 8 == 0) {
+                o = add_op(net, OP_DW, i);
+                o->post = l->act;
+            } else if (direct && l->groups == 1 && l->in_c * l->size * l->size <= 32 &&
+                       l->filters % 4 == 0 && l->filters <= 32) {
+                o = add_op(net, OP_DENSE, i);
+                o->post = l->act;
+            } else {
+                o = add_op(net, OP_CONV, i);
+                o->post = l->act == XNN_ACT_RELU ? XNN_ACT_LINEAR : l->act;
+            }
+            break;
+        }
+        case XNN_L_MAXPOOL:
+            o = add_op(net, OP_MAXPOOL, i);
+            break;
+        case XNN_L_SHORTCUT:
+            o = add_op(net, OP_ADD, i);
+            o->in2 = view_of(net, l->inputs[0]);
+            o->in2_layer = producer_of(m, l->inputs[0]);
+            o->post = l->act;
+            break;
+        case XNN_L_UPSAMPLE:
+            o = add_op(net, OP_UPSAMPLE, i);
+            break;
+        case XNN_L_ROUTE: {
+            int off = 0;
+            for (int j = 0; j < l->n_inputs; j++) {
+                int c = m->layers[l->inputs[j]].out_c;
+                if (l->n_inputs >= 2 && needs_copy[i * XNN_MAX_ROUTE + j]) {
+                    op *cp = add_op(net, OP_COPY, i);
+                    cp->in = view_of(net, l->inputs[j]);
+                    cp->in_layer = producer_of(m, l->inputs[j]);
+                    cp->out = net->views[i];
+                    cp->out.coff += off;
+                    cp->out.c = c;
+                }
+                off += c;
+            }
+            break;
+        }
+        case XNN_L_YOLO:
+            if (net->nyolo == (int)(sizeof net->yolo_layer / sizeof net->yolo_layer[0])) {
+                free(placed);
+                free(is_placed);
+                free(needs_copy);
+                return specx_err_set(err, SPECX_EUNSUPPORTED, "xnnpack: too many [yolo] layers");
+            }
+            net->yolo_layer[net->nyolo++] = i;
+            break;
+        case XNN_L_DROPOUT:
+            break;
+        }
+        if (o != NULL) {
+            o->in = in;
+            o->in_layer = producer_of(m, i - 1);
+            o->out = net->views[i];
+        }
+    }
+    if ((net->flags & XNN_NET_NO_FUSE) == 0) {
+        fuse(net, is_placed);
+    }
+    free(placed);
+    free(is_placed);
+    free(needs_copy);
+
+    /* liveness */
+    net->bufs[0].def = -1;
+    for (int s = 0; s < net->nop; s++) {
+        op *o = &net->ops[s];
+        if (o->kind == OP_NOP) {
+            continue;
+        }
+        touch(net, o->in, s, false);
+        if (o->kind == OP_ADD || o->has_res) {
+            touch(net, o->in2, s, false);
+        }
+        touch(net, o->out, s, true);
+    }
+    for (int k = 0; k < net->nyolo; k++) {
+        touch(net, view_of(net, net->yolo_layer[k] - 1), INT_MAX, false);
+    }
+    return SPECX_OK;
+}
+
+static size_t buf_bytes(const tbuf *b)
+{
+    return (size_t)b->h * b->w * b->c * sizeof(float);
+}
+
+/* Greedy interval allocation: buffers in order of first write; each takes
+ * the smallest free arena that fits, else grows the largest free one, else
+ * opens a new arena. */
+static specx_status assign_arenas(xnn_net *net, specx_err *err)
+{
+    int nb = net->nbuf;
+    int *order = malloc((size_t)nb * sizeof *order);
+    size_t *size = calloc((size_t)nb, sizeof *size);
+    int *busy = malloc((size_t)nb * sizeof *busy);
+    net->arenas = calloc((size_t)nb, sizeof *net->arenas);
+    if (order == NULL || size == NULL || busy == NULL || net->arenas == NULL) {
+        free(order);
+        free(size);
+        free(busy);
+        return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory planning buffers");
+    }
+    for (int i = 0; i < nb; i++) {
+        order[i] = i;
+    }
+    for (int i = 1; i < nb; i++) { /* insertion sort by def; nb is small */
+        int x = order[i], j = i - 1;
+        while (j >= 0 && net->bufs[order[j]].def > net->bufs[x].def) {
+            order[j + 1] = order[j];
+            j--;
+        }
+        order[j + 1] = x;
+    }
+    int na = 0;
+    for (int i = 0; i < nb; i++) {
+        tbuf *b = &net->bufs[order[i]];
+        if (b->def == INT_MAX) {
+            continue; /* never written (its producer was fused away) */
+        }
+        size_t need = buf_bytes(b);
+        int best = -1, largest = -1;
+        for (int a = 0; a < na; a++) {
+            if (busy[a] >= b->def) {
+                continue;
+            }
+            if (size[a] >= need && (best < 0 || size[a] < size[best])) {
+                best = a;
+            }
+            if (largest < 0 || size[a] > size[largest]) {
+                largest = a;
+            }
+        }
+        if (best < 0) {
+            best = largest >= 0 ? largest : na++;
+        }
+        if (size[best] < need) {
+            size[best] = need;
+        }
+        busy[best] = b->last < b->def ? b->def : b->last;
+        b->arena = best;
+    }
+    specx_status st = SPECX_OK;
+    net->narena = na;
+    for (int a = 0; a < na; a++) {
+        /* XNNPACK may read XNN_EXTRA_BYTES past an input's end */
+        size_t bytes = (size[a] + XNN_EXTRA_BYTES + 63) / 64 * 64;
+        net->arenas[a] = aligned_alloc(64, bytes);
+        if (net->arenas[a] == NULL) {
+            st = specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory (%zu bytes)", bytes);
+            break;
+        }
+        memset(net->arenas[a], 0, bytes);
+        net->arena_bytes += bytes;
+    }
+    for (int i = 0; i < nb && st == SPECX_OK; i++) {
+        net->bufs[i].p = net->bufs[i].arena >= 0 ? net->arenas[net->bufs[i].arena] : NULL;
+    }
+    free(order);
+    free(size);
+    free(busy);
+    return st;
+}
+
+static specx_status xnn_fail(specx_err *err, int layer, const char *what, enum xnn_status xs)
+{
+    return specx_err_set(err, SPECX_EINTERNAL, "xnnpack: layer %d: %s failed (xnn_status %d)",
+                         layer, what, (int)xs);
+}
+
+/* Reorders the model's [out][kh][kw][in/g] weights for our kernels and
+ * fills the kernel descriptor. */
+static specx_status setup_direct(op *o, const xnn_layer *l)
+{
+    int k = l->size, ci = l->in_c / l->groups, co = l->filters;
+    size_t taps = (size_t)k * k;
+    o->wt = aligned_alloc(64, ((taps * ci * co * sizeof(float)) + 63) / 64 * 64);
+    if (o->wt == NULL) {
+        return SPECX_ENOMEM;
+    }
+    for (int oc = 0; oc < co; oc++) {
+        for (size_t t = 0; t < taps; t++) {
+            for (int ic = 0; ic < ci; ic++) {
+                float v = l->weights[((size_t)oc * taps + t) * ci + ic];
+                /* depthwise: ci == 1, [t][c]; dense: [t][ic][oc] */
+                o->wt[(t * ci + ic) * co + oc] = v;
+            }
+        }
+    }
+    o->cv = (xk_conv){.in = o->vin,
+                      .out = o->vout,
+                      .res = o->has_res ? o->vin2 : (xk_view){0},
+                      .w = o->wt,
+                      .b = l->bias,
+                      .k = k,
+                      .s = l->stride,
+                      .pad = l->pad,
+                      .in_leaky = o->in_leaky,
+                      .act = o->post == XNN_ACT_LEAKY  ? 1
+                             : o->post == XNN_ACT_RELU ? 2
+                                                       : 0};
+    return SPECX_OK;
+}
+
+static specx_status build_ops(xnn_net *net, specx_err *err)
+{
+    for (int s = 0; s < net->nop; s++) {
+        op *o = &net->ops[s];
+        const xnn_layer *l = &net->m->layers[o->layer];
+        if (o->kind == OP_NOP) {
+            continue;
+        }
+        o->vin = resolve(net, o->in);
+        o->vout = resolve(net, o->out);
+        if (o->kind == OP_ADD || o->has_res) {
+            o->vin2 = resolve(net, o->in2);
+        }
+        if (o->kind == OP_DW || o->kind == OP_DENSE) {
+            if (setup_direct(o, l) != SPECX_OK) {
+                return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+            }
+            continue;
+        }
+        enum xnn_status xs = xnn_status_success;
+        if (o->kind == OP_CONV) {
+            float lo = l->act == XNN_ACT_RELU ? 0.0f : -INFINITY;
+            xs = xnn_create_convolution2d_nhwc_f32(
+                (uint32_t)l->pad, (uint32_t)l->pad, (uint32_t)l->pad, (uint32_t)l->pad,
+                (uint32_t)l->size, (uint32_t)l->size, (uint32_t)l->stride, (uint32_t)l->stride, 1,
+                1, (uint32_t)l->groups, (size_t)(l->in_c / l->groups),
+                (size_t)(l->filters / l->groups), (size_t)o->vin.stride, (size_t)o->vout.stride,
+                l->weights, l->bias, lo, INFINITY, 0, &o->xop);
+            if (xs != xnn_status_success) {
+                return xnn_fail(err, o->layer, "create convolution", xs);
+            }
+            xs = xnn_setup_convolution2d_nhwc_f32(o->xop, 1, (size_t)l->in_h, (size_t)l->in_w,
+                                                  o->vin.p, o->vout.p, net->pool);
+            if (xs != xnn_status_success) {
+                return xnn_fail(err, o->layer, "setup convolution", xs);
+            }
+        } else if (o->kind == OP_MAXPOOL) {
+            if (l->size < 2) {
+                return specx_err_set(err, SPECX_EUNSUPPORTED,
+                                     "xnnpack: layer %d [maxpool]: size 1 is not supported",
+                                     o->layer);
+            }
+            uint32_t p0 = (uint32_t)l->pool_padding / 2, p1 = (uint32_t)l->pool_padding - p0;
+            xs = xnn_create_max_pooling2d_nhwc_f32(
+                p0, p1, p1, p0, (uint32_t)l->size, (uint32_t)l->size, (uint32_t)l->stride,
+                (uint32_t)l->stride, 1, 1, (size_t)l->in_c, (size_t)o->vin.stride,
+                (size_t)o->vout.stride, -INFINITY, INFINITY, 0, &o->xop);
+            if (xs != xnn_status_success) {
+                return xnn_fail(err, o->layer, "create max pooling", xs);
+            }
+            xs = xnn_setup_max_pooling2d_nhwc_f32(o->xop, 1, (size_t)l->in_h, (size_t)l->in_w,
+                                                  o->vin.p, o->vout.p, net->pool);
+            if (xs != xnn_status_success) {
+                return xnn_fail(err, o->layer, "setup max pooling", xs);
+            }
+        }
+    }
+    return SPECX_OK;
+}
+
+specx_status xnn_net_create(const xnn_model *m, int threads, unsigned flags, xnn_net **out,
+                            specx_err *err)
+{
+    if (threads < 1 || threads > 64) {
+        return specx_err_set(err, SPECX_EINVAL, "xnnpack: threads must be 1..64, got %d", threads);
+    }
+    enum xnn_status xs = xnn_initialize(NULL);
+    if (xs != xnn_status_success) {
+        return specx_err_set(err, SPECX_EUNSUPPORTED,
+                             "xnnpack: initialisation failed (xnn_status %d): unsupported CPU?",
+                             (int)xs);
+    }
+    xnn_net *net = calloc(1, sizeof *net);
+    if (net == NULL) {
+        xnn_deinitialize();
+        return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+    }
+    net->xnn_inited = true;
+    net->m = m;
+    net->flags = flags;
+    specx_status st = SPECX_OK;
+    if (threads > 1) {
+        net->pool = pthreadpool_create((size_t)threads);
+        if (net->pool == NULL) {
+            st = specx_err_set(err, SPECX_ENOMEM, "xnnpack: cannot create %d threads", threads);
+        }
+    }
+    if (st == SPECX_OK) {
+        st = plan(net, err);
+    }
+    if (st == SPECX_OK) {
+        st = assign_arenas(net, err);
+    }
+    if (st == SPECX_OK) {
+        st = build_ops(net, err);
+    }
+    if (st != SPECX_OK) {
+        xnn_net_free(net);
+        return st;
+    }
+    *out = net;
+    return SPECX_OK;
+}
+
+void xnn_net_free(xnn_net *net)
+{
+    if (net == NULL) {
+        return;
+    }
+    for (int s = 0; s < net->nop; s++) {
+        if (net->ops[s].xop != NULL) {
+            xnn_delete_operator(net->ops[s].xop);
+        }
+        free(net->ops[s].wt);
+    }
+    for (int a = 0; a < net->narena; a++) {
+        free(net->arenas[a]);
+    }
+    free(net->arenas);
+    free(net->ops);
+    free(net->bufs);
+    free(net->views);
+    if (net->pool != NULL) {
+        pthreadpool_destroy(net->pool);
+    }
+    if (net->xnn_inited) {
+        xnn_deinitialize();
+    }
+    free(net);
+}
+
+float *xnn_net_input(xnn_net *net)
+{
+    return net->bufs[0].p;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void post_act(pthreadpool_t pool, xnn_act act, const xk_view *v)
+{
+    if (act == XNN_ACT_LEAKY) {
+        xk_leaky(pool, v);
+    } else if (act == XNN_ACT_LOGISTIC) {
+        xk_logistic(pool, v);
+    }
+}
+
+specx_status xnn_net_run(xnn_net *net, const atomic_bool *cancel, specx_err *err)
+{
+    for (int s = 0; s < net->nop; s++) {
+        if (cancel != NULL && atomic_load_explicit(cancel, memory_order_relaxed)) {
+            return specx_err_set(err, SPECX_ECANCELED, "detection cancelled");
+        }
+        op *o = &net->ops[s];
+        if (o->kind == OP_NOP) {
+            continue;
+        }
+        uint64_t t0 = net->profile ? now_ns() : 0;
+        switch (o->kind) {
+        case OP_NOP:
+            break;
+        case OP_DW:
+            xk_dwconv(net->pool, &o->cv);
+            if (o->post == XNN_ACT_LOGISTIC) {
+                xk_logistic(net->pool, &o->vout);
+            }
+            break;
+        case OP_DENSE:
+            xk_dense(net->pool, &o->cv);
+            if (o->post == XNN_ACT_LOGISTIC) {
+                xk_logistic(net->pool, &o->vout);
+            }
+            break;
+        case OP_CONV:
+        case OP_MAXPOOL: {
+            enum xnn_status xs = xnn_run_operator(o->xop, net->pool);
+            if (xs != xnn_status_success) {
+                return xnn_fail(err, o->layer, "run", xs);
+            }
+            post_act(net->pool, o->post, &o->vout);
+            break;
+        }
+        case OP_ADD:
+            xk_add(net->pool, &o->vin, &o->vin2, &o->vout, o->post == XNN_ACT_LEAKY);
+            if (o->post == XNN_ACT_LOGISTIC) {
+                xk_logistic(net->pool, &o->vout);
+            }
+            break;
+        case OP_UPSAMPLE:
+            xk_upsample(net->pool, &o->vin, &o->vout, net->m->layers[o->layer].stride);
+            break;
+        case OP_COPY:
+            xk_copy(net->pool, &o->vin, &o->vout);
+            break;
+        }
+        if (net->profile) {
+            o->ns += now_ns() - t0;
+        }
+    }
+    net->runs++;
+    return SPECX_OK;
+}
+
+int xnn_net_yolo_count(const xnn_net *net)
+{
+    return net->nyolo;
+}
+
+const xnn_layer *xnn_net_yolo_layer(const xnn_net *net, int k)
+{
+    return &net->m->layers[net->yolo_layer[k]];
+}
+
+xk_view xnn_net_yolo_view(const xnn_net *net, int k)
+{
+    return resolve(net, view_of(net, net->yolo_layer[k] - 1));
+}
+
+void xnn_net_set_profile(xnn_net *net, bool on)
+{
+    net->profile = on;
+    xnn_net_profile_reset(net);
+}
+
+void xnn_net_profile_reset(xnn_net *net)
+{
+    for (int s = 0; s < net->nop; s++) {
+        net->ops[s].ns = 0;
+    }
+    net->runs = 0;
+}
+
+static const char *op_name(const op *o, const xnn_layer *l)
+{
+    switch (o->kind) {
+    case OP_NOP:
+        return "fused";
+    case OP_DW:
+        return "dw-direct";
+    case OP_DENSE:
+        return "direct";
+    case OP_CONV:
+        if (l->groups > 1 && l->groups == l->in_c && l->groups == l->filters) {
+            return "conv-dw";
+        }
+        return l->size == 1 ? "conv-1x1" : "conv";
+    case OP_MAXPOOL:
+        return "maxpool";
+    case OP_ADD:
+        return "shortcut";
+    case OP_UPSAMPLE:
+        return "upsample";
+    case OP_COPY:
+        return "route-copy";
+    }
+    return "?";
+}
+
+void xnn_net_profile_print(const xnn_net *net, FILE *f)
+{
+    uint64_t total = 0;
+    for (int s = 0; s < net->nop; s++) {
+        total += net->ops[s].ns;
+    }
+    uint64_t runs = net->runs > 0 ? net->runs : 1;
+    fprintf(f, "%5s %-10s %-16s %-16s %-14s %9s %6s\n", "layer", "op", "in (WxHxC)", "out (WxHxC)",
+            "act", "ms/run", "share");
+    for (int s = 0; s < net->nop; s++) {
+        const op *o = &net->ops[s];
+        const xnn_layer *l = &net->m->layers[o->layer];
+        char in[32], outs[32];
+        snprintf(in, sizeof in, "%dx%dx%d", o->vin.w, o->vin.h, o->vin.c);
+        snprintf(outs, sizeof outs, "%dx%dx%d", o->vout.w, o->vout.h, o->vout.c);
+        if (o->kind == OP_NOP) {
+            continue;
+        }
+        const char *post = o->post == XNN_ACT_LEAKY                         ? "leaky"
+                           : o->post == XNN_ACT_LOGISTIC                    ? "logistic"
+                           : o->post == XNN_ACT_RELU                        ? "relu"
+                           : (o->kind == OP_CONV && l->act == XNN_ACT_RELU) ? "relu"
+                                                                            : "-";
+        char act[32];
+        snprintf(act, sizeof act, "%s%s%s", o->in_leaky ? "lk>" : "", post,
+                 o->has_res ? "+res" : "");
+        if ((o->kind == OP_CONV || o->kind == OP_DW || o->kind == OP_DENSE) && l->size > 1) {
+            snprintf(outs + strlen(outs), sizeof outs - strlen(outs), " k%d/%d", l->size,
+                     l->stride);
+        }
+        fprintf(f, "%5d %-10s %-16s %-16s %-14s %9.4f %5.1f%%\n", o->layer, op_name(o, l), in, outs,
+                act, (double)o->ns / runs / 1e6, total > 0 ? 100.0 * (double)o->ns / total : 0.0);
+    }
+    fprintf(f, "total %.3f ms/run over %llu runs (network only, without letterbox/decoding)\n",
+            (double)total / runs / 1e6, (unsigned long long)net->runs);
+}
+
+size_t xnn_net_arena_bytes(const xnn_net *net)
+{
+    return net->arena_bytes;
+}
