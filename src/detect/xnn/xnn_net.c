@@ -660,8 +660,11 @@ void xnn_net_profile_print(const xnn_net *net, FILE *f)
         fprintf(f, "%5d %-10s %-16s %-16s %-14s %9.4f %5.1f%%\n", o->layer, op_name(o, l), in, outs,
                 act, (double)o->ns / runs / 1e6, total > 0 ? 100.0 * (double)o->ns / total : 0.0);
     }
-    fprintf(f, "total %.3f ms/run over %llu runs (network only, without letterbox/decoding)\n",
-            (double)total / runs / 1e6, (unsigned long long)net->runs);
+    fprintf(f,
+            "total %.3f ms/run over %llu runs (network only, without letterbox/decoding); "
+            "activations %.2f MB in %d arenas\n",
+            (double)total / runs / 1e6, (unsigned long long)net->runs,
+            (double)net->arena_bytes / 1e6, net->narena);
 }
 
 size_t xnn_net_arena_bytes(const xnn_net *net)
