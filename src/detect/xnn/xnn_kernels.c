@@ -31,6 +31,11 @@ static void leaky_task(void *ctx, size_t y)
 void xk_leaky(pthreadpool_t pool, const xk_view *v)
 {
     xk_task t = {.a = *v};
+    if (v->stride == v->c) {
+        /* a dense tensor: one long row per image row */
+        t.a.c = t.a.stride = v->c * v->w;
+        t.a.w = 1;
+    }
     pthreadpool_parallelize_1d(pool, leaky_task, &t, (size_t)v->h, 0);
 }
 
@@ -173,6 +178,31 @@ XK_CLONES static void leaky_row(float *restrict p, int w, int c, int stride)
     }
 }
 
+typedef float v16 __attribute__((vector_size(64)));
+typedef int v16i __attribute__((vector_size(64)));
+
+static inline v16 ld16(const float *p)
+{
+    v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void st16(float *p, v16 v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+static inline v16 act16(v16 v, int act)
+{
+    if (act == 0) {
+        return v;
+    }
+    v16i m = v > 0.0f;
+    v16 s = act == 1 ? v * 0.1f : (v16){0};
+    return (v16)(((v16i)v & m) | ((v16i)s & ~m));
+}
+
 static inline v8 act8(v8 v, int act)
 {
     if (act == 1) {
@@ -204,53 +234,93 @@ static inline void dw_pixel(const xk_conv *cv, int oy, int ox, int c0)
 }
 
 /* 3x3: the nine weight vectors of a channel tile stay in registers while
- * the tile sweeps the row; only border pixels take the generic path. */
-XK_CLONES static void dw3_row(const xk_conv *cv, int oy)
-{
-    const int C = cv->out.c, s = cv->s, pad = cv->pad, is = cv->in.stride;
-    const int os = cv->out.stride, ow = cv->out.w, act = cv->act;
-    const int iy0 = oy * s - pad;
-    const bool full = iy0 >= 0 && iy0 + 3 <= cv->in.h;
-    int lo = (pad + s - 1) / s, hi = (cv->in.w - 3 + pad) / s + 1;
-    lo = lo > ow ? ow : lo;
-    hi = hi > ow ? ow : hi < lo ? lo : hi;
-    float *orow = cv->out.p + (size_t)oy * ow * os;
-    for (int c0 = 0; c0 < C; c0 += 8) {
-        if (!full) {
-            for (int ox = 0; ox < ow; ox++) {
-                dw_pixel(cv, oy, ox, c0);
-            }
-            continue;
-        }
-        const float *w = cv->w + c0;
-        const v8 w0 = ld8(w), w1 = ld8(w + C), w2 = ld8(w + 2 * C);
-        const v8 w3 = ld8(w + 3 * C), w4 = ld8(w + 4 * C), w5 = ld8(w + 5 * C);
-        const v8 w6 = ld8(w + 6 * C), w7 = ld8(w + 7 * C), w8 = ld8(w + 8 * C);
-        const v8 bias = ld8(cv->b + c0);
-        const float *r0 = cv->in.p + (size_t)iy0 * cv->in.w * is + c0;
-        const float *r1 = r0 + (size_t)cv->in.w * is, *r2 = r1 + (size_t)cv->in.w * is;
-        for (int ox = 0; ox < lo; ox++) {
-            dw_pixel(cv, oy, ox, c0);
-        }
-        for (int ox = lo; ox < hi; ox++) {
-            size_t x = (size_t)(ox * s - pad) * is;
-            v8 acc = bias;
-            acc += ld8(r0 + x) * w0;
-            acc += ld8(r0 + x + is) * w1;
-            acc += ld8(r0 + x + 2 * is) * w2;
-            acc += ld8(r1 + x) * w3;
-            acc += ld8(r1 + x + is) * w4;
-            acc += ld8(r1 + x + 2 * is) * w5;
-            acc += ld8(r2 + x) * w6;
-            acc += ld8(r2 + x + is) * w7;
-            acc += ld8(r2 + x + 2 * is) * w8;
-            st8(orow + (size_t)ox * os + c0, act8(acc, act));
-        }
-        for (int ox = hi; ox < ow; ox++) {
-            dw_pixel(cv, oy, ox, c0);
-        }
+ * the tile sweeps the row, four output pixels at a time (four independent
+ * FMA chains); only border pixels take the generic path. Instantiated for
+ * 8- and 16-channel tiles (VT = v8 or v16; 16 when C % 16 == 0, one AVX-512
+ * register in the x86-64-v4 clone, two AVX registers otherwise). */
+#define DW3_ROW(NAME, VT, LD, ST, ACT, T)                                                          \
+    XK_CLONES static void NAME(const xk_conv *cv, int oy)                                          \
+    {                                                                                              \
+        const int C = cv->out.c, s = cv->s, pad = cv->pad, is = cv->in.stride;                     \
+        const int os = cv->out.stride, ow = cv->out.w, act = cv->act;                              \
+        const int iy0 = oy * s - pad;                                                              \
+        const bool full = iy0 >= 0 && iy0 + 3 <= cv->in.h;                                         \
+        int lo = (pad + s - 1) / s, hi = (cv->in.w - 3 + pad) / s + 1;                             \
+        lo = lo > ow ? ow : lo;                                                                    \
+        hi = hi > ow ? ow : hi < lo ? lo : hi;                                                     \
+        if (!full) {                                                                               \
+            lo = hi = ow;                                                                          \
+        }                                                                                          \
+        float *orow = cv->out.p + (size_t)oy * ow * os;                                            \
+        const size_t step = (size_t)s * is;                                                        \
+        for (int c0 = 0; c0 < C; c0 += T) {                                                        \
+            for (int ox = 0; ox < lo; ox++) {                                                      \
+                for (int c = c0; c < c0 + T; c += 8) {                                             \
+                    dw_pixel(cv, oy, ox, c);                                                       \
+                }                                                                                  \
+            }                                                                                      \
+            if (lo < hi) {                                                                         \
+                const float *w = cv->w + c0;                                                       \
+                const VT w0 = LD(w), w1 = LD(w + C), w2 = LD(w + 2 * C);                           \
+                const VT w3 = LD(w + 3 * C), w4 = LD(w + 4 * C), w5 = LD(w + 5 * C);               \
+                const VT w6 = LD(w + 6 * C), w7 = LD(w + 7 * C), w8 = LD(w + 8 * C);               \
+                const VT bias = LD(cv->b + c0);                                                    \
+                const float *r0 = cv->in.p + (size_t)iy0 * cv->in.w * is + c0;                     \
+                const float *r1 = r0 + (size_t)cv->in.w * is, *r2 = r1 + (size_t)cv->in.w * is;    \
+                int ox = lo;                                                                       \
+                for (; ox + 4 <= hi; ox += 4) {                                                    \
+                    size_t x = (size_t)(ox * s - pad) * is;                                        \
+                    VT a0 = bias, a1 = bias, a2 = bias, a3 = bias;                                 \
+                    for (int t = 0; t < 9; t++) {                                                  \
+                        const VT wv = t == 0   ? w0                                                \
+                                      : t == 1 ? w1                                                \
+                                      : t == 2 ? w2                                                \
+                                      : t == 3 ? w3                                                \
+                                      : t == 4 ? w4                                                \
+                                      : t == 5 ? w5                                                \
+                                      : t == 6 ? w6                                                \
+                                      : t == 7 ? w7                                                \
+                                               : w8;                                               \
+                        const float *q = (t < 3   ? r0                                             \
+                                          : t < 6 ? r1                                             \
+                                                  : r2) +                                          \
+                                         x + (t % 3) * (size_t)is;                                 \
+                        a0 += LD(q) * wv;                                                          \
+                        a1 += LD(q + step) * wv;                                                   \
+                        a2 += LD(q + 2 * step) * wv;                                               \
+                        a3 += LD(q + 3 * step) * wv;                                               \
+                    }                                                                              \
+                    float *o = orow + (size_t)ox * os + c0;                                        \
+                    ST(o, ACT(a0, act));                                                           \
+                    ST(o + os, ACT(a1, act));                                                      \
+                    ST(o + 2 * (size_t)os, ACT(a2, act));                                          \
+                    ST(o + 3 * (size_t)os, ACT(a3, act));                                          \
+                }                                                                                  \
+                for (; ox < hi; ox++) {                                                            \
+                    size_t x = (size_t)(ox * s - pad) * is;                                        \
+                    VT acc = bias;                                                                 \
+                    acc += LD(r0 + x) * w0;                                                        \
+                    acc += LD(r0 + x + is) * w1;                                                   \
+                    acc += LD(r0 + x + 2 * is) * w2;                                               \
+                    acc += LD(r1 + x) * w3;                                                        \
+                    acc += LD(r1 + x + is) * w4;                                                   \
+                    acc += LD(r1 + x + 2 * is) * w5;                                               \
+                    acc += LD(r2 + x) * w6;                                                        \
+                    acc += LD(r2 + x + is) * w7;                                                   \
+                    acc += LD(r2 + x + 2 * is) * w8;                                               \
+                    ST(orow + (size_t)ox * os + c0, ACT(acc, act));                                \
+                }                                                                                  \
+            }                                                                                      \
+            for (int ox = hi; ox < ow; ox++) {                                                     \
+                for (int c = c0; c < c0 + T; c += 8) {                                             \
+                    dw_pixel(cv, oy, ox, c);                                                       \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
     }
-}
+
+DW3_ROW(dw3_row_8, v8, ld8, st8, act8, 8)
+DW3_ROW(dw3_row_16, v16, ld16, st16, act16, 16)
 
 XK_CLONES static void dw_row(const xk_conv *cv, int oy)
 {
@@ -264,8 +334,10 @@ XK_CLONES static void dw_row(const xk_conv *cv, int oy)
 static void dw_task(void *ctx, size_t oy)
 {
     const xk_conv *cv = ctx;
-    if (cv->k == 3) {
-        dw3_row(cv, (int)oy);
+    if (cv->k == 3 && cv->out.c % 16 == 0) {
+        dw3_row_16(cv, (int)oy);
+    } else if (cv->k == 3) {
+        dw3_row_8(cv, (int)oy);
     } else {
         dw_row(cv, (int)oy);
     }
