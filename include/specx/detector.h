@@ -71,8 +71,11 @@ const char *specx_model_summary(size_t index);
 const char *specx_detector_default_backend(void);
 
 /* Model directory: explicit (non-NULL, non-empty) > $SPECX_MODEL_DIR >
- * ./assets/models > ../shared/assets/models. Writes the chosen directory to
- * buf. Fails with SPECX_ENOTFOUND naming every place it looked. */
+ * ./assets/models > ../shared/assets/models (the last two relative to the
+ * current directory). Writes the chosen directory to buf. A directory given
+ * explicitly or in $SPECX_MODEL_DIR that does not exist is an error naming
+ * it (no fall-back). Fails with SPECX_ENOTFOUND naming every place it looked.
+ * Thread-safe (reads the environment). */
 specx_status specx_model_dir_resolve(const char *explicit_dir, char *buf, size_t buflen,
                                      specx_err *err);
 

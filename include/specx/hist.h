@@ -28,6 +28,10 @@ void specx_hist_init(specx_hist *h);
 /* Negative values are recorded as 0. */
 void specx_hist_record(specx_hist *h, int64_t v);
 void specx_hist_merge(specx_hist *into, const specx_hist *from);
+/* into -= from, where `from` is an earlier copy of the same histogram (counts
+ * only grew): what was recorded in between. min/max become the edges of the
+ * lowest/highest non-empty bucket (an interval's exact extremes are lost). */
+void specx_hist_sub(specx_hist *into, const specx_hist *from);
 /* q in [0,1]; returns 0 for an empty histogram. q=1 returns the exact max. */
 int64_t specx_hist_quantile(const specx_hist *h, double q);
 double specx_hist_mean(const specx_hist *h);

@@ -69,6 +69,9 @@
  *    never inside an executor's start()/cancel(); cheaper (no thread hop) but
  *    a slow callback then delays that thread's other work.
  * specx_operator_process hands its own output to its caller instead.
+ * The plan callback and executor callbacks (start, cancel) may call submit
+ * and specx_call_complete, but not process, shutdown or destroy (they would
+ * wait for themselves).
  * Executors must not hold a lock that their cancel() takes while calling
  * specx_call_complete(): completion waits for a concurrent cancel() of the
  * same call to return (the executor.h guarantee that cancel never runs after
@@ -167,8 +170,10 @@ typedef struct specx_output {
     specx_time_t decided;
 } specx_output;
 
-/* Take ownership of out->result inside an output callback (the operator will
- * not free it). Returns the result; free it with specx_operator_free_result. */
+/* Take ownership of out->result inside an output callback, or from a
+ * process() output before releasing it (the operator will not free it).
+ * Returns the result (NULL for "no result" or if already taken); free it
+ * with specx_operator_free_result(op, out->winner, result). */
 void *specx_output_take_result(specx_output *out);
 
 typedef void (*specx_output_fn)(void *output_user, specx_output *out);

@@ -58,6 +58,13 @@ typedef struct specx_operator_stats {
 specx_status specx_operator_stats_snapshot(specx_operator *op, specx_operator_stats **out);
 void specx_operator_stats_free(specx_operator_stats *s);
 
+/* The change between two snapshots of the same operator (`before` taken
+ * earlier): counters and histograms of what happened in between; gauges
+ * (pending, in_flight) and `taken` come from `now`. *out is malloc'd (free
+ * with specx_operator_stats_free). SPECX_EINVAL if the executor sets differ. */
+specx_status specx_stats_diff(const specx_operator_stats *now, const specx_operator_stats *before,
+                              specx_operator_stats **out);
+
 /* fallbacks / outputs, 0 when there are no outputs. */
 double specx_stats_fallback_ratio(const specx_operator_stats *s);
 

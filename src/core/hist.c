@@ -75,6 +75,45 @@ void specx_hist_merge(specx_hist *into, const specx_hist *from)
     }
 }
 
+/* Lower edge of a bucket. */
+static int64_t bucket_low(unsigned b)
+{
+    if (b < SPECX_HIST_SUB) {
+        return (int64_t)b;
+    }
+    unsigned shift = b / SPECX_HIST_SUB - 1u;
+    uint64_t sub = b % SPECX_HIST_SUB + SPECX_HIST_SUB;
+    return (int64_t)(sub << shift);
+}
+
+void specx_hist_sub(specx_hist *into, const specx_hist *from)
+{
+    uint64_t count = 0;
+    unsigned lo = SPECX_HIST_BUCKETS, hi = 0;
+    for (unsigned i = 0; i < SPECX_HIST_BUCKETS; i++) {
+        uint32_t f = from->buckets[i];
+        into->buckets[i] = into->buckets[i] >= f ? into->buckets[i] - f : 0;
+        if (into->buckets[i] != 0) {
+            count += into->buckets[i];
+            if (i < lo) {
+                lo = i;
+            }
+            hi = i;
+        }
+    }
+    into->count = count;
+    into->sum = into->sum > from->sum && count > 0 ? into->sum - from->sum : 0.0;
+    if (count == 0) {
+        into->min = INT64_MAX;
+        into->max = 0;
+        return;
+    }
+    int64_t lo_v = bucket_low(lo), hi_v = bucket_high(hi);
+    /* keep the exact extremes when they still lie in those buckets */
+    into->min = into->min >= lo_v && into->min <= bucket_high(lo) ? into->min : lo_v;
+    into->max = into->max >= bucket_low(hi) && into->max <= hi_v ? into->max : hi_v;
+}
+
 int64_t specx_hist_quantile(const specx_hist *h, double q)
 {
     if (h->count == 0) {

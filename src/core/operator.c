@@ -188,8 +188,9 @@ static void defer_push(defer *d, ditem it)
         size_t ncap = d->cap * 2;
         ditem *nv = malloc(ncap * sizeof *nv);
         if (nv == NULL) {
-            /* Cannot defer: leaking a result beats running user code under the
-             * lock. Cancels are never dropped this way (see callers). */
+            /* Only reached with more than 7 executors (inline storage covers
+             * 2 items per executor + 2 per message), and a dropped cancel or
+             * free would break the contract; there is no sane way on. */
             abort();
         }
         memcpy(nv, d->v, d->n * sizeof *nv);
@@ -1317,6 +1318,10 @@ static specx_status submit_msg(specx_operator *op, void *input, void *user, bool
     for (size_t k = 0; k < op->n_ex; k++) {
         size_t i = op->order[k];
         slot *s = &m->slots[i];
+        if (d.n > 0) {
+            unlock(op);
+            run_defers(op, &d); /* e.g. frees after a decision; relocks */
+        }
         if (s->cstate != CALL_RESERVED) {
             continue;
         }
@@ -1325,8 +1330,6 @@ static specx_status submit_msg(specx_operator *op, void *input, void *user, bool
         m->refs++; /* the call's */
         e->st.sent++;
         s->started = specx_time_now();
-        unlock(op);
-        run_defers(op, &d);
         unlock(op);
         specx_operator *prev = tls_in_exec;
         tls_in_exec = op;
@@ -1368,8 +1371,8 @@ static specx_status submit_msg(specx_operator *op, void *input, void *user, bool
                 defer_push(&d, (ditem){.kind = D_CANCEL, .exec = (uint32_t)i, .p = &s->call});
             }
         }
-        /* else completed during start(): the completer dropped nothing yet of
-         * ours; it releases the call's reference itself */
+        /* else: completed during start(); the completer has released the
+         * call's reference (this thread still holds its own) */
     }
     unlock(op);
     finish(op, &d);
@@ -1476,6 +1479,9 @@ size_t specx_operator_advance(specx_operator *op, specx_time_t now)
 
 specx_time_t specx_operator_next_deadline(specx_operator *op)
 {
+    if (op == NULL) {
+        return SPECX_TIME_NEVER;
+    }
     lock(op);
     specx_time_t t = op->heap_n > 0 ? op->heap[0]->timer_at : SPECX_TIME_NEVER;
     unlock(op);
@@ -1499,15 +1505,21 @@ void specx_operator_shutdown(specx_operator *op)
      * their submitter takes the lock again and sees `stopping`). */
     defer d;
     defer_init(&d);
-    specx_time_t now = specx_time_now();
-    for (msg *m = op->qhead; m != NULL; m = m->next) {
-        if (m->state == MSG_LIVE) {
-            decide_forced(op, m, now, &d);
-        }
-    }
     op->active++;
-    unlock(op);
-    finish(op, &d);
+    /* One message per round keeps the defer list within its inline storage;
+     * the scan restarts because the queue may change while unlocked. */
+    for (;;) {
+        msg *m = op->qhead;
+        while (m != NULL && m->state != MSG_LIVE) {
+            m = m->next;
+        }
+        if (m == NULL) {
+            break;
+        }
+        decide_forced(op, m, specx_time_now(), &d);
+        unlock(op);
+        finish(op, &d);
+    }
     defer_fini(&d);
     op->active--;
     /* Wait for quiescence: all delivered, all calls completed, nobody inside. */

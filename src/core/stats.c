@@ -14,6 +14,54 @@ double specx_stats_fallback_ratio(const specx_operator_stats *s)
     return s->outputs ? (double)s->fallbacks / (double)s->outputs : 0.0;
 }
 
+static uint64_t delta(uint64_t now, uint64_t before)
+{
+    return now >= before ? now - before : 0;
+}
+
+specx_status specx_stats_diff(const specx_operator_stats *now, const specx_operator_stats *before,
+                              specx_operator_stats **out)
+{
+    if (now == NULL || before == NULL || out == NULL || now->n_exec != before->n_exec) {
+        return SPECX_EINVAL;
+    }
+    size_t n = now->n_exec;
+    specx_operator_stats *d = malloc(sizeof *d + n * sizeof(specx_exec_stats));
+    if (d == NULL) {
+        return SPECX_ENOMEM;
+    }
+    *d = *now;
+    d->exec = (specx_exec_stats *)(d + 1);
+    d->submitted = delta(now->submitted, before->submitted);
+    d->outputs = delta(now->outputs, before->outputs);
+    d->remote_wins = delta(now->remote_wins, before->remote_wins);
+    d->local_wins = delta(now->local_wins, before->local_wins);
+    d->no_results = delta(now->no_results, before->no_results);
+    d->fallbacks = delta(now->fallbacks, before->fallbacks);
+    d->late_accepted = delta(now->late_accepted, before->late_accepted);
+    d->after_deadline = delta(now->after_deadline, before->after_deadline);
+    specx_hist_sub(&d->latency, &before->latency);
+    specx_hist_sub(&d->hol_wait, &before->hol_wait);
+    for (size_t i = 0; i < n; i++) {
+        specx_exec_stats *e = &d->exec[i];
+        const specx_exec_stats *b = &before->exec[i];
+        *e = now->exec[i];
+        e->sent = delta(e->sent, b->sent);
+        e->completed = delta(e->completed, b->completed);
+        e->won = delta(e->won, b->won);
+        e->outranked = delta(e->outranked, b->outranked);
+        e->late = delta(e->late, b->late);
+        e->failed = delta(e->failed, b->failed);
+        e->skipped = delta(e->skipped, b->skipped);
+        e->shed = delta(e->shed, b->shed);
+        e->cancelled = delta(e->cancelled, b->cancelled);
+        e->late_accepted = delta(e->late_accepted, b->late_accepted);
+        specx_hist_sub(&e->latency, &b->latency);
+    }
+    *out = d;
+    return SPECX_OK;
+}
+
 static double ms(int64_t ns)
 {
     return (double)ns / 1e6;
@@ -100,7 +148,7 @@ static void print_pcts(FILE *f, const specx_hist *h)
         fprintf(f, " %8s %8s %8s %8s %8s", "-", "-", "-", "-", "-");
         return;
     }
-    fprintf(f, " %8.2f %8.2f %8.2f %8.2f %8.2f", ms(specx_hist_quantile(h, 0.50)),
+    fprintf(f, " %8.3f %8.3f %8.3f %8.3f %8.3f", ms(specx_hist_quantile(h, 0.50)),
             ms(specx_hist_quantile(h, 0.90)), ms(specx_hist_quantile(h, 0.99)),
             ms(specx_hist_quantile(h, 0.999)), ms(h->max));
 }

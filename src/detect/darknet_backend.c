@@ -134,6 +134,8 @@ typedef struct capture {
 static void capture_begin(capture *c)
 {
     c->active = 0;
+    c->saved_fd = -1;
+    c->tmp = NULL;
     const char *v = getenv("SPECX_DARKNET_VERBOSE");
     if (v != NULL && v[0] != '\0' && strcmp(v, "0") != 0) {
         return;
@@ -366,7 +368,7 @@ specx_status specx_darknet_load(const specx_model_files *files, specx_darknet **
     }
 
     pthread_mutex_lock(&load_lock);
-    capture cap;
+    capture cap = {.active = 0, .saved_fd = -1, .tmp = NULL};
     capture_begin(&cap);
     /* darknet's API takes non-const paths; copies keep ours intact. */
     char cfgpath[sizeof files->cfg], wpath[sizeof files->weights];

@@ -11,6 +11,9 @@
  * - The YUV->RGB matrix follows the stream's colour tags (BT.709 for HD
  *   content tagged so, BT.601 otherwise) and its range (full or limited), so
  *   the RGB values match what other players show.
+ * - sws converts into an FFmpeg-allocated (aligned, padded) RGB frame that is
+ *   then copied into the caller's image: sws' SIMD code may touch bytes past
+ *   a tightly sized row, which a specx_image does not have.
  * - A directory is listed once at open and sorted by name (strcmp), so
  *   frame_0001.png, frame_0002.png, ... play in order. */
 #include <dirent.h>
@@ -42,6 +45,7 @@ struct specx_video_source {
     struct SwsContext *sws;
     AVPacket *pkt;
     AVFrame *frm;
+    AVFrame *rgb; /* padded conversion target */
     int stream;
     int flushing; /* input exhausted, NULL packet sent */
     int done;     /* decoder drained */
@@ -252,9 +256,27 @@ static specx_status av_convert(specx_video_source *s, specx_frame *frame, specx_
     /* Fails harmlessly for RGB inputs, where there is no matrix to set. */
     sws_setColorspaceDetails(s->sws, sws_getCoefficients(matrix), full,
                              sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
-    uint8_t *dst[4] = {img.data, NULL, NULL, NULL};
-    int dst_stride[4] = {img.stride, 0, 0, 0};
-    sws_scale(s->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, dst_stride);
+    if (s->rgb == NULL || s->rgb->width != f->width || s->rgb->height != f->height) {
+        av_frame_free(&s->rgb);
+        s->rgb = av_frame_alloc();
+        int rc = AVERROR(ENOMEM);
+        if (s->rgb != NULL) {
+            s->rgb->format = AV_PIX_FMT_RGB24;
+            s->rgb->width = f->width;
+            s->rgb->height = f->height;
+            rc = av_frame_get_buffer(s->rgb, 0);
+        }
+        if (rc < 0) {
+            av_frame_free(&s->rgb);
+            specx_image_free(&img);
+            return av_fail(err, SPECX_ENOMEM, s->path, "cannot allocate a frame", rc);
+        }
+        memset(s->rgb->buf[0]->data, 0, s->rgb->buf[0]->size);
+    }
+    sws_scale(s->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, s->rgb->data,
+              s->rgb->linesize);
+    av_image_copy_plane(img.data, img.stride, s->rgb->data[0], s->rgb->linesize[0], img.width * 3,
+                        img.height);
 
     int64_t index = s->next_index++;
     double fps = s->info.fps;
@@ -403,6 +425,7 @@ void specx_video_source_close(specx_video_source *src)
     }
     sws_freeContext(src->sws);
     av_frame_free(&src->frm);
+    av_frame_free(&src->rgb);
     av_packet_free(&src->pkt);
     avcodec_free_context(&src->dec);
     avformat_close_input(&src->fmt);

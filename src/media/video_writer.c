@@ -9,11 +9,16 @@
  *   this FFmpeg build has it, else mpeg4, which every build has.
  * - Frames get pts = 0, 1, 2, ... in a 1/fps time base; packets are rescaled
  *   to the stream's time base, which the muxer may have changed.
+ * - Input pixels are first copied into an FFmpeg-allocated RGB frame: sws'
+ *   SIMD input readers load past the end of a row (valgrind saw 16-byte reads
+ *   beyond a tightly sized buffer), which on a specx_image ending at a page
+ *   boundary would fault. FFmpeg's own buffers carry the padding it assumes.
  * - Close sends the NULL frame that drains the encoder's look-ahead before
  *   the trailer is written; without it the last frames would be lost. */
 #include <errno.h>
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
@@ -42,6 +47,7 @@ struct specx_video_writer {
     AVStream *st;
     struct SwsContext *sws;
     AVFrame *frm;
+    AVFrame *rgb; /* padded staging copy of the input frame */
     AVPacket *pkt;
     int header_written;
     int broken; /* the first frame could not start the file: later ones fail too */
@@ -326,9 +332,27 @@ static specx_status write_video(specx_video_writer *w, const specx_image *img, s
         return specx_err_set(err, SPECX_EINTERNAL, "%s: cannot convert RGB to %s", w->path,
                              av_get_pix_fmt_name(w->enc->pix_fmt));
     }
-    const uint8_t *src[4] = {img->data, NULL, NULL, NULL};
-    int src_stride[4] = {img->stride, 0, 0, 0};
-    sws_scale(w->sws, src, src_stride, 0, img->height, w->frm->data, w->frm->linesize);
+    if (w->rgb == NULL || w->rgb->width != img->width || w->rgb->height != img->height) {
+        av_frame_free(&w->rgb);
+        w->rgb = av_frame_alloc();
+        if (w->rgb == NULL) {
+            return specx_err_set(err, SPECX_ENOMEM, "%s: out of memory", w->path);
+        }
+        w->rgb->format = AV_PIX_FMT_RGB24;
+        w->rgb->width = img->width;
+        w->rgb->height = img->height;
+        rc = av_frame_get_buffer(w->rgb, 0);
+        if (rc < 0) {
+            av_frame_free(&w->rgb);
+            return av_fail(err, SPECX_ENOMEM, w->path, "cannot allocate a frame", rc);
+        }
+        /* SIMD loads read the padding too: keep it defined. */
+        memset(w->rgb->buf[0]->data, 0, w->rgb->buf[0]->size);
+    }
+    av_image_copy_plane(w->rgb->data[0], w->rgb->linesize[0], img->data, img->stride,
+                        img->width * 3, img->height);
+    sws_scale(w->sws, (const uint8_t *const *)w->rgb->data, w->rgb->linesize, 0, img->height,
+              w->frm->data, w->frm->linesize);
     w->frm->pts = w->frames;
     rc = avcodec_send_frame(w->enc, w->frm);
     if (rc < 0) {
@@ -415,6 +439,7 @@ specx_status specx_video_writer_close(specx_video_writer *w, specx_err *err)
     }
     sws_freeContext(w->sws);
     av_frame_free(&w->frm);
+    av_frame_free(&w->rgb);
     av_packet_free(&w->pkt);
     avcodec_free_context(&w->enc);
     free(w->path);

@@ -64,6 +64,32 @@ static void test_negative_and_empty(void **state)
     assert_int_equal(specx_hist_quantile(&h, 0.5), 0);
 }
 
+/* sub: what was recorded between an earlier copy and now. */
+static void test_sub_interval(void **state)
+{
+    (void)state;
+    specx_hist h, before;
+    specx_hist_init(&h);
+    for (int i = 1; i <= 100; i++) {
+        specx_hist_record(&h, 1000000); /* 1 ms */
+    }
+    before = h;
+    for (int i = 1; i <= 100; i++) {
+        specx_hist_record(&h, (int64_t)i * 10000); /* 10 us .. 1 ms */
+    }
+    specx_hist_record(&h, 5000000);
+    specx_hist_sub(&h, &before);
+    assert_int_equal(h.count, 101);
+    int64_t p50 = specx_hist_quantile(&h, 0.5);
+    assert_true(p50 >= 500000 && p50 <= 500000 + 500000 / 32);
+    assert_int_equal(specx_hist_quantile(&h, 1.0), 5000000);
+    assert_true(h.min >= 9000 && h.min <= 10000);
+    assert_true(specx_hist_mean(&h) > 540000.0 && specx_hist_mean(&h) < 550000.0);
+    specx_hist_sub(&h, &h);
+    assert_int_equal(h.count, 0);
+    assert_int_equal(specx_hist_quantile(&h, 0.5), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -71,6 +97,7 @@ int main(void)
         cmocka_unit_test(test_relative_error),
         cmocka_unit_test(test_percentiles_and_merge),
         cmocka_unit_test(test_negative_and_empty),
+        cmocka_unit_test(test_sub_interval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -196,6 +196,117 @@ static void test_real_timer_fires(void **state)
     fx_teardown(&f);
 }
 
+typedef struct submitter {
+    specx_operator *op;
+    size_t accepted;
+    specx_status last;
+} submitter;
+
+static void *submit_until_stopped(void *arg)
+{
+    submitter *sb = arg;
+    for (;;) {
+        specx_status st = specx_operator_submit(sb->op, NULL, NULL, NULL);
+        if (st != SPECX_OK) {
+            sb->last = st;
+            break;
+        }
+        sb->accepted++;
+    }
+    return NULL;
+}
+
+/* Shutdown racing a submitting thread: every accepted message gets exactly
+ * one output, in order; submits after shutdown fail with ESTOPPED. */
+static void test_shutdown_races_submit(void **state)
+{
+    (void)state;
+    for (int iter = 0; iter < 20; iter++) {
+        fx f;
+        fx_setup(&f, FX_THREADS | ((iter & 1) ? FX_INLINE_DELIVERY : 0));
+        fake_action delay = {.mode = FAKE_DELAY, .status = SPECX_OK, .delay = SPECX_US(300)};
+        fake_set_default(f.a, delay);
+        fake_set_default(f.b, (fake_action){.mode = FAKE_INLINE, .status = SPECX_EIO});
+        fake_set_default(f.l, (fake_action){.mode = FAKE_DELAY, .delay = SPECX_US(100)});
+        fake_set_cancel_mode(f.a, (iter & 2) ? FAKE_CANCEL_ASYNC : FAKE_CANCEL_INLINE);
+        submitter sb = {.op = f.op};
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, submit_until_stopped, &sb), 0);
+        assert_true(hcollect_wait(&f.out, 50, 10000));
+        specx_operator_shutdown(f.op);
+        pthread_join(t, NULL);
+        assert_int_equal(sb.last, SPECX_ESTOPPED);
+        assert_int_equal(hcollect_count(&f.out), sb.accepted);
+        assert_true(f.out.in_order);
+        for (size_t i = 0; i < sb.accepted; i++) {
+            hout o = hcollect_get(&f.out, i);
+            assert_true(o.winner >= 0 || o.status == SPECX_ESTOPPED);
+        }
+        specx_operator_stats *s = fx_snapshot(&f);
+        assert_int_equal(s->outputs, sb.accepted);
+        for (size_t i = 0; i < s->n_exec; i++) {
+            assert_int_equal(s->exec[i].in_flight, 0);
+            assert_int_equal(s->exec[i].sent, s->exec[i].completed); /* no start failures */
+        }
+        specx_operator_stats_free(s);
+        fx_teardown(&f);
+    }
+}
+
+typedef struct chain {
+    specx_operator *op;
+    hcollect *c;
+    size_t target, submitted;
+    specx_status process_from_cb;
+} chain;
+
+static void chain_output(void *user, specx_output *out)
+{
+    chain *ch = user;
+    hcollect_output(ch->c, out);
+    if (out->seq == 0) {
+        specx_output *o2 = NULL;
+        ch->process_from_cb = specx_operator_process(ch->op, NULL, NULL, &o2);
+    }
+    if (ch->submitted < ch->target) {
+        ch->submitted++;
+        assert_int_equal(specx_operator_submit(ch->op, NULL, NULL, NULL), SPECX_OK);
+    }
+}
+
+/* Output callbacks may submit (each output submits the next message), in
+ * both delivery modes; process() from a callback is refused. */
+static void test_submit_from_output_callback(void **state)
+{
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        hcollect c;
+        hcollect_init(&c);
+        chain ch = {.c = &c, .target = 500};
+        specx_operator_config cfg = {.output = chain_output,
+                                     .output_user = &ch,
+                                     .delivery =
+                                         mode ? SPECX_DELIVER_INLINE : SPECX_DELIVER_THREAD};
+        assert_int_equal(specx_operator_create(&cfg, &ch.op, NULL), SPECX_OK);
+        fake_exec *l = fake_create(3);
+        fake_set_default(l, (fake_action){.mode = mode ? FAKE_INLINE : FAKE_DELAY,
+                                          .status = SPECX_OK,
+                                          .delay = SPECX_US(10)});
+        specx_executor_config ec = {.name = "local", .exec = fake_executor(l)};
+        assert_int_equal(specx_operator_add_local(ch.op, &ec, NULL, NULL), SPECX_OK);
+        ch.submitted = 1;
+        assert_int_equal(specx_operator_submit(ch.op, NULL, NULL, NULL), SPECX_OK);
+        assert_true(hcollect_wait(&c, ch.target, 20000));
+        specx_operator_destroy(ch.op);
+        assert_int_equal(hcollect_count(&c), ch.target);
+        assert_true(c.in_order);
+        assert_int_equal(ch.process_from_cb, SPECX_EINVAL);
+        assert_int_equal(fake_results_made(l), fake_results_freed(l));
+        fake_free(l);
+        hcollect_fini(&c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +317,8 @@ int main(void)
         cmocka_unit_test(test_cancel_races_completion_inline),
         cmocka_unit_test(test_cancel_races_completion_async),
         cmocka_unit_test(test_real_timer_fires),
+        cmocka_unit_test(test_shutdown_races_submit),
+        cmocka_unit_test(test_submit_from_output_callback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,11 +111,46 @@ static void test_stats_table(void **state)
     fx_teardown(&f);
 }
 
+/* The diff of two snapshots counts what happened in between. */
+static void test_stats_diff(void **state)
+{
+    (void)state;
+    fx f;
+    fx_setup(&f, 0);
+    scenario(&f);
+    specx_operator_stats *before = fx_snapshot(&f);
+    fake_set_default(f.b, (fake_action){.mode = FAKE_INLINE, .status = SPECX_OK});
+    assert_int_equal(specx_operator_submit(f.op, NULL, NULL, NULL), SPECX_OK); /* A pending */
+    fx_at(&f, 170);
+    assert_true(fake_complete(f.a, 3, SPECX_EIO)); /* B (held) wins */
+    specx_operator_stats *now = fx_snapshot(&f), *d = NULL;
+    assert_int_equal(specx_stats_diff(now, before, &d), SPECX_OK);
+    assert_int_equal(d->submitted, 1);
+    assert_int_equal(d->outputs, 1);
+    assert_int_equal(d->remote_wins, 1);
+    assert_int_equal(d->no_results, 0);
+    assert_int_equal(d->fallbacks, 0);
+    assert_int_equal(d->latency.count, 1);
+    int64_t mx = specx_hist_quantile(&d->latency, 1.0); /* bucket precision */
+    assert_true(mx >= SPECX_MS(20) && mx <= SPECX_MS(20) + SPECX_MS(20) / 32);
+    assert_int_equal(d->exec[f.ia].failed, 1);
+    assert_int_equal(d->exec[f.ia].won, 0);
+    assert_int_equal(d->exec[f.ib].won, 1);
+    assert_int_equal(d->exec[f.il].cancelled, 1);
+    assert_int_equal(d->exec[f.ia].latency.count, 0);
+    assert_int_equal(now->outputs, 4); /* totals unchanged */
+    specx_operator_stats_free(d);
+    specx_operator_stats_free(now);
+    specx_operator_stats_free(before);
+    fx_teardown(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stats_json),
         cmocka_unit_test(test_stats_table),
+        cmocka_unit_test(test_stats_diff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,611 @@
+/* pipeline.c — frames in, one output per frame out: the operator wired to a
+ * local detector and remote servers, shared by run, demo and eval.
+ *
+ * Design notes
+ *  - Executors are registered remotes first (in the order given), then the
+ *    local one, so a server's executor index is its palette index.
+ *  - A frame (struct frame) is the operator's message input; its first member
+ *    is the specx_image, which is exactly the local executor's request. The
+ *    JPEG for the servers is encoded once, lazily in the first plan call, and
+ *    shared by reference (specx_encoded_frame).
+ *  - Frame lifetime: the operator delivers a frame's output possibly while
+ *    the local detector is still running on its pixels (the call is only
+ *    being cancelled). The local executor touches the image only inside the
+ *    detector, so the detector is wrapped: under p->mu it looks the image up
+ *    in the list of live frames (without dereferencing it) and marks the
+ *    frame busy; a delivered frame is freed by whoever leaves it last
+ *    (delivery, or the wrapper after detect). A delivered frame is not
+ *    detected at all (its result could only be discarded).
+ *  - Lock order: p->mu is a leaf; no operator or executor call under it. */
+#include "pipeline.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "specx/codec.h"
+#include "specx/draw.h"
+#include "specx/rpc.h"
+
+typedef struct frame {
+    specx_image image; /* first: the local executor's request is &frame->image */
+    int64_t index;
+    double pts;
+    specx_pipeline *p;
+    specx_encoded_frame *enc; /* lazily, by the first plan call */
+    bool enc_failed;
+    bool delivered;            /* under p->mu */
+    int detecting;             /* under p->mu */
+    struct frame *prev, *next; /* live list, under p->mu */
+} frame;
+
+typedef struct exec_meta {
+    char name[SPECX_NAME_MAX];
+    int priority;
+    bool is_local;
+} exec_meta;
+
+struct specx_pipeline {
+    specx_pipeline_config cfg;
+    specx_operator *op;
+    size_t n_exec;
+    exec_meta *meta;
+    int local_index;
+    specx_executor local_exec; /* copy for stats; owned by the operator */
+    int jpeg_quality;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    frame *live; /* frames not yet freed */
+    uint64_t pushed, delivered;
+};
+
+/* ---- frames --------------------------------------------------------------- */
+
+static void frame_free(frame *f)
+{
+    specx_image_free(&f->image);
+    specx_encoded_frame_unref(f->enc);
+    free(f);
+}
+
+static void live_unlink(specx_pipeline *p, frame *f)
+{
+    if (f->prev != NULL) {
+        f->prev->next = f->next;
+    } else {
+        p->live = f->next;
+    }
+    if (f->next != NULL) {
+        f->next->prev = f->prev;
+    }
+}
+
+/* Output delivered: free now unless the local detector is inside it. */
+static void frame_retire(specx_pipeline *p, frame *f)
+{
+    pthread_mutex_lock(&p->mu);
+    f->delivered = true;
+    bool free_now = f->detecting == 0;
+    if (free_now) {
+        live_unlink(p, f);
+    }
+    p->delivered++;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    if (free_now) {
+        frame_free(f);
+    }
+}
+
+/* ---- the wrapping detector -------------------------------------------------- */
+
+typedef struct guard_det {
+    specx_detector *inner;
+    specx_pipeline *p;
+} guard_det;
+
+static specx_status guard_detect(void *impl, const specx_image *img, const atomic_bool *cancel,
+                                 specx_detections *out, specx_err *err)
+{
+    guard_det *g = impl;
+    specx_pipeline *p = g->p;
+    frame *f = NULL;
+    pthread_mutex_lock(&p->mu);
+    for (frame *it = p->live; it != NULL; it = it->next) {
+        if (&it->image == img) {
+            f = it;
+            break;
+        }
+    }
+    if (f != NULL && !f->delivered) {
+        f->detecting++;
+    } else {
+        f = NULL;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (f == NULL) {
+        /* The frame's output is out already: nobody wants this result. */
+        return specx_err_set(err, SPECX_ECANCELED, "frame already delivered");
+    }
+    specx_status st = specx_detector_detect(g->inner, img, cancel, out, err);
+    pthread_mutex_lock(&p->mu);
+    bool free_now = --f->detecting == 0 && f->delivered;
+    if (free_now) {
+        live_unlink(p, f);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (free_now) {
+        frame_free(f);
+    }
+    return st;
+}
+
+static void guard_destroy(void *impl)
+{
+    guard_det *g = impl;
+    specx_detector_close(g->inner);
+    free(g);
+}
+
+static const specx_detector_ops guard_ops = {.detect = guard_detect, .destroy = guard_destroy};
+
+/* ---- operator glue -------------------------------------------------------- */
+
+static void plan(void *user, const specx_msg_info *msg, size_t exec_index, specx_plan *out)
+{
+    specx_pipeline *p = user;
+    frame *f = msg->input;
+    (void)exec_index;
+    if (f->enc == NULL && !f->enc_failed) {
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        specx_err err = {{0}};
+        if (specx_jpeg_encode(&f->image, p->jpeg_quality, &buf, &len, &err) != SPECX_OK ||
+            specx_encoded_frame_take(buf, len, &f->enc) != SPECX_OK) {
+            free(buf);
+            f->enc = NULL;
+            f->enc_failed = true;
+        }
+    }
+    if (f->enc == NULL) {
+        out->skip = true;
+        return;
+    }
+    out->request = specx_encoded_frame_ref(f->enc);
+    out->request_free = specx_encoded_frame_release;
+    out->deadline_kind = SPECX_DEADLINE_RELATIVE;
+    out->deadline = p->cfg.deadline;
+}
+
+static void deliver(specx_pipeline *p, specx_output *o)
+{
+    frame *f = o->input;
+    specx_pipeline_exec ex[o->n_exec > 0 ? o->n_exec : 1];
+    for (size_t i = 0; i < o->n_exec; i++) {
+        const specx_exec_report *r = &o->exec[i];
+        ex[i] = (specx_pipeline_exec){.name = p->meta[i].name,
+                                      .priority = p->meta[i].priority,
+                                      .is_local = p->meta[i].is_local,
+                                      .fate = r->fate,
+                                      .status = r->status,
+                                      .latency_ms = r->latency >= 0 ? specx_dur_ms(r->latency) : -1,
+                                      .message = r->message};
+    }
+    specx_pipeline_output po = {
+        .index = f->index,
+        .pts = f->pts,
+        .winner = o->winner,
+        .winner_name = o->winner_name,
+        .priority = o->priority,
+        .is_local = o->is_local,
+        .fallback = o->fallback,
+        .late_accepted = o->late_accepted,
+        .status = o->status,
+        .reason = o->reason,
+        .latency_ms = specx_dur_ms(o->latency),
+        .deadline_ms =
+            o->deadline == SPECX_TIME_NEVER ? -1 : specx_dur_ms(o->deadline - o->arrival),
+        .hol_wait_ms = specx_dur_ms(o->emitted - o->decided),
+        .n_exec = o->n_exec,
+        .exec = ex,
+        .detections = o->winner >= 0 ? o->result : NULL,
+        .image = &f->image,
+        .raw = o,
+    };
+    p->cfg.output(p->cfg.output_user, &po);
+    frame_retire(p, f);
+}
+
+static void on_output(void *user, specx_output *o)
+{
+    deliver(user, o);
+}
+
+/* ---- set-up ----------------------------------------------------------------- */
+
+bool specx_pipeline_parse_deadline(const char *s, specx_dur_t *out)
+{
+    if (s == NULL) {
+        return false;
+    }
+    if (strcasecmp(s, "none") == 0 || strcasecmp(s, "inf") == 0 || strcasecmp(s, "never") == 0) {
+        *out = SPECX_TIME_NEVER;
+        return true;
+    }
+    char *end;
+    double ms = strtod(s, &end);
+    if (end == s || *end != '\0' || !(ms >= 0) || ms > 1e9) {
+        return false;
+    }
+    *out = (specx_dur_t)llround(ms * 1e6);
+    return true;
+}
+
+static specx_status add_local(specx_pipeline *p, specx_detector *det, specx_err *err)
+{
+    guard_det *g = calloc(1, sizeof *g);
+    if (g == NULL) {
+        specx_detector_close(det);
+        return specx_err_set(err, SPECX_ENOMEM, "out of memory");
+    }
+    g->inner = det;
+    g->p = p;
+    specx_detector *wrapped;
+    specx_status st = specx_detector_wrap(&guard_ops, g, specx_detector_get_info(det), &wrapped);
+    if (st != SPECX_OK) {
+        guard_destroy(g);
+        return specx_err_set(err, st, "cannot wrap the local detector");
+    }
+    specx_local_executor_config lc = {
+        .workers = 1,
+        .queue_depth = p->cfg.local_queue_depth > 0 ? p->cfg.local_queue_depth : 1,
+        .policy = SPECX_LOCAL_DROP_OLDEST,
+    };
+    specx_executor ex;
+    st = specx_local_executor_create_with(&wrapped, 1, &lc, &ex, err);
+    if (st != SPECX_OK) {
+        return st;
+    }
+    specx_executor_config ec = {.priority = 0, .max_in_flight = 0, .exec = ex};
+    const specx_detector_info *info = specx_detector_get_info(det);
+    snprintf(ec.name, sizeof ec.name, "local");
+    size_t idx;
+    st = specx_operator_add_local(p->op, &ec, &idx, err);
+    if (st != SPECX_OK) {
+        ex.ops->destroy(ex.ctx);
+        return st;
+    }
+    (void)info;
+    p->local_index = (int)idx;
+    p->local_exec = ex;
+    snprintf(p->meta[idx].name, sizeof p->meta[idx].name, "%s", ec.name);
+    p->meta[idx].priority = ec.priority;
+    p->meta[idx].is_local = true;
+    return SPECX_OK;
+}
+
+static specx_status add_remote(specx_pipeline *p, size_t i, specx_err *err)
+{
+    const char *s = p->cfg.servers[i];
+    specx_rpc_client_config cc;
+    specx_status st = specx_rpc_client_config_parse(s, &cc, err);
+    if (st != SPECX_OK) {
+        return st;
+    }
+    /* Without prio=, earlier servers are preferred: n, n-1, ..., 1. */
+    if (strstr(s, ",prio=") == NULL && strstr(s, ",priority=") == NULL) {
+        cc.priority = (int)(p->cfg.n_servers - i);
+    }
+    if (strstr(s, ",inflight=") == NULL) {
+        cc.max_in_flight = p->cfg.remote_max_in_flight > 0 ? p->cfg.remote_max_in_flight : 4;
+    }
+    specx_executor_config ec = {.priority = cc.priority, .max_in_flight = cc.max_in_flight};
+    snprintf(ec.name, sizeof ec.name, "%.63s", cc.name[0] != '\0' ? cc.name : cc.target);
+    /* Two servers with the same name would be indistinguishable in outputs. */
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(p->meta[j].name, ec.name) == 0) {
+            snprintf(ec.name, sizeof ec.name, "%.50s#%zu", cc.target, i + 1);
+        }
+    }
+    st = specx_rpc_executor_create(&cc, &ec.exec, err);
+    if (st != SPECX_OK) {
+        return st;
+    }
+    size_t idx;
+    st = specx_operator_add_remote(p->op, &ec, &idx, err);
+    if (st != SPECX_OK) {
+        ec.exec.ops->destroy(ec.exec.ctx);
+        return st;
+    }
+    snprintf(p->meta[idx].name, sizeof p->meta[idx].name, "%s", ec.name);
+    p->meta[idx].priority = ec.priority;
+    p->meta[idx].is_local = false;
+    return SPECX_OK;
+}
+
+specx_status specx_pipeline_create(const specx_pipeline_config *cfg, specx_pipeline **out,
+                                   specx_err *err)
+{
+    specx_detector *det = cfg != NULL ? cfg->local_detector : NULL;
+    if (cfg == NULL || out == NULL || cfg->output == NULL) {
+        specx_detector_close(det);
+        return specx_err_set(err, SPECX_EINVAL, "pipeline: no configuration or output callback");
+    }
+    bool has_local = det != NULL || (cfg->local_model != NULL && cfg->local_model[0] != '\0');
+    if (!has_local && cfg->n_servers == 0) {
+        return specx_err_set(err, SPECX_EINVAL,
+                             "nothing to run: give a local model and/or at least one server");
+    }
+    if (cfg->jpeg_quality < 0 || cfg->jpeg_quality > 100) {
+        specx_detector_close(det);
+        return specx_err_set(err, SPECX_EINVAL, "JPEG quality %d is not in 1..100",
+                             cfg->jpeg_quality);
+    }
+    specx_pipeline *p = calloc(1, sizeof *p);
+    if (p != NULL) {
+        p->meta = calloc(cfg->n_servers + 1, sizeof *p->meta);
+    }
+    if (p == NULL || p->meta == NULL) {
+        free(p);
+        specx_detector_close(det);
+        return specx_err_set(err, SPECX_ENOMEM, "out of memory");
+    }
+    p->cfg = *cfg;
+    p->cfg.local_detector = NULL;
+    p->local_index = -1;
+    p->jpeg_quality = cfg->jpeg_quality > 0 ? cfg->jpeg_quality : 90;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cv, &ca);
+    pthread_condattr_destroy(&ca);
+
+    specx_status st = SPECX_OK;
+    if (det == NULL && has_local) {
+        specx_detector_config dc = {.model = cfg->local_model,
+                                    .model_dir = cfg->model_dir,
+                                    .backend = cfg->backend,
+                                    .threshold = cfg->threshold,
+                                    .threads = cfg->local_threads};
+        st = specx_detector_open(&dc, &det, err);
+    }
+    specx_operator_config oc = {.plan = plan,
+                                .plan_user = p,
+                                .output = on_output,
+                                .output_user = p,
+                                .accept_late_while_no_local = cfg->accept_late_while_no_local,
+                                .delivery = SPECX_DELIVER_THREAD};
+    if (st == SPECX_OK) {
+        st = specx_operator_create(&oc, &p->op, err);
+        if (st != SPECX_OK) {
+            specx_detector_close(det);
+        }
+    }
+    for (size_t i = 0; st == SPECX_OK && i < cfg->n_servers; i++) {
+        st = add_remote(p, i, err);
+    }
+    if (st == SPECX_OK && det != NULL) {
+        st = add_local(p, det, err);
+    } else if (det != NULL) {
+        specx_detector_close(det);
+    }
+    if (st != SPECX_OK) {
+        specx_pipeline_destroy(p);
+        return st;
+    }
+    p->n_exec = specx_operator_executor_count(p->op);
+    *out = p;
+    return SPECX_OK;
+}
+
+specx_status specx_pipeline_push(specx_pipeline *p, specx_image *img, int64_t index, double pts,
+                                 specx_err *err)
+{
+    frame *f = calloc(1, sizeof *f);
+    if (f == NULL) {
+        specx_image_free(img);
+        return specx_err_set(err, SPECX_ENOMEM, "out of memory");
+    }
+    f->image = *img;
+    memset(img, 0, sizeof *img);
+    f->index = index;
+    f->pts = pts;
+    f->p = p;
+    pthread_mutex_lock(&p->mu);
+    f->next = p->live;
+    if (p->live != NULL) {
+        p->live->prev = f;
+    }
+    p->live = f;
+    p->pushed++;
+    pthread_mutex_unlock(&p->mu);
+
+    specx_status st;
+    if (p->cfg.mode == SPECX_PIPELINE_SYNC) {
+        specx_output *o = NULL;
+        st = specx_operator_process(p->op, f, NULL, &o);
+        if (st == SPECX_OK) {
+            deliver(p, o);
+            specx_output_release(p->op, o);
+            return SPECX_OK;
+        }
+    } else {
+        st = specx_operator_submit(p->op, f, NULL, NULL);
+        if (st == SPECX_OK) {
+            return SPECX_OK;
+        }
+    }
+    /* Not accepted: no output will come for it. */
+    pthread_mutex_lock(&p->mu);
+    live_unlink(p, f);
+    p->pushed--;
+    pthread_mutex_unlock(&p->mu);
+    frame_free(f);
+    return specx_err_set(err, st, "frame %lld not accepted: %s", (long long)index,
+                         specx_strerror(st));
+}
+
+void specx_pipeline_drain(specx_pipeline *p)
+{
+    pthread_mutex_lock(&p->mu);
+    while (p->delivered < p->pushed) {
+        pthread_cond_wait(&p->cv, &p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+void specx_pipeline_finish(specx_pipeline *p)
+{
+    specx_pipeline_drain(p);
+    specx_operator_shutdown(p->op);
+}
+
+size_t specx_pipeline_executor_count(const specx_pipeline *p)
+{
+    return p->n_exec;
+}
+
+const char *specx_pipeline_executor_name(const specx_pipeline *p, size_t i)
+{
+    return i < p->n_exec ? p->meta[i].name : NULL;
+}
+
+int specx_pipeline_executor_priority(const specx_pipeline *p, size_t i)
+{
+    return i < p->n_exec ? p->meta[i].priority : 0;
+}
+
+int specx_pipeline_local_index(const specx_pipeline *p)
+{
+    return p->local_index;
+}
+
+int specx_pipeline_palette_index(const specx_pipeline *p, int exec_index)
+{
+    return exec_index == p->local_index ? SPECX_PALETTE_LOCAL : exec_index;
+}
+
+specx_status specx_pipeline_stats(specx_pipeline *p, specx_operator_stats **out)
+{
+    return specx_operator_stats_snapshot(p->op, out);
+}
+
+bool specx_pipeline_local_stats(specx_pipeline *p, specx_local_executor_stats *out)
+{
+    if (p->local_index < 0) {
+        return false;
+    }
+    specx_local_executor_get_stats(&p->local_exec, out);
+    return true;
+}
+
+void specx_pipeline_destroy(specx_pipeline *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    if (p->op != NULL) {
+        specx_pipeline_drain(p);
+        specx_operator_destroy(p->op); /* waits for every call: no detect runs after */
+    }
+    while (p->live != NULL) {
+        frame *f = p->live;
+        live_unlink(p, f);
+        frame_free(f);
+    }
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p->meta);
+    free(p);
+}
+
+/* ---- JSON line ---------------------------------------------------------------- */
+
+static double round3(double x)
+{
+    return round(x * 1000.0) / 1000.0;
+}
+
+char *specx_pipeline_output_json(const specx_pipeline_output *o)
+{
+    cJSON *j = cJSON_CreateObject();
+    if (j == NULL) {
+        return NULL;
+    }
+    cJSON_AddNumberToObject(j, "frame", (double)o->index);
+    cJSON_AddNumberToObject(j, "pts", round(o->pts * 1e6) / 1e6);
+    if (o->winner >= 0) {
+        cJSON_AddStringToObject(j, "winner", o->winner_name);
+        cJSON_AddNumberToObject(j, "priority", o->priority);
+        cJSON_AddBoolToObject(j, "local", o->is_local);
+    } else {
+        cJSON_AddNullToObject(j, "winner");
+    }
+    cJSON_AddBoolToObject(j, "fallback", o->fallback);
+    if (o->late_accepted) {
+        cJSON_AddBoolToObject(j, "late_accepted", true);
+    }
+    cJSON_AddStringToObject(j, "status", specx_status_name(o->status));
+    if (o->winner < 0 && o->reason != NULL) {
+        cJSON_AddStringToObject(j, "reason", o->reason);
+    }
+    cJSON_AddNumberToObject(j, "latency_ms", round3(o->latency_ms));
+    if (o->deadline_ms >= 0) {
+        cJSON_AddNumberToObject(j, "deadline_ms", round3(o->deadline_ms));
+    } else {
+        cJSON_AddNullToObject(j, "deadline_ms");
+    }
+    cJSON_AddNumberToObject(j, "hol_wait_ms", round3(o->hol_wait_ms));
+    cJSON *ex = cJSON_AddObjectToObject(j, "executors");
+    for (size_t i = 0; ex != NULL && i < o->n_exec; i++) {
+        const specx_pipeline_exec *e = &o->exec[i];
+        cJSON *x = cJSON_AddObjectToObject(ex, e->name);
+        if (x == NULL) {
+            continue;
+        }
+        cJSON_AddStringToObject(x, "fate", specx_fate_name(e->fate));
+        if (e->latency_ms >= 0) {
+            cJSON_AddNumberToObject(x, "latency_ms", round3(e->latency_ms));
+        } else {
+            cJSON_AddNullToObject(x, "latency_ms");
+        }
+        cJSON_AddNumberToObject(x, "priority", e->priority);
+        if (e->status != SPECX_OK) {
+            cJSON_AddStringToObject(x, "status", specx_status_name(e->status));
+        }
+        if (e->message != NULL) {
+            cJSON_AddStringToObject(x, "error", e->message);
+        }
+    }
+    cJSON *dets = cJSON_AddArrayToObject(j, "detections");
+    if (dets != NULL && o->detections != NULL) {
+        if (o->detections->model[0] != '\0') {
+            cJSON_AddStringToObject(j, "model", o->detections->model);
+        }
+        for (size_t i = 0; i < o->detections->count; i++) {
+            const specx_detection *d = &o->detections->items[i];
+            cJSON *x = cJSON_CreateObject();
+            if (x == NULL) {
+                break;
+            }
+            cJSON_AddStringToObject(x, "label", d->label);
+            cJSON_AddNumberToObject(x, "class_id", d->class_id);
+            cJSON_AddNumberToObject(x, "score", round(d->score * 1e4) / 1e4);
+            cJSON *box =
+                cJSON_CreateFloatArray((const float[]){d->xmin, d->ymin, d->xmax, d->ymax}, 4);
+            for (cJSON *b = box != NULL ? box->child : NULL; b != NULL; b = b->next) {
+                cJSON_SetNumberValue(b, round(b->valuedouble * 10.0) / 10.0);
+            }
+            cJSON_AddItemToObject(x, "box", box);
+            cJSON_AddItemToArray(dets, x);
+        }
+    }
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return s;
+}

@@ -1,0 +1,483 @@
+/* bench_operator.c — `specx bench operator`: operator overhead per message,
+ * throughput and cost versus messages in flight, deadline-timer precision.
+ * Prints figures; never passes or fails on time. */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "specx/hist.h"
+#include "specx/operator.h"
+#include "specx/stats.h"
+#include "specx/time.h"
+
+#include "commands.h"
+
+/* ---- no-op executors ----------------------------------------------------- */
+
+enum { BX_INLINE = 0, BX_DEFERRED, BX_HOLD };
+
+typedef struct bexec {
+    int mode;
+    specx_call **ring; /* BX_DEFERRED: started calls, FIFO */
+    size_t head, n, cap;
+} bexec;
+
+static int static_result;
+
+static specx_status bx_start(void *ctx, specx_call *call, void *request, specx_time_t deadline)
+{
+    (void)request;
+    (void)deadline;
+    bexec *x = ctx;
+    if (x->mode == BX_INLINE) {
+        specx_call_complete(call, SPECX_OK, &static_result, NULL);
+    } else if (x->mode == BX_DEFERRED) {
+        if (x->n == x->cap) {
+            return SPECX_EBUSY; /* the driver sizes the ring; never expected */
+        }
+        x->ring[(x->head + x->n++) % x->cap] = call;
+    }
+    return SPECX_OK;
+}
+
+static void bx_cancel(void *ctx, specx_call *call)
+{
+    bexec *x = ctx;
+    if (x->mode == BX_HOLD) {
+        specx_call_complete(call, SPECX_ECANCELED, NULL, NULL);
+    }
+}
+
+static void bx_free_result(void *ctx, void *result)
+{
+    (void)ctx;
+    (void)result;
+}
+
+static const specx_executor_ops bx_ops = {
+    .start = bx_start, .cancel = bx_cancel, .free_result = bx_free_result};
+
+/* Complete the oldest deferred call (single driver thread). */
+static void bx_complete_oldest(bexec *x)
+{
+    specx_call *c = x->ring[x->head];
+    x->head = (x->head + 1) % x->cap;
+    x->n--;
+    specx_call_complete(c, SPECX_OK, &static_result, NULL);
+}
+
+/* ---- output sink ----------------------------------------------------------- */
+
+typedef struct sink {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t count;
+    specx_time_t last_emit;
+    specx_hist lateness_decided; /* decided - deadline */
+    specx_hist lateness_emitted; /* callback time - deadline */
+    int timer_emits;
+} sink;
+
+static void sink_init(sink *s)
+{
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &a);
+    pthread_condattr_destroy(&a);
+    specx_hist_init(&s->lateness_decided);
+    specx_hist_init(&s->lateness_emitted);
+}
+
+static void sink_fini(sink *s)
+{
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+}
+
+static void sink_output(void *user, specx_output *out)
+{
+    sink *s = user;
+    specx_time_t now = specx_time_mono();
+    pthread_mutex_lock(&s->mu);
+    s->count++;
+    s->last_emit = now;
+    if (out->deadline != SPECX_TIME_NEVER && out->decided >= out->deadline) {
+        specx_hist_record(&s->lateness_decided, out->decided - out->deadline);
+        specx_hist_record(&s->lateness_emitted, now - out->deadline);
+        s->timer_emits++;
+    }
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void sink_wait(sink *s, uint64_t n)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->count < n) {
+        pthread_cond_wait(&s->cv, &s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- operator set-up --------------------------------------------------------- */
+
+static specx_dur_t plan_deadline;
+
+static void bplan(void *user, const specx_msg_info *msg, size_t exec_index, specx_plan *out)
+{
+    (void)user;
+    (void)msg;
+    (void)exec_index;
+    out->deadline_kind = SPECX_DEADLINE_RELATIVE;
+    out->deadline = plan_deadline;
+}
+
+typedef struct bop {
+    specx_operator *op;
+    bexec x[3]; /* 0: remote A (prio 20), 1: remote B (prio 10), 2: local */
+    sink s;
+} bop;
+
+static int bop_init(bop *b, specx_delivery dl, int mode_remote, int mode_local, size_t ring)
+{
+    memset(b, 0, sizeof *b);
+    sink_init(&b->s);
+    specx_operator_config cfg = {
+        .plan = bplan, .output = sink_output, .output_user = &b->s, .delivery = dl};
+    specx_err err = {{0}};
+    if (specx_operator_create(&cfg, &b->op, &err) != SPECX_OK) {
+        fprintf(stderr, "bench operator: %s\n", err.msg);
+        return -1;
+    }
+    const char *names[3] = {"remote-a", "remote-b", "local"};
+    for (int i = 0; i < 3; i++) {
+        b->x[i].mode = i == 2 ? mode_local : mode_remote;
+        b->x[i].cap = ring;
+        b->x[i].ring = calloc(ring, sizeof(specx_call *));
+        if (b->x[i].ring == NULL) {
+            return -1;
+        }
+        specx_executor_config ec = {.priority = 20 - 10 * i,
+                                    .exec = {.ops = &bx_ops, .ctx = &b->x[i]}};
+        snprintf(ec.name, sizeof ec.name, "%s", names[i]);
+        specx_status st = i == 2 ? specx_operator_add_local(b->op, &ec, NULL, &err)
+                                 : specx_operator_add_remote(b->op, &ec, NULL, &err);
+        if (st != SPECX_OK) {
+            fprintf(stderr, "bench operator: %s\n", err.msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void bop_fini(bop *b)
+{
+    specx_operator_destroy(b->op);
+    for (int i = 0; i < 3; i++) {
+        free(b->x[i].ring);
+    }
+    sink_fini(&b->s);
+}
+
+/* ---- measurements ------------------------------------------------------------ */
+
+typedef struct fig {
+    double p50_us, p99_us, mean_us, msgs_per_s;
+} fig;
+
+static const char *dl_name(specx_delivery d)
+{
+    return d == SPECX_DELIVER_INLINE ? "inline" : "thread";
+}
+
+/* One message in flight, all executors answer inside start(): the most
+ * preferred remote decides it; the time is submit -> output callback. */
+static int bench_inline(specx_delivery dl, long n, fig *f, bool print_stats)
+{
+    bop b;
+    plan_deadline = SPECX_SEC(10);
+    if (bop_init(&b, dl, BX_INLINE, BX_INLINE, 4) != 0) {
+        return -1;
+    }
+    specx_hist h;
+    specx_hist_init(&h);
+    specx_time_t t0 = specx_time_mono();
+    for (long i = 0; i < n; i++) {
+        specx_time_t a = specx_time_mono();
+        specx_operator_submit(b.op, NULL, NULL, NULL);
+        if (dl == SPECX_DELIVER_THREAD) {
+            sink_wait(&b.s, (uint64_t)i + 1);
+        }
+        specx_time_t e = dl == SPECX_DELIVER_THREAD ? b.s.last_emit : specx_time_mono();
+        specx_hist_record(&h, e - a);
+    }
+    specx_time_t t1 = specx_time_mono();
+    f->p50_us = specx_dur_us(specx_hist_quantile(&h, 0.5));
+    f->p99_us = specx_dur_us(specx_hist_quantile(&h, 0.99));
+    f->mean_us = specx_hist_mean(&h) / 1e3;
+    f->msgs_per_s = (double)n / ((double)(t1 - t0) / 1e9);
+    if (print_stats) {
+        specx_operator_stats *s = NULL;
+        if (specx_operator_stats_snapshot(b.op, &s) == SPECX_OK) {
+            printf("\noperator statistics after the inline run (%s delivery):\n", dl_name(dl));
+            specx_stats_print(s, stdout);
+            specx_operator_stats_free(s);
+        }
+    }
+    bop_fini(&b);
+    return 0;
+}
+
+/* W messages in flight: every executor is started and answers later (the
+ * driver completes the oldest message's three calls, local first, after each
+ * submit once W are in flight). Per-iteration time = one submit + completing
+ * one message (three completions and its delivery). */
+static int bench_window(specx_delivery dl, long n, long w, fig *f)
+{
+    bop b;
+    plan_deadline = SPECX_SEC(10);
+    if (bop_init(&b, dl, BX_DEFERRED, BX_DEFERRED, (size_t)w + 2) != 0) {
+        return -1;
+    }
+    specx_hist h;
+    specx_hist_init(&h);
+    long done = 0;
+    specx_time_t t0 = specx_time_mono();
+    for (long i = 0; i < n + w; i++) {
+        specx_time_t a = specx_time_mono();
+        if (i < n) {
+            specx_operator_submit(b.op, NULL, NULL, NULL);
+        }
+        if (i + 1 >= w && done < n) {
+            bx_complete_oldest(&b.x[2]); /* local: held */
+            bx_complete_oldest(&b.x[1]); /* remote-b: held, outranks local */
+            bx_complete_oldest(&b.x[0]); /* remote-a: decides */
+            done++;
+        }
+        if (i < n && i + 1 >= w) {
+            specx_hist_record(&h, specx_time_mono() - a);
+        }
+    }
+    sink_wait(&b.s, (uint64_t)n);
+    specx_time_t t1 = specx_time_mono();
+    f->p50_us = specx_dur_us(specx_hist_quantile(&h, 0.5));
+    f->p99_us = specx_dur_us(specx_hist_quantile(&h, 0.99));
+    f->mean_us = specx_hist_mean(&h) / 1e3;
+    f->msgs_per_s = (double)n / ((double)(t1 - t0) / 1e9);
+    bop_fini(&b);
+    return 0;
+}
+
+typedef struct dfig {
+    double dec_p50_us, dec_p99_us, dec_max_us;
+    double emit_p50_us, emit_p99_us, emit_max_us;
+    int timer_emits;
+} dfig;
+
+/* Deadline precision: remotes never answer (until cancelled), the local one
+ * answers inside start(); each message is decided by its deadline timer. */
+static int bench_deadline(specx_delivery dl, long n, long w, specx_dur_t deadline, dfig *f)
+{
+    bop b;
+    plan_deadline = deadline;
+    if (bop_init(&b, dl, BX_HOLD, BX_INLINE, 4) != 0) {
+        return -1;
+    }
+    for (long i = 0; i < n; i++) {
+        if (i >= w) {
+            sink_wait(&b.s, (uint64_t)(i - w + 1));
+        }
+        specx_operator_submit(b.op, NULL, NULL, NULL);
+    }
+    sink_wait(&b.s, (uint64_t)n);
+    f->dec_p50_us = specx_dur_us(specx_hist_quantile(&b.s.lateness_decided, 0.5));
+    f->dec_p99_us = specx_dur_us(specx_hist_quantile(&b.s.lateness_decided, 0.99));
+    f->dec_max_us = specx_dur_us(specx_hist_quantile(&b.s.lateness_decided, 1.0));
+    f->emit_p50_us = specx_dur_us(specx_hist_quantile(&b.s.lateness_emitted, 0.5));
+    f->emit_p99_us = specx_dur_us(specx_hist_quantile(&b.s.lateness_emitted, 0.99));
+    f->emit_max_us = specx_dur_us(specx_hist_quantile(&b.s.lateness_emitted, 1.0));
+    f->timer_emits = b.s.timer_emits;
+    bop_fini(&b);
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: specx bench operator [options]\n\n"
+               "Operator overhead with no-op executors (one local, two remote), throughput and\n"
+               "cost versus messages in flight, and deadline-timer precision. Figures only.\n\n"
+               "  --messages N           messages per overhead/throughput run (default 200000)\n"
+               "  --deadline-messages N  messages for deadline precision (default 1000)\n"
+               "  --deadline-window N    messages in flight for deadline precision (default 32)\n"
+               "  --deadline-ms X        relative deadline in ms (default 2)\n"
+               "  --stats                print the operator statistics table of one run\n"
+               "  --json                 print the figures as one JSON object instead\n"
+               "  --help                 this text\n");
+}
+
+int specx_bench_operator(int argc, char **argv)
+{
+    long n = 200000, dn = 1000, dw = 32;
+    double dms = 2.0;
+    bool json = false, stats = false;
+    static const struct option opts[] = {
+        {"messages", required_argument, NULL, 'n'},
+        {"deadline-messages", required_argument, NULL, 'd'},
+        {"deadline-window", required_argument, NULL, 'w'},
+        {"deadline-ms", required_argument, NULL, 'm'},
+        {"stats", no_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            n = strtol(optarg, NULL, 10);
+            break;
+        case 'd':
+            dn = strtol(optarg, NULL, 10);
+            break;
+        case 'w':
+            dw = strtol(optarg, NULL, 10);
+            break;
+        case 'm':
+            dms = strtod(optarg, NULL);
+            break;
+        case 's':
+            stats = true;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (n < 1000 || dn < 1 || dw < 1 || dms <= 0) {
+        fprintf(stderr, "specx bench operator: --messages >= 1000, other values > 0\n");
+        return 2;
+    }
+    cJSON *root = cJSON_CreateObject();
+    if (!json) {
+        printf("specx bench operator: %ld messages per run; executors: remote-a (20), "
+               "remote-b (10), local; no-op work\n\n",
+               n);
+        printf("1) overhead, 1 in flight, all answer inside start() (remote-a decides; "
+               "the others are never started)\n");
+        printf("   %-8s %10s %10s %10s %12s\n", "delivery", "p50 us", "p99 us", "mean us",
+               "msgs/s");
+    }
+    cJSON *jo = cJSON_AddArrayToObject(root, "overhead_inline");
+    specx_delivery modes[2] = {SPECX_DELIVER_INLINE, SPECX_DELIVER_THREAD};
+    for (int k = 0; k < 2; k++) {
+        fig f;
+        long nn = modes[k] == SPECX_DELIVER_THREAD ? n / 10 : n;
+        if (bench_inline(modes[k], nn, &f, false) != 0) {
+            cJSON_Delete(root);
+            return 1;
+        }
+        if (!json) {
+            printf("   %-8s %10.2f %10.2f %10.2f %12.0f\n", dl_name(modes[k]), f.p50_us, f.p99_us,
+                   f.mean_us, f.msgs_per_s);
+        }
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "delivery", dl_name(modes[k]));
+        cJSON_AddNumberToObject(o, "messages", (double)nn);
+        cJSON_AddNumberToObject(o, "p50_us", f.p50_us);
+        cJSON_AddNumberToObject(o, "p99_us", f.p99_us);
+        cJSON_AddNumberToObject(o, "msgs_per_s", f.msgs_per_s);
+        cJSON_AddItemToArray(jo, o);
+    }
+    if (!json) {
+        printf("\n2) all three executors started and answering later, W in flight\n"
+               "   (per message: one submit + three completions + delivery)\n");
+        printf("   %-8s %6s %10s %10s %10s %12s\n", "delivery", "W", "p50 us", "p99 us", "mean us",
+               "msgs/s");
+    }
+    cJSON *jw = cJSON_AddArrayToObject(root, "in_flight");
+    const long ws[4] = {1, 8, 64, 512};
+    for (int k = 0; k < 2; k++) {
+        for (int j = 0; j < 4; j++) {
+            fig f;
+            if (bench_window(modes[k], n, ws[j], &f) != 0) {
+                cJSON_Delete(root);
+                return 1;
+            }
+            if (!json) {
+                printf("   %-8s %6ld %10.2f %10.2f %10.2f %12.0f\n", dl_name(modes[k]), ws[j],
+                       f.p50_us, f.p99_us, f.mean_us, f.msgs_per_s);
+            }
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "delivery", dl_name(modes[k]));
+            cJSON_AddNumberToObject(o, "in_flight", (double)ws[j]);
+            cJSON_AddNumberToObject(o, "p50_us", f.p50_us);
+            cJSON_AddNumberToObject(o, "p99_us", f.p99_us);
+            cJSON_AddNumberToObject(o, "mean_us", f.mean_us);
+            cJSON_AddNumberToObject(o, "msgs_per_s", f.msgs_per_s);
+            cJSON_AddItemToArray(jw, o);
+        }
+    }
+    if (!json) {
+        printf("\n3) deadline precision: %ld messages, %ld in flight, deadline %.3g ms,\n"
+               "   remotes never answer, local answers at once; lateness after the deadline\n",
+               dn, dw, dms);
+        printf("   %-8s %-22s %10s %10s %10s\n", "delivery", "measured at", "p50 us", "p99 us",
+               "max us");
+    }
+    cJSON *jd = cJSON_AddArrayToObject(root, "deadline_precision");
+    for (int k = 0; k < 2; k++) {
+        dfig f;
+        if (bench_deadline(modes[k], dn, dw, (specx_dur_t)(dms * 1e6), &f) != 0) {
+            cJSON_Delete(root);
+            return 1;
+        }
+        if (!json) {
+            printf("   %-8s %-22s %10.1f %10.1f %10.1f\n", dl_name(modes[k]), "decision (timer)",
+                   f.dec_p50_us, f.dec_p99_us, f.dec_max_us);
+            printf("   %-8s %-22s %10.1f %10.1f %10.1f   (%d timer emissions)\n", dl_name(modes[k]),
+                   "output callback", f.emit_p50_us, f.emit_p99_us, f.emit_max_us, f.timer_emits);
+        }
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "delivery", dl_name(modes[k]));
+        cJSON_AddNumberToObject(o, "messages", (double)dn);
+        cJSON_AddNumberToObject(o, "in_flight", (double)dw);
+        cJSON_AddNumberToObject(o, "deadline_ms", dms);
+        cJSON_AddNumberToObject(o, "decided_p50_us", f.dec_p50_us);
+        cJSON_AddNumberToObject(o, "decided_p99_us", f.dec_p99_us);
+        cJSON_AddNumberToObject(o, "decided_max_us", f.dec_max_us);
+        cJSON_AddNumberToObject(o, "emitted_p50_us", f.emit_p50_us);
+        cJSON_AddNumberToObject(o, "emitted_p99_us", f.emit_p99_us);
+        cJSON_AddNumberToObject(o, "emitted_max_us", f.emit_max_us);
+        cJSON_AddItemToArray(jd, o);
+    }
+    if (stats && !json) {
+        fig f;
+        bench_inline(SPECX_DELIVER_INLINE, 10000, &f, true);
+    }
+    if (json) {
+        char *txt = cJSON_PrintUnformatted(root);
+        if (txt != NULL) {
+            printf("%s\n", txt);
+            free(txt);
+        }
+    } else {
+        printf("\ngoals (2-core machine): median overhead <= 5 us; >= 100000 msgs/s at 64 in "
+               "flight;\ndeadline lateness p99 <= 200 us; cost flat from 1 to 512 in flight.\n");
+    }
+    cJSON_Delete(root);
+    return 0;
+}
