@@ -185,25 +185,26 @@ static void resize_row(const specx_image *img, int y, int new_w, const int *ix, 
                        float *part)
 {
     const uint8_t *row = img->data + (size_t)y * img->stride;
-    int last = img->width - 1;
-    for (int c = 0; c < new_w; c++) {
-        for (int k = 0; k < 3; k++) {
-            float val;
-            if (c == new_w - 1 || img->width == 1) {
-                val = lut255[row[last * 3 + k]];
-            } else {
-                val = (1 - dx[c]) * lut255[row[ix[c] * 3 + k]] +
-                      dx[c] * lut255[row[(ix[c] + 1) * 3 + k]];
-            }
-            part[c * 3 + k] = val;
-        }
+    const uint8_t *lastpx = row + (size_t)(img->width - 1) * 3;
+    /* darknet copies the last column (and every column of a 1-wide image) */
+    int n = img->width == 1 ? 0 : new_w - 1;
+    for (int c = 0; c < n; c++) {
+        const uint8_t *p = row + (size_t)ix[c] * 3;
+        float d = dx[c], e = 1 - d;
+        part[c * 3 + 0] = e * lut255[p[0]] + d * lut255[p[3]];
+        part[c * 3 + 1] = e * lut255[p[1]] + d * lut255[p[4]];
+        part[c * 3 + 2] = e * lut255[p[2]] + d * lut255[p[5]];
+    }
+    for (int c = n; c < new_w; c++) {
+        part[c * 3 + 0] = lut255[lastpx[0]];
+        part[c * 3 + 1] = lut255[lastpx[1]];
+        part[c * 3 + 2] = lut255[lastpx[2]];
     }
 }
 
-/* Writes the letterboxed image with pixel stride ps and channel stride cs
- * (NHWC: 3, 1; CHW: 1, W*H). scratch holds 2 * W * 3 + 2 * W floats. */
-static void letterbox(const specx_image *img, int W, int H, float *dst, size_t ps, size_t cs,
-                      float *scratch)
+/* Writes the letterboxed image as NHWC floats (W x H x 3). scratch holds
+ * 2 * W * 3 + 2 * W floats. */
+static void letterbox(const specx_image *img, int W, int H, float *dst, float *scratch)
 {
     int new_w, new_h;
     if ((float)W / img->width < (float)H / img->height) {
@@ -234,10 +235,8 @@ static void letterbox(const specx_image *img, int W, int H, float *dst, size_t p
     for (int y = 0; y < H; y++) {
         int r = y - oy;
         if (r < 0 || r >= new_h) {
-            for (int x = 0; x < W; x++) {
-                for (int k = 0; k < 3; k++) {
-                    dst[((size_t)y * W + x) * ps + k * cs] = 0.5f;
-                }
+            for (size_t i = 0; i < (size_t)W * 3; i++) {
+                dst[(size_t)y * W * 3 + i] = 0.5f;
             }
             continue;
         }
@@ -258,18 +257,25 @@ static void letterbox(const specx_image *img, int W, int H, float *dst, size_t p
             }
             p[t] = rows[slot];
         }
-        for (int x = 0; x < W; x++) {
-            int c = x - ox;
-            for (int k = 0; k < 3; k++) {
-                float val = 0.5f;
-                if (c >= 0 && c < new_w) {
-                    val = (1 - dy) * p[0][c * 3 + k];
-                    if (second) {
-                        val = val + dy * p[1][c * 3 + k];
-                    }
-                }
-                dst[((size_t)y * W + x) * ps + k * cs] = val;
+        float *d = dst + (size_t)y * W * 3;
+        for (int i = 0; i < ox * 3; i++) {
+            d[i] = 0.5f;
+        }
+        float *m = d + (size_t)ox * 3;
+        const float *p0 = p[0], *p1 = p[1];
+        float e = 1 - dy;
+        if (second) {
+            for (int i = 0; i < new_w * 3; i++) {
+                float val = e * p0[i];
+                m[i] = val + dy * p1[i];
             }
+        } else {
+            for (int i = 0; i < new_w * 3; i++) {
+                m[i] = e * p0[i];
+            }
+        }
+        for (int i = (ox + new_w) * 3; i < W * 3; i++) {
+            d[i] = 0.5f;
         }
     }
 }
@@ -305,12 +311,23 @@ specx_status specx_xnn_letterbox_chw(const specx_image *img, int width, int heig
         return st;
     }
     init_lut();
+    size_t plane = (size_t)width * height;
     float *scratch = malloc((size_t)width * 8 * sizeof(float));
-    if (scratch == NULL) {
+    float *nhwc = malloc(plane * 3 * sizeof(float));
+    if (scratch == NULL || nhwc == NULL) {
+        free(scratch);
+        free(nhwc);
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
     }
-    letterbox(img, width, height, dst, 1, (size_t)width * height, scratch);
+    /* the same code as the network input, then transposed */
+    letterbox(img, width, height, nhwc, scratch);
+    for (size_t i = 0; i < plane; i++) {
+        for (int k = 0; k < 3; k++) {
+            dst[k * plane + i] = nhwc[i * 3 + k];
+        }
+    }
     free(scratch);
+    free(nhwc);
     return SPECX_OK;
 }
 
@@ -324,7 +341,7 @@ specx_status specx_xnn_forward_image(specx_xnn *x, const specx_image *img, specx
     if (scratch == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
     }
-    letterbox(img, x->model.width, x->model.height, xnn_net_input(x->net), 3, 1, scratch);
+    letterbox(img, x->model.width, x->model.height, xnn_net_input(x->net), scratch);
     return xnn_net_run(x->net, NULL, err);
 }
 
@@ -576,7 +593,7 @@ specx_status specx_xnn_detect(specx_xnn *x, const specx_image *img, float thresh
     if (scratch == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
     }
-    letterbox(img, x->model.width, x->model.height, xnn_net_input(x->net), 3, 1, scratch);
+    letterbox(img, x->model.width, x->model.height, xnn_net_input(x->net), scratch);
     st = xnn_net_run(x->net, cancel, err);
     if (st != SPECX_OK) {
         return st;

@@ -18,10 +18,9 @@
 typedef struct specx_xnn specx_xnn;
 
 /* names may be NULL or "" (labels are then "class N"). threads >= 1.
- * flags: 0, or SPECX_XNN_NO_DIRECT / SPECX_XNN_NO_FUSE to turn off our
- * direct kernels / fusions (tests and measurements of those paths). */
+ * flags: 0, or SPECX_XNN_NO_DIRECT to run every convolution on XNNPACK
+ * (tests and measurements of our direct depthwise kernel). */
 #define SPECX_XNN_NO_DIRECT 1u
-#define SPECX_XNN_NO_FUSE 2u
 specx_status specx_xnn_open(const char *cfg, const char *weights, const char *names, int threads,
                             unsigned flags, specx_xnn **out, specx_err *err);
 void specx_xnn_close(specx_xnn *x); /* NULL-safe */
@@ -32,8 +31,8 @@ double specx_xnn_gflops(const specx_xnn *x);
 
 /* letterbox (as darknet's letterbox_image) + network + decoding + NMS, with
  * darknet's semantics: one detection per (box, class) whose score exceeds
- * thresh, in the order darknet's do_nms_sort leaves them, boxes in pixels of img clamped to [0, width-1] x [0, height-1]; nms <= 0
- * skips NMS. Appends to out (the caller clears it). */
+ * thresh, in the order darknet's do_nms_sort leaves them, boxes in pixels of img clamped to [0,
+ * width-1] x [0, height-1]; nms <= 0 skips NMS. Appends to out (the caller clears it). */
 specx_status specx_xnn_detect(specx_xnn *x, const specx_image *img, float thresh, float nms,
                               const atomic_bool *cancel, specx_detections *out, specx_err *err);
 

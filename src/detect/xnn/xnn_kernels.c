@@ -6,9 +6,11 @@
 #include "xnn_kernels.h"
 
 #include <math.h>
+#include <stdbool.h>
+#include <string.h>
 
 #if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define XK_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#define XK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define XK_CLONES
 #endif
@@ -18,15 +20,7 @@ typedef struct xk_task {
     int arg;
 } xk_task;
 
-XK_CLONES static void leaky_row(float *restrict p, int w, int c, int stride)
-{
-    for (int x = 0; x < w; x++, p += stride) {
-        for (int k = 0; k < c; k++) {
-            float v = p[k];
-            p[k] = v > 0.0f ? v : 0.1f * v;
-        }
-    }
-}
+XK_CLONES static void leaky_row(float *restrict p, int w, int c, int stride);
 
 static void leaky_task(void *ctx, size_t y)
 {
@@ -37,6 +31,11 @@ static void leaky_task(void *ctx, size_t y)
 void xk_leaky(pthreadpool_t pool, const xk_view *v)
 {
     xk_task t = {.a = *v};
+    if (v->stride == v->c) {
+        /* a dense tensor: one long row per image row */
+        t.a.c = t.a.stride = v->c * v->w;
+        t.a.w = 1;
+    }
     pthreadpool_parallelize_1d(pool, leaky_task, &t, (size_t)v->h, 0);
 }
 
@@ -85,6 +84,12 @@ static void add_task(void *ctx, size_t y)
 void xk_add(pthreadpool_t pool, const xk_view *a, const xk_view *b, const xk_view *o, int leaky)
 {
     xk_task t = {.a = *a, .b = *b, .o = *o, .arg = leaky};
+    if (a->stride == a->c && b->stride == b->c && o->stride == o->c) {
+        /* dense tensors: one long row per output row, whatever c is */
+        t.a.c = t.b.c = t.o.c = a->c * a->w;
+        t.a.stride = t.b.stride = t.o.stride = t.o.c;
+        t.a.w = t.b.w = t.o.w = 1;
+    }
     pthreadpool_parallelize_1d(pool, add_task, &t, (size_t)o->h, 0);
 }
 
@@ -128,166 +133,217 @@ void xk_copy(pthreadpool_t pool, const xk_view *a, const xk_view *o)
     pthreadpool_parallelize_1d(pool, copy_task, &t, (size_t)o->h, 0);
 }
 
-/* ---- direct convolutions ------------------------------------------------
- * One task per output row. Per output pixel the accumulators of one channel
- * tile (T = 4..32 floats, a compile-time constant so they stay in vector
- * registers) run over the valid taps; the tile loop is instantiated per T. */
+/* ---- direct depthwise convolution ---------------------------------------
+ * One task per output row. The channel tile is NV vectors of 8 floats (GCC
+ * vector extensions: AVX in the avx2/avx512 clones, SSE pairs otherwise),
+ * a compile-time constant, so the accumulators live in registers; each
+ * variant is instantiated per tile size and per "leaky on load" so the inner
+ * loops have no branches. Leaky ReLU is a compare-and-select. */
 
-static inline float act_apply(float v, int act)
+/* The helpers below pass vectors by value; they are static and inlined, so
+ * the AVX-vs-SSE calling convention GCC warns about (-Wpsabi, turned off
+ * for this file in CMakeLists.txt) never applies. */
+typedef float v8 __attribute__((vector_size(32)));
+typedef int v8i __attribute__((vector_size(32)));
+
+static inline v8 ld8(const float *p)
+{
+    v8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void st8(float *p, v8 v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+static inline v8 leaky8(v8 v)
+{
+    v8i m = v > 0.0f;
+    v8 s = v * 0.1f;
+    return (v8)(((v8i)v & m) | ((v8i)s & ~m));
+}
+
+XK_CLONES static void leaky_row(float *restrict p, int w, int c, int stride)
+{
+    for (int x = 0; x < w; x++, p += stride) {
+        int k = 0;
+        for (; k + 8 <= c; k += 8) {
+            st8(p + k, leaky8(ld8(p + k)));
+        }
+        for (; k < c; k++) {
+            p[k] = p[k] > 0.0f ? p[k] : 0.1f * p[k];
+        }
+    }
+}
+
+typedef float v16 __attribute__((vector_size(64)));
+typedef int v16i __attribute__((vector_size(64)));
+
+static inline v16 ld16(const float *p)
+{
+    v16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void st16(float *p, v16 v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+static inline v16 act16(v16 v, int act)
+{
+    if (act == 0) {
+        return v;
+    }
+    v16i m = v > 0.0f;
+    v16 s = act == 1 ? v * 0.1f : (v16){0};
+    return (v16)(((v16i)v & m) | ((v16i)s & ~m));
+}
+
+static inline v8 act8(v8 v, int act)
 {
     if (act == 1) {
-        return v > 0.0f ? v : 0.1f * v;
+        return leaky8(v);
     }
     if (act == 2) {
-        return v > 0.0f ? v : 0.0f;
+        v8i m = v > 0.0f;
+        return (v8)((v8i)v & m);
     }
     return v;
 }
 
-#define DW_TILE(T)                                                                                 \
-    XK_CLONES static void dw_row_##T(const xk_conv *cv, int oy)                                    \
+/* one 8-channel tile of one output pixel, any kernel size, borders too */
+static inline void dw_pixel(const xk_conv *cv, int oy, int ox, int c0)
+{
+    const int C = cv->out.c, k = cv->k, is = cv->in.stride;
+    const int iy0 = oy * cv->s - cv->pad, ix0 = ox * cv->s - cv->pad;
+    const int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = iy0 + k > cv->in.h ? cv->in.h - iy0 : k;
+    const int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = ix0 + k > cv->in.w ? cv->in.w - ix0 : k;
+    v8 acc = ld8(cv->b + c0);
+    for (int ky = ky0; ky < ky1; ky++) {
+        const float *src = cv->in.p + ((size_t)(iy0 + ky) * cv->in.w + ix0) * is + c0;
+        const float *wt = cv->w + (size_t)ky * k * C + c0;
+        for (int kx = kx0; kx < kx1; kx++) {
+            acc += ld8(src + (size_t)kx * is) * ld8(wt + (size_t)kx * C);
+        }
+    }
+    st8(cv->out.p + ((size_t)oy * cv->out.w + ox) * cv->out.stride + c0, act8(acc, cv->act));
+}
+
+/* 3x3: the nine weight vectors of a channel tile stay in registers while
+ * the tile sweeps the row, four output pixels at a time (four independent
+ * FMA chains); only border pixels take the generic path. Instantiated for
+ * 8- and 16-channel tiles (VT = v8 or v16; 16 when C % 16 == 0, one AVX-512
+ * register in the x86-64-v4 clone, two AVX registers otherwise). */
+#define DW3_ROW(NAME, VT, LD, ST, ACT, T)                                                          \
+    XK_CLONES static void NAME(const xk_conv *cv, int oy)                                          \
     {                                                                                              \
-        const int C = cv->out.c, k = cv->k;                                                        \
-        const int iy0 = oy * cv->s - cv->pad;                                                      \
-        const int ky0 = iy0 < 0 ? -iy0 : 0;                                                        \
-        const int ky1 = iy0 + k > cv->in.h ? cv->in.h - iy0 : k;                                   \
-        float *orow = cv->out.p + (size_t)oy * cv->out.w * cv->out.stride;                         \
-        const float *rrow =                                                                        \
-            cv->res.p ? cv->res.p + (size_t)oy * cv->res.w * cv->res.stride : NULL;                \
-        for (int ox = 0; ox < cv->out.w; ox++) {                                                   \
-            const int ix0 = ox * cv->s - cv->pad;                                                  \
-            const int kx0 = ix0 < 0 ? -ix0 : 0;                                                    \
-            const int kx1 = ix0 + k > cv->in.w ? cv->in.w - ix0 : k;                               \
-            for (int c0 = 0; c0 < C; c0 += T) {                                                    \
-                float acc[T];                                                                      \
-                for (int c = 0; c < T; c++) {                                                      \
-                    acc[c] = cv->b[c0 + c];                                                        \
+        const int C = cv->out.c, s = cv->s, pad = cv->pad, is = cv->in.stride;                     \
+        const int os = cv->out.stride, ow = cv->out.w, act = cv->act;                              \
+        const int iy0 = oy * s - pad;                                                              \
+        const bool full = iy0 >= 0 && iy0 + 3 <= cv->in.h;                                         \
+        int lo = (pad + s - 1) / s, hi = (cv->in.w - 3 + pad) / s + 1;                             \
+        lo = lo > ow ? ow : lo;                                                                    \
+        hi = hi > ow ? ow : hi < lo ? lo : hi;                                                     \
+        if (!full) {                                                                               \
+            lo = hi = ow;                                                                          \
+        }                                                                                          \
+        float *orow = cv->out.p + (size_t)oy * ow * os;                                            \
+        const size_t step = (size_t)s * is;                                                        \
+        for (int c0 = 0; c0 < C; c0 += T) {                                                        \
+            for (int ox = 0; ox < lo; ox++) {                                                      \
+                for (int c = c0; c < c0 + T; c += 8) {                                             \
+                    dw_pixel(cv, oy, ox, c);                                                       \
                 }                                                                                  \
-                for (int ky = ky0; ky < ky1; ky++) {                                               \
-                    const float *src =                                                             \
-                        cv->in.p + ((size_t)(iy0 + ky) * cv->in.w + ix0) * cv->in.stride + c0;     \
-                    const float *wt = cv->w + (size_t)ky * k * C + c0;                             \
-                    for (int kx = kx0; kx < kx1; kx++) {                                           \
-                        const float *x = src + (size_t)kx * cv->in.stride;                         \
-                        const float *w = wt + (size_t)kx * C;                                      \
-                        if (cv->in_leaky) {                                                        \
-                            for (int c = 0; c < T; c++) {                                          \
-                                float v = x[c];                                                    \
-                                v = v > 0.0f ? v : 0.1f * v;                                       \
-                                acc[c] += v * w[c];                                                \
-                            }                                                                      \
-                        } else {                                                                   \
-                            for (int c = 0; c < T; c++) {                                          \
-                                acc[c] += x[c] * w[c];                                             \
-                            }                                                                      \
-                        }                                                                          \
+            }                                                                                      \
+            if (lo < hi) {                                                                         \
+                const float *w = cv->w + c0;                                                       \
+                const VT w0 = LD(w), w1 = LD(w + C), w2 = LD(w + 2 * C);                           \
+                const VT w3 = LD(w + 3 * C), w4 = LD(w + 4 * C), w5 = LD(w + 5 * C);               \
+                const VT w6 = LD(w + 6 * C), w7 = LD(w + 7 * C), w8 = LD(w + 8 * C);               \
+                const VT bias = LD(cv->b + c0);                                                    \
+                const float *r0 = cv->in.p + (size_t)iy0 * cv->in.w * is + c0;                     \
+                const float *r1 = r0 + (size_t)cv->in.w * is, *r2 = r1 + (size_t)cv->in.w * is;    \
+                int ox = lo;                                                                       \
+                for (; ox + 4 <= hi; ox += 4) {                                                    \
+                    size_t x = (size_t)(ox * s - pad) * is;                                        \
+                    VT a0 = bias, a1 = bias, a2 = bias, a3 = bias;                                 \
+                    for (int t = 0; t < 9; t++) {                                                  \
+                        const VT wv = t == 0   ? w0                                                \
+                                      : t == 1 ? w1                                                \
+                                      : t == 2 ? w2                                                \
+                                      : t == 3 ? w3                                                \
+                                      : t == 4 ? w4                                                \
+                                      : t == 5 ? w5                                                \
+                                      : t == 6 ? w6                                                \
+                                      : t == 7 ? w7                                                \
+                                               : w8;                                               \
+                        const float *q = (t < 3   ? r0                                             \
+                                          : t < 6 ? r1                                             \
+                                                  : r2) +                                          \
+                                         x + (t % 3) * (size_t)is;                                 \
+                        a0 += LD(q) * wv;                                                          \
+                        a1 += LD(q + step) * wv;                                                   \
+                        a2 += LD(q + 2 * step) * wv;                                               \
+                        a3 += LD(q + 3 * step) * wv;                                               \
                     }                                                                              \
+                    float *o = orow + (size_t)ox * os + c0;                                        \
+                    ST(o, ACT(a0, act));                                                           \
+                    ST(o + os, ACT(a1, act));                                                      \
+                    ST(o + 2 * (size_t)os, ACT(a2, act));                                          \
+                    ST(o + 3 * (size_t)os, ACT(a3, act));                                          \
                 }                                                                                  \
-                float *o = orow + (size_t)ox * cv->out.stride + c0;                                \
-                for (int c = 0; c < T; c++) {                                                      \
-                    o[c] = act_apply(acc[c], cv->act);                                             \
+                for (; ox < hi; ox++) {                                                            \
+                    size_t x = (size_t)(ox * s - pad) * is;                                        \
+                    VT acc = bias;                                                                 \
+                    acc += LD(r0 + x) * w0;                                                        \
+                    acc += LD(r0 + x + is) * w1;                                                   \
+                    acc += LD(r0 + x + 2 * is) * w2;                                               \
+                    acc += LD(r1 + x) * w3;                                                        \
+                    acc += LD(r1 + x + is) * w4;                                                   \
+                    acc += LD(r1 + x + 2 * is) * w5;                                               \
+                    acc += LD(r2 + x) * w6;                                                        \
+                    acc += LD(r2 + x + is) * w7;                                                   \
+                    acc += LD(r2 + x + 2 * is) * w8;                                               \
+                    ST(orow + (size_t)ox * os + c0, ACT(acc, act));                                \
                 }                                                                                  \
-                if (rrow != NULL) {                                                                \
-                    const float *r = rrow + (size_t)ox * cv->res.stride + c0;                      \
-                    for (int c = 0; c < T; c++) {                                                  \
-                        o[c] += r[c];                                                              \
-                    }                                                                              \
+            }                                                                                      \
+            for (int ox = hi; ox < ow; ox++) {                                                     \
+                for (int c = c0; c < c0 + T; c += 8) {                                             \
+                    dw_pixel(cv, oy, ox, c);                                                       \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
     }
 
-DW_TILE(8)
-DW_TILE(16)
-DW_TILE(32)
+DW3_ROW(dw3_row_8, v8, ld8, st8, act8, 8)
+DW3_ROW(dw3_row_16, v16, ld16, st16, act16, 16)
+
+XK_CLONES static void dw_row(const xk_conv *cv, int oy)
+{
+    for (int ox = 0; ox < cv->out.w; ox++) {
+        for (int c0 = 0; c0 < cv->out.c; c0 += 8) {
+            dw_pixel(cv, oy, ox, c0);
+        }
+    }
+}
 
 static void dw_task(void *ctx, size_t oy)
 {
     const xk_conv *cv = ctx;
-    if (cv->out.c % 32 == 0) {
-        dw_row_32(cv, (int)oy);
-    } else if (cv->out.c % 16 == 0) {
-        dw_row_16(cv, (int)oy);
+    if (cv->k == 3 && cv->out.c % 16 == 0) {
+        dw3_row_16(cv, (int)oy);
+    } else if (cv->k == 3) {
+        dw3_row_8(cv, (int)oy);
     } else {
-        dw_row_8(cv, (int)oy);
+        dw_row(cv, (int)oy);
     }
 }
 
 void xk_dwconv(pthreadpool_t pool, const xk_conv *cv)
 {
     pthreadpool_parallelize_1d(pool, dw_task, (void *)cv, (size_t)cv->out.h, 0);
-}
-
-#define DENSE_TILE(T)                                                                              \
-    XK_CLONES static void dense_row_##T(const xk_conv *cv, int oy)                                 \
-    {                                                                                              \
-        const int CI = cv->in.c, CO = cv->out.c, k = cv->k;                                        \
-        const int iy0 = oy * cv->s - cv->pad;                                                      \
-        const int ky0 = iy0 < 0 ? -iy0 : 0;                                                        \
-        const int ky1 = iy0 + k > cv->in.h ? cv->in.h - iy0 : k;                                   \
-        float *orow = cv->out.p + (size_t)oy * cv->out.w * cv->out.stride;                         \
-        const float *rrow =                                                                        \
-            cv->res.p ? cv->res.p + (size_t)oy * cv->res.w * cv->res.stride : NULL;                \
-        for (int ox = 0; ox < cv->out.w; ox++) {                                                   \
-            const int ix0 = ox * cv->s - cv->pad;                                                  \
-            const int kx0 = ix0 < 0 ? -ix0 : 0;                                                    \
-            const int kx1 = ix0 + k > cv->in.w ? cv->in.w - ix0 : k;                               \
-            for (int c0 = 0; c0 < CO; c0 += T) {                                                   \
-                float acc[T];                                                                      \
-                for (int c = 0; c < T; c++) {                                                      \
-                    acc[c] = cv->b[c0 + c];                                                        \
-                }                                                                                  \
-                for (int ky = ky0; ky < ky1; ky++) {                                               \
-                    for (int kx = kx0; kx < kx1; kx++) {                                           \
-                        const float *x = cv->in.p + ((size_t)(iy0 + ky) * cv->in.w + (ix0 + kx)) * \
-                                                        cv->in.stride;                             \
-                        const float *w = cv->w + ((size_t)(ky * k + kx) * CI) * CO + c0;           \
-                        for (int ci = 0; ci < CI; ci++, w += CO) {                                 \
-                            float v = x[ci];                                                       \
-                            if (cv->in_leaky) {                                                    \
-                                v = v > 0.0f ? v : 0.1f * v;                                       \
-                            }                                                                      \
-                            for (int c = 0; c < T; c++) {                                          \
-                                acc[c] += v * w[c];                                                \
-                            }                                                                      \
-                        }                                                                          \
-                    }                                                                              \
-                }                                                                                  \
-                float *o = orow + (size_t)ox * cv->out.stride + c0;                                \
-                for (int c = 0; c < T; c++) {                                                      \
-                    o[c] = act_apply(acc[c], cv->act);                                             \
-                }                                                                                  \
-                if (rrow != NULL) {                                                                \
-                    const float *r = rrow + (size_t)ox * cv->res.stride + c0;                      \
-                    for (int c = 0; c < T; c++) {                                                  \
-                        o[c] += r[c];                                                              \
-                    }                                                                              \
-                }                                                                                  \
-            }                                                                                      \
-        }                                                                                          \
-    }
-
-DENSE_TILE(4)
-DENSE_TILE(8)
-DENSE_TILE(16)
-DENSE_TILE(32)
-
-static void dense_task(void *ctx, size_t oy)
-{
-    const xk_conv *cv = ctx;
-    int co = cv->out.c;
-    if (co % 32 == 0) {
-        dense_row_32(cv, (int)oy);
-    } else if (co % 16 == 0) {
-        dense_row_16(cv, (int)oy);
-    } else if (co % 8 == 0) {
-        dense_row_8(cv, (int)oy);
-    } else {
-        dense_row_4(cv, (int)oy);
-    }
-}
-
-void xk_dense(pthreadpool_t pool, const xk_conv *cv)
-{
-    pthreadpool_parallelize_1d(pool, dense_task, (void *)cv, (size_t)cv->out.h, 0);
 }

@@ -25,23 +25,18 @@ void xk_add(pthreadpool_t pool, const xk_view *a, const xk_view *b, const xk_vie
 void xk_upsample(pthreadpool_t pool, const xk_view *a, const xk_view *o, int s);
 void xk_copy(pthreadpool_t pool, const xk_view *a, const xk_view *o);
 
-/* Direct convolutions for the layers where XNNPACK's per-pixel overhead
- * dominates (thin tensors) and where fusing saves whole passes over memory:
- * `in_leaky` applies leaky ReLU to every input value as it is read (the
- * producer stored its raw output), `act` is applied to the result, then
- * `res` (if res.p != NULL) is added (a fused [shortcut]). */
+/* Direct depthwise convolution for thin layers, where XNNPACK's per-pixel
+ * overhead dominates: `act` is applied as the result is stored (no
+ * separate activation pass). */
 typedef struct xk_conv {
-    xk_view in, out, res;
-    const float *w; /* depthwise: [k*k][c]; dense: [k*k*in.c][out.c] */
-    const float *b; /* [out.c] */
+    xk_view in, out;
+    const float *w; /* [k*k][c] */
+    const float *b; /* [c] */
     int k, s, pad;
-    int in_leaky;
     int act; /* 0 linear, 1 leaky, 2 relu */
 } xk_conv;
 
-/* Depthwise (one filter per channel); out.c == in.c, a multiple of 8. */
+/* One filter per channel; out.c == in.c, a multiple of 8. */
 void xk_dwconv(pthreadpool_t pool, const xk_conv *cv);
-/* Dense (groups = 1); out.c a multiple of 4 and at most 64. */
-void xk_dense(pthreadpool_t pool, const xk_conv *cv);
 
 #endif

@@ -35,30 +35,19 @@ typedef struct tbuf {
     float *p;
 } tbuf;
 
-typedef enum op_kind {
-    OP_NOP, /* fused into another step */
-    OP_CONV,
-    OP_DW,
-    OP_DENSE,
-    OP_MAXPOOL,
-    OP_ADD,
-    OP_UPSAMPLE,
-    OP_COPY
-} op_kind;
+typedef enum op_kind { OP_CONV, OP_DW, OP_MAXPOOL, OP_ADD, OP_UPSAMPLE, OP_COPY } op_kind;
 
 typedef struct op {
     op_kind kind;
     int layer;
     int in_layer, in2_layer; /* producers read (-1: the network input) */
     tview in, in2, out;
-    xnn_act post;  /* activation applied after the operator (our loop or fused) */
-    bool in_leaky; /* OP_DW/OP_DENSE: leaky on load (the producer stored raw) */
-    bool has_res;  /* OP_DW/OP_DENSE: a [shortcut] fused in; in2 is the residual */
+    xnn_act post; /* activation applied after the operator (our loop or fused) */
     xnn_operator_t xop;
-    float *wt; /* OP_DW/OP_DENSE weights in the kernel's layout */
+    float *wt; /* OP_DW weights in the kernel's layout */
     xk_conv cv;
     xk_view vin, vin2, vout; /* resolved */
-    uint64_t ns;
+    uint64_t ns, min_ns;     /* profile: total and fastest run */
 } op;
 
 struct xnn_net {
@@ -133,89 +122,6 @@ static void touch(xnn_net *net, tview v, int step, bool write)
     }
 }
 
-/* Fusions that remove whole passes over memory:
- * - a [shortcut] right after a direct convolution whose output nothing else
- *   reads: the convolution adds the residual while storing, into the
- *   shortcut's output;
- * - a leaky ReLU whose only reader is a direct convolution: the producer
- *   stores its raw output and the reader applies leaky as it loads (cheap:
- *   max(x, 0.1x) in registers), so XNNPACK convolutions lose their separate
- *   activation pass.
- * Producers written into a concatenation are left alone (others read them
- * through the concatenation). */
-static void fuse(xnn_net *net, const bool *is_placed)
-{
-    const xnn_model *m = net->m;
-    int n = m->n;
-    int *readers = calloc((size_t)n, sizeof *readers);
-    int *op_of = malloc((size_t)n * sizeof *op_of);
-    if (readers == NULL || op_of == NULL) {
-        free(readers);
-        free(op_of);
-        return; /* fusion is an optimisation: run unfused */
-    }
-    for (int i = 0; i < n; i++) {
-        op_of[i] = -1;
-    }
-    for (int s = 0; s < net->nop; s++) {
-        op *o = &net->ops[s];
-        if (o->kind != OP_COPY) {
-            op_of[o->layer] = s;
-        }
-        if (o->in_layer >= 0) {
-            readers[o->in_layer]++;
-        }
-        if (o->kind == OP_ADD && o->in2_layer >= 0) {
-            readers[o->in2_layer]++;
-        }
-    }
-    for (int k = 0; k < net->nyolo; k++) {
-        int p = producer_of(m, net->yolo_layer[k] - 1);
-        if (p >= 0) {
-            readers[p]++;
-        }
-    }
-    for (int s = 0; s < net->nop; s++) {
-        op *sc = &net->ops[s];
-        if (sc->kind != OP_ADD || sc->post != XNN_ACT_LINEAR) {
-            continue;
-        }
-        int p = sc->in_layer;
-        if (p < 0 || is_placed[p] || readers[p] != 1 || op_of[p] < 0) {
-            continue;
-        }
-        op *cv = &net->ops[op_of[p]];
-        if (cv->kind != OP_DW && cv->kind != OP_DENSE) {
-            continue;
-        }
-        cv->out = sc->out;
-        cv->in2 = sc->in2;
-        cv->in2_layer = sc->in2_layer;
-        cv->has_res = true;
-        sc->kind = OP_NOP;
-        op_of[sc->layer] = op_of[p];
-    }
-    for (int s = 0; s < net->nop; s++) {
-        op *rd = &net->ops[s];
-        if (rd->kind != OP_DW && rd->kind != OP_DENSE) {
-            continue;
-        }
-        int p = rd->in_layer;
-        if (p < 0 || is_placed[p] || readers[p] != 1 || op_of[p] < 0 ||
-            m->layers[p].type != XNN_L_CONV) {
-            continue;
-        }
-        op *pr = &net->ops[op_of[p]];
-        if (pr->layer != p || pr->has_res || pr->post != XNN_ACT_LEAKY) {
-            continue;
-        }
-        pr->post = XNN_ACT_LINEAR;
-        rd->in_leaky = true;
-    }
-    free(readers);
-    free(op_of);
-}
-
 static specx_status plan(xnn_net *net, specx_err *err)
 {
     const xnn_model *m = net->m;
@@ -287,12 +193,8 @@ static specx_status plan(xnn_net *net, specx_err *err)
         case XNN_L_CONV: {
             bool dw = l->groups > 1 && l->groups == l->in_c && l->groups == l->filters;
             bool direct = (net->flags & XNN_NET_NO_DIRECT) == 0;
-            if (direct && dw && l->in_c % 8 == 0) {
+            if (direct && dw && l->in_c % 8 == 0 && l->size == 3) {
                 o = add_op(net, OP_DW, i);
-                o->post = l->act;
-            } else if (direct && l->groups == 1 && l->in_c * l->size * l->size <= 32 &&
-                       l->filters % 4 == 0 && l->filters <= 32) {
-                o = add_op(net, OP_DENSE, i);
                 o->post = l->act;
             } else {
                 o = add_op(net, OP_CONV, i);
@@ -346,9 +248,6 @@ static specx_status plan(xnn_net *net, specx_err *err)
             o->out = net->views[i];
         }
     }
-    if ((net->flags & XNN_NET_NO_FUSE) == 0) {
-        fuse(net, is_placed);
-    }
     free(placed);
     free(is_placed);
     free(needs_copy);
@@ -357,11 +256,8 @@ static specx_status plan(xnn_net *net, specx_err *err)
     net->bufs[0].def = -1;
     for (int s = 0; s < net->nop; s++) {
         op *o = &net->ops[s];
-        if (o->kind == OP_NOP) {
-            continue;
-        }
         touch(net, o->in, s, false);
-        if (o->kind == OP_ADD || o->has_res) {
+        if (o->kind == OP_ADD) {
             touch(net, o->in2, s, false);
         }
         touch(net, o->out, s, true);
@@ -408,7 +304,7 @@ static specx_status assign_arenas(xnn_net *net, specx_err *err)
     for (int i = 0; i < nb; i++) {
         tbuf *b = &net->bufs[order[i]];
         if (b->def == INT_MAX) {
-            continue; /* never written (its producer was fused away) */
+            continue; /* never written */
         }
         size_t need = buf_bytes(b);
         int best = -1, largest = -1;
@@ -460,34 +356,28 @@ static specx_status xnn_fail(specx_err *err, int layer, const char *what, enum x
                          layer, what, (int)xs);
 }
 
-/* Reorders the model's [out][kh][kw][in/g] weights for our kernels and
- * fills the kernel descriptor. */
+/* Reorders the model's depthwise weights [c][kh][kw] to the kernel's
+ * [kh][kw][c] and fills the kernel descriptor. */
 static specx_status setup_direct(op *o, const xnn_layer *l)
 {
-    int k = l->size, ci = l->in_c / l->groups, co = l->filters;
+    int k = l->size, c = l->filters;
     size_t taps = (size_t)k * k;
-    o->wt = aligned_alloc(64, ((taps * ci * co * sizeof(float)) + 63) / 64 * 64);
+    o->wt = aligned_alloc(64, (taps * c * sizeof(float) + 63) / 64 * 64);
     if (o->wt == NULL) {
         return SPECX_ENOMEM;
     }
-    for (int oc = 0; oc < co; oc++) {
+    for (int ch = 0; ch < c; ch++) {
         for (size_t t = 0; t < taps; t++) {
-            for (int ic = 0; ic < ci; ic++) {
-                float v = l->weights[((size_t)oc * taps + t) * ci + ic];
-                /* depthwise: ci == 1, [t][c]; dense: [t][ic][oc] */
-                o->wt[(t * ci + ic) * co + oc] = v;
-            }
+            o->wt[t * c + ch] = l->weights[(size_t)ch * taps + t];
         }
     }
     o->cv = (xk_conv){.in = o->vin,
                       .out = o->vout,
-                      .res = o->has_res ? o->vin2 : (xk_view){0},
                       .w = o->wt,
                       .b = l->bias,
                       .k = k,
                       .s = l->stride,
                       .pad = l->pad,
-                      .in_leaky = o->in_leaky,
                       .act = o->post == XNN_ACT_LEAKY  ? 1
                              : o->post == XNN_ACT_RELU ? 2
                                                        : 0};
@@ -499,15 +389,12 @@ static specx_status build_ops(xnn_net *net, specx_err *err)
     for (int s = 0; s < net->nop; s++) {
         op *o = &net->ops[s];
         const xnn_layer *l = &net->m->layers[o->layer];
-        if (o->kind == OP_NOP) {
-            continue;
-        }
         o->vin = resolve(net, o->in);
         o->vout = resolve(net, o->out);
-        if (o->kind == OP_ADD || o->has_res) {
+        if (o->kind == OP_ADD) {
             o->vin2 = resolve(net, o->in2);
         }
-        if (o->kind == OP_DW || o->kind == OP_DENSE) {
+        if (o->kind == OP_DW) {
             if (setup_direct(o, l) != SPECX_OK) {
                 return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
             }
@@ -653,25 +540,15 @@ specx_status xnn_net_run(xnn_net *net, const atomic_bool *cancel, specx_err *err
             return specx_err_set(err, SPECX_ECANCELED, "detection cancelled");
         }
         op *o = &net->ops[s];
-        if (o->kind == OP_NOP) {
-            continue;
-        }
         uint64_t t0 = net->profile ? now_ns() : 0;
         switch (o->kind) {
-        case OP_NOP:
-            break;
         case OP_DW:
             xk_dwconv(net->pool, &o->cv);
             if (o->post == XNN_ACT_LOGISTIC) {
                 xk_logistic(net->pool, &o->vout);
             }
             break;
-        case OP_DENSE:
-            xk_dense(net->pool, &o->cv);
-            if (o->post == XNN_ACT_LOGISTIC) {
-                xk_logistic(net->pool, &o->vout);
-            }
-            break;
+
         case OP_CONV:
         case OP_MAXPOOL: {
             enum xnn_status xs = xnn_run_operator(o->xop, net->pool);
@@ -695,7 +572,9 @@ specx_status xnn_net_run(xnn_net *net, const atomic_bool *cancel, specx_err *err
             break;
         }
         if (net->profile) {
-            o->ns += now_ns() - t0;
+            uint64_t d = now_ns() - t0;
+            o->ns += d;
+            o->min_ns = o->min_ns == 0 || d < o->min_ns ? d : o->min_ns;
         }
     }
     net->runs++;
@@ -727,6 +606,7 @@ void xnn_net_profile_reset(xnn_net *net)
 {
     for (int s = 0; s < net->nop; s++) {
         net->ops[s].ns = 0;
+        net->ops[s].min_ns = 0;
     }
     net->runs = 0;
 }
@@ -734,12 +614,9 @@ void xnn_net_profile_reset(xnn_net *net)
 static const char *op_name(const op *o, const xnn_layer *l)
 {
     switch (o->kind) {
-    case OP_NOP:
-        return "fused";
     case OP_DW:
         return "dw-direct";
-    case OP_DENSE:
-        return "direct";
+
     case OP_CONV:
         if (l->groups > 1 && l->groups == l->in_c && l->groups == l->filters) {
             return "conv-dw";
@@ -759,39 +636,41 @@ static const char *op_name(const op *o, const xnn_layer *l)
 
 void xnn_net_profile_print(const xnn_net *net, FILE *f)
 {
-    uint64_t total = 0;
+    uint64_t total = 0, total_min = 0;
     for (int s = 0; s < net->nop; s++) {
         total += net->ops[s].ns;
+        total_min += net->ops[s].min_ns;
     }
     uint64_t runs = net->runs > 0 ? net->runs : 1;
-    fprintf(f, "%5s %-10s %-16s %-16s %-14s %9s %6s\n", "layer", "op", "in (WxHxC)", "out (WxHxC)",
-            "act", "ms/run", "share");
+    /* min: the fastest run of each step, the least disturbed on a shared machine */
+    fprintf(f, "%5s %-10s %-16s %-16s %-9s %9s %9s %6s\n", "layer", "op", "in (WxHxC)",
+            "out (WxHxC)", "act", "ms mean", "ms min", "share");
     for (int s = 0; s < net->nop; s++) {
         const op *o = &net->ops[s];
         const xnn_layer *l = &net->m->layers[o->layer];
         char in[32], outs[32];
         snprintf(in, sizeof in, "%dx%dx%d", o->vin.w, o->vin.h, o->vin.c);
         snprintf(outs, sizeof outs, "%dx%dx%d", o->vout.w, o->vout.h, o->vout.c);
-        if (o->kind == OP_NOP) {
-            continue;
-        }
         const char *post = o->post == XNN_ACT_LEAKY                         ? "leaky"
                            : o->post == XNN_ACT_LOGISTIC                    ? "logistic"
                            : o->post == XNN_ACT_RELU                        ? "relu"
                            : (o->kind == OP_CONV && l->act == XNN_ACT_RELU) ? "relu"
                                                                             : "-";
         char act[32];
-        snprintf(act, sizeof act, "%s%s%s", o->in_leaky ? "lk>" : "", post,
-                 o->has_res ? "+res" : "");
-        if ((o->kind == OP_CONV || o->kind == OP_DW || o->kind == OP_DENSE) && l->size > 1) {
+        snprintf(act, sizeof act, "%s", post);
+        if ((o->kind == OP_CONV || o->kind == OP_DW) && l->size > 1) {
             snprintf(outs + strlen(outs), sizeof outs - strlen(outs), " k%d/%d", l->size,
                      l->stride);
         }
-        fprintf(f, "%5d %-10s %-16s %-16s %-14s %9.4f %5.1f%%\n", o->layer, op_name(o, l), in, outs,
-                act, (double)o->ns / runs / 1e6, total > 0 ? 100.0 * (double)o->ns / total : 0.0);
+        fprintf(f, "%5d %-10s %-16s %-16s %-9s %9.4f %9.4f %5.1f%%\n", o->layer, op_name(o, l), in,
+                outs, act, (double)o->ns / runs / 1e6, (double)o->min_ns / 1e6,
+                total > 0 ? 100.0 * (double)o->ns / total : 0.0);
     }
-    fprintf(f, "total %.3f ms/run over %llu runs (network only, without letterbox/decoding)\n",
-            (double)total / runs / 1e6, (unsigned long long)net->runs);
+    fprintf(f,
+            "total %.3f ms/run mean, %.3f ms sum of per-step minima, over %llu runs (network "
+            "only, without letterbox/decoding); activations %.2f MB in %d arenas\n",
+            (double)total / runs / 1e6, (double)total_min / 1e6, (unsigned long long)net->runs,
+            (double)net->arena_bytes / 1e6, net->narena);
 }
 
 size_t xnn_net_arena_bytes(const xnn_net *net)

@@ -20,10 +20,8 @@
 typedef struct xnn_net xnn_net;
 
 /* flags: XNN_NET_NO_DIRECT runs every convolution on XNNPACK (no direct
- * kernels), XNN_NET_NO_FUSE keeps every activation and shortcut a separate
- * pass. Both exist to test and measure the optimised paths. */
+ * depthwise kernel); it exists to test and measure that path. */
 #define XNN_NET_NO_DIRECT 1u
-#define XNN_NET_NO_FUSE 2u
 specx_status xnn_net_create(const xnn_model *m, int threads, unsigned flags, xnn_net **out,
                             specx_err *err);
 void xnn_net_free(xnn_net *net); /* NULL-safe */
