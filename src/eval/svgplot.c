@@ -1,0 +1,417 @@
+/* svgplot.c — SVG line plots, CDFs and categorical strips for reports. */
+#include "svgplot.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define M_LEFT 64
+#define M_RIGHT 160 /* legend column */
+#define M_TOP 34
+#define M_BOTTOM 48
+
+const char *specx_svg_color(size_t i)
+{
+    /* Okabe–Ito palette: distinguishable with the common colour-vision
+     * deficiencies. */
+    static const char *pal[] = {"#0072B2", "#D55E00", "#009E73", "#CC79A7",
+                                "#E69F00", "#56B4E9", "#F0E442", "#000000"};
+    return pal[i % (sizeof pal / sizeof pal[0])];
+}
+
+void specx_svg_escape(FILE *out, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<':
+            fputs("&lt;", out);
+            break;
+        case '>':
+            fputs("&gt;", out);
+            break;
+        case '&':
+            fputs("&amp;", out);
+            break;
+        case '"':
+            fputs("&quot;", out);
+            break;
+        default:
+            fputc(*s, out);
+        }
+    }
+}
+
+static double nice_step(double range, int target)
+{
+    if (!(range > 0)) {
+        return 1.0;
+    }
+    double raw = range / target;
+    double mag = pow(10.0, floor(log10(raw)));
+    double f = raw / mag;
+    return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * mag;
+}
+
+typedef struct frame {
+    double x0, x1, y0, y1; /* data range (x in log10 when xlog) */
+    bool xlog;
+    int left, right, top, bottom; /* pixel box of the plot area */
+} frame;
+
+static double fx(const frame *f, double x)
+{
+    double v = f->xlog ? log10(x) : x;
+    double px = f->left + (v - f->x0) / (f->x1 - f->x0) * (f->right - f->left);
+    return fmin(fmax(px, f->left), f->right);
+}
+
+static double fy(const frame *f, double y)
+{
+    double py = f->bottom - (y - f->y0) / (f->y1 - f->y0) * (f->bottom - f->top);
+    return fmin(fmax(py, f->top), f->bottom);
+}
+
+static void fmt_tick(char *buf, size_t len, double v)
+{
+    if (fabs(v) < 1e-12) {
+        v = 0;
+    }
+    snprintf(buf, len, "%g", v);
+}
+
+static void axes_and_frame(FILE *out, int width, int height, const specx_svg_axes *ax, frame *f)
+{
+    fprintf(out,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" width=\"%d\" height=\"%d\" "
+            "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n",
+            width, height, width, height);
+    fprintf(out, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n", width,
+            height);
+    if (ax->title) {
+        fprintf(out,
+                "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"14\" "
+                "font-weight=\"bold\">",
+                (f->left + f->right) / 2);
+        specx_svg_escape(out, ax->title);
+        fputs("</text>\n", out);
+    }
+    /* Grid and ticks. */
+    if (f->xlog) {
+        double span = f->x1 - f->x0;
+        for (int k = (int)floor(f->x0); k <= (int)ceil(f->x1); k++) {
+            static const double mult[] = {1, 2, 5};
+            for (int m = 0; m < 3; m++) {
+                if (m > 0 && span > 3.5) {
+                    continue; /* only decades on wide ranges */
+                }
+                double v = mult[m] * pow(10.0, k);
+                double lv = log10(v);
+                if (lv < f->x0 - 1e-9 || lv > f->x1 + 1e-9) {
+                    continue;
+                }
+                double px = fx(f, v);
+                char b[32];
+                fmt_tick(b, sizeof b, v);
+                fprintf(out,
+                        "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#e0e0e0\"/>"
+                        "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
+                        px, f->top, px, f->bottom, px, f->bottom + 16, b);
+            }
+        }
+    } else {
+        double step = nice_step(f->x1 - f->x0, 6);
+        for (double v = ceil(f->x0 / step - 1e-9) * step; v <= f->x1 + step * 1e-9; v += step) {
+            double px = fx(f, v);
+            char b[32];
+            fmt_tick(b, sizeof b, v);
+            fprintf(out,
+                    "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#e0e0e0\"/>"
+                    "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
+                    px, f->top, px, f->bottom, px, f->bottom + 16, b);
+        }
+    }
+    double ystep = nice_step(f->y1 - f->y0, 5);
+    for (double v = ceil(f->y0 / ystep - 1e-9) * ystep; v <= f->y1 + ystep * 1e-9; v += ystep) {
+        double py = fy(f, v);
+        char b[32];
+        fmt_tick(b, sizeof b, v);
+        fprintf(out,
+                "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e0e0e0\"/>"
+                "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
+                f->left, py, f->right, py, f->left - 6, py + 4, b);
+    }
+    fprintf(out,
+            "<rect class=\"plot-area\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+            "stroke=\"#333333\"/>\n",
+            f->left, f->top, f->right - f->left, f->bottom - f->top);
+    if (ax->xlabel) {
+        fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">", (f->left + f->right) / 2,
+                height - 10);
+        specx_svg_escape(out, ax->xlabel);
+        fputs("</text>\n", out);
+    }
+    if (ax->ylabel) {
+        fprintf(out,
+                "<text x=\"16\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 16 %d)\">",
+                (f->top + f->bottom) / 2, (f->top + f->bottom) / 2);
+        specx_svg_escape(out, ax->ylabel);
+        fputs("</text>\n", out);
+    }
+}
+
+static void legend(FILE *out, const frame *f, const specx_svg_series *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int y = f->top + 10 + (int)i * 20;
+        fprintf(out,
+                "<g class=\"legend\"><line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
+                "stroke-width=\"3\"/><text x=\"%d\" y=\"%d\">",
+                f->right + 10, y, f->right + 34, y, s[i].color, f->right + 40, y + 4);
+        specx_svg_escape(out, s[i].name);
+        fputs("</text></g>\n", out);
+    }
+}
+
+static void data_range(const specx_svg_axes *ax, const specx_svg_series *s, size_t n, frame *f)
+{
+    double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < s[i].n; k++) {
+            double x = s[i].x[k], y = s[i].y[k];
+            if (!isfinite(x) || (ax->xlog && x <= 0)) {
+                continue;
+            }
+            double xv = ax->xlog ? log10(x) : x;
+            x0 = fmin(x0, xv);
+            x1 = fmax(x1, xv);
+            if (isfinite(y)) {
+                y0 = fmin(y0, y);
+                y1 = fmax(y1, y);
+            }
+            if (s[i].ylo && isfinite(s[i].ylo[k])) {
+                y0 = fmin(y0, s[i].ylo[k]);
+            }
+            if (s[i].yhi && isfinite(s[i].yhi[k])) {
+                y1 = fmax(y1, s[i].yhi[k]);
+            }
+        }
+    }
+    if (!isfinite(x0)) {
+        x0 = ax->xlog ? 0 : 0;
+        x1 = 1;
+    }
+    if (!isfinite(y0)) {
+        y0 = 0;
+        y1 = 1;
+    }
+    if (!isnan(ax->xmin) && !(ax->xlog && ax->xmin <= 0)) {
+        x0 = ax->xlog ? log10(ax->xmin) : ax->xmin;
+    }
+    if (!isnan(ax->xmax) && !(ax->xlog && ax->xmax <= 0)) {
+        x1 = ax->xlog ? log10(ax->xmax) : ax->xmax;
+    }
+    if (!isnan(ax->ymin)) {
+        y0 = ax->ymin;
+    }
+    if (!isnan(ax->ymax)) {
+        y1 = ax->ymax;
+    }
+    if (x1 <= x0) {
+        x1 = x0 + 1;
+        x0 -= ax->xlog ? 0 : 1;
+    }
+    if (y1 <= y0) {
+        y1 = y0 + 1;
+    }
+    if (ax->xlog) {
+        x0 = floor(x0 * 10) / 10;
+        x1 = ceil(x1 * 10) / 10;
+    } else if (isnan(ax->xmin) || isnan(ax->xmax)) {
+        double st = nice_step(x1 - x0, 6);
+        if (isnan(ax->xmin)) {
+            x0 = floor(x0 / st) * st;
+        }
+        if (isnan(ax->xmax)) {
+            x1 = ceil(x1 / st) * st;
+        }
+    }
+    double yst = nice_step(y1 - y0, 5);
+    if (isnan(ax->ymin)) {
+        y0 = floor(y0 / yst) * yst;
+    }
+    if (isnan(ax->ymax)) {
+        y1 = ceil(y1 / yst) * yst;
+    }
+    f->x0 = x0;
+    f->x1 = x1;
+    f->y0 = y0;
+    f->y1 = y1;
+    f->xlog = ax->xlog;
+}
+
+void specx_svg_line_plot(FILE *out, int width, int height, const specx_svg_axes *ax,
+                         const specx_svg_series *series, size_t n_series)
+{
+    frame f = {.left = M_LEFT, .right = width - M_RIGHT, .top = M_TOP, .bottom = height - M_BOTTOM};
+    data_range(ax, series, n_series, &f);
+    axes_and_frame(out, width, height, ax, &f);
+    for (size_t i = 0; i < n_series; i++) {
+        const specx_svg_series *s = &series[i];
+        fprintf(out, "<g class=\"series\" data-name=\"");
+        specx_svg_escape(out, s->name);
+        fprintf(out, "\">\n<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"", s->color);
+        bool started = false;
+        for (size_t k = 0; k < s->n; k++) {
+            if (!isfinite(s->x[k]) || !isfinite(s->y[k]) || (f.xlog && s->x[k] <= 0)) {
+                continue;
+            }
+            double px = fx(&f, s->x[k]), py = fy(&f, s->y[k]);
+            if (!started) {
+                if (s->step) {
+                    fprintf(out, "M%.1f %.1f V%.1f", px, fy(&f, f.y0), py);
+                } else {
+                    fprintf(out, "M%.1f %.1f", px, py);
+                }
+                started = true;
+            } else if (s->step) {
+                fprintf(out, " H%.1f V%.1f", px, py);
+            } else {
+                fprintf(out, " L%.1f %.1f", px, py);
+            }
+        }
+        if (started && s->step) {
+            fprintf(out, " H%d", f.right);
+        }
+        fputs("\"/>\n", out);
+        for (size_t k = 0; k < s->n; k++) {
+            if (!isfinite(s->x[k]) || (f.xlog && s->x[k] <= 0)) {
+                continue;
+            }
+            double px = fx(&f, s->x[k]);
+            if (s->ylo && s->yhi && isfinite(s->ylo[k]) && isfinite(s->yhi[k])) {
+                double a = fy(&f, s->ylo[k]), b = fy(&f, s->yhi[k]);
+                fprintf(out,
+                        "<path class=\"errbar\" stroke=\"%s\" stroke-width=\"1.5\" "
+                        "d=\"M%.1f %.1f V%.1f M%.1f %.1f H%.1f M%.1f %.1f H%.1f\"/>\n",
+                        s->color, px, a, b, px - 5, a, px + 5, px - 5, b, px + 5);
+            }
+            if (s->markers && isfinite(s->y[k])) {
+                fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"/>\n", px,
+                        fy(&f, s->y[k]), s->color);
+            }
+        }
+        fputs("</g>\n", out);
+    }
+    legend(out, &f, series, n_series);
+    fputs("</svg>\n", out);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+bool specx_svg_cdf(FILE *out, int width, int height, const specx_svg_axes *ax,
+                   const specx_svg_cdf_set *sets, size_t n_sets)
+{
+    specx_svg_series *ser = calloc(n_sets ? n_sets : 1, sizeof *ser);
+    double **xs = calloc(n_sets ? n_sets : 1, sizeof *xs);
+    double **ys = calloc(n_sets ? n_sets : 1, sizeof *ys);
+    bool ok = ser && xs && ys;
+    for (size_t i = 0; ok && i < n_sets; i++) {
+        xs[i] = malloc((sets[i].n + 1) * sizeof(double));
+        ys[i] = malloc((sets[i].n + 1) * sizeof(double));
+        if (!xs[i] || !ys[i]) {
+            ok = false;
+            break;
+        }
+        size_t m = 0;
+        for (size_t k = 0; k < sets[i].n; k++) {
+            if (isfinite(sets[i].values[k])) {
+                xs[i][m++] = sets[i].values[k];
+            }
+        }
+        qsort(xs[i], m, sizeof(double), cmp_double);
+        /* Divide by every value, NaN included: items without a value keep
+         * the curve below 1 instead of vanishing from it. */
+        for (size_t k = 0; k < m; k++) {
+            ys[i][k] = (double)(k + 1) / (double)sets[i].n;
+        }
+        ser[i] = (specx_svg_series){.name = sets[i].name,
+                                    .color = sets[i].color,
+                                    .n = m,
+                                    .x = xs[i],
+                                    .y = ys[i],
+                                    .step = true};
+    }
+    if (ok) {
+        specx_svg_axes a = *ax;
+        a.ymin = 0;
+        a.ymax = 1;
+        specx_svg_line_plot(out, width, height, &a, ser, n_sets);
+    }
+    for (size_t i = 0; xs && ys && i < n_sets; i++) {
+        free(xs[i]);
+        free(ys[i]);
+    }
+    free(xs);
+    free(ys);
+    free(ser);
+    return ok;
+}
+
+void specx_svg_strips(FILE *out, int width, const char *title, const specx_svg_strip *rows,
+                      size_t n_rows, const char *const *cat_names, const char *const *cat_colors,
+                      size_t n_cats, const char *none_name, const char *none_color)
+{
+    const int label_w = 170, row_h = 16, gap = 6, top = 30, right = 20;
+    int legend_y = top + (int)n_rows * (row_h + gap) + 10;
+    int height = legend_y + 30;
+    fprintf(out,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"strips\" width=\"%d\" "
+            "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
+            "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n",
+            width, height, width, height, width, height);
+    if (title) {
+        fprintf(out, "<text x=\"%d\" y=\"20\" font-size=\"14\" font-weight=\"bold\">", label_w);
+        specx_svg_escape(out, title);
+        fputs("</text>\n", out);
+    }
+    double span = width - label_w - right;
+    for (size_t r = 0; r < n_rows; r++) {
+        int y = top + (int)r * (row_h + gap);
+        fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", label_w - 8, y + row_h - 4);
+        specx_svg_escape(out, rows[r].label);
+        fputs("</text>\n", out);
+        size_t n = rows[r].n;
+        for (size_t i = 0; i < n;) {
+            size_t j = i + 1;
+            while (j < n && rows[r].cat[j] == rows[r].cat[i]) {
+                j++;
+            }
+            int c = rows[r].cat[i];
+            const char *col = c >= 0 && (size_t)c < n_cats ? cat_colors[c] : none_color;
+            double x0 = label_w + span * (double)i / (double)n;
+            double x1 = label_w + span * (double)j / (double)n;
+            fprintf(out,
+                    "<rect class=\"strip-cell\" x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" "
+                    "fill=\"%s\"><title>frames %zu-%zu</title></rect>\n",
+                    x0, y, x1 - x0, row_h, col, i, j - 1);
+            i = j;
+        }
+    }
+    int x = label_w;
+    for (size_t c = 0; c <= n_cats; c++) {
+        const char *name = c < n_cats ? cat_names[c] : none_name;
+        const char *col = c < n_cats ? cat_colors[c] : none_color;
+        fprintf(out,
+                "<g class=\"legend\"><rect x=\"%d\" y=\"%d\" width=\"14\" height=\"14\" "
+                "fill=\"%s\" stroke=\"#333333\" stroke-width=\"0.5\"/><text x=\"%d\" y=\"%d\">",
+                x, legend_y, col, x + 18, legend_y + 12);
+        specx_svg_escape(out, name);
+        fputs("</text></g>\n", out);
+        x += 40 + 8 * (int)strlen(name);
+    }
+    fputs("</svg>\n", out);
+}
