@@ -542,6 +542,11 @@ int specx_run_video(const specx_run_opts *o)
     if (pushed > 0) {
         print_summary(&c, wall_s, c.jsonl == stdout ? stderr : stdout);
     }
+    if (rc == 0 && c.outputs > 0 && c.no_result == c.outputs) {
+        /* e.g. remote-only against a server that is down */
+        fprintf(stderr, "%s: no frame got a result (see the first failures above)\n", prog);
+        rc = 1;
+    }
     specx_pipeline_destroy(c.p);
     specx_video_source_close(src);
     pthread_cond_destroy(&c.enc_cv);

@@ -472,6 +472,9 @@ static void test_run_bad_input(void **state)
     snprintf(args, sizeof args, "run --video '%s' --model-dir '%s' --local-model no-such-model",
              video, models);
     expect_one_line_error(args, 1);
+    /* remote-only against a server that is down: no frame has a result */
+    snprintf(args, sizeof args, "run --video '%s' --server 127.0.0.1:1 --frames 2 --fps 0", video);
+    expect_one_line_error(args, 1);
     /* usage errors */
     expect_one_line_error("run --local-model yolo-fastest-1.1", 2);
     snprintf(args, sizeof args, "run --video '%s'", video);
