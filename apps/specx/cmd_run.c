@@ -169,7 +169,7 @@ static void annotate(run_ctx *c, const specx_pipeline_output *out)
 {
     specx_image *img = out->image;
     int scale = img->width >= 960 ? 2 : 1;
-    specx_rgb white = {255, 255, 255}, black = {0, 0, 0}, red = {200, 30, 30};
+    specx_rgb white = {255, 255, 255}, red = {200, 30, 30};
     if (out->winner >= 0) {
         specx_rgb col = c->colours[out->winner];
         specx_draw_detections(img, out->detections, col, scale, scale);
@@ -188,7 +188,6 @@ static void annotate(run_ctx *c, const specx_pipeline_output *out)
                           out->reason != NULL ? out->reason : specx_strerror(out->status));
     }
     specx_draw_legend(img, c->names, c->colours, c->n_exec, scale);
-    (void)black;
     encoder_push(c, img);
 }
 
@@ -573,7 +572,8 @@ static void usage(FILE *f)
         "  --video PATH        video file, URL or directory of .jpg/.png images (required)\n"
         "  --server SPEC       HOST:PORT[,prio=N][,stream][,name=S][,inflight=N][,wait-ready]\n"
         "                      (repeatable)\n"
-        "  --local-model NAME  on-board model, e.g. yolo-fastest-1.1\n"
+        "  --local-model NAME  on-board model, e.g. yolo-fastest-1.1, or\n"
+        "                      test[:delay_ms=N] for the built-in test detector\n"
         "  --deadline MS       per-frame deadline after arrival, or 'none' (default 200)\n"
         "  --mode stream|sync  stream: frames keep arriving at camera rate, several in\n"
         "                      flight (default); sync: one frame at a time\n"

@@ -38,7 +38,6 @@ typedef struct frame {
     specx_image image; /* first: the local executor's request is &frame->image */
     int64_t index;
     double pts;
-    specx_pipeline *p;
     uint64_t seq;             /* push order */
     specx_encoded_frame *enc; /* lazily, by the first plan call */
     bool enc_failed;
@@ -286,7 +285,6 @@ static specx_status add_local(specx_pipeline *p, specx_detector *det, specx_err 
         return st;
     }
     specx_executor_config ec = {.priority = 0, .max_in_flight = 0, .exec = ex};
-    const specx_detector_info *info = specx_detector_get_info(det);
     snprintf(ec.name, sizeof ec.name, "local");
     size_t idx;
     st = specx_operator_add_local(p->op, &ec, &idx, err);
@@ -294,7 +292,6 @@ static specx_status add_local(specx_pipeline *p, specx_detector *det, specx_err 
         ex.ops->destroy(ex.ctx);
         return st;
     }
-    (void)info;
     p->local_index = (int)idx;
     p->local_exec = ex;
     snprintf(p->meta[idx].name, sizeof p->meta[idx].name, "%s", ec.name);
@@ -381,7 +378,12 @@ specx_status specx_pipeline_create(const specx_pipeline_config *cfg, specx_pipel
     pthread_condattr_destroy(&ca);
 
     specx_status st = SPECX_OK;
-    if (det == NULL && has_local) {
+    if (det == NULL && has_local &&
+        (strcmp(cfg->local_model, "test") == 0 || strncmp(cfg->local_model, "test:", 5) == 0)) {
+        /* the built-in test detector, as `specx serve --model test:...` */
+        st = specx_rpc_test_detector_open(cfg->local_model[4] == ':' ? cfg->local_model + 5 : "",
+                                          &det, err);
+    } else if (det == NULL && has_local) {
         specx_detector_config dc = {.model = cfg->local_model,
                                     .model_dir = cfg->model_dir,
                                     .backend = cfg->backend,
@@ -430,7 +432,6 @@ specx_status specx_pipeline_push(specx_pipeline *p, specx_image *img, int64_t in
     memset(img, 0, sizeof *img);
     f->index = index;
     f->pts = pts;
-    f->p = p;
     pthread_mutex_lock(&p->mu);
     f->seq = p->pushed;
     f->next = p->live;
