@@ -401,7 +401,10 @@ int specx_run_video(const specx_run_opts *o)
     }
     specx_video_info info;
     specx_video_source_info(src, &info);
-    double fps = o->fps >= 0 ? o->fps : (info.fps > 0 ? info.fps : 10.0);
+    /* A live stream (rtsp://, http://) delivers frames at its own rate:
+     * reading it is the pacing. Files and directories are paced here. */
+    bool live = strstr(o->video, "://") != NULL;
+    double fps = o->fps >= 0 ? o->fps : live ? 0 : (info.fps > 0 ? info.fps : 10.0);
     c.total = info.frame_count;
     if (o->max_frames > 0 && (c.total < 0 || c.total > o->max_frames)) {
         c.total = o->max_frames;
