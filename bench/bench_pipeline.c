@@ -11,7 +11,9 @@
  *     decoding and detecting JPEG frames from a shared counter;
  *  3. the server with W workers fed by a client keeping K calls in flight
  *     (K = 2W by default: one computing, one queued per worker), frames/s;
- *     ratio = (3) / (2): 1.0 would be a free server. */
+ *     ratio = (3) / (2): 1.0 would be a free server. (2) and (3) alternate
+ *     in three rounds on the same detectors and server, and the medians are
+ *     printed, so load drifting on the shared machine hits both alike. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -244,55 +246,35 @@ static void *inproc_main(void *arg)
     return NULL;
 }
 
-/* frames/s of W threads decoding + detecting, or < 0 on error */
-static double inproc_fps(const bench_opts *o, const frames *fr, int workers)
+/* frames/s of W threads (detectors opened by the caller) decoding and
+ * detecting `total` frames, or < 0 on error */
+static double inproc_fps(const frames *fr, specx_detector **dets, int workers, int total)
 {
     inproc w[8];
     pthread_t th[8];
     atomic_int next;
-    specx_err err = {{0}};
-    int opened = 0;
-    double fps = -1;
-    for (; opened < workers; opened++) {
-        specx_status st = open_det(o, o->server_model, &w[opened].det, &err);
-        if (st != SPECX_OK) {
-            fprintf(stderr, "specx bench pipeline: %s\n", specx_err_text(&err, st));
-            goto out;
+    atomic_init(&next, 0);
+    specx_time_t t0 = specx_time_mono();
+    int started = 0;
+    for (int i = 0; i < workers; i++) {
+        w[i] = (inproc){.fr = fr, .det = dets[i], .next = &next, .total = total};
+        if (pthread_create(&th[i], NULL, inproc_main, &w[i]) != 0) {
+            break;
+        }
+        started++;
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(th[i], NULL);
+    }
+    specx_time_t t1 = specx_time_mono();
+    for (int i = 0; i < started; i++) {
+        if (w[i].st != SPECX_OK) {
+            fprintf(stderr, "specx bench pipeline: in-process detect failed: %s\n",
+                    specx_strerror(w[i].st));
+            return -1;
         }
     }
-    for (int pass = 0; pass < 2; pass++) { /* warm-up pass, then the timed one */
-        int total = pass == 0 ? o->warmup * workers : o->frames;
-        atomic_init(&next, 0);
-        specx_time_t t0 = specx_time_mono();
-        int started = 0;
-        for (int i = 0; i < workers; i++) {
-            w[i] = (inproc){.fr = fr, .det = w[i].det, .next = &next, .total = total};
-            if (pthread_create(&th[i], NULL, inproc_main, &w[i]) != 0) {
-                break;
-            }
-            started++;
-        }
-        for (int i = 0; i < started; i++) {
-            pthread_join(th[i], NULL);
-        }
-        specx_time_t t1 = specx_time_mono();
-        for (int i = 0; i < started; i++) {
-            if (w[i].st != SPECX_OK) {
-                fprintf(stderr, "specx bench pipeline: in-process detect failed: %s\n",
-                        specx_strerror(w[i].st));
-                goto out;
-            }
-        }
-        if (started < workers) {
-            goto out;
-        }
-        fps = total / ((double)(t1 - t0) / 1e9);
-    }
-out:
-    for (int i = 0; i < opened; i++) {
-        specx_detector_close(w[i].det);
-    }
-    return fps;
+    return started == workers ? total / ((double)(t1 - t0) / 1e9) : -1;
 }
 
 /* ---- 3. server throughput ------------------------------------------------------- */
@@ -304,7 +286,6 @@ typedef struct call_ctx {
 } call_ctx;
 
 struct feeder {
-    const bench_opts *o;
     const frames *fr;
     specx_rpc_client *cl;
     pthread_mutex_t mu;
@@ -360,78 +341,124 @@ static specx_status server_det(void *user, int worker, specx_detector **out, spe
     return open_det(o, o->server_model, out, err);
 }
 
-/* frames/s through a W-worker server over loopback, or < 0 on error */
-static double server_fps(const bench_opts *o, const frames *fr, int workers, double *rtt_p50)
+/* frames/s of `total` calls with `inflight` outstanding, or < 0 on error */
+static double client_fps(specx_rpc_client *cl, const frames *fr, int inflight, int total,
+                         specx_hist *rtt)
+{
+    feeder f = {.fr = fr, .cl = cl, .total = total};
+    f.t_start = calloc((size_t)total, sizeof *f.t_start);
+    f.ctx = calloc((size_t)total, sizeof *f.ctx);
+    if (f.t_start == NULL || f.ctx == NULL) {
+        free(f.t_start);
+        free(f.ctx);
+        return -1;
+    }
+    specx_hist_init(&f.rtt);
+    pthread_mutex_init(&f.mu, NULL);
+    pthread_cond_init(&f.cv, NULL);
+    specx_time_t t0 = specx_time_mono();
+    pthread_mutex_lock(&f.mu);
+    for (int i = 0; i < inflight && f.started < f.total; i++) {
+        feeder_start(&f);
+    }
+    while (f.done < f.started || (f.started < f.total && f.failed == 0)) {
+        pthread_cond_wait(&f.cv, &f.mu);
+    }
+    pthread_mutex_unlock(&f.mu);
+    specx_time_t t1 = specx_time_mono();
+    double fps = -1;
+    if (f.failed > 0) {
+        fprintf(stderr, "specx bench pipeline: %d calls failed (%s)\n", f.failed, f.err);
+    } else {
+        fps = f.total / ((double)(t1 - t0) / 1e9);
+        specx_hist_merge(rtt, &f.rtt);
+    }
+    pthread_cond_destroy(&f.cv);
+    pthread_mutex_destroy(&f.mu);
+    free(f.t_start);
+    free(f.ctx);
+    return fps;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* W workers: in-process and server rounds alternate (ABAB...), so drifting
+ * load on the shared machine hits both alike; prints medians. */
+static int bench_workers(const bench_opts *o, const frames *fr, int workers)
 {
     specx_err err = {{0}};
+    specx_detector *dets[8] = {0};
+    specx_rpc_server *srv = NULL;
+    specx_rpc_client *cl = NULL;
+    int rc = 1;
+    for (int i = 0; i < workers; i++) {
+        specx_status st = open_det(o, o->server_model, &dets[i], &err);
+        if (st != SPECX_OK) {
+            fprintf(stderr, "specx bench pipeline: %s\n", specx_err_text(&err, st));
+            goto out;
+        }
+    }
     specx_rpc_server_config sc = {.bind = "127.0.0.1",
                                   .port = 0,
                                   .workers = workers,
                                   .queue_capacity = 256,
                                   .open_detector = server_det,
                                   .open_detector_user = (void *)o};
-    specx_rpc_server *srv;
     specx_status st = specx_rpc_server_start(&sc, &srv, &err);
     if (st != SPECX_OK) {
         fprintf(stderr, "specx bench pipeline: server: %s\n", specx_err_text(&err, st));
-        return -1;
+        goto out;
     }
     specx_rpc_client_config cc;
     specx_rpc_client_config_init(&cc);
     snprintf(cc.target, sizeof cc.target, "127.0.0.1:%d", specx_rpc_server_port(srv));
-    specx_rpc_client *cl;
     st = specx_rpc_client_create(&cc, &cl, &err);
     if (st != SPECX_OK) {
         fprintf(stderr, "specx bench pipeline: client: %s\n", specx_err_text(&err, st));
-        specx_rpc_server_destroy(srv);
-        return -1;
+        goto out;
     }
     int inflight = o->inflight > 0 ? o->inflight : 2 * workers;
-    double fps = -1;
-    for (int pass = 0; pass < 2; pass++) {
-        feeder f = {.o = o, .fr = fr, .cl = cl};
-        f.total = pass == 0 ? o->warmup * workers : o->frames;
-        if (f.total == 0) {
-            continue;
-        }
-        f.t_start = calloc((size_t)f.total, sizeof *f.t_start);
-        f.ctx = calloc((size_t)f.total, sizeof *f.ctx);
-        if (f.t_start == NULL || f.ctx == NULL) {
-            free(f.t_start);
-            free(f.ctx);
-            break;
-        }
-        specx_hist_init(&f.rtt);
-        pthread_mutex_init(&f.mu, NULL);
-        pthread_cond_init(&f.cv, NULL);
-        specx_time_t t0 = specx_time_mono();
-        pthread_mutex_lock(&f.mu);
-        for (int i = 0; i < inflight && f.started < f.total; i++) {
-            feeder_start(&f);
-        }
-        while (f.done < f.started || (f.started < f.total && f.failed == 0)) {
-            pthread_cond_wait(&f.cv, &f.mu);
-        }
-        pthread_mutex_unlock(&f.mu);
-        specx_time_t t1 = specx_time_mono();
-        if (f.failed > 0) {
-            fprintf(stderr, "specx bench pipeline: %d calls failed (%s)\n", f.failed, f.err);
-            fps = -1;
-        } else {
-            fps = f.total / ((double)(t1 - t0) / 1e9);
-            *rtt_p50 = ms(specx_hist_quantile(&f.rtt, 0.5));
-        }
-        pthread_cond_destroy(&f.cv);
-        pthread_mutex_destroy(&f.mu);
-        free(f.t_start);
-        free(f.ctx);
-        if (fps < 0) {
-            break;
-        }
+    specx_hist rtt;
+    specx_hist_init(&rtt);
+    /* warm-up: both paths */
+    if (o->warmup > 0 && (inproc_fps(fr, dets, workers, o->warmup * workers) < 0 ||
+                          client_fps(cl, fr, inflight, o->warmup * workers, &rtt) < 0)) {
+        goto out;
     }
+    specx_hist_init(&rtt);
+    enum { ROUNDS = 3 };
+    double in[ROUNDS], sv[ROUNDS], ratio[ROUNDS];
+    int per = (o->frames + ROUNDS - 1) / ROUNDS;
+    for (int r = 0; r < ROUNDS; r++) {
+        in[r] = inproc_fps(fr, dets, workers, per);
+        sv[r] = in[r] > 0 ? client_fps(cl, fr, inflight, per, &rtt) : -1;
+        if (in[r] <= 0 || sv[r] <= 0) {
+            goto out;
+        }
+        ratio[r] = sv[r] / in[r];
+    }
+    double mr = median(ratio, ROUNDS), mi = median(in, ROUNDS), ms_ = median(sv, ROUNDS);
+    printf("%-8d %-9d %14.2f %14.2f %8.3f %11.1f ms   (ratios %.2f %.2f %.2f)\n", workers, inflight,
+           mi, ms_, mr, ms(specx_hist_quantile(&rtt, 0.5)), ratio[0], ratio[1], ratio[2]);
+    fflush(stdout);
+    rc = 0;
+out:
     specx_rpc_client_destroy(cl);
     specx_rpc_server_destroy(srv);
-    return fps;
+    for (int i = 0; i < workers; i++) {
+        specx_detector_close(dets[i]);
+    }
+    return rc;
 }
 
 /* ---- command ---------------------------------------------------------------------- */
@@ -542,21 +569,11 @@ int specx_bench_pipeline(int argc, char **argv)
     printf("%-8s %-9s %14s %14s %8s %14s\n", "workers", "inflight", "in-process f/s", "server f/s",
            "ratio", "server rtt p50");
     for (int k = 0; k < o.n_workers; k++) {
-        int w = o.workers[k];
-        double in = inproc_fps(&o, &fr, w);
-        double rtt = 0;
-        double sv = in > 0 ? server_fps(&o, &fr, w, &rtt) : -1;
-        if (in <= 0 || sv <= 0) {
-            rc = 1;
-            continue;
-        }
-        printf("%-8d %-9d %14.2f %14.2f %8.3f %11.1f ms\n", w, o.inflight > 0 ? o.inflight : 2 * w,
-               in, sv, sv / in, rtt);
-        fflush(stdout);
+        rc |= bench_workers(&o, &fr, o.workers[k]);
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    printf("\n(ratio = server frames/s / in-process frames/s with as many threads; %ld cores; "
-           "the machine is shared, expect +-20%%)\n",
+    printf("\n(ratio = server frames/s / in-process frames/s with as many threads, median of 3\n"
+           "alternating rounds; %ld cores; the machine is shared, expect +-20%%)\n",
            cores);
     frames_free(&fr);
     return rc;
