@@ -59,6 +59,7 @@ typedef struct run_ctx {
     int64_t outputs, no_result, fallbacks, next_index;
     bool order_ok;
     uint64_t wins[MAX_EXEC];
+    uint64_t no_result_by[SPECX_STATUS_COUNT_]; /* by output status */
     char first_err[MAX_EXEC][200];
     const char *names[MAX_EXEC];
     specx_rgb colours[MAX_EXEC];
@@ -231,6 +232,9 @@ static void on_output(void *user, const specx_pipeline_output *out)
         c->wins[out->winner]++;
     } else {
         c->no_result++;
+        if (out->status >= 0 && out->status < SPECX_STATUS_COUNT_) {
+            c->no_result_by[out->status]++;
+        }
     }
     c->fallbacks += out->fallback;
     for (size_t i = 0; i < out->n_exec && i < c->n_exec; i++) {
@@ -294,6 +298,13 @@ static cJSON *run_json(const run_ctx *c, const specx_operator_stats *s, double w
     cJSON_AddNumberToObject(j, "wall_s", wall_s);
     cJSON_AddNumberToObject(j, "fps", wall_s > 0 ? (double)c->outputs / wall_s : 0);
     cJSON_AddNumberToObject(j, "no_result", (double)c->no_result);
+    cJSON *nr = cJSON_AddObjectToObject(j, "no_result_by_status");
+    for (int k = 0; nr != NULL && k < SPECX_STATUS_COUNT_; k++) {
+        if (c->no_result_by[k] > 0) {
+            cJSON_AddNumberToObject(nr, specx_status_name((specx_status)k),
+                                    (double)c->no_result_by[k]);
+        }
+    }
     cJSON_AddNumberToObject(j, "fallback_ratio", specx_stats_fallback_ratio(s));
     cJSON *w = cJSON_AddObjectToObject(j, "wins");
     for (size_t i = 0; w != NULL && i < c->n_exec; i++) {
@@ -338,7 +349,16 @@ static void print_summary(run_ctx *c, double wall_s, FILE *f)
     for (size_t i = 0; i < c->n_exec; i++) {
         fprintf(f, " %s %llu,", c->names[i], (unsigned long long)c->wins[i]);
     }
-    fprintf(f, " no result %lld\n", (long long)c->no_result);
+    fprintf(f, " no result %lld", (long long)c->no_result);
+    const char *sep = " (";
+    for (int k = 0; k < SPECX_STATUS_COUNT_; k++) {
+        if (c->no_result_by[k] > 0) {
+            fprintf(f, "%s%s %llu", sep, specx_status_name((specx_status)k),
+                    (unsigned long long)c->no_result_by[k]);
+            sep = ", ";
+        }
+    }
+    fprintf(f, "%s\n", c->no_result > 0 ? ")" : "");
     if (has_local) {
         fprintf(f,
                 "local queue: %llu started, %llu completed, %llu dropped (superseded by a newer "
