@@ -9,13 +9,17 @@
  *    JPEG for the servers is encoded once, lazily in the first plan call, and
  *    shared by reference (specx_encoded_frame).
  *  - Frame lifetime: the operator delivers a frame's output possibly while
- *    the local detector is still running on its pixels (the call is only
- *    being cancelled). The local executor touches the image only inside the
- *    detector, so the detector is wrapped: under p->mu it looks the image up
- *    in the list of live frames (without dereferencing it) and marks the
- *    frame busy; a delivered frame is freed by whoever leaves it last
- *    (delivery, or the wrapper after detect). A delivered frame is not
- *    detected at all (its result could only be discarded).
+ *    the local executor still holds its call (queued, or running on the
+ *    pixels while being cancelled); the executor borrows the image until
+ *    the call completes, which the operator does not tell us. So a delivered
+ *    frame is freed only once the local executor can no longer touch it:
+ *    it has one worker and a FIFO queue, and calls are started in push
+ *    order (inside submit), so when its detector is entered for frame m no
+ *    job of an earlier frame is queued or running any more (`floor`); and
+ *    when it is idle (nothing queued or running) no delivered frame has a
+ *    job. The local detector is wrapped to move the floor, and it skips
+ *    frames whose output is already out (their result could only be
+ *    discarded). Delivered frames thus wait at most about one inference.
  *  - Lock order: p->mu is a leaf; no operator or executor call under it. */
 #include "pipeline.h"
 
@@ -34,11 +38,10 @@ typedef struct frame {
     specx_image image; /* first: the local executor's request is &frame->image */
     int64_t index;
     double pts;
-    specx_pipeline *p;
+    uint64_t seq;             /* push order */
     specx_encoded_frame *enc; /* lazily, by the first plan call */
     bool enc_failed;
     bool delivered;            /* under p->mu */
-    int detecting;             /* under p->mu */
     struct frame *prev, *next; /* live list, under p->mu */
 } frame;
 
@@ -59,7 +62,8 @@ struct specx_pipeline {
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    frame *live; /* frames not yet freed */
+    frame *live;    /* frames not yet freed, newest first */
+    uint64_t floor; /* frames below this seq are out of the local executor's hands */
     uint64_t pushed, delivered;
 };
 
@@ -84,21 +88,43 @@ static void live_unlink(specx_pipeline *p, frame *f)
     }
 }
 
-/* Output delivered: free now unless the local detector is inside it. */
+/* Frees delivered frames the local executor cannot touch any more: below
+ * the floor, or all of them when it is idle. */
+static void reap(specx_pipeline *p)
+{
+    bool idle = true;
+    if (p->local_index >= 0) {
+        specx_local_executor_stats ls;
+        specx_local_executor_get_stats(&p->local_exec, &ls);
+        idle = ls.queued == 0 && ls.running == 0;
+    }
+    frame *dead = NULL;
+    pthread_mutex_lock(&p->mu);
+    for (frame *f = p->live, *next; f != NULL; f = next) {
+        next = f->next;
+        if (f->delivered && (idle || f->seq < p->floor)) {
+            live_unlink(p, f);
+            f->next = dead;
+            dead = f;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    while (dead != NULL) {
+        frame *f = dead;
+        dead = f->next;
+        frame_free(f);
+    }
+}
+
+/* Output delivered. */
 static void frame_retire(specx_pipeline *p, frame *f)
 {
     pthread_mutex_lock(&p->mu);
     f->delivered = true;
-    bool free_now = f->detecting == 0;
-    if (free_now) {
-        live_unlink(p, f);
-    }
     p->delivered++;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
-    if (free_now) {
-        frame_free(f);
-    }
+    reap(p);
 }
 
 /* ---- the wrapping detector -------------------------------------------------- */
@@ -113,35 +139,23 @@ static specx_status guard_detect(void *impl, const specx_image *img, const atomi
 {
     guard_det *g = impl;
     specx_pipeline *p = g->p;
-    frame *f = NULL;
+    /* img belongs to a live frame: it is running, so it is not reaped */
+    bool wanted = false;
     pthread_mutex_lock(&p->mu);
     for (frame *it = p->live; it != NULL; it = it->next) {
         if (&it->image == img) {
-            f = it;
+            p->floor = it->seq > p->floor ? it->seq : p->floor;
+            wanted = !it->delivered;
             break;
         }
     }
-    if (f != NULL && !f->delivered) {
-        f->detecting++;
-    } else {
-        f = NULL;
-    }
     pthread_mutex_unlock(&p->mu);
-    if (f == NULL) {
+    reap(p);
+    if (!wanted) {
         /* The frame's output is out already: nobody wants this result. */
         return specx_err_set(err, SPECX_ECANCELED, "frame already delivered");
     }
-    specx_status st = specx_detector_detect(g->inner, img, cancel, out, err);
-    pthread_mutex_lock(&p->mu);
-    bool free_now = --f->detecting == 0 && f->delivered;
-    if (free_now) {
-        live_unlink(p, f);
-    }
-    pthread_mutex_unlock(&p->mu);
-    if (free_now) {
-        frame_free(f);
-    }
-    return st;
+    return specx_detector_detect(g->inner, img, cancel, out, err);
 }
 
 static void guard_destroy(void *impl)
@@ -271,7 +285,6 @@ static specx_status add_local(specx_pipeline *p, specx_detector *det, specx_err 
         return st;
     }
     specx_executor_config ec = {.priority = 0, .max_in_flight = 0, .exec = ex};
-    const specx_detector_info *info = specx_detector_get_info(det);
     snprintf(ec.name, sizeof ec.name, "local");
     size_t idx;
     st = specx_operator_add_local(p->op, &ec, &idx, err);
@@ -279,7 +292,6 @@ static specx_status add_local(specx_pipeline *p, specx_detector *det, specx_err 
         ex.ops->destroy(ex.ctx);
         return st;
     }
-    (void)info;
     p->local_index = (int)idx;
     p->local_exec = ex;
     snprintf(p->meta[idx].name, sizeof p->meta[idx].name, "%s", ec.name);
@@ -366,7 +378,12 @@ specx_status specx_pipeline_create(const specx_pipeline_config *cfg, specx_pipel
     pthread_condattr_destroy(&ca);
 
     specx_status st = SPECX_OK;
-    if (det == NULL && has_local) {
+    if (det == NULL && has_local &&
+        (strcmp(cfg->local_model, "test") == 0 || strncmp(cfg->local_model, "test:", 5) == 0)) {
+        /* the built-in test detector, as `specx serve --model test:...` */
+        st = specx_rpc_test_detector_open(cfg->local_model[4] == ':' ? cfg->local_model + 5 : "",
+                                          &det, err);
+    } else if (det == NULL && has_local) {
         specx_detector_config dc = {.model = cfg->local_model,
                                     .model_dir = cfg->model_dir,
                                     .backend = cfg->backend,
@@ -415,8 +432,8 @@ specx_status specx_pipeline_push(specx_pipeline *p, specx_image *img, int64_t in
     memset(img, 0, sizeof *img);
     f->index = index;
     f->pts = pts;
-    f->p = p;
     pthread_mutex_lock(&p->mu);
+    f->seq = p->pushed;
     f->next = p->live;
     if (p->live != NULL) {
         p->live->prev = f;
