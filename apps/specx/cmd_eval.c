@@ -194,7 +194,7 @@ static double load1(void)
     return getloadavg(l, 1) == 1 ? l[0] : -1;
 }
 
-/* Nearest-rank percentile of the finite values (sorted in place); NAN if none. */
+/* Percentile of the finite values (sorted in place); NAN if none. */
 static double percentile(double *v, size_t n, double q)
 {
     size_t k = 0;
@@ -207,8 +207,7 @@ static double percentile(double *v, size_t n, double q)
         return NAN;
     }
     qsort(v, k, sizeof *v, cmp_double);
-    size_t r = (size_t)ceil(q * (double)k);
-    return v[r > 0 ? r - 1 : 0];
+    return v[(size_t)(q * (double)(k - 1) + 0.5)]; /* the rank report.html uses */
 }
 
 /* coco.names (or whatever names file sits next to the models) for servers
@@ -642,6 +641,20 @@ static int run_eval(const eval_opts *o)
         st = specx_netem_profile_load(o->profile, &e.profile, &err);
         if (st != SPECX_OK) {
             fprintf(stderr, "specx eval: --profile: %s\n", specx_err_text(&err, st));
+            goto done;
+        }
+    }
+    if (o->modes[M_LOCAL] || o->modes[M_SPEC]) {
+        /* A bad local model should fail here, with its name, not in run 1. */
+        specx_detector *det = NULL;
+        specx_detector_config dc = {.model = o->local_model,
+                                    .model_dir = o->model_dir,
+                                    .backend = o->backend,
+                                    .threshold = o->threshold};
+        st = specx_detector_open(&dc, &det, &err);
+        specx_detector_close(det);
+        if (st != SPECX_OK) {
+            fprintf(stderr, "specx eval: local model: %s\n", specx_err_text(&err, st));
             goto done;
         }
     }
