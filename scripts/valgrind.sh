@@ -38,7 +38,8 @@ run "$build/tests/rpc/test_rpc_executor" executor "$build/specx"
 
 # `specx serve` as a process: Python client, then SIGTERM -> graceful exit.
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+pid=""
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 echo "== valgrind: specx serve + Python client + SIGTERM"
 : >"$tmp/out"
 "${vg[@]}" "$build/specx" serve --port 0 --bind 127.0.0.1 --model test:delay_ms=1 \
@@ -57,6 +58,7 @@ else
   /usr/bin/python3 "$root/tests/rpc/py/od_client.py" "$port" >"$tmp/py" || { cat "$tmp/py"; fail=1; }
   kill -TERM "$pid"
   if ! wait "$pid"; then echo "!! specx serve under valgrind failed"; cat "$tmp/err"; fail=1; fi
+  pid=
 fi
 
 if [ $fail -ne 0 ]; then echo "valgrind.sh: FAILED"; exit 1; fi

@@ -8,7 +8,9 @@ specx=$1
 export SPECX_PYGEN=$2
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+pid=""
+# Whatever happens, the server does not outlive the test.
+trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 : >"$tmp/out" # exists before the background job's own redirection
 "$specx" serve --port 0 --bind 127.0.0.1 --model test:delay_ms=1 --workers 2 \
@@ -29,6 +31,7 @@ rc=0
 kill -TERM "$pid"
 status=0
 wait "$pid" || status=$?
+pid=""
 cat "$tmp/out"
 [ "$status" -eq 0 ] || { echo "specx serve exited $status after SIGTERM"; cat "$tmp/err"; rc=1; }
 grep -q "^requests: received 10, completed 9, expired-before-start 0, cancelled 0, rejected 4" "$tmp/out" || { echo "counters not printed as expected"; rc=1; }

@@ -791,6 +791,80 @@ static void fuzz_images(void **state)
     free(w);
 }
 
+/* ---- a real model behind the server ---------------------------------- */
+
+static char model_dir[1024];
+
+static specx_status open_real(void *user, int worker, specx_detector **out, specx_err *err)
+{
+    (void)user;
+    (void)worker;
+    specx_detector_config cfg = {.model = "yolo-fastest-1.1", .model_dir = model_dir};
+    return specx_detector_open(&cfg, out, err);
+}
+
+static void real_model(void **state)
+{
+    (void)state;
+    const char *assets = getenv("SPECX_SHARED_ASSETS");
+    assert_non_null(assets);
+    snprintf(model_dir, sizeof model_dir, "%s/models", assets);
+    char path[1200];
+    snprintf(path, sizeof path, "%s/images/udacity_highway/test1.jpg", assets);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    uint8_t *buf = malloc(1 << 22);
+    size_t len = fread(buf, 1, 1 << 22, fp);
+    fclose(fp);
+    specx_encoded_frame *f;
+    assert_int_equal(specx_encoded_frame_take(buf, len, &f), SPECX_OK);
+
+    specx_rpc_server_config cfg = {
+        .bind = "127.0.0.1", .port = 0, .workers = 1, .open_detector = open_real};
+    specx_rpc_server *srv;
+    specx_err err = {{0}};
+    specx_status st = specx_rpc_server_start(&cfg, &srv, &err);
+    if (st != SPECX_OK) {
+        fail_msg("server with yolo-fastest-1.1: %s", specx_err_text(&err, st));
+    }
+    tu_waiter *w = malloc(sizeof *w);
+    tu_waiter_init(w);
+    for (int mode = 0; mode < 2; mode++) {
+        specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), mode ? ",stream" : "");
+        specx_time_t dl = specx_time_add(specx_time_now(), tu_scaled(SPECX_SEC(20)));
+        assert_int_equal(specx_rpc_call_start(c, f, dl, tu_done, tu_slot(w, mode), NULL), SPECX_OK);
+        assert_true(tu_wait(w, mode + 1, SPECX_SEC(30)));
+        tu_rec *r = &w->rec[mode];
+        if (r->st != SPECX_OK) {
+            fail_msg("%s", r->msg);
+        }
+        const specx_detections *d = r->res;
+        assert_string_equal(d->model, "yolo-fastest-1.1");
+        assert_int_equal(d->image_width, 1280);
+        assert_int_equal(d->image_height, 720);
+        assert_true(d->infer_ms > 0);
+        int cars = 0;
+        for (size_t i = 0; i < d->count; i++) {
+            const specx_detection *o = &d->items[i];
+            assert_true(o->xmin >= -1 && o->xmax <= 1281 && o->xmin <= o->xmax);
+            assert_true(o->ymin >= -1 && o->ymax <= 721 && o->ymin <= o->ymax);
+            assert_true(o->score > 0 && o->score <= 1);
+            if (strcmp(o->label, "car") == 0) {
+                assert_int_equal(o->class_id, 2); /* coco.names order */
+                cars++;
+            }
+        }
+        printf("%s: %zu detections, %d cars, server %.1f ms\n", mode ? "stream" : "unary", d->count,
+               cars, d->infer_ms);
+        assert_true(cars >= 1); /* a highway with cars */
+        specx_rpc_client_destroy(c);
+    }
+    specx_encoded_frame_unref(f);
+    specx_rpc_server_destroy(srv);
+    tu_waiter_free(w);
+    free(w);
+}
+
 /* ---- C client against a Python grpcio server --------------------------- */
 
 static void py_server_mode(const char *opts)
@@ -955,6 +1029,10 @@ int main(int argc, char **argv)
     if (strcmp(g, "bad_input") == 0) {
         const struct CMUnitTest t[] = {cmocka_unit_test(bad_unary), cmocka_unit_test(bad_stream)};
         return cmocka_run_group_tests_name("rpc.bad_input", t, NULL, NULL);
+    }
+    if (strcmp(g, "real_model") == 0) {
+        const struct CMUnitTest t[] = {cmocka_unit_test(real_model)};
+        return cmocka_run_group_tests_name("rpc.real_model", t, NULL, NULL);
     }
     if (strcmp(g, "fuzz_images") == 0) {
         const struct CMUnitTest t[] = {cmocka_unit_test(fuzz_images)};
