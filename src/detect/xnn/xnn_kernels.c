@@ -224,7 +224,7 @@ static inline void dw_pixel(const xk_conv *cv, int oy, int ox, int c0)
     const int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = ix0 + k > cv->in.w ? cv->in.w - ix0 : k;
     v8 acc = ld8(cv->b + c0);
     for (int ky = ky0; ky < ky1; ky++) {
-        const float *src = cv->in.p + ((size_t)(iy0 + ky) * cv->in.w + ix0) * is + c0;
+        const float *src = cv->in.p + ((size_t)(iy0 + ky - cv->row0) * cv->in.w + ix0) * is + c0;
         const float *wt = cv->w + (size_t)ky * k * C + c0;
         for (int kx = kx0; kx < kx1; kx++) {
             acc += ld8(src + (size_t)kx * is) * ld8(wt + (size_t)kx * C);
@@ -265,7 +265,7 @@ static inline void dw_pixel(const xk_conv *cv, int oy, int ox, int c0)
                 const VT w3 = LD(w + 3 * C), w4 = LD(w + 4 * C), w5 = LD(w + 5 * C);               \
                 const VT w6 = LD(w + 6 * C), w7 = LD(w + 7 * C), w8 = LD(w + 8 * C);               \
                 const VT bias = LD(cv->b + c0);                                                    \
-                const float *r0 = cv->in.p + (size_t)iy0 * cv->in.w * is + c0;                     \
+                const float *r0 = cv->in.p + (size_t)(iy0 - cv->row0) * cv->in.w * is + c0;        \
                 const float *r1 = r0 + (size_t)cv->in.w * is, *r2 = r1 + (size_t)cv->in.w * is;    \
                 int ox = lo;                                                                       \
                 for (; ox + 4 <= hi; ox += 4) {                                                    \
@@ -346,4 +346,86 @@ static void dw_task(void *ctx, size_t oy)
 void xk_dwconv(pthreadpool_t pool, const xk_conv *cv)
 {
     pthreadpool_parallelize_1d(pool, dw_task, (void *)cv, (size_t)cv->out.h, 0);
+}
+
+/* ---- 1x1 expansion fused with the depthwise convolution ----------------
+ * Output rows are cut into bands; per band the expanded rows it needs (the
+ * band's rows times the stride, plus the 3x3 halo) are computed into a small
+ * buffer that stays in cache, then the depthwise kernel runs on it (its
+ * row0 says which tensor row the buffer starts at). The expanded tensor is
+ * never written to memory; halo rows are computed twice (once per band). */
+
+/* rows [y0, y1) of the 1x1 convolution into buf (rows of mid.w x mid.c) */
+XK_CLONES static void pw_rows(const xk_pwdw *f, int y0, int y1, float *buf)
+{
+    const int K = f->in.c, N = f->mid_c, W = f->in.w, is = f->in.stride, act = f->pw_act;
+    for (int y = y0; y < y1; y++) {
+        const float *in = f->in.p + (size_t)y * W * is;
+        float *o = buf + (size_t)(y - y0) * W * N;
+        int x = 0;
+        for (; x + 4 <= W; x += 4) {
+            const float *i0 = in + (size_t)x * is, *i1 = i0 + is, *i2 = i1 + is, *i3 = i2 + is;
+            for (int n0 = 0; n0 < N; n0 += 8) {
+                v8 b = ld8(f->pw_b + n0);
+                v8 a0 = b, a1 = b, a2 = b, a3 = b;
+                const float *w = f->pw_w + n0;
+                for (int k = 0; k < K; k++, w += N) {
+                    v8 wv = ld8(w);
+                    v8 x0 = {i0[k], i0[k], i0[k], i0[k], i0[k], i0[k], i0[k], i0[k]};
+                    v8 x1 = {i1[k], i1[k], i1[k], i1[k], i1[k], i1[k], i1[k], i1[k]};
+                    v8 x2 = {i2[k], i2[k], i2[k], i2[k], i2[k], i2[k], i2[k], i2[k]};
+                    v8 x3 = {i3[k], i3[k], i3[k], i3[k], i3[k], i3[k], i3[k], i3[k]};
+                    a0 += x0 * wv;
+                    a1 += x1 * wv;
+                    a2 += x2 * wv;
+                    a3 += x3 * wv;
+                }
+                float *q = o + (size_t)x * N + n0;
+                st8(q, act8(a0, act));
+                st8(q + N, act8(a1, act));
+                st8(q + 2 * N, act8(a2, act));
+                st8(q + 3 * N, act8(a3, act));
+            }
+        }
+        for (; x < W; x++) {
+            const float *i0 = in + (size_t)x * is;
+            for (int n0 = 0; n0 < N; n0 += 8) {
+                v8 a0 = ld8(f->pw_b + n0);
+                const float *w = f->pw_w + n0;
+                for (int k = 0; k < K; k++, w += N) {
+                    v8 x0 = {i0[k], i0[k], i0[k], i0[k], i0[k], i0[k], i0[k], i0[k]};
+                    a0 += x0 * ld8(w);
+                }
+                st8(o + (size_t)x * N + n0, act8(a0, act));
+            }
+        }
+    }
+}
+
+static void pwdw_task(void *ctx, size_t task)
+{
+    const xk_pwdw *f = ctx;
+    const xk_conv *dw = &f->dw;
+    int per = (dw->out.h + f->tasks - 1) / f->tasks;
+    int oy_end = (int)(task + 1) * per > dw->out.h ? dw->out.h : (int)(task + 1) * per;
+    float *buf = f->bufs[task];
+    for (int oy0 = (int)task * per; oy0 < oy_end; oy0 += f->band) {
+        int oy1 = oy0 + f->band > oy_end ? oy_end : oy0 + f->band;
+        int y0 = oy0 * dw->s - dw->pad, y1 = (oy1 - 1) * dw->s - dw->pad + dw->k;
+        y0 = y0 < 0 ? 0 : y0;
+        y1 = y1 > dw->in.h ? dw->in.h : y1;
+        pw_rows(f, y0, y1, buf);
+        xk_conv c = *dw;
+        c.in.p = buf;
+        c.in.stride = f->mid_c;
+        c.row0 = y0;
+        for (int oy = oy0; oy < oy1; oy++) {
+            dw_task(&c, (size_t)oy);
+        }
+    }
+}
+
+void xk_pwdw_run(pthreadpool_t pool, const xk_pwdw *f)
+{
+    pthreadpool_parallelize_1d(pool, pwdw_task, (void *)f, (size_t)f->tasks, 0);
 }

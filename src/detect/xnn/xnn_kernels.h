@@ -33,10 +33,29 @@ typedef struct xk_conv {
     const float *w; /* [k*k][c] */
     const float *b; /* [c] */
     int k, s, pad;
-    int act; /* 0 linear, 1 leaky, 2 relu */
+    int act;  /* 0 linear, 1 leaky, 2 relu */
+    int row0; /* tensor row stored first in in.p (0 unless fused) */
 } xk_conv;
 
 /* One filter per channel; out.c == in.c, a multiple of 8. */
 void xk_dwconv(pthreadpool_t pool, const xk_conv *cv);
+
+/* A 1x1 convolution (in.c inputs, mid_c outputs, a multiple of 8) fused
+ * into the 3x3 depthwise convolution that reads it: the expanded tensor is
+ * produced band by band into per-task buffers that stay in cache instead
+ * of going through memory. dw.in describes the logical expanded tensor
+ * (h, w, c; its p and stride are ignored). */
+typedef struct xk_pwdw {
+    xk_view in;
+    int mid_c;
+    const float *pw_w; /* [in.c][mid_c] */
+    const float *pw_b; /* [mid_c] */
+    int pw_act;        /* 0 linear, 1 leaky, 2 relu */
+    xk_conv dw;
+    int band;     /* output rows per band */
+    int tasks;    /* parallel tasks, one buffer each */
+    float **bufs; /* tasks buffers of (band * s + k) x w x mid_c floats */
+} xk_pwdw;
+void xk_pwdw_run(pthreadpool_t pool, const xk_pwdw *f);
 
 #endif

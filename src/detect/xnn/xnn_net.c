@@ -35,7 +35,16 @@ typedef struct tbuf {
     float *p;
 } tbuf;
 
-typedef enum op_kind { OP_CONV, OP_DW, OP_MAXPOOL, OP_ADD, OP_UPSAMPLE, OP_COPY } op_kind;
+typedef enum op_kind {
+    OP_CONV,
+    OP_DW,
+    OP_PWDW, /* a 1x1 convolution fused into the depthwise one reading it */
+    OP_NOP,  /* the 1x1 convolution of an OP_PWDW */
+    OP_MAXPOOL,
+    OP_ADD,
+    OP_UPSAMPLE,
+    OP_COPY
+} op_kind;
 
 typedef struct op {
     op_kind kind;
@@ -46,6 +55,8 @@ typedef struct op {
     xnn_operator_t xop;
     float *wt; /* OP_DW weights in the kernel's layout */
     xk_conv cv;
+    xk_pwdw pw; /* OP_PWDW */
+    int pw_layer;
     xk_view vin, vin2, vout; /* resolved */
     uint64_t ns, min_ns;     /* profile: total and fastest run */
 } op;
@@ -53,6 +64,7 @@ typedef struct op {
 struct xnn_net {
     const xnn_model *m;
     pthreadpool_t pool;
+    int threads;
     int nbuf, nop, narena;
     tbuf *bufs;
     op *ops;
@@ -120,6 +132,75 @@ static void touch(xnn_net *net, tview v, int step, bool write)
     } else {
         b->last = step > b->last ? step : b->last;
     }
+}
+
+/* When to fuse (measured on yolo-fastest-1.1-xl@416, see docs/xnnpack.md):
+ * the expanded tensor must be too big for L2 (below, XNNPACK's GEMM plus
+ * our activation pass are as fast), and the 1x1 thin (our simple
+ * broadcast-FMA loop loses to XNNPACK's GEMM micro-tiles once K grows: at
+ * K = 32 it was 4x slower). */
+#define XNN_PWDW_MIN_BYTES (2u << 20)
+#define XNN_PWDW_MAX_K 8
+
+/* A 1x1 convolution whose only reader is a direct 3x3 depthwise
+ * convolution: computed band by band inside the depthwise op, so the
+ * expanded tensor (the widest of an inverted-residual block) never goes
+ * through memory. Producers written into a concatenation stay as they are. */
+static void fuse_pwdw(xnn_net *net, const bool *is_placed)
+{
+    const xnn_model *m = net->m;
+    int n = m->n;
+    int *readers = calloc((size_t)n, sizeof *readers);
+    int *op_of = malloc((size_t)n * sizeof *op_of);
+    if (readers == NULL || op_of == NULL) {
+        free(readers);
+        free(op_of);
+        return; /* an optimisation: run unfused */
+    }
+    for (int i = 0; i < n; i++) {
+        op_of[i] = -1;
+    }
+    for (int s = 0; s < net->nop; s++) {
+        op *o = &net->ops[s];
+        if (o->kind != OP_COPY) {
+            op_of[o->layer] = s;
+        }
+        if (o->in_layer >= 0) {
+            readers[o->in_layer]++;
+        }
+        if (o->kind == OP_ADD && o->in2_layer >= 0) {
+            readers[o->in2_layer]++;
+        }
+    }
+    for (int k = 0; k < net->nyolo; k++) {
+        int p = producer_of(m, net->yolo_layer[k] - 1);
+        if (p >= 0) {
+            readers[p]++;
+        }
+    }
+    for (int s = 0; s < net->nop; s++) {
+        op *rd = &net->ops[s];
+        int p = rd->in_layer;
+        if (rd->kind != OP_DW || p < 0 || is_placed[p] || readers[p] != 1 || op_of[p] < 0) {
+            continue;
+        }
+        const xnn_layer *pl = &m->layers[p];
+        op *pr = &net->ops[op_of[p]];
+        size_t bytes = (size_t)pl->out_h * pl->out_w * pl->out_c * sizeof(float);
+        if (pr->layer != p || pr->kind != OP_CONV || pl->size != 1 || pl->stride != 1 ||
+            pl->pad != 0 || pl->groups != 1 || pl->filters % 8 != 0 ||
+            pl->act == XNN_ACT_LOGISTIC || bytes < XNN_PWDW_MIN_BYTES ||
+            pl->in_c > XNN_PWDW_MAX_K) {
+            continue;
+        }
+        rd->kind = OP_PWDW;
+        rd->pw_layer = p;
+        rd->in = pr->in;
+        rd->in_layer = pr->in_layer;
+        pr->kind = OP_NOP;
+    }
+    free(readers);
+    free(op_of);
 }
 
 static specx_status plan(xnn_net *net, specx_err *err)
@@ -248,6 +329,9 @@ static specx_status plan(xnn_net *net, specx_err *err)
             o->out = net->views[i];
         }
     }
+    if ((net->flags & XNN_NET_NO_DIRECT) == 0) {
+        fuse_pwdw(net, is_placed);
+    }
     free(placed);
     free(is_placed);
     free(needs_copy);
@@ -256,6 +340,9 @@ static specx_status plan(xnn_net *net, specx_err *err)
     net->bufs[0].def = -1;
     for (int s = 0; s < net->nop; s++) {
         op *o = &net->ops[s];
+        if (o->kind == OP_NOP) {
+            continue;
+        }
         touch(net, o->in, s, false);
         if (o->kind == OP_ADD) {
             touch(net, o->in2, s, false);
@@ -384,15 +471,67 @@ static specx_status setup_direct(op *o, const xnn_layer *l)
     return SPECX_OK;
 }
 
+/* The 1x1 part of an OP_PWDW: weights [in][out] (darknet/XNNPACK hold
+ * [out][in]), and one band buffer per parallel task. The depthwise part was
+ * set up by setup_direct with the logical expanded tensor as its input. */
+static specx_status setup_pwdw(xnn_net *net, op *o)
+{
+    const xnn_layer *pl = &net->m->layers[o->pw_layer];
+    int K = pl->in_c, N = pl->filters;
+    xk_pwdw *f = &o->pw;
+    float *w = aligned_alloc(64, ((size_t)K * N * sizeof(float) + 63) / 64 * 64);
+    if (w == NULL) {
+        return SPECX_ENOMEM;
+    }
+    for (int nn = 0; nn < N; nn++) {
+        for (int k = 0; k < K; k++) {
+            w[(size_t)k * N + nn] = pl->weights[(size_t)nn * K + k];
+        }
+    }
+    int tasks = net->threads;
+    f->bufs = calloc((size_t)tasks, sizeof *f->bufs);
+    if (f->bufs == NULL) {
+        free(w);
+        return SPECX_ENOMEM;
+    }
+    f->in = o->vin;
+    f->mid_c = N;
+    f->pw_w = w;
+    f->pw_b = pl->bias;
+    f->pw_act = pl->act == XNN_ACT_LEAKY ? 1 : pl->act == XNN_ACT_RELU ? 2 : 0;
+    f->dw = o->cv;
+    f->dw.in = (xk_view){.p = NULL, .h = pl->out_h, .w = pl->out_w, .c = N, .stride = N};
+    f->band = 8;
+    f->tasks = tasks;
+    size_t rows = (size_t)f->band * f->dw.s + (size_t)f->dw.k;
+    for (int t = 0; t < tasks; t++) {
+        f->bufs[t] =
+            aligned_alloc(64, ((rows * pl->out_w * N + 16) * sizeof(float) + 63) / 64 * 64);
+        if (f->bufs[t] == NULL) {
+            return SPECX_ENOMEM;
+        }
+    }
+    return SPECX_OK;
+}
+
 static specx_status build_ops(xnn_net *net, specx_err *err)
 {
     for (int s = 0; s < net->nop; s++) {
         op *o = &net->ops[s];
         const xnn_layer *l = &net->m->layers[o->layer];
+        if (o->kind == OP_NOP) {
+            continue;
+        }
         o->vin = resolve(net, o->in);
         o->vout = resolve(net, o->out);
         if (o->kind == OP_ADD) {
             o->vin2 = resolve(net, o->in2);
+        }
+        if (o->kind == OP_PWDW) {
+            if (setup_direct(o, l) != SPECX_OK || setup_pwdw(net, o) != SPECX_OK) {
+                return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+            }
+            continue;
         }
         if (o->kind == OP_DW) {
             if (setup_direct(o, l) != SPECX_OK) {
@@ -460,6 +599,7 @@ specx_status xnn_net_create(const xnn_model *m, int threads, unsigned flags, xnn
     }
     net->xnn_inited = true;
     net->m = m;
+    net->threads = threads;
     net->flags = flags;
     specx_status st = SPECX_OK;
     if (threads > 1) {
@@ -495,6 +635,13 @@ void xnn_net_free(xnn_net *net)
             xnn_delete_operator(net->ops[s].xop);
         }
         free(net->ops[s].wt);
+        if (net->ops[s].pw.bufs != NULL) {
+            for (int t = 0; t < net->ops[s].pw.tasks; t++) {
+                free(net->ops[s].pw.bufs[t]);
+            }
+            free(net->ops[s].pw.bufs);
+        }
+        free((void *)net->ops[s].pw.pw_w);
     }
     for (int a = 0; a < net->narena; a++) {
         free(net->arenas[a]);
@@ -542,6 +689,14 @@ specx_status xnn_net_run(xnn_net *net, const atomic_bool *cancel, specx_err *err
         op *o = &net->ops[s];
         uint64_t t0 = net->profile ? now_ns() : 0;
         switch (o->kind) {
+        case OP_NOP:
+            break;
+        case OP_PWDW:
+            xk_pwdw_run(net->pool, &o->pw);
+            if (o->post == XNN_ACT_LOGISTIC) {
+                xk_logistic(net->pool, &o->vout);
+            }
+            break;
         case OP_DW:
             xk_dwconv(net->pool, &o->cv);
             if (o->post == XNN_ACT_LOGISTIC) {
@@ -616,6 +771,10 @@ static const char *op_name(const op *o, const xnn_layer *l)
     switch (o->kind) {
     case OP_DW:
         return "dw-direct";
+    case OP_PWDW:
+        return "1x1+dw";
+    case OP_NOP:
+        return "fused";
 
     case OP_CONV:
         if (l->groups > 1 && l->groups == l->in_c && l->groups == l->filters) {
@@ -658,7 +817,10 @@ void xnn_net_profile_print(const xnn_net *net, FILE *f)
                                                                             : "-";
         char act[32];
         snprintf(act, sizeof act, "%s", post);
-        if ((o->kind == OP_CONV || o->kind == OP_DW) && l->size > 1) {
+        if (o->kind == OP_NOP) {
+            continue;
+        }
+        if ((o->kind == OP_CONV || o->kind == OP_DW || o->kind == OP_PWDW) && l->size > 1) {
             snprintf(outs + strlen(outs), sizeof outs - strlen(outs), " k%d/%d", l->size,
                      l->stride);
         }
