@@ -13,7 +13,11 @@
  *    References (under op->mu): the order queue until delivered (or the
  *    process() caller until specx_output_release), each call from just
  *    before start() until its completion is processed, the submitting thread
- *    during submit, each cancel() in progress. The last unref frees it.
+ *    during submit, each cancel() in progress, each deferred request_free
+ *    of a call decided away before it started. The last unref frees it, or,
+ *    with input_release, queues it on a thread-local list that the same
+ *    thread runs unlocked before it drops op->active / op->delivering (so
+ *    shutdown waits for every release).
  *  - Timers: a binary heap of undecided messages keyed by (next pending
  *    remote deadline, seq); one timer thread waits on a CLOCK_MONOTONIC
  *    condvar until the top is due (or, with manual_timers, the test calls
