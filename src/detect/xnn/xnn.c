@@ -33,6 +33,7 @@ struct specx_xnn {
     int *order;
     int *emit;
     float *lb_scratch;
+    int *lb_ix;
     size_t lb_cap;
 };
 
@@ -158,6 +159,7 @@ void specx_xnn_close(specx_xnn *x)
     free(x->order);
     free(x->emit);
     free(x->lb_scratch);
+    free(x->lb_ix);
     free(x);
 }
 
@@ -203,8 +205,8 @@ static void resize_row(const specx_image *img, int y, int new_w, const int *ix, 
 }
 
 /* Writes the letterboxed image as NHWC floats (W x H x 3). scratch holds
- * 2 * W * 3 + 2 * W floats. */
-static void letterbox(const specx_image *img, int W, int H, float *dst, float *scratch)
+ * 7 * W floats, ix W ints. */
+static void letterbox(const specx_image *img, int W, int H, float *dst, float *scratch, int *ix)
 {
     int new_w, new_h;
     if ((float)W / img->width < (float)H / img->height) {
@@ -223,8 +225,7 @@ static void letterbox(const specx_image *img, int W, int H, float *dst, float *s
     int ox = (W - new_w) / 2, oy = (H - new_h) / 2;
     float *rows[2] = {scratch, scratch + (size_t)W * 3};
     int have[2] = {-1, -1};
-    int *ix = (int *)(scratch + (size_t)W * 6);
-    float *dxs = scratch + (size_t)W * 7;
+    float *dxs = scratch + (size_t)W * 6;
     float w_scale = new_w > 1 ? (float)(img->width - 1) / (new_w - 1) : 0.0f;
     float h_scale = new_h > 1 ? (float)(img->height - 1) / (new_h - 1) : 0.0f;
     for (int c = 0; c < new_w; c++) {
@@ -289,18 +290,25 @@ static specx_status check_image(const specx_image *img, specx_err *err)
     return SPECX_OK;
 }
 
-static float *lb_scratch(specx_xnn *x, int W)
+/* Letterbox scratch: 7 * W floats (two resized rows, the x fractions) and
+ * W ints (the x indices). */
+static bool lb_scratch(specx_xnn *x, int W)
 {
-    size_t need = (size_t)W * 8;
+    size_t need = (size_t)W;
     if (x->lb_cap < need) {
-        float *p = realloc(x->lb_scratch, need * sizeof(float));
+        float *p = realloc(x->lb_scratch, need * 7 * sizeof(float));
         if (p == NULL) {
-            return NULL;
+            return false;
         }
         x->lb_scratch = p;
+        int *q = realloc(x->lb_ix, need * sizeof(int));
+        if (q == NULL) {
+            return false;
+        }
+        x->lb_ix = q;
         x->lb_cap = need;
     }
-    return x->lb_scratch;
+    return true;
 }
 
 specx_status specx_xnn_letterbox_chw(const specx_image *img, int width, int height, float *dst,
@@ -312,21 +320,24 @@ specx_status specx_xnn_letterbox_chw(const specx_image *img, int width, int heig
     }
     init_lut();
     size_t plane = (size_t)width * height;
-    float *scratch = malloc((size_t)width * 8 * sizeof(float));
+    float *scratch = malloc((size_t)width * 7 * sizeof(float));
+    int *ix = malloc((size_t)width * sizeof(int));
     float *nhwc = malloc(plane * 3 * sizeof(float));
-    if (scratch == NULL || nhwc == NULL) {
+    if (scratch == NULL || ix == NULL || nhwc == NULL) {
         free(scratch);
+        free(ix);
         free(nhwc);
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
     }
     /* the same code as the network input, then transposed */
-    letterbox(img, width, height, nhwc, scratch);
+    letterbox(img, width, height, nhwc, scratch, ix);
     for (size_t i = 0; i < plane; i++) {
         for (int k = 0; k < 3; k++) {
             dst[k * plane + i] = nhwc[i * 3 + k];
         }
     }
     free(scratch);
+    free(ix);
     free(nhwc);
     return SPECX_OK;
 }
@@ -337,11 +348,10 @@ specx_status specx_xnn_forward_image(specx_xnn *x, const specx_image *img, specx
     if (st != SPECX_OK) {
         return st;
     }
-    float *scratch = lb_scratch(x, x->model.width);
-    if (scratch == NULL) {
+    if (!lb_scratch(x, x->model.width)) {
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
     }
-    letterbox(img, x->model.width, x->model.height, xnn_net_input(x->net), scratch);
+    letterbox(img, x->model.width, x->model.height, xnn_net_input(x->net), x->lb_scratch, x->lb_ix);
     return xnn_net_run(x->net, NULL, err);
 }
 
@@ -589,11 +599,10 @@ specx_status specx_xnn_detect(specx_xnn *x, const specx_image *img, float thresh
     if (st != SPECX_OK) {
         return st;
     }
-    float *scratch = lb_scratch(x, x->model.width);
-    if (scratch == NULL) {
+    if (!lb_scratch(x, x->model.width)) {
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
     }
-    letterbox(img, x->model.width, x->model.height, xnn_net_input(x->net), scratch);
+    letterbox(img, x->model.width, x->model.height, xnn_net_input(x->net), x->lb_scratch, x->lb_ix);
     st = xnn_net_run(x->net, cancel, err);
     if (st != SPECX_OK) {
         return st;

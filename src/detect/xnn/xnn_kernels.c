@@ -348,6 +348,95 @@ void xk_dwconv(pthreadpool_t pool, const xk_conv *cv)
     pthreadpool_parallelize_1d(pool, dw_task, (void *)cv, (size_t)cv->out.h, 0);
 }
 
+/* ---- dense 3x3 stem convolution (few input channels) -------------------
+ * out[px][0..T) = b + sum over the 3x3 taps and the input channels of
+ * x * W[tap][ci][0..T): four output pixels at a time (independent FMA
+ * chains), one weight vector load feeding four FMAs; borders one pixel at a
+ * time over the valid taps. T = out.c = 8 or 16. */
+#define STEM_ROW(NAME, VT, LD, ST, ACT, T)                                                         \
+    static inline void NAME##_px(const xk_conv *cv, int oy, int ox)                                \
+    {                                                                                              \
+        const int CI = cv->in.c, is = cv->in.stride;                                               \
+        const int iy0 = oy * cv->s - cv->pad, ix0 = ox * cv->s - cv->pad;                          \
+        const int ky0 = iy0 < 0 ? -iy0 : 0, ky1 = iy0 + 3 > cv->in.h ? cv->in.h - iy0 : 3;         \
+        const int kx0 = ix0 < 0 ? -ix0 : 0, kx1 = ix0 + 3 > cv->in.w ? cv->in.w - ix0 : 3;         \
+        VT acc = LD(cv->b);                                                                        \
+        for (int ky = ky0; ky < ky1; ky++) {                                                       \
+            for (int kx = kx0; kx < kx1; kx++) {                                                   \
+                const float *x = cv->in.p + ((size_t)(iy0 + ky) * cv->in.w + ix0 + kx) * is;       \
+                const float *w = cv->w + (size_t)((ky * 3 + kx) * CI) * T;                         \
+                for (int ci = 0; ci < CI; ci++) {                                                  \
+                    acc += x[ci] * LD(w + (size_t)ci * T);                                         \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        ST(cv->out.p + ((size_t)oy * cv->out.w + ox) * cv->out.stride, ACT(acc, cv->act));         \
+    }                                                                                              \
+    XK_CLONES static void NAME(const xk_conv *cv, int oy)                                          \
+    {                                                                                              \
+        const int CI = cv->in.c, s = cv->s, pad = cv->pad, is = cv->in.stride;                     \
+        const int os = cv->out.stride, ow = cv->out.w, act = cv->act;                              \
+        const int iy0 = oy * s - pad;                                                              \
+        const bool full = iy0 >= 0 && iy0 + 3 <= cv->in.h;                                         \
+        int lo = (pad + s - 1) / s, hi = (cv->in.w - 3 + pad) / s + 1;                             \
+        lo = lo > ow ? ow : lo;                                                                    \
+        hi = hi > ow ? ow : hi < lo ? lo : hi;                                                     \
+        if (!full) {                                                                               \
+            lo = hi = ow;                                                                          \
+        }                                                                                          \
+        for (int ox = 0; ox < lo; ox++) {                                                          \
+            NAME##_px(cv, oy, ox);                                                                 \
+        }                                                                                          \
+        const VT bias = LD(cv->b);                                                                 \
+        const size_t step = (size_t)s * is;                                                        \
+        float *orow = cv->out.p + (size_t)oy * ow * os;                                            \
+        int ox = lo;                                                                               \
+        for (; ox + 4 <= hi; ox += 4) {                                                            \
+            VT a0 = bias, a1 = bias, a2 = bias, a3 = bias;                                         \
+            for (int ky = 0; ky < 3; ky++) {                                                       \
+                const float *row =                                                                 \
+                    cv->in.p + ((size_t)(iy0 + ky) * cv->in.w + (size_t)(ox * s - pad)) * is;      \
+                for (int kx = 0; kx < 3; kx++) {                                                   \
+                    const float *x = row + (size_t)kx * is;                                        \
+                    const float *w = cv->w + (size_t)((ky * 3 + kx) * CI) * T;                     \
+                    for (int ci = 0; ci < CI; ci++) {                                              \
+                        const VT wv = LD(w + (size_t)ci * T);                                      \
+                        a0 += x[ci] * wv;                                                          \
+                        a1 += x[step + ci] * wv;                                                   \
+                        a2 += x[2 * step + ci] * wv;                                               \
+                        a3 += x[3 * step + ci] * wv;                                               \
+                    }                                                                              \
+                }                                                                                  \
+            }                                                                                      \
+            float *o = orow + (size_t)ox * os;                                                     \
+            ST(o, ACT(a0, act));                                                                   \
+            ST(o + os, ACT(a1, act));                                                              \
+            ST(o + 2 * (size_t)os, ACT(a2, act));                                                  \
+            ST(o + 3 * (size_t)os, ACT(a3, act));                                                  \
+        }                                                                                          \
+        for (; ox < ow; ox++) {                                                                    \
+            NAME##_px(cv, oy, ox);                                                                 \
+        }                                                                                          \
+    }
+
+STEM_ROW(stem_row_8, v8, ld8, st8, act8, 8)
+STEM_ROW(stem_row_16, v16, ld16, st16, act16, 16)
+
+static void stem_task(void *ctx, size_t oy)
+{
+    const xk_conv *cv = ctx;
+    if (cv->out.c == 16) {
+        stem_row_16(cv, (int)oy);
+    } else {
+        stem_row_8(cv, (int)oy);
+    }
+}
+
+void xk_stem3(pthreadpool_t pool, const xk_conv *cv)
+{
+    pthreadpool_parallelize_1d(pool, stem_task, (void *)cv, (size_t)cv->out.h, 0);
+}
+
 /* ---- 1x1 expansion fused with the depthwise convolution ----------------
  * Output rows are cut into bands; per band the expanded rows it needs (the
  * band's rows times the stride, plus the 3x3 halo) are computed into a small

@@ -30,7 +30,7 @@ void xk_copy(pthreadpool_t pool, const xk_view *a, const xk_view *o);
  * separate activation pass). */
 typedef struct xk_conv {
     xk_view in, out;
-    const float *w; /* [k*k][c] */
+    const float *w; /* [k*k][c] (stem: [k*k][in.c][out.c]) */
     const float *b; /* [c] */
     int k, s, pad;
     int act;  /* 0 linear, 1 leaky, 2 relu */
@@ -39,6 +39,10 @@ typedef struct xk_conv {
 
 /* One filter per channel; out.c == in.c, a multiple of 8. */
 void xk_dwconv(pthreadpool_t pool, const xk_conv *cv);
+
+/* Dense 3x3 convolution (groups 1) with few input channels and out.c 8 or
+ * 16: the network's first layer. w is [3][3][in.c][out.c]. */
+void xk_stem3(pthreadpool_t pool, const xk_conv *cv);
 
 /* A 1x1 convolution (in.c inputs, mid_c outputs, a multiple of 8) fused
  * into the 3x3 depthwise convolution that reads it: the expanded tensor is

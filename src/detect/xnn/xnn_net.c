@@ -38,6 +38,7 @@ typedef struct tbuf {
 typedef enum op_kind {
     OP_CONV,
     OP_DW,
+    OP_STEM, /* dense 3x3 with few inputs (first layer), our kernel */
     OP_PWDW, /* a 1x1 convolution fused into the depthwise one reading it */
     OP_NOP,  /* the 1x1 convolution of an OP_PWDW */
     OP_MAXPOOL,
@@ -277,6 +278,10 @@ static specx_status plan(xnn_net *net, specx_err *err)
             if (direct && dw && l->in_c % 8 == 0 && l->size == 3) {
                 o = add_op(net, OP_DW, i);
                 o->post = l->act;
+            } else if (direct && l->groups == 1 && l->size == 3 && l->in_c <= 4 &&
+                       (l->filters == 8 || l->filters == 16)) {
+                o = add_op(net, OP_STEM, i);
+                o->post = l->act;
             } else {
                 o = add_op(net, OP_CONV, i);
                 o->post = l->act == XNN_ACT_RELU ? XNN_ACT_LINEAR : l->act;
@@ -443,19 +448,21 @@ static specx_status xnn_fail(specx_err *err, int layer, const char *what, enum x
                          layer, what, (int)xs);
 }
 
-/* Reorders the model's depthwise weights [c][kh][kw] to the kernel's
- * [kh][kw][c] and fills the kernel descriptor. */
+/* Reorders the model's weights [out][kh][kw][in/g] to the kernels'
+ * [kh][kw][in/g][out] (depthwise: in/g = 1) and fills the descriptor. */
 static specx_status setup_direct(op *o, const xnn_layer *l)
 {
-    int k = l->size, c = l->filters;
+    int k = l->size, c = l->filters, ci = l->in_c / l->groups;
     size_t taps = (size_t)k * k;
-    o->wt = aligned_alloc(64, (taps * c * sizeof(float) + 63) / 64 * 64);
+    o->wt = aligned_alloc(64, (taps * ci * c * sizeof(float) + 63) / 64 * 64);
     if (o->wt == NULL) {
         return SPECX_ENOMEM;
     }
     for (int ch = 0; ch < c; ch++) {
         for (size_t t = 0; t < taps; t++) {
-            o->wt[t * c + ch] = l->weights[(size_t)ch * taps + t];
+            for (int ic = 0; ic < ci; ic++) {
+                o->wt[(t * ci + ic) * c + ch] = l->weights[((size_t)ch * taps + t) * ci + ic];
+            }
         }
     }
     o->cv = (xk_conv){.in = o->vin,
@@ -533,7 +540,7 @@ static specx_status build_ops(xnn_net *net, specx_err *err)
             }
             continue;
         }
-        if (o->kind == OP_DW) {
+        if (o->kind == OP_DW || o->kind == OP_STEM) {
             if (setup_direct(o, l) != SPECX_OK) {
                 return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
             }
@@ -697,6 +704,12 @@ specx_status xnn_net_run(xnn_net *net, const atomic_bool *cancel, specx_err *err
                 xk_logistic(net->pool, &o->vout);
             }
             break;
+        case OP_STEM:
+            xk_stem3(net->pool, &o->cv);
+            if (o->post == XNN_ACT_LOGISTIC) {
+                xk_logistic(net->pool, &o->vout);
+            }
+            break;
         case OP_DW:
             xk_dwconv(net->pool, &o->cv);
             if (o->post == XNN_ACT_LOGISTIC) {
@@ -773,6 +786,8 @@ static const char *op_name(const op *o, const xnn_layer *l)
         return "dw-direct";
     case OP_PWDW:
         return "1x1+dw";
+    case OP_STEM:
+        return "stem";
     case OP_NOP:
         return "fused";
 
@@ -820,7 +835,8 @@ void xnn_net_profile_print(const xnn_net *net, FILE *f)
         if (o->kind == OP_NOP) {
             continue;
         }
-        if ((o->kind == OP_CONV || o->kind == OP_DW || o->kind == OP_PWDW) && l->size > 1) {
+        if ((o->kind == OP_CONV || o->kind == OP_DW || o->kind == OP_PWDW || o->kind == OP_STEM) &&
+            l->size > 1) {
             snprintf(outs + strlen(outs), sizeof outs - strlen(outs), " k%d/%d", l->size,
                      l->stride);
         }
