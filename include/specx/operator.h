@@ -46,10 +46,12 @@
  * (message, executor) pair exactly once, when its story ends: skipped / shed
  * at planning; failed when the call fails (or start() fails) before the
  * decision; late when a remote result arrives after its deadline before the
- * decision; won / outranked at the decision; a call still outstanding at the
- * decision (fate cancelled or pending_cancelled) is counted when it
- * completes: late if it completed OK at or after its deadline, otherwise
- * cancelled; a call never started counts as cancelled.
+ * decision, or the call completes with SPECX_ETIMEDOUT at or after its
+ * deadline (a remote executor's wire deadline expired: a missed deadline, not
+ * a failure); won / outranked at the decision; a call still outstanding at
+ * the decision (fate cancelled or pending_cancelled) is counted when it
+ * completes: late if it completed OK or timed out at or after its deadline,
+ * otherwise cancelled; a call never started counts as cancelled.
  *
  * Ordering: outputs are delivered in submission order. A message decided
  * early waits for every earlier message to be emitted (head-of-line), so a

@@ -853,8 +853,15 @@ void specx_call_complete(specx_call *call, specx_status status, void *result, co
         specx_hist_record(&e->st.latency, now - s->started);
     }
     bool on_time = s->deadline == SPECX_TIME_NEVER || now < s->deadline;
+    /* A remote executor carries the deadline on the wire, so slowness comes
+     * back as ETIMEDOUT at the deadline: that is a missed deadline (late),
+     * not a broken executor (failed). */
+    bool missed = !on_time && (status == SPECX_OK || status == SPECX_ETIMEDOUT);
     if (m->state == MSG_LIVE) {
-        if (status != SPECX_OK) {
+        if (status == SPECX_ETIMEDOUT && missed) {
+            s->sel = SEL_LATE;
+            e->st.late++;
+        } else if (status != SPECX_OK) {
             s->sel = SEL_FAILED; /* rule 2 */
             e->st.failed++;
         } else if (on_time) {
@@ -875,7 +882,7 @@ void specx_call_complete(specx_call *call, specx_status status, void *result, co
             }
         }
         evaluate(op, m, now, &d);
-    } else if (status == SPECX_OK && !on_time) {
+    } else if (missed) {
         e->st.late++; /* completed after emission, past its deadline */
     } else {
         e->st.cancelled++; /* completed after emission, not late */

@@ -255,6 +255,32 @@ static void test_rule4_late_dropped(void **state)
     fx_teardown(&f);
 }
 
+/* Rule 4: a remote executor whose wire deadline expires completes with
+ * ETIMEDOUT at its deadline: that is late (a missed deadline), while the same
+ * status before the deadline is an ordinary failure (rule 2). */
+static void test_rule4_timed_out_is_late(void **state)
+{
+    (void)state;
+    fx f;
+    fx_setup(&f, 0);
+    f.plan.e[f.ia].deadline = SPECX_MS(50);
+    f.plan.e[f.ib].deadline = SPECX_MS(80);
+    assert_int_equal(specx_operator_submit(f.op, NULL, NULL, NULL), OK);
+    fx_at(&f, 30);
+    assert_true(fake_complete(f.b, 0, SPECX_ETIMEDOUT)); /* early: failed */
+    fx_at(&f, 50);
+    assert_true(fake_complete(f.a, 0, SPECX_ETIMEDOUT)); /* at its deadline: late */
+    assert_true(fake_complete(f.l, 0, OK));
+    assert_int_equal(hcollect_count(&f.out), 1);
+    hout o = hcollect_get(&f.out, 0);
+    assert_int_equal(o.winner, f.il);
+    assert_false(o.fallback); /* the message deadline is cloud-b's, 80 ms */
+    check_fates(&o, &f, SPECX_FATE_LATE, SPECX_FATE_FAILED, SPECX_FATE_WON);
+    check_counts(&f, f.ia, 1, 1, 0, 0, 1, 0, 0, 0, 0);
+    check_counts(&f, f.ib, 1, 1, 0, 0, 0, 1, 0, 0, 0);
+    fx_teardown(&f);
+}
+
 /* Rule 4 option: while the local result has not come, a late remote result
  * is accepted (flagged late_accepted)... */
 static void test_rule4_late_accepted_while_no_local(void **state)
@@ -674,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_rule3_deadline_emits_held),
         cmocka_unit_test(test_rule3_per_executor_deadline),
         cmocka_unit_test(test_rule4_late_dropped),
+        cmocka_unit_test(test_rule4_timed_out_is_late),
         cmocka_unit_test(test_rule4_late_accepted_while_no_local),
         cmocka_unit_test(test_rule4_option_local_arrived),
         cmocka_unit_test(test_rule5_fallback_after_deadline),
