@@ -139,6 +139,18 @@ static void bplan(void *user, const specx_msg_info *msg, size_t exec_index, spec
     out->deadline = plan_deadline;
 }
 
+/* --release: a no-op input_release, to price the release path */
+static bool use_release;
+static uint64_t releases;
+
+static void brelease(void *user, void *input, void *msg_user)
+{
+    (void)user;
+    (void)input;
+    (void)msg_user;
+    __atomic_fetch_add(&releases, 1, __ATOMIC_RELAXED);
+}
+
 typedef struct bop {
     specx_operator *op;
     bexec x[3]; /* 0: remote A (prio 20), 1: remote B (prio 10), 2: local */
@@ -151,6 +163,9 @@ static int bop_init(bop *b, specx_delivery dl, int mode_remote, int mode_local, 
     sink_init(&b->s);
     specx_operator_config cfg = {
         .plan = bplan, .output = sink_output, .output_user = &b->s, .delivery = dl};
+    if (use_release) {
+        cfg.input_release = brelease;
+    }
     specx_err err = {{0}};
     if (specx_operator_create(&cfg, &b->op, &err) != SPECX_OK) {
         fprintf(stderr, "bench operator: %s\n", err.msg);
@@ -317,6 +332,7 @@ static void usage(FILE *f)
                "  --deadline-messages N  messages for deadline precision (default 1000)\n"
                "  --deadline-window N    messages in flight for deadline precision (default 32)\n"
                "  --deadline-ms X        relative deadline in ms (default 2)\n"
+               "  --release              install a (no-op) input_release callback\n"
                "  --stats                print the operator statistics table of one run\n"
                "  --json                 print the figures as one JSON object instead\n"
                "  --help                 this text\n");
@@ -333,6 +349,7 @@ int specx_bench_operator(int argc, char **argv)
         {"deadline-window", required_argument, NULL, 'w'},
         {"deadline-ms", required_argument, NULL, 'm'},
         {"stats", no_argument, NULL, 's'},
+        {"release", no_argument, NULL, 'r'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -356,6 +373,9 @@ int specx_bench_operator(int argc, char **argv)
         case 's':
             stats = true;
             break;
+        case 'r':
+            use_release = true;
+            break;
         case 'j':
             json = true;
             break;
@@ -374,13 +394,14 @@ int specx_bench_operator(int argc, char **argv)
     cJSON *root = cJSON_CreateObject();
     if (!json) {
         printf("specx bench operator: %ld messages per run; executors: remote-a (20), "
-               "remote-b (10), local; no-op work\n\n",
-               n);
+               "remote-b (10), local; no-op work%s\n\n",
+               n, use_release ? "; input_release set" : "");
         printf("1) overhead, 1 in flight, all answer inside start() (remote-a decides; "
                "the others are never started)\n");
         printf("   %-8s %10s %10s %10s %12s\n", "delivery", "p50 us", "p99 us", "mean us",
                "msgs/s");
     }
+    cJSON_AddBoolToObject(root, "input_release", use_release);
     cJSON *jo = cJSON_AddArrayToObject(root, "overhead_inline");
     specx_delivery modes[2] = {SPECX_DELIVER_INLINE, SPECX_DELIVER_THREAD};
     for (int k = 0; k < 2; k++) {
@@ -467,6 +488,14 @@ int specx_bench_operator(int argc, char **argv)
     if (stats && !json) {
         fig f;
         bench_inline(SPECX_DELIVER_INLINE, 10000, &f, true);
+    }
+    if (use_release) {
+        /* every submitted message was released by the time destroy returned */
+        cJSON_AddNumberToObject(root, "input_releases", (double)releases);
+        if (!json) {
+            printf("\ninput_release calls: %llu (one per message submitted)\n",
+                   (unsigned long long)releases);
+        }
     }
     if (json) {
         char *txt = cJSON_PrintUnformatted(root);

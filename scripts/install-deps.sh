@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(
   # toolchain
-  build-essential cmake pkg-config git ca-certificates curl
+  build-essential cmake pkg-config git ca-certificates curl openssl
   # core: JSON export, unit tests
   libcjson-dev libcmocka-dev
   # rpc: gRPC C-core and protobuf-c (code generated at build time)

@@ -26,7 +26,7 @@ static void usage(FILE *f)
             "  --backend B      darknet or xnnpack (default %s)\n"
             "  --model-dir DIR  where the models are (default: $SPECX_MODEL_DIR, else\n"
             "                   ./assets/models, else ../shared/assets/models)\n"
-            "  --thresh T       score threshold in [0,1) (default 0.25)\n"
+            "  --thresh T       score threshold in [0.001, 0.999] (default 0.25)\n"
             "  --nms N          NMS IoU threshold (default 0.45)\n"
             "  --json           one JSON object per image per line (JSON Lines)\n"
             "exit status: 0 all images done, 1 an image or the model failed, 2 usage\n",
@@ -155,11 +155,11 @@ int specx_cmd_detect(int argc, char **argv)
         } else if (strcmp(opt, "--model-dir") == 0) {
             cfg.model_dir = val;
         } else if (strcmp(opt, "--thresh") == 0) {
-            if (parse_float("--thresh", val, 0.0f, 0.999f, &cfg.threshold) != 0) {
+            if (parse_float("--thresh", val, 0.001f, 0.999f, &cfg.threshold) != 0) {
                 rc = 2;
             }
         } else if (strcmp(opt, "--nms") == 0) {
-            if (parse_float("--nms", val, 0.0f, 1.0f, &cfg.nms) != 0) {
+            if (parse_float("--nms", val, 0.001f, 1.0f, &cfg.nms) != 0) {
                 rc = 2;
             }
         } else if (strcmp(a, "--json") == 0) {

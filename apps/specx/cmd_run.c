@@ -59,6 +59,7 @@ typedef struct run_ctx {
     int64_t outputs, no_result, fallbacks, next_index;
     bool order_ok;
     uint64_t wins[MAX_EXEC];
+    uint64_t no_result_by[SPECX_STATUS_COUNT_]; /* by output status */
     char first_err[MAX_EXEC][200];
     const char *names[MAX_EXEC];
     specx_rgb colours[MAX_EXEC];
@@ -169,7 +170,7 @@ static void annotate(run_ctx *c, const specx_pipeline_output *out)
 {
     specx_image *img = out->image;
     int scale = img->width >= 960 ? 2 : 1;
-    specx_rgb white = {255, 255, 255}, black = {0, 0, 0}, red = {200, 30, 30};
+    specx_rgb white = {255, 255, 255}, red = {200, 30, 30};
     if (out->winner >= 0) {
         specx_rgb col = c->colours[out->winner];
         specx_draw_detections(img, out->detections, col, scale, scale);
@@ -188,7 +189,6 @@ static void annotate(run_ctx *c, const specx_pipeline_output *out)
                           out->reason != NULL ? out->reason : specx_strerror(out->status));
     }
     specx_draw_legend(img, c->names, c->colours, c->n_exec, scale);
-    (void)black;
     encoder_push(c, img);
 }
 
@@ -232,6 +232,9 @@ static void on_output(void *user, const specx_pipeline_output *out)
         c->wins[out->winner]++;
     } else {
         c->no_result++;
+        if (out->status >= 0 && out->status < SPECX_STATUS_COUNT_) {
+            c->no_result_by[out->status]++;
+        }
     }
     c->fallbacks += out->fallback;
     for (size_t i = 0; i < out->n_exec && i < c->n_exec; i++) {
@@ -295,6 +298,13 @@ static cJSON *run_json(const run_ctx *c, const specx_operator_stats *s, double w
     cJSON_AddNumberToObject(j, "wall_s", wall_s);
     cJSON_AddNumberToObject(j, "fps", wall_s > 0 ? (double)c->outputs / wall_s : 0);
     cJSON_AddNumberToObject(j, "no_result", (double)c->no_result);
+    cJSON *nr = cJSON_AddObjectToObject(j, "no_result_by_status");
+    for (int k = 0; nr != NULL && k < SPECX_STATUS_COUNT_; k++) {
+        if (c->no_result_by[k] > 0) {
+            cJSON_AddNumberToObject(nr, specx_status_name((specx_status)k),
+                                    (double)c->no_result_by[k]);
+        }
+    }
     cJSON_AddNumberToObject(j, "fallback_ratio", specx_stats_fallback_ratio(s));
     cJSON *w = cJSON_AddObjectToObject(j, "wins");
     for (size_t i = 0; w != NULL && i < c->n_exec; i++) {
@@ -339,7 +349,16 @@ static void print_summary(run_ctx *c, double wall_s, FILE *f)
     for (size_t i = 0; i < c->n_exec; i++) {
         fprintf(f, " %s %llu,", c->names[i], (unsigned long long)c->wins[i]);
     }
-    fprintf(f, " no result %lld\n", (long long)c->no_result);
+    fprintf(f, " no result %lld", (long long)c->no_result);
+    const char *sep = " (";
+    for (int k = 0; k < SPECX_STATUS_COUNT_; k++) {
+        if (c->no_result_by[k] > 0) {
+            fprintf(f, "%s%s %llu", sep, specx_status_name((specx_status)k),
+                    (unsigned long long)c->no_result_by[k]);
+            sep = ", ";
+        }
+    }
+    fprintf(f, "%s\n", c->no_result > 0 ? ")" : "");
     if (has_local) {
         fprintf(f,
                 "local queue: %llu started, %llu completed, %llu dropped (superseded by a newer "
@@ -402,7 +421,10 @@ int specx_run_video(const specx_run_opts *o)
     }
     specx_video_info info;
     specx_video_source_info(src, &info);
-    double fps = o->fps >= 0 ? o->fps : (info.fps > 0 ? info.fps : 10.0);
+    /* A live stream (rtsp://, http://) delivers frames at its own rate:
+     * reading it is the pacing. Files and directories are paced here. */
+    bool live = strstr(o->video, "://") != NULL;
+    double fps = o->fps >= 0 ? o->fps : live ? 0 : (info.fps > 0 ? info.fps : 10.0);
     c.total = info.frame_count;
     if (o->max_frames > 0 && (c.total < 0 || c.total > o->max_frames)) {
         c.total = o->max_frames;
@@ -449,7 +471,8 @@ int specx_run_video(const specx_run_opts *o)
         }
     }
     if (rc == 0 && o->annotate != NULL) {
-        specx_video_writer_opts wo = {.fps = fps > 0 ? fps : (info.fps > 0 ? info.fps : 10)};
+        specx_video_writer_opts wo = {.fps = fps > 0 ? fps : (info.fps > 0 ? info.fps : 10),
+                                      .codec = o->annotate_codec};
         st = specx_video_writer_open(&c.writer, o->annotate, &wo, &err);
         if (st != SPECX_OK) {
             fprintf(stderr, "%s: %s\n", prog, specx_err_text(&err, st));
@@ -541,6 +564,11 @@ int specx_run_video(const specx_run_opts *o)
     if (pushed > 0) {
         print_summary(&c, wall_s, c.jsonl == stdout ? stderr : stdout);
     }
+    if (rc == 0 && c.outputs > 0 && c.no_result == c.outputs) {
+        /* e.g. remote-only against a server that is down */
+        fprintf(stderr, "%s: no frame got a result (see the first failures above)\n", prog);
+        rc = 1;
+    }
     specx_pipeline_destroy(c.p);
     specx_video_source_close(src);
     pthread_cond_destroy(&c.enc_cv);
@@ -567,7 +595,8 @@ static void usage(FILE *f)
         "  --video PATH        video file, URL or directory of .jpg/.png images (required)\n"
         "  --server SPEC       HOST:PORT[,prio=N][,stream][,name=S][,inflight=N][,wait-ready]\n"
         "                      (repeatable)\n"
-        "  --local-model NAME  on-board model, e.g. yolo-fastest-1.1\n"
+        "  --local-model NAME  on-board model, e.g. yolo-fastest-1.1, or\n"
+        "                      test[:delay_ms=N] for the built-in test detector\n"
         "  --deadline MS       per-frame deadline after arrival, or 'none' (default 200)\n"
         "  --mode stream|sync  stream: frames keep arriving at camera rate, several in\n"
         "                      flight (default); sync: one frame at a time\n"
@@ -575,6 +604,8 @@ static void usage(FILE *f)
         "  --frames N          stop after N frames\n"
         "  --out FILE          one JSON line per frame ('-' = stdout)\n"
         "  --annotate PATH     annotated output: a video (.mp4, .mkv, ...) or a directory\n"
+        "  --annotate-codec C  FFmpeg encoder for --annotate video (default libx264;\n"
+        "                      mpeg4 costs about a quarter of the CPU, files ~4x larger)\n"
         "  --stats-json FILE   the summary as JSON\n"
         "  --jpeg-quality Q    JPEG quality of frames sent to servers (default 90)\n"
         "  --local-queue N     frames waiting for the local model, drop-oldest (default 1)\n"
@@ -659,6 +690,8 @@ int specx_cmd_run(int argc, char **argv)
             o.out_jsonl = v;
         } else if (strcmp(a, "--annotate") == 0) {
             o.annotate = v;
+        } else if (strcmp(a, "--annotate-codec") == 0) {
+            o.annotate_codec = v;
         } else if (strcmp(a, "--stats-json") == 0) {
             o.stats_json = v;
         } else if (strcmp(a, "--jpeg-quality") == 0) {

@@ -8,9 +8,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "commands.h"
 #include "specx/detector.h"
 #include "specx/rpc.h"
+
+#include "commands.h"
 
 typedef struct serve_opts {
     const char *model, *backend, *model_dir, *bind, *tls_cert, *tls_key, *stats_json;
@@ -21,28 +22,27 @@ typedef struct serve_opts {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: specx serve --model NAME [options]\n"
-            "\n"
-            "Serves object_detection.GRPCImage (ProcessImageSync, ProcessImageStreaming)\n"
-            "and grpc.health.v1.Health/Check. Prints \"listening on ADDR:PORT\" once ready.\n"
-            "SIGINT/SIGTERM: stop accepting, finish in-flight work within --grace, exit 0.\n"
-            "\n"
-            "  --model NAME        model name (resolved in the model directory), or\n"
-            "                      test[:delay_ms=N[,fail=1]] for the built-in test detector\n"
-            "  --port N            TCP port (default 12345; 0 = pick a free one)\n"
-            "  --bind ADDR         address to listen on (default 0.0.0.0)\n"
-            "  --workers N         detector threads, one detector each (default 1)\n"
-            "  --queue N           requests waiting for a worker (default 64)\n"
-            "  --backend B         detector backend (default: the detector's default)\n"
-            "  --model-dir DIR     where models live (default: $SPECX_MODEL_DIR, ...)\n"
-            "  --threads N         backend threads per detector (default 1)\n"
-            "  --threshold X       score threshold (default 0.25)\n"
-            "  --max-message-mb X  largest accepted request (default 16)\n"
-            "  --tls-cert FILE --tls-key FILE   serve TLS instead of plaintext\n"
-            "  --stats-json FILE   write statistics as JSON to FILE every --stats-interval\n"
-            "                      seconds (default 5) and at exit (atomically replaced)\n"
-            "  --grace S           seconds to finish in-flight work at shutdown (default 5)\n");
+    fprintf(f, "usage: specx serve --model NAME [options]\n"
+               "\n"
+               "Serves object_detection.GRPCImage (ProcessImageSync, ProcessImageStreaming)\n"
+               "and grpc.health.v1.Health/Check. Prints \"listening on ADDR:PORT\" once ready.\n"
+               "SIGINT/SIGTERM: stop accepting, finish in-flight work within --grace, exit 0.\n"
+               "\n"
+               "  --model NAME        model name (resolved in the model directory), or\n"
+               "                      test[:delay_ms=N[,fail=1]] for the built-in test detector\n"
+               "  --port N            TCP port (default 12345; 0 = pick a free one)\n"
+               "  --bind ADDR         address to listen on (default 0.0.0.0)\n"
+               "  --workers N         detector threads, one detector each (default 1)\n"
+               "  --queue N           requests waiting for a worker (default 64)\n"
+               "  --backend B         detector backend (default: the detector's default)\n"
+               "  --model-dir DIR     where models live (default: $SPECX_MODEL_DIR, ...)\n"
+               "  --threads N         backend threads per detector (default 1)\n"
+               "  --threshold X       score threshold (default 0.25)\n"
+               "  --max-message-mb X  largest accepted request (default 16)\n"
+               "  --tls-cert FILE --tls-key FILE   serve TLS instead of plaintext\n"
+               "  --stats-json FILE   write statistics as JSON to FILE every --stats-interval\n"
+               "                      seconds (default 5) and at exit (atomically replaced)\n"
+               "  --grace S           seconds to finish in-flight work at shutdown (default 5)\n");
 }
 
 typedef struct factory {
@@ -207,6 +207,7 @@ int specx_cmd_serve(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a reader of our stdout may go away first */
 
     factory fac = {.o = &o};
     specx_rpc_server_config cfg = {.bind = o.bind,
@@ -225,18 +226,16 @@ int specx_cmd_serve(int argc, char **argv)
         fprintf(stderr, "specx serve: %s\n", specx_err_text(&err, st));
         return 1;
     }
-    printf("listening on %s:%d\n", o.bind != NULL ? o.bind : "0.0.0.0",
-           specx_rpc_server_port(srv));
+    printf("listening on %s:%d\n", o.bind != NULL ? o.bind : "0.0.0.0", specx_rpc_server_port(srv));
     fflush(stdout);
 
     for (;;) {
         int sig;
         if (o.stats_json != NULL) {
             write_stats(srv, o.stats_json);
-            struct timespec ts = {.tv_sec = (time_t)o.stats_interval_s,
-                                  .tv_nsec = (long)((o.stats_interval_s -
-                                                     (double)(time_t)o.stats_interval_s) *
-                                                    1e9)};
+            struct timespec ts = {
+                .tv_sec = (time_t)o.stats_interval_s,
+                .tv_nsec = (long)((o.stats_interval_s - (double)(time_t)o.stats_interval_s) * 1e9)};
             sig = sigtimedwait(&sigs, NULL, &ts);
             if (sig < 0) {
                 continue; /* the interval passed (or EINTR): write again */

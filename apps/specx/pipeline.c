@@ -8,14 +8,18 @@
  *    is the specx_image, which is exactly the local executor's request. The
  *    JPEG for the servers is encoded once, lazily in the first plan call, and
  *    shared by reference (specx_encoded_frame).
- *  - Frame lifetime: the operator delivers a frame's output possibly while
- *    the local detector is still running on its pixels (the call is only
- *    being cancelled). The local executor touches the image only inside the
- *    detector, so the detector is wrapped: under p->mu it looks the image up
- *    in the list of live frames (without dereferencing it) and marks the
- *    frame busy; a delivered frame is freed by whoever leaves it last
- *    (delivery, or the wrapper after detect). A delivered frame is not
- *    detected at all (its result could only be discarded).
+ *  - Frame lifetime: the operator may deliver a frame's output while the
+ *    local executor still holds its call (queued, or running on the pixels
+ *    while being cancelled), and the executor borrows the image until the
+ *    call completes. The operator's input_release says when nothing
+ *    references the frame any more (output delivered, or released in SYNC
+ *    mode, and every call completed, every JPEG request freed): the frame is
+ *    freed there, whatever the local executor's workers or queue order. A
+ *    local call still queued for a delivered frame is cancelled by the
+ *    operator (rule 6) and removed from the queue without running; a running
+ *    one stops at the detector's next cancel checkpoint.
+ *  - The local executor has one worker (one detector instance; the
+ *    backend's own threads, local_threads, parallelise inside it).
  *  - Lock order: p->mu is a leaf; no operator or executor call under it. */
 #include "pipeline.h"
 
@@ -34,12 +38,8 @@ typedef struct frame {
     specx_image image; /* first: the local executor's request is &frame->image */
     int64_t index;
     double pts;
-    specx_pipeline *p;
     specx_encoded_frame *enc; /* lazily, by the first plan call */
     bool enc_failed;
-    bool delivered;            /* under p->mu */
-    int detecting;             /* under p->mu */
-    struct frame *prev, *next; /* live list, under p->mu */
 } frame;
 
 typedef struct exec_meta {
@@ -59,7 +59,6 @@ struct specx_pipeline {
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    frame *live; /* frames not yet freed */
     uint64_t pushed, delivered;
 };
 
@@ -72,86 +71,22 @@ static void frame_free(frame *f)
     free(f);
 }
 
-static void live_unlink(specx_pipeline *p, frame *f)
+/* input_release: the operator no longer references the frame. */
+static void frame_release(void *user, void *input, void *msg_user)
 {
-    if (f->prev != NULL) {
-        f->prev->next = f->next;
-    } else {
-        p->live = f->next;
-    }
-    if (f->next != NULL) {
-        f->next->prev = f->prev;
-    }
+    (void)user;
+    (void)msg_user;
+    frame_free(input);
 }
 
-/* Output delivered: free now unless the local detector is inside it. */
-static void frame_retire(specx_pipeline *p, frame *f)
+/* Output delivered. */
+static void frame_delivered(specx_pipeline *p)
 {
     pthread_mutex_lock(&p->mu);
-    f->delivered = true;
-    bool free_now = f->detecting == 0;
-    if (free_now) {
-        live_unlink(p, f);
-    }
     p->delivered++;
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
-    if (free_now) {
-        frame_free(f);
-    }
 }
-
-/* ---- the wrapping detector -------------------------------------------------- */
-
-typedef struct guard_det {
-    specx_detector *inner;
-    specx_pipeline *p;
-} guard_det;
-
-static specx_status guard_detect(void *impl, const specx_image *img, const atomic_bool *cancel,
-                                 specx_detections *out, specx_err *err)
-{
-    guard_det *g = impl;
-    specx_pipeline *p = g->p;
-    frame *f = NULL;
-    pthread_mutex_lock(&p->mu);
-    for (frame *it = p->live; it != NULL; it = it->next) {
-        if (&it->image == img) {
-            f = it;
-            break;
-        }
-    }
-    if (f != NULL && !f->delivered) {
-        f->detecting++;
-    } else {
-        f = NULL;
-    }
-    pthread_mutex_unlock(&p->mu);
-    if (f == NULL) {
-        /* The frame's output is out already: nobody wants this result. */
-        return specx_err_set(err, SPECX_ECANCELED, "frame already delivered");
-    }
-    specx_status st = specx_detector_detect(g->inner, img, cancel, out, err);
-    pthread_mutex_lock(&p->mu);
-    bool free_now = --f->detecting == 0 && f->delivered;
-    if (free_now) {
-        live_unlink(p, f);
-    }
-    pthread_mutex_unlock(&p->mu);
-    if (free_now) {
-        frame_free(f);
-    }
-    return st;
-}
-
-static void guard_destroy(void *impl)
-{
-    guard_det *g = impl;
-    specx_detector_close(g->inner);
-    free(g);
-}
-
-static const specx_detector_ops guard_ops = {.detect = guard_detect, .destroy = guard_destroy};
 
 /* ---- operator glue -------------------------------------------------------- */
 
@@ -217,7 +152,7 @@ static void deliver(specx_pipeline *p, specx_output *o)
         .raw = o,
     };
     p->cfg.output(p->cfg.output_user, &po);
-    frame_retire(p, f);
+    frame_delivered(p);
 }
 
 static void on_output(void *user, specx_output *o)
@@ -247,31 +182,17 @@ bool specx_pipeline_parse_deadline(const char *s, specx_dur_t *out)
 
 static specx_status add_local(specx_pipeline *p, specx_detector *det, specx_err *err)
 {
-    guard_det *g = calloc(1, sizeof *g);
-    if (g == NULL) {
-        specx_detector_close(det);
-        return specx_err_set(err, SPECX_ENOMEM, "out of memory");
-    }
-    g->inner = det;
-    g->p = p;
-    specx_detector *wrapped;
-    specx_status st = specx_detector_wrap(&guard_ops, g, specx_detector_get_info(det), &wrapped);
-    if (st != SPECX_OK) {
-        guard_destroy(g);
-        return specx_err_set(err, st, "cannot wrap the local detector");
-    }
     specx_local_executor_config lc = {
         .workers = 1,
         .queue_depth = p->cfg.local_queue_depth > 0 ? p->cfg.local_queue_depth : 1,
         .policy = SPECX_LOCAL_DROP_OLDEST,
     };
     specx_executor ex;
-    st = specx_local_executor_create_with(&wrapped, 1, &lc, &ex, err);
+    specx_status st = specx_local_executor_create_with(&det, 1, &lc, &ex, err);
     if (st != SPECX_OK) {
         return st;
     }
     specx_executor_config ec = {.priority = 0, .max_in_flight = 0, .exec = ex};
-    const specx_detector_info *info = specx_detector_get_info(det);
     snprintf(ec.name, sizeof ec.name, "local");
     size_t idx;
     st = specx_operator_add_local(p->op, &ec, &idx, err);
@@ -279,7 +200,6 @@ static specx_status add_local(specx_pipeline *p, specx_detector *det, specx_err 
         ex.ops->destroy(ex.ctx);
         return st;
     }
-    (void)info;
     p->local_index = (int)idx;
     p->local_exec = ex;
     snprintf(p->meta[idx].name, sizeof p->meta[idx].name, "%s", ec.name);
@@ -308,7 +228,7 @@ static specx_status add_remote(specx_pipeline *p, size_t i, specx_err *err)
     /* Two servers with the same name would be indistinguishable in outputs. */
     for (size_t j = 0; j < i; j++) {
         if (strcmp(p->meta[j].name, ec.name) == 0) {
-            snprintf(ec.name, sizeof ec.name, "%.50s#%zu", cc.target, i + 1);
+            snprintf(ec.name, sizeof ec.name, "%.50s#%u", cc.target, (unsigned)(i + 1));
         }
     }
     st = specx_rpc_executor_create(&cc, &ec.exec, err);
@@ -366,7 +286,12 @@ specx_status specx_pipeline_create(const specx_pipeline_config *cfg, specx_pipel
     pthread_condattr_destroy(&ca);
 
     specx_status st = SPECX_OK;
-    if (det == NULL && has_local) {
+    if (det == NULL && has_local &&
+        (strcmp(cfg->local_model, "test") == 0 || strncmp(cfg->local_model, "test:", 5) == 0)) {
+        /* the built-in test detector, as `specx serve --model test:...` */
+        st = specx_rpc_test_detector_open(cfg->local_model[4] == ':' ? cfg->local_model + 5 : "",
+                                          &det, err);
+    } else if (det == NULL && has_local) {
         specx_detector_config dc = {.model = cfg->local_model,
                                     .model_dir = cfg->model_dir,
                                     .backend = cfg->backend,
@@ -379,7 +304,9 @@ specx_status specx_pipeline_create(const specx_pipeline_config *cfg, specx_pipel
                                 .output = on_output,
                                 .output_user = p,
                                 .accept_late_while_no_local = cfg->accept_late_while_no_local,
-                                .delivery = SPECX_DELIVER_THREAD};
+                                .delivery = SPECX_DELIVER_THREAD,
+                                .input_release = frame_release,
+                                .release_user = p};
     if (st == SPECX_OK) {
         st = specx_operator_create(&oc, &p->op, err);
         if (st != SPECX_OK) {
@@ -415,13 +342,7 @@ specx_status specx_pipeline_push(specx_pipeline *p, specx_image *img, int64_t in
     memset(img, 0, sizeof *img);
     f->index = index;
     f->pts = pts;
-    f->p = p;
     pthread_mutex_lock(&p->mu);
-    f->next = p->live;
-    if (p->live != NULL) {
-        p->live->prev = f;
-    }
-    p->live = f;
     p->pushed++;
     pthread_mutex_unlock(&p->mu);
 
@@ -440,9 +361,8 @@ specx_status specx_pipeline_push(specx_pipeline *p, specx_image *img, int64_t in
             return SPECX_OK;
         }
     }
-    /* Not accepted: no output will come for it. */
+    /* Not accepted: no output (and no input_release) will come for it. */
     pthread_mutex_lock(&p->mu);
-    live_unlink(p, f);
     p->pushed--;
     pthread_mutex_unlock(&p->mu);
     frame_free(f);
@@ -511,12 +431,8 @@ void specx_pipeline_destroy(specx_pipeline *p)
     }
     if (p->op != NULL) {
         specx_pipeline_drain(p);
-        specx_operator_destroy(p->op); /* waits for every call: no detect runs after */
-    }
-    while (p->live != NULL) {
-        frame *f = p->live;
-        live_unlink(p, f);
-        frame_free(f);
+        /* waits for every call; every frame is released before it returns */
+        specx_operator_destroy(p->op);
     }
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);

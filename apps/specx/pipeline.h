@@ -86,7 +86,8 @@ typedef void (*specx_pipeline_output_fn)(void *user, const specx_pipeline_output
 
 typedef struct specx_pipeline_config {
     /* local detector: local_model (opened with backend/model_dir/threshold/
-     * local_threads), or local_detector (taken over, also on error), or
+     * local_threads; "test[:delay_ms=N[,fail=1]]" is the built-in test
+     * detector of rpc.h), or local_detector (taken over, also on error), or
      * neither (remote-only) */
     const char *local_model;
     specx_detector *local_detector;

@@ -19,12 +19,13 @@ typedef struct specx_run_opts {
     const char *backend, *model_dir;
     const char *const *servers;
     size_t n_servers;
-    specx_dur_t deadline;   /* relative; SPECX_TIME_NEVER = none */
-    double fps;             /* pacing; < 0 = the source's rate, 0 = unpaced */
-    int64_t max_frames;     /* 0 = all */
-    const char *out_jsonl;  /* NULL = none; "-" = stdout */
-    const char *annotate;   /* video file or directory; NULL = none */
-    const char *stats_json; /* NULL = none */
+    specx_dur_t deadline;       /* relative; SPECX_TIME_NEVER = none */
+    double fps;                 /* pacing; < 0 = the source's rate, 0 = unpaced */
+    int64_t max_frames;         /* 0 = all */
+    const char *out_jsonl;      /* NULL = none; "-" = stdout */
+    const char *annotate;       /* video file or directory; NULL = none */
+    const char *annotate_codec; /* FFmpeg encoder; NULL = the writer's default */
+    const char *stats_json;     /* NULL = none */
     bool verbose;
     specx_pipeline_mode mode;
     int jpeg_quality;  /* 0 = 90 */

@@ -197,6 +197,24 @@ typedef struct specx_operator_config {
     void *output_user;
     bool accept_late_while_no_local; /* rule 4 option; default false */
     specx_delivery delivery;         /* see "Threads" above; default THREAD */
+    /* Optional: called exactly once per message that submit() accepted (or
+     * process() processed) when the operator no longer references its input:
+     * after its output was delivered (process(): after specx_output_release)
+     * AND every call started for it completed AND every request_free of it ran.
+     * Never for a message whose submit failed. Until then the input must stay
+     * valid (executors may still read it, e.g. a cancelled local call still
+     * running on the pixels); from then on the callee may free it. Runs with
+     * no operator lock held, on the thread that dropped the last reference:
+     * the delivery thread (or, INLINE, the delivering thread), an executor's
+     * thread completing a call (specx_call_complete), the timer thread, a
+     * submitter, the process() caller inside specx_output_release, or the
+     * thread in specx_operator_shutdown/_destroy. Calls may run concurrently
+     * on different threads. It may call submit, not process, shutdown or
+     * destroy. When specx_operator_shutdown returns, every release has run
+     * except those of process() outputs not yet released; every release has
+     * run before specx_operator_destroy returns. NULL: nothing is called. */
+    void (*input_release)(void *release_user, void *input, void *user);
+    void *release_user;
     /* TEST ONLY: no timer thread; deadlines fire only in
      * specx_operator_advance() (and when a completion observes that the clock
      * has passed them). Meant with a clock installed by specx_time_set_clock. */

@@ -9,7 +9,15 @@
  * Errors: gRPC status codes map to specx_status as listed in docs/rpc.md
  * (DEADLINE_EXCEEDED → SPECX_ETIMEDOUT, UNAVAILABLE → SPECX_EUNAVAILABLE, ...).
  * Every function is thread-safe unless noted. If a function taking a callback
- * returns an error, the callback is never called. */
+ * returns an error, the callback is never called.
+ *
+ * Threads and blocking: a server runs one completion-queue thread plus one
+ * thread per worker; specx_rpc_server_start blocks while detectors load,
+ * stop/destroy block until every call is over (never call them from a
+ * detector). A client runs one completion-queue thread; call_start and
+ * call_cancel never block on the network; client_destroy waits for
+ * outstanding callbacks. Frame refcounts are atomic; frame bytes are
+ * immutable once created. */
 #ifndef SPECX_RPC_H
 #define SPECX_RPC_H
 
@@ -54,14 +62,17 @@ typedef specx_status (*specx_rpc_open_detector_fn)(void *user, int worker, specx
                                                    specx_err *err);
 
 typedef struct specx_rpc_server_config {
-    const char *bind;  /* address to listen on; NULL = "0.0.0.0" */
-    int port;          /* 0 = pick a free port (see specx_rpc_server_port) */
-    int workers;       /* detector threads; 0 = 1 */
-    int queue_capacity;/* requests waiting for a worker; 0 = 64; more = RESOURCE_EXHAUSTED */
+    const char *bind;         /* address to listen on; NULL = "0.0.0.0" */
+    int port;                 /* 0 = pick a free port (see specx_rpc_server_port) */
+    int workers;              /* detector threads; 0 = 1 */
+    int queue_capacity;       /* requests waiting for a worker; 0 = 64; more = RESOURCE_EXHAUSTED */
     size_t max_message_bytes; /* largest accepted request; 0 = 16 MiB */
     size_t max_pixels;        /* decode limit; 0 = the codec's default */
     specx_rpc_open_detector_fn open_detector; /* required */
     void *open_detector_user;
+    /* Benchmarks of the transport only: image_data is not decoded (any bytes
+     * are accepted) and detectors get a 1x1 image. Never for serving. */
+    bool no_decode;
     const char *tls_cert_file; /* PEM; both or neither: TLS instead of plaintext */
     const char *tls_key_file;
 } specx_rpc_server_config;
@@ -74,8 +85,8 @@ typedef struct specx_rpc_server_stats {
     uint64_t rejected;  /* queue full or bad request (bad image, bad message) */
     uint64_t errors;    /* detector or internal failures */
     uint64_t health_checks;
-    uint64_t streams;   /* streaming calls opened */
-    uint64_t queue_len; /* now waiting */
+    uint64_t streams;      /* streaming calls opened */
+    uint64_t queue_len;    /* now waiting */
     specx_hist queue_wait; /* ns, arrival to worker start */
     specx_hist compute;    /* ns, decode + detect */
 } specx_rpc_server_stats;
@@ -100,22 +111,23 @@ char *specx_rpc_server_stats_json(specx_rpc_server *s);
 
 /* The built-in test detector: no model files; sleeps delay_ms in 1 ms slices
  * (checking `cancel` between slices, like a network between layers) and
- * returns one box covering the whole image, label "test", class 0, score 1.
- * spec: "" or "delay_ms=N[,fail=1]". Used by `specx serve --model test:...`,
- * benchmarks and tests. */
+ * returns `boxes` boxes (default 1) covering the whole image, label "test",
+ * class i, score 1/(i+1). spec: comma-separated delay_ms=N, fail=1 (always
+ * fail), boxes=N, delay_from_width=1 (delay = image width in ms). Used by
+ * `specx serve --model test:...`, benchmarks and tests. */
 specx_status specx_rpc_test_detector_open(const char *spec, specx_detector **out, specx_err *err);
 
 /* ---- Client ----------------------------------------------------------- */
 
 typedef struct specx_rpc_client_config {
-    char target[256]; /* HOST:PORT (any gRPC target string) */
-    char name[64];    /* executor name; "" = the target */
-    int priority;     /* higher = more preferred (operator convention) */
-    int max_in_flight;/* operator bound; 0 = unbounded */
-    bool streaming;   /* one bidirectional stream instead of unary calls */
-    bool wait_for_ready; /* wait for the server to come up instead of failing fast */
-    char tls_ca[512]; /* PEM root certificates file; "" = plaintext */
-    char tls_host[128]; /* TLS name override (tests); "" = from target */
+    char target[256];          /* HOST:PORT (any gRPC target string) */
+    char name[64];             /* executor name; "" = the target */
+    int priority;              /* higher = more preferred (operator convention) */
+    int max_in_flight;         /* operator bound; 0 = unbounded */
+    bool streaming;            /* one bidirectional stream instead of unary calls */
+    bool wait_for_ready;       /* wait for the server to come up instead of failing fast */
+    char tls_ca[512];          /* PEM root certificates file; "" = plaintext */
+    char tls_host[128];        /* TLS name override (tests); "" = from target */
     specx_dur_t reconnect_max; /* max reconnect backoff; 0 = 1 s */
 } specx_rpc_client_config;
 
@@ -161,7 +173,7 @@ specx_status specx_rpc_executor_create(const specx_rpc_client_config *cfg, specx
                                        specx_err *err);
 
 /* gRPC status code <-> specx_status (docs/rpc.md). */
-specx_status specx_rpc_status_from_grpc(int grpc_code);
+specx_status specx_rpc_status_from_grpc(int code);
 int specx_rpc_status_to_grpc(specx_status st);
 
 #ifdef __cplusplus

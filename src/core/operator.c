@@ -13,7 +13,11 @@
  *    References (under op->mu): the order queue until delivered (or the
  *    process() caller until specx_output_release), each call from just
  *    before start() until its completion is processed, the submitting thread
- *    during submit, each cancel() in progress. The last unref frees it.
+ *    during submit, each cancel() in progress, each deferred request_free
+ *    of a call decided away before it started. The last unref frees it, or,
+ *    with input_release, queues it on a thread-local list that the same
+ *    thread runs unlocked before it drops op->active / op->delivering (so
+ *    shutdown waits for every release).
  *  - Timers: a binary heap of undecided messages keyed by (next pending
  *    remote deadline, seq); one timer thread waits on a CLOCK_MONOTONIC
  *    condvar until the top is due (or, with manual_timers, the test calls
@@ -156,6 +160,9 @@ struct specx_operator {
 
 static _Thread_local specx_operator *tls_in_exec;   /* inside start()/cancel() of op */
 static _Thread_local specx_operator *tls_in_output; /* inside an output callback of op */
+/* Messages whose last reference this thread dropped, awaiting input_release
+ * (linked through msg.next); drained by run_releases with op->mu not held. */
+static _Thread_local struct msg *tls_release;
 
 /* ---- deferred work: run after unlocking ---------------------------------- */
 
@@ -167,6 +174,7 @@ typedef struct ditem {
     void *p;
     void (*fn)(void *, void *);
     void *user;
+    struct msg *hold; /* D_REQ_FREE from decide(): a reference kept until it ran */
 } ditem;
 
 typedef struct defer {
@@ -235,11 +243,44 @@ static void cv_wait(specx_operator *op)
     op->cv_waiters--;
 }
 
+/* op->mu held. With input_release configured the last reference queues the
+ * message on this thread's release list: the caller must then reach
+ * run_releases() before it gives up its claim on op (op->active or
+ * op->delivering), which is what makes shutdown wait for the release. */
 static void msg_unref(msg *m)
 {
     if (--m->refs == 0) {
+        if (m->op->cfg.input_release == NULL) {
+            free(m);
+        } else {
+            m->next = tls_release;
+            tls_release = m;
+        }
+    }
+}
+
+/* Run this thread's pending input releases; no operator lock held. */
+static void drain_releases(void)
+{
+    /* pop one at a time: a release may submit, which drains this list too */
+    while (tls_release != NULL) {
+        msg *m = tls_release;
+        tls_release = m->next;
+        const specx_operator_config *c = &m->op->cfg;
+        c->input_release(c->release_user, m->input, m->user);
         free(m);
     }
+}
+
+/* drain_releases() from a caller holding op->mu; returns with it held. */
+static void run_releases(specx_operator *op)
+{
+    if (tls_release == NULL) {
+        return;
+    }
+    unlock(op);
+    drain_releases();
+    lock(op);
 }
 
 static msg *msg_of_output(specx_output *out)
@@ -544,10 +585,14 @@ static void decide(specx_operator *op, msg *m, int winner, specx_status forced, 
                 op->total_in_flight--;
                 e->st.cancelled++;
                 if (s->request_free != NULL) {
+                    /* the decider may hold no reference (timer thread): keep
+                     * the message, so its input outlives this free */
+                    m->refs++;
                     defer_push(d, (ditem){.kind = D_REQ_FREE,
                                           .p = s->request,
                                           .fn = s->request_free,
-                                          .user = s->request_free_user});
+                                          .user = s->request_free_user,
+                                          .hold = m});
                     s->request_free = NULL;
                 }
             } else if (s->cstate == CALL_STARTING) {
@@ -669,6 +714,7 @@ static void deliver_locked(specx_operator *op)
             tail = &m->next;
         }
         unlock(op);
+        drain_releases(); /* the previous batch's */
         for (msg *m = first; m != NULL; m = m->next) {
             specx_output *o = &m->out;
             o->emitted = specx_time_now();
@@ -699,6 +745,7 @@ static void deliver_locked(specx_operator *op)
             pthread_cond_broadcast(&op->cv);
         }
     }
+    run_releases(op);
     op->delivering = false;
     wake_waiters(op);
 }
@@ -749,6 +796,9 @@ static void run_defers(specx_operator *op, defer *d)
     lock(op);
     for (size_t k = 0; k < d->n; k++) {
         ditem *it = &d->v[k];
+        if (it->hold != NULL) {
+            msg_unref(it->hold);
+        }
         if (it->kind != D_CANCEL) {
             continue;
         }
@@ -763,6 +813,7 @@ static void run_defers(specx_operator *op, defer *d)
         msg_unref(c->msg);
     }
     d->n = 0;
+    run_releases(op);
     if (op->stopping) {
         wake_waiters(op);
     }
@@ -848,6 +899,7 @@ void specx_call_complete(specx_call *call, specx_status status, void *result, co
         cv_wait(op);
     }
     msg_unref(m); /* the call's reference */
+    run_releases(op);
     op->active--;
     if (op->stopping) {
         wake_waiters(op);
@@ -1382,6 +1434,7 @@ static specx_status submit_msg(specx_operator *op, void *input, void *user, bool
     }
     if (!waiter) {
         msg_unref(m);
+        run_releases(op);
     }
     op->active--;
     if (op->stopping) {
@@ -1435,6 +1488,11 @@ void specx_output_release(specx_operator *op, specx_output *out)
     }
     lock(op);
     msg_unref(m);
+    if (tls_release != NULL) {
+        op->active++; /* shutdown waits for the release */
+        run_releases(op);
+        op->active--;
+    }
     if (op->stopping) {
         wake_waiters(op);
     }

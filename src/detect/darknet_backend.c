@@ -477,6 +477,17 @@ void specx_darknet_set_layer_hook(specx_darknet *dn, specx_darknet_layer_hook fn
 static specx_status letterbox(specx_darknet *dn, const specx_image *img, image *boxed,
                               specx_err *err)
 {
+    /* darknet's letterbox scales the long side to the network size with
+     * integer arithmetic; a side that would scale to 0 pixels breaks its box
+     * correction (division by zero), so such images are refused. */
+    long nw = dn->net->w, nh = dn->net->h;
+    long sw = (long)img->width * nh / img->height, sh = (long)img->height * nw / img->width;
+    if ((nw * img->height < nh * img->width && sh < 1) ||
+        (nw * img->height >= nh * img->width && sw < 1)) {
+        return specx_err_set(err, SPECX_EINVAL,
+                             "image %dx%d is too elongated for a %ldx%ld network", img->width,
+                             img->height, nw, nh);
+    }
     size_t plane = (size_t)img->width * (size_t)img->height;
     if (dn->rgb_floats < 3 * plane) {
         float *grown = realloc(dn->rgb, 3 * plane * sizeof *grown);

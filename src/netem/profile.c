@@ -465,7 +465,7 @@ typedef struct bytes_obj {
 static specx_status bytes_kv(parse_ctx *c, void *obj, const char *k, const char *v)
 {
     bytes_obj *bo = obj;
-    double x;
+    double x = 0;
     specx_status st = number(c, k, v, &x, 0);
     if (st != SPECX_OK) {
         return st;

@@ -88,7 +88,7 @@ struct specx_rpc_client {
     specx_time_t armed; /* the CQ thread's current wake-up time */
 };
 
-#define CONTAINER(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define CONTAINER(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* A finished call waiting for its callback (collected under the lock, run
  * after it is released). */
@@ -145,9 +145,8 @@ static void decode_reply(const uint8_t *data, size_t len, finished *f, int32_t *
     if (r->status_code != 0) {
         f->st = specx_rpc_status_from_grpc(r->status_code);
         snprintf(f->msg, sizeof f->msg, "server: %s",
-                 r->status_message != NULL && r->status_message[0] != '\0'
-                     ? r->status_message
-                     : specx_strerror(f->st));
+                 r->status_message != NULL && r->status_message[0] != '\0' ? r->status_message
+                                                                           : specx_strerror(f->st));
     } else {
         f->st = rpc_response_to_detections(r, &f->result);
         if (f->st != SPECX_OK) {
@@ -172,7 +171,8 @@ static void unary_done(rpc_tag *t, bool ok)
         char det[200];
         rpc_slice_to_buf(k->details, det, sizeof det);
         snprintf(f.msg, sizeof f.msg, "%s: %s%s%s", c->cfg.target,
-                 k->cancel_requested && f.st == SPECX_ECANCELED ? "cancelled" : specx_strerror(f.st),
+                 k->cancel_requested && f.st == SPECX_ECANCELED ? "cancelled"
+                                                                : specx_strerror(f.st),
                  det[0] != '\0' ? ": " : "", det);
     } else if (k->recv_bb == NULL) {
         f.st = SPECX_EFORMAT;
@@ -530,8 +530,8 @@ static stream *stream_get_locked(specx_rpc_client *c)
     grpc_metadata_array_init(&s->md_init);
     grpc_metadata_array_init(&s->md_trail);
     s->gc = grpc_channel_create_registered_call(c->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
-                                                c->reg_stream,
-                                                gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+                                                c->reg_stream, gpr_inf_future(GPR_CLOCK_REALTIME),
+                                                NULL);
     if (s->gc == NULL) {
         stream_free(s);
         return NULL;
@@ -662,9 +662,9 @@ static void *cq_main(void *arg)
     return NULL;
 }
 
-specx_status rpc_call_begin(specx_rpc_client *c, specx_encoded_frame *frame,
-                           specx_time_t deadline, specx_rpc_done_fn done, void *user,
-                           void (*created)(void *arg, specx_rpc_call *call), void *created_arg)
+specx_status rpc_call_begin(specx_rpc_client *c, specx_encoded_frame *frame, specx_time_t deadline,
+                            specx_rpc_done_fn done, void *user,
+                            void (*created)(void *arg, specx_rpc_call *call), void *created_arg)
 {
     if (c == NULL || frame == NULL || done == NULL) {
         return SPECX_EINVAL;
@@ -690,8 +690,8 @@ specx_status rpc_call_begin(specx_rpc_client *c, specx_encoded_frame *frame,
     if (created != NULL) {
         created(created_arg, k);
     }
-    specx_status st = k->streaming ? stream_start(k, frame, deadline)
-                                   : unary_start(k, frame, deadline);
+    specx_status st =
+        k->streaming ? stream_start(k, frame, deadline) : unary_start(k, frame, deadline);
     if (st == SPECX_OK) {
         c->outstanding++;
     }
@@ -702,7 +702,10 @@ specx_status rpc_call_begin(specx_rpc_client *c, specx_encoded_frame *frame,
     return st;
 }
 
-static void set_out(void *arg, specx_rpc_call *call) { *(specx_rpc_call **)arg = call; }
+static void set_out(void *arg, specx_rpc_call *call)
+{
+    *(specx_rpc_call **)arg = call;
+}
 
 specx_status specx_rpc_call_start(specx_rpc_client *c, specx_encoded_frame *frame,
                                   specx_time_t deadline, specx_rpc_done_fn done, void *user,
@@ -765,8 +768,8 @@ specx_status specx_rpc_client_create(const specx_rpc_client_config *cfg, specx_r
         if (n == 0) {
             free(pem);
             free(c);
-            return specx_err_set(err, SPECX_EFORMAT, "client %s: tls-ca '%s' is empty",
-                                 cfg->target, cfg->tls_ca);
+            return specx_err_set(err, SPECX_EFORMAT, "client %s: tls-ca '%s' is empty", cfg->target,
+                                 cfg->tls_ca);
         }
     }
     pthread_mutex_init(&c->mu, NULL);
@@ -779,11 +782,12 @@ specx_status specx_rpc_client_create(const specx_rpc_client_config *cfg, specx_r
     grpc_arg args[5];
     memset(args, 0, sizeof args);
     size_t na = 0;
+    /* Retry a down server soon (it may be restarting), but leave
+     * GRPC_ARG_MIN_RECONNECT_BACKOFF_MS alone: gRPC also uses it as the
+     * minimum time a connection attempt gets, and a slow link (or valgrind)
+     * needs more than 100 ms for the TCP + HTTP/2 handshake. */
     args[na].type = GRPC_ARG_INTEGER;
     args[na].key = GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS;
-    args[na++].value.integer = backoff_max < 100 ? backoff_max : 100;
-    args[na].type = GRPC_ARG_INTEGER;
-    args[na].key = GRPC_ARG_MIN_RECONNECT_BACKOFF_MS;
     args[na++].value.integer = backoff_max < 100 ? backoff_max : 100;
     args[na].type = GRPC_ARG_INTEGER;
     args[na].key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
@@ -797,9 +801,9 @@ specx_status specx_rpc_client_create(const specx_rpc_client_config *cfg, specx_r
         args[na++].value.string = c->cfg.tls_host;
     }
     grpc_channel_args ca = {.num_args = na, .args = args};
-    grpc_channel_credentials *creds =
-        pem != NULL ? grpc_ssl_credentials_create(pem, NULL, NULL, NULL)
-                    : grpc_insecure_credentials_create();
+    grpc_channel_credentials *creds = pem != NULL
+                                          ? grpc_ssl_credentials_create(pem, NULL, NULL, NULL)
+                                          : grpc_insecure_credentials_create();
     free(pem);
     c->ch = grpc_channel_create(cfg->target, creds, &ca);
     grpc_channel_credentials_release(creds);

@@ -8,8 +8,8 @@
 
 /* As specx_rpc_call_start; `created(created_arg, call)` runs under the client
  * lock before any work begins (it must not call into the client). */
-specx_status rpc_call_begin(specx_rpc_client *c, specx_encoded_frame *frame,
-                            specx_time_t deadline, specx_rpc_done_fn done, void *user,
+specx_status rpc_call_begin(specx_rpc_client *c, specx_encoded_frame *frame, specx_time_t deadline,
+                            specx_rpc_done_fn done, void *user,
                             void (*created)(void *arg, specx_rpc_call *call), void *created_arg);
 
 #endif

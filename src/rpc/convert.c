@@ -139,7 +139,10 @@ static size_t put_varint(uint8_t *p, uint64_t v)
     return n;
 }
 
-static void frame_slice_done(void *user) { specx_encoded_frame_unref(user); }
+static void frame_slice_done(void *user)
+{
+    specx_encoded_frame_unref(user);
+}
 
 grpc_byte_buffer *rpc_bb_request(specx_encoded_frame *frame, int32_t req_id, int64_t budget_us,
                                  bool cancel)
@@ -182,8 +185,7 @@ grpc_byte_buffer *rpc_bb_request(specx_encoded_frame *frame, int32_t req_id, int
     return bb;
 }
 
-specx_status rpc_response_to_detections(const ObjectDetection__Response *r,
-                                        specx_detections **out)
+specx_status rpc_response_to_detections(const ObjectDetection__Response *r, specx_detections **out)
 {
     specx_detections *d = specx_detections_new();
     if (d == NULL) {
@@ -226,6 +228,12 @@ void rpc_slice_to_buf(grpc_slice s, char *buf, size_t n)
     buf[len] = '\0';
 }
 
-void rpc_global_init(void) { grpc_init(); }
+void rpc_global_init(void)
+{
+    grpc_init();
+}
 
-void rpc_global_shutdown(void) { grpc_shutdown_blocking(); }
+void rpc_global_shutdown(void)
+{
+    grpc_shutdown_blocking();
+}

@@ -1,29 +1,37 @@
 /* executor.c — the remote executor: the operator's executor interface on top
  * of a gRPC client (request = specx_encoded_frame*, result = specx_detections*). */
+#include "specx/executor.h"
+
 #include <stdlib.h>
 
 #include "client_internal.h"
-#include "specx/executor.h"
 
 static void on_done(void *user, specx_status st, specx_detections *result, const char *msg)
 {
     specx_call_complete(user, st, result, msg);
 }
 
-static void on_created(void *arg, specx_rpc_call *rc) { specx_call_set_data(arg, rc); }
+static void on_created(void *arg, specx_rpc_call *rc)
+{
+    specx_call_set_data(arg, rc);
+}
 
 static specx_status exec_start(void *ctx, specx_call *call, void *request, specx_time_t deadline)
 {
     if (request == NULL) {
         return SPECX_EINVAL;
     }
-    return rpc_call_begin(ctx, request, deadline, on_done, call, on_created, call);
+    specx_status st = rpc_call_begin(ctx, request, deadline, on_done, call, on_created, call);
+    if (st != SPECX_OK) {
+        specx_call_set_data(call, NULL); /* the handle was freed */
+    }
+    return st;
 }
 
 static void exec_cancel(void *ctx, specx_call *call)
 {
     (void)ctx;
-    specx_rpc_call_cancel(specx_call_data(call));
+    specx_rpc_call_cancel(specx_call_data(call)); /* NULL-safe */
 }
 
 static void exec_free_result(void *ctx, void *result)
@@ -32,7 +40,10 @@ static void exec_free_result(void *ctx, void *result)
     specx_detections_delete(result);
 }
 
-static void exec_destroy(void *ctx) { specx_rpc_client_destroy(ctx); }
+static void exec_destroy(void *ctx)
+{
+    specx_rpc_client_destroy(ctx);
+}
 
 static const specx_executor_ops rpc_exec_ops = {
     .start = exec_start,

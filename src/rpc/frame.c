@@ -63,9 +63,15 @@ void specx_encoded_frame_unref(specx_encoded_frame *f)
     }
 }
 
-const uint8_t *specx_encoded_frame_data(const specx_encoded_frame *f) { return f->data; }
+const uint8_t *specx_encoded_frame_data(const specx_encoded_frame *f)
+{
+    return f->data;
+}
 
-size_t specx_encoded_frame_size(const specx_encoded_frame *f) { return f->len; }
+size_t specx_encoded_frame_size(const specx_encoded_frame *f)
+{
+    return f->len;
+}
 
 void specx_encoded_frame_release(void *request, void *user)
 {

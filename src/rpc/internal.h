@@ -8,8 +8,9 @@
 #include <grpc/support/time.h>
 #include <stdbool.h>
 
-#include "object_detection.pb-c.h"
 #include "specx/rpc.h"
+
+#include "object_detection.pb-c.h"
 
 #define RPC_METHOD_SYNC "/object_detection.GRPCImage/ProcessImageSync"
 #define RPC_METHOD_STREAM "/object_detection.GRPCImage/ProcessImageStreaming"
@@ -32,12 +33,11 @@ specx_status rpc_bb_read(grpc_byte_buffer *bb, uint8_t **out, size_t *len);
 grpc_byte_buffer *rpc_bb_from_copy(const void *data, size_t len);
 /* A byte buffer of one serialized Request whose image bytes reference `frame`
  * (refcounted, not copied). */
-grpc_byte_buffer *rpc_bb_request(specx_encoded_frame *frame, int32_t req_id,
-                                 int64_t budget_us, bool cancel);
+grpc_byte_buffer *rpc_bb_request(specx_encoded_frame *frame, int32_t req_id, int64_t budget_us,
+                                 bool cancel);
 
 /* Response -> specx_detections (malloc'd). */
-specx_status rpc_response_to_detections(const ObjectDetection__Response *r,
-                                        specx_detections **out);
+specx_status rpc_response_to_detections(const ObjectDetection__Response *r, specx_detections **out);
 
 /* gRPC status details slice -> C string in buf. */
 void rpc_slice_to_buf(grpc_slice s, char *buf, size_t n);

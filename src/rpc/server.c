@@ -29,8 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
 #include "specx/codec.h"
+
+#include "internal.h"
 
 #define ARMED_PER_METHOD 8
 #define DEFAULT_QUEUE 64
@@ -93,6 +94,9 @@ struct scall {
     bool recv_done;      /* the client half-closed, or receiving failed */
     bool send_broken;
     bool status_started;
+    bool server_stopping;        /* end the stream once its work is done */
+    bool registered;             /* on srv->streams */
+    struct scall *snext, *sprev; /* srv->streams */
     outmsg *outq_head, *outq_tail;
     job *jobs; /* live jobs (queued or running) */
 };
@@ -117,6 +121,9 @@ struct server {
     specx_rpc_server_stats st;
 
     rpc_tag t_shutdown;
+    pthread_mutex_t streams_mu; /* the stream list; before any scall->mu */
+    scall *streams;
+    bool streams_stopping;
     int nworkers;
     pthread_t *workers;
     specx_detector **dets;
@@ -127,7 +134,7 @@ struct specx_rpc_server {
     server_t s;
 };
 
-#define CONTAINER(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define CONTAINER(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* ---- heap ------------------------------------------------------------- */
 
@@ -315,6 +322,20 @@ static void scall_unref_locked(scall *c, bool *free_it)
 
 static void scall_free(scall *c)
 {
+    server_t *s = c->srv;
+    if (c->registered) {
+        /* Registered in s_on_new; stop() walks this list under streams_mu. */
+        pthread_mutex_lock(&s->streams_mu);
+        if (c->sprev != NULL) {
+            c->sprev->snext = c->snext;
+        } else if (s->streams == c) {
+            s->streams = c->snext;
+        }
+        if (c->snext != NULL) {
+            c->snext->sprev = c->sprev;
+        }
+        pthread_mutex_unlock(&s->streams_mu);
+    }
     if (c->call != NULL) {
         grpc_call_unref(c->call);
     }
@@ -351,7 +372,7 @@ static void scall_pump_locked(scall *c)
     if (c->sending_bb != NULL || c->status_started) {
         return;
     }
-    if (c->outq_head != NULL && !c->send_broken && !c->cancelled) {
+    if (c->outq_head != NULL && !c->send_broken && !c->closed_by_peer) {
         outmsg *m = c->outq_head;
         c->outq_head = m->next;
         if (c->outq_head == NULL) {
@@ -366,14 +387,17 @@ static void scall_pump_locked(scall *c)
         scall_start(c, &op, 1, &c->t_send);
         return;
     }
-    if (c->recv_done && c->jobs == NULL && !c->cancelled && !c->closed_by_peer) {
+    if ((c->recv_done || c->server_stopping) && c->jobs == NULL && !c->closed_by_peer) {
+        /* The client half-closed, or the server is stopping: once every
+         * request has its reply, end the stream. */
         c->status_started = true;
-        c->details = grpc_slice_from_static_string("");
+        c->details = grpc_slice_from_static_string(
+            c->recv_done ? "" : "server shutting down: reconnect or use another server");
         grpc_op op;
         memset(&op, 0, sizeof op);
         op.op = GRPC_OP_SEND_STATUS_FROM_SERVER;
         op.data.send_status_from_server.status =
-            c->send_broken ? GRPC_STATUS_UNAVAILABLE : GRPC_STATUS_OK;
+            c->send_broken || !c->recv_done ? GRPC_STATUS_UNAVAILABLE : GRPC_STATUS_OK;
         op.data.send_status_from_server.status_details = &c->details;
         scall_start(c, &op, 1, &c->t_status);
     }
@@ -439,12 +463,8 @@ typedef struct worker_arg {
 static void run_job(server_t *s, specx_detector *det, job *j, specx_time_t start, reply *r)
 {
     r->queue_ms = specx_dur_ms(start - j->arrival);
-    if (atomic_load(&j->cancel)) {
-        r->st = SPECX_ECANCELED;
-        snprintf(r->msg, sizeof r->msg, "cancelled by the client before it started");
-        count(s, &s->st.cancelled);
-        return;
-    }
+    /* Expiry first: a deadline passing also cancels the call (gRPC), and such
+     * a request counts as expired, not as cancelled by the client. */
     if (start >= j->deadline) {
         r->st = SPECX_ETIMEDOUT;
         snprintf(r->msg, sizeof r->msg,
@@ -454,9 +474,17 @@ static void run_job(server_t *s, specx_detector *det, job *j, specx_time_t start
         count(s, &s->st.expired);
         return;
     }
+    if (atomic_load(&j->cancel)) {
+        r->st = SPECX_ECANCELED;
+        snprintf(r->msg, sizeof r->msg, "cancelled by the client before it started");
+        count(s, &s->st.cancelled);
+        return;
+    }
     specx_err err = {{0}};
     specx_image img = {0};
-    specx_status st = specx_image_decode(j->data, j->len, s->cfg.max_pixels, &img, &err);
+    specx_status st = s->cfg.no_decode
+                          ? specx_image_alloc(&img, 1, 1)
+                          : specx_image_decode(j->data, j->len, s->cfg.max_pixels, &img, &err);
     if (st != SPECX_OK) {
         r->st = st == SPECX_ETOOBIG ? SPECX_ETOOBIG : SPECX_EINVAL;
         snprintf(r->msg, sizeof r->msg, "image_data (%zu bytes): %s", j->len,
@@ -582,8 +610,8 @@ static void handle_health(server_t *s, ucall *u)
 }
 
 /* Reads Request bytes; fills the job (image bytes copied out). */
-static specx_status parse_request(grpc_byte_buffer *bb, job *j, int64_t *budget_us, bool *cancel,
-                                  char *msg, size_t msglen)
+static specx_status parse_request(grpc_byte_buffer *bb, bool no_decode, job *j, int64_t *budget_us,
+                                  bool *cancel, char *msg, size_t msglen)
 {
     uint8_t *data = NULL;
     size_t len = 0;
@@ -610,8 +638,8 @@ static specx_status parse_request(grpc_byte_buffer *bb, job *j, int64_t *budget_
             snprintf(msg, msglen, "image_data is empty (expected a JPEG or PNG image)");
             return SPECX_EINVAL;
         }
-        if (specx_image_sniff(req->image_data.data, req->image_data.len) ==
-            SPECX_FORMAT_UNKNOWN) {
+        if (!no_decode &&
+            specx_image_sniff(req->image_data.data, req->image_data.len) == SPECX_FORMAT_UNKNOWN) {
             snprintf(msg, msglen,
                      "image_data (%zu bytes) is neither JPEG nor PNG (first bytes %02x %02x)",
                      req->image_data.len, req->image_data.data[0],
@@ -653,7 +681,14 @@ static void handle_unary(server_t *s, ucall *u)
     char msg[256];
     int64_t budget;
     bool cancel;
-    specx_status st = parse_request(u->payload, j, &budget, &cancel, msg, sizeof msg);
+    specx_status st =
+        parse_request(u->payload, s->cfg.no_decode, j, &budget, &cancel, msg, sizeof msg);
+    if (st == SPECX_OK && cancel) {
+        st = SPECX_EINVAL;
+        snprintf(msg, sizeof msg,
+                 "cancel is for streams (a unary call is cancelled by "
+                 "cancelling the call)");
+    }
     if (st == SPECX_OK && budget > 0) {
         specx_time_t d = specx_time_add(j->arrival, SPECX_US(budget));
         j->deadline = d < j->deadline ? d : j->deadline;
@@ -737,8 +772,14 @@ static void s_on_simple(rpc_tag *t, bool ok, size_t off)
     s_done(c);
 }
 
-static void s_on_md(rpc_tag *t, bool ok) { s_on_simple(t, ok, offsetof(scall, t_md)); }
-static void s_on_status(rpc_tag *t, bool ok) { s_on_simple(t, ok, offsetof(scall, t_status)); }
+static void s_on_md(rpc_tag *t, bool ok)
+{
+    s_on_simple(t, ok, offsetof(scall, t_md));
+}
+static void s_on_status(rpc_tag *t, bool ok)
+{
+    s_on_simple(t, ok, offsetof(scall, t_status));
+}
 
 static void s_on_close(rpc_tag *t, bool ok)
 {
@@ -801,7 +842,7 @@ static void s_on_recv(rpc_tag *t, bool ok)
         j->recv_wall = specx_wall_seconds(specx_wall_now());
         j->deadline = c->mono_deadline;
         atomic_init(&j->cancel, false);
-        st = parse_request(bb, j, &budget, &cancel, msg, sizeof msg);
+        st = parse_request(bb, s->cfg.no_decode, j, &budget, &cancel, msg, sizeof msg);
         if (budget > 0) {
             specx_time_t d = specx_time_add(j->arrival, SPECX_US(budget));
             j->deadline = d < j->deadline ? d : j->deadline;
@@ -829,6 +870,13 @@ static void s_on_recv(rpc_tag *t, bool ok)
             free(j->data);
             free(j);
         }
+    } else if (c->server_stopping) {
+        reply r = {.st = SPECX_ESTOPPED};
+        snprintf(r.msg, sizeof r.msg, "server shutting down");
+        specx_detections_init(&r.det);
+        scall_push_reply(c, encode_response(j, &r, true));
+        free(j->data);
+        free(j);
     } else {
         /* Linked and ref'd before it is visible to workers. */
         j->next = c->jobs;
@@ -868,9 +916,19 @@ static void s_on_new(rpc_tag *t, bool ok)
     }
     arm_stream(s);
     count(s, &s->st.streams);
+    pthread_mutex_lock(&s->streams_mu);
+    c->snext = s->streams;
+    if (s->streams != NULL) {
+        s->streams->sprev = c;
+    }
+    s->streams = c;
+    c->registered = true;
+    bool stopping = s->streams_stopping;
+    pthread_mutex_unlock(&s->streams_mu);
     c->mono_deadline = rpc_deadline_from_gpr(c->deadline);
     pthread_mutex_lock(&c->mu);
     c->refs = 1; /* held until the end of this function */
+    c->server_stopping = stopping;
     grpc_op op;
     memset(&op, 0, sizeof op);
     op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
@@ -899,9 +957,8 @@ static void arm_stream(server_t *s)
     c->details = grpc_empty_slice();
     pthread_mutex_init(&c->mu, NULL);
     grpc_metadata_array_init(&c->md);
-    if (grpc_server_request_registered_call(s->server, s->m_stream, &c->call, &c->deadline,
-                                            &c->md, NULL, s->cq, s->cq,
-                                            &c->t_new) != GRPC_CALL_OK) {
+    if (grpc_server_request_registered_call(s->server, s->m_stream, &c->call, &c->deadline, &c->md,
+                                            NULL, s->cq, s->cq, &c->t_new) != GRPC_CALL_OK) {
         scall_free(c);
     }
 }
@@ -985,8 +1042,9 @@ static void server_teardown(server_t *s)
         if (s->cq_started) {
             pthread_join(s->cq_thread, NULL);
         } else {
-            while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
-                       .type != GRPC_QUEUE_SHUTDOWN) {
+            while (
+                grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+                GRPC_QUEUE_SHUTDOWN) {
             }
         }
     }
@@ -1016,8 +1074,7 @@ specx_status specx_rpc_server_start(const specx_rpc_server_config *cfg, specx_rp
         return specx_err_set(err, SPECX_EINVAL, "server: no config or no detector factory");
     }
     if (cfg->port < 0 || cfg->port > 65535) {
-        return specx_err_set(err, SPECX_EINVAL, "server: port %d out of range 0..65535",
-                             cfg->port);
+        return specx_err_set(err, SPECX_EINVAL, "server: port %d out of range 0..65535", cfg->port);
     }
     if ((cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL)) {
         return specx_err_set(err, SPECX_EINVAL,
@@ -1036,6 +1093,7 @@ specx_status specx_rpc_server_start(const specx_rpc_server_config *cfg, specx_rp
     specx_hist_init(&s->st.queue_wait);
     specx_hist_init(&s->st.compute);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->streams_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1112,14 +1170,14 @@ specx_status specx_rpc_server_start(const specx_rpc_server_config *cfg, specx_rp
         grpc_server_credentials_release(creds);
         if (s->port == 0) {
             st = specx_err_set(err, SPECX_EUNAVAILABLE,
-                               "server: cannot listen on %s (address in use, or not local?)",
-                               addr);
+                               "server: cannot listen on %s (address in use, or not local?)", addr);
         }
     }
     if (st != SPECX_OK) {
         server_teardown(s);
         rpc_global_shutdown();
         pthread_mutex_destroy(&s->mu);
+        pthread_mutex_destroy(&s->streams_mu);
         pthread_cond_destroy(&s->cv);
         pthread_cond_destroy(&s->done_cv);
         free(h);
@@ -1156,7 +1214,10 @@ specx_status specx_rpc_server_start(const specx_rpc_server_config *cfg, specx_rp
     return SPECX_OK;
 }
 
-int specx_rpc_server_port(const specx_rpc_server *h) { return h->s.port; }
+int specx_rpc_server_port(const specx_rpc_server *h)
+{
+    return h->s.port;
+}
 
 void specx_rpc_server_stop(specx_rpc_server *h, specx_dur_t grace)
 {
@@ -1173,6 +1234,19 @@ void specx_rpc_server_stop(specx_rpc_server *h, specx_dur_t grace)
     pthread_mutex_unlock(&s->mu);
 
     grpc_server_shutdown_and_notify(s->server, s->cq, &s->t_shutdown);
+    /* Open streams end as soon as their queued work is answered, so that
+     * clients reconnect elsewhere instead of waiting out the grace period. */
+    pthread_mutex_lock(&s->streams_mu);
+    s->streams_stopping = true;
+    for (scall *c = s->streams; c != NULL; c = c->snext) {
+        pthread_mutex_lock(&c->mu);
+        if (c->refs > 0) {
+            c->server_stopping = true;
+            scall_pump_locked(c);
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    pthread_mutex_unlock(&s->streams_mu);
     specx_time_t until = specx_time_add(specx_time_mono(), grace > 0 ? grace : 0);
     struct timespec ts = {.tv_sec = until / 1000000000, .tv_nsec = until % 1000000000};
     pthread_mutex_lock(&s->mu);
@@ -1207,6 +1281,7 @@ void specx_rpc_server_destroy(specx_rpc_server *h)
     specx_rpc_server_stop(h, 0);
     rpc_global_shutdown();
     pthread_mutex_destroy(&h->s.mu);
+    pthread_mutex_destroy(&h->s.streams_mu);
     pthread_cond_destroy(&h->s.cv);
     pthread_cond_destroy(&h->s.done_cv);
     free(h);

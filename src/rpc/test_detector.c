@@ -11,18 +11,20 @@
 typedef struct test_det {
     int delay_ms;
     bool fail;
+    bool delay_from_width; /* delay = image width in ms (out-of-order replies) */
+    int boxes;             /* boxes per reply (reply size for benchmarks) */
 } test_det;
 
 static specx_status test_detect(void *impl, const specx_image *img, const atomic_bool *cancel,
                                 specx_detections *out, specx_err *err)
 {
     test_det *t = impl;
+    int delay_ms = t->delay_from_width ? img->width : t->delay_ms;
     /* Stands in for a network's layers: 1 ms of "compute" per slice, with a
      * cancellation checkpoint between slices, as darknet checks between layers. */
-    for (int i = 0; i < t->delay_ms; i++) {
+    for (int i = 0; i < delay_ms; i++) {
         if (cancel != NULL && atomic_load(cancel)) {
-            return specx_err_set(err, SPECX_ECANCELED, "test detector: cancelled after %d ms",
-                                 i);
+            return specx_err_set(err, SPECX_ECANCELED, "test detector: cancelled after %d ms", i);
         }
         struct timespec ts = {.tv_sec = 0, .tv_nsec = 1000000};
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
@@ -34,17 +36,26 @@ static specx_status test_detect(void *impl, const specx_image *img, const atomic
     if (t->fail) {
         return specx_err_set(err, SPECX_EINTERNAL, "test detector: failing on purpose (fail=1)");
     }
-    specx_detection d = {.class_id = 0,
-                         .score = 1.0f,
-                         .xmin = 0,
-                         .ymin = 0,
-                         .xmax = (float)img->width,
-                         .ymax = (float)img->height};
-    snprintf(d.label, sizeof d.label, "test");
-    return specx_detections_push(out, &d);
+    for (int i = 0; i < t->boxes; i++) {
+        specx_detection d = {.class_id = i,
+                             .score = 1.0f / (float)(i + 1),
+                             .xmin = 0,
+                             .ymin = 0,
+                             .xmax = (float)img->width,
+                             .ymax = (float)img->height};
+        snprintf(d.label, sizeof d.label, "test");
+        specx_status st = specx_detections_push(out, &d);
+        if (st != SPECX_OK) {
+            return specx_err_set(err, st, "test detector: out of memory");
+        }
+    }
+    return SPECX_OK;
 }
 
-static void test_destroy(void *impl) { free(impl); }
+static void test_destroy(void *impl)
+{
+    free(impl);
+}
 
 static const specx_detector_ops test_ops = {.detect = test_detect, .destroy = test_destroy};
 
@@ -54,6 +65,7 @@ specx_status specx_rpc_test_detector_open(const char *spec, specx_detector **out
     if (t == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "test detector: out of memory");
     }
+    t->boxes = 1;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", spec != NULL ? spec : "");
     char *save = NULL;
@@ -64,10 +76,15 @@ specx_status specx_rpc_test_detector_open(const char *spec, specx_detector **out
             t->delay_ms = v;
         } else if (sscanf(tok, "fail=%d%c", &v, &extra) == 1) {
             t->fail = v != 0;
+        } else if (sscanf(tok, "delay_from_width=%d%c", &v, &extra) == 1) {
+            t->delay_from_width = v != 0;
+        } else if (sscanf(tok, "boxes=%d%c", &v, &extra) == 1 && v >= 0 && v <= 10000) {
+            t->boxes = v;
         } else {
             free(t);
             return specx_err_set(err, SPECX_EINVAL,
-                                 "test detector: bad option '%s' (known: delay_ms=N, fail=0|1)",
+                                 "test detector: bad option '%s' (known: delay_ms=N, fail=0|1, "
+                                 "boxes=N, delay_from_width=0|1)",
                                  tok);
         }
     }

@@ -440,6 +440,42 @@ static void test_run_overload(void **state)
     free(r);
 }
 
+/* A server slower than the deadline and a local detector that answers after
+ * it: every frame is the local one, flagged fallback, emitted when it comes
+ * (not held for the server); the server's call is cut at the deadline. */
+static void test_run_fallback(void **state)
+{
+    (void)state;
+    server s;
+    server_start(&s, "test:delay_ms=3000");
+    char out[512];
+    path_in_tmp(out, sizeof out, "fallback.jsonl");
+    result *r = run("run --video '%s' --local-model test:delay_ms=250 --frames 3 --mode sync "
+                    "--server 127.0.0.1:%d,name=slow --deadline 80 --out '%s'",
+                    video, s.port, out);
+    server_stop(&s);
+    assert_int_equal(r->rc, 0);
+    assert_non_null(strstr(r->out, "fallback after deadline 3 (100.0%)"));
+    lines ls;
+    load_lines(out, &ls);
+    check_schema(&ls, 3);
+    for (int i = 0; i < ls.n; i++) {
+        assert_string_equal(str(ls.v[i], "winner"), "local");
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(ls.v[i], "fallback")));
+        assert_true(cJSON_GetObjectItem(ls.v[i], "deadline_ms")->valuedouble == 80);
+        double lat = cJSON_GetObjectItem(ls.v[i], "latency_ms")->valuedouble;
+        assert_true(lat >= 250 && lat < 2500); /* the local time, not the server's */
+        const char *f = str(exec_of(ls.v[i], "slow"), "fate");
+        /* cut by our timer, or by gRPC's own deadline on the wire */
+        assert_true(strcmp(f, "pending_cancelled") == 0 || strcmp(f, "failed") == 0 ||
+                    strcmp(f, "late") == 0);
+        const cJSON *d = cJSON_GetArrayItem(cJSON_GetObjectItem(ls.v[i], "detections"), 0);
+        assert_string_equal(str(d, "label"), "test");
+    }
+    free_lines(&ls);
+    free(r);
+}
+
 static void expect_one_line_error(const char *args, int rc)
 {
     result *r = run("%s", args);
@@ -471,6 +507,9 @@ static void test_run_bad_input(void **state)
     /* an unknown model */
     snprintf(args, sizeof args, "run --video '%s' --model-dir '%s' --local-model no-such-model",
              video, models);
+    expect_one_line_error(args, 1);
+    /* remote-only against a server that is down: no frame has a result */
+    snprintf(args, sizeof args, "run --video '%s' --server 127.0.0.1:1 --frames 2 --fps 0", video);
     expect_one_line_error(args, 1);
     /* usage errors */
     expect_one_line_error("run --local-model yolo-fastest-1.1", 2);
@@ -549,8 +588,8 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_local_sync), cmocka_unit_test(test_run_unreachable_server),
         cmocka_unit_test(test_run_cloud_wins), cmocka_unit_test(test_run_remote_only_priorities),
-        cmocka_unit_test(test_run_overload),   cmocka_unit_test(test_run_bad_input),
-        cmocka_unit_test(test_demo),
+        cmocka_unit_test(test_run_overload),   cmocka_unit_test(test_run_fallback),
+        cmocka_unit_test(test_run_bad_input),  cmocka_unit_test(test_demo),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rm_tmp();

@@ -26,6 +26,68 @@ static void add(fx *f, fake_exec *x, const char *name, int prio, int max, bool l
     *idx = (int)i;
 }
 
+static void rel_fn(void *user, void *input, void *msg_user)
+{
+    fx *f = user;
+    size_t outs = hcollect_count(&f->out);
+    pthread_mutex_lock(&f->rel->mu);
+    size_t rf = 0;
+    for (size_t i = 0; i < f->rel->n_rf && i < 2 * FX_REL_MAX; i++) {
+        rf += f->rel->rf[i] == input;
+    }
+    if (f->rel->n < FX_REL_MAX) {
+        f->rel->v[f->rel->n] = (fx_rel_rec){
+            .input = input, .user = msg_user, .outputs_before = outs, .req_frees_before = rf};
+    }
+    f->rel->n++;
+    pthread_mutex_unlock(&f->rel->mu);
+}
+
+static void req_free_fn(void *request, void *user)
+{
+    fx *f = user;
+    pthread_mutex_lock(&f->rel->mu);
+    if (f->rel->n_rf < 2 * FX_REL_MAX) {
+        f->rel->rf[f->rel->n_rf] = request;
+    }
+    f->rel->n_rf++;
+    pthread_mutex_unlock(&f->rel->mu);
+}
+
+size_t fx_released(fx *f)
+{
+    pthread_mutex_lock(&f->rel->mu);
+    size_t n = f->rel->n;
+    pthread_mutex_unlock(&f->rel->mu);
+    return n;
+}
+
+fx_rel_rec fx_release_get(fx *f, size_t i)
+{
+    pthread_mutex_lock(&f->rel->mu);
+    assert_true(i < f->rel->n && i < FX_REL_MAX);
+    fx_rel_rec r = f->rel->v[i];
+    pthread_mutex_unlock(&f->rel->mu);
+    return r;
+}
+
+size_t fx_release_count(fx *f, void *input)
+{
+    size_t c = 0;
+    pthread_mutex_lock(&f->rel->mu);
+    for (size_t i = 0; i < f->rel->n && i < FX_REL_MAX; i++) {
+        c += f->rel->v[i].input == input;
+    }
+    pthread_mutex_unlock(&f->rel->mu);
+    return c;
+}
+
+void fx_count_request_frees(fx *f)
+{
+    f->plan.request_free = req_free_fn;
+    f->plan.request_free_user = f;
+}
+
 void fx_setup(fx *f, unsigned flags)
 {
     memset(f, 0, sizeof *f);
@@ -48,6 +110,13 @@ void fx_setup(fx *f, unsigned flags)
                                                                             : SPECX_DELIVER_INLINE,
         .manual_timers = !(flags & FX_THREADS),
     };
+    if (flags & FX_RELEASE) {
+        f->rel = calloc(1, sizeof *f->rel);
+        assert_non_null(f->rel);
+        pthread_mutex_init(&f->rel->mu, NULL);
+        cfg.input_release = rel_fn;
+        cfg.release_user = f;
+    }
     specx_err err = {{0}};
     assert_int_equal(specx_operator_create(&cfg, &f->op, &err), SPECX_OK);
     if (!(flags & FX_NO_A)) {
@@ -76,6 +145,10 @@ void fx_teardown(fx *f)
         }
     }
     hcollect_fini(&f->out);
+    if (f->rel != NULL) {
+        pthread_mutex_destroy(&f->rel->mu);
+        free(f->rel);
+    }
     if (!(f->flags & FX_THREADS)) {
         tclock_uninstall();
     }

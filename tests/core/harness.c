@@ -38,13 +38,17 @@ void tclock_uninstall(void)
 
 void hplan_fn(void *plan_user, const specx_msg_info *msg, size_t exec_index, specx_plan *out)
 {
-    (void)msg;
     hplan_table *t = plan_user;
     t->plans_called++;
     const hplan *p = &t->e[exec_index];
     out->skip = p->skip;
     out->deadline_kind = p->kind;
     out->deadline = p->deadline;
+    if (t->request_free != NULL) {
+        out->request = msg->input;
+        out->request_free = t->request_free;
+        out->request_free_user = t->request_free_user;
+    }
 }
 
 double test_timeout_scale(void)

@@ -29,6 +29,9 @@ typedef struct hplan {
 typedef struct hplan_table {
     hplan e[H_MAX_EXEC];
     int plans_called;
+    /* when set, every plan gets this request_free (request = the input) */
+    void (*request_free)(void *request, void *user);
+    void *request_free_user;
 } hplan_table;
 
 void hplan_fn(void *plan_user, const specx_msg_info *msg, size_t exec_index, specx_plan *out);

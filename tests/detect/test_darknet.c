@@ -381,6 +381,17 @@ static void test_cancel_between_layers(void **state)
     specx_yolo_outputs_free(&yo);
     specx_yolo_outputs_free(&yo); /* zeroed: safe twice */
 
+    /* An image that letterboxes to 0 rows is refused, one that gives 1 row
+     * works. */
+    specx_image thin;
+    assert_int_equal(specx_image_alloc(&thin, 2000, 1), SPECX_OK);
+    assert_int_equal(specx_darknet_detect(dn, &thin, THRESH, 0.45f, NULL, &d, &err), SPECX_EINVAL);
+    assert_non_null(strstr(err.msg, "2000x1"));
+    specx_image_free(&thin);
+    assert_int_equal(specx_image_alloc(&thin, 2000, 7), SPECX_OK);
+    assert_int_equal(specx_darknet_detect(dn, &thin, THRESH, 0.45f, NULL, &d, &err), SPECX_OK);
+    specx_image_free(&thin);
+
     specx_detections_free(&base);
     specx_detections_free(&d);
     specx_image_free(&img);

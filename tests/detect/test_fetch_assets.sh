@@ -35,16 +35,20 @@ printf 'x' >> "$repo/assets/models/coco.names"
 run --mirror "$shared" || { cat "$work/out"; fail "repair run failed"; }
 check models/coco.names
 
-# 2. A mirror without the 416 cfg: it is derived from the xl cfg.
-rm -rf "$repo/assets"
+# 2. A mirror without the 416 cfg: it is derived from the xl cfg (the other
+#    files are present and verified, so only this one is provided).
+rm "$repo/assets/models/yolo-fastest-1.1-xl-416.cfg"
 mkdir -p "$work/partial"
 cp -rs "$shared/." "$work/partial/"
 rm "$work/partial/models/yolo-fastest-1.1-xl-416.cfg"
 run --mirror "$work/partial" || { cat "$work/out"; fail "derivation run failed"; }
 check models/yolo-fastest-1.1-xl-416.cfg
 
+grep -q "1 fetched" "$work/out" || fail "present files were fetched again: $(cat "$work/out")"
+
 # 3. A corrupt file in the mirror is named, not installed; exit 1.
-rm -rf "$repo/assets" "$work/partial"
+rm -f "$repo/assets/models/yolo-fastest-1.1.weights"
+rm -rf "$work/partial"
 mkdir -p "$work/partial"
 cp -rs "$shared/." "$work/partial/"
 rm "$work/partial/models/yolo-fastest-1.1.weights"

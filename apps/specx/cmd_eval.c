@@ -1,0 +1,975 @@
+/* cmd_eval.c — `specx eval`: detection accuracy over time on a labelled image
+ * set, per mode (local, cloud, speculative, cloud-unbounded) and deadline,
+ * through the pipeline engine, the netem link and the eval library.
+ *
+ * Design notes
+ *  - Every image is one camera frame. Frames are decoded once up front and
+ *    pushed (copies) at t0 + i/fps on an absolute CLOCK_MONOTONIC schedule in
+ *    STREAM mode, as a camera would deliver them: several frames can be in
+ *    flight, and a slow detector shows up as queueing, shedding and late
+ *    results rather than as a slower camera.
+ *  - One run = one pipeline (mode, deadline, repeat) with a fresh netem link
+ *    per server, seeded with seed + repeat (+ a per-server offset): within a
+ *    repeat every mode and deadline sees the same delay draws for the same
+ *    traffic (common random numbers); repeats differ.
+ *  - Executor indices in the results: the servers in --server order, then
+ *    "local" — the pipeline's own order, so a spec run needs no mapping; the
+ *    local-only and remote-only runs are mapped onto it.
+ *  - cloud-unbounded (deadline SPECX_TIME_NEVER, no in-flight bound) does not
+ *    depend on the deadline: it runs once per repeat and the same run is
+ *    stored at every deadline, so the plots draw it as a flat ceiling.
+ *  - The output callback runs on the pipeline's delivery thread; it writes
+ *    only its own frame's slot, and the feeding thread reads the slots after
+ *    specx_pipeline_finish (which synchronises through the pipeline). */
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "specx/codec.h"
+#include "specx/eval.h"
+#include "specx/netem.h"
+#include "specx/rpc.h"
+
+#include "commands.h"
+#include "pipeline.h"
+
+#define MAX_SERVERS 8
+#define MAX_DEADLINES 32
+#define DEFAULT_CLOUD_MODEL "yolo-fastest-1.1-xl-416"
+#define DEFAULT_LOCAL_MODEL "yolo-fastest-1.1"
+
+typedef enum eval_mode { M_LOCAL, M_CLOUD, M_SPEC, M_UNBOUNDED, M_COUNT } eval_mode;
+static const char *const mode_names[M_COUNT] = {"local", "cloud", "speculative", "cloud-unbounded"};
+
+typedef struct eval_opts {
+    const char *dataset, *images, *labels, *out_dir;
+    const char *local_model, *cloud_model, *backend, *model_dir, *profile;
+    const char *servers[MAX_SERVERS];
+    size_t n_servers;
+    double deadlines[MAX_DEADLINES];
+    size_t n_deadlines;
+    bool modes[M_COUNT];
+    int repeats, jpeg_quality, max_in_flight, cloud_workers;
+    unsigned long long seed;
+    double fps;
+    float threshold;
+    long limit;
+    bool quiet;
+} eval_opts;
+
+/* Everything a run needs that outlives it. */
+typedef struct eval_ctx {
+    const eval_opts *o;
+    specx_eval_dataset *ds;
+    specx_image *frames; /* decoded, ds->count */
+    size_t n;
+    specx_netem_profile *profile;       /* NULL: no link */
+    specx_rpc_server *server;           /* in-process cloud, or NULL */
+    char server_spec[MAX_SERVERS][384]; /* targets as given (or the in-process one) */
+    char server_names[MAX_SERVERS][SPECX_EVAL_NAME_MAX];
+    size_t n_servers;
+    char (*names)[SPECX_NAME_MAX]; /* coco.names, for servers that send no class id */
+    size_t n_names;
+    bool tty;
+    size_t runs_done, runs_total;
+    bool warned_unknown_label;
+} eval_ctx;
+
+/* One run's per-frame outputs. */
+typedef struct run_rec {
+    eval_ctx *e;
+    eval_mode mode;
+    const char *label; /* for progress */
+    specx_detections *dets;
+    double *latency_ms;
+    int *winner;
+    int exec_map[MAX_SERVERS + 1]; /* pipeline executor index -> results index */
+    size_t outputs;
+    size_t unknown_labels;
+    specx_time_t last_progress;
+} run_rec;
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static bool parse_long(const char *v, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long x = v != NULL ? strtol(v, &end, 10) : 0;
+    if (v == NULL || errno != 0 || end == v || *end != '\0' || x < lo || x > hi) {
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* "50,100,200": positive numbers in ms, sorted, no duplicates. */
+static bool parse_deadlines(const char *s, eval_opts *o)
+{
+    o->n_deadlines = 0;
+    const char *p = s;
+    while (*p != '\0') {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || !(v > 0) || v > 1e7 || o->n_deadlines >= MAX_DEADLINES ||
+            (*end != ',' && *end != '\0')) {
+            return false;
+        }
+        o->deadlines[o->n_deadlines++] = v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end == ',' && *p == '\0') {
+            return false;
+        }
+    }
+    qsort(o->deadlines, o->n_deadlines, sizeof o->deadlines[0], cmp_double);
+    for (size_t i = 1; i < o->n_deadlines; i++) {
+        if (o->deadlines[i] == o->deadlines[i - 1]) {
+            return false;
+        }
+    }
+    return o->n_deadlines > 0;
+}
+
+static bool parse_modes(const char *s, eval_opts *o)
+{
+    memset(o->modes, 0, sizeof o->modes);
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    bool any = false;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t != NULL;
+         t = strtok_r(NULL, ",", &save)) {
+        int m = -1;
+        for (int i = 0; i < M_COUNT; i++) {
+            if (strcmp(t, mode_names[i]) == 0) {
+                m = i;
+            }
+        }
+        if (strcmp(t, "spec") == 0) {
+            m = M_SPEC;
+        }
+        if (m < 0) {
+            return false;
+        }
+        o->modes[m] = true;
+        any = true;
+    }
+    return any;
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+                return -1;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+        return -1;
+    }
+    struct stat st;
+    return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+static double load1(void)
+{
+    double l[1] = {-1};
+    return getloadavg(l, 1) == 1 ? l[0] : -1;
+}
+
+/* Percentile of the finite values (sorted in place); NAN if none. */
+static double percentile(double *v, size_t n, double q)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isfinite(v[i])) {
+            v[k++] = v[i];
+        }
+    }
+    if (k == 0) {
+        return NAN;
+    }
+    qsort(v, k, sizeof *v, cmp_double);
+    return v[(size_t)(q * (double)(k - 1) + 0.5)]; /* the rank report.html uses */
+}
+
+/* coco.names (or whatever names file sits next to the models) for servers
+ * that send labels but no class ids. Missing file: no mapping. */
+static void load_names(eval_ctx *e)
+{
+    char dir[2048];
+    specx_err err = {{0}};
+    if (specx_model_dir_resolve(e->o->model_dir, dir, sizeof dir, &err) != SPECX_OK) {
+        return;
+    }
+    char path[2200];
+    snprintf(path, sizeof path, "%s/coco.names", dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return;
+    }
+    char line[256];
+    size_t cap = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (e->n_names == cap) {
+            cap = cap ? cap * 2 : 128;
+            void *nn = realloc(e->names, cap * sizeof *e->names);
+            if (nn == NULL) {
+                break;
+            }
+            e->names = nn;
+        }
+        snprintf(e->names[e->n_names++], SPECX_NAME_MAX, "%.63s", line);
+    }
+    fclose(f);
+}
+
+static int class_of_label(const eval_ctx *e, const char *label)
+{
+    for (size_t i = 0; i < e->n_names; i++) {
+        if (strcmp(e->names[i], label) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* ---- one run ------------------------------------------------------------------- */
+
+static void show_progress(run_rec *r, bool force)
+{
+    eval_ctx *e = r->e;
+    if (!e->tty || e->o->quiet) {
+        return;
+    }
+    specx_time_t now = specx_time_now();
+    if (!force && now - r->last_progress < SPECX_MS(200)) {
+        return;
+    }
+    r->last_progress = now;
+    fprintf(stderr, "\r\033[Krun %zu/%zu  %s  frame %zu/%zu", e->runs_done + 1, e->runs_total,
+            r->label, r->outputs, e->n);
+}
+
+static void on_output(void *user, const specx_pipeline_output *out)
+{
+    run_rec *r = user;
+    eval_ctx *e = r->e;
+    if (out->index < 0 || (size_t)out->index >= e->n) {
+        return;
+    }
+    size_t i = (size_t)out->index;
+    r->outputs++;
+    if (out->winner < 0 || out->detections == NULL) {
+        r->winner[i] = -1;
+        r->latency_ms[i] = NAN;
+        show_progress(r, false);
+        return;
+    }
+    r->winner[i] = out->winner <= MAX_SERVERS ? r->exec_map[out->winner] : -1;
+    r->latency_ms[i] = out->latency_ms;
+    specx_detections *d = &r->dets[i];
+    const specx_detections *src = out->detections;
+    for (size_t k = 0; k < src->count; k++) {
+        specx_detection it = src->items[k];
+        if (it.class_id < 0) {
+            it.class_id = class_of_label(e, it.label);
+        }
+        if (it.class_id < 0) {
+            r->unknown_labels++;
+            continue;
+        }
+        if (specx_detections_push(d, &it) != SPECX_OK) {
+            break;
+        }
+    }
+    snprintf(d->model, sizeof d->model, "%s", src->model);
+    show_progress(r, false);
+}
+
+static void sleep_until(specx_time_t t)
+{
+    struct timespec ts = {.tv_sec = (time_t)(t / 1000000000), .tv_nsec = (long)(t % 1000000000)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    }
+}
+
+static void stop_links(specx_netem **links, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        specx_netem_destroy(links[i]);
+        links[i] = NULL;
+    }
+}
+
+/* Runs every frame through one pipeline and scores it into *run. */
+static specx_status run_once(eval_ctx *e, eval_mode mode, double deadline_ms, size_t repeat,
+                             specx_eval_run *run, specx_err *err)
+{
+    const eval_opts *o = e->o;
+    bool use_local = mode == M_LOCAL || mode == M_SPEC;
+    bool use_cloud = mode != M_LOCAL;
+    specx_netem *links[MAX_SERVERS] = {0};
+    char specs[MAX_SERVERS][512];
+    const char *servers[MAX_SERVERS];
+    size_t n_servers = use_cloud ? e->n_servers : 0;
+    specx_status st = SPECX_OK;
+
+    /* A fresh link per run and server, seeded per repeat (see design notes). */
+    for (size_t i = 0; i < n_servers && st == SPECX_OK; i++) {
+        const char *spec = e->server_spec[i];
+        const char *comma = strchr(spec, ',');
+        size_t tlen = comma != NULL ? (size_t)(comma - spec) : strlen(spec);
+        const char *rest = comma != NULL ? comma : "";
+        bool named = strstr(spec, ",name=") != NULL;
+        if (e->profile != NULL) {
+            char target[256];
+            snprintf(target, sizeof target, "%.*s", (int)tlen, spec);
+            specx_netem_config nc = {
+                .target = target, .profile = e->profile, .seed = o->seed + repeat + 7919u * i};
+            st = specx_netem_start(&nc, &links[i], err);
+            if (st != SPECX_OK) {
+                break;
+            }
+            snprintf(specs[i], sizeof specs[i], "127.0.0.1:%d%s%s%s", specx_netem_port(links[i]),
+                     rest, named ? "" : ",name=", named ? "" : e->server_names[i]);
+        } else {
+            snprintf(specs[i], sizeof specs[i], "%s%s%s", spec,
+                     named ? "" : ",name=", named ? "" : e->server_names[i]);
+        }
+        servers[i] = specs[i];
+    }
+    if (st != SPECX_OK) {
+        stop_links(links, n_servers);
+        return st;
+    }
+
+    run_rec r = {.e = e, .mode = mode};
+    char label[96];
+    if (mode == M_UNBOUNDED) {
+        snprintf(label, sizeof label, "%s (repeat %zu)", mode_names[mode], repeat + 1);
+    } else {
+        snprintf(label, sizeof label, "%s @ %g ms (repeat %zu)", mode_names[mode], deadline_ms,
+                 repeat + 1);
+    }
+    r.label = label;
+    r.dets = calloc(e->n, sizeof *r.dets);
+    r.latency_ms = malloc(e->n * sizeof *r.latency_ms);
+    r.winner = malloc(e->n * sizeof *r.winner);
+    if (r.dets == NULL || r.latency_ms == NULL || r.winner == NULL) {
+        st = specx_err_set(err, SPECX_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < e->n; i++) {
+        specx_detections_init(&r.dets[i]);
+        r.latency_ms[i] = NAN;
+        r.winner[i] = -1;
+    }
+    /* Pipeline order: servers, then local; results order: the same with all
+     * servers present, so only local-only runs need their index moved. */
+    for (size_t i = 0; i <= MAX_SERVERS; i++) {
+        r.exec_map[i] = (int)i;
+    }
+    if (!use_cloud) {
+        r.exec_map[0] = (int)e->n_servers;
+    }
+
+    /* Bound calls in flight so that shedding is never what limits a deadline:
+     * a frame can only be useful while its deadline runs, so deadline·fps + 1
+     * calls suffice; unbounded mode sends every frame. */
+    int inflight = o->max_in_flight;
+    specx_dur_t deadline = (specx_dur_t)llround(deadline_ms * 1e6);
+    if (mode == M_UNBOUNDED) {
+        deadline = SPECX_TIME_NEVER;
+        inflight = (int)e->n + 1;
+    } else if (inflight <= 0) {
+        double need = o->fps > 0 ? ceil(deadline_ms / 1000.0 * o->fps) + 1 : 4;
+        inflight = need < 4 ? 4 : need > 10000 ? 10000 : (int)need;
+    }
+    specx_pipeline_config pc = {.local_model = use_local ? o->local_model : NULL,
+                                .backend = o->backend,
+                                .model_dir = o->model_dir,
+                                .threshold = o->threshold,
+                                .servers = servers,
+                                .n_servers = n_servers,
+                                .remote_max_in_flight = inflight,
+                                .deadline = deadline,
+                                .jpeg_quality = o->jpeg_quality,
+                                .mode = SPECX_PIPELINE_STREAM,
+                                .output = on_output,
+                                .output_user = &r};
+    specx_pipeline *p = NULL;
+    st = specx_pipeline_create(&pc, &p, err);
+    if (st != SPECX_OK) {
+        goto out;
+    }
+    specx_time_t t0 = specx_time_now();
+    size_t pushed = 0;
+    for (size_t i = 0; i < e->n; i++) {
+        if (o->fps > 0) {
+            sleep_until(specx_time_add(t0, (specx_dur_t)((double)i * 1e9 / o->fps)));
+        }
+        specx_image img;
+        if (specx_image_copy(&img, &e->frames[i]) != SPECX_OK) {
+            st = specx_err_set(err, SPECX_ENOMEM, "out of memory copying frame %zu", i);
+            break;
+        }
+        st = specx_pipeline_push(p, &img, (int64_t)i, (double)i / (o->fps > 0 ? o->fps : 1), err);
+        if (st != SPECX_OK) {
+            break;
+        }
+        pushed++;
+    }
+    specx_pipeline_finish(p);
+    specx_pipeline_destroy(p);
+    show_progress(&r, true);
+    if (st != SPECX_OK) {
+        goto out;
+    }
+    if (r.outputs != pushed) {
+        st = specx_err_set(err, SPECX_EINTERNAL, "%zu outputs for %zu frames", r.outputs, pushed);
+        goto out;
+    }
+    if (r.unknown_labels > 0 && !e->warned_unknown_label) {
+        e->warned_unknown_label = true;
+        fprintf(stderr,
+                "specx eval: %zu detections had neither a class id nor a label in coco.names; "
+                "they were not scored\n",
+                r.unknown_labels);
+    }
+
+    specx_map_result mr;
+    specx_map_options mo = {0};
+    st = specx_map_evaluate(e->ds->images, r.dets, e->n, &mo, &mr, err);
+    if (st != SPECX_OK) {
+        goto out;
+    }
+    st = specx_eval_run_frames(run, e->n, err);
+    if (st == SPECX_OK) {
+        run->map50 = mr.map50;
+        run->map = mr.map;
+        memcpy(run->latency_ms, r.latency_ms, e->n * sizeof *r.latency_ms);
+        memcpy(run->winner, r.winner, e->n * sizeof *r.winner);
+    }
+    specx_map_result_free(&mr);
+out:
+    if (r.dets != NULL) {
+        for (size_t i = 0; i < e->n; i++) {
+            specx_detections_free(&r.dets[i]);
+        }
+    }
+    free(r.dets);
+    free(r.latency_ms);
+    free(r.winner);
+    stop_links(links, n_servers);
+    return st;
+}
+
+/* Copies run `src` into `dst` (per-frame arrays included). */
+static specx_status copy_run(specx_eval_run *dst, const specx_eval_run *src, specx_err *err)
+{
+    specx_status st = specx_eval_run_frames(dst, src->n_frames, err);
+    if (st != SPECX_OK) {
+        return st;
+    }
+    dst->map50 = src->map50;
+    dst->map = src->map;
+    memcpy(dst->latency_ms, src->latency_ms, src->n_frames * sizeof *src->latency_ms);
+    memcpy(dst->winner, src->winner, src->n_frames * sizeof *src->winner);
+    return SPECX_OK;
+}
+
+/* ---- the table on stdout ------------------------------------------------------- */
+
+static void print_row(const eval_ctx *e, const specx_eval_results *res, size_t m, size_t d,
+                      const char *mode, const char *dl, FILE *f)
+{
+    size_t nr = res->n_repeats, ne = res->n_executors, n = e->n;
+    double m50 = 0, m50lo = INFINITY, m50hi = -INFINITY, mm = 0, mmlo = INFINITY, mmhi = -INFINITY;
+    double *lat = malloc(nr * n * sizeof *lat);
+    size_t won[MAX_SERVERS + 1] = {0}, none = 0;
+    if (lat == NULL) {
+        return;
+    }
+    for (size_t rep = 0; rep < nr; rep++) {
+        const specx_eval_run *run = specx_eval_results_run(res, m, d, rep);
+        m50 += run->map50 / (double)nr;
+        mm += run->map / (double)nr;
+        m50lo = fmin(m50lo, run->map50);
+        m50hi = fmax(m50hi, run->map50);
+        mmlo = fmin(mmlo, run->map);
+        mmhi = fmax(mmhi, run->map);
+        for (size_t i = 0; i < n; i++) {
+            lat[rep * n + i] = run->latency_ms[i];
+            if (run->winner[i] >= 0 && (size_t)run->winner[i] < ne) {
+                won[run->winner[i]]++;
+            } else {
+                none++;
+            }
+        }
+    }
+    double p50 = percentile(lat, nr * n, 0.50), p90 = percentile(lat, nr * n, 0.90),
+           p99 = percentile(lat, nr * n, 0.99);
+    free(lat);
+    char a[48], b[48];
+    if (nr > 1) {
+        snprintf(a, sizeof a, "%.3f (%.3f-%.3f)", m50, m50lo, m50hi);
+        snprintf(b, sizeof b, "%.3f (%.3f-%.3f)", mm, mmlo, mmhi);
+    } else {
+        snprintf(a, sizeof a, "%.3f", m50);
+        snprintf(b, sizeof b, "%.3f", mm);
+    }
+    int w = nr > 1 ? 19 : 7;
+    fprintf(f, "%-15s %8s  %-*s  %-*s  %7.1f %7.1f %7.1f ", mode, dl, w, a, w, b, p50, p90, p99);
+    double total = (double)(nr * n);
+    for (size_t x = 0; x < ne; x++) {
+        fprintf(f, " %6.2f", (double)won[x] / total);
+    }
+    fprintf(f, " %6.2f\n", (double)none / total);
+}
+
+static void print_table(const eval_ctx *e, const specx_eval_results *res, const size_t *mode_of,
+                        FILE *f)
+{
+    size_t nr = res->n_repeats;
+    int w = nr > 1 ? 19 : 7;
+    fprintf(f, "\n%-15s %8s  %-*s  %-*s  %7s %7s %7s ", "mode", "deadline", w,
+            nr > 1 ? "mAP@0.5 (min-max)" : "mAP@0.5", w, nr > 1 ? "mAP@.5:.95 (min-max)" : "mAP",
+            "p50 ms", "p90 ms", "p99 ms");
+    for (size_t x = 0; x < res->n_executors; x++) {
+        fprintf(f, " %6.6s", res->executors[x]);
+    }
+    fprintf(f, " %6s\n", "none");
+    for (size_t m = 0; m < res->n_modes; m++) {
+        bool unbounded = mode_of[m] == M_UNBOUNDED;
+        for (size_t d = 0; d < res->n_deadlines; d++) {
+            char dl[32];
+            snprintf(dl, sizeof dl, "%g", res->deadlines_ms[d]);
+            print_row(e, res, m, d, res->modes[m], unbounded ? "none" : dl, f);
+            if (unbounded) {
+                break;
+            }
+        }
+    }
+    fprintf(f, "(latency: arrival to output over frames with a result, repeats pooled; last "
+               "columns: share of frames won by each executor, and with no result)\n");
+}
+
+/* ---- set-up ------------------------------------------------------------------------ */
+
+static specx_status open_cloud_detector(void *user, int worker, specx_detector **out,
+                                        specx_err *err)
+{
+    (void)worker;
+    const eval_opts *o = user;
+    specx_detector_config dc = {.model = o->cloud_model,
+                                .model_dir = o->model_dir,
+                                .backend = o->backend,
+                                .threshold = o->threshold,
+                                .threads = 1};
+    return specx_detector_open(&dc, out, err);
+}
+
+static specx_status decode_frames(eval_ctx *e, specx_err *err)
+{
+    e->frames = calloc(e->n, sizeof *e->frames);
+    if (e->frames == NULL) {
+        return specx_err_set(err, SPECX_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < e->n; i++) {
+        specx_status st = specx_image_load(e->ds->images[i].path, &e->frames[i], err);
+        if (st != SPECX_OK) {
+            return st;
+        }
+        if (e->frames[i].width != e->ds->images[i].width ||
+            e->frames[i].height != e->ds->images[i].height) {
+            return specx_err_set(err, SPECX_EFORMAT, "%s: decoded %dx%d, header says %dx%d",
+                                 e->ds->images[i].path, e->frames[i].width, e->frames[i].height,
+                                 e->ds->images[i].width, e->ds->images[i].height);
+        }
+    }
+    return SPECX_OK;
+}
+
+static int run_eval(const eval_opts *o)
+{
+    eval_ctx e = {.o = o, .tty = isatty(STDERR_FILENO) == 1};
+    specx_err err = {{0}};
+    specx_status st;
+    specx_eval_results res = {0};
+    int rc = 1;
+    double load_start = load1();
+
+    st = specx_eval_dataset_load(o->dataset, o->images, o->labels, &e.ds, &err);
+    if (st != SPECX_OK) {
+        fprintf(stderr, "specx eval: %s\n", specx_err_text(&err, st));
+        return 1;
+    }
+    e.n = e.ds->count;
+    if (o->limit > 0 && (size_t)o->limit < e.n) {
+        e.n = (size_t)o->limit;
+    }
+    if (e.n == 0) {
+        fprintf(stderr, "specx eval: no images in %s/%s\n", o->dataset,
+                o->images != NULL ? o->images : "images");
+        goto done;
+    }
+    if (mkdir_p(o->out_dir) != 0) {
+        fprintf(stderr, "specx eval: cannot create output directory %s: %s\n", o->out_dir,
+                strerror(errno));
+        goto done;
+    }
+    if (o->profile != NULL && strcmp(o->profile, "off") != 0) {
+        st = specx_netem_profile_load(o->profile, &e.profile, &err);
+        if (st != SPECX_OK) {
+            fprintf(stderr, "specx eval: --profile: %s\n", specx_err_text(&err, st));
+            goto done;
+        }
+    }
+    if (o->modes[M_LOCAL] || o->modes[M_SPEC]) {
+        /* A bad local model should fail here, with its name, not in run 1. */
+        specx_detector *det = NULL;
+        specx_detector_config dc = {.model = o->local_model,
+                                    .model_dir = o->model_dir,
+                                    .backend = o->backend,
+                                    .threshold = o->threshold};
+        st = specx_detector_open(&dc, &det, &err);
+        specx_detector_close(det);
+        if (st != SPECX_OK) {
+            fprintf(stderr, "specx eval: local model: %s\n", specx_err_text(&err, st));
+            goto done;
+        }
+    }
+    load_names(&e);
+    if (!o->quiet) {
+        fprintf(stderr, "specx eval: decoding %zu images of %s\n", e.n, o->dataset);
+    }
+    st = decode_frames(&e, &err);
+    if (st != SPECX_OK) {
+        fprintf(stderr, "specx eval: %s\n", specx_err_text(&err, st));
+        goto done;
+    }
+
+    bool need_cloud = o->modes[M_CLOUD] || o->modes[M_SPEC] || o->modes[M_UNBOUNDED];
+    if (need_cloud && o->n_servers == 0) {
+        /* No server given: serve the cloud model in this process. */
+        size_t q = e.n + 64;
+        specx_rpc_server_config sc = {.bind = "127.0.0.1",
+                                      .workers = o->cloud_workers > 0 ? o->cloud_workers : 1,
+                                      .queue_capacity = q > 100000 ? 100000 : (int)q,
+                                      .open_detector = open_cloud_detector,
+                                      .open_detector_user = (void *)o};
+        if (!o->quiet) {
+            fprintf(stderr, "specx eval: starting an in-process server with %s\n", o->cloud_model);
+        }
+        st = specx_rpc_server_start(&sc, &e.server, &err);
+        if (st != SPECX_OK) {
+            fprintf(stderr, "specx eval: in-process server: %s\n", specx_err_text(&err, st));
+            goto done;
+        }
+        snprintf(e.server_spec[0], sizeof e.server_spec[0], "127.0.0.1:%d",
+                 specx_rpc_server_port(e.server));
+        snprintf(e.server_names[0], sizeof e.server_names[0], "cloud");
+        e.n_servers = 1;
+    } else if (need_cloud) {
+        for (size_t i = 0; i < o->n_servers; i++) {
+            snprintf(e.server_spec[i], sizeof e.server_spec[i], "%s", o->servers[i]);
+            const char *nm = strstr(o->servers[i], ",name=");
+            size_t len = nm != NULL ? strcspn(nm + 6, ",") : strcspn(o->servers[i], ",");
+            snprintf(e.server_names[i], sizeof e.server_names[i], "%.*s", (int)len,
+                     nm != NULL ? nm + 6 : o->servers[i]);
+            for (size_t j = 0; j < i; j++) {
+                if (strcmp(e.server_names[i], e.server_names[j]) == 0) {
+                    fprintf(stderr,
+                            "specx eval: two servers named '%s': give them distinct name=\n",
+                            e.server_names[i]);
+                    goto done;
+                }
+            }
+        }
+        e.n_servers = o->n_servers;
+    }
+
+    /* Result tables: modes in canonical order, executors = servers + local. */
+    size_t mode_of[M_COUNT], n_modes = 0;
+    for (int m = 0; m < M_COUNT; m++) {
+        if (o->modes[m]) {
+            mode_of[n_modes++] = (size_t)m;
+        }
+    }
+    st = specx_eval_results_init(&res, n_modes, o->n_deadlines, (size_t)o->repeats, e.n_servers + 1,
+                                 &err);
+    if (st != SPECX_OK) {
+        fprintf(stderr, "specx eval: %s\n", specx_err_text(&err, st));
+        goto done;
+    }
+    for (size_t m = 0; m < n_modes; m++) {
+        snprintf(res.modes[m], SPECX_EVAL_NAME_MAX, "%s", mode_names[mode_of[m]]);
+    }
+    for (size_t i = 0; i < e.n_servers; i++) {
+        snprintf(res.executors[i], SPECX_EVAL_NAME_MAX, "%s", e.server_names[i]);
+    }
+    snprintf(res.executors[e.n_servers], SPECX_EVAL_NAME_MAX, "local");
+    memcpy(res.deadlines_ms, o->deadlines, o->n_deadlines * sizeof *o->deadlines);
+    const char *base = strrchr(o->dataset, '/');
+    base = base != NULL && base[1] != '\0' ? base + 1 : o->dataset;
+    snprintf(res.title, sizeof res.title, "specx eval: %s, %s", base,
+             e.profile != NULL ? specx_netem_profile_name(e.profile) : "no link emulation");
+
+    e.runs_total = 0;
+    for (size_t m = 0; m < n_modes; m++) {
+        e.runs_total += (size_t)o->repeats * (mode_of[m] == M_UNBOUNDED ? 1 : o->n_deadlines);
+    }
+    specx_time_t t_start = specx_time_now();
+    /* Repeat-major, then deadline, then mode: slow drifts of the machine's
+     * load hit every mode alike. */
+    for (size_t rep = 0; rep < (size_t)o->repeats; rep++) {
+        for (size_t d = 0; d < o->n_deadlines; d++) {
+            for (size_t m = 0; m < n_modes; m++) {
+                eval_mode mode = (eval_mode)mode_of[m];
+                specx_eval_run *run = specx_eval_results_run(&res, m, d, rep);
+                if (mode == M_UNBOUNDED && d > 0) {
+                    st = copy_run(run, specx_eval_results_run(&res, m, 0, rep), &err);
+                } else {
+                    st = run_once(&e, mode, o->deadlines[d], rep, run, &err);
+                    e.runs_done++;
+                }
+                if (st != SPECX_OK) {
+                    if (e.tty && !o->quiet) {
+                        fputc('\n', stderr);
+                    }
+                    fprintf(stderr, "specx eval: %s at %g ms: %s\n", mode_names[mode],
+                            o->deadlines[d], specx_err_text(&err, st));
+                    goto done;
+                }
+            }
+        }
+    }
+    if (e.tty && !o->quiet) {
+        fprintf(stderr, "\r\033[K");
+    }
+    double wall_s = specx_dur_ms(specx_time_now() - t_start) / 1e3;
+    double load_end = load1();
+
+    int nl = snprintf(res.notes, sizeof res.notes,
+                      "%zu images of %s; local %s, cloud %s; link %s (seed %llu + repeat); "
+                      "frames at %g fps (stream); detections kept down to score %g; %d repeat%s; "
+                      "backend %s; load average %.2f at start, %.2f at end; %.0f s",
+                      e.n, o->dataset, o->local_model,
+                      o->n_servers == 0 ? o->cloud_model : "(external servers)",
+                      e.profile != NULL ? specx_netem_profile_name(e.profile) : "none", o->seed,
+                      o->fps, o->threshold, o->repeats, o->repeats == 1 ? "" : "s",
+                      o->backend != NULL ? o->backend : specx_detector_default_backend(),
+                      load_start, load_end, wall_s);
+    (void)nl;
+
+    printf("%s\n%s\n", res.title, res.notes);
+    print_table(&e, &res, mode_of, stdout);
+    fflush(stdout);
+
+    char path[4200];
+    snprintf(path, sizeof path, "%s/report.html", o->out_dir);
+    st = specx_eval_write_report(&res, path, &err);
+    if (st == SPECX_OK) {
+        snprintf(path, sizeof path, "%s/results.json", o->out_dir);
+        st = specx_eval_write_json(&res, path, &err);
+    }
+    if (st == SPECX_OK) {
+        snprintf(path, sizeof path, "%s/results.csv", o->out_dir);
+        st = specx_eval_write_csv(&res, path, &err);
+    }
+    if (st != SPECX_OK) {
+        fprintf(stderr, "specx eval: %s\n", specx_err_text(&err, st));
+        goto done;
+    }
+    if (!o->quiet) {
+        fprintf(stderr, "specx eval: wrote %s/report.html, results.json, results.csv\n",
+                o->out_dir);
+    }
+    rc = 0;
+done:
+    specx_eval_results_free(&res);
+    if (e.server != NULL) {
+        specx_rpc_server_destroy(e.server);
+    }
+    specx_netem_profile_free(e.profile);
+    if (e.frames != NULL) {
+        for (size_t i = 0; i < e.n; i++) {
+            specx_image_free(&e.frames[i]);
+        }
+    }
+    free(e.frames);
+    free(e.names);
+    specx_eval_dataset_free(e.ds);
+    return rc;
+}
+
+/* ---- command line ---------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: specx eval --dataset DIR [options]\n"
+            "\n"
+            "Measures detection accuracy over time: every image of DIR is a camera frame,\n"
+            "fed at --fps through the same pipeline as `specx run`, per mode and deadline;\n"
+            "prints a table and writes report.html (SVG plots), results.json, results.csv.\n"
+            "\n"
+            "Modes: local (local model only), cloud (the server's answer if it arrives by\n"
+            "the deadline, else nothing for that frame), speculative (local and cloud; the\n"
+            "cloud's answer if in time, else the local one), cloud-unbounded (waits for the\n"
+            "server however long: the accuracy ceiling, with its latency; run once per repeat).\n"
+            "\n"
+            "  --dataset DIR       images/ and YOLO labels/ (required)\n"
+            "  --images SUBDIR     image folder inside DIR (default images)\n"
+            "  --labels SUBDIR     label folder inside DIR (default labels)\n"
+            "  --limit N           only the first N images (by name)\n"
+            "  --local-model NAME  on-board model (default " DEFAULT_LOCAL_MODEL ")\n"
+            "  --server SPEC       HOST:PORT[,prio=N][,name=S][,stream]... (repeatable). Run\n"
+            "                      `specx serve --threshold 0.005` there for a fair mAP.\n"
+            "                      Without --server, a server with --cloud-model runs in this\n"
+            "                      process (on this machine's CPUs).\n"
+            "  --cloud-model NAME  model of the in-process server (default " DEFAULT_CLOUD_MODEL
+            ")\n"
+            "  --cloud-workers N   detector threads of the in-process server (default 1)\n"
+            "  --profile NAME|FILE netem link in front of every server (5g-sf, lte, lan, none;\n"
+            "                      default: no link, direct connection)\n"
+            "  --deadlines LIST    milliseconds after arrival (default 50,100,200,400,800)\n"
+            "  --modes LIST        default local,cloud,speculative,cloud-unbounded\n"
+            "  --repeats N         runs per mode and deadline, link seed + 0..N-1 (default 1)\n"
+            "  --seed S            link seed of the first repeat (default 1)\n"
+            "  --fps F             camera rate frames are fed at (default 10; 0 = unpaced)\n"
+            "  --threshold T       lowest score kept for mAP (default 0.005)\n"
+            "  --out DIR           output directory (default ./specx-eval-out)\n"
+            "  --jpeg-quality Q    JPEG quality of frames sent to servers (default 90)\n"
+            "  --max-in-flight N   calls outstanding per server (default deadline x fps + 1,\n"
+            "                      at least 4; cloud-unbounded: no bound)\n"
+            "  --backend B         detector backend (default %s)\n"
+            "  --model-dir DIR     where models live (default: $SPECX_MODEL_DIR, ./assets/models,\n"
+            "                      ../shared/assets/models)\n"
+            "  --quiet             no progress or status lines on stderr\n",
+            specx_detector_default_backend());
+}
+
+int specx_cmd_eval(int argc, char **argv)
+{
+    eval_opts o = {.local_model = DEFAULT_LOCAL_MODEL,
+                   .cloud_model = DEFAULT_CLOUD_MODEL,
+                   .out_dir = "specx-eval-out",
+                   .repeats = 1,
+                   .seed = 1,
+                   .fps = 10,
+                   .threshold = 0.005f};
+    parse_deadlines("50,100,200,400,800", &o);
+    parse_modes("local,cloud,speculative,cloud-unbounded", &o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+            o.quiet = true;
+            continue;
+        }
+        const char *v = i + 1 < argc ? argv[++i] : NULL;
+        if (v == NULL) {
+            fprintf(stderr, "specx eval: %s needs a value (see specx eval --help)\n", a);
+            return 2;
+        }
+        long n = 0;
+        bool ok = true;
+        char *end;
+        if (strcmp(a, "--dataset") == 0) {
+            o.dataset = v;
+        } else if (strcmp(a, "--images") == 0) {
+            o.images = v;
+        } else if (strcmp(a, "--labels") == 0) {
+            o.labels = v;
+        } else if (strcmp(a, "--limit") == 0) {
+            ok = parse_long(v, 1, 1L << 30, &o.limit);
+        } else if (strcmp(a, "--local-model") == 0) {
+            o.local_model = v;
+        } else if (strcmp(a, "--cloud-model") == 0) {
+            o.cloud_model = v;
+        } else if (strcmp(a, "--cloud-workers") == 0) {
+            ok = parse_long(v, 1, 64, &n);
+            o.cloud_workers = (int)n;
+        } else if (strcmp(a, "--server") == 0) {
+            if (o.n_servers >= MAX_SERVERS) {
+                fprintf(stderr, "specx eval: at most %d servers\n", MAX_SERVERS);
+                return 2;
+            }
+            specx_rpc_client_config cc;
+            specx_err err = {{0}};
+            specx_status st = specx_rpc_client_config_parse(v, &cc, &err);
+            if (st != SPECX_OK) {
+                fprintf(stderr, "specx eval: --server: %s\n", specx_err_text(&err, st));
+                return 2;
+            }
+            o.servers[o.n_servers++] = v;
+        } else if (strcmp(a, "--profile") == 0) {
+            o.profile = v;
+        } else if (strcmp(a, "--deadlines") == 0) {
+            ok = parse_deadlines(v, &o);
+        } else if (strcmp(a, "--modes") == 0) {
+            ok = parse_modes(v, &o);
+        } else if (strcmp(a, "--repeats") == 0) {
+            ok = parse_long(v, 1, 1000, &n);
+            o.repeats = (int)n;
+        } else if (strcmp(a, "--seed") == 0) {
+            errno = 0;
+            o.seed = strtoull(v, &end, 10);
+            ok = errno == 0 && end != v && *end == '\0' && v[0] != '-';
+        } else if (strcmp(a, "--fps") == 0) {
+            o.fps = strtod(v, &end);
+            ok = end != v && *end == '\0' && o.fps >= 0 && o.fps <= 1000;
+        } else if (strcmp(a, "--threshold") == 0) {
+            double t = strtod(v, &end);
+            ok = end != v && *end == '\0' && t > 0 && t < 1;
+            o.threshold = (float)t;
+        } else if (strcmp(a, "--out") == 0) {
+            o.out_dir = v;
+        } else if (strcmp(a, "--jpeg-quality") == 0) {
+            ok = parse_long(v, 1, 100, &n);
+            o.jpeg_quality = (int)n;
+        } else if (strcmp(a, "--max-in-flight") == 0) {
+            ok = parse_long(v, 1, 100000, &n);
+            o.max_in_flight = (int)n;
+        } else if (strcmp(a, "--backend") == 0) {
+            o.backend = v;
+        } else if (strcmp(a, "--model-dir") == 0) {
+            o.model_dir = v;
+        } else {
+            fprintf(stderr, "specx eval: unknown option '%s' (see specx eval --help)\n", a);
+            return 2;
+        }
+        if (!ok) {
+            fprintf(stderr, "specx eval: bad value '%s' for %s (see specx eval --help)\n", v, a);
+            return 2;
+        }
+    }
+    if (o.dataset == NULL) {
+        fprintf(stderr, "specx eval: --dataset DIR is required (see specx eval --help)\n");
+        return 2;
+    }
+    return run_eval(&o);
+}

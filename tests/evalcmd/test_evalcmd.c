@@ -1,0 +1,438 @@
+/* test_evalcmd.c — `specx eval` end to end on a few COCO128 images: every
+ * mode/deadline row, shares that add up, the accuracy relations that follow
+ * from the selection rules, the report files; an external `specx serve`; and
+ * one-line errors for bad input.
+ *
+ * Usage: test_evalcmd SPECX_BINARY [TEST_NAME_PATTERN]. The deadlines are
+ * chosen so that the checks do not depend on timing: at 1 ms no server
+ * answer can arrive (inference alone takes tens of ms), so cloud has no
+ * result and speculative is the local model frame for frame. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+/* cmocka needs the headers above */
+#include <cmocka.h>
+
+#define NIMAGES 8
+
+static const char *specx_bin;
+static char assets[2048], models[2200], coco[2200], tmpdir[256];
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+typedef struct result {
+    int rc;
+    char err[16384]; /* stderr */
+    char out[65536]; /* stdout */
+} result;
+
+static void slurp(const char *path, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return;
+    }
+    size_t k = fread(buf, 1, n - 1, f);
+    buf[k] = '\0';
+    fclose(f);
+}
+
+/* Runs `specx ARGS` (a shell fragment) with stdout and stderr captured. */
+static result *run(const char *fmt, ...)
+{
+    char args[8192], cmd[12288], errpath[512], outpath[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(errpath, sizeof errpath, "%s/stderr.txt", tmpdir);
+    snprintf(outpath, sizeof outpath, "%s/stdout.txt", tmpdir);
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s' </dev/null", specx_bin, args, outpath, errpath);
+    result *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    int st = system(cmd);
+    r->rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    slurp(errpath, r->err, sizeof r->err);
+    slurp(outpath, r->out, sizeof r->out);
+    if (r->rc != 0) {
+        fprintf(stderr, "# specx %s\n# exit %d, stderr:\n%s\n", args, r->rc, r->err);
+    }
+    return r;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s != '\0'; s++) {
+        n += *s == '\n';
+    }
+    return n;
+}
+
+static const char *next_line(const char *l)
+{
+    const char *nl = strchr(l, '\n');
+    return nl != NULL ? nl + 1 : NULL;
+}
+
+static cJSON *load_json(const char *path)
+{
+    static char buf[1 << 20];
+    slurp(path, buf, sizeof buf);
+    cJSON *j = cJSON_Parse(buf);
+    assert_non_null(j);
+    return j;
+}
+
+static double num(const cJSON *o, const char *k)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+    assert_true(cJSON_IsNumber(x));
+    return x->valuedouble;
+}
+
+static const char *str(const cJSON *o, const char *k)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+    assert_true(cJSON_IsString(x));
+    return x->valuestring;
+}
+
+/* The run of results.json for (mode, deadline); asserts exactly one. */
+static const cJSON *find_run(const cJSON *res, const char *mode, double deadline)
+{
+    const cJSON *found = NULL, *r;
+    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(res, "runs"))
+    {
+        if (strcmp(str(r, "mode"), mode) == 0 && num(r, "deadline_ms") == deadline) {
+            assert_null(found);
+            found = r;
+        }
+    }
+    if (found == NULL) {
+        fprintf(stderr, "# no run for %s at %g ms\n", mode, deadline);
+    }
+    assert_non_null(found);
+    return found;
+}
+
+/* Frames won by executor `x` (-1: frames with no result). */
+static int won_by(const cJSON *run, int x)
+{
+    int n = 0;
+    const cJSON *w;
+    cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(run, "frame_winner"))
+    {
+        assert_true(cJSON_IsNumber(w));
+        n += w->valueint == x;
+    }
+    return n;
+}
+
+typedef struct server {
+    pid_t pid;
+    FILE *out;
+    int port;
+} server;
+
+/* `specx serve --model MODEL --port 0`; waits for its "listening on" line. */
+static void server_start(server *s, const char *model)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    s->pid = fork();
+    assert_true(s->pid >= 0);
+    if (s->pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execl(specx_bin, specx_bin, "serve", "--model", model, "--model-dir", models, "--port", "0",
+              "--bind", "127.0.0.1", "--grace", "0", (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    s->out = fdopen(fds[0], "r");
+    assert_non_null(s->out);
+    char line[256] = "";
+    assert_non_null(fgets(line, sizeof line, s->out));
+    const char *colon = strrchr(line, ':');
+    assert_true(strncmp(line, "listening on ", 13) == 0 && colon != NULL);
+    s->port = atoi(colon + 1);
+    assert_true(s->port > 0);
+}
+
+static void server_stop(server *s)
+{
+    kill(s->pid, SIGTERM);
+    char buf[4096];
+    while (fread(buf, 1, sizeof buf, s->out) > 0) {
+    }
+    fclose(s->out);
+    int st = 0;
+    assert_int_equal(waitpid(s->pid, &st, 0), s->pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* ---- tests -------------------------------------------------------------------- */
+
+/* Four modes at 1 ms and 5 s behind the lan link, in-process cloud server. */
+static void test_end_to_end(void **state)
+{
+    (void)state;
+    char out[512];
+    snprintf(out, sizeof out, "%s/e2e", tmpdir);
+    /* The 320x320 cloud model keeps the test fast under ASan (the command's
+     * default is the 416 one); 4 frames/s leave the local model time for
+     * every frame on a loaded machine, so none is dropped from its queue. */
+    result *r = run("eval --dataset '%s' --model-dir '%s' --limit %d --profile lan "
+                    "--deadlines 5000,1 --cloud-model yolo-fastest-1.1-xl --fps 4 --out '%s'",
+                    coco, models, NIMAGES, out);
+    assert_int_equal(r->rc, 0);
+
+    /* stdout: a table row per mode and deadline (cloud-unbounded once) */
+    const char *rows[] = {"local",           "1",    "local",       "5000", "cloud",       "1",
+                          "cloud",           "5000", "speculative", "1",    "speculative", "5000",
+                          "cloud-unbounded", "none"};
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i += 2) {
+        bool seen = false;
+        for (const char *l = r->out; l != NULL && *l != '\0'; l = next_line(l)) {
+            char m[32], d[32];
+            if (sscanf(l, "%31s %31s", m, d) == 2 && strcmp(m, rows[i]) == 0 &&
+                strcmp(d, rows[i + 1]) == 0) {
+                seen = true;
+            }
+        }
+        if (!seen) {
+            fprintf(stderr, "# no table row %s %s in:\n%s\n", rows[i], rows[i + 1], r->out);
+        }
+        assert_true(seen);
+    }
+
+    char path[600];
+    snprintf(path, sizeof path, "%s/results.json", out);
+    cJSON *res = load_json(path);
+    const cJSON *modes = cJSON_GetObjectItemCaseSensitive(res, "modes");
+    assert_int_equal(cJSON_GetArraySize(modes), 4);
+    const char *want_modes[] = {"local", "cloud", "speculative", "cloud-unbounded"};
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(cJSON_GetArrayItem(modes, i)->valuestring, want_modes[i]);
+    }
+    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(res, "executors");
+    assert_int_equal(cJSON_GetArraySize(ex), 2);
+    assert_string_equal(cJSON_GetArrayItem(ex, 0)->valuestring, "cloud");
+    assert_string_equal(cJSON_GetArrayItem(ex, 1)->valuestring, "local");
+    const cJSON *dls = cJSON_GetObjectItemCaseSensitive(res, "deadlines_ms");
+    assert_int_equal(cJSON_GetArraySize(dls), 2);
+    assert_true(cJSON_GetArrayItem(dls, 0)->valuedouble == 1); /* sorted */
+    assert_true(cJSON_GetArrayItem(dls, 1)->valuedouble == 5000);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(res, "runs")), 8);
+
+    const double dl[2] = {1, 5000};
+    for (int m = 0; m < 4; m++) {
+        for (int d = 0; d < 2; d++) {
+            const cJSON *run = find_run(res, want_modes[m], dl[d]);
+            assert_int_equal((int)num(run, "frames"), NIMAGES);
+            /* shares add up: every frame won by one executor or by none */
+            int cloud = won_by(run, 0), local = won_by(run, 1), none = won_by(run, -1);
+            assert_int_equal(cloud + local + none, NIMAGES);
+            assert_int_equal(none, (int)num(run, "no_result"));
+            double m50 = num(run, "map50"), mm = num(run, "map");
+            assert_true(m50 >= 0 && m50 <= 1 && mm >= 0 && mm <= m50 + 1e-12);
+        }
+    }
+    const cJSON *loc1 = find_run(res, "local", 1), *loc2 = find_run(res, "local", 5000);
+    const cJSON *cl1 = find_run(res, "cloud", 1), *cl2 = find_run(res, "cloud", 5000);
+    const cJSON *sp1 = find_run(res, "speculative", 1);
+    const cJSON *ub1 = find_run(res, "cloud-unbounded", 1),
+                *ub2 = find_run(res, "cloud-unbounded", 5000);
+    /* local: every frame the local model's, the same detections at every
+     * deadline, and real detections (COCO128 has objects it finds) */
+    assert_int_equal(won_by(loc1, 1), NIMAGES);
+    assert_int_equal(won_by(loc2, 1), NIMAGES);
+    assert_true(num(loc1, "map50") == num(loc2, "map50"));
+    assert_true(num(loc1, "map") == num(loc2, "map"));
+    assert_true(num(loc1, "map50") > 0.05);
+    /* cloud at 1 ms: nothing arrives in time */
+    assert_int_equal(won_by(cl1, -1), NIMAGES);
+    assert_true(num(cl1, "map50") == 0);
+    /* speculative at 1 ms: the local answer on every frame, so local's mAP */
+    assert_int_equal(won_by(sp1, 1), NIMAGES);
+    assert_true(num(sp1, "map50") == num(loc1, "map50"));
+    assert_true(num(sp1, "map") == num(loc1, "map"));
+    /* cloud-unbounded: every frame the server's; one run shown at both
+     * deadlines; at least as good as the deadline-bound cloud */
+    assert_int_equal(won_by(ub1, 0), NIMAGES);
+    assert_true(num(ub1, "map50") == num(ub2, "map50"));
+    assert_true(num(ub1, "map50") >= num(cl1, "map50"));
+    assert_true(num(ub1, "map50") >= num(cl2, "map50") - 1e-12 || won_by(cl2, 0) < NIMAGES);
+    if (won_by(cl2, 0) == NIMAGES) {
+        /* same frames, same model, same JPEG: the same detections */
+        assert_true(fabs(num(cl2, "map50") - num(ub1, "map50")) < 1e-12);
+    }
+    /* the bigger model is more accurate on these images (a sanity check that
+     * the cloud's class ids and boxes reach the scorer intact) */
+    assert_true(num(ub1, "map50") > 0.05);
+    cJSON_Delete(res);
+
+    /* results.csv: a header and one row per run */
+    static char csv[1 << 16];
+    snprintf(path, sizeof path, "%s/results.csv", out);
+    slurp(path, csv, sizeof csv);
+    assert_int_equal(count_lines(csv), 1 + 8);
+    assert_non_null(strstr(csv, "won_cloud"));
+    assert_non_null(strstr(csv, "won_local"));
+
+    /* report.html: self-contained, with the plots */
+    static char html[1 << 20];
+    snprintf(path, sizeof path, "%s/report.html", out);
+    slurp(path, html, sizeof html);
+    int svgs = 0;
+    for (const char *p = html; (p = strstr(p, "<svg")) != NULL; p++) {
+        svgs++;
+    }
+    assert_true(svgs >= 5);
+    assert_null(strstr(html, "<script"));
+    assert_non_null(strstr(html, "speculative"));
+    assert_non_null(strstr(html, "cloud-unbounded"));
+    free(r);
+}
+
+/* An external `specx serve` (the built-in test detector) named by the user,
+ * no link emulation, two modes only. */
+static void test_external_server(void **state)
+{
+    (void)state;
+    server s;
+    server_start(&s, "test:delay_ms=5");
+    char out[512];
+    snprintf(out, sizeof out, "%s/ext", tmpdir);
+    result *r =
+        run("eval --dataset '%s' --model-dir '%s' --limit 4 --server 127.0.0.1:%d,name=edge "
+            "--modes cloud-unbounded,cloud --deadlines 3000 --fps 20 --repeats 2 "
+            "--out '%s'",
+            coco, models, s.port, out);
+    server_stop(&s);
+    assert_int_equal(r->rc, 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/results.json", out);
+    cJSON *res = load_json(path);
+    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(res, "executors");
+    assert_string_equal(cJSON_GetArrayItem(ex, 0)->valuestring, "edge");
+    assert_string_equal(cJSON_GetArrayItem(ex, 1)->valuestring, "local");
+    const cJSON *modes = cJSON_GetObjectItemCaseSensitive(res, "modes");
+    assert_int_equal(cJSON_GetArraySize(modes), 2);
+    assert_string_equal(cJSON_GetArrayItem(modes, 0)->valuestring, "cloud");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(res, "runs")), 4);
+    const cJSON *run;
+    cJSON_ArrayForEach(run, cJSON_GetObjectItemCaseSensitive(res, "runs"))
+    {
+        /* a 5 ms server well inside 3 s: it wins every frame */
+        assert_int_equal(won_by(run, 0), 4);
+        const cJSON *lat = cJSON_GetObjectItemCaseSensitive(run, "frame_latency_ms");
+        const cJSON *l;
+        cJSON_ArrayForEach(l, lat)
+        {
+            assert_true(cJSON_IsNumber(l) && l->valuedouble >= 5);
+        }
+    }
+    cJSON_Delete(res);
+    free(r);
+}
+
+static void expect_error(int want_rc, const char *needle, const char *fmt, ...)
+{
+    char args[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    result *r = run("%s", args);
+    assert_int_equal(r->rc, want_rc);
+    if (strstr(r->err, needle) == NULL) {
+        fprintf(stderr, "# expected '%s' in stderr:\n%s\n", needle, r->err);
+    }
+    assert_non_null(strstr(r->err, needle));
+    assert_true(count_lines(r->err) <= 3);
+    free(r);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    expect_error(2, "--dataset DIR is required", "eval --deadlines 50");
+    expect_error(2, "bad value '50,abc' for --deadlines", "eval --dataset '%s' --deadlines 50,abc",
+                 coco);
+    expect_error(2, "bad value '0'", "eval --dataset '%s' --deadlines 0", coco);
+    expect_error(2, "bad value '50,50'", "eval --dataset '%s' --deadlines 50,50", coco);
+    expect_error(2, "bad value '50,'", "eval --dataset '%s' --deadlines 50,", coco);
+    expect_error(2, "bad value 'local,fast' for --modes", "eval --dataset '%s' --modes local,fast",
+                 coco);
+    expect_error(2, "bad value '0'", "eval --dataset '%s' --repeats 0", coco);
+    expect_error(2, "bad value '1.5'", "eval --dataset '%s' --threshold 1.5", coco);
+    expect_error(2, "unknown option '--frobnicate'", "eval --dataset '%s' --frobnicate 1", coco);
+    expect_error(2, "--server", "eval --dataset '%s' --server nocolon", coco);
+    expect_error(2, "needs a value", "eval --dataset '%s' --limit", coco);
+    expect_error(1, "/nonexistent-dataset", "eval --dataset '%s/nonexistent-dataset' --out '%s/n'",
+                 tmpdir, tmpdir);
+    expect_error(1, "no-such-profile",
+                 "eval --dataset '%s' --limit 1 --profile no-such-profile --out '%s/p'", coco,
+                 tmpdir);
+    expect_error(1, "cannot create output directory",
+                 "eval --dataset '%s' --limit 1 --out /proc/specx-eval-cannot", coco);
+    expect_error(1, "no-such-model",
+                 "eval --dataset '%s' --limit 1 --modes local --local-model no-such-model "
+                 "--model-dir '%s' --out '%s/m'",
+                 coco, models, tmpdir);
+    /* a missing images folder is an error (a missing labels folder would
+     * mean images without objects) */
+    expect_error(1, "nope", "eval --dataset '%s' --images nope --out '%s/i'", coco, tmpdir);
+}
+
+static int rm_tmp(void)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: test_evalcmd SPECX_BINARY [TEST_PATTERN]\n");
+        return 2;
+    }
+    specx_bin = argv[1];
+    const char *a = getenv("SPECX_SHARED_ASSETS");
+    snprintf(assets, sizeof assets, "%s", a != NULL ? a : "../shared/assets");
+    snprintf(models, sizeof models, "%s/models", assets);
+    snprintf(coco, sizeof coco, "%s/labeled/coco128_val", assets);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/specx-test-evalcmd-XXXXXX");
+    if (mkdtemp(tmpdir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    if (argc > 2) {
+        cmocka_set_test_filter(argv[2]);
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_end_to_end),
+        cmocka_unit_test(test_external_server),
+        cmocka_unit_test(test_bad_input),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    rm_tmp();
+    return rc;
+}
