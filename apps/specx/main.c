@@ -10,27 +10,6 @@ typedef struct command {
     const char *summary;
 } command;
 
-/* Subcommands not linked into this build fall back to these weak
- * definitions, so a partial build still says clearly what is missing. */
-#define SPECX_MISSING(fn, what)                                                                   \
-    __attribute__((weak)) int fn(int argc, char **argv)                                           \
-    {                                                                                             \
-        (void)argc;                                                                               \
-        (void)argv;                                                                               \
-        fprintf(stderr, "specx: '%s' is not part of this build\n", what);                         \
-        return 2;                                                                                 \
-    }
-SPECX_MISSING(specx_cmd_serve, "serve")
-SPECX_MISSING(specx_cmd_run, "run")
-SPECX_MISSING(specx_cmd_demo, "demo")
-SPECX_MISSING(specx_cmd_detect, "detect")
-SPECX_MISSING(specx_cmd_netem, "netem")
-SPECX_MISSING(specx_cmd_eval, "eval")
-SPECX_MISSING(specx_bench_operator, "bench operator")
-SPECX_MISSING(specx_bench_rpc, "bench rpc")
-SPECX_MISSING(specx_bench_detect, "bench detect")
-SPECX_MISSING(specx_bench_pipeline, "bench pipeline")
-
 static const command commands[] = {
     {"demo", specx_cmd_demo, "run the bundled end-to-end demo (server + video + local model)"},
     {"run", specx_cmd_run, "run a video through local and remote detectors under a deadline"},
