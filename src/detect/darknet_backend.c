@@ -611,7 +611,7 @@ specx_status specx_darknet_detect(specx_darknet *dn, const specx_image *img, flo
 specx_status specx_darknet_yolo_outputs(specx_darknet *dn, const specx_image *img,
                                         specx_yolo_outputs *out, specx_err *err)
 {
-    memset(out, 0, sizeof *out);
+    *out = (specx_yolo_outputs){0};
     image boxed;
     specx_status st = letterbox(dn, img, &boxed, err);
     if (st != SPECX_OK) {

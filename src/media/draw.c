@@ -374,6 +374,7 @@ int specx_draw_banner(specx_image *img, int scale, specx_rgb fg, specx_rgb bg, c
     char text[512];
     va_list ap;
     va_start(ap, fmt);
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang-14 false positive
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     /* One line: the banner is a status strip, not a text box. */

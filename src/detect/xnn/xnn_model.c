@@ -498,7 +498,7 @@ static specx_status parse_upsample(parse_ctx *pc, section *s, int li, xnn_layer 
 static specx_status parse_yolo(parse_ctx *pc, section *s, int li, xnn_layer *l)
 {
     int num;
-    float mask[XNN_MAX_ANCHORS];
+    float mask[XNN_MAX_ANCHORS] = {0};
     TRY(get_int(pc, s, li, "classes", 20, &l->classes));
     TRY(get_int(pc, s, li, "num", 1, &num));
     TRY(get_list(pc, s, li, "mask", mask, XNN_MAX_ANCHORS, &l->n_mask));
@@ -588,6 +588,7 @@ static specx_status parse_cfg(xnn_model *m, const char *path, char *text, bool *
             bn[li] = l->n_inputs != 0;
             l->n_inputs = 0;
             if (st == SPECX_OK) {
+                // NOLINTNEXTLINE(bugprone-integer-division): exact, parse_conv checks in_c % groups == 0
                 m->flops += 2.0 * l->out_h * l->out_w * l->filters * l->size * l->size *
                             (l->in_c / l->groups);
             }
