@@ -134,6 +134,22 @@ void tu_waiter_free(tu_waiter *w)
     pthread_cond_destroy(&w->cv);
 }
 
+tu_waiter *tu_waiter_new(void)
+{
+    tu_waiter *w = malloc(sizeof *w);
+    if (w == NULL) {
+        abort();
+    }
+    tu_waiter_init(w);
+    return w;
+}
+
+void tu_waiter_delete(tu_waiter *w)
+{
+    tu_waiter_free(w);
+    free(w);
+}
+
 void *tu_slot(tu_waiter *w, int i)
 {
     if (w->slot_user[i] == NULL) {

@@ -40,6 +40,10 @@ typedef struct tu_waiter {
 
 void tu_waiter_init(tu_waiter *w);
 void tu_waiter_free(tu_waiter *w);
+/* A waiter on the heap (it is large): new aborts when out of memory;
+ * delete frees what tu_waiter_free does and the waiter itself. */
+tu_waiter *tu_waiter_new(void);
+void tu_waiter_delete(tu_waiter *w);
 /* The done callback; user = tu_slot(w, i). */
 void tu_done(void *user, specx_status st, specx_detections *res, const char *msg);
 void *tu_slot(tu_waiter *w, int i);
