@@ -588,9 +588,8 @@ static specx_status parse_cfg(xnn_model *m, const char *path, char *text, bool *
             bn[li] = l->n_inputs != 0;
             l->n_inputs = 0;
             if (st == SPECX_OK) {
-                // NOLINTNEXTLINE(bugprone-integer-division): exact, parse_conv checks in_c % groups == 0
-                m->flops += 2.0 * l->out_h * l->out_w * l->filters * l->size * l->size *
-                            (l->in_c / l->groups);
+                int group_c = l->in_c / l->groups; /* exact: parse_conv checked */
+                m->flops += 2.0 * l->out_h * l->out_w * l->filters * l->size * l->size * group_c;
             }
         } else if (strcmp(s->type, "maxpool") == 0 || strcmp(s->type, "max") == 0) {
             l->type = XNN_L_MAXPOOL;
