@@ -12,11 +12,11 @@
 
 #include "specx/codec.h"
 
+#include "test_timeout.h"
+
 specx_dur_t tu_scaled(specx_dur_t d)
 {
-    const char *s = getenv("SPECX_TEST_TIMEOUT_SCALE");
-    double k = s != NULL ? atof(s) : 1.0;
-    return (specx_dur_t)((double)d * (k > 0 ? k : 1.0));
+    return (specx_dur_t)((double)d * specx_test_timeout_scale());
 }
 
 typedef struct spec_holder {
