@@ -80,7 +80,7 @@ static specx_status frames_load(const char *path, int want, int quality, frames 
 {
     memset(fr, 0, sizeof *fr);
     fr->img = calloc((size_t)want, sizeof *fr->img);
-    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers; sizeof *p is a pointer
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     fr->jpeg = calloc((size_t)want, sizeof *fr->jpeg);
     if (fr->img == NULL || fr->jpeg == NULL) {
         frames_free(fr);
@@ -325,7 +325,7 @@ static double client_fps(specx_rpc_client *cl, const frames *fr, int inflight, i
                          specx_hist *rtt)
 {
     feeder f = {.fr = fr, .cl = cl, .total = total};
-    // NOLINTNEXTLINE(clang-analyzer-optin.portability.UnixAPI): total >= 1 (frames, warmup, workers >= 1)
+    // NOLINTNEXTLINE(clang-analyzer-optin.portability.UnixAPI): callers pass total >= 1
     f.t_start = calloc((size_t)total, sizeof *f.t_start);
     f.ctx = calloc((size_t)total, sizeof *f.ctx);
     if (f.t_start == NULL || f.ctx == NULL) {

@@ -384,7 +384,7 @@ static bool timer_arm(specx_operator *op, msg *m, specx_time_t t)
     if (m->heap_idx == SIZE_MAX) {
         if (op->heap_n == op->heap_cap) {
             size_t ncap = op->heap_cap ? op->heap_cap * 2 : 64;
-            // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers; sizeof *p is a pointer
+            // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
             msg **nh = realloc(op->heap, ncap * sizeof *nh);
             if (nh == NULL) {
                 return false;

@@ -120,7 +120,7 @@ static void axes_and_frame(FILE *out, int width, int height, const specx_svg_axe
         }
     } else {
         double step = nice_step(f->x1 - f->x0, 6);
-        // NOLINTNEXTLINE(clang-analyzer-security.FloatLoopCounter): a handful of ticks; drift is far below the printed precision
+        // NOLINTNEXTLINE(clang-analyzer-security.FloatLoopCounter): a few ticks, no drift shows
         for (double v = ceil(f->x0 / step - 1e-9) * step; v <= f->x1 + step * 1e-9; v += step) {
             double px = fx(f, v);
             char b[32];

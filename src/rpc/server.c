@@ -222,7 +222,7 @@ static grpc_byte_buffer *encode_response(const job *j, const reply *r, bool with
     ObjectDetection__BoundingBox *boxes = NULL;
     if (n > 0) {
         objs = calloc(n, sizeof *objs);
-        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers; sizeof *p is a pointer
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         ptrs = calloc(n, sizeof *ptrs);
         boxes = calloc(n, sizeof *boxes);
         if (objs == NULL || ptrs == NULL || boxes == NULL) {
@@ -1073,9 +1073,9 @@ specx_status specx_rpc_server_start(const specx_rpc_server_config *cfg, specx_rp
     pthread_cond_init(&s->cv, &ca);
     pthread_cond_init(&s->done_cv, &ca);
     pthread_condattr_destroy(&ca);
-    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers; sizeof *p is a pointer
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     s->heap = calloc(s->heap_cap, sizeof *s->heap);
-    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers; sizeof *p is a pointer
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     s->dets = calloc((size_t)s->nworkers, sizeof *s->dets);
     s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
     if (s->heap == NULL || s->dets == NULL || s->workers == NULL) {
