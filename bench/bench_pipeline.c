@@ -28,8 +28,8 @@
 #include "specx/rpc.h"
 #include "specx/video.h"
 
-#include "commands.h"
 #include "cli.h"
+#include "commands.h"
 
 typedef struct bench_opts {
     const char *backend, *model_dir, *video, *server_model;

@@ -26,9 +26,9 @@
 #include "specx/rpc.h"
 #include "specx/video.h"
 
+#include "cli.h"
 #include "commands.h"
 #include "run.h"
-#include "cli.h"
 
 #define DEMO_SERVER_MODEL "yolo-fastest-1.1-xl-416"
 #define DEMO_LOCAL_MODEL "yolo-fastest-1.1"

@@ -10,8 +10,8 @@
 #include "specx/codec.h"
 #include "specx/detector.h"
 
-#include "commands.h"
 #include "cli.h"
+#include "commands.h"
 
 static void usage(FILE *f)
 {

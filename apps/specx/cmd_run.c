@@ -29,9 +29,9 @@
 #include "specx/rpc.h"
 #include "specx/video.h"
 
+#include "cli.h"
 #include "commands.h"
 #include "run.h"
-#include "cli.h"
 
 #define MAX_EXEC 17 /* up to 16 servers + local */
 

@@ -12,8 +12,8 @@
 #include "specx/detector.h"
 #include "specx/rpc.h"
 
-#include "commands.h"
 #include "cli.h"
+#include "commands.h"
 
 typedef struct serve_opts {
     const char *model, *backend, *model_dir, *bind, *tls_cert, *tls_key, *stats_json;

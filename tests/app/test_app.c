@@ -149,9 +149,10 @@ static void test_run_local_sync(void **state)
     char out[512], stats[512];
     path_in_tmp(out, sizeof out, "local.jsonl");
     path_in_tmp(stats, sizeof stats, "local-stats.json");
-    specx_proc_result *r = specx_proc_run("run --video '%s' --model-dir '%s' --local-model yolo-fastest-1.1 --frames %d "
-                    "--mode sync --out '%s' --stats-json '%s'",
-                    video, models, NFRAMES, out, stats);
+    specx_proc_result *r = specx_proc_run(
+        "run --video '%s' --model-dir '%s' --local-model yolo-fastest-1.1 --frames %d "
+        "--mode sync --out '%s' --stats-json '%s'",
+        video, models, NFRAMES, out, stats);
     assert_int_equal(r->rc, 0);
     assert_non_null(strstr(r->out, "local"));
     lines ls;
@@ -192,9 +193,10 @@ static void test_run_unreachable_server(void **state)
     (void)state;
     char out[512];
     path_in_tmp(out, sizeof out, "unreachable.jsonl");
-    specx_proc_result *r = specx_proc_run("run --video '%s' --model-dir '%s' --local-model yolo-fastest-1.1 --frames %d "
-                    "--mode sync --server 127.0.0.1:1,name=gone --deadline 10000 --out '%s'",
-                    video, models, NFRAMES, out);
+    specx_proc_result *r = specx_proc_run(
+        "run --video '%s' --model-dir '%s' --local-model yolo-fastest-1.1 --frames %d "
+        "--mode sync --server 127.0.0.1:1,name=gone --deadline 10000 --out '%s'",
+        video, models, NFRAMES, out);
     assert_int_equal(r->rc, 0);
     assert_non_null(strstr(r->out, "gone: first failure: unavailable"));
     lines ls;
@@ -224,9 +226,10 @@ static void test_run_cloud_wins(void **state)
     char out[512], ann[512];
     path_in_tmp(out, sizeof out, "cloud.jsonl");
     path_in_tmp(ann, sizeof ann, "annotated");
-    specx_proc_result *r = specx_proc_run("run --video '%s' --model-dir '%s' --local-model yolo-fastest-1.1 --frames %d "
-                    "--server 127.0.0.1:%d,name=cloud --deadline 8000 --out '%s' --annotate '%s'",
-                    video, models, NFRAMES, s.port, out, ann);
+    specx_proc_result *r = specx_proc_run(
+        "run --video '%s' --model-dir '%s' --local-model yolo-fastest-1.1 --frames %d "
+        "--server 127.0.0.1:%d,name=cloud --deadline 8000 --out '%s' --annotate '%s'",
+        video, models, NFRAMES, s.port, out, ann);
     specx_proc_server_stop(&s);
     assert_int_equal(r->rc, 0);
     lines ls;
@@ -275,9 +278,10 @@ static void test_run_remote_only_priorities(void **state)
     specx_proc_server_start(&b, "test:delay_ms=5", models);
     char out[512];
     path_in_tmp(out, sizeof out, "remote.jsonl");
-    specx_proc_result *r = specx_proc_run("run --video '%s' --frames %d --mode sync --deadline none --server "
-                    "127.0.0.1:%d,name=first --server 127.0.0.1:%d,name=second --out '%s'",
-                    video, NFRAMES, a.port, b.port, out);
+    specx_proc_result *r =
+        specx_proc_run("run --video '%s' --frames %d --mode sync --deadline none --server "
+                       "127.0.0.1:%d,name=first --server 127.0.0.1:%d,name=second --out '%s'",
+                       video, NFRAMES, a.port, b.port, out);
     specx_proc_server_stop(&a);
     specx_proc_server_stop(&b);
     assert_int_equal(r->rc, 0);
@@ -308,10 +312,11 @@ static void test_run_overload(void **state)
     char out[512], stats[512];
     path_in_tmp(out, sizeof out, "overload.jsonl");
     path_in_tmp(stats, sizeof stats, "overload-stats.json");
-    specx_proc_result *r = specx_proc_run("run --video '%s' --model-dir '%s' --local-model yolo-fastest-1.1 --frames 12 "
-                    "--server 127.0.0.1:%d,name=slow,inflight=1 --deadline 1000 --out '%s' "
-                    "--stats-json '%s'",
-                    video, models, s.port, out, stats);
+    specx_proc_result *r = specx_proc_run(
+        "run --video '%s' --model-dir '%s' --local-model yolo-fastest-1.1 --frames 12 "
+        "--server 127.0.0.1:%d,name=slow,inflight=1 --deadline 1000 --out '%s' "
+        "--stats-json '%s'",
+        video, models, s.port, out, stats);
     specx_proc_server_stop(&s);
     assert_int_equal(r->rc, 0);
     lines ls;
@@ -358,9 +363,10 @@ static void test_run_fallback(void **state)
     specx_proc_server_start(&s, "test:delay_ms=3000", models);
     char out[512];
     path_in_tmp(out, sizeof out, "fallback.jsonl");
-    specx_proc_result *r = specx_proc_run("run --video '%s' --local-model test:delay_ms=250 --frames 3 --mode sync "
-                    "--server 127.0.0.1:%d,name=slow --deadline 80 --out '%s'",
-                    video, s.port, out);
+    specx_proc_result *r =
+        specx_proc_run("run --video '%s' --local-model test:delay_ms=250 --frames 3 --mode sync "
+                       "--server 127.0.0.1:%d,name=slow --deadline 80 --out '%s'",
+                       video, s.port, out);
     specx_proc_server_stop(&s);
     assert_int_equal(r->rc, 0);
     assert_non_null(strstr(r->out, "fallback after deadline 3 (100.0%)"));
@@ -443,7 +449,8 @@ static void test_demo(void **state)
     (void)state;
     char dir[512];
     path_in_tmp(dir, sizeof dir, "demo-out");
-    specx_proc_result *r = specx_proc_run("demo --frames %d --model-dir '%s' --out-dir '%s'", NFRAMES, models, dir);
+    specx_proc_result *r =
+        specx_proc_run("demo --frames %d --model-dir '%s' --out-dir '%s'", NFRAMES, models, dir);
     assert_int_equal(r->rc, 0);
     assert_non_null(strstr(r->out, "demo finished"));
     assert_non_null(strstr(r->out, "cloud-xl416"));

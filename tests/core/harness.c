@@ -8,7 +8,6 @@
 #include <time.h>
 
 #include "fake_executor.h"
-
 #include "test_timeout.h"
 
 static _Atomic specx_time_t tclock;

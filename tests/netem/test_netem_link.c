@@ -406,7 +406,8 @@ static void test_delay(void **state)
         assert_true(p50 >= d50 / 1.02 + 2.0 - 0.1);
         assert_true(p90 >= d90 / 1.02 + 2.0 - 0.1);
         assert_true(rtt[0] >= 2.0);
-        upper_ok = p50 <= d50 + 2.0 + 5.0 * specx_test_timeout_scale() && p90 <= d90 + 2.0 + 10.0 * specx_test_timeout_scale();
+        upper_ok = p50 <= d50 + 2.0 + 5.0 * specx_test_timeout_scale() &&
+                   p90 <= d90 + 2.0 + 10.0 * specx_test_timeout_scale();
     }
     assert_true(upper_ok);
 

@@ -253,9 +253,9 @@ static inline void dw_pixel(const xk_conv *cv, int oy, int ox, int c0)
         }                                                                                          \
         float *orow = cv->out.p + (size_t)oy * ow * os;                                            \
         const size_t step = (size_t)s * is;                                                        \
-        for (int c0 = 0; c0 < C; c0 += (T)) {                                                        \
+        for (int c0 = 0; c0 < C; c0 += (T)) {                                                      \
             for (int ox = 0; ox < lo; ox++) {                                                      \
-                for (int c = c0; c < c0 + (T); c += 8) {                                             \
+                for (int c = c0; c < c0 + (T); c += 8) {                                           \
                     dw_pixel(cv, oy, ox, c);                                                       \
                 }                                                                                  \
             }                                                                                      \
@@ -312,7 +312,7 @@ static inline void dw_pixel(const xk_conv *cv, int oy, int ox, int c0)
                 }                                                                                  \
             }                                                                                      \
             for (int ox = hi; ox < ow; ox++) {                                                     \
-                for (int c = c0; c < c0 + (T); c += 8) {                                             \
+                for (int c = c0; c < c0 + (T); c += 8) {                                           \
                     dw_pixel(cv, oy, ox, c);                                                       \
                 }                                                                                  \
             }                                                                                      \
@@ -364,9 +364,9 @@ void xk_dwconv(pthreadpool_t pool, const xk_conv *cv)
         for (int ky = ky0; ky < ky1; ky++) {                                                       \
             for (int kx = kx0; kx < kx1; kx++) {                                                   \
                 const float *x = cv->in.p + ((size_t)(iy0 + ky) * cv->in.w + ix0 + kx) * is;       \
-                const float *w = cv->w + (size_t)((ky * 3 + kx) * CI) * (T);                         \
+                const float *w = cv->w + (size_t)((ky * 3 + kx) * CI) * (T);                       \
                 for (int ci = 0; ci < CI; ci++) {                                                  \
-                    acc += x[ci] * LD(w + (size_t)ci * (T));                                         \
+                    acc += x[ci] * LD(w + (size_t)ci * (T));                                       \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
@@ -398,9 +398,9 @@ void xk_dwconv(pthreadpool_t pool, const xk_conv *cv)
                     cv->in.p + ((size_t)(iy0 + ky) * cv->in.w + (size_t)(ox * s - pad)) * is;      \
                 for (int kx = 0; kx < 3; kx++) {                                                   \
                     const float *x = row + (size_t)kx * is;                                        \
-                    const float *w = cv->w + (size_t)((ky * 3 + kx) * CI) * (T);                     \
+                    const float *w = cv->w + (size_t)((ky * 3 + kx) * CI) * (T);                   \
                     for (int ci = 0; ci < CI; ci++) {                                              \
-                        const VT wv = LD(w + (size_t)ci * (T));                                      \
+                        const VT wv = LD(w + (size_t)ci * (T));                                    \
                         a0 += x[ci] * wv;                                                          \
                         a1 += x[step + ci] * wv;                                                   \
                         a2 += x[2 * step + ci] * wv;                                               \
