@@ -318,3 +318,18 @@ const char *tu_source_dir(void)
     const char *s = getenv("SPECX_SOURCE_DIR");
     return s != NULL ? s : ".";
 }
+
+bool tu_one_received(const specx_rpc_server_stats *s)
+{
+    return s->received >= 1;
+}
+
+bool tu_one_cancelled(const specx_rpc_server_stats *s)
+{
+    return s->cancelled >= 1;
+}
+
+bool tu_one_expired(const specx_rpc_server_stats *s)
+{
+    return s->expired >= 1;
+}

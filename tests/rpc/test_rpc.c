@@ -165,15 +165,6 @@ static void round_trip_stream(void **state)
 
 /* ---- deadline --------------------------------------------------------- */
 
-static bool one_expired(const specx_rpc_server_stats *s)
-{
-    return s->expired >= 1;
-}
-static bool one_running(const specx_rpc_server_stats *s)
-{
-    return s->received >= 1;
-}
-
 static void deadline_mode(const char *opts)
 {
     /* One worker busy for 400 ms with A; B (deadline 100 ms) waits behind it. */
@@ -186,7 +177,7 @@ static void deadline_mode(const char *opts)
     assert_int_equal(specx_rpc_call_start(c, f, specx_time_add(t0, tu_scaled(SPECX_SEC(10))),
                                           tu_done, tu_slot(w, 0), NULL),
                      SPECX_OK);
-    assert_true(tu_wait_stats(srv, one_running, SPECX_SEC(5))); /* A is on the worker */
+    assert_true(tu_wait_stats(srv, tu_one_received, SPECX_SEC(5))); /* A is on the worker */
     specx_time_t dl = specx_time_add(specx_time_now(), tu_scaled(SPECX_MS(100)));
     assert_int_equal(specx_rpc_call_start(c, f, dl, tu_done, tu_slot(w, 1), NULL), SPECX_OK);
     assert_true(tu_wait(w, 2, SPECX_SEC(10)));
@@ -197,7 +188,7 @@ static void deadline_mode(const char *opts)
     assert_true(late >= -SPECX_MS(2));
     assert_true(late < tu_scaled(SPECX_MS(250)));
     /* The server did not compute B: counted as expired before start. */
-    bool expired_seen = tu_wait_stats(srv, one_expired, SPECX_SEC(5));
+    bool expired_seen = tu_wait_stats(srv, tu_one_expired, SPECX_SEC(5));
     if (!expired_seen) {
         char *j = specx_rpc_server_stats_json(srv);
         printf("stats: %s\n", j);
@@ -230,11 +221,6 @@ static void deadline_stream(void **state)
 
 /* ---- cancel ----------------------------------------------------------- */
 
-static bool one_cancelled(const specx_rpc_server_stats *s)
-{
-    return s->cancelled >= 1;
-}
-
 static void cancel_mode(const char *opts)
 {
     specx_rpc_server *srv = tu_server("delay_ms=5000", 1, 8);
@@ -246,7 +232,7 @@ static void cancel_mode(const char *opts)
     assert_int_equal(specx_rpc_call_start(c, f, SPECX_TIME_NEVER, tu_done, tu_slot(w, 0), &call),
                      SPECX_OK);
     assert_non_null(call);
-    assert_true(tu_wait_stats(srv, one_running, SPECX_SEC(5)));
+    assert_true(tu_wait_stats(srv, tu_one_received, SPECX_SEC(5)));
     specx_time_t t0 = specx_time_now();
     specx_rpc_call_cancel(call);
     assert_true(tu_wait(w, 1, SPECX_SEC(5)));
@@ -254,7 +240,7 @@ static void cancel_mode(const char *opts)
     assert_int_equal(w->rec[0].st, SPECX_ECANCELED);
     assert_true(w->rec[0].at - t0 < tu_scaled(SPECX_MS(500)));
     /* The server saw it and stopped the detector at a checkpoint. */
-    assert_true(tu_wait_stats(srv, one_cancelled, SPECX_SEC(3)));
+    assert_true(tu_wait_stats(srv, tu_one_cancelled, SPECX_SEC(3)));
     specx_rpc_server_stats *st = malloc(sizeof *st);
     specx_rpc_server_get_stats(srv, st);
     assert_int_equal(st->completed, 0);
@@ -294,7 +280,7 @@ static void cancel_grid_mode(const char *opts)
     specx_rpc_call *b = NULL;
     assert_int_equal(specx_rpc_call_start(c, f, SPECX_TIME_NEVER, tu_done, tu_slot(w, 0), NULL),
                      SPECX_OK);
-    assert_true(tu_wait_stats(srv, one_running, SPECX_SEC(5)));
+    assert_true(tu_wait_stats(srv, tu_one_received, SPECX_SEC(5)));
     assert_int_equal(specx_rpc_call_start(c, f, SPECX_TIME_NEVER, tu_done, tu_slot(w, 1), &b),
                      SPECX_OK);
     assert_true(tu_wait_stats(srv, a_running_b_queued, SPECX_SEC(5)));
@@ -302,7 +288,7 @@ static void cancel_grid_mode(const char *opts)
     assert_true(tu_wait(w, 2, SPECX_SEC(5)));
     assert_int_equal(w->rec[0].st, SPECX_OK);
     assert_int_equal(w->rec[1].st, SPECX_ECANCELED);
-    assert_true(tu_wait_stats(srv, one_cancelled, SPECX_SEC(5)));
+    assert_true(tu_wait_stats(srv, tu_one_cancelled, SPECX_SEC(5)));
     specx_rpc_server_stats *st = malloc(sizeof *st);
     specx_rpc_server_get_stats(srv, st);
     assert_int_equal(st->compute.count, 1); /* B was never computed */
@@ -514,7 +500,7 @@ static void shutdown_grace(void **state)
     cu = tu_client(specx_rpc_server_port(srv), "");
     assert_int_equal(specx_rpc_call_start(cu, f, SPECX_TIME_NEVER, tu_done, tu_slot(w, 3), NULL),
                      SPECX_OK);
-    assert_true(tu_wait_stats(srv, one_running, SPECX_SEC(5)));
+    assert_true(tu_wait_stats(srv, tu_one_received, SPECX_SEC(5)));
     t0 = specx_time_now();
     specx_rpc_server_stop(srv, SPECX_MS(200));
     took = specx_time_now() - t0;
