@@ -230,7 +230,8 @@ static inline void dw_pixel(const xk_conv *cv, int oy, int ox, int c0)
             acc += ld8(src + (size_t)kx * is) * ld8(wt + (size_t)kx * C);
         }
     }
-    st8(cv->out.p + ((size_t)oy * cv->out.w + ox) * cv->out.stride + c0, act8(acc, cv->act));
+    st8(cv->out.p + ((size_t)(oy - cv->out_row0) * cv->out.w + ox) * cv->out.stride + c0,
+        act8(acc, cv->act));
 }
 
 /* 3x3: the nine weight vectors of a channel tile stay in registers while
@@ -251,7 +252,7 @@ static inline void dw_pixel(const xk_conv *cv, int oy, int ox, int c0)
         if (!full) {                                                                               \
             lo = hi = ow;                                                                          \
         }                                                                                          \
-        float *orow = cv->out.p + (size_t)oy * ow * os;                                            \
+        float *orow = cv->out.p + (size_t)(oy - cv->out_row0) * ow * os;                           \
         const size_t step = (size_t)s * is;                                                        \
         for (int c0 = 0; c0 < C; c0 += (T)) {                                                      \
             for (int ox = 0; ox < lo; ox++) {                                                      \
@@ -346,6 +347,23 @@ static void dw_task(void *ctx, size_t oy)
 void xk_dwconv(pthreadpool_t pool, const xk_conv *cv)
 {
     pthreadpool_parallelize_1d(pool, dw_task, (void *)cv, (size_t)cv->out.h, 0);
+}
+
+typedef struct dw_rows_ctx {
+    const xk_conv *cv;
+    int oy0;
+} dw_rows_ctx;
+
+static void dw_rows_task(void *ctx, size_t i)
+{
+    const dw_rows_ctx *r = ctx;
+    dw_task((void *)r->cv, (size_t)r->oy0 + i);
+}
+
+void xk_dwconv_rows(pthreadpool_t pool, const xk_conv *cv, int oy0, int oy1)
+{
+    dw_rows_ctx r = {.cv = cv, .oy0 = oy0};
+    pthreadpool_parallelize_1d(pool, dw_rows_task, &r, (size_t)(oy1 - oy0), 0);
 }
 
 /* ---- dense 3x3 stem convolution (few input channels) -------------------

@@ -40,7 +40,8 @@ typedef enum op_kind {
     OP_DW,
     OP_STEM, /* dense 3x3 with few inputs (first layer), our kernel */
     OP_PWDW, /* a 1x1 convolution fused into the depthwise one reading it */
-    OP_NOP,  /* the 1x1 convolution of an OP_PWDW */
+    OP_DWPW, /* a direct depthwise convolution and the 1x1 one reading it, by bands */
+    OP_NOP,  /* the 1x1 convolution of an OP_PWDW or OP_DWPW */
     OP_MAXPOOL,
     OP_ADD,
     OP_UPSAMPLE,
@@ -59,6 +60,8 @@ typedef struct op {
     xk_pwdw pw; /* OP_PWDW */
     int pw_layer;
     int band;                /* OP_CONV as a banded GEMM: output rows per band (0: one call) */
+    xnn_act pw_post;         /* OP_DWPW: the 1x1 convolution's activation */
+    float *dw_buf;           /* OP_DWPW: one band of the depthwise output */
     xk_view vin, vin2, vout; /* resolved */
     uint64_t ns, min_ns;     /* profile: total and fastest run */
 } op;
@@ -143,6 +146,10 @@ static void touch(xnn_net *net, tview v, int step, bool write)
  * K = 32 it was 4x slower). */
 #define XNN_PWDW_MIN_BYTES (2u << 20)
 #define XNN_PWDW_MAX_K 8
+/* Depthwise outputs at least this big (past L2) go through a band buffer
+ * instead (xl@416: -0.04..-0.26 ms at 208x208x16 and 104x104x64, -0.01..-0.04
+ * at 52x52x192; below, every fused pair was 0.01-0.025 ms slower). */
+#define XNN_DWPW_MIN_BYTES (1900u << 10)
 
 /* A 1x1 convolution whose only reader is a direct 3x3 depthwise
  * convolution: computed band by band inside the depthwise op, so the
@@ -203,6 +210,53 @@ static void fuse_pwdw(xnn_net *net, const bool *is_placed)
     }
     free(readers);
     free(op_of);
+}
+
+/* A direct depthwise convolution whose only reader is the 1x1 convolution
+ * scheduled right after it: per band of rows the depthwise output goes to
+ * a buffer that stays in cache and XNNPACK's GEMM reads it from there. */
+static void fuse_dwpw(xnn_net *net, const bool *is_placed)
+{
+    const xnn_model *m = net->m;
+    int n = m->n;
+    int *readers = calloc((size_t)n, sizeof *readers);
+    if (readers == NULL) {
+        return; /* an optimisation: run unfused */
+    }
+    for (int s = 0; s < net->nop; s++) {
+        const op *o = &net->ops[s];
+        if (o->in_layer >= 0) {
+            readers[o->in_layer]++;
+        }
+        if (o->kind == OP_ADD && o->in2_layer >= 0) {
+            readers[o->in2_layer]++;
+        }
+    }
+    for (int k = 0; k < net->nyolo; k++) {
+        int p = producer_of(m, net->yolo_layer[k] - 1);
+        if (p >= 0) {
+            readers[p]++;
+        }
+    }
+    for (int s = 0; s + 1 < net->nop; s++) {
+        op *dw = &net->ops[s], *pw = &net->ops[s + 1];
+        if (dw->kind != OP_DW || pw->kind != OP_CONV || pw->in_layer != dw->layer ||
+            is_placed[dw->layer] || readers[dw->layer] != 1) {
+            continue;
+        }
+        const xnn_layer *dl = &m->layers[dw->layer], *pl = &m->layers[pw->layer];
+        size_t bytes = (size_t)dl->out_h * dl->out_w * dl->out_c * sizeof(float);
+        if (pl->size != 1 || pl->stride != 1 || pl->pad != 0 || pl->groups != 1 ||
+            dl->act == XNN_ACT_LOGISTIC || bytes < XNN_DWPW_MIN_BYTES) {
+            continue;
+        }
+        dw->kind = OP_DWPW;
+        dw->pw_layer = pw->layer;
+        dw->pw_post = pw->post;
+        dw->out = pw->out;
+        pw->kind = OP_NOP;
+    }
+    free(readers);
 }
 
 static specx_status plan(xnn_net *net, specx_err *err)
@@ -337,6 +391,7 @@ static specx_status plan(xnn_net *net, specx_err *err)
     }
     if ((net->flags & XNN_NET_NO_DIRECT) == 0) {
         fuse_pwdw(net, is_placed);
+        fuse_dwpw(net, is_placed);
     }
     free(placed);
     free(is_placed);
@@ -527,6 +582,35 @@ static specx_status setup_pwdw(xnn_net *net, op *o)
  * 2 MB tensor run at once costs ~0.4 ms more there). */
 #define XNN_BAND_BYTES (256u << 10)
 
+/* The depthwise part writes bands of o->band rows into dw_buf; the 1x1
+ * part is a fully connected operator set up per band at run time. */
+static specx_status setup_dwpw(xnn_net *net, op *o, const xnn_layer *l, specx_err *err)
+{
+    const xnn_layer *pl = &net->m->layers[o->pw_layer];
+    if (setup_direct(o, l) != SPECX_OK) {
+        return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+    }
+    size_t row = (size_t)l->out_w * l->out_c * sizeof(float);
+    size_t band = XNN_BAND_BYTES / row;
+    o->band = band < 1 ? 1 : band > (size_t)l->out_h ? l->out_h : (int)band;
+    size_t bytes = ((size_t)o->band * row + XNN_EXTRA_BYTES + 63) / 64 * 64;
+    o->dw_buf = aligned_alloc(64, bytes);
+    if (o->dw_buf == NULL) {
+        return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+    }
+    memset(o->dw_buf, 0, bytes);
+    o->cv.out =
+        (xk_view){.p = o->dw_buf, .h = l->out_h, .w = l->out_w, .c = l->out_c, .stride = l->out_c};
+    float lo = pl->act == XNN_ACT_RELU ? 0.0f : -INFINITY;
+    enum xnn_status xs = xnn_create_fully_connected_nc_f32(
+        (size_t)pl->in_c, (size_t)pl->filters, (size_t)l->out_c, (size_t)o->vout.stride,
+        pl->weights, pl->bias, lo, INFINITY, 0, &o->xop);
+    if (xs != xnn_status_success) {
+        return xnn_fail(err, o->pw_layer, "create fully connected", xs);
+    }
+    return SPECX_OK;
+}
+
 static specx_status build_ops(xnn_net *net, specx_err *err)
 {
     for (int s = 0; s < net->nop; s++) {
@@ -543,6 +627,13 @@ static specx_status build_ops(xnn_net *net, specx_err *err)
         if (o->kind == OP_PWDW) {
             if (setup_direct(o, l) != SPECX_OK || setup_pwdw(net, o) != SPECX_OK) {
                 return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+            }
+            continue;
+        }
+        if (o->kind == OP_DWPW) {
+            specx_status st = setup_dwpw(net, o, l, err);
+            if (st != SPECX_OK) {
+                return st;
             }
             continue;
         }
@@ -661,6 +752,7 @@ void xnn_net_free(xnn_net *net)
             xnn_delete_operator(net->ops[s].xop);
         }
         free(net->ops[s].wt);
+        free(net->ops[s].dw_buf);
         if (net->ops[s].pw.bufs != NULL) {
             for (int t = 0; t < net->ops[s].pw.tasks; t++) {
                 free(net->ops[s].pw.bufs[t]);
@@ -729,6 +821,30 @@ static specx_status run_banded(xnn_net *net, op *o, specx_err *err)
     return SPECX_OK;
 }
 
+static specx_status run_dwpw(xnn_net *net, op *o, specx_err *err)
+{
+    const size_t w = (size_t)o->vout.w;
+    xk_conv c = o->cv;
+    for (int y0 = 0; y0 < o->vout.h; y0 += o->band) {
+        int rows = o->vout.h - y0 < o->band ? o->vout.h - y0 : o->band;
+        c.out_row0 = y0;
+        xk_dwconv_rows(net->pool, &c, y0, y0 + rows);
+        xk_view out = o->vout;
+        out.p += (size_t)y0 * w * (size_t)out.stride;
+        out.h = rows;
+        enum xnn_status xs =
+            xnn_setup_fully_connected_nc_f32(o->xop, (size_t)rows * w, o->dw_buf, out.p, net->pool);
+        if (xs == xnn_status_success) {
+            xs = xnn_run_operator(o->xop, net->pool);
+        }
+        if (xs != xnn_status_success) {
+            return xnn_fail(err, o->pw_layer, "run", xs);
+        }
+        post_act(net->pool, o->pw_post, &out);
+    }
+    return SPECX_OK;
+}
+
 specx_status xnn_net_run(xnn_net *net, const atomic_bool *cancel, specx_err *err)
 {
     for (int s = 0; s < net->nop; s++) {
@@ -746,6 +862,13 @@ specx_status xnn_net_run(xnn_net *net, const atomic_bool *cancel, specx_err *err
                 xk_logistic(net->pool, &o->vout);
             }
             break;
+        case OP_DWPW: {
+            specx_status st = run_dwpw(net, o, err);
+            if (st != SPECX_OK) {
+                return st;
+            }
+            break;
+        }
         case OP_STEM:
             xk_stem3(net->pool, &o->cv);
             if (o->post == XNN_ACT_LOGISTIC) {
@@ -836,6 +959,8 @@ static const char *op_name(const op *o, const xnn_layer *l)
         return "dw-direct";
     case OP_PWDW:
         return "1x1+dw";
+    case OP_DWPW:
+        return "dw+1x1";
     case OP_STEM:
         return "stem";
     case OP_NOP:
@@ -885,7 +1010,8 @@ void xnn_net_profile_print(const xnn_net *net, FILE *f)
         if (o->kind == OP_NOP) {
             continue;
         }
-        if ((o->kind == OP_CONV || o->kind == OP_DW || o->kind == OP_PWDW || o->kind == OP_STEM) &&
+        if ((o->kind == OP_CONV || o->kind == OP_DW || o->kind == OP_PWDW || o->kind == OP_DWPW ||
+             o->kind == OP_STEM) &&
             l->size > 1) {
             snprintf(outs + strlen(outs), sizeof outs - strlen(outs), " k%d/%d", l->size,
                      l->stride);
