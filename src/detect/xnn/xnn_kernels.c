@@ -269,6 +269,39 @@ static inline void dw_pixel(const xk_conv *cv, int oy, int ox, int c0)
                 const float *r0 = cv->in.p + (size_t)(iy0 - cv->row0) * cv->in.w * is + c0;        \
                 const float *r1 = r0 + (size_t)cv->in.w * is, *r2 = r1 + (size_t)cv->in.w * is;    \
                 int ox = lo;                                                                       \
+                if (s == 1) {                                                                      \
+                    /* stride 1: the four pixels share columns; six loads per row, not twelve */   \
+                    for (; ox + 4 <= hi; ox += 4) {                                                \
+                        size_t x = (size_t)(ox - pad) * is;                                        \
+                        VT a0 = bias, a1 = bias, a2 = bias, a3 = bias;                             \
+                        for (int r = 0; r < 3; r++) {                                              \
+                            const float *q = (r == 0 ? r0 : r == 1 ? r1 : r2) + x;                 \
+                            const VT wa = r == 0 ? w0 : r == 1 ? w3 : w6;                          \
+                            const VT wb = r == 0 ? w1 : r == 1 ? w4 : w7;                          \
+                            const VT wc = r == 0 ? w2 : r == 1 ? w5 : w8;                          \
+                            const VT c0_ = LD(q), c1_ = LD(q + is), c2_ = LD(q + 2 * (size_t)is);  \
+                            const VT c3_ = LD(q + 3 * (size_t)is), c4_ = LD(q + 4 * (size_t)is);   \
+                            const VT c5_ = LD(q + 5 * (size_t)is);                                 \
+                            a0 += c0_ * wa;                                                        \
+                            a0 += c1_ * wb;                                                        \
+                            a0 += c2_ * wc;                                                        \
+                            a1 += c1_ * wa;                                                        \
+                            a1 += c2_ * wb;                                                        \
+                            a1 += c3_ * wc;                                                        \
+                            a2 += c2_ * wa;                                                        \
+                            a2 += c3_ * wb;                                                        \
+                            a2 += c4_ * wc;                                                        \
+                            a3 += c3_ * wa;                                                        \
+                            a3 += c4_ * wb;                                                        \
+                            a3 += c5_ * wc;                                                        \
+                        }                                                                          \
+                        float *o = orow + (size_t)ox * os + c0;                                    \
+                        ST(o, ACT(a0, act));                                                       \
+                        ST(o + os, ACT(a1, act));                                                  \
+                        ST(o + 2 * (size_t)os, ACT(a2, act));                                      \
+                        ST(o + 3 * (size_t)os, ACT(a3, act));                                      \
+                    }                                                                              \
+                }                                                                                  \
                 for (; ox + 4 <= hi; ox += 4) {                                                    \
                     size_t x = (size_t)(ox * s - pad) * is;                                        \
                     VT a0 = bias, a1 = bias, a2 = bias, a3 = bias;                                 \
