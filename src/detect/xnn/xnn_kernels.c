@@ -495,52 +495,53 @@ void xk_stem3(pthreadpool_t pool, const xk_conv *cv)
  * row0 says which tensor row the buffer starts at). The expanded tensor is
  * never written to memory; halo rows are computed twice (once per band). */
 
-/* rows [y0, y1) of the 1x1 convolution into buf (rows of mid.w x mid.c) */
-XK_CLONES static void pw_rows(const xk_pwdw *f, int y0, int y1, float *buf)
-{
-    const int K = f->in.c, N = f->mid_c, W = f->in.w, is = f->in.stride, act = f->pw_act;
-    for (int y = y0; y < y1; y++) {
-        const float *in = f->in.p + (size_t)y * W * is;
-        float *o = buf + (size_t)(y - y0) * W * N;
-        int x = 0;
-        for (; x + 4 <= W; x += 4) {
-            const float *i0 = in + (size_t)x * is, *i1 = i0 + is, *i2 = i1 + is, *i3 = i2 + is;
-            for (int n0 = 0; n0 < N; n0 += 8) {
-                v8 b = ld8(f->pw_b + n0);
-                v8 a0 = b, a1 = b, a2 = b, a3 = b;
-                const float *w = f->pw_w + n0;
-                for (int k = 0; k < K; k++, w += N) {
-                    v8 wv = ld8(w);
-                    v8 x0 = {i0[k], i0[k], i0[k], i0[k], i0[k], i0[k], i0[k], i0[k]};
-                    v8 x1 = {i1[k], i1[k], i1[k], i1[k], i1[k], i1[k], i1[k], i1[k]};
-                    v8 x2 = {i2[k], i2[k], i2[k], i2[k], i2[k], i2[k], i2[k], i2[k]};
-                    v8 x3 = {i3[k], i3[k], i3[k], i3[k], i3[k], i3[k], i3[k], i3[k]};
-                    a0 += x0 * wv;
-                    a1 += x1 * wv;
-                    a2 += x2 * wv;
-                    a3 += x3 * wv;
-                }
-                float *q = o + (size_t)x * N + n0;
-                st8(q, act8(a0, act));
-                st8(q + N, act8(a1, act));
-                st8(q + 2 * N, act8(a2, act));
-                st8(q + 3 * N, act8(a3, act));
-            }
-        }
-        for (; x < W; x++) {
-            const float *i0 = in + (size_t)x * is;
-            for (int n0 = 0; n0 < N; n0 += 8) {
-                v8 a0 = ld8(f->pw_b + n0);
-                const float *w = f->pw_w + n0;
-                for (int k = 0; k < K; k++, w += N) {
-                    v8 x0 = {i0[k], i0[k], i0[k], i0[k], i0[k], i0[k], i0[k], i0[k]};
-                    a0 += x0 * ld8(w);
-                }
-                st8(o + (size_t)x * N + n0, act8(a0, act));
-            }
-        }
+/* rows [y0, y1) of the 1x1 convolution into buf (rows of mid.w x mid.c),
+ * T output channels per vector (16: one AVX-512 register, when mid_c allows) */
+#define PW_ROWS(NAME, VT, LD, ST, ACT, T)                                                          \
+    XK_CLONES static void NAME(const xk_pwdw *f, int y0, int y1, float *buf)                       \
+    {                                                                                              \
+        const int K = f->in.c, N = f->mid_c, W = f->in.w, is = f->in.stride, act = f->pw_act;      \
+        for (int y = y0; y < y1; y++) {                                                            \
+            const float *in = f->in.p + (size_t)y * W * is;                                        \
+            float *o = buf + (size_t)(y - y0) * W * N;                                             \
+            int x = 0;                                                                             \
+            for (; x + 4 <= W; x += 4) {                                                           \
+                const float *i0 = in + (size_t)x * is, *i1 = i0 + is, *i2 = i1 + is,               \
+                            *i3 = i2 + is;                                                         \
+                for (int n0 = 0; n0 < N; n0 += (T)) {                                              \
+                    VT b = LD(f->pw_b + n0);                                                       \
+                    VT a0 = b, a1 = b, a2 = b, a3 = b;                                             \
+                    const float *w = f->pw_w + n0;                                                 \
+                    for (int k = 0; k < K; k++, w += N) {                                          \
+                        VT wv = LD(w);                                                             \
+                        a0 += i0[k] * wv;                                                          \
+                        a1 += i1[k] * wv;                                                          \
+                        a2 += i2[k] * wv;                                                          \
+                        a3 += i3[k] * wv;                                                          \
+                    }                                                                              \
+                    float *q = o + (size_t)x * N + n0;                                             \
+                    ST(q, ACT(a0, act));                                                           \
+                    ST(q + N, ACT(a1, act));                                                       \
+                    ST(q + 2 * N, ACT(a2, act));                                                   \
+                    ST(q + 3 * N, ACT(a3, act));                                                   \
+                }                                                                                  \
+            }                                                                                      \
+            for (; x < W; x++) {                                                                   \
+                const float *i0 = in + (size_t)x * is;                                             \
+                for (int n0 = 0; n0 < N; n0 += (T)) {                                              \
+                    VT a0 = LD(f->pw_b + n0);                                                      \
+                    const float *w = f->pw_w + n0;                                                 \
+                    for (int k = 0; k < K; k++, w += N) {                                          \
+                        a0 += i0[k] * LD(w);                                                       \
+                    }                                                                              \
+                    ST(o + (size_t)x * N + n0, ACT(a0, act));                                      \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
     }
-}
+
+PW_ROWS(pw_rows_8, v8, ld8, st8, act8, 8)
+PW_ROWS(pw_rows_16, v16, ld16, st16, act16, 16)
 
 static void pwdw_task(void *ctx, size_t task)
 {
@@ -554,7 +555,11 @@ static void pwdw_task(void *ctx, size_t task)
         int y0 = oy0 * dw->s - dw->pad, y1 = (oy1 - 1) * dw->s - dw->pad + dw->k;
         y0 = y0 < 0 ? 0 : y0;
         y1 = y1 > dw->in.h ? dw->in.h : y1;
-        pw_rows(f, y0, y1, buf);
+        if (f->mid_c % 16 == 0) {
+            pw_rows_16(f, y0, y1, buf);
+        } else {
+            pw_rows_8(f, y0, y1, buf);
+        }
         xk_conv c = *dw;
         c.in.p = buf;
         c.in.stride = f->mid_c;
