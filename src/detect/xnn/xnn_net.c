@@ -14,7 +14,10 @@
  *   read, so no step reads and writes the same memory. The yolo inputs stay
  *   live after the run (the caller decodes them).
  * - XNNPACK operators are created and set up once with the final pointers;
- *   a run only calls xnn_run_operator, the post activation loops and ours. */
+ *   a run only calls xnn_run_operator, the post activation loops and ours.
+ *   The exception is banded GEMMs (fully_connected operators, whose setup is
+ *   cheap): set up per band of rows so that what runs next on the band
+ *   (leaky, or the GEMM reading a depthwise band) finds it in cache. */
 #include "xnn_net.h"
 
 #include <limits.h>
