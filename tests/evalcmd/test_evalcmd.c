@@ -25,62 +25,14 @@
 /* cmocka needs the headers above */
 #include <cmocka.h>
 
+#include "specx_proc.h"
+
 #define NIMAGES 8
 
 static const char *specx_bin;
 static char assets[2048], models[2200], coco[2200], tmpdir[256];
 
 /* ---- helpers ------------------------------------------------------------------ */
-
-typedef struct result {
-    int rc;
-    char err[16384]; /* stderr */
-    char out[65536]; /* stdout */
-} result;
-
-static void slurp(const char *path, char *buf, size_t n)
-{
-    buf[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return;
-    }
-    size_t k = fread(buf, 1, n - 1, f);
-    buf[k] = '\0';
-    fclose(f);
-}
-
-/* Runs `specx ARGS` (a shell fragment) with stdout and stderr captured. */
-static result *run(const char *fmt, ...)
-{
-    char args[8192], cmd[12288], errpath[512], outpath[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(errpath, sizeof errpath, "%s/stderr.txt", tmpdir);
-    snprintf(outpath, sizeof outpath, "%s/stdout.txt", tmpdir);
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s' </dev/null", specx_bin, args, outpath, errpath);
-    result *r = calloc(1, sizeof *r);
-    assert_non_null(r);
-    int st = system(cmd);
-    r->rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    slurp(errpath, r->err, sizeof r->err);
-    slurp(outpath, r->out, sizeof r->out);
-    if (r->rc != 0) {
-        fprintf(stderr, "# specx %s\n# exit %d, stderr:\n%s\n", args, r->rc, r->err);
-    }
-    return r;
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s != '\0'; s++) {
-        n += *s == '\n';
-    }
-    return n;
-}
 
 static const char *next_line(const char *l)
 {
@@ -91,7 +43,7 @@ static const char *next_line(const char *l)
 static cJSON *load_json(const char *path)
 {
     static char buf[1 << 20];
-    slurp(path, buf, sizeof buf);
+    specx_proc_slurp(path, buf, sizeof buf);
     cJSON *j = cJSON_Parse(buf);
     assert_non_null(j);
     return j;
@@ -142,50 +94,6 @@ static int won_by(const cJSON *run, int x)
     return n;
 }
 
-typedef struct server {
-    pid_t pid;
-    FILE *out;
-    int port;
-} server;
-
-/* `specx serve --model MODEL --port 0`; waits for its "listening on" line. */
-static void server_start(server *s, const char *model)
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    s->pid = fork();
-    assert_true(s->pid >= 0);
-    if (s->pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execl(specx_bin, specx_bin, "serve", "--model", model, "--model-dir", models, "--port", "0",
-              "--bind", "127.0.0.1", "--grace", "0", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    s->out = fdopen(fds[0], "r");
-    assert_non_null(s->out);
-    char line[256] = "";
-    assert_non_null(fgets(line, sizeof line, s->out));
-    const char *colon = strrchr(line, ':');
-    assert_true(strncmp(line, "listening on ", 13) == 0 && colon != NULL);
-    s->port = atoi(colon + 1);
-    assert_true(s->port > 0);
-}
-
-static void server_stop(server *s)
-{
-    kill(s->pid, SIGTERM);
-    char buf[4096];
-    while (fread(buf, 1, sizeof buf, s->out) > 0) {
-    }
-    fclose(s->out);
-    int st = 0;
-    assert_int_equal(waitpid(s->pid, &st, 0), s->pid);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-}
-
 /* ---- tests -------------------------------------------------------------------- */
 
 /* Four modes at 1 ms and 5 s behind the lan link, in-process cloud server. */
@@ -197,9 +105,10 @@ static void test_end_to_end(void **state)
     /* The 320x320 cloud model keeps the test fast under ASan (the command's
      * default is the 416 one); 4 frames/s leave the local model time for
      * every frame on a loaded machine, so none is dropped from its queue. */
-    result *r = run("eval --dataset '%s' --model-dir '%s' --limit %d --profile lan "
-                    "--deadlines 5000,1 --cloud-model yolo-fastest-1.1-xl --fps 4 --out '%s'",
-                    coco, models, NIMAGES, out);
+    specx_proc_result *r =
+        specx_proc_run("eval --dataset '%s' --model-dir '%s' --limit %d --profile lan "
+                       "--deadlines 5000,1 --cloud-model yolo-fastest-1.1-xl --fps 4 --out '%s'",
+                       coco, models, NIMAGES, out);
     assert_int_equal(r->rc, 0);
 
     /* stdout: a table row per mode and deadline (cloud-unbounded once) */
@@ -290,15 +199,15 @@ static void test_end_to_end(void **state)
     /* results.csv: a header and one row per run */
     static char csv[1 << 16];
     snprintf(path, sizeof path, "%s/results.csv", out);
-    slurp(path, csv, sizeof csv);
-    assert_int_equal(count_lines(csv), 1 + 8);
+    specx_proc_slurp(path, csv, sizeof csv);
+    assert_int_equal(specx_proc_count_lines(csv), 1 + 8);
     assert_non_null(strstr(csv, "won_cloud"));
     assert_non_null(strstr(csv, "won_local"));
 
     /* report.html: self-contained, with the plots */
     static char html[1 << 20];
     snprintf(path, sizeof path, "%s/report.html", out);
-    slurp(path, html, sizeof html);
+    specx_proc_slurp(path, html, sizeof html);
     int svgs = 0;
     for (const char *p = html; (p = strstr(p, "<svg")) != NULL; p++) {
         svgs++;
@@ -315,16 +224,16 @@ static void test_end_to_end(void **state)
 static void test_external_server(void **state)
 {
     (void)state;
-    server s;
-    server_start(&s, "test:delay_ms=5");
+    specx_proc_server s;
+    specx_proc_server_start(&s, "test:delay_ms=5", models);
     char out[512];
     snprintf(out, sizeof out, "%s/ext", tmpdir);
-    result *r =
-        run("eval --dataset '%s' --model-dir '%s' --limit 4 --server 127.0.0.1:%d,name=edge "
-            "--modes cloud-unbounded,cloud --deadlines 3000 --fps 20 --repeats 2 "
-            "--out '%s'",
-            coco, models, s.port, out);
-    server_stop(&s);
+    specx_proc_result *r = specx_proc_run(
+        "eval --dataset '%s' --model-dir '%s' --limit 4 --server 127.0.0.1:%d,name=edge "
+        "--modes cloud-unbounded,cloud --deadlines 3000 --fps 20 --repeats 2 "
+        "--out '%s'",
+        coco, models, s.port, out);
+    specx_proc_server_stop(&s);
     assert_int_equal(r->rc, 0);
     char path[600];
     snprintf(path, sizeof path, "%s/results.json", out);
@@ -359,13 +268,13 @@ static void expect_error(int want_rc, const char *needle, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    result *r = run("%s", args);
+    specx_proc_result *r = specx_proc_run("%s", args);
     assert_int_equal(r->rc, want_rc);
     if (strstr(r->err, needle) == NULL) {
         fprintf(stderr, "# expected '%s' in stderr:\n%s\n", needle, r->err);
     }
     assert_non_null(strstr(r->err, needle));
-    assert_true(count_lines(r->err) <= 3);
+    assert_true(specx_proc_count_lines(r->err) <= 3);
     free(r);
 }
 
@@ -424,6 +333,7 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
+    specx_proc_init(specx_bin, tmpdir);
     if (argc > 2) {
         cmocka_set_test_filter(argv[2]);
     }
