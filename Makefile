@@ -6,7 +6,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CMAKE ?= cmake
 
-.PHONY: all deps assets build build-asan test demo bench valgrind format format-check lint clean
+.PHONY: all deps assets build build-asan test demo bench valgrind format format-check lint tidy clean
 
 all: build
 
@@ -53,6 +53,13 @@ format-check:
 lint: build
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I include $$(git ls-files 'src/*.c' 'apps/*.c')
+
+# clang-tidy with the checks in .clang-tidy; any finding fails.
+# TIDY_EXCLUDE: files to leave out (none today).
+TIDY_EXCLUDE ?=
+tidy: build
+	clang-tidy -p $(BUILD) --quiet --warnings-as-errors='*' \
+	  $$(git ls-files 'src/*.c' 'apps/*.c' 'bench/*.c' $(foreach f,$(TIDY_EXCLUDE),':!$(f)'))
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -20,7 +20,8 @@ int specx_cmd_bench(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         FILE *f = argc < 2 ? stderr : stdout;
-        fprintf(f, "usage: specx bench NAME [options]   (specx bench NAME --help)\n\nbenchmarks:\n");
+        fprintf(f,
+                "usage: specx bench NAME [options]   (specx bench NAME --help)\n\nbenchmarks:\n");
         for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++) {
             fprintf(f, "  %-9s %s\n", benches[i].name, benches[i].summary);
         }

@@ -26,6 +26,7 @@
 #include "specx/rpc.h"
 #include "specx/video.h"
 
+#include "cli.h"
 #include "commands.h"
 #include "run.h"
 
@@ -85,28 +86,6 @@ static int mkdir_p(const char *path)
         return -1;
     }
     return 0;
-}
-
-static bool find_video(char *buf, size_t n)
-{
-    const char *envs[] = {"SPECX_ASSETS_DIR", "SPECX_SHARED_ASSETS"};
-    for (size_t i = 0; i < 2; i++) {
-        const char *d = getenv(envs[i]);
-        if (d != NULL && d[0] != '\0') {
-            snprintf(buf, n, "%s/video/" DEMO_VIDEO, d);
-            if (access(buf, R_OK) == 0) {
-                return true;
-            }
-        }
-    }
-    const char *rel[] = {"assets/video/" DEMO_VIDEO, "../shared/assets/video/" DEMO_VIDEO};
-    for (size_t i = 0; i < 2; i++) {
-        if (access(rel[i], R_OK) == 0) {
-            snprintf(buf, n, "%s", rel[i]);
-            return true;
-        }
-    }
-    return false;
 }
 
 /* ---- server ------------------------------------------------------------------ */
@@ -266,7 +245,7 @@ int specx_cmd_demo(int argc, char **argv)
     char video[4096];
     if (o.video != NULL) {
         snprintf(video, sizeof video, "%s", o.video);
-    } else if (!find_video(video, sizeof video)) {
+    } else if (!specx_cli_find_asset("video/" DEMO_VIDEO, video, sizeof video)) {
         fprintf(stderr,
                 "specx demo: cannot find " DEMO_VIDEO " (looked in $SPECX_ASSETS_DIR/video, "
                 "./assets/video, ../shared/assets/video; run `make assets` or give "

@@ -10,6 +10,7 @@
 #include "specx/codec.h"
 #include "specx/detector.h"
 
+#include "cli.h"
 #include "commands.h"
 
 static void usage(FILE *f)
@@ -35,12 +36,10 @@ static void usage(FILE *f)
 
 static int parse_float(const char *opt, const char *s, float lo, float hi, float *out)
 {
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi)) {
+    double v;
+    if (!specx_cli_double(s, lo, hi, &v)) {
         fprintf(stderr, "specx detect: %s wants a number in [%g, %g], got '%s'\n", opt, (double)lo,
-                (double)hi, s);
+                (double)hi, s != NULL ? s : "");
         return -1;
     }
     *out = (float)v;

@@ -29,6 +29,7 @@
 #include "specx/rpc.h"
 #include "specx/video.h"
 
+#include "cli.h"
 #include "commands.h"
 #include "run.h"
 
@@ -618,18 +619,6 @@ static void usage(FILE *f)
         specx_detector_default_backend());
 }
 
-static bool parse_long(const char *v, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long x = v != NULL ? strtol(v, &end, 10) : 0;
-    if (v == NULL || errno != 0 || end == v || *end != '\0' || x < lo || x > hi) {
-        return false;
-    }
-    *out = x;
-    return true;
-}
-
 int specx_cmd_run(int argc, char **argv)
 {
     const char *servers[MAX_EXEC];
@@ -684,7 +673,7 @@ int specx_cmd_run(int argc, char **argv)
             o.fps = strtod(v, &end);
             ok = end != v && *end == '\0' && o.fps >= 0 && o.fps <= 1000;
         } else if (strcmp(a, "--frames") == 0) {
-            ok = parse_long(v, 1, 1L << 40, &n);
+            ok = specx_cli_long(v, 1, 1L << 40, &n);
             o.max_frames = n;
         } else if (strcmp(a, "--out") == 0) {
             o.out_jsonl = v;
@@ -695,13 +684,13 @@ int specx_cmd_run(int argc, char **argv)
         } else if (strcmp(a, "--stats-json") == 0) {
             o.stats_json = v;
         } else if (strcmp(a, "--jpeg-quality") == 0) {
-            ok = parse_long(v, 1, 100, &n);
+            ok = specx_cli_long(v, 1, 100, &n);
             o.jpeg_quality = (int)n;
         } else if (strcmp(a, "--local-queue") == 0) {
-            ok = parse_long(v, 1, 1000, &n);
+            ok = specx_cli_long(v, 1, 1000, &n);
             o.local_queue = (int)n;
         } else if (strcmp(a, "--max-in-flight") == 0) {
-            ok = parse_long(v, 1, 100000, &n);
+            ok = specx_cli_long(v, 1, 100000, &n);
             o.max_in_flight = (int)n;
         } else if (strcmp(a, "--backend") == 0) {
             o.backend = v;

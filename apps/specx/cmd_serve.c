@@ -1,6 +1,7 @@
 /* cmd_serve.c — `specx serve`: serve a detection model over gRPC until
  * SIGINT/SIGTERM, then stop gracefully and print the statistics. */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "specx/detector.h"
 #include "specx/rpc.h"
 
+#include "cli.h"
 #include "commands.h"
 
 typedef struct serve_opts {
@@ -69,28 +71,21 @@ static specx_status open_detector(void *user, int worker, specx_detector **out, 
 
 static int parse_int_opt(const char *name, const char *v, int lo, int hi, int *out)
 {
-    char *end;
-    errno = 0;
-    long x = v != NULL ? strtol(v, &end, 10) : 0;
-    if (v == NULL || errno != 0 || end == v || *end != '\0' || x < lo || x > hi) {
+    if (!specx_cli_int(v, lo, hi, out)) {
         fprintf(stderr, "specx serve: %s needs an integer in %d..%d (got '%s')\n", name, lo, hi,
                 v != NULL ? v : "");
         return -1;
     }
-    *out = (int)x;
     return 0;
 }
 
 static int parse_double_opt(const char *name, const char *v, double lo, double *out)
 {
-    char *end;
-    double x = v != NULL ? strtod(v, &end) : 0;
-    if (v == NULL || end == v || *end != '\0' || !(x >= lo)) {
+    if (!specx_cli_double(v, lo, INFINITY, out)) {
         fprintf(stderr, "specx serve: %s needs a number >= %g (got '%s')\n", name, lo,
                 v != NULL ? v : "");
         return -1;
     }
-    *out = x;
     return 0;
 }
 

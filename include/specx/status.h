@@ -47,6 +47,11 @@ typedef struct specx_err {
 specx_status specx_err_set(specx_err *err, specx_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 specx_status specx_err_vset(specx_err *err, specx_status st, const char *fmt, va_list ap);
+#ifdef __clang_analyzer__
+/* The static analyzer sees one file at a time: without this it assumes
+ * specx_err_set may return SPECX_OK and walks error paths as success paths. */
+#define specx_err_set(err, st, ...) ((specx_err_set)((err), (st), __VA_ARGS__), (st))
+#endif
 
 /* err->msg if set, else specx_strerror(st). */
 const char *specx_err_text(const specx_err *err, specx_status st);

@@ -4,7 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void specx_detections_init(specx_detections *d) { memset(d, 0, sizeof *d); }
+void specx_detections_init(specx_detections *d)
+{
+    memset(d, 0, sizeof *d);
+}
 
 specx_status specx_detections_push(specx_detections *d, const specx_detection *item)
 {
@@ -21,7 +24,10 @@ specx_status specx_detections_push(specx_detections *d, const specx_detection *i
     return SPECX_OK;
 }
 
-void specx_detections_clear(specx_detections *d) { d->count = 0; }
+void specx_detections_clear(specx_detections *d)
+{
+    d->count = 0;
+}
 
 void specx_detections_free(specx_detections *d)
 {

@@ -41,8 +41,8 @@ specx_status specx_image_copy(specx_image *dst, const specx_image *src)
         return st;
     }
     for (int y = 0; y < src->height; y++) {
-        memcpy(tmp.data + (size_t)y * (size_t)tmp.stride, src->data + (size_t)y * (size_t)src->stride,
-               (size_t)src->width * 3);
+        memcpy(tmp.data + (size_t)y * (size_t)tmp.stride,
+               src->data + (size_t)y * (size_t)src->stride, (size_t)src->width * 3);
     }
     *dst = tmp;
     return SPECX_OK;

@@ -194,6 +194,7 @@ static void defer_push(defer *d, ditem it)
 {
     if (d->n == d->cap) {
         size_t ncap = d->cap * 2;
+        // NOLINTNEXTLINE(clang-analyzer-optin.portability.UnixAPI): cap >= 16 from defer_init
         ditem *nv = malloc(ncap * sizeof *nv);
         if (nv == NULL) {
             /* Only reached with more than 7 executors (inline storage covers
@@ -383,6 +384,7 @@ static bool timer_arm(specx_operator *op, msg *m, specx_time_t t)
     if (m->heap_idx == SIZE_MAX) {
         if (op->heap_n == op->heap_cap) {
             size_t ncap = op->heap_cap ? op->heap_cap * 2 : 64;
+            // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
             msg **nh = realloc(op->heap, ncap * sizeof *nh);
             if (nh == NULL) {
                 return false;
@@ -412,6 +414,7 @@ static void set_reason(msg *m, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang-14 false positive
     vsnprintf(m->reason, sizeof m->reason, fmt, ap);
     va_end(ap);
 }
@@ -425,6 +428,7 @@ static void append_reason(msg *m, const char *fmt, ...)
     }
     va_list ap;
     va_start(ap, fmt);
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang-14 false positive
     vsnprintf(m->reason + len, sizeof m->reason - len, fmt, ap);
     va_end(ap);
 }
@@ -1418,7 +1422,7 @@ static specx_status submit_msg(specx_operator *op, void *input, void *user, bool
             } else {
                 e->st.cancelled++;
             }
-            msg_unref(m); /* the call's; this thread still holds its own */
+            m->refs--; /* the call's; never the last: this thread still holds its own */
         } else if (s->cstate == CALL_STARTING) {
             s->cstate = CALL_OUT;
             if (s->cancel_req) {

@@ -56,12 +56,13 @@ const char *specx_status_name(specx_status st)
 specx_status specx_err_vset(specx_err *err, specx_status st, const char *fmt, va_list ap)
 {
     if (err != NULL) {
+        // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): ap is the caller's started list
         vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     }
     return st;
 }
 
-specx_status specx_err_set(specx_err *err, specx_status st, const char *fmt, ...)
+specx_status(specx_err_set)(specx_err *err, specx_status st, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -48,4 +48,7 @@ specx_wall_t specx_wall_now(void)
     return (specx_wall_t){.ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec};
 }
 
-double specx_wall_seconds(specx_wall_t w) { return (double)w.ns / 1e9; }
+double specx_wall_seconds(specx_wall_t w)
+{
+    return (double)w.ns / 1e9;
+}

@@ -619,19 +619,22 @@ specx_status specx_darknet_yolo_outputs(specx_darknet *dn, const specx_image *im
     }
     network *net = dn->net;
     size_t in_count = (size_t)net->w * (size_t)net->h * 3;
-    out->in_w = net->w;
-    out->in_h = net->h;
-    out->input = malloc(in_count * sizeof *out->input);
     size_t n = 0;
     for (int i = 0; i < net->n; i++) {
         n += net->layers[i].type == YOLO;
     }
-    out->layers = calloc(n ? n : 1, sizeof *out->layers);
-    if (out->input == NULL || out->layers == NULL) {
+    float *input = malloc(in_count * sizeof *input);
+    specx_yolo_output *layers = calloc(n ? n : 1, sizeof *layers);
+    if (input == NULL || layers == NULL) {
+        free(input);
+        free(layers);
         dk.free_image(boxed);
-        specx_yolo_outputs_free(out);
         return specx_err_set(err, SPECX_ENOMEM, "out of memory");
     }
+    out->in_w = net->w;
+    out->in_h = net->h;
+    out->input = input;
+    out->layers = layers;
     memcpy(out->input, boxed.data, in_count * sizeof *out->input);
     st = forward(dn, boxed.data, NULL);
     dk.free_image(boxed);

@@ -368,6 +368,7 @@ specx_status specx_local_executor_create(const specx_local_executor_config *cfg,
         return specx_err_set(err, SPECX_EINVAL, "local executor: workers must be 1..64 (got %d)",
                              cfg->workers);
     }
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     specx_detector **dets = calloc((size_t)n, sizeof *dets);
     if (dets == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "out of memory");

@@ -309,6 +309,7 @@ static bool summary_table(FILE *f, const specx_eval_results *r)
         fputs("</th>", f);
     }
     fputs("</tr>\n", f);
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     const specx_eval_run **runs = calloc(r->n_repeats, sizeof *runs);
     if (!runs) {
         return false;

@@ -125,21 +125,23 @@ static int clamp_coord(int v)
     return clampi(v, -COORD_LIMIT, COORD_LIMIT);
 }
 
+/* Swaps so that *lo <= *hi. */
+static void order2(int *lo, int *hi)
+{
+    if (*lo > *hi) {
+        int t = *lo;
+        *lo = *hi;
+        *hi = t;
+    }
+}
+
 void specx_draw_fill(specx_image *img, int x0, int y0, int x1, int y1, specx_rgb c)
 {
     if (img == NULL || img->data == NULL || img->width < 1 || img->height < 1) {
         return;
     }
-    if (x0 > x1) {
-        int t = x0;
-        x0 = x1;
-        x1 = t;
-    }
-    if (y0 > y1) {
-        int t = y0;
-        y0 = y1;
-        y1 = t;
-    }
+    order2(&x0, &x1);
+    order2(&y0, &y1);
     if (x1 < 0 || y1 < 0 || x0 >= img->width || y0 >= img->height) {
         return;
     }
@@ -160,16 +162,8 @@ void specx_draw_fill(specx_image *img, int x0, int y0, int x1, int y1, specx_rgb
 void specx_draw_rect(specx_image *img, int x0, int y0, int x1, int y1, int thickness, specx_rgb c)
 {
     x0 = clamp_coord(x0), y0 = clamp_coord(y0), x1 = clamp_coord(x1), y1 = clamp_coord(y1);
-    if (x0 > x1) {
-        int t = x0;
-        x0 = x1;
-        x1 = t;
-    }
-    if (y0 > y1) {
-        int t = y0;
-        y0 = y1;
-        y1 = t;
-    }
+    order2(&x0, &x1);
+    order2(&y0, &y1);
     int t = clampi(thickness, 1, COORD_LIMIT);
     /* A border thicker than half the box is the whole box. */
     if (2 * t > x1 - x0 || 2 * t > y1 - y0) {
@@ -308,16 +302,8 @@ void specx_draw_detections(specx_image *img, const specx_detections *dets, specx
             !to_coord(d->xmax, sx, &x1) || !to_coord(d->ymax, sy, &y1)) {
             continue;
         }
-        if (x0 > x1) {
-            int t = x0;
-            x0 = x1;
-            x1 = t;
-        }
-        if (y0 > y1) {
-            int t = y0;
-            y0 = y1;
-            y1 = t;
-        }
+        order2(&x0, &x1);
+        order2(&y0, &y1);
         /* Nothing of the box is visible: no stray label at the border. */
         if (x1 < 0 || y1 < 0 || x0 >= img->width || y0 >= img->height) {
             continue;
@@ -374,6 +360,7 @@ int specx_draw_banner(specx_image *img, int scale, specx_rgb fg, specx_rgb bg, c
     char text[512];
     va_list ap;
     va_start(ap, fmt);
+    // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang-14 false positive
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     /* One line: the banner is a status strip, not a text box. */

@@ -550,11 +550,21 @@ static specx_status open_listen(specx_netem *nx, const specx_netem_config *cfg, 
                              port, strerror(e));
     }
     freeaddrinfo(res);
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &len);
-    nx->port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                        : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+        struct sockaddr_storage ss;
+    } addr;
+    memset(&addr, 0, sizeof addr);
+    socklen_t len = sizeof addr;
+    if (getsockname(fd, &addr.sa, &len) != 0) {
+        int e = errno;
+        close(fd);
+        return specx_err_set(err, SPECX_EUNAVAILABLE, "netem: cannot read the port of %s:%s: %s",
+                             host, port, strerror(e));
+    }
+    nx->port = addr.sa.sa_family == AF_INET6 ? ntohs(addr.in6.sin6_port) : ntohs(addr.in4.sin_port);
     nx->listen_fd = fd;
     return SPECX_OK;
 }

@@ -29,11 +29,6 @@
 #include "client_internal.h"
 #include "internal.h"
 
-typedef struct outmsg {
-    grpc_byte_buffer *bb;
-    struct outmsg *next;
-} outmsg;
-
 typedef struct stream stream;
 
 struct specx_rpc_call {
@@ -65,7 +60,7 @@ struct stream {
     bool first_recv;
     grpc_metadata_array md_init, md_trail;
     grpc_byte_buffer *recv_bb, *sending;
-    outmsg *q_head, *q_tail;
+    rpc_sendq q;
     grpc_status_code status;
     grpc_slice details;
     specx_rpc_call *pending;
@@ -257,12 +252,7 @@ static void stream_free(stream *s)
     if (s->sending != NULL) {
         grpc_byte_buffer_destroy(s->sending);
     }
-    while (s->q_head != NULL) {
-        outmsg *m = s->q_head;
-        s->q_head = m->next;
-        grpc_byte_buffer_destroy(m->bb);
-        free(m);
-    }
+    rpc_sendq_clear(&s->q);
     grpc_slice_unref(s->details);
     free(s);
 }
@@ -291,16 +281,10 @@ static bool stream_batch(stream *s, const grpc_op *ops, size_t n, rpc_tag *tag)
 
 static void stream_pump_locked(stream *s)
 {
-    if (s->sending != NULL || s->q_head == NULL || s->broken) {
+    if (s->sending != NULL || rpc_sendq_empty(&s->q) || s->broken) {
         return;
     }
-    outmsg *m = s->q_head;
-    s->q_head = m->next;
-    if (s->q_head == NULL) {
-        s->q_tail = NULL;
-    }
-    s->sending = m->bb;
-    free(m);
+    s->sending = rpc_sendq_pop(&s->q);
     grpc_op op;
     memset(&op, 0, sizeof op);
     op.op = GRPC_OP_SEND_MESSAGE;
@@ -313,20 +297,9 @@ static void stream_pump_locked(stream *s)
 
 static void stream_queue_locked(stream *s, grpc_byte_buffer *bb)
 {
-    outmsg *m = malloc(sizeof *m);
-    if (m == NULL) {
-        grpc_byte_buffer_destroy(bb);
-        return;
+    if (rpc_sendq_push(&s->q, bb)) {
+        stream_pump_locked(s);
     }
-    m->bb = bb;
-    m->next = NULL;
-    if (s->q_tail != NULL) {
-        s->q_tail->next = m;
-    } else {
-        s->q_head = m;
-    }
-    s->q_tail = m;
-    stream_pump_locked(s);
 }
 
 static void pending_unlink(stream *s, specx_rpc_call *k)

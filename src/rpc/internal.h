@@ -42,6 +42,20 @@ specx_status rpc_response_to_detections(const ObjectDetection__Response *r, spec
 /* gRPC status details slice -> C string in buf. */
 void rpc_slice_to_buf(grpc_slice s, char *buf, size_t n);
 
+/* A FIFO of byte buffers waiting for their turn to be sent on one call (a
+ * send batch may have only one message in flight). Owns the buffers it holds.
+ * Not thread-safe: the caller holds its call's lock. Zero-initialised = empty. */
+typedef struct rpc_sendq {
+    struct rpc_sendq_item *head, *tail;
+} rpc_sendq;
+/* Appends bb and takes it; out of memory: destroys bb, returns false. */
+bool rpc_sendq_push(rpc_sendq *q, grpc_byte_buffer *bb);
+/* The oldest buffer (the caller owns it now), or NULL when empty. */
+grpc_byte_buffer *rpc_sendq_pop(rpc_sendq *q);
+bool rpc_sendq_empty(const rpc_sendq *q);
+/* Destroys every queued buffer; the queue is empty after. */
+void rpc_sendq_clear(rpc_sendq *q);
+
 void rpc_global_init(void);
 void rpc_global_shutdown(void);
 

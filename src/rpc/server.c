@@ -72,11 +72,6 @@ struct ucall {
     job job; /* embedded: lives as long as the call object */
 };
 
-typedef struct outmsg {
-    grpc_byte_buffer *bb;
-    struct outmsg *next;
-} outmsg;
-
 struct scall {
     rpc_tag t_new, t_close, t_recv, t_send, t_md, t_status;
     server_t *srv;
@@ -97,7 +92,7 @@ struct scall {
     bool server_stopping;        /* end the stream once its work is done */
     bool registered;             /* on srv->streams */
     struct scall *snext, *sprev; /* srv->streams */
-    outmsg *outq_head, *outq_tail;
+    rpc_sendq outq;
     job *jobs; /* live jobs (queued or running) */
 };
 
@@ -227,6 +222,7 @@ static grpc_byte_buffer *encode_response(const job *j, const reply *r, bool with
     ObjectDetection__BoundingBox *boxes = NULL;
     if (n > 0) {
         objs = calloc(n, sizeof *objs);
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         ptrs = calloc(n, sizeof *ptrs);
         boxes = calloc(n, sizeof *boxes);
         if (objs == NULL || ptrs == NULL || boxes == NULL) {
@@ -346,12 +342,7 @@ static void scall_free(scall *c)
     if (c->sending_bb != NULL) {
         grpc_byte_buffer_destroy(c->sending_bb);
     }
-    while (c->outq_head != NULL) {
-        outmsg *m = c->outq_head;
-        c->outq_head = m->next;
-        grpc_byte_buffer_destroy(m->bb);
-        free(m);
-    }
+    rpc_sendq_clear(&c->outq);
     grpc_slice_unref(c->details);
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -372,14 +363,8 @@ static void scall_pump_locked(scall *c)
     if (c->sending_bb != NULL || c->status_started) {
         return;
     }
-    if (c->outq_head != NULL && !c->send_broken && !c->closed_by_peer) {
-        outmsg *m = c->outq_head;
-        c->outq_head = m->next;
-        if (c->outq_head == NULL) {
-            c->outq_tail = NULL;
-        }
-        c->sending_bb = m->bb;
-        free(m);
+    if (!rpc_sendq_empty(&c->outq) && !c->send_broken && !c->closed_by_peer) {
+        c->sending_bb = rpc_sendq_pop(&c->outq);
         grpc_op op;
         memset(&op, 0, sizeof op);
         op.op = GRPC_OP_SEND_MESSAGE;
@@ -405,19 +390,7 @@ static void scall_pump_locked(scall *c)
 
 static void scall_push_reply(scall *c, grpc_byte_buffer *bb)
 {
-    outmsg *m = malloc(sizeof *m);
-    if (m == NULL) {
-        grpc_byte_buffer_destroy(bb);
-        return;
-    }
-    m->bb = bb;
-    m->next = NULL;
-    if (c->outq_tail != NULL) {
-        c->outq_tail->next = m;
-    } else {
-        c->outq_head = m;
-    }
-    c->outq_tail = m;
+    (void)rpc_sendq_push(&c->outq, bb); /* false: out of memory, this reply is lost */
 }
 
 /* Delivers a finished job's reply and releases the job. */
@@ -1100,7 +1073,9 @@ specx_status specx_rpc_server_start(const specx_rpc_server_config *cfg, specx_rp
     pthread_cond_init(&s->cv, &ca);
     pthread_cond_init(&s->done_cv, &ca);
     pthread_condattr_destroy(&ca);
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     s->heap = calloc(s->heap_cap, sizeof *s->heap);
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     s->dets = calloc((size_t)s->nworkers, sizeof *s->dets);
     s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
     if (s->heap == NULL || s->dets == NULL || s->workers == NULL) {

@@ -22,106 +22,14 @@
 /* cmocka needs the headers above */
 #include <cmocka.h>
 
+#include "specx_proc.h"
+
 #define NFRAMES 6
 
 static const char *specx_bin;
 static char assets[2048], models[2200], video[2200], tmpdir[256];
 
 /* ---- helpers ------------------------------------------------------------------ */
-
-typedef struct result {
-    int rc;
-    char err[16384]; /* stderr */
-    char out[65536]; /* stdout */
-} result;
-
-static void slurp(const char *path, char *buf, size_t n)
-{
-    buf[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        return;
-    }
-    size_t k = fread(buf, 1, n - 1, f);
-    buf[k] = '\0';
-    fclose(f);
-}
-
-/* Runs `specx ARGS` (a shell fragment) with stdout and stderr captured. */
-static result *run(const char *fmt, ...)
-{
-    char args[8192], cmd[12288], errpath[512], outpath[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(errpath, sizeof errpath, "%s/stderr.txt", tmpdir);
-    snprintf(outpath, sizeof outpath, "%s/stdout.txt", tmpdir);
-    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s' </dev/null", specx_bin, args, outpath, errpath);
-    result *r = calloc(1, sizeof *r);
-    assert_non_null(r);
-    int st = system(cmd);
-    r->rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    slurp(errpath, r->err, sizeof r->err);
-    slurp(outpath, r->out, sizeof r->out);
-    if (r->rc != 0) {
-        fprintf(stderr, "# specx %s\n# exit %d, stderr:\n%s\n", args, r->rc, r->err);
-    }
-    return r;
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s != '\0'; s++) {
-        n += *s == '\n';
-    }
-    return n;
-}
-
-typedef struct server {
-    pid_t pid;
-    FILE *out;
-    int port;
-} server;
-
-/* `specx serve --model MODEL --port 0`; waits for its "listening on" line. */
-static void server_start(server *s, const char *model)
-{
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    s->pid = fork();
-    assert_true(s->pid >= 0);
-    if (s->pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execl(specx_bin, specx_bin, "serve", "--model", model, "--model-dir", models, "--port", "0",
-              "--bind", "127.0.0.1", "--grace", "0", (char *)NULL);
-        _exit(127);
-    }
-    close(fds[1]);
-    s->out = fdopen(fds[0], "r");
-    assert_non_null(s->out);
-    char line[256] = "";
-    assert_non_null(fgets(line, sizeof line, s->out));
-    const char *colon = strrchr(line, ':');
-    assert_true(strncmp(line, "listening on ", 13) == 0 && colon != NULL);
-    s->port = atoi(colon + 1);
-    assert_true(s->port > 0);
-}
-
-static void server_stop(server *s)
-{
-    kill(s->pid, SIGTERM);
-    char buf[4096];
-    while (fread(buf, 1, sizeof buf, s->out) > 0) {
-    }
-    fclose(s->out);
-    int st = 0;
-    assert_int_equal(waitpid(s->pid, &st, 0), s->pid);
-    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-}
 
 typedef struct lines {
     int n;
@@ -241,9 +149,10 @@ static void test_run_local_sync(void **state)
     char out[512], stats[512];
     path_in_tmp(out, sizeof out, "local.jsonl");
     path_in_tmp(stats, sizeof stats, "local-stats.json");
-    result *r = run("run --video '%s' --model-dir '%s' --local-model yolo-fastest-1.1 --frames %d "
-                    "--mode sync --out '%s' --stats-json '%s'",
-                    video, models, NFRAMES, out, stats);
+    specx_proc_result *r = specx_proc_run(
+        "run --video '%s' --model-dir '%s' --local-model yolo-fastest-1.1 --frames %d "
+        "--mode sync --out '%s' --stats-json '%s'",
+        video, models, NFRAMES, out, stats);
     assert_int_equal(r->rc, 0);
     assert_non_null(strstr(r->out, "local"));
     lines ls;
@@ -264,7 +173,7 @@ static void test_run_local_sync(void **state)
     free_lines(&ls);
 
     static char buf[1 << 16];
-    slurp(stats, buf, sizeof buf);
+    specx_proc_slurp(stats, buf, sizeof buf);
     cJSON *s = cJSON_Parse(buf);
     assert_non_null(s);
     assert_int_equal(cJSON_GetObjectItem(s, "frames")->valueint, NFRAMES);
@@ -284,9 +193,10 @@ static void test_run_unreachable_server(void **state)
     (void)state;
     char out[512];
     path_in_tmp(out, sizeof out, "unreachable.jsonl");
-    result *r = run("run --video '%s' --model-dir '%s' --local-model yolo-fastest-1.1 --frames %d "
-                    "--mode sync --server 127.0.0.1:1,name=gone --deadline 10000 --out '%s'",
-                    video, models, NFRAMES, out);
+    specx_proc_result *r = specx_proc_run(
+        "run --video '%s' --model-dir '%s' --local-model yolo-fastest-1.1 --frames %d "
+        "--mode sync --server 127.0.0.1:1,name=gone --deadline 10000 --out '%s'",
+        video, models, NFRAMES, out);
     assert_int_equal(r->rc, 0);
     assert_non_null(strstr(r->out, "gone: first failure: unavailable"));
     lines ls;
@@ -311,15 +221,16 @@ static void test_run_unreachable_server(void **state)
 static void test_run_cloud_wins(void **state)
 {
     (void)state;
-    server s;
-    server_start(&s, "test:delay_ms=20");
+    specx_proc_server s;
+    specx_proc_server_start(&s, "test:delay_ms=20", models);
     char out[512], ann[512];
     path_in_tmp(out, sizeof out, "cloud.jsonl");
     path_in_tmp(ann, sizeof ann, "annotated");
-    result *r = run("run --video '%s' --model-dir '%s' --local-model yolo-fastest-1.1 --frames %d "
-                    "--server 127.0.0.1:%d,name=cloud --deadline 8000 --out '%s' --annotate '%s'",
-                    video, models, NFRAMES, s.port, out, ann);
-    server_stop(&s);
+    specx_proc_result *r = specx_proc_run(
+        "run --video '%s' --model-dir '%s' --local-model yolo-fastest-1.1 --frames %d "
+        "--server 127.0.0.1:%d,name=cloud --deadline 8000 --out '%s' --annotate '%s'",
+        video, models, NFRAMES, s.port, out, ann);
+    specx_proc_server_stop(&s);
     assert_int_equal(r->rc, 0);
     lines ls;
     load_lines(out, &ls);
@@ -362,16 +273,17 @@ static void test_run_cloud_wins(void **state)
 static void test_run_remote_only_priorities(void **state)
 {
     (void)state;
-    server a, b;
-    server_start(&a, "test:delay_ms=5");
-    server_start(&b, "test:delay_ms=5");
+    specx_proc_server a, b;
+    specx_proc_server_start(&a, "test:delay_ms=5", models);
+    specx_proc_server_start(&b, "test:delay_ms=5", models);
     char out[512];
     path_in_tmp(out, sizeof out, "remote.jsonl");
-    result *r = run("run --video '%s' --frames %d --mode sync --deadline none --server "
-                    "127.0.0.1:%d,name=first --server 127.0.0.1:%d,name=second --out '%s'",
-                    video, NFRAMES, a.port, b.port, out);
-    server_stop(&a);
-    server_stop(&b);
+    specx_proc_result *r =
+        specx_proc_run("run --video '%s' --frames %d --mode sync --deadline none --server "
+                       "127.0.0.1:%d,name=first --server 127.0.0.1:%d,name=second --out '%s'",
+                       video, NFRAMES, a.port, b.port, out);
+    specx_proc_server_stop(&a);
+    specx_proc_server_stop(&b);
     assert_int_equal(r->rc, 0);
     lines ls;
     load_lines(out, &ls);
@@ -395,16 +307,17 @@ static void test_run_remote_only_priorities(void **state)
 static void test_run_overload(void **state)
 {
     (void)state;
-    server s;
-    server_start(&s, "test:delay_ms=150");
+    specx_proc_server s;
+    specx_proc_server_start(&s, "test:delay_ms=150", models);
     char out[512], stats[512];
     path_in_tmp(out, sizeof out, "overload.jsonl");
     path_in_tmp(stats, sizeof stats, "overload-stats.json");
-    result *r = run("run --video '%s' --model-dir '%s' --local-model yolo-fastest-1.1 --frames 12 "
-                    "--server 127.0.0.1:%d,name=slow,inflight=1 --deadline 1000 --out '%s' "
-                    "--stats-json '%s'",
-                    video, models, s.port, out, stats);
-    server_stop(&s);
+    specx_proc_result *r = specx_proc_run(
+        "run --video '%s' --model-dir '%s' --local-model yolo-fastest-1.1 --frames 12 "
+        "--server 127.0.0.1:%d,name=slow,inflight=1 --deadline 1000 --out '%s' "
+        "--stats-json '%s'",
+        video, models, s.port, out, stats);
+    specx_proc_server_stop(&s);
     assert_int_equal(r->rc, 0);
     lines ls;
     load_lines(out, &ls);
@@ -429,7 +342,7 @@ static void test_run_overload(void **state)
     free_lines(&ls);
 
     static char buf[1 << 16];
-    slurp(stats, buf, sizeof buf);
+    specx_proc_slurp(stats, buf, sizeof buf);
     cJSON *j = cJSON_Parse(buf);
     assert_non_null(j);
     const cJSON *op = cJSON_GetObjectItem(j, "operator");
@@ -446,14 +359,15 @@ static void test_run_overload(void **state)
 static void test_run_fallback(void **state)
 {
     (void)state;
-    server s;
-    server_start(&s, "test:delay_ms=3000");
+    specx_proc_server s;
+    specx_proc_server_start(&s, "test:delay_ms=3000", models);
     char out[512];
     path_in_tmp(out, sizeof out, "fallback.jsonl");
-    result *r = run("run --video '%s' --local-model test:delay_ms=250 --frames 3 --mode sync "
-                    "--server 127.0.0.1:%d,name=slow --deadline 80 --out '%s'",
-                    video, s.port, out);
-    server_stop(&s);
+    specx_proc_result *r =
+        specx_proc_run("run --video '%s' --local-model test:delay_ms=250 --frames 3 --mode sync "
+                       "--server 127.0.0.1:%d,name=slow --deadline 80 --out '%s'",
+                       video, s.port, out);
+    specx_proc_server_stop(&s);
     assert_int_equal(r->rc, 0);
     assert_non_null(strstr(r->out, "fallback after deadline 3 (100.0%)"));
     lines ls;
@@ -478,9 +392,9 @@ static void test_run_fallback(void **state)
 
 static void expect_one_line_error(const char *args, int rc)
 {
-    result *r = run("%s", args);
+    specx_proc_result *r = specx_proc_run("%s", args);
     assert_int_equal(r->rc, rc);
-    assert_int_equal(count_lines(r->err), 1);
+    assert_int_equal(specx_proc_count_lines(r->err), 1);
     assert_true(strncmp(r->err, "specx run: ", 11) == 0);
     free(r);
 }
@@ -492,7 +406,7 @@ static void test_run_bad_input(void **state)
     snprintf(args, sizeof args, "run --video '%s/missing.mp4' --local-model yolo-fastest-1.1",
              tmpdir);
     expect_one_line_error(args, 1);
-    result *r = run("%s", args);
+    specx_proc_result *r = specx_proc_run("%s", args);
     assert_non_null(strstr(r->err, "missing.mp4"));
     free(r);
     /* not a video */
@@ -535,7 +449,8 @@ static void test_demo(void **state)
     (void)state;
     char dir[512];
     path_in_tmp(dir, sizeof dir, "demo-out");
-    result *r = run("demo --frames %d --model-dir '%s' --out-dir '%s'", NFRAMES, models, dir);
+    specx_proc_result *r =
+        specx_proc_run("demo --frames %d --model-dir '%s' --out-dir '%s'", NFRAMES, models, dir);
     assert_int_equal(r->rc, 0);
     assert_non_null(strstr(r->out, "demo finished"));
     assert_non_null(strstr(r->out, "cloud-xl416"));
@@ -551,7 +466,7 @@ static void test_demo(void **state)
     assert_true(st.st_size > 1000);
     snprintf(p, sizeof p, "%s/stats.json", dir);
     static char buf[1 << 16];
-    slurp(p, buf, sizeof buf);
+    specx_proc_slurp(p, buf, sizeof buf);
     cJSON *j = cJSON_Parse(buf);
     assert_non_null(j);
     assert_int_equal(cJSON_GetObjectItem(j, "frames")->valueint, NFRAMES);
@@ -582,6 +497,7 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
+    specx_proc_init(specx_bin, tmpdir);
     if (argc > 2) {
         cmocka_set_test_filter(argv[2]);
     }

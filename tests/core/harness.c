@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "fake_executor.h"
+#include "test_timeout.h"
 
 static _Atomic specx_time_t tclock;
 
@@ -53,9 +54,7 @@ void hplan_fn(void *plan_user, const specx_msg_info *msg, size_t exec_index, spe
 
 double test_timeout_scale(void)
 {
-    const char *s = getenv("SPECX_TEST_TIMEOUT_SCALE");
-    double v = s != NULL ? atof(s) : 1.0;
-    return v > 0 ? v : 1.0;
+    return specx_test_timeout_scale();
 }
 
 void hcollect_init(hcollect *c)

@@ -93,10 +93,8 @@ static void test_sub_interval(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_small_values_exact),
-        cmocka_unit_test(test_relative_error),
-        cmocka_unit_test(test_percentiles_and_merge),
-        cmocka_unit_test(test_negative_and_empty),
+        cmocka_unit_test(test_small_values_exact),    cmocka_unit_test(test_relative_error),
+        cmocka_unit_test(test_percentiles_and_merge), cmocka_unit_test(test_negative_and_empty),
         cmocka_unit_test(test_sub_interval),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #include <string.h>
 /* cmocka.h needs the headers above */
 #include <cjson/cJSON.h>
+
 #include <cmocka.h>
 
 #include "fixture.h"

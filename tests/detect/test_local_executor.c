@@ -21,6 +21,8 @@
 #include "specx/local_executor.h"
 #include "specx/time.h"
 
+#include "test_timeout.h"
+
 /* ---- the call layer stand-in -------------------------------------------- */
 
 struct specx_call {
@@ -76,26 +78,9 @@ uint64_t specx_call_seq(const specx_call *call)
     return (uint64_t)call->id;
 }
 
-static double scale(void)
-{
-    const char *s = getenv("SPECX_TEST_TIMEOUT_SCALE");
-    double v = s != NULL ? atof(s) : 1.0;
-    return v > 0 ? v : 1.0;
-}
-
-static struct timespec deadline_in(double seconds)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    long long ns = ts.tv_nsec + (long long)(seconds * scale() * 1e9);
-    ts.tv_sec += (time_t)(ns / 1000000000LL);
-    ts.tv_nsec = (long)(ns % 1000000000LL);
-    return ts;
-}
-
 static void wait_done(int n)
 {
-    struct timespec ts = deadline_in(5);
+    struct timespec ts = specx_test_realtime_in(5);
     pthread_mutex_lock(&cmu);
     while (ndone < n) {
         if (pthread_cond_timedwait(&ccv, &cmu, &ts) != 0) {
@@ -169,7 +154,7 @@ static void release(int n)
 
 static void wait_entered(int n)
 {
-    struct timespec ts = deadline_in(5);
+    struct timespec ts = specx_test_realtime_in(5);
     pthread_mutex_lock(&g.mu);
     while (g.entered < n) {
         if (pthread_cond_timedwait(&g.cv, &g.mu, &ts) != 0) {

@@ -20,22 +20,7 @@
 #include "specx/local_executor.h"
 #include "specx/operator.h"
 
-static double scale(void)
-{
-    const char *s = getenv("SPECX_TEST_TIMEOUT_SCALE");
-    double v = s != NULL ? atof(s) : 1.0;
-    return v > 0 ? v : 1.0;
-}
-
-static struct timespec abs_in(double seconds)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    long long ns = ts.tv_nsec + (long long)(seconds * scale() * 1e9);
-    ts.tv_sec += (time_t)(ns / 1000000000LL);
-    ts.tv_nsec = (long)(ns % 1000000000LL);
-    return ts;
-}
+#include "test_timeout.h"
 
 /* ---- a detector the test steps through (see test_local_executor.c) ----- */
 
@@ -54,7 +39,7 @@ static specx_status gate_detect(void *impl, const specx_image *img, const atomic
     g.entered++;
     pthread_cond_broadcast(&g.cv);
     while (g.tokens == 0 && !atomic_load(cancel)) {
-        struct timespec ts = abs_in(0.001 / scale());
+        struct timespec ts = specx_test_realtime_in(0.001 / specx_test_timeout_scale());
         pthread_cond_timedwait(&g.cv, &g.mu, &ts); /* a checkpoint per ms */
     }
     if (g.tokens == 0) {
@@ -82,7 +67,7 @@ static void release(int n)
 
 static void wait_gate(int *counter, int n)
 {
-    struct timespec ts = abs_in(5);
+    struct timespec ts = specx_test_realtime_in(5);
     pthread_mutex_lock(&g.mu);
     while (*counter < n) {
         if (pthread_cond_timedwait(&g.cv, &g.mu, &ts) != 0) {
@@ -182,7 +167,7 @@ static void on_output(void *user, specx_output *o)
 
 static void wait_outputs(int n)
 {
-    struct timespec ts = abs_in(5);
+    struct timespec ts = specx_test_realtime_in(5);
     pthread_mutex_lock(&outs.mu);
     while (outs.n < n) {
         if (pthread_cond_timedwait(&outs.cv, &outs.mu, &ts) != 0) {

@@ -30,14 +30,9 @@
 #include "specx/netem.h"
 #include "specx/time.h"
 
-static const char *g_specx_bin;
+#include "test_timeout.h"
 
-static double scale(void)
-{
-    const char *s = getenv("SPECX_TEST_TIMEOUT_SCALE");
-    double v = s ? atof(s) : 1.0;
-    return v > 0 ? v : 1.0;
-}
+static const char *g_specx_bin;
 
 static double now_ms(void)
 {
@@ -284,7 +279,7 @@ static void test_order_and_half_close(void **state)
     assert_int_equal(st.connection_errors, 0);
     /* Applied delays: at least the sampled ones, median near 2 ms. */
     double p50 = specx_dur_ms(specx_hist_quantile(&st.dir[0].delay_ns, 0.5));
-    assert_true(p50 > 1.0 && p50 < 50.0 * scale());
+    assert_true(p50 > 1.0 && p50 < 50.0 * specx_test_timeout_scale());
     specx_netem_destroy(nx);
     echo_stop(&es);
 }
@@ -332,7 +327,7 @@ static void test_bandwidth(void **state)
         printf("bandwidth: 500 kB through an 8 Mbit/s uplink in %.1f ms = %.2f Mbit/s\n", elapsed,
                mbit);
         assert_true(elapsed >= 500.0 * 0.99);
-        upper_ok = elapsed <= 500.0 * 1.2 * scale() + 50.0;
+        upper_ok = elapsed <= 500.0 * 1.2 * specx_test_timeout_scale() + 50.0;
     }
     assert_true(upper_ok);
     echo_stop(&es);
@@ -371,7 +366,7 @@ static void test_delay(void **state)
         best = fmin(best, rtt);
     }
     /* Noise only adds: the best of five must be close. */
-    assert_true(best <= 50.0 + 10.0 * scale());
+    assert_true(best <= 50.0 + 10.0 * specx_test_timeout_scale());
     close(fd);
     specx_netem_destroy(nx);
 
@@ -411,7 +406,8 @@ static void test_delay(void **state)
         assert_true(p50 >= d50 / 1.02 + 2.0 - 0.1);
         assert_true(p90 >= d90 / 1.02 + 2.0 - 0.1);
         assert_true(rtt[0] >= 2.0);
-        upper_ok = p50 <= d50 + 2.0 + 5.0 * scale() && p90 <= d90 + 2.0 + 10.0 * scale();
+        upper_ok = p50 <= d50 + 2.0 + 5.0 * specx_test_timeout_scale() &&
+                   p90 <= d90 + 2.0 + 10.0 * specx_test_timeout_scale();
     }
     assert_true(upper_ok);
 
@@ -489,8 +485,8 @@ static void test_outage(void **state)
         close(fd);
         specx_netem_destroy(nx);
         /* The held chunks' delays include the wait (when they were held). */
-        timely = rtt < 100.0 * scale() && sent < before + 590.0 &&
-                 done <= t0 + 600.0 + 50.0 * scale() &&
+        timely = rtt < 100.0 * specx_test_timeout_scale() && sent < before + 590.0 &&
+                 done <= t0 + 600.0 + 50.0 * specx_test_timeout_scale() &&
                  st.dir[SPECX_NETEM_UP].delay_ns.max >= SPECX_MS(150);
     }
     assert_true(timely);
@@ -520,7 +516,7 @@ static void test_errors_and_stop(void **state)
     close(tmp);
     specx_netem *nx = link_start("delay = const ms=1\n", dead_port, 1);
     int fd = connect_to(specx_netem_port(nx));
-    assert_true(wait_closed(fd, (int)(2000 * scale())));
+    assert_true(wait_closed(fd, (int)(2000 * specx_test_timeout_scale())));
     close(fd);
     specx_netem_stats st;
     for (int i = 0; i < 100; i++) {
@@ -551,7 +547,7 @@ static void test_errors_and_stop(void **state)
     send_all(fd, "in flight", 9);
     specx_netem_stop(nx);
     specx_netem_stop(nx); /* idempotent */
-    assert_true(wait_closed(fd, (int)(2000 * scale())));
+    assert_true(wait_closed(fd, (int)(2000 * specx_test_timeout_scale())));
     specx_netem_stats_get(nx, &st);
     assert_int_equal(st.connections, 1);
     assert_int_equal(st.active, 0);
@@ -594,7 +590,7 @@ static void test_cli_sigterm(void **state)
     port = atoi(colon + strlen("127.0.0.1:"));
     assert_true(port > 0);
     int fd = connect_to(port);
-    assert_true(ping(fd, 100) < 1000.0 * scale());
+    assert_true(ping(fd, 100) < 1000.0 * specx_test_timeout_scale());
     close(fd);
     kill(pid, SIGTERM);
     char all[4096] = "";

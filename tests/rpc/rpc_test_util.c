@@ -12,11 +12,11 @@
 
 #include "specx/codec.h"
 
+#include "test_timeout.h"
+
 specx_dur_t tu_scaled(specx_dur_t d)
 {
-    const char *s = getenv("SPECX_TEST_TIMEOUT_SCALE");
-    double k = s != NULL ? atof(s) : 1.0;
-    return (specx_dur_t)((double)d * (k > 0 ? k : 1.0));
+    return (specx_dur_t)((double)d * specx_test_timeout_scale());
 }
 
 typedef struct spec_holder {
@@ -132,6 +132,22 @@ void tu_waiter_free(tu_waiter *w)
     }
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
+}
+
+tu_waiter *tu_waiter_new(void)
+{
+    tu_waiter *w = malloc(sizeof *w);
+    if (w == NULL) {
+        abort();
+    }
+    tu_waiter_init(w);
+    return w;
+}
+
+void tu_waiter_delete(tu_waiter *w)
+{
+    tu_waiter_free(w);
+    free(w);
 }
 
 void *tu_slot(tu_waiter *w, int i)
@@ -301,4 +317,19 @@ const char *tu_source_dir(void)
 {
     const char *s = getenv("SPECX_SOURCE_DIR");
     return s != NULL ? s : ".";
+}
+
+bool tu_one_received(const specx_rpc_server_stats *s)
+{
+    return s->received >= 1;
+}
+
+bool tu_one_cancelled(const specx_rpc_server_stats *s)
+{
+    return s->cancelled >= 1;
+}
+
+bool tu_one_expired(const specx_rpc_server_stats *s)
+{
+    return s->expired >= 1;
 }

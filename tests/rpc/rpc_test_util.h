@@ -40,6 +40,10 @@ typedef struct tu_waiter {
 
 void tu_waiter_init(tu_waiter *w);
 void tu_waiter_free(tu_waiter *w);
+/* A waiter on the heap (it is large): new aborts when out of memory;
+ * delete frees what tu_waiter_free does and the waiter itself. */
+tu_waiter *tu_waiter_new(void);
+void tu_waiter_delete(tu_waiter *w);
 /* The done callback; user = tu_slot(w, i). */
 void tu_done(void *user, specx_status st, specx_detections *res, const char *msg);
 void *tu_slot(tu_waiter *w, int i);
@@ -50,6 +54,11 @@ bool tu_wait(tu_waiter *w, int n, specx_dur_t timeout);
  * code only: the statistics have no change notification). */
 bool tu_wait_stats(specx_rpc_server *s, bool (*pred)(const specx_rpc_server_stats *),
                    specx_dur_t timeout);
+/* Predicates for tu_wait_stats: at least one call received (it is on a
+ * worker or queued), cancelled, expired before it started. */
+bool tu_one_received(const specx_rpc_server_stats *s);
+bool tu_one_cancelled(const specx_rpc_server_stats *s);
+bool tu_one_expired(const specx_rpc_server_stats *s);
 
 /* Starts argv as a child with stdout on a pipe, reads until a line
  * "listening on HOST:PORT" and returns the port (0 on failure). */

@@ -106,8 +106,7 @@ static void round_trip_mode(const char *opts)
     assert_non_null(srv);
     specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), opts);
     assert_non_null(c);
-    tu_waiter *w = malloc(sizeof *w);
-    tu_waiter_init(w);
+    tu_waiter *w = tu_waiter_new();
     enum { N = 20 };
     specx_encoded_frame *fr[N];
     for (int i = 0; i < N; i++) {
@@ -149,8 +148,7 @@ static void round_trip_mode(const char *opts)
     assert_non_null(strstr(json, "\"expired_before_start\":0"));
     free(json);
     specx_rpc_server_destroy(srv);
-    tu_waiter_free(w);
-    free(w);
+    tu_waiter_delete(w);
 }
 
 static void round_trip_unary(void **state)
@@ -167,29 +165,19 @@ static void round_trip_stream(void **state)
 
 /* ---- deadline --------------------------------------------------------- */
 
-static bool one_expired(const specx_rpc_server_stats *s)
-{
-    return s->expired >= 1;
-}
-static bool one_running(const specx_rpc_server_stats *s)
-{
-    return s->received >= 1;
-}
-
 static void deadline_mode(const char *opts)
 {
     /* One worker busy for 400 ms with A; B (deadline 100 ms) waits behind it. */
     specx_rpc_server *srv = tu_server("delay_ms=400", 1, 8);
     assert_non_null(srv);
     specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), opts);
-    tu_waiter *w = malloc(sizeof *w);
-    tu_waiter_init(w);
+    tu_waiter *w = tu_waiter_new();
     specx_encoded_frame *f = tu_frame(16, 16, false);
     specx_time_t t0 = specx_time_now();
     assert_int_equal(specx_rpc_call_start(c, f, specx_time_add(t0, tu_scaled(SPECX_SEC(10))),
                                           tu_done, tu_slot(w, 0), NULL),
                      SPECX_OK);
-    assert_true(tu_wait_stats(srv, one_running, SPECX_SEC(5))); /* A is on the worker */
+    assert_true(tu_wait_stats(srv, tu_one_received, SPECX_SEC(5))); /* A is on the worker */
     specx_time_t dl = specx_time_add(specx_time_now(), tu_scaled(SPECX_MS(100)));
     assert_int_equal(specx_rpc_call_start(c, f, dl, tu_done, tu_slot(w, 1), NULL), SPECX_OK);
     assert_true(tu_wait(w, 2, SPECX_SEC(10)));
@@ -200,7 +188,7 @@ static void deadline_mode(const char *opts)
     assert_true(late >= -SPECX_MS(2));
     assert_true(late < tu_scaled(SPECX_MS(250)));
     /* The server did not compute B: counted as expired before start. */
-    bool expired_seen = tu_wait_stats(srv, one_expired, SPECX_SEC(5));
+    bool expired_seen = tu_wait_stats(srv, tu_one_expired, SPECX_SEC(5));
     if (!expired_seen) {
         char *j = specx_rpc_server_stats_json(srv);
         printf("stats: %s\n", j);
@@ -216,8 +204,7 @@ static void deadline_mode(const char *opts)
     specx_encoded_frame_unref(f);
     specx_rpc_client_destroy(c);
     specx_rpc_server_destroy(srv);
-    tu_waiter_free(w);
-    free(w);
+    tu_waiter_delete(w);
 }
 
 static void deadline_unary(void **state)
@@ -234,24 +221,18 @@ static void deadline_stream(void **state)
 
 /* ---- cancel ----------------------------------------------------------- */
 
-static bool one_cancelled(const specx_rpc_server_stats *s)
-{
-    return s->cancelled >= 1;
-}
-
 static void cancel_mode(const char *opts)
 {
     specx_rpc_server *srv = tu_server("delay_ms=5000", 1, 8);
     assert_non_null(srv);
     specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), opts);
-    tu_waiter *w = malloc(sizeof *w);
-    tu_waiter_init(w);
+    tu_waiter *w = tu_waiter_new();
     specx_encoded_frame *f = tu_frame(16, 16, false);
     specx_rpc_call *call = NULL;
     assert_int_equal(specx_rpc_call_start(c, f, SPECX_TIME_NEVER, tu_done, tu_slot(w, 0), &call),
                      SPECX_OK);
     assert_non_null(call);
-    assert_true(tu_wait_stats(srv, one_running, SPECX_SEC(5)));
+    assert_true(tu_wait_stats(srv, tu_one_received, SPECX_SEC(5)));
     specx_time_t t0 = specx_time_now();
     specx_rpc_call_cancel(call);
     assert_true(tu_wait(w, 1, SPECX_SEC(5)));
@@ -259,7 +240,7 @@ static void cancel_mode(const char *opts)
     assert_int_equal(w->rec[0].st, SPECX_ECANCELED);
     assert_true(w->rec[0].at - t0 < tu_scaled(SPECX_MS(500)));
     /* The server saw it and stopped the detector at a checkpoint. */
-    assert_true(tu_wait_stats(srv, one_cancelled, SPECX_SEC(3)));
+    assert_true(tu_wait_stats(srv, tu_one_cancelled, SPECX_SEC(3)));
     specx_rpc_server_stats *st = malloc(sizeof *st);
     specx_rpc_server_get_stats(srv, st);
     assert_int_equal(st->completed, 0);
@@ -268,8 +249,7 @@ static void cancel_mode(const char *opts)
     specx_encoded_frame_unref(f);
     specx_rpc_client_destroy(c);
     specx_rpc_server_destroy(srv);
-    tu_waiter_free(w);
-    free(w);
+    tu_waiter_delete(w);
 }
 
 static void cancel_unary(void **state)
@@ -295,13 +275,12 @@ static void cancel_grid_mode(const char *opts)
 {
     specx_rpc_server *srv = tu_server("delay_ms=300", 1, 8);
     specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), opts);
-    tu_waiter *w = malloc(sizeof *w);
-    tu_waiter_init(w);
+    tu_waiter *w = tu_waiter_new();
     specx_encoded_frame *f = tu_frame(16, 16, false);
     specx_rpc_call *b = NULL;
     assert_int_equal(specx_rpc_call_start(c, f, SPECX_TIME_NEVER, tu_done, tu_slot(w, 0), NULL),
                      SPECX_OK);
-    assert_true(tu_wait_stats(srv, one_running, SPECX_SEC(5)));
+    assert_true(tu_wait_stats(srv, tu_one_received, SPECX_SEC(5)));
     assert_int_equal(specx_rpc_call_start(c, f, SPECX_TIME_NEVER, tu_done, tu_slot(w, 1), &b),
                      SPECX_OK);
     assert_true(tu_wait_stats(srv, a_running_b_queued, SPECX_SEC(5)));
@@ -309,7 +288,7 @@ static void cancel_grid_mode(const char *opts)
     assert_true(tu_wait(w, 2, SPECX_SEC(5)));
     assert_int_equal(w->rec[0].st, SPECX_OK);
     assert_int_equal(w->rec[1].st, SPECX_ECANCELED);
-    assert_true(tu_wait_stats(srv, one_cancelled, SPECX_SEC(5)));
+    assert_true(tu_wait_stats(srv, tu_one_cancelled, SPECX_SEC(5)));
     specx_rpc_server_stats *st = malloc(sizeof *st);
     specx_rpc_server_get_stats(srv, st);
     assert_int_equal(st->compute.count, 1); /* B was never computed */
@@ -348,8 +327,7 @@ static void cancel_grid_mode(const char *opts)
     specx_rpc_client_destroy(c);
     specx_rpc_server_destroy(srv);
     specx_encoded_frame_unref(f);
-    tu_waiter_free(w);
-    free(w);
+    tu_waiter_delete(w);
 }
 
 static void cancel_grid_unary(void **state)
@@ -379,8 +357,7 @@ static void down_mode(const char *opts)
 {
     int port = free_port();
     specx_rpc_client *c = tu_client(port, opts);
-    tu_waiter *w = malloc(sizeof *w);
-    tu_waiter_init(w);
+    tu_waiter *w = tu_waiter_new();
     specx_encoded_frame *f = tu_frame(16, 16, false);
     for (int i = 0; i < 3; i++) {
         specx_time_t t0 = specx_time_now();
@@ -405,8 +382,7 @@ static void down_mode(const char *opts)
     assert_true(w->rec[10].at - dl > -SPECX_MS(5));
     specx_rpc_client_destroy(c);
     specx_encoded_frame_unref(f);
-    tu_waiter_free(w);
-    free(w);
+    tu_waiter_delete(w);
 }
 
 static void down_unary(void **state)
@@ -428,8 +404,7 @@ static void reconnect_mode(const char *opts)
     specx_rpc_server *srv = tu_server("", 1, 8);
     int port = specx_rpc_server_port(srv);
     specx_rpc_client *c = tu_client(port, opts);
-    tu_waiter *w = malloc(sizeof *w);
-    tu_waiter_init(w);
+    tu_waiter *w = tu_waiter_new();
     specx_encoded_frame *f = tu_frame(16, 16, false);
     int n = 0;
     specx_time_t dl = specx_time_add(specx_time_now(), tu_scaled(SPECX_SEC(5)));
@@ -467,8 +442,7 @@ static void reconnect_mode(const char *opts)
     specx_encoded_frame_unref(f);
     specx_rpc_client_destroy(c);
     specx_rpc_server_destroy(srv);
-    tu_waiter_free(w);
-    free(w);
+    tu_waiter_delete(w);
 }
 
 static void reconnect_unary(void **state)
@@ -498,8 +472,7 @@ static void shutdown_grace(void **state)
     specx_rpc_server *srv = tu_server("delay_ms=300", 2, 8);
     int port = specx_rpc_server_port(srv);
     specx_rpc_client *cu = tu_client(port, ""), *cs = tu_client(port, ",stream");
-    tu_waiter *w = malloc(sizeof *w);
-    tu_waiter_init(w);
+    tu_waiter *w = tu_waiter_new();
     specx_encoded_frame *f = tu_frame(16, 16, false);
     assert_int_equal(specx_rpc_call_start(cu, f, SPECX_TIME_NEVER, tu_done, tu_slot(w, 0), NULL),
                      SPECX_OK);
@@ -527,7 +500,7 @@ static void shutdown_grace(void **state)
     cu = tu_client(specx_rpc_server_port(srv), "");
     assert_int_equal(specx_rpc_call_start(cu, f, SPECX_TIME_NEVER, tu_done, tu_slot(w, 3), NULL),
                      SPECX_OK);
-    assert_true(tu_wait_stats(srv, one_running, SPECX_SEC(5)));
+    assert_true(tu_wait_stats(srv, tu_one_received, SPECX_SEC(5)));
     t0 = specx_time_now();
     specx_rpc_server_stop(srv, SPECX_MS(200));
     took = specx_time_now() - t0;
@@ -543,8 +516,7 @@ static void shutdown_grace(void **state)
     specx_rpc_client_destroy(cu);
     specx_rpc_server_destroy(srv);
     specx_encoded_frame_unref(f);
-    tu_waiter_free(w);
-    free(w);
+    tu_waiter_delete(w);
 }
 
 /* ---- server killed mid-run (a real `specx serve` process) ------------- */
@@ -559,8 +531,7 @@ static void killed_mode(const char *opts)
     assert_true(pid > 0);
     assert_true(port > 0);
     specx_rpc_client *c = tu_client(port, opts);
-    tu_waiter *w = malloc(sizeof *w);
-    tu_waiter_init(w);
+    tu_waiter *w = tu_waiter_new();
     specx_encoded_frame *f = tu_frame(16, 16, false);
     /* 2 quick ones complete; then 4 in flight when the server is killed. */
     for (int i = 0; i < 2; i++) {
@@ -593,8 +564,7 @@ static void killed_mode(const char *opts)
     }
     specx_rpc_client_destroy(c);
     specx_encoded_frame_unref(f);
-    tu_waiter_free(w);
-    free(w);
+    tu_waiter_delete(w);
 }
 
 static void killed_unary(void **state)
@@ -618,8 +588,7 @@ static void stream_order(void **state)
      * come back last. */
     specx_rpc_server *srv = tu_server("delay_from_width=1", 4, 64);
     specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), ",stream");
-    tu_waiter *w = malloc(sizeof *w);
-    tu_waiter_init(w);
+    tu_waiter *w = tu_waiter_new();
     int widths[] = {120, 90, 60, 30, 100, 10, 50, 20};
     enum { N = 8 };
     for (int i = 0; i < N; i++) {
@@ -648,8 +617,7 @@ static void stream_order(void **state)
     assert_true(out_of_order);
     specx_rpc_client_destroy(c);
     specx_rpc_server_destroy(srv);
-    tu_waiter_free(w);
-    free(w);
+    tu_waiter_delete(w);
 }
 
 /* ---- bad input -------------------------------------------------------- */
@@ -658,8 +626,7 @@ static void bad_mode(const char *opts)
 {
     specx_rpc_server *srv = tu_server("", 1, 16);
     specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), opts);
-    tu_waiter *w = malloc(sizeof *w);
-    tu_waiter_init(w);
+    tu_waiter *w = tu_waiter_new();
     specx_encoded_frame *png = tu_frame(64, 48, false), *jpg = tu_frame(64, 48, true);
     uint8_t rnd[1000];
     srand(7);
@@ -709,8 +676,7 @@ static void bad_mode(const char *opts)
     specx_encoded_frame_unref(jpg);
     specx_rpc_client_destroy(c);
     specx_rpc_server_destroy(srv);
-    tu_waiter_free(w);
-    free(w);
+    tu_waiter_delete(w);
 }
 
 static void bad_unary(void **state)
@@ -735,8 +701,7 @@ static void fuzz_images(void **state)
      * serving (ASan watches the decoders behind it). */
     specx_rpc_server *srv = tu_server("", 2, 256);
     specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), "");
-    tu_waiter *w = malloc(sizeof *w);
-    tu_waiter_init(w);
+    tu_waiter *w = tu_waiter_new();
     specx_encoded_frame *seed[2] = {tu_frame(48, 32, false), tu_frame(48, 32, true)};
     enum { N = 200 };
     uint32_t x = 2463534242u;
@@ -787,8 +752,7 @@ static void fuzz_images(void **state)
     specx_encoded_frame_unref(seed[1]);
     specx_rpc_client_destroy(c);
     specx_rpc_server_destroy(srv);
-    tu_waiter_free(w);
-    free(w);
+    tu_waiter_delete(w);
 }
 
 /* ---- a real model behind the server ---------------------------------- */
@@ -827,8 +791,7 @@ static void real_model(void **state)
     if (st != SPECX_OK) {
         fail_msg("server with yolo-fastest-1.1: %s", specx_err_text(&err, st));
     }
-    tu_waiter *w = malloc(sizeof *w);
-    tu_waiter_init(w);
+    tu_waiter *w = tu_waiter_new();
     for (int mode = 0; mode < 2; mode++) {
         specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), mode ? ",stream" : "");
         specx_time_t dl = specx_time_add(specx_time_now(), tu_scaled(SPECX_SEC(20)));
@@ -861,8 +824,7 @@ static void real_model(void **state)
     }
     specx_encoded_frame_unref(f);
     specx_rpc_server_destroy(srv);
-    tu_waiter_free(w);
-    free(w);
+    tu_waiter_delete(w);
 }
 
 /* ---- C client against a Python grpcio server --------------------------- */
@@ -877,8 +839,7 @@ static void py_server_mode(const char *opts)
     assert_true(pid > 0);
     assert_true(port > 0);
     specx_rpc_client *c = tu_client(port, opts);
-    tu_waiter *w = malloc(sizeof *w);
-    tu_waiter_init(w);
+    tu_waiter *w = tu_waiter_new();
     enum { N = 8 }; /* even: the server answers each pair in reverse order */
     size_t sizes[N];
     for (int i = 0; i < N; i++) {
@@ -902,8 +863,7 @@ static void py_server_mode(const char *opts)
     specx_rpc_client_destroy(c);
     int status = tu_stop_child(pid, SIGTERM);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    tu_waiter_free(w);
-    free(w);
+    tu_waiter_delete(w);
 }
 
 static void py_server_unary(void **state)
@@ -943,8 +903,7 @@ static void tls_round_trip(void **state)
     assert_true(port > 0);
     char opts[600];
     snprintf(opts, sizeof opts, ",tls-ca=%s,tls-host=localhost", cert);
-    tu_waiter *w = malloc(sizeof *w);
-    tu_waiter_init(w);
+    tu_waiter *w = tu_waiter_new();
     specx_encoded_frame *f = tu_frame(32, 32, false);
     for (int mode = 0; mode < 2; mode++) {
         char o[700];
@@ -969,8 +928,7 @@ static void tls_round_trip(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
-    tu_waiter_free(w);
-    free(w);
+    tu_waiter_delete(w);
 }
 
 int main(int argc, char **argv)

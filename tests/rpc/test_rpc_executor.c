@@ -167,15 +167,6 @@ static void down_stream(void **state)
     down_mode(",stream");
 }
 
-static bool one_received(const specx_rpc_server_stats *s)
-{
-    return s->received >= 1;
-}
-static bool one_cancelled(const specx_rpc_server_stats *s)
-{
-    return s->cancelled >= 1;
-}
-
 static void cancel_mode(const char *opts)
 {
     /* The server takes 3 s; the deadline is 200 ms: the operator emits the
@@ -193,8 +184,8 @@ static void cancel_mode(const char *opts)
                 out->exec[1].fate == SPECX_FATE_FAILED);
     assert_true(out->latency < tu_scaled(SPECX_SEC(2)));
     specx_output_release(op, out);
-    assert_true(tu_wait_stats(srv, one_received, SPECX_SEC(3)));
-    assert_true(tu_wait_stats(srv, one_cancelled, SPECX_SEC(3)));
+    assert_true(tu_wait_stats(srv, tu_one_received, SPECX_SEC(3)));
+    assert_true(tu_wait_stats(srv, tu_one_cancelled, SPECX_SEC(3)));
     specx_rpc_server_stats *st = malloc(sizeof *st);
     specx_rpc_server_get_stats(srv, st);
     assert_int_equal(st->completed, 0);

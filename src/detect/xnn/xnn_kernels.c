@@ -230,7 +230,8 @@ static inline void dw_pixel(const xk_conv *cv, int oy, int ox, int c0)
             acc += ld8(src + (size_t)kx * is) * ld8(wt + (size_t)kx * C);
         }
     }
-    st8(cv->out.p + ((size_t)oy * cv->out.w + ox) * cv->out.stride + c0, act8(acc, cv->act));
+    st8(cv->out.p + ((size_t)(oy - cv->out_row0) * cv->out.w + ox) * cv->out.stride + c0,
+        act8(acc, cv->act));
 }
 
 /* 3x3: the nine weight vectors of a channel tile stay in registers while
@@ -251,11 +252,11 @@ static inline void dw_pixel(const xk_conv *cv, int oy, int ox, int c0)
         if (!full) {                                                                               \
             lo = hi = ow;                                                                          \
         }                                                                                          \
-        float *orow = cv->out.p + (size_t)oy * ow * os;                                            \
+        float *orow = cv->out.p + (size_t)(oy - cv->out_row0) * ow * os;                           \
         const size_t step = (size_t)s * is;                                                        \
-        for (int c0 = 0; c0 < C; c0 += T) {                                                        \
+        for (int c0 = 0; c0 < C; c0 += (T)) {                                                      \
             for (int ox = 0; ox < lo; ox++) {                                                      \
-                for (int c = c0; c < c0 + T; c += 8) {                                             \
+                for (int c = c0; c < c0 + (T); c += 8) {                                           \
                     dw_pixel(cv, oy, ox, c);                                                       \
                 }                                                                                  \
             }                                                                                      \
@@ -268,6 +269,39 @@ static inline void dw_pixel(const xk_conv *cv, int oy, int ox, int c0)
                 const float *r0 = cv->in.p + (size_t)(iy0 - cv->row0) * cv->in.w * is + c0;        \
                 const float *r1 = r0 + (size_t)cv->in.w * is, *r2 = r1 + (size_t)cv->in.w * is;    \
                 int ox = lo;                                                                       \
+                if (s == 1) {                                                                      \
+                    /* stride 1: the four pixels share columns; six loads per row, not twelve */   \
+                    for (; ox + 4 <= hi; ox += 4) {                                                \
+                        size_t x = (size_t)(ox - pad) * is;                                        \
+                        VT a0 = bias, a1 = bias, a2 = bias, a3 = bias;                             \
+                        for (int r = 0; r < 3; r++) {                                              \
+                            const float *q = (r == 0 ? r0 : r == 1 ? r1 : r2) + x;                 \
+                            const VT wa = r == 0 ? w0 : r == 1 ? w3 : w6;                          \
+                            const VT wb = r == 0 ? w1 : r == 1 ? w4 : w7;                          \
+                            const VT wc = r == 0 ? w2 : r == 1 ? w5 : w8;                          \
+                            const VT c0_ = LD(q), c1_ = LD(q + is), c2_ = LD(q + 2 * (size_t)is);  \
+                            const VT c3_ = LD(q + 3 * (size_t)is), c4_ = LD(q + 4 * (size_t)is);   \
+                            const VT c5_ = LD(q + 5 * (size_t)is);                                 \
+                            a0 += c0_ * wa;                                                        \
+                            a0 += c1_ * wb;                                                        \
+                            a0 += c2_ * wc;                                                        \
+                            a1 += c1_ * wa;                                                        \
+                            a1 += c2_ * wb;                                                        \
+                            a1 += c3_ * wc;                                                        \
+                            a2 += c2_ * wa;                                                        \
+                            a2 += c3_ * wb;                                                        \
+                            a2 += c4_ * wc;                                                        \
+                            a3 += c3_ * wa;                                                        \
+                            a3 += c4_ * wb;                                                        \
+                            a3 += c5_ * wc;                                                        \
+                        }                                                                          \
+                        float *o = orow + (size_t)ox * os + c0;                                    \
+                        ST(o, ACT(a0, act));                                                       \
+                        ST(o + os, ACT(a1, act));                                                  \
+                        ST(o + 2 * (size_t)os, ACT(a2, act));                                      \
+                        ST(o + 3 * (size_t)os, ACT(a3, act));                                      \
+                    }                                                                              \
+                }                                                                                  \
                 for (; ox + 4 <= hi; ox += 4) {                                                    \
                     size_t x = (size_t)(ox * s - pad) * is;                                        \
                     VT a0 = bias, a1 = bias, a2 = bias, a3 = bias;                                 \
@@ -312,7 +346,7 @@ static inline void dw_pixel(const xk_conv *cv, int oy, int ox, int c0)
                 }                                                                                  \
             }                                                                                      \
             for (int ox = hi; ox < ow; ox++) {                                                     \
-                for (int c = c0; c < c0 + T; c += 8) {                                             \
+                for (int c = c0; c < c0 + (T); c += 8) {                                           \
                     dw_pixel(cv, oy, ox, c);                                                       \
                 }                                                                                  \
             }                                                                                      \
@@ -348,6 +382,23 @@ void xk_dwconv(pthreadpool_t pool, const xk_conv *cv)
     pthreadpool_parallelize_1d(pool, dw_task, (void *)cv, (size_t)cv->out.h, 0);
 }
 
+typedef struct dw_rows_ctx {
+    const xk_conv *cv;
+    int oy0;
+} dw_rows_ctx;
+
+static void dw_rows_task(void *ctx, size_t i)
+{
+    const dw_rows_ctx *r = ctx;
+    dw_task((void *)r->cv, (size_t)r->oy0 + i);
+}
+
+void xk_dwconv_rows(pthreadpool_t pool, const xk_conv *cv, int oy0, int oy1)
+{
+    dw_rows_ctx r = {.cv = cv, .oy0 = oy0};
+    pthreadpool_parallelize_1d(pool, dw_rows_task, &r, (size_t)(oy1 - oy0), 0);
+}
+
 /* ---- dense 3x3 stem convolution (few input channels) -------------------
  * out[px][0..T) = b + sum over the 3x3 taps and the input channels of
  * x * W[tap][ci][0..T): four output pixels at a time (independent FMA
@@ -364,9 +415,9 @@ void xk_dwconv(pthreadpool_t pool, const xk_conv *cv)
         for (int ky = ky0; ky < ky1; ky++) {                                                       \
             for (int kx = kx0; kx < kx1; kx++) {                                                   \
                 const float *x = cv->in.p + ((size_t)(iy0 + ky) * cv->in.w + ix0 + kx) * is;       \
-                const float *w = cv->w + (size_t)((ky * 3 + kx) * CI) * T;                         \
+                const float *w = cv->w + (size_t)((ky * 3 + kx) * CI) * (T);                       \
                 for (int ci = 0; ci < CI; ci++) {                                                  \
-                    acc += x[ci] * LD(w + (size_t)ci * T);                                         \
+                    acc += x[ci] * LD(w + (size_t)ci * (T));                                       \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
@@ -398,9 +449,9 @@ void xk_dwconv(pthreadpool_t pool, const xk_conv *cv)
                     cv->in.p + ((size_t)(iy0 + ky) * cv->in.w + (size_t)(ox * s - pad)) * is;      \
                 for (int kx = 0; kx < 3; kx++) {                                                   \
                     const float *x = row + (size_t)kx * is;                                        \
-                    const float *w = cv->w + (size_t)((ky * 3 + kx) * CI) * T;                     \
+                    const float *w = cv->w + (size_t)((ky * 3 + kx) * CI) * (T);                   \
                     for (int ci = 0; ci < CI; ci++) {                                              \
-                        const VT wv = LD(w + (size_t)ci * T);                                      \
+                        const VT wv = LD(w + (size_t)ci * (T));                                    \
                         a0 += x[ci] * wv;                                                          \
                         a1 += x[step + ci] * wv;                                                   \
                         a2 += x[2 * step + ci] * wv;                                               \
@@ -444,52 +495,53 @@ void xk_stem3(pthreadpool_t pool, const xk_conv *cv)
  * row0 says which tensor row the buffer starts at). The expanded tensor is
  * never written to memory; halo rows are computed twice (once per band). */
 
-/* rows [y0, y1) of the 1x1 convolution into buf (rows of mid.w x mid.c) */
-XK_CLONES static void pw_rows(const xk_pwdw *f, int y0, int y1, float *buf)
-{
-    const int K = f->in.c, N = f->mid_c, W = f->in.w, is = f->in.stride, act = f->pw_act;
-    for (int y = y0; y < y1; y++) {
-        const float *in = f->in.p + (size_t)y * W * is;
-        float *o = buf + (size_t)(y - y0) * W * N;
-        int x = 0;
-        for (; x + 4 <= W; x += 4) {
-            const float *i0 = in + (size_t)x * is, *i1 = i0 + is, *i2 = i1 + is, *i3 = i2 + is;
-            for (int n0 = 0; n0 < N; n0 += 8) {
-                v8 b = ld8(f->pw_b + n0);
-                v8 a0 = b, a1 = b, a2 = b, a3 = b;
-                const float *w = f->pw_w + n0;
-                for (int k = 0; k < K; k++, w += N) {
-                    v8 wv = ld8(w);
-                    v8 x0 = {i0[k], i0[k], i0[k], i0[k], i0[k], i0[k], i0[k], i0[k]};
-                    v8 x1 = {i1[k], i1[k], i1[k], i1[k], i1[k], i1[k], i1[k], i1[k]};
-                    v8 x2 = {i2[k], i2[k], i2[k], i2[k], i2[k], i2[k], i2[k], i2[k]};
-                    v8 x3 = {i3[k], i3[k], i3[k], i3[k], i3[k], i3[k], i3[k], i3[k]};
-                    a0 += x0 * wv;
-                    a1 += x1 * wv;
-                    a2 += x2 * wv;
-                    a3 += x3 * wv;
-                }
-                float *q = o + (size_t)x * N + n0;
-                st8(q, act8(a0, act));
-                st8(q + N, act8(a1, act));
-                st8(q + 2 * N, act8(a2, act));
-                st8(q + 3 * N, act8(a3, act));
-            }
-        }
-        for (; x < W; x++) {
-            const float *i0 = in + (size_t)x * is;
-            for (int n0 = 0; n0 < N; n0 += 8) {
-                v8 a0 = ld8(f->pw_b + n0);
-                const float *w = f->pw_w + n0;
-                for (int k = 0; k < K; k++, w += N) {
-                    v8 x0 = {i0[k], i0[k], i0[k], i0[k], i0[k], i0[k], i0[k], i0[k]};
-                    a0 += x0 * ld8(w);
-                }
-                st8(o + (size_t)x * N + n0, act8(a0, act));
-            }
-        }
+/* rows [y0, y1) of the 1x1 convolution into buf (rows of mid.w x mid.c),
+ * T output channels per vector (16: one AVX-512 register, when mid_c allows) */
+#define PW_ROWS(NAME, VT, LD, ST, ACT, T)                                                          \
+    XK_CLONES static void NAME(const xk_pwdw *f, int y0, int y1, float *buf)                       \
+    {                                                                                              \
+        const int K = f->in.c, N = f->mid_c, W = f->in.w, is = f->in.stride, act = f->pw_act;      \
+        for (int y = y0; y < y1; y++) {                                                            \
+            const float *in = f->in.p + (size_t)y * W * is;                                        \
+            float *o = buf + (size_t)(y - y0) * W * N;                                             \
+            int x = 0;                                                                             \
+            for (; x + 4 <= W; x += 4) {                                                           \
+                const float *i0 = in + (size_t)x * is, *i1 = i0 + is, *i2 = i1 + is,               \
+                            *i3 = i2 + is;                                                         \
+                for (int n0 = 0; n0 < N; n0 += (T)) {                                              \
+                    VT b = LD(f->pw_b + n0);                                                       \
+                    VT a0 = b, a1 = b, a2 = b, a3 = b;                                             \
+                    const float *w = f->pw_w + n0;                                                 \
+                    for (int k = 0; k < K; k++, w += N) {                                          \
+                        VT wv = LD(w);                                                             \
+                        a0 += i0[k] * wv;                                                          \
+                        a1 += i1[k] * wv;                                                          \
+                        a2 += i2[k] * wv;                                                          \
+                        a3 += i3[k] * wv;                                                          \
+                    }                                                                              \
+                    float *q = o + (size_t)x * N + n0;                                             \
+                    ST(q, ACT(a0, act));                                                           \
+                    ST(q + N, ACT(a1, act));                                                       \
+                    ST(q + 2 * N, ACT(a2, act));                                                   \
+                    ST(q + 3 * N, ACT(a3, act));                                                   \
+                }                                                                                  \
+            }                                                                                      \
+            for (; x < W; x++) {                                                                   \
+                const float *i0 = in + (size_t)x * is;                                             \
+                for (int n0 = 0; n0 < N; n0 += (T)) {                                              \
+                    VT a0 = LD(f->pw_b + n0);                                                      \
+                    const float *w = f->pw_w + n0;                                                 \
+                    for (int k = 0; k < K; k++, w += N) {                                          \
+                        a0 += i0[k] * LD(w);                                                       \
+                    }                                                                              \
+                    ST(o + (size_t)x * N + n0, ACT(a0, act));                                      \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
     }
-}
+
+PW_ROWS(pw_rows_8, v8, ld8, st8, act8, 8)
+PW_ROWS(pw_rows_16, v16, ld16, st16, act16, 16)
 
 static void pwdw_task(void *ctx, size_t task)
 {
@@ -503,7 +555,11 @@ static void pwdw_task(void *ctx, size_t task)
         int y0 = oy0 * dw->s - dw->pad, y1 = (oy1 - 1) * dw->s - dw->pad + dw->k;
         y0 = y0 < 0 ? 0 : y0;
         y1 = y1 > dw->in.h ? dw->in.h : y1;
-        pw_rows(f, y0, y1, buf);
+        if (f->mid_c % 16 == 0) {
+            pw_rows_16(f, y0, y1, buf);
+        } else {
+            pw_rows_8(f, y0, y1, buf);
+        }
         xk_conv c = *dw;
         c.in.p = buf;
         c.in.stride = f->mid_c;

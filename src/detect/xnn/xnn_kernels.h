@@ -33,12 +33,15 @@ typedef struct xk_conv {
     const float *w; /* [k*k][c] (stem: [k*k][in.c][out.c]) */
     const float *b; /* [c] */
     int k, s, pad;
-    int act;  /* 0 linear, 1 leaky, 2 relu */
-    int row0; /* tensor row stored first in in.p (0 unless fused) */
+    int act;      /* 0 linear, 1 leaky, 2 relu */
+    int row0;     /* tensor row stored first in in.p (0 unless fused) */
+    int out_row0; /* tensor row stored first in out.p (0 unless fused) */
 } xk_conv;
 
 /* One filter per channel; out.c == in.c, a multiple of 8. */
 void xk_dwconv(pthreadpool_t pool, const xk_conv *cv);
+/* Output rows [oy0, oy1) only (out.p holds rows from out_row0 on). */
+void xk_dwconv_rows(pthreadpool_t pool, const xk_conv *cv, int oy0, int oy1);
 
 /* Dense 3x3 convolution (groups 1) with few input channels and out.c 8 or
  * 16: the network's first layer. w is [3][3][in.c][out.c]. */

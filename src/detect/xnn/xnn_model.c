@@ -498,7 +498,7 @@ static specx_status parse_upsample(parse_ctx *pc, section *s, int li, xnn_layer 
 static specx_status parse_yolo(parse_ctx *pc, section *s, int li, xnn_layer *l)
 {
     int num;
-    float mask[XNN_MAX_ANCHORS];
+    float mask[XNN_MAX_ANCHORS] = {0};
     TRY(get_int(pc, s, li, "classes", 20, &l->classes));
     TRY(get_int(pc, s, li, "num", 1, &num));
     TRY(get_list(pc, s, li, "mask", mask, XNN_MAX_ANCHORS, &l->n_mask));
@@ -588,8 +588,8 @@ static specx_status parse_cfg(xnn_model *m, const char *path, char *text, bool *
             bn[li] = l->n_inputs != 0;
             l->n_inputs = 0;
             if (st == SPECX_OK) {
-                m->flops += 2.0 * l->out_h * l->out_w * l->filters * l->size * l->size *
-                            (l->in_c / l->groups);
+                int group_c = l->in_c / l->groups; /* exact: parse_conv checked */
+                m->flops += 2.0 * l->out_h * l->out_w * l->filters * l->size * l->size * group_c;
             }
         } else if (strcmp(s->type, "maxpool") == 0 || strcmp(s->type, "max") == 0) {
             l->type = XNN_L_MAXPOOL;

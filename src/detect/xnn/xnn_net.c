@@ -14,7 +14,10 @@
  *   read, so no step reads and writes the same memory. The yolo inputs stay
  *   live after the run (the caller decodes them).
  * - XNNPACK operators are created and set up once with the final pointers;
- *   a run only calls xnn_run_operator, the post activation loops and ours. */
+ *   a run only calls xnn_run_operator, the post activation loops and ours.
+ *   The exception is banded GEMMs (fully_connected operators, whose setup is
+ *   cheap): set up per band of rows so that what runs next on the band
+ *   (leaky, or the GEMM reading a depthwise band) finds it in cache. */
 #include "xnn_net.h"
 
 #include <limits.h>
@@ -40,7 +43,8 @@ typedef enum op_kind {
     OP_DW,
     OP_STEM, /* dense 3x3 with few inputs (first layer), our kernel */
     OP_PWDW, /* a 1x1 convolution fused into the depthwise one reading it */
-    OP_NOP,  /* the 1x1 convolution of an OP_PWDW */
+    OP_DWPW, /* a direct depthwise convolution and the 1x1 one reading it, by bands */
+    OP_NOP,  /* the 1x1 convolution of an OP_PWDW or OP_DWPW */
     OP_MAXPOOL,
     OP_ADD,
     OP_UPSAMPLE,
@@ -58,6 +62,9 @@ typedef struct op {
     xk_conv cv;
     xk_pwdw pw; /* OP_PWDW */
     int pw_layer;
+    int band;                /* OP_CONV as a banded GEMM: output rows per band (0: one call) */
+    xnn_act pw_post;         /* OP_DWPW: the 1x1 convolution's activation */
+    float *dw_buf;           /* OP_DWPW: one band of the depthwise output */
     xk_view vin, vin2, vout; /* resolved */
     uint64_t ns, min_ns;     /* profile: total and fastest run */
 } op;
@@ -142,6 +149,10 @@ static void touch(xnn_net *net, tview v, int step, bool write)
  * K = 32 it was 4x slower). */
 #define XNN_PWDW_MIN_BYTES (2u << 20)
 #define XNN_PWDW_MAX_K 8
+/* Depthwise outputs at least this big (past L2) go through a band buffer
+ * instead (xl@416: -0.04..-0.26 ms at 208x208x16 and 104x104x64, -0.01..-0.04
+ * at 52x52x192; below, every fused pair was 0.01-0.025 ms slower). */
+#define XNN_DWPW_MIN_BYTES (1900u << 10)
 
 /* A 1x1 convolution whose only reader is a direct 3x3 depthwise
  * convolution: computed band by band inside the depthwise op, so the
@@ -202,6 +213,53 @@ static void fuse_pwdw(xnn_net *net, const bool *is_placed)
     }
     free(readers);
     free(op_of);
+}
+
+/* A direct depthwise convolution whose only reader is the 1x1 convolution
+ * scheduled right after it: per band of rows the depthwise output goes to
+ * a buffer that stays in cache and XNNPACK's GEMM reads it from there. */
+static void fuse_dwpw(xnn_net *net, const bool *is_placed)
+{
+    const xnn_model *m = net->m;
+    int n = m->n;
+    int *readers = calloc((size_t)n, sizeof *readers);
+    if (readers == NULL) {
+        return; /* an optimisation: run unfused */
+    }
+    for (int s = 0; s < net->nop; s++) {
+        const op *o = &net->ops[s];
+        if (o->in_layer >= 0) {
+            readers[o->in_layer]++;
+        }
+        if (o->kind == OP_ADD && o->in2_layer >= 0) {
+            readers[o->in2_layer]++;
+        }
+    }
+    for (int k = 0; k < net->nyolo; k++) {
+        int p = producer_of(m, net->yolo_layer[k] - 1);
+        if (p >= 0) {
+            readers[p]++;
+        }
+    }
+    for (int s = 0; s + 1 < net->nop; s++) {
+        op *dw = &net->ops[s], *pw = &net->ops[s + 1];
+        if (dw->kind != OP_DW || pw->kind != OP_CONV || pw->in_layer != dw->layer ||
+            is_placed[dw->layer] || readers[dw->layer] != 1) {
+            continue;
+        }
+        const xnn_layer *dl = &m->layers[dw->layer], *pl = &m->layers[pw->layer];
+        size_t bytes = (size_t)dl->out_h * dl->out_w * dl->out_c * sizeof(float);
+        if (pl->size != 1 || pl->stride != 1 || pl->pad != 0 || pl->groups != 1 ||
+            dl->act == XNN_ACT_LOGISTIC || bytes < XNN_DWPW_MIN_BYTES) {
+            continue;
+        }
+        dw->kind = OP_DWPW;
+        dw->pw_layer = pw->layer;
+        dw->pw_post = pw->post;
+        dw->out = pw->out;
+        pw->kind = OP_NOP;
+    }
+    free(readers);
 }
 
 static specx_status plan(xnn_net *net, specx_err *err)
@@ -336,6 +394,7 @@ static specx_status plan(xnn_net *net, specx_err *err)
     }
     if ((net->flags & XNN_NET_NO_DIRECT) == 0) {
         fuse_pwdw(net, is_placed);
+        fuse_dwpw(net, is_placed);
     }
     free(placed);
     free(is_placed);
@@ -521,6 +580,40 @@ static specx_status setup_pwdw(xnn_net *net, op *o)
     return SPECX_OK;
 }
 
+/* Output band of a banded 1x1 convolution: small enough to stay in L2 for
+ * the leaky pass (128 KB to 512 KB measured the same on xl@416; a whole
+ * 2 MB tensor run at once costs ~0.4 ms more there). */
+#define XNN_BAND_BYTES (256u << 10)
+
+/* The depthwise part writes bands of o->band rows into dw_buf; the 1x1
+ * part is a fully connected operator set up per band at run time. */
+static specx_status setup_dwpw(xnn_net *net, op *o, const xnn_layer *l, specx_err *err)
+{
+    const xnn_layer *pl = &net->m->layers[o->pw_layer];
+    if (setup_direct(o, l) != SPECX_OK) {
+        return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+    }
+    size_t row = (size_t)l->out_w * l->out_c * sizeof(float);
+    size_t band = XNN_BAND_BYTES / row;
+    o->band = band < 1 ? 1 : band > (size_t)l->out_h ? l->out_h : (int)band;
+    size_t bytes = ((size_t)o->band * row + XNN_EXTRA_BYTES + 63) / 64 * 64;
+    o->dw_buf = aligned_alloc(64, bytes);
+    if (o->dw_buf == NULL) {
+        return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+    }
+    memset(o->dw_buf, 0, bytes);
+    o->cv.out =
+        (xk_view){.p = o->dw_buf, .h = l->out_h, .w = l->out_w, .c = l->out_c, .stride = l->out_c};
+    float lo = pl->act == XNN_ACT_RELU ? 0.0f : -INFINITY;
+    enum xnn_status xs = xnn_create_fully_connected_nc_f32(
+        (size_t)pl->in_c, (size_t)pl->filters, (size_t)l->out_c, (size_t)o->vout.stride,
+        pl->weights, pl->bias, lo, INFINITY, 0, &o->xop);
+    if (xs != xnn_status_success) {
+        return xnn_fail(err, o->pw_layer, "create fully connected", xs);
+    }
+    return SPECX_OK;
+}
+
 static specx_status build_ops(xnn_net *net, specx_err *err)
 {
     for (int s = 0; s < net->nop; s++) {
@@ -540,6 +633,13 @@ static specx_status build_ops(xnn_net *net, specx_err *err)
             }
             continue;
         }
+        if (o->kind == OP_DWPW) {
+            specx_status st = setup_dwpw(net, o, l, err);
+            if (st != SPECX_OK) {
+                return st;
+            }
+            continue;
+        }
         if (o->kind == OP_DW || o->kind == OP_STEM) {
             if (setup_direct(o, l) != SPECX_OK) {
                 return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
@@ -547,7 +647,20 @@ static specx_status build_ops(xnn_net *net, specx_err *err)
             continue;
         }
         enum xnn_status xs = xnn_status_success;
-        if (o->kind == OP_CONV) {
+        if (o->kind == OP_CONV && o->post == XNN_ACT_LEAKY && l->size == 1 && l->stride == 1 &&
+            l->pad == 0 && l->groups == 1) {
+            /* a 1x1 convolution is a GEMM over pixels: run it band by band
+             * so the leaky pass finds each band still in cache */
+            xs = xnn_create_fully_connected_nc_f32(
+                (size_t)l->in_c, (size_t)l->filters, (size_t)o->vin.stride, (size_t)o->vout.stride,
+                l->weights, l->bias, -INFINITY, INFINITY, 0, &o->xop);
+            if (xs != xnn_status_success) {
+                return xnn_fail(err, o->layer, "create fully connected", xs);
+            }
+            size_t row = (size_t)o->vout.w * (size_t)o->vout.c * sizeof(float);
+            size_t band = XNN_BAND_BYTES / row;
+            o->band = band < 1 ? 1 : band > (size_t)o->vout.h ? o->vout.h : (int)band;
+        } else if (o->kind == OP_CONV) {
             float lo = l->act == XNN_ACT_RELU ? 0.0f : -INFINITY;
             xs = xnn_create_convolution2d_nhwc_f32(
                 (uint32_t)l->pad, (uint32_t)l->pad, (uint32_t)l->pad, (uint32_t)l->pad,
@@ -642,6 +755,7 @@ void xnn_net_free(xnn_net *net)
             xnn_delete_operator(net->ops[s].xop);
         }
         free(net->ops[s].wt);
+        free(net->ops[s].dw_buf);
         if (net->ops[s].pw.bufs != NULL) {
             for (int t = 0; t < net->ops[s].pw.tasks; t++) {
                 free(net->ops[s].pw.bufs[t]);
@@ -687,6 +801,53 @@ static void post_act(pthreadpool_t pool, xnn_act act, const xk_view *v)
     }
 }
 
+/* A 1x1 convolution with leaky: GEMM and leaky per band of output rows. */
+static specx_status run_banded(xnn_net *net, op *o, specx_err *err)
+{
+    const size_t w = (size_t)o->vout.w;
+    for (int y0 = 0; y0 < o->vout.h; y0 += o->band) {
+        int rows = o->vout.h - y0 < o->band ? o->vout.h - y0 : o->band;
+        xk_view in = o->vin, out = o->vout;
+        in.p += (size_t)y0 * w * (size_t)in.stride;
+        out.p += (size_t)y0 * w * (size_t)out.stride;
+        in.h = out.h = rows;
+        enum xnn_status xs =
+            xnn_setup_fully_connected_nc_f32(o->xop, (size_t)rows * w, in.p, out.p, net->pool);
+        if (xs == xnn_status_success) {
+            xs = xnn_run_operator(o->xop, net->pool);
+        }
+        if (xs != xnn_status_success) {
+            return xnn_fail(err, o->layer, "run", xs);
+        }
+        xk_leaky(net->pool, &out);
+    }
+    return SPECX_OK;
+}
+
+static specx_status run_dwpw(xnn_net *net, op *o, specx_err *err)
+{
+    const size_t w = (size_t)o->vout.w;
+    xk_conv c = o->cv;
+    for (int y0 = 0; y0 < o->vout.h; y0 += o->band) {
+        int rows = o->vout.h - y0 < o->band ? o->vout.h - y0 : o->band;
+        c.out_row0 = y0;
+        xk_dwconv_rows(net->pool, &c, y0, y0 + rows);
+        xk_view out = o->vout;
+        out.p += (size_t)y0 * w * (size_t)out.stride;
+        out.h = rows;
+        enum xnn_status xs =
+            xnn_setup_fully_connected_nc_f32(o->xop, (size_t)rows * w, o->dw_buf, out.p, net->pool);
+        if (xs == xnn_status_success) {
+            xs = xnn_run_operator(o->xop, net->pool);
+        }
+        if (xs != xnn_status_success) {
+            return xnn_fail(err, o->pw_layer, "run", xs);
+        }
+        post_act(net->pool, o->pw_post, &out);
+    }
+    return SPECX_OK;
+}
+
 specx_status xnn_net_run(xnn_net *net, const atomic_bool *cancel, specx_err *err)
 {
     for (int s = 0; s < net->nop; s++) {
@@ -704,6 +865,13 @@ specx_status xnn_net_run(xnn_net *net, const atomic_bool *cancel, specx_err *err
                 xk_logistic(net->pool, &o->vout);
             }
             break;
+        case OP_DWPW: {
+            specx_status st = run_dwpw(net, o, err);
+            if (st != SPECX_OK) {
+                return st;
+            }
+            break;
+        }
         case OP_STEM:
             xk_stem3(net->pool, &o->cv);
             if (o->post == XNN_ACT_LOGISTIC) {
@@ -718,6 +886,14 @@ specx_status xnn_net_run(xnn_net *net, const atomic_bool *cancel, specx_err *err
             break;
 
         case OP_CONV:
+            if (o->band > 0) {
+                specx_status st = run_banded(net, o, err);
+                if (st != SPECX_OK) {
+                    return st;
+                }
+                break;
+            }
+            /* fall through */
         case OP_MAXPOOL: {
             enum xnn_status xs = xnn_run_operator(o->xop, net->pool);
             if (xs != xnn_status_success) {
@@ -786,6 +962,8 @@ static const char *op_name(const op *o, const xnn_layer *l)
         return "dw-direct";
     case OP_PWDW:
         return "1x1+dw";
+    case OP_DWPW:
+        return "dw+1x1";
     case OP_STEM:
         return "stem";
     case OP_NOP:
@@ -835,7 +1013,8 @@ void xnn_net_profile_print(const xnn_net *net, FILE *f)
         if (o->kind == OP_NOP) {
             continue;
         }
-        if ((o->kind == OP_CONV || o->kind == OP_DW || o->kind == OP_PWDW || o->kind == OP_STEM) &&
+        if ((o->kind == OP_CONV || o->kind == OP_DW || o->kind == OP_PWDW || o->kind == OP_DWPW ||
+             o->kind == OP_STEM) &&
             l->size > 1) {
             snprintf(outs + strlen(outs), sizeof outs - strlen(outs), " k%d/%d", l->size,
                      l->stride);
