@@ -342,7 +342,9 @@ specx_status specx_xnn_letterbox_chw(const specx_image *img, int width, int heig
     return SPECX_OK;
 }
 
-specx_status specx_xnn_forward_image(specx_xnn *x, const specx_image *img, specx_err *err)
+/* Letterbox img into the network input and run the network. */
+static specx_status forward(specx_xnn *x, const specx_image *img, const atomic_bool *cancel,
+                            specx_err *err)
 {
     specx_status st = check_image(img, err);
     if (st != SPECX_OK) {
@@ -352,7 +354,12 @@ specx_status specx_xnn_forward_image(specx_xnn *x, const specx_image *img, specx
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
     }
     letterbox(img, x->model.width, x->model.height, xnn_net_input(x->net), x->lb_scratch, x->lb_ix);
-    return xnn_net_run(x->net, NULL, err);
+    return xnn_net_run(x->net, cancel, err);
+}
+
+specx_status specx_xnn_forward_image(specx_xnn *x, const specx_image *img, specx_err *err)
+{
+    return forward(x, img, NULL, err);
 }
 
 specx_status specx_xnn_forward_chw(specx_xnn *x, const float *chw, specx_err *err)
@@ -595,15 +602,7 @@ static float clampf(float v, float lo, float hi)
 specx_status specx_xnn_detect(specx_xnn *x, const specx_image *img, float thresh, float nms_thresh,
                               const atomic_bool *cancel, specx_detections *out, specx_err *err)
 {
-    specx_status st = check_image(img, err);
-    if (st != SPECX_OK) {
-        return st;
-    }
-    if (!lb_scratch(x, x->model.width)) {
-        return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
-    }
-    letterbox(img, x->model.width, x->model.height, xnn_net_input(x->net), x->lb_scratch, x->lb_ix);
-    st = xnn_net_run(x->net, cancel, err);
+    specx_status st = forward(x, img, cancel, err);
     if (st != SPECX_OK) {
         return st;
     }

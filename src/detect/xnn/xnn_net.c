@@ -154,29 +154,17 @@ static void touch(xnn_net *net, tview v, int step, bool write)
  * at 52x52x192; below, every fused pair was 0.01-0.025 ms slower). */
 #define XNN_DWPW_MIN_BYTES (1900u << 10)
 
-/* A 1x1 convolution whose only reader is a direct 3x3 depthwise
- * convolution: computed band by band inside the depthwise op, so the
- * expanded tensor (the widest of an inverted-residual block) never goes
- * through memory. Producers written into a concatenation stay as they are. */
-static void fuse_pwdw(xnn_net *net, const bool *is_placed)
+/* How many ops (and yolo heads) read each layer's output; calloc'd, NULL
+ * when out of memory. */
+static int *count_readers(const xnn_net *net)
 {
     const xnn_model *m = net->m;
-    int n = m->n;
-    int *readers = calloc((size_t)n, sizeof *readers);
-    int *op_of = malloc((size_t)n * sizeof *op_of);
-    if (readers == NULL || op_of == NULL) {
-        free(readers);
-        free(op_of);
-        return; /* an optimisation: run unfused */
-    }
-    for (int i = 0; i < n; i++) {
-        op_of[i] = -1;
+    int *readers = calloc((size_t)m->n, sizeof *readers);
+    if (readers == NULL) {
+        return NULL;
     }
     for (int s = 0; s < net->nop; s++) {
-        op *o = &net->ops[s];
-        if (o->kind != OP_COPY) {
-            op_of[o->layer] = s;
-        }
+        const op *o = &net->ops[s];
         if (o->in_layer >= 0) {
             readers[o->in_layer]++;
         }
@@ -188,6 +176,32 @@ static void fuse_pwdw(xnn_net *net, const bool *is_placed)
         int p = producer_of(m, net->yolo_layer[k] - 1);
         if (p >= 0) {
             readers[p]++;
+        }
+    }
+    return readers;
+}
+
+/* A 1x1 convolution whose only reader is a direct 3x3 depthwise
+ * convolution: computed band by band inside the depthwise op, so the
+ * expanded tensor (the widest of an inverted-residual block) never goes
+ * through memory. Producers written into a concatenation stay as they are. */
+static void fuse_pwdw(xnn_net *net, const bool *is_placed)
+{
+    const xnn_model *m = net->m;
+    int n = m->n;
+    int *readers = count_readers(net);
+    int *op_of = malloc((size_t)n * sizeof *op_of);
+    if (readers == NULL || op_of == NULL) {
+        free(readers);
+        free(op_of);
+        return; /* an optimisation: run unfused */
+    }
+    for (int i = 0; i < n; i++) {
+        op_of[i] = -1;
+    }
+    for (int s = 0; s < net->nop; s++) {
+        if (net->ops[s].kind != OP_COPY) {
+            op_of[net->ops[s].layer] = s;
         }
     }
     for (int s = 0; s < net->nop; s++) {
@@ -221,25 +235,9 @@ static void fuse_pwdw(xnn_net *net, const bool *is_placed)
 static void fuse_dwpw(xnn_net *net, const bool *is_placed)
 {
     const xnn_model *m = net->m;
-    int n = m->n;
-    int *readers = calloc((size_t)n, sizeof *readers);
+    int *readers = count_readers(net);
     if (readers == NULL) {
         return; /* an optimisation: run unfused */
-    }
-    for (int s = 0; s < net->nop; s++) {
-        const op *o = &net->ops[s];
-        if (o->in_layer >= 0) {
-            readers[o->in_layer]++;
-        }
-        if (o->kind == OP_ADD && o->in2_layer >= 0) {
-            readers[o->in2_layer]++;
-        }
-    }
-    for (int k = 0; k < net->nyolo; k++) {
-        int p = producer_of(m, net->yolo_layer[k] - 1);
-        if (p >= 0) {
-            readers[p]++;
-        }
     }
     for (int s = 0; s + 1 < net->nop; s++) {
         op *dw = &net->ops[s], *pw = &net->ops[s + 1];
