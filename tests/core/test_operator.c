@@ -187,7 +187,7 @@ static void test_rule3_deadline_emits_held(void **state)
     fx f;
     fx_setup(&f, 0);
     assert_int_equal(specx_operator_submit(f.op, NULL, NULL, NULL), OK);
-    assert_int_equal(specx_operator_next_deadline(f.op), FX_T0 + SPECX_MS(100));
+    assert_int_equal(sx_operator_next_deadline(f.op), FX_T0 + SPECX_MS(100));
     fx_at(&f, 10);
     assert_true(fake_complete(f.l, 0, OK));
     fx_at(&f, 99);
@@ -203,7 +203,7 @@ static void test_rule3_deadline_emits_held(void **state)
     check_fates(&o, &f, SPECX_FATE_PENDING_CANCELLED, SPECX_FATE_PENDING_CANCELLED, SPECX_FATE_WON);
     assert_int_equal(fake_cancels(f.a), 1);
     assert_int_equal(fake_cancels(f.b), 1);
-    assert_int_equal(specx_operator_next_deadline(f.op), SPECX_TIME_NEVER);
+    assert_int_equal(sx_operator_next_deadline(f.op), SPECX_TIME_NEVER);
     check_counts(&f, f.ia, 1, 1, 0, 0, 0, 0, 0, 0, 1);
     check_counts(&f, f.il, 1, 1, 1, 0, 0, 0, 0, 0, 0);
     specx_operator_stats *s = fx_snapshot(&f);
@@ -222,7 +222,7 @@ static void test_rule3_per_executor_deadline(void **state)
     fx_setup(&f, 0);
     f.plan.e[f.ia].deadline = SPECX_MS(50);
     assert_int_equal(specx_operator_submit(f.op, NULL, NULL, NULL), OK);
-    assert_int_equal(specx_operator_next_deadline(f.op), FX_T0 + SPECX_MS(50));
+    assert_int_equal(sx_operator_next_deadline(f.op), FX_T0 + SPECX_MS(50));
     tclock_set(FX_T0 + SPECX_MS(60)); /* no advance(): the completion sees the clock */
     assert_true(fake_complete(f.b, 0, OK));
     assert_int_equal(hcollect_count(&f.out), 1);
