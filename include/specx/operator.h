@@ -217,10 +217,6 @@ typedef struct specx_operator_config {
      * run before specx_operator_destroy returns. NULL: nothing is called. */
     void (*input_release)(void *release_user, void *input, void *user);
     void *release_user;
-    /* TEST ONLY: no timer thread; deadlines fire only in
-     * specx_operator_advance() (and when a completion observes that the clock
-     * has passed them). Meant with a clock installed by specx_time_set_clock. */
-    bool manual_timers;
 } specx_operator_config;
 
 specx_status specx_operator_create(const specx_operator_config *cfg, specx_operator **out,
@@ -262,14 +258,6 @@ void specx_operator_shutdown(specx_operator *op);
 /* Shutdown (if needed), then free everything, destroying the executors.
  * Outputs from specx_operator_process must have been released before. */
 void specx_operator_destroy(specx_operator *op);
-
-/* TEST ONLY (manual_timers): fire every deadline <= now on the caller's
- * thread (normally `now` is what the installed test clock returns). Returns
- * the number of messages whose timer fired; 0 when manual_timers is off. */
-size_t specx_operator_advance(specx_operator *op, specx_time_t now);
-
-/* The earliest armed deadline, SPECX_TIME_NEVER if none (for tests/logs). */
-specx_time_t specx_operator_next_deadline(specx_operator *op);
 
 #ifdef __cplusplus
 }

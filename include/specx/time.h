@@ -4,8 +4,9 @@
  * specx_time_t is CLOCK_MONOTONIC nanoseconds. SPECX_TIME_NEVER is "no
  * deadline"; specx_time_add() saturates at it. Wall-clock time (for wire
  * fields like recv_time) is specx_wall_t, never mixed with monotonic time.
- * The clock is read through a replaceable function so tests can drive it;
- * replacing it is not thread-safe and is meant for test set-up only. */
+ * specx_time_now() is the library's clock: CLOCK_MONOTONIC, unless the
+ * library runs on virtual time (its own tests and replay evaluation replace
+ * it); specx_time_mono() is always the real CLOCK_MONOTONIC. */
 #ifndef SPECX_TIME_H
 #define SPECX_TIME_H
 
@@ -29,15 +30,11 @@ typedef struct specx_wall {
     int64_t ns; /* CLOCK_REALTIME nanoseconds since the Unix epoch */
 } specx_wall_t;
 
-/* Current monotonic time via the installed clock. Thread-safe. */
+/* Current monotonic time: the library's clock (see above). Thread-safe. */
 specx_time_t specx_time_now(void);
 
-/* The real CLOCK_MONOTONIC, regardless of the installed clock. */
+/* The real CLOCK_MONOTONIC, whatever clock the library runs on. Thread-safe. */
 specx_time_t specx_time_mono(void);
-
-typedef specx_time_t (*specx_clock_fn)(void *arg);
-/* Install a clock (NULL restores CLOCK_MONOTONIC). Test set-up only. */
-void specx_time_set_clock(specx_clock_fn fn, void *arg);
 
 /* t + d, saturating at SPECX_TIME_NEVER (and at INT64_MIN for negative d). */
 specx_time_t specx_time_add(specx_time_t t, specx_dur_t d);

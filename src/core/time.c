@@ -1,10 +1,13 @@
-/* time.c — monotonic and wall clocks, with a replaceable clock for tests. */
+/* time.c — monotonic and wall clocks, with the replaceable clock of virtual
+ * time (core/virtual_time.h). */
 #include "specx/time.h"
 
 #include <stdatomic.h>
 #include <time.h>
 
-static _Atomic(specx_clock_fn) clock_fn;
+#include "core/virtual_time.h"
+
+static _Atomic(sx_clock_fn) clock_fn;
 static _Atomic(void *) clock_arg;
 
 specx_time_t specx_time_mono(void)
@@ -16,14 +19,14 @@ specx_time_t specx_time_mono(void)
 
 specx_time_t specx_time_now(void)
 {
-    specx_clock_fn fn = atomic_load_explicit(&clock_fn, memory_order_acquire);
+    sx_clock_fn fn = atomic_load_explicit(&clock_fn, memory_order_acquire);
     if (fn != NULL) {
         return fn(atomic_load_explicit(&clock_arg, memory_order_relaxed));
     }
     return specx_time_mono();
 }
 
-void specx_time_set_clock(specx_clock_fn fn, void *arg)
+void sx_time_set_clock(sx_clock_fn fn, void *arg)
 {
     atomic_store_explicit(&clock_arg, arg, memory_order_relaxed);
     atomic_store_explicit(&clock_fn, fn, memory_order_release);

@@ -108,7 +108,6 @@ void fx_setup(fx *f, unsigned flags)
         .accept_late_while_no_local = (flags & FX_ACCEPT_LATE) != 0,
         .delivery = ((flags & FX_THREADS) && !(flags & FX_INLINE_DELIVERY)) ? SPECX_DELIVER_THREAD
                                                                             : SPECX_DELIVER_INLINE,
-        .manual_timers = !(flags & FX_THREADS),
     };
     if (flags & FX_RELEASE) {
         f->rel = calloc(1, sizeof *f->rel);
@@ -118,7 +117,12 @@ void fx_setup(fx *f, unsigned flags)
         cfg.release_user = f;
     }
     specx_err err = {{0}};
-    assert_int_equal(specx_operator_create(&cfg, &f->op, &err), SPECX_OK);
+    /* without real threads: virtual time, deadlines fired by fx_at */
+    if (flags & FX_THREADS) {
+        assert_int_equal(specx_operator_create(&cfg, &f->op, &err), SPECX_OK);
+    } else {
+        assert_int_equal(sx_operator_create_manual(&cfg, &f->op, &err), SPECX_OK);
+    }
     if (!(flags & FX_NO_A)) {
         f->a = fake_create(1);
         add(f, f->a, "cloud-a", 10, (flags & FX_A_MAX1) ? 1 : 0, false, &f->ia);
@@ -157,7 +161,7 @@ void fx_teardown(fx *f)
 void fx_at(fx *f, int64_t ms)
 {
     tclock_set(FX_T0 + SPECX_MS(ms));
-    specx_operator_advance(f->op, FX_T0 + SPECX_MS(ms));
+    sx_operator_advance(f->op, FX_T0 + SPECX_MS(ms));
 }
 
 specx_operator_stats *fx_snapshot(fx *f)

@@ -1,6 +1,7 @@
 /* fixture.h — an operator with remote "cloud-a" (priority 10), remote
  * "cloud-b" (priority 5) and local "local" (priority 100, still ranked
- * lowest), fake executors, a manual clock and inline delivery. */
+ * lowest), fake executors and inline delivery, on virtual time (a manual
+ * clock and manually fired deadlines, core/virtual_time.h) unless FX_THREADS. */
 #ifndef SPECX_TEST_FIXTURE_H
 #define SPECX_TEST_FIXTURE_H
 
@@ -9,6 +10,7 @@
 #include "specx/operator.h"
 #include "specx/stats.h"
 
+#include "core/virtual_time.h"
 #include "fake_executor.h"
 #include "harness.h"
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/virtual_time.h"
 #include "fake_executor.h"
 #include "test_timeout.h"
 
@@ -21,7 +22,7 @@ static specx_time_t tclock_fn(void *arg)
 void tclock_install(specx_time_t start)
 {
     atomic_store(&tclock, start);
-    specx_time_set_clock(tclock_fn, NULL);
+    sx_time_set_clock(tclock_fn, NULL);
 }
 
 void tclock_set(specx_time_t t)
@@ -34,7 +35,7 @@ specx_time_t tclock_get(void)
 }
 void tclock_uninstall(void)
 {
-    specx_time_set_clock(NULL, NULL);
+    sx_time_set_clock(NULL, NULL);
 }
 
 void hplan_fn(void *plan_user, const specx_msg_info *msg, size_t exec_index, specx_plan *out)

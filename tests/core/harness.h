@@ -13,7 +13,7 @@
 
 #define H_MAX_EXEC 8
 
-/* Logical clock installed with specx_time_set_clock. */
+/* Logical clock installed with sx_time_set_clock (core/virtual_time.h). */
 void tclock_install(specx_time_t start);
 void tclock_set(specx_time_t t);
 specx_time_t tclock_get(void);

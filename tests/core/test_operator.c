@@ -187,7 +187,7 @@ static void test_rule3_deadline_emits_held(void **state)
     fx f;
     fx_setup(&f, 0);
     assert_int_equal(specx_operator_submit(f.op, NULL, NULL, NULL), OK);
-    assert_int_equal(specx_operator_next_deadline(f.op), FX_T0 + SPECX_MS(100));
+    assert_int_equal(sx_operator_next_deadline(f.op), FX_T0 + SPECX_MS(100));
     fx_at(&f, 10);
     assert_true(fake_complete(f.l, 0, OK));
     fx_at(&f, 99);
@@ -203,7 +203,7 @@ static void test_rule3_deadline_emits_held(void **state)
     check_fates(&o, &f, SPECX_FATE_PENDING_CANCELLED, SPECX_FATE_PENDING_CANCELLED, SPECX_FATE_WON);
     assert_int_equal(fake_cancels(f.a), 1);
     assert_int_equal(fake_cancels(f.b), 1);
-    assert_int_equal(specx_operator_next_deadline(f.op), SPECX_TIME_NEVER);
+    assert_int_equal(sx_operator_next_deadline(f.op), SPECX_TIME_NEVER);
     check_counts(&f, f.ia, 1, 1, 0, 0, 0, 0, 0, 0, 1);
     check_counts(&f, f.il, 1, 1, 1, 0, 0, 0, 0, 0, 0);
     specx_operator_stats *s = fx_snapshot(&f);
@@ -222,7 +222,7 @@ static void test_rule3_per_executor_deadline(void **state)
     fx_setup(&f, 0);
     f.plan.e[f.ia].deadline = SPECX_MS(50);
     assert_int_equal(specx_operator_submit(f.op, NULL, NULL, NULL), OK);
-    assert_int_equal(specx_operator_next_deadline(f.op), FX_T0 + SPECX_MS(50));
+    assert_int_equal(sx_operator_next_deadline(f.op), FX_T0 + SPECX_MS(50));
     tclock_set(FX_T0 + SPECX_MS(60)); /* no advance(): the completion sees the clock */
     assert_true(fake_complete(f.b, 0, OK));
     assert_int_equal(hcollect_count(&f.out), 1);
@@ -664,6 +664,29 @@ static void test_ordering_slow_early_message(void **state)
     fx_teardown(&f);
 }
 
+/* Virtual time: advance() fires nothing on an operator that has a timer
+ * thread (only sx_operator_create_manual makes one without), while
+ * next_deadline reports the armed deadline either way. */
+static void test_advance_needs_manual_timers(void **state)
+{
+    (void)state;
+    fx f;
+    fx_setup(&f, FX_NO_B | FX_THREADS);
+    f.plan.e[f.ia].deadline = SPECX_SEC(60); /* far: the timer thread stays asleep */
+    assert_int_equal(specx_operator_submit(f.op, NULL, NULL, NULL), OK);
+    assert_true(fake_complete(f.l, 0, OK)); /* held: cloud-a is still pending */
+    specx_time_t d = sx_operator_next_deadline(f.op);
+    assert_true(d != SPECX_TIME_NEVER);
+    assert_int_equal(sx_operator_advance(f.op, SPECX_TIME_NEVER - 1), 0);
+    assert_int_equal(sx_operator_next_deadline(f.op), d);
+    specx_operator_shutdown(f.op); /* decides it: the held local result */
+    assert_int_equal(hcollect_count(&f.out), 1);
+    hout o = hcollect_get(&f.out, 0);
+    assert_int_equal(o.winner, f.il);
+    assert_int_equal(o.exec[f.ia].fate, SPECX_FATE_CANCELLED); /* not past its deadline */
+    fx_teardown(&f);
+}
+
 /* Contract checks: registration errors and submit without executors. */
 static void test_config_errors(void **state)
 {
@@ -714,6 +737,7 @@ int main(void)
         cmocka_unit_test(test_process_blocking),
         cmocka_unit_test(test_process_waits_for_earlier),
         cmocka_unit_test(test_ordering_slow_early_message),
+        cmocka_unit_test(test_advance_needs_manual_timers),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

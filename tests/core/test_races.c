@@ -51,10 +51,10 @@ static void test_timer_at_deadline(void **state)
     assert_true(fake_complete(f.l, 0, SPECX_OK)); /* held */
     specx_time_t d = FX_T0 + SPECX_MS(100);
     tclock_set(d - 1);
-    assert_int_equal(specx_operator_advance(f.op, d - 1), 0);
+    assert_int_equal(sx_operator_advance(f.op, d - 1), 0);
     assert_int_equal(hcollect_count(&f.out), 0);
     tclock_set(d);
-    assert_int_equal(specx_operator_advance(f.op, d), 1);
+    assert_int_equal(sx_operator_advance(f.op, d), 1);
     assert_int_equal(hcollect_count(&f.out), 1);
     hout o = hcollect_get(&f.out, 0);
     assert_int_equal(o.winner, f.il);
@@ -82,7 +82,7 @@ static void test_all_complete_inside_start(void **state)
     assert_string_equal(specx_fate_name(o.exec[f.ia].fate), "failed");
     assert_string_equal(specx_fate_name(o.exec[f.il].fate), "cancelled");
     assert_int_equal(fake_starts(f.l), 0);
-    assert_int_equal(specx_operator_next_deadline(f.op), SPECX_TIME_NEVER);
+    assert_int_equal(sx_operator_next_deadline(f.op), SPECX_TIME_NEVER);
     fx_teardown(&f);
 }
 

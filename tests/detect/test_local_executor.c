@@ -21,6 +21,7 @@
 #include "specx/local_executor.h"
 #include "specx/time.h"
 
+#include "core/virtual_time.h"
 #include "test_timeout.h"
 
 /* ---- the call layer stand-in -------------------------------------------- */
@@ -199,7 +200,7 @@ static int teardown(void **state)
     specx_image_free(&img1);
     pthread_cond_destroy(&g.cv);
     pthread_mutex_destroy(&g.mu);
-    specx_time_set_clock(NULL, NULL);
+    sx_time_set_clock(NULL, NULL);
     /* every call completed at most once */
     for (int i = 0; i < 64; i++) {
         if (times_completed[i] > 1) {
@@ -381,7 +382,7 @@ static void test_deadline_passed_in_queue(void **state)
 {
     (void)state;
     atomic_store(&fake_now, SPECX_SEC(100));
-    specx_time_set_clock(fake_clock, NULL);
+    sx_time_set_clock(fake_clock, NULL);
     specx_executor ex;
     make(&ex, 1, 2, SPECX_LOCAL_DROP_OLDEST);
     assert_int_equal(start(&ex, 0, &img200, SPECX_TIME_NEVER), SPECX_OK);
@@ -400,7 +401,7 @@ static void test_deadline_passed_in_queue(void **state)
     assert_int_equal(g.entered, 2);
     free_results(&ex);
     ex.ops->destroy(ex.ctx);
-    specx_time_set_clock(NULL, NULL);
+    sx_time_set_clock(NULL, NULL);
 }
 
 static void test_two_workers_run_concurrently(void **state)
