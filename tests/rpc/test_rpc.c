@@ -30,6 +30,8 @@ static void config_parse(void **state)
     assert_int_equal(specx_rpc_client_config_parse("host.example:50051", &c, &err), SPECX_OK);
     assert_string_equal(c.target, "host.example:50051");
     assert_int_equal(c.priority, 1);
+    assert_false(c.priority_set);
+    assert_false(c.max_in_flight_set);
     assert_false(c.streaming);
     assert_false(c.wait_for_ready);
     assert_string_equal(c.tls_ca, "");
@@ -38,6 +40,8 @@ static void config_parse(void **state)
                      SPECX_OK);
     assert_string_equal(c.target, "10.0.0.2:12345");
     assert_int_equal(c.priority, 7);
+    assert_true(c.priority_set);
+    assert_false(c.max_in_flight_set);
     assert_true(c.streaming);
     assert_true(c.wait_for_ready);
     assert_string_equal(c.tls_ca, "/x/ca.pem");
@@ -46,7 +50,15 @@ static void config_parse(void **state)
     assert_string_equal(c.target, "[::1]:80");
     assert_string_equal(c.name, "gpu");
     assert_int_equal(c.max_in_flight, 4);
+    assert_true(c.max_in_flight_set);
     assert_int_equal(c.priority, -2);
+    assert_true(c.priority_set);
+    /* "was set" means given, even when the value equals the default */
+    assert_int_equal(specx_rpc_client_config_parse("h:1,priority=1,inflight=0", &c, &err),
+                     SPECX_OK);
+    assert_true(c.priority_set);
+    assert_true(c.max_in_flight_set);
+    assert_int_equal(c.max_in_flight, 0);
 
     const char *bad[] = {"",
                          "nohost",
