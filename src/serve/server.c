@@ -107,7 +107,7 @@ static grpc_server_credentials *credentials(const specx_server_config *cfg, spec
 }
 
 /* The gRPC server with its queue and methods (not listening yet). */
-static void grpc_create(specx_server *srv)
+static void listener_create(specx_server *srv)
 {
     size_t max_msg = srv->cfg.max_message_bytes > 0 ? srv->cfg.max_message_bytes : DEFAULT_MAX_MSG;
     grpc_arg args[2];
@@ -130,7 +130,7 @@ static void grpc_create(specx_server *srv)
                                                 GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
 }
 
-static specx_status grpc_listen(specx_server *srv, specx_err *err)
+static specx_status listener_bind(specx_server *srv, specx_err *err)
 {
     const char *bind =
         srv->cfg.bind != NULL && srv->cfg.bind[0] != '\0' ? srv->cfg.bind : "0.0.0.0";
@@ -252,8 +252,8 @@ specx_status specx_server_start(const specx_server_config *cfg, specx_server **o
         return st;
     }
     sx_rpc_global_init();
-    grpc_create(srv);
-    st = grpc_listen(srv, err);
+    listener_create(srv);
+    st = listener_bind(srv, err);
     if (st == SPECX_OK) {
         st = server_run(srv, err);
     }
