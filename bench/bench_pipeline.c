@@ -26,6 +26,7 @@
 #include "specx/detector.h"
 #include "specx/hist.h"
 #include "specx/rpc.h"
+#include "specx/serve.h"
 #include "specx/video.h"
 
 #include "cli.h"
@@ -378,7 +379,7 @@ static int bench_workers(const bench_opts *o, const frames *fr, int workers)
 {
     specx_err err = {{0}};
     specx_detector *dets[8] = {0};
-    specx_rpc_server *srv = NULL;
+    specx_server *srv = NULL;
     specx_rpc_client *cl = NULL;
     int rc = 1;
     for (int i = 0; i < workers; i++) {
@@ -388,20 +389,20 @@ static int bench_workers(const bench_opts *o, const frames *fr, int workers)
             goto out;
         }
     }
-    specx_rpc_server_config sc = {.bind = "127.0.0.1",
-                                  .port = 0,
-                                  .workers = workers,
-                                  .queue_capacity = 256,
-                                  .open_detector = server_det,
-                                  .open_detector_user = (void *)o};
-    specx_status st = specx_rpc_server_start(&sc, &srv, &err);
+    specx_server_config sc = {.bind = "127.0.0.1",
+                              .port = 0,
+                              .workers = workers,
+                              .queue_capacity = 256,
+                              .open_detector = server_det,
+                              .open_detector_user = (void *)o};
+    specx_status st = specx_server_start(&sc, &srv, &err);
     if (st != SPECX_OK) {
         fprintf(stderr, "specx bench pipeline: server: %s\n", specx_err_text(&err, st));
         goto out;
     }
     specx_rpc_client_config cc;
     specx_rpc_client_config_init(&cc);
-    snprintf(cc.target, sizeof cc.target, "127.0.0.1:%d", specx_rpc_server_port(srv));
+    snprintf(cc.target, sizeof cc.target, "127.0.0.1:%d", specx_server_port(srv));
     st = specx_rpc_client_create(&cc, &cl, &err);
     if (st != SPECX_OK) {
         fprintf(stderr, "specx bench pipeline: client: %s\n", specx_err_text(&err, st));
@@ -434,7 +435,7 @@ static int bench_workers(const bench_opts *o, const frames *fr, int workers)
     rc = 0;
 out:
     specx_rpc_client_destroy(cl);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
     for (int i = 0; i < workers; i++) {
         specx_detector_close(dets[i]);
     }

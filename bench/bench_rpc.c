@@ -17,6 +17,7 @@
 
 #include "specx/hist.h"
 #include "specx/rpc.h"
+#include "specx/serve.h"
 #include "specx/time.h"
 
 #include "commands.h"
@@ -119,9 +120,10 @@ static specx_status open_noop(void *user, int worker, specx_detector **out, spec
 {
     (void)user;
     (void)worker;
-    char spec[64];
-    snprintf(spec, sizeof spec, "boxes=%d", REPLY_BOXES);
-    return specx_rpc_test_detector_open(spec, out, err);
+    char model[64];
+    snprintf(model, sizeof model, "test:boxes=%d", REPLY_BOXES);
+    specx_detector_config dc = {.model = model};
+    return specx_detector_open(&dc, out, err);
 }
 
 /* ---- the Python baseline ------------------------------------------------ */
@@ -296,15 +298,15 @@ int specx_bench_rpc(int argc, char **argv)
         calls = 100;
     }
     signal(SIGPIPE, SIG_IGN);
-    specx_rpc_server_config sc = {.bind = "127.0.0.1",
-                                  .port = 0,
-                                  .workers = 2,
-                                  .queue_capacity = 256,
-                                  .no_decode = true,
-                                  .open_detector = open_noop};
-    specx_rpc_server *srv;
+    specx_server_config sc = {.bind = "127.0.0.1",
+                              .port = 0,
+                              .workers = 2,
+                              .queue_capacity = 256,
+                              .no_decode = true,
+                              .open_detector = open_noop};
+    specx_server *srv;
     specx_err err = {{0}};
-    if (specx_rpc_server_start(&sc, &srv, &err) != SPECX_OK) {
+    if (specx_server_start(&sc, &srv, &err) != SPECX_OK) {
         fprintf(stderr, "bench rpc: %s\n", err.msg);
         return 1;
     }
@@ -314,9 +316,9 @@ int specx_bench_rpc(int argc, char **argv)
            "calls/s");
     figure rows[16];
     int n = 0;
-    int rc = bench_server("specx", specx_rpc_server_port(srv), false, calls, rows, &n);
-    rc |= bench_server("specx", specx_rpc_server_port(srv), true, calls, rows, &n);
-    specx_rpc_server_destroy(srv);
+    int rc = bench_server("specx", specx_server_port(srv), false, calls, rows, &n);
+    rc |= bench_server("specx", specx_server_port(srv), true, calls, rows, &n);
+    specx_server_destroy(srv);
 
     int py_first = n;
     if (python) {

@@ -24,6 +24,7 @@
 
 #include "specx/codec.h"
 #include "specx/rpc.h"
+#include "specx/serve.h"
 #include "specx/video.h"
 
 #include "cli.h"
@@ -259,19 +260,19 @@ int specx_cmd_demo(int argc, char **argv)
 
     specx_time_t t0 = specx_time_now();
     specx_err err = {{0}};
-    specx_rpc_server_config sc = {.bind = "127.0.0.1",
-                                  .port = 0,
-                                  .workers = 1,
-                                  .open_detector = open_server_detector,
-                                  .open_detector_user = &o};
-    specx_rpc_server *srv;
-    specx_status st = specx_rpc_server_start(&sc, &srv, &err);
+    specx_server_config sc = {.bind = "127.0.0.1",
+                              .port = 0,
+                              .workers = 1,
+                              .open_detector = open_server_detector,
+                              .open_detector_user = &o};
+    specx_server *srv;
+    specx_status st = specx_server_start(&sc, &srv, &err);
     if (st != SPECX_OK) {
         fprintf(stderr, "specx demo: cannot start the server: %s\n", specx_err_text(&err, st));
         return 1;
     }
     char target[64];
-    snprintf(target, sizeof target, "127.0.0.1:%d", specx_rpc_server_port(srv));
+    snprintf(target, sizeof target, "127.0.0.1:%d", specx_server_port(srv));
     const char *backend = o.backend != NULL ? o.backend : specx_detector_default_backend();
     printf("server: %s (%s backend, 1 worker) on %s, in this process\n", DEMO_SERVER_MODEL, backend,
            target);
@@ -281,7 +282,7 @@ int specx_cmd_demo(int argc, char **argv)
         st = measure_rtt(video, target, &rtt, &err);
         if (st != SPECX_OK) {
             fprintf(stderr, "specx demo: %s\n", specx_err_text(&err, st));
-            specx_rpc_server_destroy(srv);
+            specx_server_destroy(srv);
             return 1;
         }
         specx_dur_t d = 2 * rtt + SPECX_MS(20);
@@ -318,10 +319,10 @@ int specx_cmd_demo(int argc, char **argv)
                          .prog = "specx demo"};
     int rc = specx_run_video(&ro);
 
-    specx_rpc_server_stop(srv, SPECX_SEC(2));
-    specx_rpc_server_stats *ss = malloc(sizeof *ss);
+    specx_server_stop(srv, SPECX_SEC(2));
+    specx_server_stats *ss = malloc(sizeof *ss);
     if (ss != NULL) {
-        specx_rpc_server_get_stats(srv, ss);
+        specx_server_get_stats(srv, ss);
         printf("server: %llu requests, %llu answered, %llu cancelled by the client, %llu expired "
                "in its queue; compute p50 %.1f ms, p99 %.1f ms\n",
                (unsigned long long)ss->received, (unsigned long long)ss->completed,
@@ -330,7 +331,7 @@ int specx_cmd_demo(int argc, char **argv)
                specx_hist_quantile(&ss->compute, 0.99) / 1e6);
         free(ss);
     }
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
     printf("demo %s in %.1f s: %s, %s, %s\n", rc == 0 ? "finished" : "FAILED",
            specx_dur_ms(specx_time_now() - t0) / 1e3, jsonl, ann, stats);
     return rc;

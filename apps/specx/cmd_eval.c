@@ -35,6 +35,7 @@
 #include "specx/eval.h"
 #include "specx/netem.h"
 #include "specx/rpc.h"
+#include "specx/serve.h"
 
 #include "cli.h"
 #include "commands.h"
@@ -71,7 +72,7 @@ typedef struct eval_ctx {
     specx_image *frames; /* decoded, ds->count */
     size_t n;
     specx_netem_profile *profile;       /* NULL: no link */
-    specx_rpc_server *server;           /* in-process cloud, or NULL */
+    specx_server *server;               /* in-process cloud, or NULL */
     char server_spec[MAX_SERVERS][384]; /* targets as given (or the in-process one) */
     char server_names[MAX_SERVERS][SPECX_EVAL_NAME_MAX];
     size_t n_servers;
@@ -670,21 +671,21 @@ static int run_eval(const eval_opts *o)
     if (need_cloud && o->n_servers == 0) {
         /* No server given: serve the cloud model in this process. */
         size_t q = e.n + 64;
-        specx_rpc_server_config sc = {.bind = "127.0.0.1",
-                                      .workers = o->cloud_workers > 0 ? o->cloud_workers : 1,
-                                      .queue_capacity = q > 100000 ? 100000 : (int)q,
-                                      .open_detector = open_cloud_detector,
-                                      .open_detector_user = (void *)o};
+        specx_server_config sc = {.bind = "127.0.0.1",
+                                  .workers = o->cloud_workers > 0 ? o->cloud_workers : 1,
+                                  .queue_capacity = q > 100000 ? 100000 : (int)q,
+                                  .open_detector = open_cloud_detector,
+                                  .open_detector_user = (void *)o};
         if (!o->quiet) {
             fprintf(stderr, "specx eval: starting an in-process server with %s\n", o->cloud_model);
         }
-        st = specx_rpc_server_start(&sc, &e.server, &err);
+        st = specx_server_start(&sc, &e.server, &err);
         if (st != SPECX_OK) {
             fprintf(stderr, "specx eval: in-process server: %s\n", specx_err_text(&err, st));
             goto done;
         }
         snprintf(e.server_spec[0], sizeof e.server_spec[0], "127.0.0.1:%d",
-                 specx_rpc_server_port(e.server));
+                 specx_server_port(e.server));
         snprintf(e.server_names[0], sizeof e.server_names[0], "cloud");
         e.n_servers = 1;
     } else if (need_cloud) {
@@ -806,7 +807,7 @@ static int run_eval(const eval_opts *o)
 done:
     specx_eval_results_free(&res);
     if (e.server != NULL) {
-        specx_rpc_server_destroy(e.server);
+        specx_server_destroy(e.server);
     }
     specx_netem_profile_free(e.profile);
     if (e.frames != NULL) {

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "specx/detector.h"
-#include "specx/rpc.h"
+#include "specx/serve.h"
 
 #include "cli.h"
 #include "commands.h"
@@ -55,12 +55,6 @@ static specx_status open_detector(void *user, int worker, specx_detector **out, 
 {
     (void)worker;
     const serve_opts *o = ((factory *)user)->o;
-    if (strcmp(o->model, "test") == 0) {
-        return specx_rpc_test_detector_open("", out, err);
-    }
-    if (strncmp(o->model, "test:", 5) == 0) {
-        return specx_rpc_test_detector_open(o->model + 5, out, err);
-    }
     specx_detector_config cfg = {.model = o->model,
                                  .model_dir = o->model_dir,
                                  .backend = o->backend,
@@ -89,9 +83,9 @@ static int parse_double_opt(const char *name, const char *v, double lo, double *
     return 0;
 }
 
-static void write_stats(specx_rpc_server *srv, const char *path)
+static void write_stats(specx_server *srv, const char *path)
 {
-    char *json = specx_rpc_server_stats_json(srv);
+    char *json = specx_server_stats_json(srv);
     if (json == NULL) {
         return;
     }
@@ -109,13 +103,13 @@ static void write_stats(specx_rpc_server *srv, const char *path)
     free(json);
 }
 
-static void print_stats(specx_rpc_server *srv)
+static void print_stats(specx_server *srv)
 {
-    specx_rpc_server_stats *st = malloc(sizeof *st);
+    specx_server_stats *st = malloc(sizeof *st);
     if (st == NULL) {
         return;
     }
-    specx_rpc_server_get_stats(srv, st);
+    specx_server_get_stats(srv, st);
     printf("requests: received %llu, completed %llu, expired-before-start %llu, cancelled %llu, "
            "rejected %llu, errors %llu (streams %llu, health checks %llu)\n",
            (unsigned long long)st->received, (unsigned long long)st->completed,
@@ -205,23 +199,23 @@ int specx_cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN); /* a reader of our stdout may go away first */
 
     factory fac = {.o = &o};
-    specx_rpc_server_config cfg = {.bind = o.bind,
-                                   .port = o.port,
-                                   .workers = o.workers,
-                                   .queue_capacity = o.queue,
-                                   .max_message_bytes = (size_t)(o.max_message_mb * 1048576.0),
-                                   .open_detector = open_detector,
-                                   .open_detector_user = &fac,
-                                   .tls_cert_file = o.tls_cert,
-                                   .tls_key_file = o.tls_key};
-    specx_rpc_server *srv;
+    specx_server_config cfg = {.bind = o.bind,
+                               .port = o.port,
+                               .workers = o.workers,
+                               .queue_capacity = o.queue,
+                               .max_message_bytes = (size_t)(o.max_message_mb * 1048576.0),
+                               .open_detector = open_detector,
+                               .open_detector_user = &fac,
+                               .tls_cert_file = o.tls_cert,
+                               .tls_key_file = o.tls_key};
+    specx_server *srv;
     specx_err err = {{0}};
-    specx_status st = specx_rpc_server_start(&cfg, &srv, &err);
+    specx_status st = specx_server_start(&cfg, &srv, &err);
     if (st != SPECX_OK) {
         fprintf(stderr, "specx serve: %s\n", specx_err_text(&err, st));
         return 1;
     }
-    printf("listening on %s:%d\n", o.bind != NULL ? o.bind : "0.0.0.0", specx_rpc_server_port(srv));
+    printf("listening on %s:%d\n", o.bind != NULL ? o.bind : "0.0.0.0", specx_server_port(srv));
     fflush(stdout);
 
     for (;;) {
@@ -242,11 +236,11 @@ int specx_cmd_serve(int argc, char **argv)
                 sig == SIGINT ? "SIGINT" : "SIGTERM", o.grace_s);
         break;
     }
-    specx_rpc_server_stop(srv, (specx_dur_t)(o.grace_s * 1e9));
+    specx_server_stop(srv, (specx_dur_t)(o.grace_s * 1e9));
     if (o.stats_json != NULL) {
         write_stats(srv, o.stats_json);
     }
     print_stats(srv);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
     return 0;
 }

@@ -217,10 +217,10 @@ static specx_status add_remote(specx_pipeline *p, size_t i, specx_err *err)
         return st;
     }
     /* Without prio=, earlier servers are preferred: n, n-1, ..., 1. */
-    if (strstr(s, ",prio=") == NULL && strstr(s, ",priority=") == NULL) {
+    if (!cc.priority_set) {
         cc.priority = (int)(p->cfg.n_servers - i);
     }
-    if (strstr(s, ",inflight=") == NULL) {
+    if (!cc.max_in_flight_set) {
         cc.max_in_flight = p->cfg.remote_max_in_flight > 0 ? p->cfg.remote_max_in_flight : 4;
     }
     specx_executor_config ec = {.priority = cc.priority, .max_in_flight = cc.max_in_flight};
@@ -286,12 +286,7 @@ specx_status specx_pipeline_create(const specx_pipeline_config *cfg, specx_pipel
     pthread_condattr_destroy(&ca);
 
     specx_status st = SPECX_OK;
-    if (det == NULL && has_local &&
-        (strcmp(cfg->local_model, "test") == 0 || strncmp(cfg->local_model, "test:", 5) == 0)) {
-        /* the built-in test detector, as `specx serve --model test:...` */
-        st = specx_rpc_test_detector_open(cfg->local_model[4] == ':' ? cfg->local_model + 5 : "",
-                                          &det, err);
-    } else if (det == NULL && has_local) {
+    if (det == NULL && has_local) {
         specx_detector_config dc = {.model = cfg->local_model,
                                     .model_dir = cfg->model_dir,
                                     .backend = cfg->backend,

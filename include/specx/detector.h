@@ -46,7 +46,18 @@ typedef struct specx_detector_config {
     int threads;           /* backend threads; 0 means 1 */
 } specx_detector_config;
 
-/* Opens a detector. Errors name the missing/corrupt file. */
+/* Opens a detector. Errors name the missing/corrupt file.
+ *
+ * The model name "test" or "test:SPEC" opens the built-in test detector
+ * instead (no model files; model_dir, backend and threads are ignored): it
+ * sleeps delay_ms in 1 ms slices, checking `cancel` between slices as a
+ * network checks between layers, and returns `boxes` boxes covering the whole
+ * image, label "test", class i, score 1/(i+1); model and backend "test".
+ * SPEC is comma-separated: delay_ms=N (default 0), boxes=N (default 1),
+ * fail=1 (every detect fails with SPECX_EINTERNAL), delay_from_width=1
+ * (delay = image width in ms, for out-of-order replies). Used by
+ * `specx serve --model test:...`, `specx run --local-model test:...`,
+ * benchmarks and tests. */
 specx_status specx_detector_open(const specx_detector_config *cfg, specx_detector **out,
                                  specx_err *err);
 

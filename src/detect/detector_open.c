@@ -7,6 +7,7 @@
 #include "specx/detector.h"
 
 #include "backend.h"
+#include "detect/test_detector.h"
 
 /* The default backend: one constant, flipped when a faster backend becomes
  * the reference. */
@@ -37,6 +38,11 @@ specx_status specx_detector_open(const specx_detector_config *cfg, specx_detecto
     if (cfg->threads < 0) {
         return specx_err_set(err, SPECX_EINVAL, "detector_open: threads must be >= 0 (got %d)",
                              cfg->threads);
+    }
+    /* The one place where "test[:SPEC]" is resolved: no files, no backend. */
+    const char *test_spec;
+    if (sx_detect_test_model(cfg->model, &test_spec)) {
+        return sx_detect_test_open(test_spec, out, err);
     }
     const backend_entry backends[] = {
         {"darknet", specx_backend_darknet_open},

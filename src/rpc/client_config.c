@@ -69,6 +69,7 @@ specx_status specx_rpc_client_config_parse(const char *s, specx_rpc_client_confi
         bool ok = true;
         if (strcmp(tok, "prio") == 0 || strcmp(tok, "priority") == 0) {
             ok = val != NULL && parse_int(val, INT_MIN, INT_MAX, &cfg.priority);
+            cfg.priority_set = true;
         } else if (strcmp(tok, "stream") == 0) {
             ok = val == NULL;
             cfg.streaming = true;
@@ -86,6 +87,7 @@ specx_status specx_rpc_client_config_parse(const char *s, specx_rpc_client_confi
             ok = val != NULL && copy_str(cfg.name, sizeof cfg.name, val);
         } else if (strcmp(tok, "inflight") == 0) {
             ok = val != NULL && parse_int(val, 0, 1000000, &cfg.max_in_flight);
+            cfg.max_in_flight_set = true;
         } else {
             return specx_err_set(err, SPECX_EINVAL,
                                  "server '%s': unknown option '%s' (known: prio=N, stream, "

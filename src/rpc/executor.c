@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-#include "client_internal.h"
+#include "rpc/client.h"
 
 static void on_done(void *user, specx_status st, specx_detections *result, const char *msg)
 {
@@ -21,7 +21,7 @@ static specx_status exec_start(void *ctx, specx_call *call, void *request, specx
     if (request == NULL) {
         return SPECX_EINVAL;
     }
-    specx_status st = rpc_call_begin(ctx, request, deadline, on_done, call, on_created, call);
+    specx_status st = sx_rpc_call_begin(ctx, request, deadline, on_done, call, on_created, call);
     if (st != SPECX_OK) {
         specx_call_set_data(call, NULL); /* the handle was freed */
     }

@@ -1,16 +1,20 @@
-/* The queue of byte buffers waiting to be sent on a call (see internal.h). */
+/* sendq.c — the queue of byte buffers waiting to be sent on a call
+ * (see rpc/sendq.h). */
+#include "rpc/sendq.h"
+
 #include <stdlib.h>
 
-#include "internal.h"
-
-struct rpc_sendq_item {
+struct sx_rpc_sendq_item {
     grpc_byte_buffer *bb;
-    struct rpc_sendq_item *next;
+    struct sx_rpc_sendq_item *next;
 };
 
-bool rpc_sendq_push(rpc_sendq *q, grpc_byte_buffer *bb)
+bool sx_rpc_sendq_push(sx_rpc_sendq *q, grpc_byte_buffer *bb)
 {
-    struct rpc_sendq_item *m = malloc(sizeof *m);
+    if (bb == NULL) {
+        return false;
+    }
+    struct sx_rpc_sendq_item *m = malloc(sizeof *m);
     if (m == NULL) {
         grpc_byte_buffer_destroy(bb);
         return false;
@@ -26,9 +30,9 @@ bool rpc_sendq_push(rpc_sendq *q, grpc_byte_buffer *bb)
     return true;
 }
 
-grpc_byte_buffer *rpc_sendq_pop(rpc_sendq *q)
+grpc_byte_buffer *sx_rpc_sendq_pop(sx_rpc_sendq *q)
 {
-    struct rpc_sendq_item *m = q->head;
+    struct sx_rpc_sendq_item *m = q->head;
     if (m == NULL) {
         return NULL;
     }
@@ -41,15 +45,15 @@ grpc_byte_buffer *rpc_sendq_pop(rpc_sendq *q)
     return bb;
 }
 
-bool rpc_sendq_empty(const rpc_sendq *q)
+bool sx_rpc_sendq_empty(const sx_rpc_sendq *q)
 {
     return q->head == NULL;
 }
 
-void rpc_sendq_clear(rpc_sendq *q)
+void sx_rpc_sendq_clear(sx_rpc_sendq *q)
 {
     grpc_byte_buffer *bb;
-    while ((bb = rpc_sendq_pop(q)) != NULL) {
+    while ((bb = sx_rpc_sendq_pop(q)) != NULL) {
         grpc_byte_buffer_destroy(bb);
     }
 }

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "specx/rpc.h"
+#include "specx/serve.h"
 
 #include "pipeline.h"
 
@@ -85,18 +86,21 @@ static specx_status open_test(void *user, int worker, specx_detector **out, spec
 {
     (void)user;
     (void)worker;
-    return specx_rpc_test_detector_open(server_spec, out, err);
+    char model[160];
+    snprintf(model, sizeof model, "test:%s", server_spec);
+    specx_detector_config dc = {.model = model};
+    return specx_detector_open(&dc, out, err);
 }
 
-static specx_rpc_server *server_start(const char *spec, char *target, size_t n)
+static specx_server *server_start(const char *spec, char *target, size_t n)
 {
     server_spec = spec;
-    specx_rpc_server_config sc = {
+    specx_server_config sc = {
         .bind = "127.0.0.1", .port = 0, .workers = 1, .open_detector = open_test};
-    specx_rpc_server *s = NULL;
+    specx_server *s = NULL;
     specx_err err = {{0}};
-    assert_int_equal(specx_rpc_server_start(&sc, &s, &err), SPECX_OK);
-    snprintf(target, n, "127.0.0.1:%d", specx_rpc_server_port(s));
+    assert_int_equal(specx_server_start(&sc, &s, &err), SPECX_OK);
+    snprintf(target, n, "127.0.0.1:%d", specx_server_port(s));
     return s;
 }
 
@@ -176,7 +180,7 @@ static void test_remote_wins_local_outlives_output(void **state)
 {
     (void)state;
     char target[64];
-    specx_rpc_server *srv = server_start("delay_ms=2", target, sizeof target);
+    specx_server *srv = server_start("delay_ms=2", target, sizeof target);
     fake_det fd = {.delay_ms = 60, .ignore_cancel = true};
     rec r = {.n = 0};
     pthread_mutex_init(&r.mu, NULL);
@@ -208,7 +212,7 @@ static void test_remote_wins_local_outlives_output(void **state)
     assert_int_equal(s->remote_wins, 4);
     specx_operator_stats_free(s);
     specx_pipeline_destroy(p);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
     pthread_mutex_destroy(&r.mu);
 }
 
@@ -259,7 +263,7 @@ static void test_sync_remote_only_no_deadline(void **state)
 {
     (void)state;
     char target[64];
-    specx_rpc_server *srv = server_start("delay_ms=50", target, sizeof target);
+    specx_server *srv = server_start("delay_ms=50", target, sizeof target);
     rec r = {.n = 0};
     pthread_mutex_init(&r.mu, NULL);
     const char *servers[] = {target};
@@ -290,7 +294,7 @@ static void test_sync_remote_only_no_deadline(void **state)
     assert_int_equal(specx_pipeline_push(p, &img, 3, 0, &err), SPECX_ESTOPPED);
     assert_null(img.data); /* taken and freed also on error */
     specx_pipeline_destroy(p);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
     pthread_mutex_destroy(&r.mu);
 }
 
@@ -299,7 +303,7 @@ static void test_failing_server_local_wins(void **state)
 {
     (void)state;
     char target[64];
-    specx_rpc_server *srv = server_start("delay_ms=1,fail=1", target, sizeof target);
+    specx_server *srv = server_start("delay_ms=1,fail=1", target, sizeof target);
     fake_det fd = {.delay_ms = 5};
     rec r = {.n = 0};
     pthread_mutex_init(&r.mu, NULL);
@@ -326,7 +330,7 @@ static void test_failing_server_local_wins(void **state)
         assert_string_equal(r.winner[i], "local");
     }
     specx_pipeline_destroy(p);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
     pthread_mutex_destroy(&r.mu);
 }
 

@@ -28,26 +28,29 @@ static spec_holder holder;
 static specx_status open_test(void *user, int worker, specx_detector **out, specx_err *err)
 {
     (void)worker;
-    return specx_rpc_test_detector_open(((spec_holder *)user)->spec, out, err);
+    char model[160];
+    snprintf(model, sizeof model, "test:%s", ((spec_holder *)user)->spec);
+    specx_detector_config dc = {.model = model};
+    return specx_detector_open(&dc, out, err);
 }
 
-specx_rpc_server *tu_server(const char *spec, int workers, int queue)
+specx_server *tu_server(const char *spec, int workers, int queue)
 {
     return tu_server_on(spec, workers, queue, 0);
 }
 
-specx_rpc_server *tu_server_on(const char *spec, int workers, int queue, int port)
+specx_server *tu_server_on(const char *spec, int workers, int queue, int port)
 {
     snprintf(holder.spec, sizeof holder.spec, "%s", spec);
-    specx_rpc_server_config cfg = {.bind = "127.0.0.1",
-                                   .port = port,
-                                   .workers = workers,
-                                   .queue_capacity = queue,
-                                   .open_detector = open_test,
-                                   .open_detector_user = &holder};
-    specx_rpc_server *s = NULL;
+    specx_server_config cfg = {.bind = "127.0.0.1",
+                               .port = port,
+                               .workers = workers,
+                               .queue_capacity = queue,
+                               .open_detector = open_test,
+                               .open_detector_user = &holder};
+    specx_server *s = NULL;
     specx_err err = {{0}};
-    specx_status st = specx_rpc_server_start(&cfg, &s, &err);
+    specx_status st = specx_server_start(&cfg, &s, &err);
     if (st != SPECX_OK) {
         fprintf(stderr, "server start: %s\n", specx_err_text(&err, st));
         return NULL;
@@ -195,14 +198,13 @@ bool tu_wait(tu_waiter *w, int n, specx_dur_t timeout)
     return ok;
 }
 
-bool tu_wait_stats(specx_rpc_server *s, bool (*pred)(const specx_rpc_server_stats *),
-                   specx_dur_t timeout)
+bool tu_wait_stats(specx_server *s, bool (*pred)(const specx_server_stats *), specx_dur_t timeout)
 {
     specx_time_t until = specx_time_mono() + tu_scaled(timeout);
-    specx_rpc_server_stats *st = malloc(sizeof *st);
+    specx_server_stats *st = malloc(sizeof *st);
     bool ok = false;
     for (;;) {
-        specx_rpc_server_get_stats(s, st);
+        specx_server_get_stats(s, st);
         if (pred(st)) {
             ok = true;
             break;
@@ -319,17 +321,17 @@ const char *tu_source_dir(void)
     return s != NULL ? s : ".";
 }
 
-bool tu_one_received(const specx_rpc_server_stats *s)
+bool tu_one_received(const specx_server_stats *s)
 {
     return s->received >= 1;
 }
 
-bool tu_one_cancelled(const specx_rpc_server_stats *s)
+bool tu_one_cancelled(const specx_server_stats *s)
 {
     return s->cancelled >= 1;
 }
 
-bool tu_one_expired(const specx_rpc_server_stats *s)
+bool tu_one_expired(const specx_server_stats *s)
 {
     return s->expired >= 1;
 }

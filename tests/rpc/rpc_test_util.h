@@ -9,13 +9,14 @@
 #include <sys/types.h>
 
 #include "specx/rpc.h"
+#include "specx/serve.h"
 
 /* SPECX_TEST_TIMEOUT_SCALE (default 1) times d. */
 specx_dur_t tu_scaled(specx_dur_t d);
 
 /* In-process server on 127.0.0.1, port 0, with test detector `spec`. */
-specx_rpc_server *tu_server(const char *spec, int workers, int queue);
-specx_rpc_server *tu_server_on(const char *spec, int workers, int queue, int port);
+specx_server *tu_server(const char *spec, int workers, int queue);
+specx_server *tu_server_on(const char *spec, int workers, int queue, int port);
 specx_rpc_client *tu_client(int port, const char *options); /* options: ",stream" ... */
 
 /* A w x h RGB frame encoded as PNG (or JPEG when jpeg is true). */
@@ -52,13 +53,12 @@ bool tu_wait(tu_waiter *w, int n, specx_dur_t timeout);
 
 /* Polls a server statistic until pred is true or the timeout passes (test
  * code only: the statistics have no change notification). */
-bool tu_wait_stats(specx_rpc_server *s, bool (*pred)(const specx_rpc_server_stats *),
-                   specx_dur_t timeout);
+bool tu_wait_stats(specx_server *s, bool (*pred)(const specx_server_stats *), specx_dur_t timeout);
 /* Predicates for tu_wait_stats: at least one call received (it is on a
  * worker or queued), cancelled, expired before it started. */
-bool tu_one_received(const specx_rpc_server_stats *s);
-bool tu_one_cancelled(const specx_rpc_server_stats *s);
-bool tu_one_expired(const specx_rpc_server_stats *s);
+bool tu_one_received(const specx_server_stats *s);
+bool tu_one_cancelled(const specx_server_stats *s);
+bool tu_one_expired(const specx_server_stats *s);
 
 /* Starts argv as a child with stdout on a pipe, reads until a line
  * "listening on HOST:PORT" and returns the port (0 on failure). */

@@ -30,6 +30,8 @@ static void config_parse(void **state)
     assert_int_equal(specx_rpc_client_config_parse("host.example:50051", &c, &err), SPECX_OK);
     assert_string_equal(c.target, "host.example:50051");
     assert_int_equal(c.priority, 1);
+    assert_false(c.priority_set);
+    assert_false(c.max_in_flight_set);
     assert_false(c.streaming);
     assert_false(c.wait_for_ready);
     assert_string_equal(c.tls_ca, "");
@@ -38,6 +40,8 @@ static void config_parse(void **state)
                      SPECX_OK);
     assert_string_equal(c.target, "10.0.0.2:12345");
     assert_int_equal(c.priority, 7);
+    assert_true(c.priority_set);
+    assert_false(c.max_in_flight_set);
     assert_true(c.streaming);
     assert_true(c.wait_for_ready);
     assert_string_equal(c.tls_ca, "/x/ca.pem");
@@ -46,7 +50,15 @@ static void config_parse(void **state)
     assert_string_equal(c.target, "[::1]:80");
     assert_string_equal(c.name, "gpu");
     assert_int_equal(c.max_in_flight, 4);
+    assert_true(c.max_in_flight_set);
     assert_int_equal(c.priority, -2);
+    assert_true(c.priority_set);
+    /* "was set" means given, even when the value equals the default */
+    assert_int_equal(specx_rpc_client_config_parse("h:1,priority=1,inflight=0", &c, &err),
+                     SPECX_OK);
+    assert_true(c.priority_set);
+    assert_true(c.max_in_flight_set);
+    assert_int_equal(c.max_in_flight, 0);
 
     const char *bad[] = {"",
                          "nohost",
@@ -102,9 +114,9 @@ static void frame_refcount(void **state)
 
 static void round_trip_mode(const char *opts)
 {
-    specx_rpc_server *srv = tu_server("delay_ms=1,boxes=3", 2, 64);
+    specx_server *srv = tu_server("delay_ms=1,boxes=3", 2, 64);
     assert_non_null(srv);
-    specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), opts);
+    specx_rpc_client *c = tu_client(specx_server_port(srv), opts);
     assert_non_null(c);
     tu_waiter *w = tu_waiter_new();
     enum { N = 20 };
@@ -137,17 +149,17 @@ static void round_trip_mode(const char *opts)
         specx_encoded_frame_unref(fr[i]);
     }
     specx_rpc_client_destroy(c);
-    specx_rpc_server_stats *st = malloc(sizeof *st);
-    specx_rpc_server_get_stats(srv, st);
+    specx_server_stats *st = malloc(sizeof *st);
+    specx_server_get_stats(srv, st);
     assert_int_equal(st->received, N);
     assert_int_equal(st->completed, N);
     assert_int_equal(st->compute.count, N);
     free(st);
-    char *json = specx_rpc_server_stats_json(srv);
+    char *json = specx_server_stats_json(srv);
     assert_non_null(strstr(json, "\"completed\":20"));
     assert_non_null(strstr(json, "\"expired_before_start\":0"));
     free(json);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
     tu_waiter_delete(w);
 }
 
@@ -168,9 +180,9 @@ static void round_trip_stream(void **state)
 static void deadline_mode(const char *opts)
 {
     /* One worker busy for 400 ms with A; B (deadline 100 ms) waits behind it. */
-    specx_rpc_server *srv = tu_server("delay_ms=400", 1, 8);
+    specx_server *srv = tu_server("delay_ms=400", 1, 8);
     assert_non_null(srv);
-    specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), opts);
+    specx_rpc_client *c = tu_client(specx_server_port(srv), opts);
     tu_waiter *w = tu_waiter_new();
     specx_encoded_frame *f = tu_frame(16, 16, false);
     specx_time_t t0 = specx_time_now();
@@ -190,20 +202,20 @@ static void deadline_mode(const char *opts)
     /* The server did not compute B: counted as expired before start. */
     bool expired_seen = tu_wait_stats(srv, tu_one_expired, SPECX_SEC(5));
     if (!expired_seen) {
-        char *j = specx_rpc_server_stats_json(srv);
+        char *j = specx_server_stats_json(srv);
         printf("stats: %s\n", j);
         free(j);
     }
     assert_true(expired_seen);
-    specx_rpc_server_stats *st = malloc(sizeof *st);
-    specx_rpc_server_get_stats(srv, st);
+    specx_server_stats *st = malloc(sizeof *st);
+    specx_server_get_stats(srv, st);
     assert_int_equal(st->completed, 1);
     assert_int_equal(st->expired, 1);
     assert_int_equal(st->compute.count, 1);
     free(st);
     specx_encoded_frame_unref(f);
     specx_rpc_client_destroy(c);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
     tu_waiter_delete(w);
 }
 
@@ -223,9 +235,9 @@ static void deadline_stream(void **state)
 
 static void cancel_mode(const char *opts)
 {
-    specx_rpc_server *srv = tu_server("delay_ms=5000", 1, 8);
+    specx_server *srv = tu_server("delay_ms=5000", 1, 8);
     assert_non_null(srv);
-    specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), opts);
+    specx_rpc_client *c = tu_client(specx_server_port(srv), opts);
     tu_waiter *w = tu_waiter_new();
     specx_encoded_frame *f = tu_frame(16, 16, false);
     specx_rpc_call *call = NULL;
@@ -241,14 +253,14 @@ static void cancel_mode(const char *opts)
     assert_true(w->rec[0].at - t0 < tu_scaled(SPECX_MS(500)));
     /* The server saw it and stopped the detector at a checkpoint. */
     assert_true(tu_wait_stats(srv, tu_one_cancelled, SPECX_SEC(3)));
-    specx_rpc_server_stats *st = malloc(sizeof *st);
-    specx_rpc_server_get_stats(srv, st);
+    specx_server_stats *st = malloc(sizeof *st);
+    specx_server_get_stats(srv, st);
     assert_int_equal(st->completed, 0);
     assert_true(specx_hist_quantile(&st->compute, 1.0) < SPECX_SEC(3));
     free(st);
     specx_encoded_frame_unref(f);
     specx_rpc_client_destroy(c);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
     tu_waiter_delete(w);
 }
 
@@ -266,15 +278,15 @@ static void cancel_stream(void **state)
 
 /* Cancel before the server starts the work (queued behind another request):
  * never computed; and cancel racing completion: exactly one completion. */
-static bool a_running_b_queued(const specx_rpc_server_stats *s)
+static bool a_running_b_queued(const specx_server_stats *s)
 {
     return s->received >= 2 && s->queue_len == 1;
 }
 
 static void cancel_grid_mode(const char *opts)
 {
-    specx_rpc_server *srv = tu_server("delay_ms=300", 1, 8);
-    specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), opts);
+    specx_server *srv = tu_server("delay_ms=300", 1, 8);
+    specx_rpc_client *c = tu_client(specx_server_port(srv), opts);
     tu_waiter *w = tu_waiter_new();
     specx_encoded_frame *f = tu_frame(16, 16, false);
     specx_rpc_call *b = NULL;
@@ -289,17 +301,17 @@ static void cancel_grid_mode(const char *opts)
     assert_int_equal(w->rec[0].st, SPECX_OK);
     assert_int_equal(w->rec[1].st, SPECX_ECANCELED);
     assert_true(tu_wait_stats(srv, tu_one_cancelled, SPECX_SEC(5)));
-    specx_rpc_server_stats *st = malloc(sizeof *st);
-    specx_rpc_server_get_stats(srv, st);
+    specx_server_stats *st = malloc(sizeof *st);
+    specx_server_get_stats(srv, st);
     assert_int_equal(st->compute.count, 1); /* B was never computed */
     assert_int_equal(st->completed, 1);
     free(st);
     specx_rpc_client_destroy(c);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
 
     /* Racing: cancel right after start, against a server that answers at once. */
     srv = tu_server("", 2, 256);
-    c = tu_client(specx_rpc_server_port(srv), opts);
+    c = tu_client(specx_server_port(srv), opts);
     enum { N = 100 };
     for (int i = 0; i < N; i++) {
         specx_rpc_call *k = NULL;
@@ -325,7 +337,7 @@ static void cancel_grid_mode(const char *opts)
         assert_true(r->st == SPECX_OK || (i % 2 == 0 && r->st == SPECX_ECANCELED));
     }
     specx_rpc_client_destroy(c);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
     specx_encoded_frame_unref(f);
     tu_waiter_delete(w);
 }
@@ -347,9 +359,9 @@ static void cancel_grid_stream(void **state)
 static int free_port(void)
 {
     /* A port that was free a moment ago: start and stop a server on port 0. */
-    specx_rpc_server *srv = tu_server("", 1, 1);
-    int port = specx_rpc_server_port(srv);
-    specx_rpc_server_destroy(srv);
+    specx_server *srv = tu_server("", 1, 1);
+    int port = specx_server_port(srv);
+    specx_server_destroy(srv);
     return port;
 }
 
@@ -401,8 +413,8 @@ static void down_stream(void **state)
 
 static void reconnect_mode(const char *opts)
 {
-    specx_rpc_server *srv = tu_server("", 1, 8);
-    int port = specx_rpc_server_port(srv);
+    specx_server *srv = tu_server("", 1, 8);
+    int port = specx_server_port(srv);
     specx_rpc_client *c = tu_client(port, opts);
     tu_waiter *w = tu_waiter_new();
     specx_encoded_frame *f = tu_frame(16, 16, false);
@@ -412,7 +424,7 @@ static void reconnect_mode(const char *opts)
     assert_true(tu_wait(w, ++n, SPECX_SEC(5)));
     assert_int_equal(w->rec[0].st, SPECX_OK);
 
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
     dl = specx_time_add(specx_time_now(), tu_scaled(SPECX_SEC(5)));
     assert_int_equal(specx_rpc_call_start(c, f, dl, tu_done, tu_slot(w, n), NULL), SPECX_OK);
     assert_true(tu_wait(w, ++n, SPECX_SEC(5)));
@@ -441,7 +453,7 @@ static void reconnect_mode(const char *opts)
     }
     specx_encoded_frame_unref(f);
     specx_rpc_client_destroy(c);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
     tu_waiter_delete(w);
 }
 
@@ -459,7 +471,7 @@ static void reconnect_stream(void **state)
 
 /* ---- graceful shutdown ------------------------------------------------ */
 
-static bool two_received(const specx_rpc_server_stats *s)
+static bool two_received(const specx_server_stats *s)
 {
     return s->received >= 2;
 }
@@ -469,8 +481,8 @@ static void shutdown_grace(void **state)
     (void)state;
     /* Work in flight finishes within the grace period; an idle open stream
      * does not hold the shutdown up. */
-    specx_rpc_server *srv = tu_server("delay_ms=300", 2, 8);
-    int port = specx_rpc_server_port(srv);
+    specx_server *srv = tu_server("delay_ms=300", 2, 8);
+    int port = specx_server_port(srv);
     specx_rpc_client *cu = tu_client(port, ""), *cs = tu_client(port, ",stream");
     tu_waiter *w = tu_waiter_new();
     specx_encoded_frame *f = tu_frame(16, 16, false);
@@ -480,7 +492,7 @@ static void shutdown_grace(void **state)
                      SPECX_OK);
     assert_true(tu_wait_stats(srv, two_received, SPECX_SEC(5)));
     specx_time_t t0 = specx_time_now();
-    specx_rpc_server_stop(srv, SPECX_SEC(30));
+    specx_server_stop(srv, SPECX_SEC(30));
     specx_dur_t took = specx_time_now() - t0;
     assert_true(took < tu_scaled(SPECX_SEC(3)));
     assert_true(tu_wait(w, 2, SPECX_SEC(5)));
@@ -493,28 +505,28 @@ static void shutdown_grace(void **state)
     assert_int_equal(w->rec[2].st, SPECX_EUNAVAILABLE);
     specx_rpc_client_destroy(cu);
     specx_rpc_client_destroy(cs);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
 
     /* Grace over: what is left is cancelled, the detector stops. */
     srv = tu_server("delay_ms=5000", 1, 8);
-    cu = tu_client(specx_rpc_server_port(srv), "");
+    cu = tu_client(specx_server_port(srv), "");
     assert_int_equal(specx_rpc_call_start(cu, f, SPECX_TIME_NEVER, tu_done, tu_slot(w, 3), NULL),
                      SPECX_OK);
     assert_true(tu_wait_stats(srv, tu_one_received, SPECX_SEC(5)));
     t0 = specx_time_now();
-    specx_rpc_server_stop(srv, SPECX_MS(200));
+    specx_server_stop(srv, SPECX_MS(200));
     took = specx_time_now() - t0;
     assert_true(took >= SPECX_MS(190));
     assert_true(took < tu_scaled(SPECX_SEC(2)));
     assert_true(tu_wait(w, 4, SPECX_SEC(5)));
     assert_int_not_equal(w->rec[3].st, SPECX_OK);
-    specx_rpc_server_stats *st = malloc(sizeof *st);
-    specx_rpc_server_get_stats(srv, st);
+    specx_server_stats *st = malloc(sizeof *st);
+    specx_server_get_stats(srv, st);
     assert_int_equal(st->cancelled, 1);
     assert_int_equal(st->completed, 0);
     free(st);
     specx_rpc_client_destroy(cu);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
     specx_encoded_frame_unref(f);
     tu_waiter_delete(w);
 }
@@ -586,8 +598,8 @@ static void stream_order(void **state)
     (void)state;
     /* 4 workers; the delay is the image width in ms: wide frames sent first
      * come back last. */
-    specx_rpc_server *srv = tu_server("delay_from_width=1", 4, 64);
-    specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), ",stream");
+    specx_server *srv = tu_server("delay_from_width=1", 4, 64);
+    specx_rpc_client *c = tu_client(specx_server_port(srv), ",stream");
     tu_waiter *w = tu_waiter_new();
     int widths[] = {120, 90, 60, 30, 100, 10, 50, 20};
     enum { N = 8 };
@@ -616,7 +628,7 @@ static void stream_order(void **state)
     }
     assert_true(out_of_order);
     specx_rpc_client_destroy(c);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
     tu_waiter_delete(w);
 }
 
@@ -624,8 +636,8 @@ static void stream_order(void **state)
 
 static void bad_mode(const char *opts)
 {
-    specx_rpc_server *srv = tu_server("", 1, 16);
-    specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), opts);
+    specx_server *srv = tu_server("", 1, 16);
+    specx_rpc_client *c = tu_client(specx_server_port(srv), opts);
     tu_waiter *w = tu_waiter_new();
     specx_encoded_frame *png = tu_frame(64, 48, false), *jpg = tu_frame(64, 48, true);
     uint8_t rnd[1000];
@@ -675,7 +687,7 @@ static void bad_mode(const char *opts)
     specx_encoded_frame_unref(png);
     specx_encoded_frame_unref(jpg);
     specx_rpc_client_destroy(c);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
     tu_waiter_delete(w);
 }
 
@@ -699,8 +711,8 @@ static void fuzz_images(void **state)
     /* Bit flips, byte overwrites and truncations of a valid PNG and JPEG: every
      * call completes exactly once, OK or INVALID_ARGUMENT, and the server keeps
      * serving (ASan watches the decoders behind it). */
-    specx_rpc_server *srv = tu_server("", 2, 256);
-    specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), "");
+    specx_server *srv = tu_server("", 2, 256);
+    specx_rpc_client *c = tu_client(specx_server_port(srv), "");
     tu_waiter *w = tu_waiter_new();
     specx_encoded_frame *seed[2] = {tu_frame(48, 32, false), tu_frame(48, 32, true)};
     enum { N = 200 };
@@ -751,7 +763,7 @@ static void fuzz_images(void **state)
     specx_encoded_frame_unref(seed[0]);
     specx_encoded_frame_unref(seed[1]);
     specx_rpc_client_destroy(c);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
     tu_waiter_delete(w);
 }
 
@@ -783,17 +795,17 @@ static void real_model(void **state)
     specx_encoded_frame *f;
     assert_int_equal(specx_encoded_frame_take(buf, len, &f), SPECX_OK);
 
-    specx_rpc_server_config cfg = {
+    specx_server_config cfg = {
         .bind = "127.0.0.1", .port = 0, .workers = 1, .open_detector = open_real};
-    specx_rpc_server *srv;
+    specx_server *srv;
     specx_err err = {{0}};
-    specx_status st = specx_rpc_server_start(&cfg, &srv, &err);
+    specx_status st = specx_server_start(&cfg, &srv, &err);
     if (st != SPECX_OK) {
         fail_msg("server with yolo-fastest-1.1: %s", specx_err_text(&err, st));
     }
     tu_waiter *w = tu_waiter_new();
     for (int mode = 0; mode < 2; mode++) {
-        specx_rpc_client *c = tu_client(specx_rpc_server_port(srv), mode ? ",stream" : "");
+        specx_rpc_client *c = tu_client(specx_server_port(srv), mode ? ",stream" : "");
         specx_time_t dl = specx_time_add(specx_time_now(), tu_scaled(SPECX_SEC(20)));
         assert_int_equal(specx_rpc_call_start(c, f, dl, tu_done, tu_slot(w, mode), NULL), SPECX_OK);
         assert_true(tu_wait(w, mode + 1, SPECX_SEC(30)));
@@ -823,7 +835,7 @@ static void real_model(void **state)
         specx_rpc_client_destroy(c);
     }
     specx_encoded_frame_unref(f);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
     tu_waiter_delete(w);
 }
 

@@ -69,10 +69,11 @@ static specx_operator *make_op(const char *server, int local_ms, plan_cfg *pc,
     specx_err err = {{0}};
     assert_int_equal(specx_operator_create(&oc, &op, &err), SPECX_OK);
 
-    char spec[64];
-    snprintf(spec, sizeof spec, "delay_ms=%d", local_ms);
+    char model[64];
+    snprintf(model, sizeof model, "test:delay_ms=%d", local_ms);
+    specx_detector_config dc = {.model = model};
     specx_detector *det;
-    assert_int_equal(specx_rpc_test_detector_open(spec, &det, &err), SPECX_OK);
+    assert_int_equal(specx_detector_open(&dc, &det, &err), SPECX_OK);
     specx_local_executor_config lc = {.queue_depth = 4};
     specx_executor_config local = {.name = "local", .priority = 0};
     assert_int_equal(specx_local_executor_create_with(&det, 1, &lc, &local.exec, &err), SPECX_OK);
@@ -90,9 +91,9 @@ static specx_operator *make_op(const char *server, int local_ms, plan_cfg *pc,
 
 static void round_trip_mode(const char *opts)
 {
-    specx_rpc_server *srv = tu_server("delay_ms=2,boxes=2", 1, 16);
+    specx_server *srv = tu_server("delay_ms=2,boxes=2", 1, 16);
     char server[128];
-    snprintf(server, sizeof server, "127.0.0.1:%d,prio=5%s", specx_rpc_server_port(srv), opts);
+    snprintf(server, sizeof server, "127.0.0.1:%d,prio=5%s", specx_server_port(srv), opts);
     plan_cfg pc = {.deadline = tu_scaled(SPECX_SEC(5))};
     specx_operator *op = make_op(server, 300, &pc, NULL, NULL);
     for (int i = 0; i < 5; i++) {
@@ -113,7 +114,7 @@ static void round_trip_mode(const char *opts)
         free_input(in);
     }
     specx_operator_destroy(op);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
 }
 
 static void round_trip_unary(void **state)
@@ -131,9 +132,9 @@ static void round_trip_stream(void **state)
 static void down_mode(const char *opts)
 {
     /* A port with nothing behind it. */
-    specx_rpc_server *srv = tu_server("", 1, 1);
-    int port = specx_rpc_server_port(srv);
-    specx_rpc_server_destroy(srv);
+    specx_server *srv = tu_server("", 1, 1);
+    int port = specx_server_port(srv);
+    specx_server_destroy(srv);
     char server[128];
     snprintf(server, sizeof server, "127.0.0.1:%d%s", port, opts);
     plan_cfg pc = {.deadline = SPECX_SEC(20)};
@@ -171,9 +172,9 @@ static void cancel_mode(const char *opts)
 {
     /* The server takes 3 s; the deadline is 200 ms: the operator emits the
      * local result and cancels the remote call, which the server sees. */
-    specx_rpc_server *srv = tu_server("delay_ms=3000", 1, 16);
+    specx_server *srv = tu_server("delay_ms=3000", 1, 16);
     char server[128];
-    snprintf(server, sizeof server, "127.0.0.1:%d%s", specx_rpc_server_port(srv), opts);
+    snprintf(server, sizeof server, "127.0.0.1:%d%s", specx_server_port(srv), opts);
     plan_cfg pc = {.deadline = tu_scaled(SPECX_MS(200))};
     specx_operator *op = make_op(server, 10, &pc, NULL, NULL);
     msg_in *in = make_input(16, 16);
@@ -186,14 +187,14 @@ static void cancel_mode(const char *opts)
     specx_output_release(op, out);
     assert_true(tu_wait_stats(srv, tu_one_received, SPECX_SEC(3)));
     assert_true(tu_wait_stats(srv, tu_one_cancelled, SPECX_SEC(3)));
-    specx_rpc_server_stats *st = malloc(sizeof *st);
-    specx_rpc_server_get_stats(srv, st);
+    specx_server_stats *st = malloc(sizeof *st);
+    specx_server_get_stats(srv, st);
     assert_int_equal(st->completed, 0);
     assert_true(specx_hist_quantile(&st->compute, 1.0) < SPECX_MS(2500));
     free(st);
     specx_operator_destroy(op);
     free_input(in);
-    specx_rpc_server_destroy(srv);
+    specx_server_destroy(srv);
 }
 
 static void cancel_unary(void **state)

@@ -1,12 +1,12 @@
 /* test_detector.c — the built-in "test" detector: simulated compute time with
- * cancellation checkpoints, one box over the whole image. No model files. */
+ * cancellation checkpoints, boxes over the whole image. No model files. */
+#include "detect/test_detector.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "specx/rpc.h"
 
 typedef struct test_det {
     int delay_ms;
@@ -59,7 +59,16 @@ static void test_destroy(void *impl)
 
 static const specx_detector_ops test_ops = {.detect = test_detect, .destroy = test_destroy};
 
-specx_status specx_rpc_test_detector_open(const char *spec, specx_detector **out, specx_err *err)
+bool sx_detect_test_model(const char *model, const char **spec)
+{
+    if (model == NULL || strncmp(model, "test", 4) != 0 || (model[4] != '\0' && model[4] != ':')) {
+        return false;
+    }
+    *spec = model[4] == ':' ? model + 5 : "";
+    return true;
+}
+
+specx_status sx_detect_test_open(const char *spec, specx_detector **out, specx_err *err)
 {
     test_det *t = calloc(1, sizeof *t);
     if (t == NULL) {

@@ -1,0 +1,90 @@
+/* specx/serve.h — the detection service (object_detection.GRPCImage and
+ * grpc.health.v1.Health/Check over gRPC, DESIGN.md §3, docs/rpc.md) run in
+ * this process: what `specx serve` runs, and what tests, benchmarks and
+ * `specx demo`/`eval` start in-process. Only specx types here; gRPC stays
+ * inside src/serve/. Library specx_serve (links the detectors and the image
+ * codecs; a vehicle that only calls servers needs specx/rpc.h alone).
+ *
+ * Threads and blocking: a server runs one completion-queue thread plus one
+ * thread per worker, each worker with its own detector. specx_server_start
+ * blocks while the detectors load; stop and destroy block until every call
+ * is over and the workers have exited (never call them from a detector).
+ * Every function is thread-safe unless noted; a failing start leaves nothing
+ * behind. Deadlines: the work queue runs the earliest deadline first and
+ * answers a request whose deadline passed before a worker was free without
+ * computing it (DEADLINE_EXCEEDED). */
+#ifndef SPECX_SERVE_H
+#define SPECX_SERVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "specx/detector.h"
+#include "specx/hist.h"
+#include "specx/status.h"
+#include "specx/time.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct specx_server specx_server;
+
+/* Opens the detector of worker `worker` (0..workers-1); called once per worker
+ * at start, from the starting thread. Each worker owns its detector. */
+typedef specx_status (*specx_server_open_detector_fn)(void *user, int worker, specx_detector **out,
+                                                      specx_err *err);
+
+typedef struct specx_server_config {
+    const char *bind;         /* address to listen on; NULL = "0.0.0.0" */
+    int port;                 /* 0 = pick a free port (see specx_server_port) */
+    int workers;              /* detector threads; 0 = 1 */
+    int queue_capacity;       /* requests waiting for a worker; 0 = 64; more = RESOURCE_EXHAUSTED */
+    size_t max_message_bytes; /* largest accepted request; 0 = 16 MiB */
+    size_t max_pixels;        /* decode limit; 0 = the codec's default */
+    specx_server_open_detector_fn open_detector; /* required */
+    void *open_detector_user;
+    /* Benchmarks of the transport only: image_data is not decoded (any bytes
+     * are accepted) and detectors get a 1x1 image. Never for serving. */
+    bool no_decode;
+    const char *tls_cert_file; /* PEM; both or neither: TLS instead of plaintext */
+    const char *tls_key_file;
+} specx_server_config;
+
+typedef struct specx_server_stats {
+    uint64_t received;  /* requests accepted for work (unary calls and stream messages) */
+    uint64_t completed; /* answered with detections */
+    uint64_t expired;   /* deadline passed before a worker started them: not computed */
+    uint64_t cancelled; /* cancelled by the client (before or during work) */
+    uint64_t rejected;  /* queue full or bad request (bad image, bad message) */
+    uint64_t errors;    /* detector or internal failures */
+    uint64_t health_checks;
+    uint64_t streams;      /* streaming calls opened */
+    uint64_t queue_len;    /* now waiting */
+    specx_hist queue_wait; /* ns, arrival to worker start */
+    specx_hist compute;    /* ns, decode + detect */
+} specx_server_stats;
+
+/* Binds, opens one detector per worker and starts serving; returns when the
+ * server accepts calls. Blocks for detector loading. */
+specx_status specx_server_start(const specx_server_config *cfg, specx_server **out, specx_err *err);
+/* The port actually bound (useful with port 0). */
+int specx_server_port(const specx_server *s);
+/* Graceful stop: stop accepting calls, end open streams once their work is
+ * answered, let queued and running work finish for up to `grace`, then cancel
+ * what is left (cancel flags reach the detectors); returns once every call is
+ * over and the workers have exited. Idempotent. Blocks. */
+void specx_server_stop(specx_server *s, specx_dur_t grace);
+/* Stops (grace 0 if not stopped yet), closes the detectors, frees. NULL-safe. */
+void specx_server_destroy(specx_server *s);
+/* A consistent snapshot (the histograms are copied). */
+void specx_server_get_stats(specx_server *s, specx_server_stats *out);
+/* The statistics as one JSON object (malloc'd string, caller frees); NULL on
+ * allocation failure. Field names are listed in docs/rpc.md. */
+char *specx_server_stats_json(specx_server *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,262 @@
+/* queue.c — the server's deadline-ordered work queue and its workers
+ * (see serve/queue.h). */
+#include "serve/queue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "specx/codec.h"
+
+#define DEFAULT_QUEUE 64
+
+void sx_serve_job_init(sx_serve_job *j, specx_time_t deadline, sx_serve_job_done_fn done)
+{
+    sx_heap_node_init(&j->node);
+    j->arrival = specx_time_now();
+    j->recv_wall = specx_wall_seconds(specx_wall_now());
+    j->deadline = deadline;
+    j->req = (sx_rpc_request){0};
+    atomic_init(&j->cancel, false);
+    j->done = done;
+}
+
+static specx_status check_image(const sx_rpc_request *r, bool no_decode, char *msg, size_t msglen)
+{
+    if (r->image_len == 0) {
+        snprintf(msg, msglen, "image_data is empty (expected a JPEG or PNG image)");
+        return SPECX_EINVAL;
+    }
+    if (!no_decode && specx_image_sniff(r->image, r->image_len) == SPECX_FORMAT_UNKNOWN) {
+        snprintf(msg, msglen,
+                 "image_data (%zu bytes) is neither JPEG nor PNG (first bytes %02x %02x)",
+                 r->image_len, r->image[0], r->image_len > 1 ? r->image[1] : 0);
+        return SPECX_EINVAL;
+    }
+    return SPECX_OK;
+}
+
+specx_status sx_serve_job_parse(sx_serve_job *j, grpc_byte_buffer *bb, bool no_decode, char *msg,
+                                size_t msglen)
+{
+    if (bb == NULL) {
+        snprintf(msg, msglen, "no request message");
+        return SPECX_EINVAL;
+    }
+    specx_status st = sx_rpc_request_decode(bb, &j->req, msg, msglen);
+    if (st != SPECX_OK) {
+        return st;
+    }
+    if (!j->req.cancel && (st = check_image(&j->req, no_decode, msg, msglen)) != SPECX_OK) {
+        /* keep req_id: a stream answers the error in-band under it */
+        int32_t id = j->req.req_id;
+        sx_rpc_request_clear(&j->req);
+        j->req.req_id = id;
+        return st;
+    }
+    if (j->req.deadline_budget_us > 0) {
+        specx_time_t d = specx_time_add(j->arrival, SPECX_US(j->req.deadline_budget_us));
+        j->deadline = d < j->deadline ? d : j->deadline;
+    }
+    return SPECX_OK;
+}
+
+/* ---- workers ---------------------------------------------------------- */
+
+/* Answers without computing: expired or cancelled before a worker was free.
+ * Returns false when the job is to be computed. */
+static bool answer_unstarted(sx_serve_queue *q, const sx_serve_job *j, specx_time_t start,
+                             sx_serve_reply *r)
+{
+    /* Expiry first: a deadline passing also cancels the call (gRPC), and such
+     * a request counts as expired, not as cancelled by the client. */
+    if (start >= j->deadline) {
+        r->st = SPECX_ETIMEDOUT;
+        snprintf(r->msg, sizeof r->msg,
+                 "deadline passed %.1f ms before a worker was free (queued %.1f ms): not "
+                 "computed",
+                 specx_dur_ms(start - j->deadline), r->queue_ms);
+        sx_serve_stats_count(q->stats, SX_SERVE_EXPIRED);
+        return true;
+    }
+    if (atomic_load(&j->cancel)) {
+        r->st = SPECX_ECANCELED;
+        snprintf(r->msg, sizeof r->msg, "cancelled by the client before it started");
+        sx_serve_stats_count(q->stats, SX_SERVE_CANCELLED);
+        return true;
+    }
+    return false;
+}
+
+static void run_job(sx_serve_queue *q, specx_detector *det, sx_serve_job *j, sx_serve_reply *r)
+{
+    specx_time_t start = specx_time_now();
+    r->queue_ms = specx_dur_ms(start - j->arrival);
+    if (answer_unstarted(q, j, start, r)) {
+        return;
+    }
+    specx_err err = {{0}};
+    specx_image img = {0};
+    specx_status st = q->no_decode ? specx_image_alloc(&img, 1, 1)
+                                   : specx_image_decode(j->req.image, j->req.image_len,
+                                                        q->max_pixels, &img, &err);
+    if (st != SPECX_OK) {
+        r->st = st == SPECX_ETOOBIG ? SPECX_ETOOBIG : SPECX_EINVAL;
+        snprintf(r->msg, sizeof r->msg, "image_data (%zu bytes): %s", j->req.image_len,
+                 specx_err_text(&err, st));
+        sx_serve_stats_count(q->stats, SX_SERVE_REJECTED);
+        return;
+    }
+    st = specx_detector_detect(det, &img, &j->cancel, &r->det, &err);
+    specx_image_free(&img);
+    specx_time_t end = specx_time_now();
+    r->infer_ms = specx_dur_ms(end - start);
+    sx_serve_stats_computed(q->stats, start - j->arrival, end - start, st);
+    r->st = st;
+    if (st == SPECX_ECANCELED) {
+        snprintf(r->msg, sizeof r->msg, "cancelled by the client during inference");
+    } else if (st != SPECX_OK) {
+        snprintf(r->msg, sizeof r->msg, "detector: %s", specx_err_text(&err, st));
+    }
+}
+
+/* The next job, or NULL once the queue is stopping and empty. */
+static sx_serve_job *next_job(sx_serve_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    while (!q->quit && sx_heap_len(&q->heap) == 0) {
+        pthread_cond_wait(&q->cv, &q->mu);
+    }
+    sx_heap_node *n = sx_heap_pop(&q->heap);
+    pthread_mutex_unlock(&q->mu);
+    return n != NULL ? SX_CONTAINER_OF(n, sx_serve_job, node) : NULL;
+}
+
+typedef struct worker_arg {
+    sx_serve_queue *q;
+    int index;
+} worker_arg;
+
+static void *worker_main(void *arg)
+{
+    worker_arg *wa = arg;
+    sx_serve_queue *q = wa->q;
+    specx_detector *det = q->dets[wa->index];
+    free(wa);
+    sx_serve_reply r;
+    specx_detections_init(&r.det);
+    sx_serve_job *j;
+    while ((j = next_job(q)) != NULL) {
+        specx_detections_clear(&r.det);
+        r.det.model[0] = '\0';
+        r.det.image_width = r.det.image_height = 0;
+        r.infer_ms = r.queue_ms = 0;
+        r.msg[0] = '\0';
+        run_job(q, det, j, &r);
+        j->done(j, &r);
+    }
+    specx_detections_free(&r.det);
+    return NULL;
+}
+
+/* ---- the queue -------------------------------------------------------- */
+
+specx_status sx_serve_queue_init(sx_serve_queue *q, const specx_server_config *cfg,
+                                 sx_serve_stats *stats, specx_err *err)
+{
+    *q = (sx_serve_queue){.stats = stats,
+                          .no_decode = cfg->no_decode,
+                          .max_pixels = cfg->max_pixels,
+                          .nworkers = cfg->workers > 0 ? cfg->workers : 1};
+    size_t cap = cfg->queue_capacity > 0 ? (size_t)cfg->queue_capacity : DEFAULT_QUEUE;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
+    q->dets = calloc((size_t)q->nworkers, sizeof *q->dets);
+    q->threads = calloc((size_t)q->nworkers, sizeof *q->threads);
+    if (q->dets == NULL || q->threads == NULL || sx_heap_init_fixed(&q->heap, cap) != SPECX_OK) {
+        return specx_err_set(err, SPECX_ENOMEM, "server: out of memory");
+    }
+    for (int i = 0; i < q->nworkers; i++) {
+        specx_status st = cfg->open_detector(cfg->open_detector_user, i, &q->dets[i], err);
+        if (st != SPECX_OK) {
+            return st;
+        }
+    }
+    return SPECX_OK;
+}
+
+specx_status sx_serve_queue_start(sx_serve_queue *q, specx_err *err)
+{
+    for (int i = 0; i < q->nworkers; i++) {
+        worker_arg *wa = malloc(sizeof *wa);
+        if (wa == NULL) {
+            break;
+        }
+        *wa = (worker_arg){.q = q, .index = i};
+        if (pthread_create(&q->threads[i], NULL, worker_main, wa) != 0) {
+            free(wa);
+            break;
+        }
+        q->started++;
+    }
+    if (q->started == 0) {
+        return specx_err_set(err, SPECX_EINTERNAL, "server: cannot start worker threads");
+    }
+    return SPECX_OK;
+}
+
+specx_status sx_serve_queue_push(sx_serve_queue *q, sx_serve_job *j)
+{
+    pthread_mutex_lock(&q->mu);
+    if (q->quit) {
+        pthread_mutex_unlock(&q->mu);
+        return SPECX_ESTOPPED;
+    }
+    j->node.key = j->deadline;
+    j->node.seq = q->next_seq++;
+    specx_status st = sx_heap_push(&q->heap, &j->node);
+    sx_serve_stats_count(q->stats, st == SPECX_OK ? SX_SERVE_RECEIVED : SX_SERVE_REJECTED);
+    if (st == SPECX_OK) {
+        pthread_cond_signal(&q->cv);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return st == SPECX_OK ? SPECX_OK : SPECX_EBUSY;
+}
+
+void sx_serve_queue_stats(sx_serve_queue *q, specx_server_stats *out)
+{
+    pthread_mutex_lock(&q->mu);
+    sx_serve_stats_get(q->stats, out);
+    out->queue_len = sx_heap_len(&q->heap);
+    pthread_mutex_unlock(&q->mu);
+}
+
+void sx_serve_queue_stop(sx_serve_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->quit = true;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    for (int i = 0; i < q->started; i++) {
+        pthread_join(q->threads[i], NULL);
+    }
+    q->started = 0;
+}
+
+void sx_serve_queue_fini(sx_serve_queue *q)
+{
+    for (int i = 0; i < q->nworkers && q->dets != NULL; i++) {
+        specx_detector_close(q->dets[i]);
+    }
+    free(q->dets);
+    q->dets = NULL;
+    free(q->threads);
+    q->threads = NULL;
+    sx_heap_fini(&q->heap);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
+}

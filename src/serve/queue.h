@@ -1,0 +1,84 @@
+/* serve/queue.h — internal to src/serve: the deadline-ordered work queue
+ * and its worker threads, one detector each.
+ *
+ * Contract
+ *  - A job is a request waiting for a worker. The queue is bounded (push
+ *    fails with SPECX_EBUSY when full, counted as rejected) and ordered by
+ *    (deadline, arrival): the earliest deadline runs first.
+ *  - A worker that pops a job whose deadline has passed, or whose cancel flag
+ *    is set, answers it without computing it (counted expired / cancelled);
+ *    otherwise it decodes the image and runs its detector, which sees the
+ *    job's cancel flag. Either way it calls job->done(job, reply) once, with
+ *    no queue lock held; the job then belongs to done.
+ *  - Lock order: a stream's lock, then the queue's, then the statistics'.
+ *  - Not restartable: init, start, stop (workers finish what is queued and
+ *    exit), fini. */
+#ifndef SX_SERVE_QUEUE_H
+#define SX_SERVE_QUEUE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "specx/serve.h"
+
+#include "core/heap.h"
+#include "rpc/wire.h"
+#include "serve/stats.h"
+
+typedef struct sx_serve_reply {
+    specx_status st;
+    char msg[256]; /* why, when st != SPECX_OK */
+    specx_detections det;
+    double infer_ms, queue_ms;
+} sx_serve_reply;
+
+typedef struct sx_serve_job sx_serve_job;
+typedef void (*sx_serve_job_done_fn)(sx_serve_job *j, const sx_serve_reply *r);
+
+struct sx_serve_job {
+    sx_heap_node node; /* key = deadline */
+    specx_time_t arrival, deadline;
+    double recv_wall; /* wall clock at arrival, s (Response.recv_time) */
+    sx_rpc_request req;
+    atomic_bool cancel; /* set by the call's owner; the detector checks it */
+    sx_serve_job_done_fn done;
+};
+
+/* Arrival now, the given deadline, no request yet. */
+void sx_serve_job_init(sx_serve_job *j, specx_time_t deadline, sx_serve_job_done_fn done);
+/* Decodes a Request into j->req and checks it: an image that is there and
+ * is JPEG or PNG (unless no_decode), or a cancel. Tightens j->deadline by
+ * the request's budget. On error msg says what was wrong (j->req is empty). */
+specx_status sx_serve_job_parse(sx_serve_job *j, grpc_byte_buffer *bb, bool no_decode, char *msg,
+                                size_t msglen);
+
+typedef struct sx_serve_queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* workers: a job, or quit */
+    sx_heap heap;
+    uint64_t next_seq;
+    bool quit;
+    sx_serve_stats *stats;
+    bool no_decode;
+    size_t max_pixels;
+    int nworkers, started;
+    specx_detector **dets;
+    pthread_t *threads;
+} sx_serve_queue;
+
+/* Opens one detector per worker (blocks while they load). Success or not,
+ * sx_serve_queue_fini releases what it made. */
+specx_status sx_serve_queue_init(sx_serve_queue *q, const specx_server_config *cfg,
+                                 sx_serve_stats *stats, specx_err *err);
+/* Starts the workers; fails only if none could be started. */
+specx_status sx_serve_queue_start(sx_serve_queue *q, specx_err *err);
+/* SPECX_EBUSY: full; SPECX_ESTOPPED: stopping. Counts received / rejected. */
+specx_status sx_serve_queue_push(sx_serve_queue *q, sx_serve_job *j);
+/* Statistics with the queue length, consistent with the received count. */
+void sx_serve_queue_stats(sx_serve_queue *q, specx_server_stats *out);
+/* Workers answer what is queued, then exit; joins them. Idempotent. */
+void sx_serve_queue_stop(sx_serve_queue *q);
+/* Closes the detectors and frees (after stop, or after init failed). */
+void sx_serve_queue_fini(sx_serve_queue *q);
+
+#endif

@@ -1,0 +1,356 @@
+/* server.c — the detection server's lifecycle: start (detectors, gRPC
+ * server, armed calls, threads), graceful stop, destroy, statistics.
+ *
+ * Design notes
+ * - Start order: detectors (may fail, slow), then the gRPC server and its
+ *   port, then calls armed, workers, and the completion-queue thread. A
+ *   failure at any step undoes the earlier ones (server_free).
+ * - Stop: grpc_server_shutdown_and_notify (no new calls), end the open
+ *   streams once their work is answered, wait for the notification up to
+ *   the grace period, then grpc_server_cancel_all_calls (cancel flags reach
+ *   the detectors) and wait for it; then stop the workers (they answer what
+ *   is still queued, into finished calls), then the completion queue. */
+#include "serve/server.h"
+
+#include <errno.h>
+#include <grpc/grpc_security.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARMED_PER_METHOD 8
+#define ARMED_HEALTH 2
+#define DEFAULT_MAX_MSG (16u << 20)
+
+bool sx_serve_stopping(specx_server *srv)
+{
+    pthread_mutex_lock(&srv->mu);
+    bool stopping = srv->stopping;
+    pthread_mutex_unlock(&srv->mu);
+    return stopping;
+}
+
+static void on_shutdown(sx_rpc_tag *t, bool ok)
+{
+    (void)ok;
+    specx_server *srv = SX_CONTAINER_OF(t, specx_server, t_shutdown);
+    pthread_mutex_lock(&srv->mu);
+    srv->shutdown_done = true;
+    pthread_cond_broadcast(&srv->cv);
+    pthread_mutex_unlock(&srv->mu);
+}
+
+static void *cq_main(void *arg)
+{
+    specx_server *srv = arg;
+    sx_rpc_cq_run(srv->cq);
+    return NULL;
+}
+
+/* ---- start ------------------------------------------------------------ */
+
+static char *read_file(const char *path, specx_err *err, specx_status *st)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        *st = specx_err_set(err, SPECX_ENOTFOUND, "cannot open '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf != NULL) {
+        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (n == 0) {
+            break;
+        }
+        if (len + 1 == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (nb == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+    }
+    fclose(f);
+    if (buf == NULL) {
+        *st = specx_err_set(err, SPECX_ENOMEM, "out of memory reading '%s'", path);
+        return NULL;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Plaintext, or TLS from the configured PEM files. NULL with *st set. */
+static grpc_server_credentials *credentials(const specx_server_config *cfg, specx_status *st,
+                                            specx_err *err)
+{
+    if (cfg->tls_cert_file == NULL) {
+        return grpc_insecure_server_credentials_create();
+    }
+    grpc_server_credentials *creds = NULL;
+    char *cert = read_file(cfg->tls_cert_file, err, st);
+    char *key = cert != NULL ? read_file(cfg->tls_key_file, err, st) : NULL;
+    if (key != NULL) {
+        grpc_ssl_pem_key_cert_pair pair = {.private_key = key, .cert_chain = cert};
+        creds = grpc_ssl_server_credentials_create(NULL, &pair, 1, 0, NULL);
+    }
+    free(cert);
+    free(key);
+    if (creds == NULL && *st == SPECX_OK) {
+        *st = specx_err_set(err, SPECX_EINVAL, "server: bad TLS certificate/key");
+    }
+    return creds;
+}
+
+/* The gRPC server with its queue and methods (not listening yet). */
+static void listener_create(specx_server *srv)
+{
+    size_t max_msg = srv->cfg.max_message_bytes > 0 ? srv->cfg.max_message_bytes : DEFAULT_MAX_MSG;
+    grpc_arg args[2];
+    memset(args, 0, sizeof args);
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[0].value.integer = max_msg > INT32_MAX ? INT32_MAX : (int)max_msg;
+    args[1].type = GRPC_ARG_INTEGER;
+    args[1].key = GRPC_ARG_ALLOW_REUSEPORT; /* a taken port must fail, not be shared */
+    args[1].value.integer = 0;
+    grpc_channel_args ch_args = {.num_args = 2, .args = args};
+    srv->server = grpc_server_create(&ch_args, NULL);
+    srv->cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
+    srv->m_sync = grpc_server_register_method(srv->server, SX_RPC_METHOD_SYNC, NULL,
+                                              GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+    srv->m_stream = grpc_server_register_method(srv->server, SX_RPC_METHOD_STREAM, NULL,
+                                                GRPC_SRM_PAYLOAD_NONE, 0);
+    srv->m_health = grpc_server_register_method(srv->server, SX_RPC_METHOD_HEALTH, NULL,
+                                                GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+}
+
+static specx_status listener_bind(specx_server *srv, specx_err *err)
+{
+    const char *bind =
+        srv->cfg.bind != NULL && srv->cfg.bind[0] != '\0' ? srv->cfg.bind : "0.0.0.0";
+    char addr[300];
+    bool v6 = strchr(bind, ':') != NULL && bind[0] != '[';
+    snprintf(addr, sizeof addr, v6 ? "[%s]:%d" : "%s:%d", bind, srv->cfg.port);
+    specx_status st = SPECX_OK;
+    grpc_server_credentials *creds = credentials(&srv->cfg, &st, err);
+    if (creds == NULL) {
+        return st;
+    }
+    srv->port = grpc_server_add_http2_port(srv->server, addr, creds);
+    grpc_server_credentials_release(creds);
+    if (srv->port == 0) {
+        return specx_err_set(err, SPECX_EUNAVAILABLE,
+                             "server: cannot listen on %s (address in use, or not local?)", addr);
+    }
+    return SPECX_OK;
+}
+
+static specx_status check_config(const specx_server_config *cfg, specx_err *err)
+{
+    if (cfg == NULL || cfg->open_detector == NULL) {
+        return specx_err_set(err, SPECX_EINVAL, "server: no config or no detector factory");
+    }
+    if (cfg->port < 0 || cfg->port > 65535) {
+        return specx_err_set(err, SPECX_EINVAL, "server: port %d out of range 0..65535", cfg->port);
+    }
+    if ((cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL)) {
+        return specx_err_set(err, SPECX_EINVAL,
+                             "server: TLS needs both a certificate and a key file");
+    }
+    return SPECX_OK;
+}
+
+static specx_server *server_alloc(const specx_server_config *cfg)
+{
+    specx_server *srv = calloc(1, sizeof *srv);
+    if (srv == NULL) {
+        return NULL;
+    }
+    srv->cfg = *cfg;
+    srv->t_shutdown.fn = on_shutdown;
+    sx_serve_stats_init(&srv->stats);
+    pthread_mutex_init(&srv->mu, NULL);
+    pthread_mutex_init(&srv->streams_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    return srv;
+}
+
+/* Undoes whatever start got to, in reverse (also the end of stop). */
+static void server_teardown(specx_server *srv)
+{
+    sx_serve_queue_stop(&srv->queue);
+    if (srv->cq != NULL) {
+        grpc_completion_queue_shutdown(srv->cq);
+        if (srv->cq_started) {
+            pthread_join(srv->cq_thread, NULL);
+            srv->cq_started = false;
+        } else {
+            sx_rpc_cq_run(srv->cq);
+        }
+    }
+    if (srv->server != NULL) {
+        grpc_server_destroy(srv->server);
+        srv->server = NULL;
+    }
+    if (srv->cq != NULL) {
+        grpc_completion_queue_destroy(srv->cq);
+        srv->cq = NULL;
+    }
+}
+
+static void server_free(specx_server *srv)
+{
+    sx_serve_queue_fini(&srv->queue);
+    sx_serve_stats_fini(&srv->stats);
+    pthread_mutex_destroy(&srv->mu);
+    pthread_mutex_destroy(&srv->streams_mu);
+    pthread_cond_destroy(&srv->cv);
+    free(srv);
+}
+
+static specx_status server_run(specx_server *srv, specx_err *err)
+{
+    grpc_server_start(srv->server);
+    for (int i = 0; i < ARMED_PER_METHOD; i++) {
+        sx_serve_unary_arm(srv, SX_SERVE_METHOD_DETECT);
+        sx_serve_stream_arm(srv);
+    }
+    for (int i = 0; i < ARMED_HEALTH; i++) {
+        sx_serve_unary_arm(srv, SX_SERVE_METHOD_HEALTH);
+    }
+    specx_status st = sx_serve_queue_start(&srv->queue, err);
+    if (st == SPECX_OK && pthread_create(&srv->cq_thread, NULL, cq_main, srv) != 0) {
+        st = specx_err_set(err, SPECX_EINTERNAL, "server: cannot start its thread");
+    }
+    srv->cq_started = st == SPECX_OK;
+    return st;
+}
+
+specx_status specx_server_start(const specx_server_config *cfg, specx_server **out, specx_err *err)
+{
+    specx_status st = check_config(cfg, err);
+    if (st != SPECX_OK || out == NULL) {
+        return st != SPECX_OK ? st : specx_err_set(err, SPECX_EINVAL, "server: no output");
+    }
+    specx_server *srv = server_alloc(cfg);
+    if (srv == NULL) {
+        return specx_err_set(err, SPECX_ENOMEM, "server: out of memory");
+    }
+    st = sx_serve_queue_init(&srv->queue, cfg, &srv->stats, err);
+    if (st != SPECX_OK) {
+        server_free(srv);
+        return st;
+    }
+    sx_rpc_global_init();
+    listener_create(srv);
+    st = listener_bind(srv, err);
+    if (st == SPECX_OK) {
+        st = server_run(srv, err);
+    }
+    if (st != SPECX_OK) {
+        if (srv->port != 0) {
+            /* Listening, maybe with calls armed: shut down as stop() does. */
+            grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->t_shutdown);
+            grpc_server_cancel_all_calls(srv->server);
+        }
+        server_teardown(srv);
+        sx_rpc_global_shutdown();
+        server_free(srv);
+        return st;
+    }
+    *out = srv;
+    return SPECX_OK;
+}
+
+int specx_server_port(const specx_server *srv)
+{
+    return srv->port;
+}
+
+/* ---- stop ------------------------------------------------------------- */
+
+/* Waits for the shutdown notification until `until`; false on timeout. */
+static bool wait_shutdown(specx_server *srv, specx_time_t until)
+{
+    struct timespec ts = {.tv_sec = until / 1000000000, .tv_nsec = until % 1000000000};
+    pthread_mutex_lock(&srv->mu);
+    while (!srv->shutdown_done) {
+        if (until == SPECX_TIME_NEVER) {
+            pthread_cond_wait(&srv->cv, &srv->mu);
+        } else if (pthread_cond_timedwait(&srv->cv, &srv->mu, &ts) == ETIMEDOUT) {
+            break;
+        }
+    }
+    bool done = srv->shutdown_done;
+    pthread_mutex_unlock(&srv->mu);
+    return done;
+}
+
+void specx_server_stop(specx_server *srv, specx_dur_t grace)
+{
+    pthread_mutex_lock(&srv->mu);
+    if (srv->stopping) {
+        while (!srv->stopped) {
+            pthread_cond_wait(&srv->cv, &srv->mu);
+        }
+        pthread_mutex_unlock(&srv->mu);
+        return;
+    }
+    srv->stopping = true;
+    pthread_mutex_unlock(&srv->mu);
+
+    grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->t_shutdown);
+    /* Open streams end as soon as their queued work is answered, so that
+     * clients reconnect elsewhere instead of waiting out the grace period. */
+    sx_serve_streams_stop(srv);
+    specx_time_t until = specx_time_add(specx_time_mono(), grace > 0 ? grace : 0);
+    if (!wait_shutdown(srv, until)) {
+        /* Grace is over: cancel what is left; cancel flags reach the detectors. */
+        grpc_server_cancel_all_calls(srv->server);
+        wait_shutdown(srv, SPECX_TIME_NEVER);
+    }
+    server_teardown(srv);
+    pthread_mutex_lock(&srv->mu);
+    srv->stopped = true;
+    pthread_cond_broadcast(&srv->cv);
+    pthread_mutex_unlock(&srv->mu);
+}
+
+void specx_server_destroy(specx_server *srv)
+{
+    if (srv == NULL) {
+        return;
+    }
+    specx_server_stop(srv, 0);
+    sx_rpc_global_shutdown();
+    server_free(srv);
+}
+
+/* ---- statistics ------------------------------------------------------- */
+
+void specx_server_get_stats(specx_server *srv, specx_server_stats *out)
+{
+    sx_serve_queue_stats(&srv->queue, out);
+}
+
+char *specx_server_stats_json(specx_server *srv)
+{
+    specx_server_stats *st = malloc(sizeof *st);
+    if (st == NULL) {
+        return NULL;
+    }
+    sx_serve_queue_stats(&srv->queue, st);
+    char *txt = sx_serve_stats_json(st, srv->port, srv->queue.nworkers);
+    free(st);
+    return txt;
+}

@@ -1,0 +1,396 @@
+/* stream.c — the server's ProcessImageStreaming calls: every message is a
+ * job on the work queue (or a cancel of an earlier one); replies go back in
+ * completion order, matched by req_id; per-request errors are answered
+ * in-band (Response.status_code) and the stream goes on.
+ *
+ * Design notes
+ * - refs = outstanding batches + live jobs, under c->mu. All batches of a
+ *   stream start under c->mu (gRPC wants start_batch serialised per call);
+ *   only one SEND_MESSAGE is in flight, the rest wait in outq.
+ * - The stream ends (status sent) once the client half-closed, or the
+ *   server is stopping, and every request has its reply.
+ * - Open streams are on srv->streams so that stop() can end them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc/sendq.h"
+#include "serve/server.h"
+
+/* A request of this stream on the queue or a worker. */
+typedef struct sjob {
+    sx_serve_job job;
+    sx_serve_stream *sc;
+    struct sjob *next, *prev; /* sc->jobs */
+} sjob;
+
+struct sx_serve_stream {
+    sx_rpc_tag t_new, t_close, t_recv, t_send, t_md, t_status;
+    specx_server *srv;
+    grpc_call *call;
+    gpr_timespec deadline;
+    specx_time_t mono_deadline; /* the call's deadline, converted once */
+    grpc_metadata_array md;
+    pthread_mutex_t mu;
+    int refs;
+    grpc_byte_buffer *recv_bb;
+    grpc_byte_buffer *sending_bb;
+    grpc_slice details;
+    int cancelled;
+    bool closed_by_peer; /* RECV_CLOSE fired */
+    bool recv_done;      /* the client half-closed, or receiving failed */
+    bool send_broken;
+    bool status_started;
+    bool server_stopping; /* end the stream once its work is done */
+    bool registered;      /* on srv->streams */
+    sx_serve_stream *snext, *sprev;
+    sx_rpc_sendq outq;
+    sjob *jobs; /* live jobs (queued or running) */
+};
+
+typedef sx_serve_stream scall;
+
+static void scall_free(scall *c)
+{
+    specx_server *srv = c->srv;
+    if (c->registered) {
+        pthread_mutex_lock(&srv->streams_mu);
+        if (c->sprev != NULL) {
+            c->sprev->snext = c->snext;
+        } else if (srv->streams == c) {
+            srv->streams = c->snext;
+        }
+        if (c->snext != NULL) {
+            c->snext->sprev = c->sprev;
+        }
+        pthread_mutex_unlock(&srv->streams_mu);
+    }
+    if (c->call != NULL) {
+        grpc_call_unref(c->call);
+    }
+    grpc_metadata_array_destroy(&c->md);
+    if (c->recv_bb != NULL) {
+        grpc_byte_buffer_destroy(c->recv_bb);
+    }
+    if (c->sending_bb != NULL) {
+        grpc_byte_buffer_destroy(c->sending_bb);
+    }
+    sx_rpc_sendq_clear(&c->outq);
+    grpc_slice_unref(c->details);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+/* Drops one ref and unlocks c (freeing it at 0). */
+static void scall_done(scall *c)
+{
+    bool free_it = --c->refs == 0;
+    pthread_mutex_unlock(&c->mu);
+    if (free_it) {
+        scall_free(c);
+    }
+}
+
+static void scall_start(scall *c, const grpc_op *ops, size_t n, sx_rpc_tag *tag)
+{
+    c->refs++;
+    if (grpc_call_start_batch(c->call, ops, n, tag, NULL) != GRPC_CALL_OK) {
+        c->refs--;
+    }
+}
+
+/* Sends the next queued reply, or the final status when all is done. */
+static void scall_pump_locked(scall *c)
+{
+    if (c->sending_bb != NULL || c->status_started) {
+        return;
+    }
+    if (!sx_rpc_sendq_empty(&c->outq) && !c->send_broken && !c->closed_by_peer) {
+        c->sending_bb = sx_rpc_sendq_pop(&c->outq);
+        grpc_op one = {.op = GRPC_OP_SEND_MESSAGE};
+        one.data.send_message.send_message = c->sending_bb;
+        scall_start(c, &one, 1, &c->t_send);
+        return;
+    }
+    if ((c->recv_done || c->server_stopping) && c->jobs == NULL && !c->closed_by_peer) {
+        c->status_started = true;
+        c->details = grpc_slice_from_static_string(
+            c->recv_done ? "" : "server shutting down: reconnect or use another server");
+        grpc_op one = {.op = GRPC_OP_SEND_STATUS_FROM_SERVER};
+        one.data.send_status_from_server.status =
+            c->send_broken || !c->recv_done ? GRPC_STATUS_UNAVAILABLE : GRPC_STATUS_OK;
+        one.data.send_status_from_server.status_details = &c->details;
+        scall_start(c, &one, 1, &c->t_status);
+    }
+}
+
+/* Queues an in-band answer to request req_id (an error, or detections). */
+static void scall_reply_locked(scall *c, const sx_serve_job *j, const sx_serve_reply *r)
+{
+    sx_rpc_response_info info = {.req_id = j->req.req_id,
+                                 .recv_time = j->recv_wall,
+                                 .infer_ms = r->infer_ms,
+                                 .queue_ms = r->queue_ms,
+                                 .status = r->st,
+                                 .with_status = true,
+                                 .status_message = r->msg};
+    /* false: out of memory, this reply is lost */
+    (void)sx_rpc_sendq_push(&c->outq, sx_rpc_response_encode(&r->det, &info));
+}
+
+/* An answer that needs no worker: status st with msg. */
+static void scall_refuse_locked(scall *c, const sx_serve_job *j, specx_status st, const char *msg)
+{
+    sx_serve_reply r = {.st = st};
+    snprintf(r.msg, sizeof r.msg, "%s", msg);
+    specx_detections_init(&r.det);
+    scall_reply_locked(c, j, &r);
+}
+
+static void sjob_unlink_locked(scall *c, sjob *sj)
+{
+    if (sj->prev != NULL) {
+        sj->prev->next = sj->next;
+    } else {
+        c->jobs = sj->next;
+    }
+    if (sj->next != NULL) {
+        sj->next->prev = sj->prev;
+    }
+}
+
+static void sjob_free(sjob *sj)
+{
+    sx_rpc_request_clear(&sj->job.req);
+    free(sj);
+}
+
+/* The worker's answer (job done callback). */
+static void sjob_done(sx_serve_job *j, const sx_serve_reply *r)
+{
+    sjob *sj = SX_CONTAINER_OF(j, sjob, job);
+    scall *c = sj->sc;
+    pthread_mutex_lock(&c->mu);
+    sjob_unlink_locked(c, sj);
+    scall_reply_locked(c, j, r);
+    scall_pump_locked(c);
+    scall_done(c); /* the job's ref */
+    sjob_free(sj);
+}
+
+/* ---- receiving -------------------------------------------------------- */
+
+static void s_recv_next_locked(scall *c)
+{
+    grpc_op one = {.op = GRPC_OP_RECV_MESSAGE};
+    one.data.recv_message.recv_message = &c->recv_bb;
+    scall_start(c, &one, 1, &c->t_recv);
+}
+
+/* A cancel message: stops the work on the earlier request(s) with its id. */
+static void cancel_matching_locked(scall *c, int32_t req_id)
+{
+    for (sjob *k = c->jobs; k != NULL; k = k->next) {
+        if (k->job.req.req_id == req_id) {
+            atomic_store(&k->job.cancel, true);
+        }
+    }
+}
+
+/* Puts sj on the queue, or answers it at once; takes sj. */
+static void submit_locked(scall *c, sjob *sj)
+{
+    if (c->server_stopping) {
+        scall_refuse_locked(c, &sj->job, SPECX_ESTOPPED, "server shutting down");
+        sjob_free(sj);
+        return;
+    }
+    /* Linked and ref'd before it is visible to workers. */
+    sj->next = c->jobs;
+    if (c->jobs != NULL) {
+        c->jobs->prev = sj;
+    }
+    c->jobs = sj;
+    c->refs++;
+    specx_status st = sx_serve_queue_push(&c->srv->queue, &sj->job);
+    if (st != SPECX_OK) {
+        sjob_unlink_locked(c, sj);
+        c->refs--;
+        scall_refuse_locked(c, &sj->job, st,
+                            st == SPECX_EBUSY ? "server queue full" : "server shutting down");
+        sjob_free(sj);
+    }
+}
+
+/* A decoded message (st its parse outcome): queued, refused or a cancel.
+ * Takes sj (NULL when out of memory; j is then a stand-in). */
+static void dispatch_locked(scall *c, sjob *sj, sx_serve_job *j, specx_status st, const char *msg)
+{
+    if (st != SPECX_OK) {
+        scall_refuse_locked(c, j, st, msg);
+    } else if (j->req.cancel) {
+        cancel_matching_locked(c, j->req.req_id);
+    } else {
+        sj->sc = c;
+        submit_locked(c, sj);
+        return;
+    }
+    if (sj != NULL) {
+        sjob_free(sj);
+    }
+}
+
+static void s_on_recv(sx_rpc_tag *t, bool ok)
+{
+    scall *c = SX_CONTAINER_OF(t, scall, t_recv);
+    specx_server *srv = c->srv;
+    grpc_byte_buffer *bb = c->recv_bb;
+    c->recv_bb = NULL;
+    if (!ok || bb == NULL) {
+        pthread_mutex_lock(&c->mu);
+        c->recv_done = true;
+        scall_pump_locked(c);
+        scall_done(c);
+        return;
+    }
+    /* Decoded outside the lock: workers answering this stream need it. */
+    sjob *sj = calloc(1, sizeof *sj);
+    sx_serve_job oom = {0};
+    sx_serve_job *j = sj != NULL ? &sj->job : &oom;
+    sx_serve_job_init(j, c->mono_deadline, sjob_done);
+    char msg[256] = "out of memory";
+    specx_status st =
+        sj != NULL ? sx_serve_job_parse(j, bb, srv->cfg.no_decode, msg, sizeof msg) : SPECX_ENOMEM;
+    grpc_byte_buffer_destroy(bb);
+    if (st != SPECX_OK) {
+        sx_serve_stats_count(&srv->stats, SX_SERVE_REJECTED);
+    }
+    pthread_mutex_lock(&c->mu);
+    dispatch_locked(c, sj, j, st, msg);
+    scall_pump_locked(c);
+    s_recv_next_locked(c);
+    scall_done(c);
+}
+
+/* ---- other completions ------------------------------------------------ */
+
+static void s_on_md(sx_rpc_tag *t, bool ok)
+{
+    (void)ok;
+    scall *c = SX_CONTAINER_OF(t, scall, t_md);
+    pthread_mutex_lock(&c->mu);
+    scall_done(c);
+}
+
+static void s_on_status(sx_rpc_tag *t, bool ok)
+{
+    (void)ok;
+    scall *c = SX_CONTAINER_OF(t, scall, t_status);
+    pthread_mutex_lock(&c->mu);
+    scall_done(c);
+}
+
+static void s_on_close(sx_rpc_tag *t, bool ok)
+{
+    (void)ok;
+    scall *c = SX_CONTAINER_OF(t, scall, t_close);
+    pthread_mutex_lock(&c->mu);
+    c->closed_by_peer = true;
+    if (c->cancelled) {
+        for (sjob *k = c->jobs; k != NULL; k = k->next) {
+            atomic_store(&k->job.cancel, true);
+        }
+    }
+    scall_done(c);
+}
+
+static void s_on_send(sx_rpc_tag *t, bool ok)
+{
+    scall *c = SX_CONTAINER_OF(t, scall, t_send);
+    pthread_mutex_lock(&c->mu);
+    grpc_byte_buffer_destroy(c->sending_bb);
+    c->sending_bb = NULL;
+    if (!ok) {
+        c->send_broken = true;
+    }
+    scall_pump_locked(c);
+    scall_done(c);
+}
+
+/* Puts c on the server's list; returns whether the server is stopping. */
+static bool scall_register(scall *c)
+{
+    specx_server *srv = c->srv;
+    pthread_mutex_lock(&srv->streams_mu);
+    c->snext = srv->streams;
+    if (srv->streams != NULL) {
+        srv->streams->sprev = c;
+    }
+    srv->streams = c;
+    c->registered = true;
+    bool stopping = srv->streams_stopping;
+    pthread_mutex_unlock(&srv->streams_mu);
+    return stopping;
+}
+
+static void s_on_new(sx_rpc_tag *t, bool ok)
+{
+    scall *c = SX_CONTAINER_OF(t, scall, t_new);
+    specx_server *srv = c->srv;
+    if (!ok) {
+        scall_free(c);
+        return;
+    }
+    sx_serve_stream_arm(srv);
+    sx_serve_stats_count(&srv->stats, SX_SERVE_STREAMS);
+    bool stopping = scall_register(c);
+    c->mono_deadline = sx_rpc_deadline_from_gpr(c->deadline);
+    pthread_mutex_lock(&c->mu);
+    c->refs = 1; /* held until the end of this function */
+    c->server_stopping = stopping;
+    grpc_op one = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
+    one.data.recv_close_on_server.cancelled = &c->cancelled;
+    scall_start(c, &one, 1, &c->t_close);
+    one = (grpc_op){.op = GRPC_OP_SEND_INITIAL_METADATA};
+    scall_start(c, &one, 1, &c->t_md);
+    s_recv_next_locked(c);
+    scall_done(c);
+}
+
+void sx_serve_stream_arm(specx_server *srv)
+{
+    scall *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        return;
+    }
+    c->srv = srv;
+    c->t_new.fn = s_on_new;
+    c->t_close.fn = s_on_close;
+    c->t_recv.fn = s_on_recv;
+    c->t_send.fn = s_on_send;
+    c->t_md.fn = s_on_md;
+    c->t_status.fn = s_on_status;
+    c->details = grpc_empty_slice();
+    pthread_mutex_init(&c->mu, NULL);
+    grpc_metadata_array_init(&c->md);
+    if (grpc_server_request_registered_call(srv->server, srv->m_stream, &c->call, &c->deadline,
+                                            &c->md, NULL, srv->cq, srv->cq,
+                                            &c->t_new) != GRPC_CALL_OK) {
+        scall_free(c);
+    }
+}
+
+void sx_serve_streams_stop(specx_server *srv)
+{
+    pthread_mutex_lock(&srv->streams_mu);
+    srv->streams_stopping = true;
+    for (scall *c = srv->streams; c != NULL; c = c->snext) {
+        pthread_mutex_lock(&c->mu);
+        if (c->refs > 0) {
+            c->server_stopping = true;
+            scall_pump_locked(c);
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    pthread_mutex_unlock(&srv->streams_mu);
+}
