@@ -52,14 +52,15 @@ format-check:
 
 lint: build
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --inline-suppr --suppress=missingIncludeSystem -I include $$(git ls-files 'src/*.c' 'apps/*.c')
+	  --inline-suppr --suppress=missingIncludeSystem -I include \
+	  $$(git ls-files 'src/*.c' 'apps/*.c' 'bench/*.c' 'examples/*.c')
 
 # clang-tidy with the checks in .clang-tidy; any finding fails.
 # TIDY_EXCLUDE: files to leave out (none today).
 TIDY_EXCLUDE ?=
 tidy: build
 	clang-tidy -p $(BUILD) --quiet --warnings-as-errors='*' \
-	  $$(git ls-files 'src/*.c' 'apps/*.c' 'bench/*.c' $(foreach f,$(TIDY_EXCLUDE),':!$(f)'))
+	  $$(git ls-files 'src/*.c' 'apps/*.c' 'bench/*.c' 'examples/*.c' $(foreach f,$(TIDY_EXCLUDE),':!$(f)'))
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

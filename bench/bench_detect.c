@@ -15,9 +15,10 @@
 #include "specx/image.h"
 #include "specx/time.h"
 
-#include "../src/detect/backend.h"
-#include "../src/detect/xnn/xnn.h"
-#include "commands.h"
+#include "bench.h"
+#include "cli.h"
+#include "detect/backend.h"
+#include "detect/xnn/xnn.h"
 
 #define MAX_LIST 16
 
@@ -32,24 +33,15 @@ typedef struct bench_opts {
     const char *model_dir;
 } bench_opts;
 
-static void usage(FILE *f)
+static void usage(FILE *f, const specx_cli_opt *opts)
 {
-    fprintf(f, "usage: specx bench detect [options]\n"
-               "  --models A,B,...     models (default yolo-fastest-1.1,yolo-fastest-1.1-xl-416)\n"
-               "  --threads 1,2        xnnpack thread counts (default 1,2)\n"
-               "  --frames N           timed frames per xnnpack configuration (default 50)\n"
-               "  --warmup N           untimed frames first (default 5)\n"
-               "  --darknet-frames N   timed darknet frames per model, 0 to skip (default 5)\n"
-               "  --image FILE.ppm     a binary PPM (P6) frame (default: a synthetic 1280x720\n"
-               "                       frame; the network's work does not depend on content)\n"
-               "  --model-dir DIR      where the models are (default: resolved as usual)\n"
-               "  --profile            per-layer time of the xnnpack network (1 thread)\n"
-               "  --csv                also print one CSV line per configuration\n"
-               "                       (csv,model,backend,threads,min,p50,p99,ratio)\n"
-               "The ratio is darknet's p50 over this configuration's p50, both measured in\n"
+    fprintf(f, "usage: specx bench detect [options]\n\n");
+    specx_cli_print_options(f, opts);
+    fprintf(f, "The ratio is darknet's p50 over this configuration's p50, both measured in\n"
                "this run.\n");
 }
 
+/* "A,B,...": into out (at most max), in place. */
 static int split_list(char *s, const char **out, int max)
 {
     int n = 0;
@@ -60,68 +52,66 @@ static int split_list(char *s, const char **out, int max)
     return n;
 }
 
+/* A list option, copied (into a 1024-byte buffer) for split_list to cut. */
+static bool take_list(const char *v, void *out, char *msg, size_t n)
+{
+    char *buf = out; /* 1024 bytes */
+    if (snprintf(buf, 1024, "%s", v) >= 1024) {
+        snprintf(msg, n, "too long");
+        return false;
+    }
+    return true;
+}
+
 static int parse(int argc, char **argv, bench_opts *o)
 {
-    static char models_buf[1024], threads_buf[256];
+    static char models_buf[1024], threads_buf[1024];
     *o = (bench_opts){.frames = 50, .warmup = 5, .darknet_frames = 5};
     snprintf(models_buf, sizeof models_buf, "yolo-fastest-1.1,yolo-fastest-1.1-xl-416");
     snprintf(threads_buf, sizeof threads_buf, "1,2");
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 1;
-        } else if (strcmp(a, "--profile") == 0) {
-            o->profile = true;
-        } else if (strcmp(a, "--csv") == 0) {
-            o->csv = true;
-        } else if (v == NULL) {
-            fprintf(stderr, "specx bench detect: %s needs a value\n", a);
-            return 2;
-        } else if (strcmp(a, "--models") == 0) {
-            snprintf(models_buf, sizeof models_buf, "%s", v);
-            i++;
-        } else if (strcmp(a, "--threads") == 0) {
-            snprintf(threads_buf, sizeof threads_buf, "%s", v);
-            i++;
-        } else if (strcmp(a, "--frames") == 0 || strcmp(a, "--warmup") == 0 ||
-                   strcmp(a, "--darknet-frames") == 0) {
-            char *end = NULL;
-            long n = strtol(v, &end, 10);
-            if (end == v || *end != '\0' || n < 0 || n > 100000) {
-                fprintf(stderr, "specx bench detect: bad %s '%s'\n", a, v);
-                return 2;
-            }
-            *(strcmp(a, "--frames") == 0   ? &o->frames
-              : strcmp(a, "--warmup") == 0 ? &o->warmup
-                                           : &o->darknet_frames) = (int)n;
-            i++;
-        } else if (strcmp(a, "--image") == 0) {
-            o->image = v;
-            i++;
-        } else if (strcmp(a, "--model-dir") == 0) {
-            o->model_dir = v;
-            i++;
-        } else {
-            fprintf(stderr, "specx bench detect: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
+    const specx_cli_opt opts[] = {
+        {"models", 0, SPECX_CLI_CALL, models_buf, .call = take_list, .meta = "A,B,...",
+         .help = "models (default yolo-fastest-1.1,yolo-fastest-1.1-xl-416)"},
+        {"threads", 0, SPECX_CLI_CALL, threads_buf, .call = take_list, .meta = "1,2",
+         .help = "xnnpack thread counts (default 1,2)"},
+        {"frames", 0, SPECX_CLI_INT, &o->frames, 1, 100000, .meta = "N",
+         .help = "timed frames per xnnpack configuration (default 50)"},
+        {"warmup", 0, SPECX_CLI_INT, &o->warmup, 0, 100000, .meta = "N",
+         .help = "untimed frames first (default 5)"},
+        {"darknet-frames", 0, SPECX_CLI_INT, &o->darknet_frames, 0, 100000, .meta = "N",
+         .help = "timed darknet frames per model, 0 to skip (default 5)"},
+        {"image", 0, SPECX_CLI_STRING, &o->image, .meta = "FILE.ppm",
+         .help = "a binary PPM (P6) frame (default: a synthetic 1280x720\n"
+                 "frame; the network's work does not depend on content)"},
+        {"model-dir", 0, SPECX_CLI_STRING, &o->model_dir, .meta = "DIR",
+         .help = "where the models are (default: resolved as usual)"},
+        {"per-layer", 0, SPECX_CLI_FLAG, &o->profile,
+         .help = "per-layer time of the xnnpack network (1 thread)"},
+        {"profile", 0, SPECX_CLI_FLAG, &o->profile, .help = NULL}, /* the old spelling */
+        {"csv", 0, SPECX_CLI_FLAG, &o->csv,
+         .help = "also print one CSV line per configuration\n"
+                 "(csv,model,backend,threads,min,p50,p99,ratio)"},
+        {0},
+    };
+    int rc = specx_cli_parse("specx bench detect", opts, argc, argv, NULL);
+    if (rc == SPECX_CLI_HELP) {
+        usage(stdout, opts);
+        return 1;
+    }
+    if (rc != SPECX_CLI_OK) {
+        return 2;
     }
     o->nmodels = split_list(models_buf, o->models, MAX_LIST);
     const char *t[MAX_LIST];
     int nt = split_list(threads_buf, t, MAX_LIST);
     for (int i = 0; i < nt; i++) {
-        int n = atoi(t[i]);
-        if (n < 1 || n > 64) {
-            fprintf(stderr, "specx bench detect: bad thread count '%s'\n", t[i]);
+        if (!specx_cli_int(t[i], 1, 64, &o->threads[o->nthreads++])) {
+            fprintf(stderr, "specx bench detect: bad value '%s' for --threads: want 1..64\n", t[i]);
             return 2;
         }
-        o->threads[o->nthreads++] = n;
     }
-    if (o->frames < 1 || o->nmodels < 1 || o->nthreads < 1) {
-        fprintf(stderr, "specx bench detect: need at least one model, thread count and frame\n");
+    if (o->nmodels < 1 || o->nthreads < 1) {
+        fprintf(stderr, "specx bench detect: need at least one model and thread count\n");
         return 2;
     }
     return 0;

@@ -2,7 +2,7 @@
  * throughput and cost versus messages in flight, deadline-timer precision.
  * Prints figures; never passes or fails on time. */
 #include <cjson/cJSON.h>
-#include <getopt.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +14,8 @@
 #include "specx/stats.h"
 #include "specx/time.h"
 
-#include "commands.h"
+#include "bench.h"
+#include "cli.h"
 
 /* ---- no-op executors ----------------------------------------------------- */
 
@@ -323,74 +324,59 @@ static int bench_deadline(specx_delivery dl, long n, long w, specx_dur_t deadlin
     return 0;
 }
 
-static void usage(FILE *f)
+static void usage(FILE *f, const specx_cli_opt *opts)
 {
     fprintf(f, "usage: specx bench operator [options]\n\n"
                "Operator overhead with no-op executors (one local, two remote), throughput and\n"
-               "cost versus messages in flight, and deadline-timer precision. Figures only.\n\n"
-               "  --messages N           messages per overhead/throughput run (default 200000)\n"
-               "  --deadline-messages N  messages for deadline precision (default 1000)\n"
-               "  --deadline-window N    messages in flight for deadline precision (default 32)\n"
-               "  --deadline-ms X        relative deadline in ms (default 2)\n"
-               "  --release              install a (no-op) input_release callback\n"
-               "  --stats                print the operator statistics table of one run\n"
-               "  --json                 print the figures as one JSON object instead\n"
-               "  --help                 this text\n");
+               "cost versus messages in flight, and deadline-timer precision. Figures only.\n\n");
+    specx_cli_print_options(f, opts);
+}
+
+typedef struct op_opts {
+    int64_t n, dn, dw;
+    double dms;
+    bool json, stats;
+} op_opts;
+
+/* 0 = run, 1 = --help printed, 2 = usage error (printed). */
+static int parse_opts(int argc, char **argv, op_opts *o)
+{
+    *o = (op_opts){.n = 200000, .dn = 1000, .dw = 32, .dms = 2.0};
+    const specx_cli_opt opts[] = {
+        {"messages", 0, SPECX_CLI_I64, &o->n, 1000, 1e12, .meta = "N",
+         .help = "messages per overhead/throughput run (default 200000)"},
+        {"deadline-messages", 0, SPECX_CLI_I64, &o->dn, 1, 1e12, .meta = "N",
+         .help = "messages for deadline precision (default 1000)"},
+        {"deadline-window", 0, SPECX_CLI_I64, &o->dw, 1, 1e9, .meta = "N",
+         .help = "messages in flight for deadline precision (default 32)"},
+        {"deadline", 0, SPECX_CLI_DOUBLE, &o->dms, 0.001, 1e6, .meta = "MS",
+         .help = "relative deadline in ms (default 2)"},
+        {"deadline-ms", 0, SPECX_CLI_DOUBLE, &o->dms, 0.001, 1e6, .help = NULL}, /* old name */
+        {"release", 0, SPECX_CLI_FLAG, &use_release,
+         .help = "install a (no-op) input_release callback"},
+        {"stats", 0, SPECX_CLI_FLAG, &o->stats,
+         .help = "print the operator statistics table of one run"},
+        {"json", 0, SPECX_CLI_FLAG, &o->json,
+         .help = "print the figures as one JSON object instead"},
+        {0},
+    };
+    int rc = specx_cli_parse("specx bench operator", opts, argc, argv, NULL);
+    if (rc == SPECX_CLI_HELP) {
+        usage(stdout, opts);
+    }
+    return rc;
 }
 
 int specx_bench_operator(int argc, char **argv)
 {
-    long n = 200000, dn = 1000, dw = 32;
-    double dms = 2.0;
-    bool json = false, stats = false;
-    static const struct option opts[] = {
-        {"messages", required_argument, NULL, 'n'},
-        {"deadline-messages", required_argument, NULL, 'd'},
-        {"deadline-window", required_argument, NULL, 'w'},
-        {"deadline-ms", required_argument, NULL, 'm'},
-        {"stats", no_argument, NULL, 's'},
-        {"release", no_argument, NULL, 'r'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            n = strtol(optarg, NULL, 10);
-            break;
-        case 'd':
-            dn = strtol(optarg, NULL, 10);
-            break;
-        case 'w':
-            dw = strtol(optarg, NULL, 10);
-            break;
-        case 'm':
-            dms = strtod(optarg, NULL);
-            break;
-        case 's':
-            stats = true;
-            break;
-        case 'r':
-            use_release = true;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
+    op_opts oo;
+    int prc = parse_opts(argc, argv, &oo);
+    if (prc != SPECX_CLI_OK) {
+        return prc == SPECX_CLI_HELP ? 0 : 2;
     }
-    if (n < 1000 || dn < 1 || dw < 1 || dms <= 0) {
-        fprintf(stderr, "specx bench operator: --messages >= 1000, other values > 0\n");
-        return 2;
-    }
+    int64_t n = oo.n, dn = oo.dn, dw = oo.dw;
+    double dms = oo.dms;
+    bool json = oo.json, stats = oo.stats;
     cJSON *root = cJSON_CreateObject();
     if (!json) {
         printf("specx bench operator: %ld messages per run; executors: remote-a (20), "

@@ -29,8 +29,8 @@
 #include "specx/serve.h"
 #include "specx/video.h"
 
+#include "bench.h"
 #include "cli.h"
-#include "commands.h"
 
 typedef struct bench_opts {
     const char *backend, *model_dir, *video, *server_model;
@@ -47,23 +47,10 @@ typedef struct frames {
     size_t jpeg_bytes;
 } frames;
 
-static void usage(FILE *f)
+static void usage(FILE *f, const specx_cli_opt *opts)
 {
-    fprintf(f,
-            "usage: specx bench pipeline [options]\n"
-            "  --backend B          detector backend (default: %s)\n"
-            "  --models A,B         models timed in-process (default\n"
-            "                       yolo-fastest-1.1,yolo-fastest-1.1-xl-416)\n"
-            "  --server-model M     model the server runs (default yolo-fastest-1.1-xl-416)\n"
-            "  --frames N           timed frames per measurement (default 20)\n"
-            "  --warmup N           untimed frames first (default 2)\n"
-            "  --workers 1,2        server worker counts (default 1,2)\n"
-            "  --inflight K         client calls in flight (default 2 x workers)\n"
-            "  --jpeg-quality Q     JPEG quality of the frames sent (default 90)\n"
-            "  --video PATH         frames from this video (default: the bundled\n"
-            "                       udacity_test_video.mp4)\n"
-            "  --model-dir DIR      where models live\n",
-            specx_detector_default_backend());
+    fprintf(f, "usage: specx bench pipeline [options]\n");
+    specx_cli_print_options(f, opts);
 }
 
 static void frames_free(frames *fr)
@@ -444,61 +431,92 @@ out:
 
 /* ---- command ---------------------------------------------------------------------- */
 
+/* "1,2": server worker counts, 1..8 each, at most 4. */
+static bool take_workers(const char *v, void *out, char *msg, size_t n)
+{
+    bench_opts *o = out;
+    char buf[64];
+    if (snprintf(buf, sizeof buf, "%s", v) >= (int)sizeof buf) {
+        return false;
+    }
+    snprintf(msg, n, "want up to 4 counts in 1..8, e.g. 1,2");
+    int w[4], k = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+        if (k >= 4 || !specx_cli_int(t, 1, 8, &w[k])) {
+            return false;
+        }
+        k++;
+    }
+    if (k == 0) {
+        return false;
+    }
+    memcpy(o->workers, w, sizeof w);
+    o->n_workers = k;
+    return true;
+}
+
+static bool take_models(const char *v, void *out, char *msg, size_t n)
+{
+    bench_opts *o = out;
+    (void)msg;
+    (void)n;
+    return snprintf(o->models, sizeof o->models, "%s", v) < (int)sizeof o->models;
+}
+
+/* 0 = run, 1 = --help printed, 2 = usage error (printed). */
+static int parse_opts(int argc, char **argv, bench_opts *o)
+{
+    *o = (bench_opts){.frames = 20,
+                      .warmup = 2,
+                      .jpeg_quality = 90,
+                      .server_model = "yolo-fastest-1.1-xl-416",
+                      .workers = {1, 2},
+                      .n_workers = 2};
+    snprintf(o->models, sizeof o->models, "yolo-fastest-1.1,yolo-fastest-1.1-xl-416");
+    char backend_help[64];
+    snprintf(backend_help, sizeof backend_help, "detector backend (default: %s)",
+             specx_detector_default_backend());
+    const specx_cli_opt opts[] = {
+        {"backend", 0, SPECX_CLI_STRING, &o->backend, .meta = "B", .help = backend_help},
+        {"models", 0, SPECX_CLI_CALL, o, .call = take_models, .meta = "A,B",
+         .help = "models timed in-process (default\n"
+                 "yolo-fastest-1.1,yolo-fastest-1.1-xl-416)"},
+        {"cloud-model", 0, SPECX_CLI_STRING, &o->server_model, .meta = "M",
+         .help = "model the server runs (default yolo-fastest-1.1-xl-416)"},
+        {"server-model", 0, SPECX_CLI_STRING, &o->server_model,
+         .help = NULL}, /* the old spelling */
+        {"frames", 0, SPECX_CLI_INT, &o->frames, 1, 100000, .meta = "N",
+         .help = "timed frames per measurement (default 20)"},
+        {"warmup", 0, SPECX_CLI_INT, &o->warmup, 0, 1000, .meta = "N",
+         .help = "untimed frames first (default 2)"},
+        {"workers", 0, SPECX_CLI_CALL, o, .call = take_workers, .meta = "1,2",
+         .help = "server worker counts (default 1,2)"},
+        {"max-in-flight", 0, SPECX_CLI_INT, &o->inflight, 1, 1000, .meta = "K",
+         .help = "client calls in flight (default 2 x workers)"},
+        {"inflight", 0, SPECX_CLI_INT, &o->inflight, 1, 1000, .help = NULL}, /* the old spelling */
+        {"jpeg-quality", 0, SPECX_CLI_INT, &o->jpeg_quality, 1, 100, .meta = "Q",
+         .help = "JPEG quality of the frames sent (default 90)"},
+        {"video", 0, SPECX_CLI_STRING, &o->video, .meta = "PATH",
+         .help = "frames from this video (default: the bundled\n"
+                 "udacity_test_video.mp4)"},
+        {"model-dir", 0, SPECX_CLI_STRING, &o->model_dir, .meta = "DIR",
+         .help = "where models live"},
+        {0},
+    };
+    int rc = specx_cli_parse("specx bench pipeline", opts, argc, argv, NULL);
+    if (rc == SPECX_CLI_HELP) {
+        usage(stdout, opts);
+    }
+    return rc;
+}
+
 int specx_bench_pipeline(int argc, char **argv)
 {
-    bench_opts o = {.frames = 20,
-                    .warmup = 2,
-                    .jpeg_quality = 90,
-                    .server_model = "yolo-fastest-1.1-xl-416",
-                    .workers = {1, 2},
-                    .n_workers = 2};
-    snprintf(o.models, sizeof o.models, "yolo-fastest-1.1,yolo-fastest-1.1-xl-416");
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        const char *v = i + 1 < argc ? argv[++i] : NULL;
-        bool ok = v != NULL;
-        if (!ok) {
-        } else if (strcmp(a, "--backend") == 0) {
-            o.backend = v;
-        } else if (strcmp(a, "--model-dir") == 0) {
-            o.model_dir = v;
-        } else if (strcmp(a, "--video") == 0) {
-            o.video = v;
-        } else if (strcmp(a, "--server-model") == 0) {
-            o.server_model = v;
-        } else if (strcmp(a, "--models") == 0) {
-            ok = strlen(v) < sizeof o.models;
-            snprintf(o.models, sizeof o.models, "%s", v);
-        } else if (strcmp(a, "--frames") == 0) {
-            ok = specx_cli_int(v, 1, 100000, &o.frames);
-        } else if (strcmp(a, "--warmup") == 0) {
-            ok = specx_cli_int(v, 0, 1000, &o.warmup);
-        } else if (strcmp(a, "--inflight") == 0) {
-            ok = specx_cli_int(v, 1, 1000, &o.inflight);
-        } else if (strcmp(a, "--jpeg-quality") == 0) {
-            ok = specx_cli_int(v, 1, 100, &o.jpeg_quality);
-        } else if (strcmp(a, "--workers") == 0) {
-            char buf[64];
-            snprintf(buf, sizeof buf, "%s", v);
-            o.n_workers = 0;
-            char *save = NULL;
-            for (char *t = strtok_r(buf, ",", &save); ok && t != NULL;
-                 t = strtok_r(NULL, ",", &save)) {
-                ok = o.n_workers < 4 && specx_cli_int(t, 1, 8, &o.workers[o.n_workers++]);
-            }
-            ok = ok && o.n_workers > 0;
-        } else {
-            fprintf(stderr, "specx bench pipeline: unknown option '%s'\n", a);
-            return 2;
-        }
-        if (!ok) {
-            fprintf(stderr, "specx bench pipeline: bad or missing value for %s\n", a);
-            return 2;
-        }
+    bench_opts o;
+    int rc = parse_opts(argc, argv, &o);
+    if (rc != SPECX_CLI_OK) {
+        return rc == SPECX_CLI_HELP ? 0 : 2;
     }
     char video[4096];
     if (o.video != NULL) {
@@ -522,7 +540,7 @@ int specx_bench_pipeline(int argc, char **argv)
            (double)fr.jpeg_bytes / fr.n / 1024.0, o.warmup, o.frames,
            o.backend != NULL ? o.backend : specx_detector_default_backend());
 
-    int rc = 0;
+    rc = 0;
     printf("\nin-process inference, one thread (decode+detect = what a server does per request)\n");
     printf("%-26s %-8s %9s %9s %9s %9s %9s %6s\n", "model", "backend", "input", "p50 ms", "p99 ms",
            "+dec p50", "+dec p99", "boxes");

@@ -20,7 +20,8 @@
 #include "specx/serve.h"
 #include "specx/time.h"
 
-#include "commands.h"
+#include "bench.h"
+#include "cli.h"
 
 #define REQ_BYTES 33300
 #define REPLY_BOXES 26 /* ~1 KB Response with the test detector's boxes */
@@ -193,9 +194,12 @@ static pid_t start_python(const char *src, char *tmpdir, int *port, FILE **outp)
     char line[256];
     *port = 0;
     while (fgets(line, sizeof line, f) != NULL) {
+        line[strcspn(line, "\r\n")] = '\0';
         const char *colon = strrchr(line, ':');
         if (strstr(line, "listening on") != NULL && colon != NULL) {
-            *port = atoi(colon + 1);
+            if (!specx_cli_int(colon + 1, 1, 65535, port)) {
+                *port = 0; /* the caller reports a server that did not start */
+            }
             break;
         }
     }
@@ -261,39 +265,58 @@ static int bench_server(const char *name, int port, bool stream, int calls, figu
     return 0;
 }
 
-static void usage(FILE *f)
+static void usage(FILE *f, const specx_cli_opt *opts)
 {
-    fprintf(f, "usage: specx bench rpc [--calls N] [--no-python] [--source DIR] [--json FILE]\n"
-               "\n"
-               "Loopback round trips of a 33.3 KB request and a ~1 KB reply (no-op detector,\n"
-               "no image decode) at 1 and 8 calls in flight, unary and streaming, against the\n"
-               "specx server and a Python grpcio server (tests/rpc/py/od_server.py run with\n"
-               "/usr/bin/python3) in the same run; prints p50/p99 and calls/s, the C/Python\n"
-               "ratio, and a JSON line (also to --json FILE).\n");
+    fprintf(f,
+            "usage: specx bench rpc [--calls N] [--no-python] [--source DIR] [--stats-json FILE]\n"
+            "\n"
+            "Loopback round trips of a 33.3 KB request and a ~1 KB reply (no-op detector,\n"
+            "no image decode) at 1 and 8 calls in flight, unary and streaming, against the\n"
+            "specx server and a Python grpcio server (tests/rpc/py/od_server.py run with\n"
+            "/usr/bin/python3) in the same run; prints p50/p99 and calls/s, the C/Python\n"
+            "ratio, and a JSON line (also to --stats-json FILE).\n\n");
+    specx_cli_print_options(f, opts);
+}
+
+typedef struct rpc_opts {
+    int calls;
+    bool no_python;
+    const char *source, *json_path;
+} rpc_opts;
+
+/* 0 = run, 1 = --help printed, 2 = usage error (printed). */
+static int parse_opts(int argc, char **argv, rpc_opts *o)
+{
+    *o = (rpc_opts){.calls = 3000};
+    const specx_cli_opt opts[] = {
+        {"calls", 0, SPECX_CLI_INT, &o->calls, 1, 100000000, .meta = "N",
+         .help = "calls per measurement (default 3000, at least 100)"},
+        {"no-python", 0, SPECX_CLI_FLAG, &o->no_python, .help = "skip the Python grpcio server"},
+        {"source", 0, SPECX_CLI_STRING, &o->source, .meta = "DIR",
+         .help = "the source tree, for tests/rpc/py (default: $SPECX_SOURCE_DIR,\n"
+                 "else the parent of the build directory)"},
+        {"stats-json", 0, SPECX_CLI_STRING, &o->json_path, .meta = "FILE",
+         .help = "also write the JSON line to FILE"},
+        {"json", 0, SPECX_CLI_STRING, &o->json_path, .help = NULL}, /* the old spelling */
+        {0},
+    };
+    int rc = specx_cli_parse("specx bench rpc", opts, argc, argv, NULL);
+    if (rc == SPECX_CLI_HELP) {
+        usage(stdout, opts);
+    }
+    return rc;
 }
 
 int specx_bench_rpc(int argc, char **argv)
 {
-    int calls = 3000;
-    bool python = true;
-    const char *source = NULL, *json_path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--calls") == 0 && i + 1 < argc) {
-            calls = atoi(argv[++i]);
-        } else if (strcmp(argv[i], "--no-python") == 0) {
-            python = false;
-        } else if (strcmp(argv[i], "--source") == 0 && i + 1 < argc) {
-            source = argv[++i];
-        } else if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) {
-            json_path = argv[++i];
-        } else {
-            usage(stderr);
-            return 2;
-        }
+    rpc_opts ro;
+    int rc = parse_opts(argc, argv, &ro);
+    if (rc != SPECX_CLI_OK) {
+        return rc == SPECX_CLI_HELP ? 0 : 2;
     }
+    int calls = ro.calls;
+    bool python = !ro.no_python;
+    const char *source = ro.source, *json_path = ro.json_path;
     if (calls < 100) {
         calls = 100;
     }
@@ -316,7 +339,7 @@ int specx_bench_rpc(int argc, char **argv)
            "calls/s");
     figure rows[16];
     int n = 0;
-    int rc = bench_server("specx", specx_server_port(srv), false, calls, rows, &n);
+    rc = bench_server("specx", specx_server_port(srv), false, calls, rows, &n);
     rc |= bench_server("specx", specx_server_port(srv), true, calls, rows, &n);
     specx_server_destroy(srv);
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench.h"
 #include "commands.h"
 
 static const struct {

@@ -19,10 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "specx/codec.h"
+#include "specx/pipeline.h"
 #include "specx/rpc.h"
 #include "specx/serve.h"
 #include "specx/video.h"
@@ -40,65 +39,19 @@ typedef struct demo_opts {
     specx_dur_t deadline;
     bool deadline_set, verbose;
     int64_t frames;
-    double fps;
 } demo_opts;
 
-static void usage(FILE *f)
+static void usage(FILE *f, const specx_cli_opt *opts)
 {
-    fprintf(f,
-            "usage: specx demo [--backend B] [--deadline MS] [--out-dir DIR] [--video PATH]\n"
-            "                  [--frames N]\n"
-            "\n"
-            "Starts a detection server (" DEMO_SERVER_MODEL ") in this process on a free\n"
-            "loopback port and runs the bundled video through the local model\n"
-            "(" DEMO_LOCAL_MODEL ") and that server in stream mode. Writes results.jsonl,\n"
-            "annotated.mp4 and stats.json into the output directory.\n"
-            "\n"
-            "  --backend B     detector backend for both models (default: %s)\n"
-            "  --deadline MS   per-frame deadline (default: 2 x a measured server round\n"
-            "                  trip + 20 ms, within 30..2000 ms)\n"
-            "  --out-dir DIR   output directory (default ./specx-demo-out)\n"
-            "  --video PATH    another video or image directory (default: the bundled\n"
-            "                  " DEMO_VIDEO ", found in $SPECX_ASSETS_DIR/video,\n"
-            "                  ./assets/video or ../shared/assets/video)\n"
-            "  --frames N      stop after N frames\n"
-            "  --model-dir DIR where models live\n"
-            "  --verbose       one line per frame on stderr\n",
-            specx_detector_default_backend());
-}
-
-static int mkdir_p(const char *path)
-{
-    char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (char *p = buf + 1; *p != '\0'; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-                return -1;
-            }
-            *p = '/';
-        }
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-        return -1;
-    }
-    return 0;
-}
-
-/* ---- server ------------------------------------------------------------------ */
-
-static specx_status open_server_detector(void *user, int worker, specx_detector **out,
-                                         specx_err *err)
-{
-    (void)worker;
-    const demo_opts *o = user;
-    specx_detector_config cfg = {
-        .model = DEMO_SERVER_MODEL, .model_dir = o->model_dir, .backend = o->backend};
-    return specx_detector_open(&cfg, out, err);
+    fprintf(f, "usage: specx demo [--backend B] [--deadline MS] [--out-dir DIR] [--video PATH]\n"
+               "                  [--frames N] [--model-dir DIR] [--verbose]\n"
+               "\n"
+               "Starts a detection server (" DEMO_SERVER_MODEL ") in this process on a free\n"
+               "loopback port and runs the bundled video through the local model\n"
+               "(" DEMO_LOCAL_MODEL ") and that server in stream mode. Writes results.jsonl,\n"
+               "annotated.mp4 and stats.json into the output directory.\n"
+               "\n");
+    specx_cli_print_options(f, opts);
 }
 
 /* ---- round-trip probe ------------------------------------------------------- */
@@ -197,51 +150,136 @@ static specx_status measure_rtt(const char *video, const char *target, specx_dur
     return st;
 }
 
-/* ---- command -------------------------------------------------------------------- */
+/* ---- the demo ---------------------------------------------------------------------- */
+
+/* Chooses the deadline from a measured round trip (see the top of the file). */
+static int choose_deadline(demo_opts *o, const char *video, const char *target)
+{
+    specx_dur_t rtt = 0;
+    specx_err err = {{0}};
+    specx_status st = measure_rtt(video, target, &rtt, &err);
+    if (st != SPECX_OK) {
+        fprintf(stderr, "specx demo: %s\n", specx_err_text(&err, st));
+        return 1;
+    }
+    specx_dur_t d = 2 * rtt + SPECX_MS(20);
+    d = d < SPECX_MS(30) ? SPECX_MS(30) : d > SPECX_MS(2000) ? SPECX_MS(2000) : d;
+    o->deadline = (d + SPECX_MS(5)) / SPECX_MS(10) * SPECX_MS(10); /* a round number */
+    printf("server round trip %.0f ms -> deadline %.0f ms (2 x + 20 ms; --deadline "
+           "overrides)\n",
+           specx_dur_ms(rtt), specx_dur_ms(o->deadline));
+    return 0;
+}
+
+static void print_server_stats(specx_server *srv)
+{
+    specx_server_stats *ss = malloc(sizeof *ss);
+    if (ss == NULL) {
+        return;
+    }
+    specx_server_get_stats(srv, ss);
+    printf("server: %llu requests, %llu answered, %llu cancelled by the client, %llu expired "
+           "in its queue; compute p50 %.1f ms, p99 %.1f ms\n",
+           (unsigned long long)ss->received, (unsigned long long)ss->completed,
+           (unsigned long long)ss->cancelled, (unsigned long long)ss->expired,
+           specx_hist_quantile(&ss->compute, 0.5) / 1e6,
+           specx_hist_quantile(&ss->compute, 0.99) / 1e6);
+    free(ss);
+}
+
+/* The run itself: the in-process server, the deadline, the video. */
+static int run_demo(demo_opts *o, const char *video)
+{
+    specx_time_t t0 = specx_time_now();
+    specx_err err = {{0}};
+    specx_detector_config server_model = {
+        .model = DEMO_SERVER_MODEL, .model_dir = o->model_dir, .backend = o->backend};
+    specx_server_config sc = {.bind = "127.0.0.1",
+                                  .port = 0,
+                                  .workers = 1,
+                                  .open_detector = specx_pipeline_open_detector,
+                                  .open_detector_user = &server_model};
+    specx_server *srv;
+    specx_status st = specx_server_start(&sc, &srv, &err);
+    if (st != SPECX_OK) {
+        fprintf(stderr, "specx demo: cannot start the server: %s\n", specx_err_text(&err, st));
+        return 1;
+    }
+    specx_rpc_client_config server;
+    specx_rpc_client_config_init(&server);
+    snprintf(server.target, sizeof server.target, "127.0.0.1:%d", specx_server_port(srv));
+    snprintf(server.name, sizeof server.name, "cloud-xl416");
+    server.max_in_flight = 1;
+    server.max_in_flight_set = true;
+    const char *backend = o->backend != NULL ? o->backend : specx_detector_default_backend();
+    printf("server: %s (%s backend, 1 worker) on %s, in this process\n", DEMO_SERVER_MODEL, backend,
+           server.target);
+    if (!o->deadline_set && choose_deadline(o, video, server.target) != 0) {
+        specx_server_destroy(srv);
+        return 1;
+    }
+    printf("local: %s; video: %s; outputs in %s/\n", DEMO_LOCAL_MODEL, video, o->out_dir);
+    fflush(stdout);
+
+    char jsonl[4200], ann[4200], stats[4200];
+    snprintf(jsonl, sizeof jsonl, "%s/results.jsonl", o->out_dir);
+    snprintf(ann, sizeof ann, "%s/annotated.mp4", o->out_dir);
+    snprintf(stats, sizeof stats, "%s/stats.json", o->out_dir);
+    specx_pipeline_run_config rc = {.pipeline = {.local = {.model = DEMO_LOCAL_MODEL,
+                                                           .backend = o->backend,
+                                                           .model_dir = o->model_dir},
+                                                 .servers = &server,
+                                                 .n_servers = 1,
+                                                 .deadline = o->deadline,
+                                                 .mode = SPECX_PIPELINE_STREAM},
+                                    .video = video,
+                                    .fps = -1,
+                                    .max_frames = o->frames,
+                                    .jsonl = jsonl,
+                                    .annotate = ann,
+                                    .annotate_codec = "mpeg4"};
+    specx_run_report rep = {.prog = "specx demo", .verbose = o->verbose, .stats_json = stats};
+    int rc_run = specx_cmd_run_video(&rc, &rep);
+
+    specx_server_stop(srv, SPECX_SEC(2));
+    print_server_stats(srv);
+    specx_server_destroy(srv);
+    printf("demo %s in %.1f s: %s, %s, %s\n", rc_run == 0 ? "finished" : "FAILED",
+           specx_dur_ms(specx_time_now() - t0) / 1e3, jsonl, ann, stats);
+    return rc_run;
+}
 
 int specx_cmd_demo(int argc, char **argv)
 {
-    demo_opts o = {.out_dir = "specx-demo-out", .fps = -1};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
-            o.verbose = true;
-            continue;
-        }
-        const char *v = i + 1 < argc ? argv[++i] : NULL;
-        if (v == NULL) {
-            fprintf(stderr, "specx demo: %s needs a value (see specx demo --help)\n", a);
-            return 2;
-        }
-        bool ok = true;
-        if (strcmp(a, "--backend") == 0) {
-            o.backend = v;
-        } else if (strcmp(a, "--model-dir") == 0) {
-            o.model_dir = v;
-        } else if (strcmp(a, "--out-dir") == 0) {
-            o.out_dir = v;
-        } else if (strcmp(a, "--video") == 0) {
-            o.video = v;
-        } else if (strcmp(a, "--deadline") == 0) {
-            ok = specx_pipeline_parse_deadline(v, &o.deadline);
-            o.deadline_set = true;
-        } else if (strcmp(a, "--frames") == 0) {
-            char *end;
-            long long n = strtoll(v, &end, 10);
-            ok = end != v && *end == '\0' && n > 0;
-            o.frames = n;
-        } else {
-            fprintf(stderr, "specx demo: unknown option '%s' (see specx demo --help)\n", a);
-            return 2;
-        }
-        if (!ok) {
-            fprintf(stderr, "specx demo: bad value '%s' for %s\n", v, a);
-            return 2;
-        }
+    demo_opts o = {.out_dir = "specx-demo-out"};
+    char backend_help[96];
+    snprintf(backend_help, sizeof backend_help, "detector backend for both models (default: %s)",
+             specx_detector_default_backend());
+    const specx_cli_opt opts[] = {
+        {"backend", 0, SPECX_CLI_STRING, &o.backend, .meta = "B", .help = backend_help},
+        {"deadline", 0, SPECX_CLI_DEADLINE, &o.deadline, .set = &o.deadline_set, .meta = "MS",
+         .help = "per-frame deadline (default: 2 x a measured server round\n"
+                 "trip + 20 ms, within 30..2000 ms)"},
+        {"out-dir", 0, SPECX_CLI_STRING, &o.out_dir, .meta = "DIR",
+         .help = "output directory (default ./specx-demo-out)"},
+        {"video", 0, SPECX_CLI_STRING, &o.video, .meta = "PATH",
+         .help = "another video or image directory (default: the bundled\n" DEMO_VIDEO
+                 ", found in $SPECX_ASSETS_DIR/video,\n./assets/video or ../shared/assets/video)"},
+        {"frames", 0, SPECX_CLI_I64, &o.frames, 1, 1099511627776.0, .meta = "N",
+         .help = "stop after N frames"},
+        {"model-dir", 0, SPECX_CLI_STRING, &o.model_dir, .meta = "DIR",
+         .help = "where models live (default: $SPECX_MODEL_DIR, ./assets/models,\n"
+                 "../shared/assets/models)"},
+        {"verbose", 'v', SPECX_CLI_FLAG, &o.verbose, .help = "one line per frame on stderr"},
+        {0},
+    };
+    int rc = specx_cli_parse("specx demo", opts, argc, argv, NULL);
+    if (rc == SPECX_CLI_HELP) {
+        usage(stdout, opts);
+        return 0;
+    }
+    if (rc != SPECX_CLI_OK) {
+        return 2;
     }
     char video[4096];
     if (o.video != NULL) {
@@ -253,86 +291,9 @@ int specx_cmd_demo(int argc, char **argv)
                 "--video)\n");
         return 1;
     }
-    if (mkdir_p(o.out_dir) != 0) {
+    if (specx_cli_mkdir_p(o.out_dir) != 0) {
         fprintf(stderr, "specx demo: cannot create %s: %s\n", o.out_dir, strerror(errno));
         return 1;
     }
-
-    specx_time_t t0 = specx_time_now();
-    specx_err err = {{0}};
-    specx_server_config sc = {.bind = "127.0.0.1",
-                              .port = 0,
-                              .workers = 1,
-                              .open_detector = open_server_detector,
-                              .open_detector_user = &o};
-    specx_server *srv;
-    specx_status st = specx_server_start(&sc, &srv, &err);
-    if (st != SPECX_OK) {
-        fprintf(stderr, "specx demo: cannot start the server: %s\n", specx_err_text(&err, st));
-        return 1;
-    }
-    char target[64];
-    snprintf(target, sizeof target, "127.0.0.1:%d", specx_server_port(srv));
-    const char *backend = o.backend != NULL ? o.backend : specx_detector_default_backend();
-    printf("server: %s (%s backend, 1 worker) on %s, in this process\n", DEMO_SERVER_MODEL, backend,
-           target);
-
-    if (!o.deadline_set) {
-        specx_dur_t rtt = 0;
-        st = measure_rtt(video, target, &rtt, &err);
-        if (st != SPECX_OK) {
-            fprintf(stderr, "specx demo: %s\n", specx_err_text(&err, st));
-            specx_server_destroy(srv);
-            return 1;
-        }
-        specx_dur_t d = 2 * rtt + SPECX_MS(20);
-        d = d < SPECX_MS(30) ? SPECX_MS(30) : d > SPECX_MS(2000) ? SPECX_MS(2000) : d;
-        o.deadline = (d + SPECX_MS(5)) / SPECX_MS(10) * SPECX_MS(10); /* a round number */
-        printf("server round trip %.0f ms -> deadline %.0f ms (2 x + 20 ms; --deadline "
-               "overrides)\n",
-               specx_dur_ms(rtt), specx_dur_ms(o.deadline));
-    }
-    printf("local: %s; video: %s; outputs in %s/\n", DEMO_LOCAL_MODEL, video, o.out_dir);
-    fflush(stdout);
-
-    char server[128], jsonl[4200], ann[4200], stats[4200];
-    snprintf(server, sizeof server, "%s,name=cloud-xl416,inflight=1", target);
-    snprintf(jsonl, sizeof jsonl, "%s/results.jsonl", o.out_dir);
-    snprintf(ann, sizeof ann, "%s/annotated.mp4", o.out_dir);
-    snprintf(stats, sizeof stats, "%s/stats.json", o.out_dir);
-    const char *servers[1] = {server};
-    specx_run_opts ro = {.video = video,
-                         .local_model = DEMO_LOCAL_MODEL,
-                         .backend = o.backend,
-                         .model_dir = o.model_dir,
-                         .servers = servers,
-                         .n_servers = 1,
-                         .deadline = o.deadline,
-                         .fps = o.fps,
-                         .max_frames = o.frames,
-                         .out_jsonl = jsonl,
-                         .annotate = ann,
-                         .annotate_codec = "mpeg4",
-                         .stats_json = stats,
-                         .mode = SPECX_PIPELINE_STREAM,
-                         .verbose = o.verbose,
-                         .prog = "specx demo"};
-    int rc = specx_run_video(&ro);
-
-    specx_server_stop(srv, SPECX_SEC(2));
-    specx_server_stats *ss = malloc(sizeof *ss);
-    if (ss != NULL) {
-        specx_server_get_stats(srv, ss);
-        printf("server: %llu requests, %llu answered, %llu cancelled by the client, %llu expired "
-               "in its queue; compute p50 %.1f ms, p99 %.1f ms\n",
-               (unsigned long long)ss->received, (unsigned long long)ss->completed,
-               (unsigned long long)ss->cancelled, (unsigned long long)ss->expired,
-               specx_hist_quantile(&ss->compute, 0.5) / 1e6,
-               specx_hist_quantile(&ss->compute, 0.99) / 1e6);
-        free(ss);
-    }
-    specx_server_destroy(srv);
-    printf("demo %s in %.1f s: %s, %s, %s\n", rc == 0 ? "finished" : "FAILED",
-           specx_dur_ms(specx_time_now() - t0) / 1e3, jsonl, ann, stats);
-    return rc;
+    return run_demo(&o, video);
 }

@@ -13,37 +13,18 @@
 #include "cli.h"
 #include "commands.h"
 
-static void usage(FILE *f)
+static void usage(FILE *f, const specx_cli_opt *opts)
 {
     fprintf(f, "usage: specx detect IMAGE... --model NAME [--backend B] [--model-dir DIR]\n"
-               "                    [--thresh T] [--nms N] [--json]\n\n"
+               "                    [--threshold T] [--nms N] [--json]\n\n"
                "Detects objects in JPEG/PNG images and prints, per image, each object's\n"
-               "label, score and box (pixels of the image: xmin ymin xmax ymax).\n\n"
-               "  --model NAME     model to run (required), one of:\n");
+               "label, score and box (pixels of the image: xmin ymin xmax ymax).\n\n");
+    specx_cli_print_options(f, opts);
+    fprintf(f, "models:\n");
     for (size_t i = 0; specx_model_name(i) != NULL; i++) {
-        fprintf(f, "                     %-30s %s\n", specx_model_name(i), specx_model_summary(i));
+        fprintf(f, "  %-30s %s\n", specx_model_name(i), specx_model_summary(i));
     }
-    fprintf(f,
-            "  --backend B      darknet or xnnpack (default %s)\n"
-            "  --model-dir DIR  where the models are (default: $SPECX_MODEL_DIR, else\n"
-            "                   ./assets/models, else ../shared/assets/models)\n"
-            "  --thresh T       score threshold in [0.001, 0.999] (default 0.25)\n"
-            "  --nms N          NMS IoU threshold (default 0.45)\n"
-            "  --json           one JSON object per image per line (JSON Lines)\n"
-            "exit status: 0 all images done, 1 an image or the model failed, 2 usage\n",
-            specx_detector_default_backend());
-}
-
-static int parse_float(const char *opt, const char *s, float lo, float hi, float *out)
-{
-    double v;
-    if (!specx_cli_double(s, lo, hi, &v)) {
-        fprintf(stderr, "specx detect: %s wants a number in [%g, %g], got '%s'\n", opt, (double)lo,
-                (double)hi, s != NULL ? s : "");
-        return -1;
-    }
-    *out = (float)v;
-    return 0;
+    fprintf(f, "exit status: 0 all images done, 1 an image or the model failed, 2 usage\n");
 }
 
 static void print_text(const char *path, const specx_detector_info *info, const specx_detections *d)
@@ -109,90 +90,17 @@ static int print_json(const char *path, const specx_detector_info *info, const s
     return 0;
 }
 
-int specx_cmd_detect(int argc, char **argv)
+/* Opens the model once and runs it on every image; an image that fails is
+ * reported and the others are still done. */
+static int detect_all(const specx_detector_config *cfg, char *const *images, size_t n_images,
+                      bool json)
 {
-    specx_detector_config cfg = {0};
-    int json = 0;
-    const char **images = calloc((size_t)argc + 1, sizeof *images);
-    size_t n_images = 0;
-    if (images == NULL) {
-        fprintf(stderr, "specx detect: out of memory\n");
-        return 1;
-    }
     int rc = 0;
-    for (int i = 1; i < argc && rc == 0; i++) {
-        const char *a = argv[i];
-        const char *val = NULL;
-        const char *eq = strchr(a, '=');
-        char opt[32] = "";
-        if (strncmp(a, "--", 2) == 0 && strcmp(a, "--") != 0) {
-            size_t len = eq != NULL ? (size_t)(eq - a) : strlen(a);
-            snprintf(opt, sizeof opt, "%.*s", (int)(len < sizeof opt ? len : sizeof opt - 1), a);
-        }
-        int takes_value = strcmp(opt, "--model") == 0 || strcmp(opt, "--backend") == 0 ||
-                          strcmp(opt, "--model-dir") == 0 || strcmp(opt, "--thresh") == 0 ||
-                          strcmp(opt, "--nms") == 0;
-        if (takes_value) {
-            if (eq != NULL) {
-                val = eq + 1;
-            } else if (i + 1 < argc) {
-                val = argv[++i];
-            } else {
-                fprintf(stderr, "specx detect: %s needs a value\n", opt);
-                rc = 2;
-                break;
-            }
-        }
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            free(images);
-            return 0;
-        } else if (strcmp(opt, "--model") == 0) {
-            cfg.model = val;
-        } else if (strcmp(opt, "--backend") == 0) {
-            cfg.backend = val;
-        } else if (strcmp(opt, "--model-dir") == 0) {
-            cfg.model_dir = val;
-        } else if (strcmp(opt, "--thresh") == 0) {
-            if (parse_float("--thresh", val, 0.001f, 0.999f, &cfg.threshold) != 0) {
-                rc = 2;
-            }
-        } else if (strcmp(opt, "--nms") == 0) {
-            if (parse_float("--nms", val, 0.001f, 1.0f, &cfg.nms) != 0) {
-                rc = 2;
-            }
-        } else if (strcmp(a, "--json") == 0) {
-            json = 1;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "specx detect: unknown option '%s' (see specx detect --help)\n", a);
-            rc = 2;
-        } else {
-            images[n_images++] = a;
-        }
-    }
-    if (rc == 0 && (cfg.model == NULL || cfg.model[0] == '\0')) {
-        fprintf(stderr, "specx detect: --model NAME is required (known:");
-        for (size_t i = 0; specx_model_name(i) != NULL; i++) {
-            fprintf(stderr, " %s", specx_model_name(i));
-        }
-        fprintf(stderr, ")\n");
-        rc = 2;
-    }
-    if (rc == 0 && n_images == 0) {
-        fprintf(stderr, "specx detect: no image given (see specx detect --help)\n");
-        rc = 2;
-    }
-    if (rc != 0) {
-        free(images);
-        return rc;
-    }
-
     specx_detector *det = NULL;
     specx_err err = {{0}};
-    specx_status st = specx_detector_open(&cfg, &det, &err);
+    specx_status st = specx_detector_open(cfg, &det, &err);
     if (st != SPECX_OK) {
         fprintf(stderr, "specx detect: %s\n", specx_err_text(&err, st));
-        free(images);
         return 1;
     }
     const specx_detector_info *info = specx_detector_get_info(det);
@@ -226,6 +134,56 @@ int specx_cmd_detect(int argc, char **argv)
     }
     specx_detections_free(&d);
     specx_detector_close(det);
-    free(images);
     return rc;
+}
+
+int specx_cmd_detect(int argc, char **argv)
+{
+    specx_detector_config cfg = {0};
+    bool json = false;
+    char backend_help[96];
+    snprintf(backend_help, sizeof backend_help, "darknet or xnnpack (default %s)",
+             specx_detector_default_backend());
+    const specx_cli_opt opts[] = {
+        {"model", 0, SPECX_CLI_STRING, &cfg.model, .meta = "NAME",
+         .help = "model to run (required; the list is below)"},
+        {"backend", 0, SPECX_CLI_STRING, &cfg.backend, .meta = "B", .help = backend_help},
+        {"model-dir", 0, SPECX_CLI_STRING, &cfg.model_dir, .meta = "DIR",
+         .help = "where the models are (default: $SPECX_MODEL_DIR, else\n"
+                 "./assets/models, else ../shared/assets/models)"},
+        {"threshold", 0, SPECX_CLI_FLOAT, &cfg.threshold, 0.001, 0.999, .meta = "T",
+         .help = "score threshold in [0.001, 0.999] (default 0.25)"},
+        {"thresh", 0, SPECX_CLI_FLOAT, &cfg.threshold, 0.001, 0.999,
+         .help = NULL}, /* darknet's spelling */
+        {"nms", 0, SPECX_CLI_FLOAT, &cfg.nms, 0.001, 1.0, .meta = "N",
+         .help = "NMS IoU threshold (default 0.45)"},
+        {"json", 0, SPECX_CLI_FLAG, &json,
+         .help = "one JSON object per image per line (JSON Lines)"},
+        {0},
+    };
+    int first = argc;
+    int rc = specx_cli_parse("specx detect", opts, argc, argv, &first);
+    if (rc == SPECX_CLI_HELP) {
+        usage(stdout, opts);
+        return 0;
+    }
+    if (rc != SPECX_CLI_OK) {
+        return 2;
+    }
+    if (cfg.model == NULL || cfg.model[0] == '\0') {
+        fprintf(stderr, "specx detect: --model NAME is required (known:");
+        for (size_t i = 0; specx_model_name(i) != NULL; i++) {
+            fprintf(stderr, " %s", specx_model_name(i));
+        }
+        fprintf(stderr, ")\n");
+        return 2;
+    }
+    if (first >= argc) {
+        fprintf(stderr, "specx detect: no image given (see specx detect --help)\n");
+        return 2;
+    }
+    char *const *images = argv + first;
+    size_t n_images = (size_t)(argc - first);
+
+    return detect_all(&cfg, images, n_images, json);
 }

@@ -20,26 +20,26 @@
  *    stored at every deadline, so the plots draw it as a flat ceiling.
  *  - The output callback runs on the pipeline's delivery thread; it writes
  *    only its own frame's slot, and the feeding thread reads the slots after
- *    specx_pipeline_finish (which synchronises through the pipeline). */
+ *    specx_pipeline_finish (which synchronises through the pipeline).
+ *  - Ctrl-C stops feeding the current run; eval then drains it and exits
+ *    with status 1 without writing a report (a partial grid would mislead). */
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "specx/codec.h"
 #include "specx/eval.h"
 #include "specx/netem.h"
+#include "specx/pipeline.h"
 #include "specx/rpc.h"
 #include "specx/serve.h"
 
 #include "cli.h"
 #include "commands.h"
-#include "pipeline.h"
 
 #define MAX_SERVERS 8
 #define MAX_DEADLINES 32
@@ -52,7 +52,7 @@ static const char *const mode_names[M_COUNT] = {"local", "cloud", "speculative",
 typedef struct eval_opts {
     const char *dataset, *images, *labels, *out_dir;
     const char *local_model, *cloud_model, *backend, *model_dir, *profile;
-    const char *servers[MAX_SERVERS];
+    specx_rpc_client_config servers[MAX_SERVERS];
     size_t n_servers;
     double deadlines[MAX_DEADLINES];
     size_t n_deadlines;
@@ -61,7 +61,7 @@ typedef struct eval_opts {
     unsigned long long seed;
     double fps;
     float threshold;
-    long limit;
+    int64_t limit;
     bool quiet;
 } eval_opts;
 
@@ -71,9 +71,11 @@ typedef struct eval_ctx {
     specx_eval_dataset *ds;
     specx_image *frames; /* decoded, ds->count */
     size_t n;
-    specx_netem_profile *profile;       /* NULL: no link */
-    specx_server *server;               /* in-process cloud, or NULL */
-    char server_spec[MAX_SERVERS][384]; /* targets as given (or the in-process one) */
+    specx_netem_profile *profile; /* NULL: no link */
+    specx_server *server;     /* in-process cloud, or NULL */
+    specx_detector_config cloud;  /* the in-process server's model */
+    /* the servers as given (or the in-process one), with their names */
+    specx_rpc_client_config servers[MAX_SERVERS];
     char server_names[MAX_SERVERS][SPECX_EVAL_NAME_MAX];
     size_t n_servers;
     char (*names)[SPECX_NAME_MAX]; /* coco.names, for servers that send no class id */
@@ -81,6 +83,7 @@ typedef struct eval_ctx {
     bool tty;
     size_t runs_done, runs_total;
     bool warned_unknown_label;
+    atomic_bool stop; /* SIGINT */
 } eval_ctx;
 
 /* One run's per-frame outputs. */
@@ -108,74 +111,61 @@ static int cmp_double(const void *a, const void *b)
 /* "50,100,200": positive numbers in ms, sorted, no duplicates. */
 static bool parse_deadlines(const char *s, eval_opts *o)
 {
-    o->n_deadlines = 0;
-    const char *p = s;
-    while (*p != '\0') {
-        char *end;
-        double v = strtod(p, &end);
-        if (end == p || !(v > 0) || v > 1e7 || o->n_deadlines >= MAX_DEADLINES ||
-            (*end != ',' && *end != '\0')) {
+    size_t n = 0;
+    double v[MAX_DEADLINES];
+    for (const char *p = s;; p++) {
+        size_t len = strcspn(p, ",");
+        char tok[64];
+        if (len == 0 || len >= sizeof tok || n >= MAX_DEADLINES) {
+            return false; /* empty field ("50,", ",50", "50,,100"), or too many */
+        }
+        snprintf(tok, sizeof tok, "%.*s", (int)len, p);
+        if (!specx_cli_double(tok, 0, 1e7, &v[n]) || !(v[n] > 0)) {
             return false;
         }
-        o->deadlines[o->n_deadlines++] = v;
-        p = *end == ',' ? end + 1 : end;
-        if (*end == ',' && *p == '\0') {
+        n++;
+        p += len;
+        if (*p == '\0') {
+            break;
+        }
+    }
+    qsort(v, n, sizeof v[0], cmp_double);
+    for (size_t i = 1; i < n; i++) {
+        if (v[i] == v[i - 1]) {
             return false;
         }
     }
-    qsort(o->deadlines, o->n_deadlines, sizeof o->deadlines[0], cmp_double);
-    for (size_t i = 1; i < o->n_deadlines; i++) {
-        if (o->deadlines[i] == o->deadlines[i - 1]) {
-            return false;
-        }
-    }
-    return o->n_deadlines > 0;
+    memcpy(o->deadlines, v, n * sizeof v[0]);
+    o->n_deadlines = n;
+    return true;
 }
 
 static bool parse_modes(const char *s, eval_opts *o)
 {
-    memset(o->modes, 0, sizeof o->modes);
+    bool modes[M_COUNT] = {false};
     char buf[256];
-    snprintf(buf, sizeof buf, "%s", s);
+    if (snprintf(buf, sizeof buf, "%s", s) >= (int)sizeof buf) {
+        return false;
+    }
     bool any = false;
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t != NULL;
          t = strtok_r(NULL, ",", &save)) {
-        int m = -1;
+        int m = strcmp(t, "spec") == 0 ? M_SPEC : -1;
         for (int i = 0; i < M_COUNT; i++) {
             if (strcmp(t, mode_names[i]) == 0) {
                 m = i;
             }
         }
-        if (strcmp(t, "spec") == 0) {
-            m = M_SPEC;
-        }
         if (m < 0) {
             return false;
         }
-        o->modes[m] = true;
+        modes[m] = true;
         any = true;
     }
+    if (any) {
+        memcpy(o->modes, modes, sizeof modes);
+    }
     return any;
-}
-
-static int mkdir_p(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p != '\0'; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-                return -1;
-            }
-            *p = '/';
-        }
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
-        return -1;
-    }
-    struct stat st;
-    return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
 }
 
 static double load1(void)
@@ -302,13 +292,6 @@ static void on_output(void *user, const specx_pipeline_output *out)
     show_progress(r, false);
 }
 
-static void sleep_until(specx_time_t t)
-{
-    struct timespec ts = {.tv_sec = (time_t)(t / 1000000000), .tv_nsec = (long)(t % 1000000000)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
-    }
-}
-
 static void stop_links(specx_netem **links, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -317,78 +300,97 @@ static void stop_links(specx_netem **links, size_t n)
     }
 }
 
-/* Runs every frame through one pipeline and scores it into *run. */
-static specx_status run_once(eval_ctx *e, eval_mode mode, double deadline_ms, size_t repeat,
-                             specx_eval_run *run, specx_err *err)
+/* This run's server configs: through a fresh link per server when there is
+ * a profile, seeded per repeat (see design notes), named as in the results. */
+static specx_status start_links(eval_ctx *e, size_t n_servers, size_t repeat,
+                                specx_rpc_client_config *servers, specx_netem **links,
+                                specx_err *err)
 {
-    const eval_opts *o = e->o;
-    bool use_local = mode == M_LOCAL || mode == M_SPEC;
-    bool use_cloud = mode != M_LOCAL;
-    specx_netem *links[MAX_SERVERS] = {0};
-    char specs[MAX_SERVERS][512];
-    const char *servers[MAX_SERVERS];
-    size_t n_servers = use_cloud ? e->n_servers : 0;
-    specx_status st = SPECX_OK;
-
-    /* A fresh link per run and server, seeded per repeat (see design notes). */
-    for (size_t i = 0; i < n_servers && st == SPECX_OK; i++) {
-        const char *spec = e->server_spec[i];
-        const char *comma = strchr(spec, ',');
-        size_t tlen = comma != NULL ? (size_t)(comma - spec) : strlen(spec);
-        const char *rest = comma != NULL ? comma : "";
-        bool named = strstr(spec, ",name=") != NULL;
-        if (e->profile != NULL) {
-            char target[256];
-            snprintf(target, sizeof target, "%.*s", (int)tlen, spec);
-            specx_netem_config nc = {
-                .target = target, .profile = e->profile, .seed = o->seed + repeat + 7919u * i};
-            st = specx_netem_start(&nc, &links[i], err);
-            if (st != SPECX_OK) {
-                break;
-            }
-            snprintf(specs[i], sizeof specs[i], "127.0.0.1:%d%s%s%s", specx_netem_port(links[i]),
-                     rest, named ? "" : ",name=", named ? "" : e->server_names[i]);
-        } else {
-            snprintf(specs[i], sizeof specs[i], "%s%s%s", spec,
-                     named ? "" : ",name=", named ? "" : e->server_names[i]);
+    for (size_t i = 0; i < n_servers; i++) {
+        servers[i] = e->servers[i];
+        snprintf(servers[i].name, sizeof servers[i].name, "%s", e->server_names[i]);
+        if (e->profile == NULL) {
+            continue;
         }
-        servers[i] = specs[i];
+        specx_netem_config nc = {.target = e->servers[i].target,
+                                 .profile = e->profile,
+                                 .seed = e->o->seed + repeat + 7919u * i};
+        specx_status st = specx_netem_start(&nc, &links[i], err);
+        if (st != SPECX_OK) {
+            return st;
+        }
+        snprintf(servers[i].target, sizeof servers[i].target, "127.0.0.1:%d",
+                 specx_netem_port(links[i]));
     }
-    if (st != SPECX_OK) {
-        stop_links(links, n_servers);
-        return st;
-    }
+    return SPECX_OK;
+}
 
-    run_rec r = {.e = e, .mode = mode};
-    char label[96];
-    if (mode == M_UNBOUNDED) {
-        snprintf(label, sizeof label, "%s (repeat %zu)", mode_names[mode], repeat + 1);
-    } else {
-        snprintf(label, sizeof label, "%s @ %g ms (repeat %zu)", mode_names[mode], deadline_ms,
-                 repeat + 1);
-    }
-    r.label = label;
-    r.dets = calloc(e->n, sizeof *r.dets);
-    r.latency_ms = malloc(e->n * sizeof *r.latency_ms);
-    r.winner = malloc(e->n * sizeof *r.winner);
-    if (r.dets == NULL || r.latency_ms == NULL || r.winner == NULL) {
-        st = specx_err_set(err, SPECX_ENOMEM, "out of memory");
-        goto out;
+static specx_status rec_init(run_rec *r, eval_ctx *e, eval_mode mode, specx_err *err)
+{
+    *r = (run_rec){.e = e, .mode = mode};
+    r->dets = calloc(e->n, sizeof *r->dets);
+    r->latency_ms = malloc(e->n * sizeof *r->latency_ms);
+    r->winner = malloc(e->n * sizeof *r->winner);
+    if (r->dets == NULL || r->latency_ms == NULL || r->winner == NULL) {
+        return specx_err_set(err, SPECX_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < e->n; i++) {
-        specx_detections_init(&r.dets[i]);
-        r.latency_ms[i] = NAN;
-        r.winner[i] = -1;
+        specx_detections_init(&r->dets[i]);
+        r->latency_ms[i] = NAN;
+        r->winner[i] = -1;
     }
     /* Pipeline order: servers, then local; results order: the same with all
      * servers present, so only local-only runs need their index moved. */
     for (size_t i = 0; i <= MAX_SERVERS; i++) {
-        r.exec_map[i] = (int)i;
+        r->exec_map[i] = (int)i;
     }
-    if (!use_cloud) {
-        r.exec_map[0] = (int)e->n_servers;
+    if (mode == M_LOCAL) {
+        r->exec_map[0] = (int)e->n_servers;
     }
+    return SPECX_OK;
+}
 
+static void rec_clear(run_rec *r)
+{
+    if (r->dets != NULL) {
+        for (size_t i = 0; i < r->e->n; i++) {
+            specx_detections_free(&r->dets[i]);
+        }
+    }
+    free(r->dets);
+    free(r->latency_ms);
+    free(r->winner);
+}
+
+/* Pushes copies of every frame at the camera rate; returns what was pushed. */
+static specx_status feed(eval_ctx *e, specx_pipeline *p, size_t *pushed, specx_err *err)
+{
+    const eval_opts *o = e->o;
+    specx_pacer pacer;
+    specx_pacer_start(&pacer, o->fps);
+    for (size_t i = 0; i < e->n; i++) {
+        if (!specx_pacer_wait(&pacer, (int64_t)i, &e->stop)) {
+            return specx_err_set(err, SPECX_ECANCELED, "interrupted");
+        }
+        specx_image img;
+        if (specx_image_copy(&img, &e->frames[i]) != SPECX_OK) {
+            return specx_err_set(err, SPECX_ENOMEM, "out of memory copying frame %zu", i);
+        }
+        specx_status st =
+            specx_pipeline_push(p, &img, (int64_t)i, (double)i / (o->fps > 0 ? o->fps : 1), err);
+        if (st != SPECX_OK) {
+            return st;
+        }
+        (*pushed)++;
+    }
+    return SPECX_OK;
+}
+
+/* The engine for one run: which executors, which deadline, which bound. */
+static specx_pipeline_config run_config(const eval_ctx *e, eval_mode mode, double deadline_ms,
+                                        run_rec *r)
+{
+    const eval_opts *o = e->o;
     /* Bound calls in flight so that shedding is never what limits a deadline:
      * a frame can only be useful while its deadline runs, so deadline·fps + 1
      * calls suffice; unbounded mode sends every frame. */
@@ -401,81 +403,87 @@ static specx_status run_once(eval_ctx *e, eval_mode mode, double deadline_ms, si
         double need = o->fps > 0 ? ceil(deadline_ms / 1000.0 * o->fps) + 1 : 4;
         inflight = need < 4 ? 4 : need > 10000 ? 10000 : (int)need;
     }
-    specx_pipeline_config pc = {.local_model = use_local ? o->local_model : NULL,
-                                .backend = o->backend,
-                                .model_dir = o->model_dir,
-                                .threshold = o->threshold,
-                                .servers = servers,
-                                .n_servers = n_servers,
-                                .remote_max_in_flight = inflight,
-                                .deadline = deadline,
-                                .jpeg_quality = o->jpeg_quality,
-                                .mode = SPECX_PIPELINE_STREAM,
-                                .output = on_output,
-                                .output_user = &r};
-    specx_pipeline *p = NULL;
-    st = specx_pipeline_create(&pc, &p, err);
-    if (st != SPECX_OK) {
-        goto out;
-    }
-    specx_time_t t0 = specx_time_now();
-    size_t pushed = 0;
-    for (size_t i = 0; i < e->n; i++) {
-        if (o->fps > 0) {
-            sleep_until(specx_time_add(t0, (specx_dur_t)((double)i * 1e9 / o->fps)));
-        }
-        specx_image img;
-        if (specx_image_copy(&img, &e->frames[i]) != SPECX_OK) {
-            st = specx_err_set(err, SPECX_ENOMEM, "out of memory copying frame %zu", i);
-            break;
-        }
-        st = specx_pipeline_push(p, &img, (int64_t)i, (double)i / (o->fps > 0 ? o->fps : 1), err);
-        if (st != SPECX_OK) {
-            break;
-        }
-        pushed++;
-    }
-    specx_pipeline_finish(p);
-    specx_pipeline_destroy(p);
-    show_progress(&r, true);
-    if (st != SPECX_OK) {
-        goto out;
-    }
-    if (r.outputs != pushed) {
-        st = specx_err_set(err, SPECX_EINTERNAL, "%zu outputs for %zu frames", r.outputs, pushed);
-        goto out;
-    }
-    if (r.unknown_labels > 0 && !e->warned_unknown_label) {
+    bool use_local = mode == M_LOCAL || mode == M_SPEC;
+    return (specx_pipeline_config){.local = {.model = use_local ? o->local_model : NULL,
+                                             .backend = o->backend,
+                                             .model_dir = o->model_dir,
+                                             .threshold = o->threshold},
+                                   .remote_max_in_flight = inflight,
+                                   .deadline = deadline,
+                                   .jpeg_quality = o->jpeg_quality,
+                                   .mode = SPECX_PIPELINE_STREAM,
+                                   .output = on_output,
+                                   .output_user = r};
+}
+
+/* Scores one run's outputs into *run. */
+static specx_status score(eval_ctx *e, run_rec *r, specx_eval_run *run, specx_err *err)
+{
+    if (r->unknown_labels > 0 && !e->warned_unknown_label) {
         e->warned_unknown_label = true;
         fprintf(stderr,
                 "specx eval: %zu detections had neither a class id nor a label in coco.names; "
                 "they were not scored\n",
-                r.unknown_labels);
+                r->unknown_labels);
     }
-
     specx_map_result mr;
     specx_map_options mo = {0};
-    st = specx_map_evaluate(e->ds->images, r.dets, e->n, &mo, &mr, err);
+    specx_status st = specx_map_evaluate(e->ds->images, r->dets, e->n, &mo, &mr, err);
     if (st != SPECX_OK) {
-        goto out;
+        return st;
     }
     st = specx_eval_run_frames(run, e->n, err);
     if (st == SPECX_OK) {
         run->map50 = mr.map50;
         run->map = mr.map;
-        memcpy(run->latency_ms, r.latency_ms, e->n * sizeof *r.latency_ms);
-        memcpy(run->winner, r.winner, e->n * sizeof *r.winner);
+        memcpy(run->latency_ms, r->latency_ms, e->n * sizeof *r->latency_ms);
+        memcpy(run->winner, r->winner, e->n * sizeof *r->winner);
     }
     specx_map_result_free(&mr);
-out:
-    if (r.dets != NULL) {
-        for (size_t i = 0; i < e->n; i++) {
-            specx_detections_free(&r.dets[i]);
-        }
+    return st;
+}
+
+/* Runs every frame through one pipeline and scores it into *run. */
+static specx_status run_once(eval_ctx *e, eval_mode mode, double deadline_ms, size_t repeat,
+                             specx_eval_run *run, specx_err *err)
+{
+    specx_netem *links[MAX_SERVERS] = {0};
+    specx_rpc_client_config servers[MAX_SERVERS];
+    size_t n_servers = mode != M_LOCAL ? e->n_servers : 0;
+    run_rec r;
+    specx_status st = rec_init(&r, e, mode, err);
+    if (st == SPECX_OK) {
+        st = start_links(e, n_servers, repeat, servers, links, err);
     }
-    free(r.dets);
-    free(r.latency_ms);
-    free(r.winner);
+    char label[96];
+    if (mode == M_UNBOUNDED) {
+        snprintf(label, sizeof label, "%s (repeat %zu)", mode_names[mode], repeat + 1);
+    } else {
+        snprintf(label, sizeof label, "%s @ %g ms (repeat %zu)", mode_names[mode], deadline_ms,
+                 repeat + 1);
+    }
+    r.label = label;
+    specx_pipeline_config pc = run_config(e, mode, deadline_ms, &r);
+    pc.servers = servers;
+    pc.n_servers = n_servers;
+    specx_pipeline *p = NULL;
+    size_t pushed = 0;
+    if (st == SPECX_OK) {
+        st = specx_pipeline_create(&pc, &p, err);
+    }
+    if (st == SPECX_OK) {
+        st = feed(e, p, &pushed, err);
+        specx_pipeline_finish(p);
+        specx_pipeline_destroy(p);
+        show_progress(&r, true);
+    }
+    if (st == SPECX_OK && r.outputs != pushed) {
+        st = specx_err_set(err, SPECX_EINTERNAL, "%zu outputs for %zu frames", r.outputs, pushed);
+    }
+    if (st == SPECX_OK) {
+        st = score(e, &r, run, err);
+    }
+    rec_clear(&r);
     stop_links(links, n_servers);
     return st;
 }
@@ -574,19 +582,6 @@ static void print_table(const eval_ctx *e, const specx_eval_results *res, const 
 
 /* ---- set-up ------------------------------------------------------------------------ */
 
-static specx_status open_cloud_detector(void *user, int worker, specx_detector **out,
-                                        specx_err *err)
-{
-    (void)worker;
-    const eval_opts *o = user;
-    specx_detector_config dc = {.model = o->cloud_model,
-                                .model_dir = o->model_dir,
-                                .backend = o->backend,
-                                .threshold = o->threshold,
-                                .threads = 1};
-    return specx_detector_open(&dc, out, err);
-}
-
 static specx_status decode_frames(eval_ctx *e, specx_err *err)
 {
     e->frames = calloc(e->n, sizeof *e->frames);
@@ -608,222 +603,274 @@ static specx_status decode_frames(eval_ctx *e, specx_err *err)
     return SPECX_OK;
 }
 
-static int run_eval(const eval_opts *o)
+/* Dataset, output directory, link profile, local model, frames: everything
+ * that can fail before the first run. Returns false after printing why. */
+static bool prepare(eval_ctx *e)
 {
-    eval_ctx e = {.o = o, .tty = isatty(STDERR_FILENO) == 1};
+    const eval_opts *o = e->o;
     specx_err err = {{0}};
-    specx_status st;
-    specx_eval_results res = {0};
-    int rc = 1;
-    double load_start = load1();
-
-    st = specx_eval_dataset_load(o->dataset, o->images, o->labels, &e.ds, &err);
+    specx_status st = specx_eval_dataset_load(o->dataset, o->images, o->labels, &e->ds, &err);
     if (st != SPECX_OK) {
         fprintf(stderr, "specx eval: %s\n", specx_err_text(&err, st));
-        return 1;
+        return false;
     }
-    e.n = e.ds->count;
-    if (o->limit > 0 && (size_t)o->limit < e.n) {
-        e.n = (size_t)o->limit;
+    e->n = e->ds->count;
+    if (o->limit > 0 && (size_t)o->limit < e->n) {
+        e->n = (size_t)o->limit;
     }
-    if (e.n == 0) {
+    if (e->n == 0) {
         fprintf(stderr, "specx eval: no images in %s/%s\n", o->dataset,
                 o->images != NULL ? o->images : "images");
-        goto done;
+        return false;
     }
-    if (mkdir_p(o->out_dir) != 0) {
+    if (specx_cli_mkdir_p(o->out_dir) != 0) {
         fprintf(stderr, "specx eval: cannot create output directory %s: %s\n", o->out_dir,
                 strerror(errno));
-        goto done;
+        return false;
     }
     if (o->profile != NULL && strcmp(o->profile, "off") != 0) {
-        st = specx_netem_profile_load(o->profile, &e.profile, &err);
+        st = specx_netem_profile_load(o->profile, &e->profile, &err);
         if (st != SPECX_OK) {
             fprintf(stderr, "specx eval: --profile: %s\n", specx_err_text(&err, st));
-            goto done;
+            return false;
         }
     }
     if (o->modes[M_LOCAL] || o->modes[M_SPEC]) {
         /* A bad local model should fail here, with its name, not in run 1. */
-        specx_detector *det = NULL;
         specx_detector_config dc = {.model = o->local_model,
                                     .model_dir = o->model_dir,
                                     .backend = o->backend,
                                     .threshold = o->threshold};
-        st = specx_detector_open(&dc, &det, &err);
+        specx_detector *det = NULL;
+        st = specx_pipeline_open_detector(&dc, 0, &det, &err);
         specx_detector_close(det);
         if (st != SPECX_OK) {
             fprintf(stderr, "specx eval: local model: %s\n", specx_err_text(&err, st));
-            goto done;
+            return false;
         }
     }
-    load_names(&e);
+    load_names(e);
     if (!o->quiet) {
-        fprintf(stderr, "specx eval: decoding %zu images of %s\n", e.n, o->dataset);
+        fprintf(stderr, "specx eval: decoding %zu images of %s\n", e->n, o->dataset);
     }
-    st = decode_frames(&e, &err);
+    st = decode_frames(e, &err);
     if (st != SPECX_OK) {
         fprintf(stderr, "specx eval: %s\n", specx_err_text(&err, st));
-        goto done;
+        return false;
     }
+    return true;
+}
 
-    bool need_cloud = o->modes[M_CLOUD] || o->modes[M_SPEC] || o->modes[M_UNBOUNDED];
-    if (need_cloud && o->n_servers == 0) {
-        /* No server given: serve the cloud model in this process. */
-        size_t q = e.n + 64;
-        specx_server_config sc = {.bind = "127.0.0.1",
-                                  .workers = o->cloud_workers > 0 ? o->cloud_workers : 1,
-                                  .queue_capacity = q > 100000 ? 100000 : (int)q,
-                                  .open_detector = open_cloud_detector,
-                                  .open_detector_user = (void *)o};
-        if (!o->quiet) {
-            fprintf(stderr, "specx eval: starting an in-process server with %s\n", o->cloud_model);
-        }
-        st = specx_server_start(&sc, &e.server, &err);
-        if (st != SPECX_OK) {
-            fprintf(stderr, "specx eval: in-process server: %s\n", specx_err_text(&err, st));
-            goto done;
-        }
-        snprintf(e.server_spec[0], sizeof e.server_spec[0], "127.0.0.1:%d",
-                 specx_server_port(e.server));
-        snprintf(e.server_names[0], sizeof e.server_names[0], "cloud");
-        e.n_servers = 1;
-    } else if (need_cloud) {
+/* The servers: those given, or the cloud model served in this process. */
+static bool setup_servers(eval_ctx *e)
+{
+    const eval_opts *o = e->o;
+    if (!o->modes[M_CLOUD] && !o->modes[M_SPEC] && !o->modes[M_UNBOUNDED]) {
+        return true;
+    }
+    if (o->n_servers > 0) {
         for (size_t i = 0; i < o->n_servers; i++) {
-            snprintf(e.server_spec[i], sizeof e.server_spec[i], "%s", o->servers[i]);
-            const char *nm = strstr(o->servers[i], ",name=");
-            size_t len = nm != NULL ? strcspn(nm + 6, ",") : strcspn(o->servers[i], ",");
-            snprintf(e.server_names[i], sizeof e.server_names[i], "%.*s", (int)len,
-                     nm != NULL ? nm + 6 : o->servers[i]);
+            const specx_rpc_client_config *c = &o->servers[i];
+            e->servers[i] = *c;
+            snprintf(e->server_names[i], sizeof e->server_names[i], "%s",
+                     c->name[0] != '\0' ? c->name : c->target);
             for (size_t j = 0; j < i; j++) {
-                if (strcmp(e.server_names[i], e.server_names[j]) == 0) {
+                if (strcmp(e->server_names[i], e->server_names[j]) == 0) {
                     fprintf(stderr,
                             "specx eval: two servers named '%s': give them distinct name=\n",
-                            e.server_names[i]);
-                    goto done;
+                            e->server_names[i]);
+                    return false;
                 }
             }
         }
-        e.n_servers = o->n_servers;
+        e->n_servers = o->n_servers;
+        return true;
     }
+    size_t q = e->n + 64;
+    e->cloud = (specx_detector_config){.model = o->cloud_model,
+                                       .model_dir = o->model_dir,
+                                       .backend = o->backend,
+                                       .threshold = o->threshold,
+                                       .threads = 1};
+    specx_server_config sc = {.bind = "127.0.0.1",
+                                  .workers = o->cloud_workers > 0 ? o->cloud_workers : 1,
+                                  .queue_capacity = q > 100000 ? 100000 : (int)q,
+                                  .open_detector = specx_pipeline_open_detector,
+                                  .open_detector_user = &e->cloud};
+    if (!o->quiet) {
+        fprintf(stderr, "specx eval: starting an in-process server with %s\n", o->cloud_model);
+    }
+    specx_err err = {{0}};
+    specx_status st = specx_server_start(&sc, &e->server, &err);
+    if (st != SPECX_OK) {
+        fprintf(stderr, "specx eval: in-process server: %s\n", specx_err_text(&err, st));
+        return false;
+    }
+    specx_rpc_client_config_init(&e->servers[0]);
+    snprintf(e->servers[0].target, sizeof e->servers[0].target, "127.0.0.1:%d",
+             specx_server_port(e->server));
+    snprintf(e->server_names[0], sizeof e->server_names[0], "cloud");
+    e->n_servers = 1;
+    return true;
+}
 
-    /* Result tables: modes in canonical order, executors = servers + local. */
-    size_t mode_of[M_COUNT], n_modes = 0;
+/* Result tables: modes in canonical order, executors = servers + local. */
+static specx_status setup_results(const eval_ctx *e, specx_eval_results *res, size_t *mode_of,
+                                  specx_err *err)
+{
+    const eval_opts *o = e->o;
+    size_t n_modes = 0;
     for (int m = 0; m < M_COUNT; m++) {
         if (o->modes[m]) {
             mode_of[n_modes++] = (size_t)m;
         }
     }
-    st = specx_eval_results_init(&res, n_modes, o->n_deadlines, (size_t)o->repeats, e.n_servers + 1,
-                                 &err);
+    specx_status st = specx_eval_results_init(res, n_modes, o->n_deadlines, (size_t)o->repeats,
+                                              e->n_servers + 1, err);
     if (st != SPECX_OK) {
-        fprintf(stderr, "specx eval: %s\n", specx_err_text(&err, st));
-        goto done;
+        return st;
     }
     for (size_t m = 0; m < n_modes; m++) {
-        snprintf(res.modes[m], SPECX_EVAL_NAME_MAX, "%s", mode_names[mode_of[m]]);
+        snprintf(res->modes[m], SPECX_EVAL_NAME_MAX, "%s", mode_names[mode_of[m]]);
     }
-    for (size_t i = 0; i < e.n_servers; i++) {
-        snprintf(res.executors[i], SPECX_EVAL_NAME_MAX, "%s", e.server_names[i]);
+    for (size_t i = 0; i < e->n_servers; i++) {
+        snprintf(res->executors[i], SPECX_EVAL_NAME_MAX, "%s", e->server_names[i]);
     }
-    snprintf(res.executors[e.n_servers], SPECX_EVAL_NAME_MAX, "local");
-    memcpy(res.deadlines_ms, o->deadlines, o->n_deadlines * sizeof *o->deadlines);
+    snprintf(res->executors[e->n_servers], SPECX_EVAL_NAME_MAX, "local");
+    memcpy(res->deadlines_ms, o->deadlines, o->n_deadlines * sizeof *o->deadlines);
     const char *base = strrchr(o->dataset, '/');
     base = base != NULL && base[1] != '\0' ? base + 1 : o->dataset;
-    snprintf(res.title, sizeof res.title, "specx eval: %s, %s", base,
-             e.profile != NULL ? specx_netem_profile_name(e.profile) : "no link emulation");
+    snprintf(res->title, sizeof res->title, "specx eval: %s, %s", base,
+             e->profile != NULL ? specx_netem_profile_name(e->profile) : "no link emulation");
+    return SPECX_OK;
+}
 
-    e.runs_total = 0;
-    for (size_t m = 0; m < n_modes; m++) {
-        e.runs_total += (size_t)o->repeats * (mode_of[m] == M_UNBOUNDED ? 1 : o->n_deadlines);
+/* Every run: repeat-major, then deadline, then mode, so slow drifts of the
+ * machine's load hit every mode alike. */
+static bool run_all(eval_ctx *e, specx_eval_results *res, const size_t *mode_of)
+{
+    const eval_opts *o = e->o;
+    e->runs_total = 0;
+    for (size_t m = 0; m < res->n_modes; m++) {
+        e->runs_total += (size_t)o->repeats * (mode_of[m] == M_UNBOUNDED ? 1 : o->n_deadlines);
     }
-    specx_time_t t_start = specx_time_now();
-    /* Repeat-major, then deadline, then mode: slow drifts of the machine's
-     * load hit every mode alike. */
     for (size_t rep = 0; rep < (size_t)o->repeats; rep++) {
         for (size_t d = 0; d < o->n_deadlines; d++) {
-            for (size_t m = 0; m < n_modes; m++) {
+            for (size_t m = 0; m < res->n_modes; m++) {
                 eval_mode mode = (eval_mode)mode_of[m];
-                specx_eval_run *run = specx_eval_results_run(&res, m, d, rep);
+                specx_eval_run *run = specx_eval_results_run(res, m, d, rep);
+                specx_err err = {{0}};
+                specx_status st;
                 if (mode == M_UNBOUNDED && d > 0) {
-                    st = copy_run(run, specx_eval_results_run(&res, m, 0, rep), &err);
+                    st = copy_run(run, specx_eval_results_run(res, m, 0, rep), &err);
                 } else {
-                    st = run_once(&e, mode, o->deadlines[d], rep, run, &err);
-                    e.runs_done++;
+                    st = run_once(e, mode, o->deadlines[d], rep, run, &err);
+                    e->runs_done++;
                 }
                 if (st != SPECX_OK) {
-                    if (e.tty && !o->quiet) {
+                    if (e->tty && !o->quiet) {
                         fputc('\n', stderr);
                     }
                     fprintf(stderr, "specx eval: %s at %g ms: %s\n", mode_names[mode],
                             o->deadlines[d], specx_err_text(&err, st));
-                    goto done;
+                    return false;
                 }
             }
         }
     }
-    if (e.tty && !o->quiet) {
+    if (e->tty && !o->quiet) {
         fprintf(stderr, "\r\033[K");
     }
-    double wall_s = specx_dur_ms(specx_time_now() - t_start) / 1e3;
-    double load_end = load1();
+    return true;
+}
 
-    int nl = snprintf(res.notes, sizeof res.notes,
-                      "%zu images of %s; local %s, cloud %s; link %s (seed %llu + repeat); "
-                      "frames at %g fps (stream); detections kept down to score %g; %d repeat%s; "
-                      "backend %s; load average %.2f at start, %.2f at end; %.0f s",
-                      e.n, o->dataset, o->local_model,
-                      o->n_servers == 0 ? o->cloud_model : "(external servers)",
-                      e.profile != NULL ? specx_netem_profile_name(e.profile) : "none", o->seed,
-                      o->fps, o->threshold, o->repeats, o->repeats == 1 ? "" : "s",
-                      o->backend != NULL ? o->backend : specx_detector_default_backend(),
-                      load_start, load_end, wall_s);
-    (void)nl;
-
-    printf("%s\n%s\n", res.title, res.notes);
-    print_table(&e, &res, mode_of, stdout);
+/* Notes, table, report.html, results.json, results.csv. */
+static bool write_outputs(const eval_ctx *e, specx_eval_results *res, const size_t *mode_of,
+                          double load_start, double wall_s)
+{
+    const eval_opts *o = e->o;
+    snprintf(res->notes, sizeof res->notes,
+             "%zu images of %s; local %s, cloud %s; link %s (seed %llu + repeat); "
+             "frames at %g fps (stream); detections kept down to score %g; %d repeat%s; "
+             "backend %s; load average %.2f at start, %.2f at end; %.0f s",
+             e->n, o->dataset, o->local_model,
+             o->n_servers == 0 ? o->cloud_model : "(external servers)",
+             e->profile != NULL ? specx_netem_profile_name(e->profile) : "none", o->seed, o->fps,
+             (double)o->threshold, o->repeats, o->repeats == 1 ? "" : "s",
+             o->backend != NULL ? o->backend : specx_detector_default_backend(), load_start,
+             load1(), wall_s);
+    printf("%s\n%s\n", res->title, res->notes);
+    print_table(e, res, mode_of, stdout);
     fflush(stdout);
 
+    specx_err err = {{0}};
     char path[4200];
     snprintf(path, sizeof path, "%s/report.html", o->out_dir);
-    st = specx_eval_write_report(&res, path, &err);
+    specx_status st = specx_eval_write_report(res, path, &err);
     if (st == SPECX_OK) {
         snprintf(path, sizeof path, "%s/results.json", o->out_dir);
-        st = specx_eval_write_json(&res, path, &err);
+        st = specx_eval_write_json(res, path, &err);
     }
     if (st == SPECX_OK) {
         snprintf(path, sizeof path, "%s/results.csv", o->out_dir);
-        st = specx_eval_write_csv(&res, path, &err);
+        st = specx_eval_write_csv(res, path, &err);
     }
     if (st != SPECX_OK) {
         fprintf(stderr, "specx eval: %s\n", specx_err_text(&err, st));
-        goto done;
+        return false;
     }
     if (!o->quiet) {
         fprintf(stderr, "specx eval: wrote %s/report.html, results.json, results.csv\n",
                 o->out_dir);
     }
-    rc = 0;
-done:
-    specx_eval_results_free(&res);
-    if (e.server != NULL) {
-        specx_server_destroy(e.server);
+    return true;
+}
+
+static void eval_ctx_clear(eval_ctx *e)
+{
+    if (e->server != NULL) {
+        specx_server_destroy(e->server);
     }
-    specx_netem_profile_free(e.profile);
-    if (e.frames != NULL) {
-        for (size_t i = 0; i < e.n; i++) {
-            specx_image_free(&e.frames[i]);
+    specx_netem_profile_free(e->profile);
+    if (e->frames != NULL) {
+        for (size_t i = 0; i < e->n; i++) {
+            specx_image_free(&e->frames[i]);
         }
     }
-    free(e.frames);
-    free(e.names);
-    specx_eval_dataset_free(e.ds);
-    return rc;
+    free(e->frames);
+    free(e->names);
+    specx_eval_dataset_free(e->ds);
+}
+
+static int run_eval(const eval_opts *o)
+{
+    eval_ctx e = {.o = o, .tty = isatty(STDERR_FILENO) == 1};
+    specx_eval_results res = {0};
+    size_t mode_of[M_COUNT];
+    double load_start = load1();
+    specx_cli_sigint_catch(&e.stop);
+    bool ok = prepare(&e) && setup_servers(&e);
+    if (ok) {
+        specx_err err = {{0}};
+        specx_status st = setup_results(&e, &res, mode_of, &err);
+        if (st != SPECX_OK) {
+            fprintf(stderr, "specx eval: %s\n", specx_err_text(&err, st));
+            ok = false;
+        }
+    }
+    specx_time_t t_start = specx_time_now();
+    ok = ok && run_all(&e, &res, mode_of);
+    double wall_s = specx_dur_ms(specx_time_now() - t_start) / 1e3;
+    specx_cli_sigint_restore();
+    ok = ok && write_outputs(&e, &res, mode_of, load_start, wall_s);
+    specx_eval_results_free(&res);
+    eval_ctx_clear(&e);
+    return ok ? 0 : 1;
 }
 
 /* ---- command line ---------------------------------------------------------------- */
 
-static void usage(FILE *f)
+static void usage(FILE *f, const specx_cli_opt *opts)
 {
     fprintf(f,
             "usage: specx eval --dataset DIR [options]\n"
@@ -836,36 +883,39 @@ static void usage(FILE *f)
             "the deadline, else nothing for that frame), speculative (local and cloud; the\n"
             "cloud's answer if in time, else the local one), cloud-unbounded (waits for the\n"
             "server however long: the accuracy ceiling, with its latency; run once per repeat).\n"
-            "\n"
-            "  --dataset DIR       images/ and YOLO labels/ (required)\n"
-            "  --images SUBDIR     image folder inside DIR (default images)\n"
-            "  --labels SUBDIR     label folder inside DIR (default labels)\n"
-            "  --limit N           only the first N images (by name)\n"
-            "  --local-model NAME  on-board model (default " DEFAULT_LOCAL_MODEL ")\n"
-            "  --server SPEC       HOST:PORT[,prio=N][,name=S][,stream]... (repeatable). Run\n"
-            "                      `specx serve --threshold 0.005` there for a fair mAP.\n"
-            "                      Without --server, a server with --cloud-model runs in this\n"
-            "                      process (on this machine's CPUs).\n"
-            "  --cloud-model NAME  model of the in-process server (default " DEFAULT_CLOUD_MODEL
-            ")\n"
-            "  --cloud-workers N   detector threads of the in-process server (default 1)\n"
-            "  --profile NAME|FILE netem link in front of every server (5g-sf, lte, lan, none;\n"
-            "                      default: no link, direct connection)\n"
-            "  --deadlines LIST    milliseconds after arrival (default 50,100,200,400,800)\n"
-            "  --modes LIST        default local,cloud,speculative,cloud-unbounded\n"
-            "  --repeats N         runs per mode and deadline, link seed + 0..N-1 (default 1)\n"
-            "  --seed S            link seed of the first repeat (default 1)\n"
-            "  --fps F             camera rate frames are fed at (default 10; 0 = unpaced)\n"
-            "  --threshold T       lowest score kept for mAP (default 0.005)\n"
-            "  --out DIR           output directory (default ./specx-eval-out)\n"
-            "  --jpeg-quality Q    JPEG quality of frames sent to servers (default 90)\n"
-            "  --max-in-flight N   calls outstanding per server (default deadline x fps + 1,\n"
-            "                      at least 4; cloud-unbounded: no bound)\n"
-            "  --backend B         detector backend (default %s)\n"
-            "  --model-dir DIR     where models live (default: $SPECX_MODEL_DIR, ./assets/models,\n"
-            "                      ../shared/assets/models)\n"
-            "  --quiet             no progress or status lines on stderr\n",
-            specx_detector_default_backend());
+            "\n");
+    specx_cli_print_options(f, opts);
+}
+
+static bool take_server(const char *v, void *out, char *msg, size_t n)
+{
+    eval_opts *o = out;
+    return specx_cli_server(v, o->servers, &o->n_servers, MAX_SERVERS, msg, n);
+}
+
+static bool take_deadlines(const char *v, void *out, char *msg, size_t n)
+{
+    (void)msg;
+    (void)n;
+    return parse_deadlines(v, out);
+}
+
+static bool take_modes(const char *v, void *out, char *msg, size_t n)
+{
+    snprintf(msg, n, "want a list of local, cloud, speculative, cloud-unbounded");
+    return parse_modes(v, out);
+}
+
+/* A score threshold strictly between 0 and 1. */
+static bool take_threshold(const char *v, void *out, char *msg, size_t n)
+{
+    double t = 0;
+    if (!specx_cli_double(v, 0, 1, &t) || !(t > 0 && t < 1)) {
+        snprintf(msg, n, "want a number between 0 and 1");
+        return false;
+    }
+    *(float *)out = (float)t;
+    return true;
 }
 
 int specx_cmd_eval(int argc, char **argv)
@@ -879,91 +929,66 @@ int specx_cmd_eval(int argc, char **argv)
                    .threshold = 0.005f};
     parse_deadlines("50,100,200,400,800", &o);
     parse_modes("local,cloud,speculative,cloud-unbounded", &o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            o.quiet = true;
-            continue;
-        }
-        const char *v = i + 1 < argc ? argv[++i] : NULL;
-        if (v == NULL) {
-            fprintf(stderr, "specx eval: %s needs a value (see specx eval --help)\n", a);
-            return 2;
-        }
-        long n = 0;
-        bool ok = true;
-        char *end;
-        if (strcmp(a, "--dataset") == 0) {
-            o.dataset = v;
-        } else if (strcmp(a, "--images") == 0) {
-            o.images = v;
-        } else if (strcmp(a, "--labels") == 0) {
-            o.labels = v;
-        } else if (strcmp(a, "--limit") == 0) {
-            ok = specx_cli_long(v, 1, 1L << 30, &o.limit);
-        } else if (strcmp(a, "--local-model") == 0) {
-            o.local_model = v;
-        } else if (strcmp(a, "--cloud-model") == 0) {
-            o.cloud_model = v;
-        } else if (strcmp(a, "--cloud-workers") == 0) {
-            ok = specx_cli_long(v, 1, 64, &n);
-            o.cloud_workers = (int)n;
-        } else if (strcmp(a, "--server") == 0) {
-            if (o.n_servers >= MAX_SERVERS) {
-                fprintf(stderr, "specx eval: at most %d servers\n", MAX_SERVERS);
-                return 2;
-            }
-            specx_rpc_client_config cc;
-            specx_err err = {{0}};
-            specx_status st = specx_rpc_client_config_parse(v, &cc, &err);
-            if (st != SPECX_OK) {
-                fprintf(stderr, "specx eval: --server: %s\n", specx_err_text(&err, st));
-                return 2;
-            }
-            o.servers[o.n_servers++] = v;
-        } else if (strcmp(a, "--profile") == 0) {
-            o.profile = v;
-        } else if (strcmp(a, "--deadlines") == 0) {
-            ok = parse_deadlines(v, &o);
-        } else if (strcmp(a, "--modes") == 0) {
-            ok = parse_modes(v, &o);
-        } else if (strcmp(a, "--repeats") == 0) {
-            ok = specx_cli_long(v, 1, 1000, &n);
-            o.repeats = (int)n;
-        } else if (strcmp(a, "--seed") == 0) {
-            errno = 0;
-            o.seed = strtoull(v, &end, 10);
-            ok = errno == 0 && end != v && *end == '\0' && v[0] != '-';
-        } else if (strcmp(a, "--fps") == 0) {
-            ok = specx_cli_double(v, 0, 1000, &o.fps);
-        } else if (strcmp(a, "--threshold") == 0) {
-            double t = 0;
-            ok = specx_cli_double(v, 0, 1, &t) && t > 0 && t < 1;
-            o.threshold = (float)t;
-        } else if (strcmp(a, "--out") == 0) {
-            o.out_dir = v;
-        } else if (strcmp(a, "--jpeg-quality") == 0) {
-            ok = specx_cli_long(v, 1, 100, &n);
-            o.jpeg_quality = (int)n;
-        } else if (strcmp(a, "--max-in-flight") == 0) {
-            ok = specx_cli_long(v, 1, 100000, &n);
-            o.max_in_flight = (int)n;
-        } else if (strcmp(a, "--backend") == 0) {
-            o.backend = v;
-        } else if (strcmp(a, "--model-dir") == 0) {
-            o.model_dir = v;
-        } else {
-            fprintf(stderr, "specx eval: unknown option '%s' (see specx eval --help)\n", a);
-            return 2;
-        }
-        if (!ok) {
-            fprintf(stderr, "specx eval: bad value '%s' for %s (see specx eval --help)\n", v, a);
-            return 2;
-        }
+    char backend_help[64];
+    snprintf(backend_help, sizeof backend_help, "detector backend (default %s)",
+             specx_detector_default_backend());
+    const specx_cli_opt opts[] = {
+        {"dataset", 0, SPECX_CLI_STRING, &o.dataset, .meta = "DIR",
+         .help = "images/ and YOLO labels/ (required)"},
+        {"images", 0, SPECX_CLI_STRING, &o.images, .meta = "SUBDIR",
+         .help = "image folder inside DIR (default images)"},
+        {"labels", 0, SPECX_CLI_STRING, &o.labels, .meta = "SUBDIR",
+         .help = "label folder inside DIR (default labels)"},
+        {"limit", 0, SPECX_CLI_I64, &o.limit, 1, 1073741824.0, .meta = "N",
+         .help = "only the first N images (by name)"},
+        {"local-model", 0, SPECX_CLI_STRING, &o.local_model, .meta = "NAME",
+         .help = "on-board model (default " DEFAULT_LOCAL_MODEL ")"},
+        {"server", 0, SPECX_CLI_CALL, &o, .call = take_server, .meta = "SPEC",
+         .help = "HOST:PORT[,prio=N][,name=S][,stream]... (repeatable, up to 8).\n"
+                 "Run `specx serve --threshold 0.005` there for a fair mAP.\n"
+                 "Without --server, a server with --cloud-model runs in this\n"
+                 "process (on this machine's CPUs)."},
+        {"cloud-model", 0, SPECX_CLI_STRING, &o.cloud_model, .meta = "NAME",
+         .help = "model of the in-process server (default " DEFAULT_CLOUD_MODEL ")"},
+        {"cloud-workers", 0, SPECX_CLI_INT, &o.cloud_workers, 1, 64, .meta = "N",
+         .help = "detector threads of the in-process server (default 1)"},
+        {"profile", 0, SPECX_CLI_STRING, &o.profile, .meta = "NAME|FILE",
+         .help = "netem link in front of every server (5g-sf, lte, lan, none;\n"
+                 "default: no link, direct connection)"},
+        {"deadlines", 0, SPECX_CLI_CALL, &o, .call = take_deadlines, .meta = "LIST",
+         .help = "milliseconds after arrival (default 50,100,200,400,800)"},
+        {"modes", 0, SPECX_CLI_CALL, &o, .call = take_modes, .meta = "LIST",
+         .help = "default local,cloud,speculative,cloud-unbounded"},
+        {"repeats", 0, SPECX_CLI_INT, &o.repeats, 1, 1000, .meta = "N",
+         .help = "runs per mode and deadline, link seed + 0..N-1 (default 1)"},
+        {"seed", 0, SPECX_CLI_U64, &o.seed, 0, INFINITY, .meta = "S",
+         .help = "link seed of the first repeat (default 1)"},
+        {"fps", 0, SPECX_CLI_DOUBLE, &o.fps, 0, 1000, .meta = "F",
+         .help = "camera rate frames are fed at (default 10; 0 = unpaced)"},
+        {"threshold", 0, SPECX_CLI_CALL, &o.threshold, .call = take_threshold, .meta = "T",
+         .help = "lowest score kept for mAP (default 0.005)"},
+        {"out-dir", 0, SPECX_CLI_STRING, &o.out_dir, .meta = "DIR",
+         .help = "output directory (default ./specx-eval-out)"},
+        {"out", 0, SPECX_CLI_STRING, &o.out_dir, .help = NULL}, /* the old spelling of --out-dir */
+        {"jpeg-quality", 0, SPECX_CLI_INT, &o.jpeg_quality, 1, 100, .meta = "Q",
+         .help = "JPEG quality of frames sent to servers (default 90)"},
+        {"max-in-flight", 0, SPECX_CLI_INT, &o.max_in_flight, 1, 100000, .meta = "N",
+         .help = "calls outstanding per server (default deadline x fps + 1,\n"
+                 "at least 4; cloud-unbounded: no bound)"},
+        {"backend", 0, SPECX_CLI_STRING, &o.backend, .meta = "B", .help = backend_help},
+        {"model-dir", 0, SPECX_CLI_STRING, &o.model_dir, .meta = "DIR",
+         .help = "where models live (default: $SPECX_MODEL_DIR, ./assets/models,\n"
+                 "../shared/assets/models)"},
+        {"quiet", 'q', SPECX_CLI_FLAG, &o.quiet, .help = "no progress or status lines on stderr"},
+        {0},
+    };
+    int rc = specx_cli_parse("specx eval", opts, argc, argv, NULL);
+    if (rc == SPECX_CLI_HELP) {
+        usage(stdout, opts);
+        return 0;
+    }
+    if (rc != SPECX_CLI_OK) {
+        return 2;
     }
     if (o.dataset == NULL) {
         fprintf(stderr, "specx eval: --dataset DIR is required (see specx eval --help)\n");

@@ -10,77 +10,29 @@
 #include <time.h>
 
 #include "specx/detector.h"
+#include "specx/pipeline.h"
+#include "specx/rpc.h"
 #include "specx/serve.h"
 
 #include "cli.h"
 #include "commands.h"
 
 typedef struct serve_opts {
-    const char *model, *backend, *model_dir, *bind, *tls_cert, *tls_key, *stats_json;
-    int port, workers, queue, threads;
+    specx_detector_config model; /* every worker opens this */
+    const char *bind, *tls_cert, *tls_key, *stats_json;
+    int port, workers, queue;
     double grace_s, stats_interval_s, max_message_mb;
-    float threshold;
 } serve_opts;
 
-static void usage(FILE *f)
+static void usage(FILE *f, const specx_cli_opt *opts)
 {
     fprintf(f, "usage: specx serve --model NAME [options]\n"
                "\n"
                "Serves object_detection.GRPCImage (ProcessImageSync, ProcessImageStreaming)\n"
                "and grpc.health.v1.Health/Check. Prints \"listening on ADDR:PORT\" once ready.\n"
                "SIGINT/SIGTERM: stop accepting, finish in-flight work within --grace, exit 0.\n"
-               "\n"
-               "  --model NAME        model name (resolved in the model directory), or\n"
-               "                      test[:delay_ms=N[,fail=1]] for the built-in test detector\n"
-               "  --port N            TCP port (default 12345; 0 = pick a free one)\n"
-               "  --bind ADDR         address to listen on (default 0.0.0.0)\n"
-               "  --workers N         detector threads, one detector each (default 1)\n"
-               "  --queue N           requests waiting for a worker (default 64)\n"
-               "  --backend B         detector backend (default: the detector's default)\n"
-               "  --model-dir DIR     where models live (default: $SPECX_MODEL_DIR, ...)\n"
-               "  --threads N         backend threads per detector (default 1)\n"
-               "  --threshold X       score threshold (default 0.25)\n"
-               "  --max-message-mb X  largest accepted request (default 16)\n"
-               "  --tls-cert FILE --tls-key FILE   serve TLS instead of plaintext\n"
-               "  --stats-json FILE   write statistics as JSON to FILE every --stats-interval\n"
-               "                      seconds (default 5) and at exit (atomically replaced)\n"
-               "  --grace S           seconds to finish in-flight work at shutdown (default 5)\n");
-}
-
-typedef struct factory {
-    const serve_opts *o;
-} factory;
-
-static specx_status open_detector(void *user, int worker, specx_detector **out, specx_err *err)
-{
-    (void)worker;
-    const serve_opts *o = ((factory *)user)->o;
-    specx_detector_config cfg = {.model = o->model,
-                                 .model_dir = o->model_dir,
-                                 .backend = o->backend,
-                                 .threshold = o->threshold,
-                                 .threads = o->threads};
-    return specx_detector_open(&cfg, out, err);
-}
-
-static int parse_int_opt(const char *name, const char *v, int lo, int hi, int *out)
-{
-    if (!specx_cli_int(v, lo, hi, out)) {
-        fprintf(stderr, "specx serve: %s needs an integer in %d..%d (got '%s')\n", name, lo, hi,
-                v != NULL ? v : "");
-        return -1;
-    }
-    return 0;
-}
-
-static int parse_double_opt(const char *name, const char *v, double lo, double *out)
-{
-    if (!specx_cli_double(v, lo, INFINITY, out)) {
-        fprintf(stderr, "specx serve: %s needs a number >= %g (got '%s')\n", name, lo,
-                v != NULL ? v : "");
-        return -1;
-    }
-    return 0;
+               "\n");
+    specx_cli_print_options(f, opts);
 }
 
 static void write_stats(specx_server *srv, const char *path)
@@ -127,68 +79,9 @@ static void print_stats(specx_server *srv)
     free(st);
 }
 
-int specx_cmd_serve(int argc, char **argv)
+/* Serves until SIGINT/SIGTERM, then stops gracefully and prints statistics. */
+static int serve(const serve_opts *o)
 {
-    serve_opts o = {.port = 12345, .workers = 1, .grace_s = 5, .stats_interval_s = 5};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int rc = 0;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--model") == 0) {
-            o.model = v;
-        } else if (strcmp(a, "--backend") == 0) {
-            o.backend = v;
-        } else if (strcmp(a, "--model-dir") == 0) {
-            o.model_dir = v;
-        } else if (strcmp(a, "--bind") == 0) {
-            o.bind = v;
-        } else if (strcmp(a, "--tls-cert") == 0) {
-            o.tls_cert = v;
-        } else if (strcmp(a, "--tls-key") == 0) {
-            o.tls_key = v;
-        } else if (strcmp(a, "--stats-json") == 0) {
-            o.stats_json = v;
-        } else if (strcmp(a, "--port") == 0) {
-            rc = parse_int_opt(a, v, 0, 65535, &o.port);
-        } else if (strcmp(a, "--workers") == 0) {
-            rc = parse_int_opt(a, v, 1, 256, &o.workers);
-        } else if (strcmp(a, "--queue") == 0) {
-            rc = parse_int_opt(a, v, 1, 1000000, &o.queue);
-        } else if (strcmp(a, "--threads") == 0) {
-            rc = parse_int_opt(a, v, 1, 256, &o.threads);
-        } else if (strcmp(a, "--grace") == 0) {
-            rc = parse_double_opt(a, v, 0, &o.grace_s);
-        } else if (strcmp(a, "--stats-interval") == 0) {
-            rc = parse_double_opt(a, v, 0.05, &o.stats_interval_s);
-        } else if (strcmp(a, "--max-message-mb") == 0) {
-            rc = parse_double_opt(a, v, 0.001, &o.max_message_mb);
-        } else if (strcmp(a, "--threshold") == 0) {
-            double t = 0;
-            rc = parse_double_opt(a, v, 0, &t);
-            o.threshold = (float)t;
-        } else {
-            fprintf(stderr, "specx serve: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-        if (rc != 0) {
-            return 2;
-        }
-        if (v == NULL) {
-            fprintf(stderr, "specx serve: %s needs a value\n", a);
-            return 2;
-        }
-        i++;
-    }
-    if (o.model == NULL) {
-        fprintf(stderr, "specx serve: --model NAME is required (or --model test)\n");
-        usage(stderr);
-        return 2;
-    }
-
     /* Signals go to this thread only (sigwait below); every thread started
      * from here on inherits the blocked mask. */
     sigset_t sigs;
@@ -198,16 +91,15 @@ int specx_cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN); /* a reader of our stdout may go away first */
 
-    factory fac = {.o = &o};
-    specx_server_config cfg = {.bind = o.bind,
-                               .port = o.port,
-                               .workers = o.workers,
-                               .queue_capacity = o.queue,
-                               .max_message_bytes = (size_t)(o.max_message_mb * 1048576.0),
-                               .open_detector = open_detector,
-                               .open_detector_user = &fac,
-                               .tls_cert_file = o.tls_cert,
-                               .tls_key_file = o.tls_key};
+    specx_server_config cfg = {.bind = o->bind,
+                                   .port = o->port,
+                                   .workers = o->workers,
+                                   .queue_capacity = o->queue,
+                                   .max_message_bytes = (size_t)(o->max_message_mb * 1048576.0),
+                                   .open_detector = specx_pipeline_open_detector,
+                                   .open_detector_user = (void *)&o->model,
+                                   .tls_cert_file = o->tls_cert,
+                                   .tls_key_file = o->tls_key};
     specx_server *srv;
     specx_err err = {{0}};
     specx_status st = specx_server_start(&cfg, &srv, &err);
@@ -215,16 +107,18 @@ int specx_cmd_serve(int argc, char **argv)
         fprintf(stderr, "specx serve: %s\n", specx_err_text(&err, st));
         return 1;
     }
-    printf("listening on %s:%d\n", o.bind != NULL ? o.bind : "0.0.0.0", specx_server_port(srv));
+    printf("listening on %s:%d\n", o->bind != NULL ? o->bind : "0.0.0.0",
+           specx_server_port(srv));
     fflush(stdout);
 
     for (;;) {
         int sig;
-        if (o.stats_json != NULL) {
-            write_stats(srv, o.stats_json);
+        if (o->stats_json != NULL) {
+            write_stats(srv, o->stats_json);
             struct timespec ts = {
-                .tv_sec = (time_t)o.stats_interval_s,
-                .tv_nsec = (long)((o.stats_interval_s - (double)(time_t)o.stats_interval_s) * 1e9)};
+                .tv_sec = (time_t)o->stats_interval_s,
+                .tv_nsec =
+                    (long)((o->stats_interval_s - (double)(time_t)o->stats_interval_s) * 1e9)};
             sig = sigtimedwait(&sigs, NULL, &ts);
             if (sig < 0) {
                 continue; /* the interval passed (or EINTR): write again */
@@ -233,14 +127,72 @@ int specx_cmd_serve(int argc, char **argv)
             continue;
         }
         fprintf(stderr, "specx serve: %s, stopping (grace %.1f s)\n",
-                sig == SIGINT ? "SIGINT" : "SIGTERM", o.grace_s);
+                sig == SIGINT ? "SIGINT" : "SIGTERM", o->grace_s);
         break;
     }
-    specx_server_stop(srv, (specx_dur_t)(o.grace_s * 1e9));
-    if (o.stats_json != NULL) {
-        write_stats(srv, o.stats_json);
+    specx_server_stop(srv, (specx_dur_t)(o->grace_s * 1e9));
+    if (o->stats_json != NULL) {
+        write_stats(srv, o->stats_json);
     }
     print_stats(srv);
     specx_server_destroy(srv);
     return 0;
+}
+
+int specx_cmd_serve(int argc, char **argv)
+{
+    serve_opts o = {.port = 12345, .workers = 1, .grace_s = 5, .stats_interval_s = 5};
+    char backend_help[96];
+    snprintf(backend_help, sizeof backend_help, "detector backend (default: %s)",
+             specx_detector_default_backend());
+    const specx_cli_opt opts[] = {
+        {"model", 0, SPECX_CLI_STRING, &o.model.model, .meta = "NAME",
+         .help = "model name (resolved in the model directory), or\n"
+                 "test[:delay_ms=N[,fail=1]] for the built-in test detector"},
+        {"port", 0, SPECX_CLI_INT, &o.port, 0, 65535, .meta = "N",
+         .help = "TCP port (default 12345; 0 = pick a free one)"},
+        {"bind", 0, SPECX_CLI_STRING, &o.bind, .meta = "ADDR",
+         .help = "address to listen on (default 0.0.0.0)"},
+        {"workers", 0, SPECX_CLI_INT, &o.workers, 1, 256, .meta = "N",
+         .help = "detector threads, one detector each (default 1)"},
+        {"queue", 0, SPECX_CLI_INT, &o.queue, 1, 1000000, .meta = "N",
+         .help = "requests waiting for a worker (default 64)"},
+        {"backend", 0, SPECX_CLI_STRING, &o.model.backend, .meta = "B", .help = backend_help},
+        {"model-dir", 0, SPECX_CLI_STRING, &o.model.model_dir, .meta = "DIR",
+         .help = "where models live (default: $SPECX_MODEL_DIR, ./assets/models,\n"
+                 "../shared/assets/models)"},
+        {"threads", 0, SPECX_CLI_INT, &o.model.threads, 1, 256, .meta = "N",
+         .help = "backend threads per detector (default 1)"},
+        {"threshold", 0, SPECX_CLI_FLOAT, &o.model.threshold, 0, INFINITY, .meta = "X",
+         .help = "score threshold (default 0.25)"},
+        {"max-message-mb", 0, SPECX_CLI_DOUBLE, &o.max_message_mb, 0.001, INFINITY, .meta = "X",
+         .help = "largest accepted request (default 16)"},
+        {"tls-cert", 0, SPECX_CLI_STRING, &o.tls_cert, .meta = "FILE",
+         .help = "PEM certificate: serve TLS instead of plaintext (with --tls-key)"},
+        {"tls-key", 0, SPECX_CLI_STRING, &o.tls_key, .meta = "FILE",
+         .help = "PEM private key of --tls-cert"},
+        {"stats-json", 0, SPECX_CLI_STRING, &o.stats_json, .meta = "FILE",
+         .help = "write statistics as JSON to FILE every --stats-interval\n"
+                 "seconds and at exit (atomically replaced)"},
+        {"stats-interval", 0, SPECX_CLI_DOUBLE, &o.stats_interval_s, 0.05, INFINITY, .meta = "S",
+         .help = "seconds between --stats-json writes (default 5)"},
+        {"grace", 0, SPECX_CLI_DOUBLE, &o.grace_s, 0, INFINITY, .meta = "S",
+         .help = "seconds to finish in-flight work at shutdown (default 5)"},
+        {0},
+    };
+    int prc = specx_cli_parse("specx serve", opts, argc, argv, NULL);
+    if (prc == SPECX_CLI_HELP) {
+        usage(stdout, opts);
+        return 0;
+    }
+    if (prc != SPECX_CLI_OK) {
+        return 2;
+    }
+    if (o.model.model == NULL) {
+        fprintf(stderr, "specx serve: --model NAME is required, or --model test (see specx serve "
+                        "--help)\n");
+        return 2;
+    }
+
+    return serve(&o);
 }

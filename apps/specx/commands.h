@@ -11,10 +11,4 @@ int specx_cmd_detect(int argc, char **argv);
 int specx_cmd_netem(int argc, char **argv);
 int specx_cmd_eval(int argc, char **argv);
 
-/* Benchmarks reached through `specx bench NAME` (bench/ directory). */
-int specx_bench_operator(int argc, char **argv);
-int specx_bench_rpc(int argc, char **argv);
-int specx_bench_detect(int argc, char **argv);
-int specx_bench_pipeline(int argc, char **argv);
-
 #endif

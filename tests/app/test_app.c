@@ -1,7 +1,8 @@
 /* test_app.c — `specx run` and `specx demo` end to end on a few frames of the
  * bundled video: one output per frame in order, the JSON line schema, who
  * wins with an unreachable server and with a generous deadline, shedding and
- * dropping under overload, and one-line errors for bad input.
+ * dropping under overload, one-line errors for bad input, and every
+ * subcommand's --help agreeing with itself.
  *
  * Usage: test_app SPECX_BINARY [TEST_NAME_PATTERN]. Servers are `specx serve`
  * subprocesses on port 0 (the built-in test detector, or a real model). */
@@ -474,6 +475,51 @@ static void test_demo(void **state)
     free(r);
 }
 
+/* Every subcommand's --help (exit 0, on stdout): each option its usage
+ * synopsis names is in its option list, which is generated from the table
+ * the command parses with. */
+static void test_help(void **state)
+{
+    (void)state;
+    const char *cmds[] = {"run",  "demo",           "serve",     "detect",       "netem",
+                          "eval", "bench operator", "bench rpc", "bench detect", "bench pipeline"};
+    for (size_t c = 0; c < sizeof cmds / sizeof cmds[0]; c++) {
+        specx_proc_result *r = specx_proc_run("%s --help", cmds[c]);
+        assert_int_equal(r->rc, 0);
+        const char *list = strstr(r->out, "\n  --");
+        if (list == NULL) {
+            fail_msg("specx %s --help lists no options", cmds[c]);
+        }
+        const char *end = strstr(r->out, "\n\n");
+        for (const char *p = r->out; p != NULL && end != NULL && p < end; p++) {
+            p = strstr(p, "--");
+            if (p == NULL || p >= end) {
+                break;
+            }
+            char want[64];
+            size_t n = strspn(p + 2, "abcdefghijklmnopqrstuvwxyz-");
+            snprintf(want, sizeof want, "\n  --%.*s", (int)n, p + 2);
+            const char *hit = strstr(list, want);
+            while (hit != NULL && hit[strlen(want)] != ' ' && hit[strlen(want)] != '\n') {
+                hit = strstr(hit + 1, want); /* --list after --listen */
+            }
+            if (hit == NULL) {
+                fail_msg("specx %s --help: the synopsis names --%.*s, the list does not", cmds[c],
+                         (int)n, p + 2);
+            }
+            p += 1 + n;
+        }
+        free(r);
+    }
+    specx_proc_result *r = specx_proc_run("--help");
+    for (size_t c = 0; c < 7; c++) {
+        char want[32];
+        snprintf(want, sizeof want, "\n  %s ", cmds[c]);
+        assert_non_null(strstr(r->out, c < 6 ? want : "\n  bench "));
+    }
+    free(r);
+}
+
 static int rm_tmp(void)
 {
     char cmd[512];
@@ -506,6 +552,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_run_cloud_wins), cmocka_unit_test(test_run_remote_only_priorities),
         cmocka_unit_test(test_run_overload),   cmocka_unit_test(test_run_fallback),
         cmocka_unit_test(test_run_bad_input),  cmocka_unit_test(test_demo),
+        cmocka_unit_test(test_help),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rm_tmp();

@@ -2,10 +2,13 @@
  * and an in-process server with the built-in test detector. Checks one output
  * per frame in order, who wins, the frame lifetime while a cancelled local
  * inference still reads the pixels (ASan would catch a use after free),
- * drop-oldest under a burst, sync-mode delivery, and configuration errors. */
+ * drop-oldest under a burst, sync-mode delivery, configuration errors and
+ * default priorities; the pacer (its schedule, and a stop that cuts a wait
+ * short); and a video run (JSON lines, annotated frames, counters). */
 #include <cjson/cJSON.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -14,13 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 /* cmocka needs the headers above */
 #include <cmocka.h>
 
+#include "specx/pipeline.h"
 #include "specx/rpc.h"
 #include "specx/serve.h"
-
-#include "pipeline.h"
 
 /* ---- a scripted local detector ------------------------------------------------- */
 
@@ -104,6 +107,15 @@ static specx_server *server_start(const char *spec, char *target, size_t n)
     return s;
 }
 
+/* A server string as `specx run --server` takes it. */
+static specx_rpc_client_config server_config(const char *spec)
+{
+    specx_rpc_client_config cc;
+    specx_err err = {{0}};
+    assert_int_equal(specx_rpc_client_config_parse(spec, &cc, &err), SPECX_OK);
+    return cc;
+}
+
 /* ---- output recorder ---------------------------------------------------------------- */
 
 #define MAXF 64
@@ -184,7 +196,7 @@ static void test_remote_wins_local_outlives_output(void **state)
     fake_det fd = {.delay_ms = 60, .ignore_cancel = true};
     rec r = {.n = 0};
     pthread_mutex_init(&r.mu, NULL);
-    const char *servers[] = {target};
+    specx_rpc_client_config servers[] = {server_config(target)};
     specx_pipeline_config pc = {.local_detector = fake_open(&fd),
                                 .servers = servers,
                                 .n_servers = 1,
@@ -266,7 +278,7 @@ static void test_sync_remote_only_no_deadline(void **state)
     specx_server *srv = server_start("delay_ms=50", target, sizeof target);
     rec r = {.n = 0};
     pthread_mutex_init(&r.mu, NULL);
-    const char *servers[] = {target};
+    specx_rpc_client_config servers[] = {server_config(target)};
     specx_pipeline_config pc = {.servers = servers,
                                 .n_servers = 1,
                                 .deadline = SPECX_TIME_NEVER,
@@ -309,7 +321,7 @@ static void test_failing_server_local_wins(void **state)
     pthread_mutex_init(&r.mu, NULL);
     char spec[128];
     snprintf(spec, sizeof spec, "%s,name=bad,prio=7", target);
-    const char *servers[] = {spec};
+    specx_rpc_client_config servers[] = {server_config(spec)};
     specx_pipeline_config pc = {.local_detector = fake_open(&fd),
                                 .servers = servers,
                                 .n_servers = 1,
@@ -343,27 +355,193 @@ static void test_config_errors(void **state)
     specx_pipeline_config none = {.output = on_output, .output_user = &r};
     assert_int_equal(specx_pipeline_create(&none, &p, &err), SPECX_EINVAL);
     assert_non_null(strstr(err.msg, "local model"));
-    const char *bad[] = {"no-port-here"};
-    specx_pipeline_config bs = {.servers = bad, .n_servers = 1, .output = on_output};
-    assert_int_equal(specx_pipeline_create(&bs, &p, &err), SPECX_EINVAL);
+    /* a bad server string fails where it is parsed, naming it */
+    specx_rpc_client_config cc;
+    assert_int_equal(specx_rpc_client_config_parse("no-port-here", &cc, &err), SPECX_EINVAL);
     assert_non_null(strstr(err.msg, "no-port-here"));
+    specx_rpc_client_config many[SPECX_PIPELINE_MAX_SERVERS + 1];
+    for (size_t i = 0; i < sizeof many / sizeof many[0]; i++) {
+        many[i] = server_config("127.0.0.1:1");
+    }
+    specx_pipeline_config ms = {
+        .servers = many, .n_servers = sizeof many / sizeof many[0], .output = on_output};
+    assert_int_equal(specx_pipeline_create(&ms, &p, &err), SPECX_EINVAL);
+    assert_non_null(strstr(err.msg, "at most 16"));
     specx_pipeline_config nm = {
-        .local_model = "no-such-model", .model_dir = "/nonexistent-models", .output = on_output};
+        .local = {.model = "no-such-model", .model_dir = "/nonexistent-models"},
+        .output = on_output};
     assert_int_not_equal(specx_pipeline_create(&nm, &p, &err), SPECX_OK);
     fake_det fd = {.delay_ms = 1};
     specx_pipeline_config q = {
         .local_detector = fake_open(&fd), .jpeg_quality = 101, .output = on_output};
     assert_int_equal(specx_pipeline_create(&q, &p, &err), SPECX_EINVAL); /* detector closed */
-    specx_dur_t d = 0;
-    assert_true(specx_pipeline_parse_deadline("150", &d));
-    assert_int_equal(d, SPECX_MS(150));
-    assert_true(specx_pipeline_parse_deadline("0.5", &d));
-    assert_int_equal(d, SPECX_US(500));
-    assert_true(specx_pipeline_parse_deadline("none", &d));
-    assert_true(d == SPECX_TIME_NEVER);
-    assert_false(specx_pipeline_parse_deadline("-1", &d));
-    assert_false(specx_pipeline_parse_deadline("10ms", &d));
-    assert_false(specx_pipeline_parse_deadline("", &d));
+}
+
+/* Servers without a priority of their own: the first listed is preferred
+ * (n, n-1, ...); one that gave its own keeps it. The local one ranks 0. */
+static void test_priorities(void **state)
+{
+    (void)state;
+    specx_rpc_client_config servers[] = {server_config("127.0.0.1:1,name=a"),
+                                         server_config("127.0.0.1:2,name=b,prio=7"),
+                                         server_config("127.0.0.1:3,name=c")};
+    fake_det fd = {.delay_ms = 1};
+    rec r = {.n = 0};
+    specx_pipeline_config pc = {.local_detector = fake_open(&fd),
+                                .servers = servers,
+                                .n_servers = 3,
+                                .output = on_output,
+                                .output_user = &r};
+    specx_pipeline *p = NULL;
+    specx_err err = {{0}};
+    assert_int_equal(specx_pipeline_create(&pc, &p, &err), SPECX_OK);
+    assert_int_equal(specx_pipeline_executor_count(p), 4);
+    assert_int_equal(specx_pipeline_executor_priority(p, 0), 3);
+    assert_int_equal(specx_pipeline_executor_priority(p, 1), 7);
+    assert_int_equal(specx_pipeline_executor_priority(p, 2), 1);
+    assert_int_equal(specx_pipeline_executor_priority(p, 3), 0);
+    assert_string_equal(specx_pipeline_executor_name(p, 1), "b");
+    assert_string_equal(specx_pipeline_executor_name(p, 3), "local");
+    specx_pipeline_destroy(p);
+}
+
+/* ---- the pacer ------------------------------------------------------------------------ */
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+}
+
+typedef struct stopper {
+    pthread_t target;
+    atomic_bool *stop;
+} stopper;
+
+static void *stop_soon(void *arg)
+{
+    stopper *s = arg;
+    sleep_ms(50);
+    atomic_store(s->stop, true);
+    pthread_kill(s->target, SIGUSR1);
+    return NULL;
+}
+
+static void test_pacer(void **state)
+{
+    (void)state;
+    specx_pacer pc;
+    /* frame i is not pushed before t0 + i/fps; a frame already due goes at once */
+    specx_pacer_start(&pc, 50);
+    assert_true(specx_pacer_wait(&pc, 5, NULL));
+    assert_true(specx_time_mono() - pc.t0 >= SPECX_MS(100));
+    specx_time_t t = specx_time_mono();
+    assert_true(specx_pacer_wait(&pc, 1, NULL));
+    assert_true(specx_time_mono() - t < SPECX_SEC(1));
+    /* unpaced: never waits; a stop already set: false */
+    specx_pacer_start(&pc, 0);
+    assert_true(specx_pacer_wait(&pc, 1000000, NULL));
+    atomic_bool stop = true;
+    assert_false(specx_pacer_wait(&pc, 0, &stop));
+    /* a stop signalled during a 10 s wait ends it early */
+    struct sigaction sa = {.sa_handler = on_usr1}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, &old);
+    atomic_store(&stop, false);
+    stopper s = {.target = pthread_self(), .stop = &stop};
+    pthread_t th;
+    specx_pacer_start(&pc, 1);
+    assert_int_equal(pthread_create(&th, NULL, stop_soon, &s), 0);
+    assert_false(specx_pacer_wait(&pc, 10, &stop));
+    assert_true(specx_time_mono() - pc.t0 < SPECX_SEC(5));
+    pthread_join(th, NULL);
+    sigaction(SIGUSR1, &old, NULL);
+}
+
+/* ---- a video run ------------------------------------------------------------------------ */
+
+static int count_lines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF) {
+        n += c == '\n';
+    }
+    fclose(f);
+    return n;
+}
+
+typedef struct hook_rec {
+    int calls;
+    bool counted_all; /* the run's counters included each output when the hook saw it */
+    const specx_pipeline_run *run;
+} hook_rec;
+
+static void run_hook(void *user, const specx_pipeline_output *o)
+{
+    hook_rec *h = user;
+    h->calls++;
+    h->counted_all =
+        h->counted_all && specx_pipeline_run_counts_get(h->run)->outputs == o->index + 1;
+}
+
+/* Five frames of the bundled video through a local detector, unpaced: five
+ * JSON lines, five annotated images, counters that agree, the hook after the
+ * counters. */
+static void test_video_run(void **state)
+{
+    (void)state;
+    const char *assets = getenv("SPECX_SHARED_ASSETS");
+    char video[1024], dir[] = "/tmp/specx-test-run-XXXXXX", jsonl[1100], ann[1100];
+    snprintf(video, sizeof video, "%s/video/udacity_test_video.mp4",
+             assets != NULL ? assets : "../shared/assets");
+    assert_non_null(mkdtemp(dir));
+    snprintf(jsonl, sizeof jsonl, "%s/out.jsonl", dir);
+    snprintf(ann, sizeof ann, "%s/ann", dir);
+    fake_det fd = {.delay_ms = 2};
+    hook_rec h = {.counted_all = true};
+    specx_pipeline_run_config cfg = {.pipeline = {.local_detector = fake_open(&fd),
+                                                  .local_queue_depth = 8,
+                                                  .deadline = SPECX_SEC(5),
+                                                  .output = run_hook,
+                                                  .output_user = &h},
+                                     .video = video,
+                                     .fps = 0,
+                                     .max_frames = 5,
+                                     .jsonl = jsonl,
+                                     .annotate = ann};
+    specx_pipeline_run *run = NULL;
+    specx_err err = {{0}};
+    assert_int_equal(specx_pipeline_run_open(&cfg, &run, &err), SPECX_OK);
+    h.run = run;
+    atomic_bool stop = false;
+    assert_int_equal(specx_pipeline_run_play(run, &stop, &err), SPECX_OK);
+    const specx_pipeline_run_counts *c = specx_pipeline_run_counts_get(run);
+    assert_int_equal(c->pushed, 5);
+    assert_int_equal(c->outputs, 5);
+    assert_true(c->order_ok);
+    assert_false(c->interrupted);
+    assert_int_equal(c->n_exec, 1);
+    assert_int_equal(c->wins[0] + (uint64_t)c->no_result, 5);
+    assert_true(c->wins[0] >= 1);
+    assert_int_equal(h.calls, 5);
+    assert_true(h.counted_all);
+    assert_int_equal(count_lines(jsonl), 5);
+    for (int i = 0; i < 6; i++) {
+        char p[1200];
+        snprintf(p, sizeof p, "%s/frame_%06d.jpg", ann, i);
+        assert_int_equal(access(p, R_OK) == 0, i < 5);
+    }
+    assert_int_not_equal(specx_pipeline_run_play(run, &stop, &err), SPECX_OK); /* once */
+    specx_pipeline_run_close(run);
+    /* a missing video names itself */
+    cfg.video = "/nonexistent/x.mp4";
+    cfg.pipeline.local_detector = fake_open(&fd);
+    assert_int_not_equal(specx_pipeline_run_open(&cfg, &run, &err), SPECX_OK);
+    assert_non_null(strstr(err.msg, "/nonexistent/x.mp4"));
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 int main(void)
@@ -374,6 +552,9 @@ int main(void)
         cmocka_unit_test(test_sync_remote_only_no_deadline),
         cmocka_unit_test(test_failing_server_local_wins),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_priorities),
+        cmocka_unit_test(test_pacer),
+        cmocka_unit_test(test_video_run),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
 /* pipeline.c — frames in, one output per frame out: the operator wired to a
- * local detector and remote servers, shared by run, demo and eval.
+ * local detector and remote servers (specx/pipeline.h).
  *
  * Design notes
  *  - Executors are registered remotes first (in the order given), then the
@@ -19,16 +19,14 @@
  *    operator (rule 6) and removed from the queue without running; a running
  *    one stops at the detector's next cancel checkpoint.
  *  - The local executor has one worker (one detector instance; the
- *    backend's own threads, local_threads, parallelise inside it).
+ *    backend's own threads, local.threads, parallelise inside it).
  *  - Lock order: p->mu is a leaf; no operator or executor call under it. */
-#include "pipeline.h"
+#include "specx/pipeline.h"
 
-#include <cjson/cJSON.h>
-#include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "specx/codec.h"
 #include "specx/draw.h"
@@ -162,24 +160,6 @@ static void on_output(void *user, specx_output *o)
 
 /* ---- set-up ----------------------------------------------------------------- */
 
-bool specx_pipeline_parse_deadline(const char *s, specx_dur_t *out)
-{
-    if (s == NULL) {
-        return false;
-    }
-    if (strcasecmp(s, "none") == 0 || strcasecmp(s, "inf") == 0 || strcasecmp(s, "never") == 0) {
-        *out = SPECX_TIME_NEVER;
-        return true;
-    }
-    char *end;
-    double ms = strtod(s, &end);
-    if (end == s || *end != '\0' || !(ms >= 0) || ms > 1e9) {
-        return false;
-    }
-    *out = (specx_dur_t)llround(ms * 1e6);
-    return true;
-}
-
 static specx_status add_local(specx_pipeline *p, specx_detector *det, specx_err *err)
 {
     specx_local_executor_config lc = {
@@ -208,20 +188,16 @@ static specx_status add_local(specx_pipeline *p, specx_detector *det, specx_err 
     return SPECX_OK;
 }
 
-static specx_status add_remote(specx_pipeline *p, size_t i, specx_err *err)
+static specx_status add_remote(specx_pipeline *p, const specx_pipeline_config *cfg, size_t i,
+                               specx_err *err)
 {
-    const char *s = p->cfg.servers[i];
-    specx_rpc_client_config cc;
-    specx_status st = specx_rpc_client_config_parse(s, &cc, err);
-    if (st != SPECX_OK) {
-        return st;
-    }
+    specx_rpc_client_config cc = cfg->servers[i];
     /* Without prio=, earlier servers are preferred: n, n-1, ..., 1. */
     if (!cc.priority_set) {
-        cc.priority = (int)(p->cfg.n_servers - i);
+        cc.priority = (int)(cfg->n_servers - i);
     }
     if (!cc.max_in_flight_set) {
-        cc.max_in_flight = p->cfg.remote_max_in_flight > 0 ? p->cfg.remote_max_in_flight : 4;
+        cc.max_in_flight = cfg->remote_max_in_flight > 0 ? cfg->remote_max_in_flight : 4;
     }
     specx_executor_config ec = {.priority = cc.priority, .max_in_flight = cc.max_in_flight};
     snprintf(ec.name, sizeof ec.name, "%.63s", cc.name[0] != '\0' ? cc.name : cc.target);
@@ -231,7 +207,7 @@ static specx_status add_remote(specx_pipeline *p, size_t i, specx_err *err)
             snprintf(ec.name, sizeof ec.name, "%.50s#%u", cc.target, (unsigned)(i + 1));
         }
     }
-    st = specx_rpc_executor_create(&cc, &ec.exec, err);
+    specx_status st = specx_rpc_executor_create(&cc, &ec.exec, err);
     if (st != SPECX_OK) {
         return st;
     }
@@ -247,35 +223,46 @@ static specx_status add_remote(specx_pipeline *p, size_t i, specx_err *err)
     return SPECX_OK;
 }
 
-specx_status specx_pipeline_create(const specx_pipeline_config *cfg, specx_pipeline **out,
-                                   specx_err *err)
+static specx_status check_config(const specx_pipeline_config *cfg, specx_pipeline **out,
+                                 specx_err *err)
 {
-    specx_detector *det = cfg != NULL ? cfg->local_detector : NULL;
     if (cfg == NULL || out == NULL || cfg->output == NULL) {
-        specx_detector_close(det);
         return specx_err_set(err, SPECX_EINVAL, "pipeline: no configuration or output callback");
     }
-    bool has_local = det != NULL || (cfg->local_model != NULL && cfg->local_model[0] != '\0');
+    bool has_local =
+        cfg->local_detector != NULL || (cfg->local.model != NULL && cfg->local.model[0] != '\0');
     if (!has_local && cfg->n_servers == 0) {
         return specx_err_set(err, SPECX_EINVAL,
                              "nothing to run: give a local model and/or at least one server");
     }
+    if (cfg->n_servers > SPECX_PIPELINE_MAX_SERVERS ||
+        (cfg->n_servers > 0 && cfg->servers == NULL)) {
+        return specx_err_set(err, SPECX_EINVAL, "pipeline: %zu servers given, at most %d",
+                             cfg->n_servers, SPECX_PIPELINE_MAX_SERVERS);
+    }
     if (cfg->jpeg_quality < 0 || cfg->jpeg_quality > 100) {
-        specx_detector_close(det);
         return specx_err_set(err, SPECX_EINVAL, "JPEG quality %d is not in 1..100",
                              cfg->jpeg_quality);
     }
+    return SPECX_OK;
+}
+
+/* The engine's own state, before any executor. */
+static specx_status pipeline_alloc(const specx_pipeline_config *cfg, specx_pipeline **out,
+                                   specx_err *err)
+{
     specx_pipeline *p = calloc(1, sizeof *p);
     if (p != NULL) {
         p->meta = calloc(cfg->n_servers + 1, sizeof *p->meta);
     }
     if (p == NULL || p->meta == NULL) {
         free(p);
-        specx_detector_close(det);
         return specx_err_set(err, SPECX_ENOMEM, "out of memory");
     }
     p->cfg = *cfg;
+    /* borrowed for create only */
     p->cfg.local_detector = NULL;
+    p->cfg.servers = NULL;
     p->local_index = -1;
     p->jpeg_quality = cfg->jpeg_quality > 0 ? cfg->jpeg_quality : 90;
     pthread_mutex_init(&p->mu, NULL);
@@ -284,39 +271,43 @@ specx_status specx_pipeline_create(const specx_pipeline_config *cfg, specx_pipel
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&p->cv, &ca);
     pthread_condattr_destroy(&ca);
+    *out = p;
+    return SPECX_OK;
+}
 
-    specx_status st = SPECX_OK;
-    if (det == NULL && has_local) {
-        specx_detector_config dc = {.model = cfg->local_model,
-                                    .model_dir = cfg->model_dir,
-                                    .backend = cfg->backend,
-                                    .threshold = cfg->threshold,
-                                    .threads = cfg->local_threads};
-        st = specx_detector_open(&dc, &det, err);
+specx_status specx_pipeline_create(const specx_pipeline_config *cfg, specx_pipeline **out,
+                                   specx_err *err)
+{
+    specx_detector *det = cfg != NULL ? cfg->local_detector : NULL;
+    specx_pipeline *p = NULL;
+    specx_status st = check_config(cfg, out, err);
+    if (st == SPECX_OK) {
+        st = pipeline_alloc(cfg, &p, err);
+    }
+    if (st == SPECX_OK && det == NULL && cfg->local.model != NULL && cfg->local.model[0] != '\0') {
+        st = specx_pipeline_open_detector((void *)&cfg->local, 0, &det, err);
     }
     specx_operator_config oc = {.plan = plan,
                                 .plan_user = p,
                                 .output = on_output,
                                 .output_user = p,
-                                .accept_late_while_no_local = cfg->accept_late_while_no_local,
+                                .accept_late_while_no_local =
+                                    cfg != NULL && cfg->accept_late_while_no_local,
                                 .delivery = SPECX_DELIVER_THREAD,
                                 .input_release = frame_release,
                                 .release_user = p};
     if (st == SPECX_OK) {
         st = specx_operator_create(&oc, &p->op, err);
-        if (st != SPECX_OK) {
-            specx_detector_close(det);
-        }
     }
     for (size_t i = 0; st == SPECX_OK && i < cfg->n_servers; i++) {
-        st = add_remote(p, i, err);
+        st = add_remote(p, cfg, i, err);
     }
     if (st == SPECX_OK && det != NULL) {
-        st = add_local(p, det, err);
-    } else if (det != NULL) {
-        specx_detector_close(det);
+        st = add_local(p, det, err); /* takes det, also on error */
+        det = NULL;
     }
     if (st != SPECX_OK) {
+        specx_detector_close(det);
         specx_pipeline_destroy(p);
         return st;
     }
@@ -433,90 +424,4 @@ void specx_pipeline_destroy(specx_pipeline *p)
     pthread_mutex_destroy(&p->mu);
     free(p->meta);
     free(p);
-}
-
-/* ---- JSON line ---------------------------------------------------------------- */
-
-static double round3(double x)
-{
-    return round(x * 1000.0) / 1000.0;
-}
-
-char *specx_pipeline_output_json(const specx_pipeline_output *o)
-{
-    cJSON *j = cJSON_CreateObject();
-    if (j == NULL) {
-        return NULL;
-    }
-    cJSON_AddNumberToObject(j, "frame", (double)o->index);
-    cJSON_AddNumberToObject(j, "pts", round(o->pts * 1e6) / 1e6);
-    if (o->winner >= 0) {
-        cJSON_AddStringToObject(j, "winner", o->winner_name);
-        cJSON_AddNumberToObject(j, "priority", o->priority);
-        cJSON_AddBoolToObject(j, "local", o->is_local);
-    } else {
-        cJSON_AddNullToObject(j, "winner");
-    }
-    cJSON_AddBoolToObject(j, "fallback", o->fallback);
-    if (o->late_accepted) {
-        cJSON_AddBoolToObject(j, "late_accepted", true);
-    }
-    cJSON_AddStringToObject(j, "status", specx_status_name(o->status));
-    if (o->winner < 0 && o->reason != NULL) {
-        cJSON_AddStringToObject(j, "reason", o->reason);
-    }
-    cJSON_AddNumberToObject(j, "latency_ms", round3(o->latency_ms));
-    if (o->deadline_ms >= 0) {
-        cJSON_AddNumberToObject(j, "deadline_ms", round3(o->deadline_ms));
-    } else {
-        cJSON_AddNullToObject(j, "deadline_ms");
-    }
-    cJSON_AddNumberToObject(j, "hol_wait_ms", round3(o->hol_wait_ms));
-    cJSON *ex = cJSON_AddObjectToObject(j, "executors");
-    for (size_t i = 0; ex != NULL && i < o->n_exec; i++) {
-        const specx_pipeline_exec *e = &o->exec[i];
-        cJSON *x = cJSON_AddObjectToObject(ex, e->name);
-        if (x == NULL) {
-            continue;
-        }
-        cJSON_AddStringToObject(x, "fate", specx_fate_name(e->fate));
-        if (e->latency_ms >= 0) {
-            cJSON_AddNumberToObject(x, "latency_ms", round3(e->latency_ms));
-        } else {
-            cJSON_AddNullToObject(x, "latency_ms");
-        }
-        cJSON_AddNumberToObject(x, "priority", e->priority);
-        if (e->status != SPECX_OK) {
-            cJSON_AddStringToObject(x, "status", specx_status_name(e->status));
-        }
-        if (e->message != NULL) {
-            cJSON_AddStringToObject(x, "error", e->message);
-        }
-    }
-    cJSON *dets = cJSON_AddArrayToObject(j, "detections");
-    if (dets != NULL && o->detections != NULL) {
-        if (o->detections->model[0] != '\0') {
-            cJSON_AddStringToObject(j, "model", o->detections->model);
-        }
-        for (size_t i = 0; i < o->detections->count; i++) {
-            const specx_detection *d = &o->detections->items[i];
-            cJSON *x = cJSON_CreateObject();
-            if (x == NULL) {
-                break;
-            }
-            cJSON_AddStringToObject(x, "label", d->label);
-            cJSON_AddNumberToObject(x, "class_id", d->class_id);
-            cJSON_AddNumberToObject(x, "score", round(d->score * 1e4) / 1e4);
-            cJSON *box =
-                cJSON_CreateFloatArray((const float[]){d->xmin, d->ymin, d->xmax, d->ymax}, 4);
-            for (cJSON *b = box != NULL ? box->child : NULL; b != NULL; b = b->next) {
-                cJSON_SetNumberValue(b, round(b->valuedouble * 10.0) / 10.0);
-            }
-            cJSON_AddItemToObject(x, "box", box);
-            cJSON_AddItemToArray(dets, x);
-        }
-    }
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    return s;
 }

@@ -1,0 +1,238 @@
+/* run.c — a paced video run through the pipeline: frames read, paced,
+ * pushed; outputs written as JSON lines, annotated and counted
+ * (specx/pipeline.h).
+ *
+ * Design notes
+ *  - Pacing is the camera clock (specx_pacer): frame i is pushed at
+ *    t0 + i/fps. A frame that is already late (slow decode, or SYNC mode
+ *    waiting for outputs) is pushed at once; the schedule is not shifted, so
+ *    pacing does not drift. A live stream (rtsp://, http://) delivers frames
+ *    at its own rate: reading it is the pacing.
+ *  - The output handler (counters, JSON line, drawing, the caller's hook)
+ *    runs on the pipeline's delivery thread in STREAM mode and on the playing
+ *    thread in SYNC mode, never both; the playing thread reads the counters
+ *    after specx_pipeline_finish, which synchronises through the pipeline. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "specx/pipeline.h"
+#include "specx/video.h"
+
+#include "pipeline/annotate.h"
+#include "pipeline/jsonl.h"
+
+#define MAX_READ_ERRORS 25 /* unreadable frames in a row before giving up */
+
+struct specx_pipeline_run {
+    specx_pipeline_run_config cfg;
+    specx_video_source *src;
+    specx_pipeline *p;
+    sx_pipeline_jsonl jsonl;
+    sx_pipeline_annotator *ann;
+    specx_pipeline_run_counts c;
+    bool finished;
+};
+
+static void count(specx_pipeline_run_counts *c, const specx_pipeline_output *out)
+{
+    if (out->index != c->outputs) {
+        c->order_ok = false;
+    }
+    c->outputs++;
+    if (out->winner >= 0 && (size_t)out->winner < c->n_exec) {
+        c->wins[out->winner]++;
+    } else {
+        c->no_result++;
+        if (out->status >= 0 && out->status < SPECX_STATUS_COUNT_) {
+            c->no_result_by[out->status]++;
+        }
+    }
+    c->fallbacks += out->fallback;
+    for (size_t i = 0; i < out->n_exec && i < c->n_exec; i++) {
+        const specx_pipeline_exec *e = &out->exec[i];
+        if (c->first_failure[i][0] == '\0' && e->fate == SPECX_FATE_FAILED) {
+            snprintf(c->first_failure[i], sizeof c->first_failure[i], "%s%s%s",
+                     specx_status_name(e->status), e->message ? ": " : "",
+                     e->message ? e->message : "");
+        }
+    }
+}
+
+static void on_output(void *user, const specx_pipeline_output *out)
+{
+    specx_pipeline_run *r = user;
+    count(&r->c, out);
+    sx_pipeline_jsonl_write(&r->jsonl, out);
+    if (r->ann != NULL) {
+        sx_pipeline_annotator_add(r->ann, out);
+    }
+    if (r->cfg.pipeline.output != NULL) {
+        r->cfg.pipeline.output(r->cfg.pipeline.output_user, out);
+    }
+}
+
+/* Opens the source and works out the pacing rate and the frame count. */
+static specx_status open_source(specx_pipeline_run *r, double *writer_fps, specx_err *err)
+{
+    const specx_pipeline_run_config *cfg = &r->cfg;
+    specx_video_source_opts so = {.dir_fps = cfg->fps > 0 ? cfg->fps : 0};
+    specx_status st = specx_video_source_open(&r->src, cfg->video, &so, err);
+    if (st != SPECX_OK) {
+        return st;
+    }
+    specx_video_info info;
+    specx_video_source_info(r->src, &info);
+    bool live = strstr(cfg->video, "://") != NULL;
+    double src_fps = info.fps > 0 ? info.fps : 10.0;
+    r->c.fps = cfg->fps >= 0 ? cfg->fps : live ? 0 : src_fps;
+    *writer_fps = r->c.fps > 0 ? r->c.fps : src_fps;
+    r->c.total = info.frame_count;
+    if (cfg->max_frames > 0 && (r->c.total < 0 || r->c.total > cfg->max_frames)) {
+        r->c.total = cfg->max_frames;
+    }
+    return SPECX_OK;
+}
+
+specx_status specx_pipeline_run_open(const specx_pipeline_run_config *cfg, specx_pipeline_run **out,
+                                     specx_err *err)
+{
+    if (cfg == NULL || out == NULL || cfg->video == NULL) {
+        specx_detector_close(cfg != NULL ? cfg->pipeline.local_detector : NULL);
+        return specx_err_set(err, SPECX_EINVAL, "pipeline run: no video given");
+    }
+    specx_pipeline_run *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        specx_detector_close(cfg->pipeline.local_detector);
+        return specx_err_set(err, SPECX_ENOMEM, "out of memory");
+    }
+    r->cfg = *cfg;
+    r->c.order_ok = true;
+    r->c.total = -1;
+    r->c.annotate_queue_max = SX_PIPELINE_ANNOTATE_QUEUE_MAX;
+    double writer_fps = 10;
+    specx_status st = open_source(r, &writer_fps, err);
+    if (st == SPECX_OK) {
+        specx_pipeline_config pc = cfg->pipeline;
+        pc.output = on_output;
+        pc.output_user = r;
+        st = specx_pipeline_create(&pc, &r->p, err); /* takes local_detector */
+    } else {
+        specx_detector_close(cfg->pipeline.local_detector);
+    }
+    if (st == SPECX_OK) {
+        r->c.n_exec = specx_pipeline_executor_count(r->p);
+        st = sx_pipeline_jsonl_open(&r->jsonl, cfg->jsonl, err);
+    }
+    if (st == SPECX_OK && cfg->annotate != NULL) {
+        st = sx_pipeline_annotator_open(cfg->annotate, cfg->annotate_codec, writer_fps, r->p,
+                                        &r->ann, err);
+    }
+    if (st != SPECX_OK) {
+        specx_pipeline_run_close(r);
+        return st;
+    }
+    *out = r;
+    return SPECX_OK;
+}
+
+static bool stopped(const atomic_bool *stop)
+{
+    return stop != NULL && atomic_load(stop);
+}
+
+/* Reads, paces and pushes until the end, max_frames, *stop or a fatal error. */
+static specx_status feed(specx_pipeline_run *r, const atomic_bool *stop, specx_err *err)
+{
+    const specx_pipeline_run_config *cfg = &r->cfg;
+    specx_pacer pacer;
+    specx_pacer_start(&pacer, r->c.fps);
+    int read_errors = 0;
+    while (!stopped(stop) && (cfg->max_frames <= 0 || r->c.pushed < cfg->max_frames)) {
+        specx_frame fr;
+        int eof = 0;
+        specx_status st = specx_video_source_read(r->src, &fr, &eof, err);
+        if (st != SPECX_OK) {
+            if (++read_errors >= MAX_READ_ERRORS || st == SPECX_ENOMEM) {
+                return st;
+            }
+            if (cfg->notice != NULL) {
+                cfg->notice(cfg->notice_user, specx_err_text(err, st));
+            }
+            continue;
+        }
+        read_errors = 0;
+        if (eof) {
+            break;
+        }
+        if (!specx_pacer_wait(&pacer, r->c.pushed, stop)) {
+            specx_frame_free(&fr);
+            break;
+        }
+        st = specx_pipeline_push(r->p, &fr.image, r->c.pushed, fr.pts, err);
+        specx_frame_free(&fr);
+        if (st != SPECX_OK) {
+            return st;
+        }
+        r->c.pushed++;
+    }
+    return SPECX_OK;
+}
+
+specx_status specx_pipeline_run_play(specx_pipeline_run *r, const atomic_bool *stop, specx_err *err)
+{
+    if (r->finished) {
+        return specx_err_set(err, SPECX_ESTOPPED, "pipeline run: already played");
+    }
+    r->c.started = specx_time_now();
+    specx_status st = feed(r, stop, err);
+    specx_pipeline_finish(r->p);
+    r->finished = true;
+    r->c.wall_s = specx_dur_ms(specx_time_now() - r->c.started) / 1e3;
+    r->c.interrupted = stopped(stop);
+    if (st == SPECX_OK && r->c.pushed == 0) {
+        st = specx_err_set(err, SPECX_EFORMAT, "%s has no frames", r->cfg.video);
+    }
+    if (st == SPECX_OK && (!r->c.order_ok || r->c.outputs != r->c.pushed)) {
+        st = specx_err_set(err, SPECX_EINTERNAL, "internal error: %lld outputs for %lld frames%s",
+                           (long long)r->c.outputs, (long long)r->c.pushed,
+                           r->c.order_ok ? "" : ", out of order");
+    }
+    specx_err cerr = {{0}};
+    specx_status cst = sx_pipeline_jsonl_close(&r->jsonl, &cerr);
+    if (r->ann != NULL) {
+        r->c.annotate_queue_peak = sx_pipeline_annotator_peak(r->ann);
+        specx_status ast = sx_pipeline_annotator_close(r->ann, cst == SPECX_OK ? &cerr : NULL);
+        r->ann = NULL;
+        cst = cst != SPECX_OK ? cst : ast;
+    }
+    if (st == SPECX_OK && cst != SPECX_OK) {
+        st = specx_err_set(err, cst, "%s", cerr.msg);
+    }
+    return st;
+}
+
+const specx_pipeline_run_counts *specx_pipeline_run_counts_get(const specx_pipeline_run *r)
+{
+    return &r->c;
+}
+
+specx_pipeline *specx_pipeline_run_engine(specx_pipeline_run *r)
+{
+    return r->p;
+}
+
+void specx_pipeline_run_close(specx_pipeline_run *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    if (r->p != NULL && !r->finished) {
+        specx_pipeline_finish(r->p);
+    }
+    sx_pipeline_annotator_close(r->ann, NULL);
+    sx_pipeline_jsonl_close(&r->jsonl, NULL);
+    specx_pipeline_destroy(r->p);
+    specx_video_source_close(r->src);
+    free(r);
+}
