@@ -152,7 +152,7 @@ static int read_ppm(const char *path, specx_image *img)
     fclose(f);
     if (!ok) {
         fprintf(stderr, "specx bench detect: %s: not a binary 8-bit PPM (P6)\n", path);
-        specx_image_free(img);
+        specx_image_clear(img);
         return -1;
     }
     return 0;
@@ -201,7 +201,7 @@ static int time_detector(specx_detector *det, const specx_image *img, int warmup
         *r = (result){t[0], pct(t, frames, 0.5), pct(t, frames, 0.99), frames, d.count};
     }
     free(t);
-    specx_detections_free(&d);
+    specx_detections_clear(&d);
     return rc;
 }
 
@@ -236,18 +236,18 @@ static void profile_model(const bench_opts *o, const char *model, const specx_im
     specx_detections d;
     specx_detections_init(&d);
     for (int i = 0; i < o->warmup; i++) {
-        specx_detections_clear(&d);
+        specx_detections_reset(&d);
         specx_xnn_detect(x, img, 0.25f, 0.45f, NULL, &d, &err);
     }
     specx_xnn_profile(x, true);
     for (int i = 0; i < o->frames; i++) {
-        specx_detections_clear(&d);
+        specx_detections_reset(&d);
         specx_xnn_detect(x, img, 0.25f, 0.45f, NULL, &d, &err);
     }
     printf("\nper-layer profile: %s, xnnpack, 1 thread, %d frames (%.3f GFLOP/frame)\n", model,
            o->frames, specx_xnn_gflops(x));
     specx_xnn_profile_print(x, stdout);
-    specx_detections_free(&d);
+    specx_detections_clear(&d);
     specx_xnn_close(x);
 }
 
@@ -314,6 +314,6 @@ int specx_bench_detect(int argc, char **argv)
             profile_model(&o, o.models[m], &img);
         }
     }
-    specx_image_free(&img);
+    specx_image_clear(&img);
     return failures > 0 ? 1 : 0;
 }

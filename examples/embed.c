@@ -77,7 +77,7 @@ int main(int argc, char **argv)
         }
         specx_pacer_wait(&camera, pushed, NULL);
         st = specx_pipeline_push(p, &fr.image, pushed, fr.pts, &err); /* takes the image */
-        specx_frame_free(&fr);
+        specx_frame_clear(&fr);
         if (st != SPECX_OK) {
             break;
         }

@@ -67,7 +67,7 @@ typedef struct probe {
 static void probe_done(void *user, specx_status st, specx_detections *result, const char *msg)
 {
     probe *p = user;
-    specx_detections_delete(result);
+    specx_detections_destroy(result);
     pthread_mutex_lock(&p->mu);
     p->done = true;
     p->st = st;
@@ -125,7 +125,7 @@ static specx_status measure_rtt(const char *video, const char *target, specx_dur
     size_t len = 0;
     specx_encoded_frame *enc = NULL;
     st = specx_jpeg_encode(&fr.image, 90, &buf, &len, err);
-    specx_frame_free(&fr);
+    specx_frame_clear(&fr);
     if (st == SPECX_OK && (st = specx_encoded_frame_take(buf, len, &enc)) != SPECX_OK) {
         free(buf);
     }
@@ -195,10 +195,10 @@ static int run_demo(demo_opts *o, const char *video)
     specx_detector_config server_model = {
         .model = DEMO_SERVER_MODEL, .model_dir = o->model_dir, .backend = o->backend};
     specx_server_config sc = {.bind = "127.0.0.1",
-                                  .port = 0,
-                                  .workers = 1,
-                                  .open_detector = specx_pipeline_open_detector,
-                                  .open_detector_user = &server_model};
+                              .port = 0,
+                              .workers = 1,
+                              .open_detector = specx_pipeline_open_detector,
+                              .open_detector_user = &server_model};
     specx_server *srv;
     specx_status st = specx_server_start(&sc, &srv, &err);
     if (st != SPECX_OK) {

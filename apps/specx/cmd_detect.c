@@ -113,7 +113,7 @@ static int detect_all(const specx_detector_config *cfg, char *const *images, siz
         if (st == SPECX_OK) {
             st = specx_detector_detect(det, &img, NULL, &d, &err);
         }
-        specx_image_free(&img);
+        specx_image_clear(&img);
         if (st != SPECX_OK) {
             const char *msg = specx_err_text(&err, st);
             if (strstr(msg, images[i]) != NULL) {
@@ -132,7 +132,7 @@ static int detect_all(const specx_detector_config *cfg, char *const *images, siz
             print_text(images[i], info, &d);
         }
     }
-    specx_detections_free(&d);
+    specx_detections_clear(&d);
     specx_detector_close(det);
     return rc;
 }

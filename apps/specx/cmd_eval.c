@@ -72,7 +72,7 @@ typedef struct eval_ctx {
     specx_image *frames; /* decoded, ds->count */
     size_t n;
     specx_netem_profile *profile; /* NULL: no link */
-    specx_server *server;     /* in-process cloud, or NULL */
+    specx_server *server;         /* in-process cloud, or NULL */
     specx_detector_config cloud;  /* the in-process server's model */
     /* the servers as given (or the in-process one), with their names */
     specx_rpc_client_config servers[MAX_SERVERS];
@@ -354,7 +354,7 @@ static void rec_clear(run_rec *r)
 {
     if (r->dets != NULL) {
         for (size_t i = 0; i < r->e->n; i++) {
-            specx_detections_free(&r->dets[i]);
+            specx_detections_clear(&r->dets[i]);
         }
     }
     free(r->dets);
@@ -693,10 +693,10 @@ static bool setup_servers(eval_ctx *e)
                                        .threshold = o->threshold,
                                        .threads = 1};
     specx_server_config sc = {.bind = "127.0.0.1",
-                                  .workers = o->cloud_workers > 0 ? o->cloud_workers : 1,
-                                  .queue_capacity = q > 100000 ? 100000 : (int)q,
-                                  .open_detector = specx_pipeline_open_detector,
-                                  .open_detector_user = &e->cloud};
+                              .workers = o->cloud_workers > 0 ? o->cloud_workers : 1,
+                              .queue_capacity = q > 100000 ? 100000 : (int)q,
+                              .open_detector = specx_pipeline_open_detector,
+                              .open_detector_user = &e->cloud};
     if (!o->quiet) {
         fprintf(stderr, "specx eval: starting an in-process server with %s\n", o->cloud_model);
     }
@@ -834,7 +834,7 @@ static void eval_ctx_clear(eval_ctx *e)
     specx_netem_profile_free(e->profile);
     if (e->frames != NULL) {
         for (size_t i = 0; i < e->n; i++) {
-            specx_image_free(&e->frames[i]);
+            specx_image_clear(&e->frames[i]);
         }
     }
     free(e->frames);

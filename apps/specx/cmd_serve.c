@@ -92,14 +92,14 @@ static int serve(const serve_opts *o)
     signal(SIGPIPE, SIG_IGN); /* a reader of our stdout may go away first */
 
     specx_server_config cfg = {.bind = o->bind,
-                                   .port = o->port,
-                                   .workers = o->workers,
-                                   .queue_capacity = o->queue,
-                                   .max_message_bytes = (size_t)(o->max_message_mb * 1048576.0),
-                                   .open_detector = specx_pipeline_open_detector,
-                                   .open_detector_user = (void *)&o->model,
-                                   .tls_cert_file = o->tls_cert,
-                                   .tls_key_file = o->tls_key};
+                               .port = o->port,
+                               .workers = o->workers,
+                               .queue_capacity = o->queue,
+                               .max_message_bytes = (size_t)(o->max_message_mb * 1048576.0),
+                               .open_detector = specx_pipeline_open_detector,
+                               .open_detector_user = (void *)&o->model,
+                               .tls_cert_file = o->tls_cert,
+                               .tls_key_file = o->tls_key};
     specx_server *srv;
     specx_err err = {{0}};
     specx_status st = specx_server_start(&cfg, &srv, &err);
@@ -107,8 +107,7 @@ static int serve(const serve_opts *o)
         fprintf(stderr, "specx serve: %s\n", specx_err_text(&err, st));
         return 1;
     }
-    printf("listening on %s:%d\n", o->bind != NULL ? o->bind : "0.0.0.0",
-           specx_server_port(srv));
+    printf("listening on %s:%d\n", o->bind != NULL ? o->bind : "0.0.0.0", specx_server_port(srv));
     fflush(stdout);
 
     for (;;) {

@@ -37,7 +37,7 @@
  *  - A message is one allocation: the msg, its slots (one per executor, each
  *    embedding the specx_call handed to the executor) and the exec reports.
  *    References (counted in msg.refs, under op->mu): the order queue until
- *    delivered (or the process() caller until specx_output_release), each
+ *    delivered (or the process() caller until specx_output_free), each
  *    call from just before start() until its completion is processed, the
  *    submitting thread during submit, each cancel() in progress, each
  *    deferred request_free of a call decided away before it started. The

@@ -323,7 +323,7 @@ static msg *msg_of_output(specx_output *out)
     return SX_CONTAINER_OF(out, msg, out);
 }
 
-void specx_output_release(specx_operator *op, specx_output *out)
+void specx_output_free(specx_operator *op, specx_output *out)
 {
     if (op == NULL || out == NULL) {
         return;

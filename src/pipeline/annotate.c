@@ -79,7 +79,7 @@ static void *encoder_main(void *arg)
         pthread_mutex_unlock(&a->mu);
         specx_err err = {{0}};
         specx_status st = failed ? SPECX_OK : specx_video_writer_write(a->writer, &it->img, &err);
-        specx_image_free(&it->img);
+        specx_image_clear(&it->img);
         free(it);
         if (st != SPECX_OK) {
             fail(a, specx_err_text(&err, st));

@@ -166,11 +166,11 @@ static specx_status feed(specx_pipeline_run *r, const atomic_bool *stop, specx_e
             break;
         }
         if (!specx_pacer_wait(&pacer, r->c.pushed, stop)) {
-            specx_frame_free(&fr);
+            specx_frame_clear(&fr);
             break;
         }
         st = specx_pipeline_push(r->p, &fr.image, r->c.pushed, fr.pts, err);
-        specx_frame_free(&fr);
+        specx_frame_clear(&fr);
         if (st != SPECX_OK) {
             return st;
         }

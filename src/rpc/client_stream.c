@@ -271,7 +271,7 @@ static void s_on_recv(sx_rpc_tag *t, bool ok)
         sx_rpc_finish(&f);
     } else {
         /* A reply nobody waits for (cancelled or expired call): dropped. */
-        specx_detections_delete(f.result);
+        specx_detections_destroy(f.result);
     }
 }
 

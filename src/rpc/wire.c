@@ -231,7 +231,7 @@ grpc_byte_buffer *sx_rpc_response_encode(const specx_detections *det,
 
 static specx_status detections_from(const ObjectDetection__Response *r, specx_detections **out)
 {
-    specx_detections *d = specx_detections_new();
+    specx_detections *d = specx_detections_create();
     if (d == NULL) {
         return SPECX_ENOMEM;
     }
@@ -248,7 +248,7 @@ static specx_status detections_from(const ObjectDetection__Response *r, specx_de
             it.ymax = o->box->ymax;
         }
         if (specx_detections_push(d, &it) != SPECX_OK) {
-            specx_detections_delete(d);
+            specx_detections_destroy(d);
             return SPECX_ENOMEM;
         }
     }

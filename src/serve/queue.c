@@ -107,7 +107,7 @@ static void run_job(sx_serve_queue *q, specx_detector *det, sx_serve_job *j, sx_
         return;
     }
     st = specx_detector_detect(det, &img, &j->cancel, &r->det, &err);
-    specx_image_free(&img);
+    specx_image_clear(&img);
     specx_time_t end = specx_time_now();
     r->infer_ms = specx_dur_ms(end - start);
     sx_serve_stats_computed(q->stats, start - j->arrival, end - start, st);
@@ -146,7 +146,7 @@ static void *worker_main(void *arg)
     specx_detections_init(&r.det);
     sx_serve_job *j;
     while ((j = next_job(q)) != NULL) {
-        specx_detections_clear(&r.det);
+        specx_detections_reset(&r.det);
         r.det.model[0] = '\0';
         r.det.image_width = r.det.image_height = 0;
         r.infer_ms = r.queue_ms = 0;
@@ -154,7 +154,7 @@ static void *worker_main(void *arg)
         run_job(q, det, j, &r);
         j->done(j, &r);
     }
-    specx_detections_free(&r.det);
+    specx_detections_clear(&r.det);
     return NULL;
 }
 

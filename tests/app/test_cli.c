@@ -259,10 +259,8 @@ static void test_servers(void **state)
     size_t n = 0;
     char msg[256] = "";
     assert_true(specx_cli_server("h:1,name=a", s, &n, 3, msg, sizeof msg));
-    assert_true(
-        specx_cli_server("h:2,prio=5,inflight=2", s, &n, 3, msg, sizeof msg));
-    assert_true(specx_cli_server("h:3,priority=1,name=inflight", s, &n, 3, msg,
-                                 sizeof msg));
+    assert_true(specx_cli_server("h:2,prio=5,inflight=2", s, &n, 3, msg, sizeof msg));
+    assert_true(specx_cli_server("h:3,priority=1,name=inflight", s, &n, 3, msg, sizeof msg));
     assert_int_equal(n, 3);
     /* servers 1 and 2 gave a priority; only server 1 an in-flight bound
      * ("name=inflight" is a name) */

@@ -244,8 +244,8 @@ static void agreement(const char *model, const char *cfgfile, const char *weight
     int nref = run_reference(cfg, weights, ref, 64);
     match("libdarknet reference", ref, nref, &d, 0.01f);
 
-    specx_detections_free(&d);
-    specx_image_free(&img);
+    specx_detections_clear(&d);
+    specx_image_clear(&img);
     specx_detector_close(det);
 }
 
@@ -387,14 +387,14 @@ static void test_cancel_between_layers(void **state)
     assert_int_equal(specx_image_alloc(&thin, 2000, 1), SPECX_OK);
     assert_int_equal(specx_darknet_detect(dn, &thin, THRESH, 0.45f, NULL, &d, &err), SPECX_EINVAL);
     assert_non_null(strstr(err.msg, "2000x1"));
-    specx_image_free(&thin);
+    specx_image_clear(&thin);
     assert_int_equal(specx_image_alloc(&thin, 2000, 7), SPECX_OK);
     assert_int_equal(specx_darknet_detect(dn, &thin, THRESH, 0.45f, NULL, &d, &err), SPECX_OK);
-    specx_image_free(&thin);
+    specx_image_clear(&thin);
 
-    specx_detections_free(&base);
-    specx_detections_free(&d);
-    specx_image_free(&img);
+    specx_detections_clear(&base);
+    specx_detections_clear(&d);
+    specx_image_clear(&img);
     specx_darknet_free(dn);
 }
 

@@ -26,7 +26,7 @@ static specx_status run(specx_detector *det, int w, int h, bool cancelled, specx
     assert_int_equal(specx_image_alloc(&img, w, h), SPECX_OK);
     atomic_bool cancel = cancelled;
     specx_status st = specx_detector_detect(det, &img, &cancel, out, err);
-    specx_image_free(&img);
+    specx_image_clear(&img);
     return st;
 }
 
@@ -47,7 +47,7 @@ static void test_plain(void **state)
     assert_int_equal(out.items[0].class_id, 0);
     assert_true(out.items[0].score == 1.0f);
     assert_true(out.items[0].xmin == 0 && out.items[0].xmax == 5 && out.items[0].ymax == 4);
-    specx_detections_free(&out);
+    specx_detections_clear(&out);
     specx_detector_close(det);
 }
 
@@ -73,7 +73,7 @@ static void test_options(void **state)
     assert_int_equal(open_model("test:delay_ms=600000", &det, &err), SPECX_OK);
     assert_int_equal(run(det, 8, 8, true, &out, &err), SPECX_ECANCELED);
     specx_detector_close(det);
-    specx_detections_free(&out);
+    specx_detections_clear(&out);
 }
 
 static void test_bad_spec(void **state)

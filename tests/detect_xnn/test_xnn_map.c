@@ -75,10 +75,10 @@ static void test_map(void **state)
         int g2 = xt_map_add_image(m_xn, lbl, im.w, im.h, &b);
         assert_int_equal(g1, g2);
         gt_total += g1 > 0 ? g1 : 0;
-        specx_detections_free(&a);
-        specx_detections_free(&b);
+        specx_detections_clear(&a);
+        specx_detections_clear(&b);
         free_image(sized);
-        specx_image_free(&img);
+        specx_image_clear(&img);
         free_image(im);
         free(files[i]);
     }

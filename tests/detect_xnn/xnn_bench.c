@@ -75,13 +75,13 @@ int main(int argc, char **argv)
     specx_detections d;
     specx_detections_init(&d);
     for (int i = 0; i < 5; i++) {
-        specx_detections_clear(&d);
+        specx_detections_reset(&d);
         specx_xnn_detect(x, &img, 0.25f, 0.45f, NULL, &d, &err);
     }
     specx_xnn_profile(x, profile != 0);
     double *t = malloc(sizeof *t * (size_t)(frames > dframes ? frames : dframes));
     for (int i = 0; i < frames; i++) {
-        specx_detections_clear(&d);
+        specx_detections_reset(&d);
         double t0 = now_ms();
         specx_xnn_detect(x, &img, 0.25f, 0.45f, NULL, &d, &err);
         t[i] = now_ms() - t0;
@@ -100,7 +100,7 @@ int main(int argc, char **argv)
             double t0 = now_ms();
             image sized = letterbox_image(im, net->w, net->h);
             network_predict(net, sized.data);
-            specx_detections_clear(&d);
+            specx_detections_reset(&d);
             xt_darknet_detections(net, im.w, im.h, 0.25f, 0.45f, mf.nnames, mf.name_list, &d);
             free_image(sized);
             if (i > 0) {
@@ -113,9 +113,9 @@ int main(int argc, char **argv)
         free_network(net);
     }
     free(t);
-    specx_detections_free(&d);
+    specx_detections_clear(&d);
     specx_xnn_close(x);
-    specx_image_free(&img);
+    specx_image_clear(&img);
     free_image(im);
     xt_model_files_free(&mf);
     return 0;

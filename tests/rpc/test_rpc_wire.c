@@ -143,7 +143,7 @@ static void test_response_round_trip(void **state)
     assert_int_equal(r.det->image_width, 640);
     assert_int_equal(r.det->image_height, 480);
     assert_true(r.det->infer_ms == 12.5);
-    specx_detections_delete(r.det);
+    specx_detections_destroy(r.det);
 
     /* An in-band error (streams): status and message, no detections. */
     info = (sx_rpc_response_info){.req_id = 3,
@@ -157,7 +157,7 @@ static void test_response_round_trip(void **state)
     assert_int_equal(r.status_code, specx_rpc_status_to_grpc(SPECX_EINVAL));
     assert_string_equal(r.status_message, "image_data is empty");
     assert_null(r.det);
-    specx_detections_free(&det);
+    specx_detections_clear(&det);
 }
 
 int main(void)

@@ -98,7 +98,7 @@ static void check_answer(const char *options)
     assert_int_equal(r.det->image_height, 2);
     assert_true(r.det->items[1].xmax == 3.0f && r.det->items[1].ymax == 2.0f);
     assert_string_equal(r.det->model, "test");
-    specx_detections_delete(r.det);
+    specx_detections_destroy(r.det);
     specx_proc_server_stop(&srv);
 }
 
