@@ -1,13 +1,17 @@
 /* test_prometheus.c — a real Prometheus scrapes the /metrics endpoint: a
  * counter set to N is read back as N through PromQL, a later increment is
  * seen after the next scrape, the target is up, and a histogram's count and
- * bucket survive the round trip. */
+ * bucket survive the round trip. Also: every query of the Grafana dashboards
+ * in deploy/grafana/ is accepted by Prometheus, and every metric they use is
+ * documented in docs/metrics.md. */
+#include <cjson/cJSON.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -92,12 +96,132 @@ static void test_scrape_roundtrip(void **state)
     expect(&f->prom, "specx_test_requests_total", N + 5);
 }
 
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        print_error("cannot open %s\n", path);
+        fail();
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    assert_int_equal(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* expr with the dashboard variables given values, into out. */
+static void substitute(const char *expr, char *out, size_t cap)
+{
+    static const char *const vars[][2] = {
+        {"$__rate_interval", "1m"}, {"$instance", ".*"}, {"$job", "specx"}};
+    size_t n = 0;
+    while (*expr != '\0' && n + 1 < cap) {
+        size_t k = 0;
+        for (; k < 3; k++) {
+            size_t vl = strlen(vars[k][0]);
+            if (strncmp(expr, vars[k][0], vl) == 0) {
+                n += (size_t)snprintf(out + n, cap - n, "%s", vars[k][1]);
+                expr += vl;
+                break;
+            }
+        }
+        if (k == 3) {
+            out[n++] = *expr++;
+        }
+    }
+    out[n] = '\0';
+}
+
+/* Each specx_ metric name in expr (a _bucket suffix dropped) must appear in
+ * the documentation text. */
+static void names_documented(const char *expr, const char *doc, const char *file)
+{
+    for (const char *p = strstr(expr, "specx_"); p != NULL; p = strstr(p + 1, "specx_")) {
+        char name[128];
+        size_t k = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+        snprintf(name, sizeof name, "`%.*s`", (int)k, p);
+        char *b = strstr(name, "_bucket`");
+        if (b != NULL) {
+            strcpy(b, "`");
+        }
+        if (strstr(doc, name) == NULL) {
+            print_error("%s uses %s, which docs/metrics.md does not document\n", file, name);
+            fail();
+        }
+        p += k - 1;
+    }
+}
+
+static int check_exprs(prom_harness *p, const cJSON *node, const char *doc, const char *file)
+{
+    int n = 0;
+    const cJSON *child;
+    cJSON_ArrayForEach(child, node)
+    {
+        if (cJSON_IsString(child) && child->string != NULL && strcmp(child->string, "expr") == 0) {
+            char q[2048], why[1024];
+            double v;
+            substitute(child->valuestring, q, sizeof q);
+            if (prom_query(p, q, &v, why, sizeof why) < 0) {
+                print_error("%s: Prometheus refuses '%s': %s\n", file, q, why);
+                fail();
+            }
+            names_documented(child->valuestring, doc, file);
+            n++;
+        } else if (cJSON_IsObject(child) || cJSON_IsArray(child)) {
+            n += check_exprs(p, child, doc, file);
+        }
+    }
+    return n;
+}
+
+static void test_dashboards(void **state)
+{
+    if (!prom_available()) {
+        print_message("SKIP: prometheus not found\n");
+        skip();
+    }
+    fixture *f = *state;
+    const char *src = getenv("SPECX_SOURCE_DIR");
+    assert_non_null(src);
+    char path[512];
+    snprintf(path, sizeof path, "%s/docs/metrics.md", src);
+    char *doc = slurp(path);
+    const char *targets[1] = {"127.0.0.1:1"}; /* nothing to scrape: queries parse all the same */
+    char why[1024];
+    if (prom_start(&f->prom, "specx", targets, 1, 1000, why, sizeof why) != 0) {
+        print_error("%s\n", why);
+        fail();
+    }
+    static const char *const boards[2] = {"specx-server.json", "specx-vehicle.json"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/deploy/grafana/%s", src, boards[i]);
+        char *text = slurp(path);
+        cJSON *j = cJSON_Parse(text);
+        if (j == NULL) {
+            print_error("%s is not valid JSON\n", path);
+            fail();
+        }
+        int n = check_exprs(&f->prom, j, doc, boards[i]);
+        print_message("# %s: %d queries accepted\n", boards[i], n);
+        assert_true(n >= 8);
+        cJSON_Delete(j);
+        free(text);
+    }
+    free(doc);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    static fixture fx;
+    static fixture fx, fx2;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_prestate_setup_teardown(test_scrape_roundtrip, NULL, teardown, &fx),
+        cmocka_unit_test_prestate_setup_teardown(test_dashboards, NULL, teardown, &fx2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
