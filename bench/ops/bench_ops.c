@@ -187,7 +187,7 @@ static void bench_render(void)
     for (int a = 0; a < 3; a++) {
         for (int b = 0; b < 6; b++, series++) {
             specx_counter_add(specx_counter_family_get(req, (const char *[]){methods[a], codes[b]}),
-                              (uint64_t)(a * 1000 + b));
+                              (uint64_t)a * 1000 + (uint64_t)b);
         }
     }
     for (int c = 0; c < 60; c++) {

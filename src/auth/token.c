@@ -140,7 +140,7 @@ specx_status specx_token_generate(specx_token *tok, specx_err *err)
     }
     tok->len = o;
     explicit_bzero(raw, sizeof raw);
-    acc = 0;
+    explicit_bzero(&acc, sizeof acc);
     return SPECX_OK;
 }
 

@@ -154,11 +154,20 @@ static specx_status listen_on(const char *addr, int *out, int *port, specx_err *
         return specx_err_set(err, SPECX_EIO, "metrics: cannot listen on %s: %s", addr,
                              strerror(why));
     }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    *port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                     : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+        struct sockaddr_storage ss;
+    } u;
+    memset(&u, 0, sizeof u);
+    socklen_t sl = sizeof u;
+    if (getsockname(fd, &u.sa, &sl) != 0) {
+        int why = errno;
+        close(fd);
+        return specx_err_set(err, SPECX_EIO, "metrics: %s: getsockname: %s", addr, strerror(why));
+    }
+    *port = ntohs(u.sa.sa_family == AF_INET6 ? u.in6.sin6_port : u.in.sin_port);
     *out = fd;
     return SPECX_OK;
 }

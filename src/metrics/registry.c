@@ -22,6 +22,8 @@
 
 #define REFUSED_NAME "specx_metrics_label_sets_refused_total"
 
+static const char *const no_values[SPECX_METRICS_MAX_LABELS] = {NULL};
+
 /* ---- names -------------------------------------------------------------- */
 
 static bool name_ok(const char *s, bool colon)
@@ -221,6 +223,7 @@ static sx_metrics_family *family_new(const specx_metric_desc *d, enum sx_metrics
     f->index_mask = icap - 1;
     f->name = strdup(d->name);
     f->help = strdup(d->help);
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     f->slots = calloc(f->max_series, sizeof *f->slots);
     f->index = calloc(icap, sizeof *f->index);
     f->sink = series_new(f);
@@ -286,7 +289,7 @@ static void count_refusal(sx_metrics_family *f)
         if (f->owner == NULL || f->owner->refused == NULL) {
             return; /* the refusal family itself: its sink absorbs it */
         }
-        const char *v[1] = {f->name};
+        const char *v[SPECX_METRICS_MAX_LABELS] = {f->name};
         c = specx_counter_family_get(f->owner->refused, v);
         atomic_store_explicit(&f->refused, c, memory_order_release);
     }
@@ -295,9 +298,8 @@ static void count_refusal(sx_metrics_family *f)
 
 static sx_metrics_series *family_get(sx_metrics_family *f, const char *const *values)
 {
-    static const char *const none[1] = {NULL};
     if (f->nlabels == 0 || values == NULL) {
-        values = none;
+        values = no_values;
         if (f->nlabels == 0) {
             return f->slots[0]; /* made with the family */
         }
@@ -342,7 +344,7 @@ static specx_status add_family(specx_metrics *m, const specx_metric_desc *d,
         return st;
     }
     sx_metrics_family *f = family_new(d, kind, scale);
-    sx_metrics_series *only = f != NULL && d->nlabels == 0 ? create_series(f, 0, NULL) : NULL;
+    sx_metrics_series *only = f != NULL && d->nlabels == 0 ? create_series(f, 0, no_values) : NULL;
     if (f == NULL || (d->nlabels == 0 && only == NULL)) {
         family_free(f);
         return specx_err_set(err, SPECX_ENOMEM, "metrics: out of memory adding '%s'", d->name);
@@ -362,6 +364,7 @@ static specx_status add_family(specx_metrics *m, const specx_metric_desc *d,
     }
     if (m->nfams == m->capfams) {
         size_t cap = m->capfams > 0 ? 2 * m->capfams : 16;
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         sx_metrics_family **v = realloc(m->fams, cap * sizeof *v);
         if (v == NULL) {
             pthread_mutex_unlock(&m->mu);
@@ -527,8 +530,10 @@ specx_status specx_metrics_render(specx_metrics *m, char **text, size_t *len, sp
     if (st == SPECX_OK) {
         pthread_mutex_lock(&m->mu);
         n = m->nfams;
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         fams = malloc(n * sizeof *fams);
         if (fams != NULL) {
+            // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
             memcpy(fams, m->fams, n * sizeof *fams);
         }
         pthread_mutex_unlock(&m->mu);

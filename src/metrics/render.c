@@ -197,15 +197,18 @@ static const char *type_name(enum sx_metrics_kind k)
 static bool render_family(buf *b, const sx_metrics_family *f)
 {
     size_t n = atomic_load_explicit(&f->n, memory_order_acquire);
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     sx_metrics_series **v = n > 0 ? malloc(n * sizeof *v) : NULL;
     if (n > 0 && v == NULL) {
         return false;
     }
     if (n > 0) {
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         memcpy(v, f->slots, n * sizeof *v);
     }
     if (n > 1) {
         size_t nl = f->nlabels;
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         qsort_r(v, n, sizeof *v, cmp_series, &nl);
     }
     puts_(b, "# HELP ");
@@ -227,11 +230,14 @@ static bool render_family(buf *b, const sx_metrics_family *f)
 specx_status sx_metrics_render_families(sx_metrics_family *const *fams, size_t nfams, char **text,
                                         size_t *len, specx_err *err)
 {
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     sx_metrics_family **v = malloc((nfams > 0 ? nfams : 1) * sizeof *v);
     buf b = {0};
     bool ok = v != NULL;
     if (ok) {
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         memcpy(v, fams, nfams * sizeof *v);
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
         qsort(v, nfams, sizeof *v, cmp_family);
         put(&b, "", 0); /* an empty registry still yields "" */
     }

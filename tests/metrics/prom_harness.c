@@ -229,7 +229,7 @@ static int parse_result(const char *body, double *v, char *why, size_t cap)
     int rc = 0;
     if (first == NULL) {
         snprintf(why, cap, "empty result");
-    } else if (!cJSON_IsString(num)) {
+    } else if (num == NULL || !cJSON_IsString(num)) {
         snprintf(why, cap, "unexpected result: %.300s", body);
         rc = -1;
     } else {

@@ -210,7 +210,7 @@ static void test_series_limit(void **state)
     for (int i = 0; i < 3; i++) {
         snprintf(name, sizeof name, "v%d", i);
         kept[i] = specx_counter_family_get(f, (const char *[]){name});
-        specx_counter_add(kept[i], (uint64_t)(i + 1));
+        specx_counter_add(kept[i], (uint64_t)i + 1);
     }
     /* the same set again is the same series */
     assert_ptr_equal(specx_counter_family_get(f, (const char *[]){"v1"}), kept[1]);
