@@ -19,6 +19,10 @@ PACKAGES=(
   libturbojpeg0-dev libpng-dev libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   # report tests: headless browser
   chromium
+  # metrics: /metrics over HTTP; promtool and a real Prometheus for the tests
+  libmicrohttpd-dev prometheus
+  # auth: SHA-256 of bearer tokens, constant-time compare; test certificates
+  libssl-dev
   # sanitizers, checks
   valgrind
 )
