@@ -34,7 +34,7 @@ static void usage(FILE *f)
             "  --traffic BYTES@HZ    requests of BYTES at HZ on one connection (default: the\n"
             "                        profile's reference traffic)\n"
             "  --reply-bytes N       reply size (default: the reference's, else 1000)\n"
-            "  --seconds S           virtual time to simulate (default 3600)\n"
+            "  --seconds S           virtual time to simulate (default 360000: 100 h)\n"
             "  --start S             virtual time of the first request (default 0; the\n"
             "                        link's delay process depends on time since its start)\n"
             "  --json                one JSON line instead of the table\n"

@@ -124,16 +124,16 @@ typedef struct specx_netem_rtt_summary {
     double lag1_autocorr; /* correlation of consecutive requests' round trips */
 } specx_netem_rtt_summary;
 
-/* Runs `traffic` through a fresh simulator with `seed`. CPU-bound: about a
- * second per 100 h of 30 Hz traffic (Release build). */
+/* Runs `traffic` through a fresh simulator with `seed`. CPU-bound: a few
+ * seconds per 100 h of 30 Hz traffic (Release build). */
 specx_status specx_netem_simulate_traffic(const specx_netem_profile *p, uint64_t seed,
                                           const specx_netem_traffic *traffic,
                                           specx_netem_rtt_summary *out, specx_err *err);
 
 /* Prints the profile's settings and what requests experience under
- * `traffic` (NULL: the profile's reference traffic, for traffic.seconds or,
- * when 0, one hour), next to the profile's targets when the traffic is the
- * reference. json: one line,
+ * `traffic` (NULL: the profile's reference traffic) for traffic->seconds of
+ * virtual time (0: 100 hours, a few seconds of CPU), next to the profile's
+ * targets when the traffic is the reference. json: one line,
  *   {"profile":..,"traffic":{"bytes":..,"hz":..},"rtt_ms":{"p1":..,"p10":..,
  *    "p50":..,"p90":..,"p99":..},"lag1_autocorr":..} */
 specx_status specx_netem_profile_describe(const specx_netem_profile *p, uint64_t seed,

@@ -308,13 +308,15 @@ static void on_h2_frame(void *arg, const sx_netem_h2_frame *f, bool end)
 static void track_requests(specx_netem *nx, conn *c, int d, const uint8_t *buf, size_t len,
                            specx_time_t now, specx_time_t release)
 {
-    sx_netem_h2_scan *client = &c->h2[SPECX_NETEM_UP];
-    if (client->failed || (d == SPECX_NETEM_DOWN && client->preface_left > 0)) {
-        return; /* not HTTP/2, or not known to be yet */
+    const sx_netem_h2_scan *client = &c->h2[SPECX_NETEM_UP];
+    if (client->failed) {
+        return; /* not HTTP/2 */
     }
+    /* The server side is scanned from its first byte even before the client
+     * preface is complete: its frames must be followed from the start. */
     h2_ctx x = {.nx = nx, .c = c, .d = d, .now = now, .release = release};
-    if (sx_netem_h2_scan_feed(&c->h2[d], buf, len, on_h2_frame, &x) && !c->h2_counted &&
-        client->preface_left == 0) {
+    sx_netem_h2_scan_feed(&c->h2[d], buf, len, on_h2_frame, &x);
+    if (!c->h2_counted && !client->failed && client->preface_left == 0) {
         c->h2_counted = true;
         nx->stats.http2_connections++;
     }

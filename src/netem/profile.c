@@ -1,5 +1,5 @@
-/* profile.c — netem link profiles: the key=value text format, the built-in
- * profiles (with their sources), and RTT sampling for --describe.
+/* profile.c — netem link profiles: the key=value text format and the
+ * built-in profiles (with their sources and calibration targets).
  *
  * Design notes: built-in profiles are written in the same text format a
  * user's file uses and go through the same parser, so the docs, the
@@ -120,7 +120,7 @@ void specx_netem_profile_free(specx_netem_profile *p)
         return;
     }
     for (int d = 0; d < 2; d++) {
-        free(p->dir[d].delay.trace);
+        sx_netem_dist_clear(&p->dir[d].delay);
     }
     free(p);
 }
