@@ -672,6 +672,60 @@ static void test_cli_sigterm(void **state)
     echo_stop(&es);
 }
 
+/* Runs `specx netem ARGS` (stderr dropped); its stdout into buf, returns
+ * the exit status. */
+static int run_specx(const char *args, char *buf, size_t len)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' netem %s 2>/dev/null", g_specx_bin, args);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, len - 1, f);
+    buf[n] = '\0';
+    int status = pclose(f);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_cli_describe(void **state)
+{
+    (void)state;
+    if (!g_specx_bin) {
+        skip();
+    }
+    /* --describe with the documented options: one JSON line... */
+    char out[4096];
+    assert_int_equal(run_specx("--describe 5g-sf --traffic 157000@10 --reply-bytes 900 "
+                               "--seconds 600 --start 5 --seed 4 --json",
+                               out, sizeof out),
+                     0);
+    assert_non_null(strstr(out, "{\"profile\":\"5g-sf\",\"traffic\":{\"bytes\":157000,\"hz\":10},"
+                                "\"rtt_ms\":{\"p1\":"));
+    assert_non_null(strstr(out, "\"lag1_autocorr\":"));
+    assert_true(strchr(out, '\n') == out + strlen(out) - 1);
+    /* ...the same figures as the library for the same seed, traffic and start
+     * (157 KB take 86 ms to send: the median is well above it). */
+    double p50 = atof(strstr(out, "\"p50\":") + 6);
+    specx_netem_profile *p = NULL;
+    specx_err err = {{0}};
+    assert_int_equal(specx_netem_profile_load("5g-sf", &p, &err), SPECX_OK);
+    specx_netem_traffic t = {
+        .request_bytes = 157000, .reply_bytes = 900, .hz = 10, .seconds = 600, .start = 5};
+    specx_netem_rtt_summary sum;
+    assert_int_equal(specx_netem_simulate_traffic(p, 4, &t, &sum, &err), SPECX_OK);
+    specx_netem_profile_free(p);
+    assert_true(fabs(p50 - sum.p50_ms) < 0.006 && p50 > 86.0);
+    /* ...a table by default, naming the reference traffic and the targets... */
+    assert_int_equal(run_specx("--describe 5g-sf --seconds 60", out, sizeof out), 0);
+    assert_non_null(strstr(out, "the profile's reference traffic"));
+    assert_non_null(strstr(out, "3027.0"));
+    /* ...and refusals with exit 2. */
+    assert_int_equal(run_specx("--describe 5g-sf --traffic 33300", out, sizeof out), 2);
+    assert_int_equal(run_specx("--describe 5g-sf --seconds -1", out, sizeof out), 2);
+    assert_int_equal(run_specx("--describe none", out, sizeof out), 2);
+    assert_int_equal(
+        run_specx("--listen 0 --target 127.0.0.1:1 --profile lan --json", out, sizeof out), 2);
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -688,6 +742,7 @@ int main(int argc, char **argv)
         {"outage", cmocka_unit_test(test_outage)},
         {"errors", cmocka_unit_test(test_errors_and_stop)},
         {"cli", cmocka_unit_test(test_cli_sigterm)},
+        {"cli", cmocka_unit_test(test_cli_describe)},
     };
     struct CMUnitTest sel[sizeof all / sizeof all[0]];
     size_t n = 0;
