@@ -17,7 +17,8 @@ static void usage(FILE *f, const specx_cli_opt *opts)
 {
     fprintf(f, "usage: specx netem --listen [HOST:]PORT --target HOST:PORT --profile NAME|FILE "
                "[--seed N]\n"
-               "       specx netem --describe NAME|FILE [--seed N] [--samples N]\n"
+               "       specx netem --describe NAME|FILE [--traffic BYTES@HZ] [--reply-bytes N]\n"
+               "                   [--seconds S] [--start S] [--json] [--seed N]\n"
                "       specx netem --show NAME | --list\n\n"
                "An emulated network link: a TCP proxy that delays, rate-limits and interrupts\n"
                "the bytes of every connection, per direction (up = client->server, down =\n"
@@ -27,14 +28,68 @@ static void usage(FILE *f, const specx_cli_opt *opts)
     fprintf(f, "Profile file format: docs/netem.md.\n");
 }
 
-/* --describe: the profile and the RTT quantiles it produces. */
-static int describe_profile(const char *name, unsigned long long seed, unsigned long long samples)
+/* --describe's options, kept apart from the proxy's. */
+typedef struct describe_opts {
+    const char *traffic; /* "BYTES@HZ"; NULL: the profile's reference traffic */
+    size_t bytes;
+    double hz;
+    unsigned long long reply_bytes; /* 0 = default */
+    double seconds;                 /* 0 = default */
+    double start;                   /* virtual time of the first request, s */
+    bool json;
+    bool reply_set, seconds_set, start_set;
+} describe_opts;
+
+/* --traffic BYTES@HZ */
+static bool take_traffic(const char *v, void *out, char *msg, size_t n)
+{
+    describe_opts *d = out;
+    const char *at = strchr(v, '@');
+    char num[32];
+    long bytes;
+    if (at == NULL || (size_t)(at - v) >= sizeof num) {
+        snprintf(msg, n, "--traffic needs BYTES@HZ, e.g. 33300@30");
+        return false;
+    }
+    memcpy(num, v, (size_t)(at - v));
+    num[at - v] = '\0';
+    if (!specx_cli_long(num, 1, 1L << 30, &bytes) || !specx_cli_double(at + 1, 1e-6, 1e6, &d->hz)) {
+        snprintf(msg, n, "--traffic needs BYTES@HZ with BYTES > 0 and HZ > 0, e.g. 33300@30");
+        return false;
+    }
+    d->bytes = (size_t)bytes;
+    d->traffic = v;
+    return true;
+}
+
+/* --describe: the profile and the round trips its requests see under the
+ * given traffic, simulated through the proxy's own link code. */
+static int describe_profile(const char *what, const describe_opts *d, unsigned long long seed)
 {
     specx_err err = {{0}};
     specx_netem_profile *prof = NULL;
-    specx_status st = specx_netem_profile_load(name, &prof, &err);
+    specx_status st = specx_netem_profile_load(what, &prof, &err);
     if (st == SPECX_OK) {
-        st = specx_netem_profile_describe(prof, seed, (size_t)samples, stdout, &err);
+        const specx_netem_traffic *ref = specx_netem_profile_reference(prof);
+        specx_netem_traffic t = ref ? *ref : (specx_netem_traffic){.reply_bytes = 1000};
+        if (d->traffic != NULL) {
+            t.request_bytes = d->bytes;
+            t.hz = d->hz;
+        }
+        if (d->reply_bytes > 0) {
+            t.reply_bytes = (size_t)d->reply_bytes;
+        }
+        if (d->seconds > 0) {
+            t.seconds = d->seconds;
+        }
+        t.start = d->start;
+        if (ref == NULL && d->traffic == NULL) {
+            st = specx_err_set(&err, SPECX_EINVAL,
+                               "profile '%s' names no reference traffic: give --traffic BYTES@HZ",
+                               what);
+        } else {
+            st = specx_netem_profile_describe(prof, seed, &t, d->json, stdout, &err);
+        }
     }
     specx_netem_profile_free(prof);
     if (st != SPECX_OK) {
@@ -109,8 +164,9 @@ int specx_cmd_netem(int argc, char **argv)
 {
     const char *listen = NULL, *target = NULL, *profile_name = NULL, *describe = NULL;
     const char *show = NULL;
-    unsigned long long seed = 1, samples = 1000000;
+    unsigned long long seed = 1;
     bool list = false;
+    describe_opts dopt = {0};
     const specx_cli_opt opts[] = {
         {"listen", 0, SPECX_CLI_STRING, &listen, .meta = "[HOST:]PORT",
          .help = "where to accept (HOST defaults to 127.0.0.1; 0 = any port)"},
@@ -121,9 +177,20 @@ int specx_cmd_netem(int argc, char **argv)
         {"seed", 0, SPECX_CLI_U64, &seed, 0, INFINITY, .meta = "N",
          .help = "seed of every random draw (default 1)"},
         {"describe", 0, SPECX_CLI_STRING, &describe, .meta = "NAME|FILE",
-         .help = "print the profile and the RTT quantiles it produces"},
-        {"samples", 0, SPECX_CLI_U64, &samples, 1, 100000000, .meta = "N",
-         .help = "draws for --describe (default 1000000)"},
+         .help = "print the profile and the round trips its requests see,\nsimulated on a "
+                 "virtual clock through the proxy's link code"},
+        {"traffic", 0, SPECX_CLI_CALL, &dopt, .call = take_traffic, .meta = "BYTES@HZ",
+         .help = "--describe: requests of BYTES at HZ on one connection\n(default: the "
+                 "profile's reference traffic)"},
+        {"reply-bytes", 0, SPECX_CLI_U64, &dopt.reply_bytes, 1, 1 << 30, .set = &dopt.reply_set,
+         .meta = "N", .help = "--describe: reply size (default: the reference's, else 1000)"},
+        {"seconds", 0, SPECX_CLI_DOUBLE, &dopt.seconds, 1e-3, 1e7, .set = &dopt.seconds_set,
+         .meta = "S", .help = "--describe: virtual time to simulate (default 360000: 100 h)"},
+        {"start", 0, SPECX_CLI_DOUBLE, &dopt.start, 0, 1e7, .set = &dopt.start_set, .meta = "S",
+         .help = "--describe: virtual time of the first request (default 0;\nthe link's delay "
+                 "process depends on time since its start)"},
+        {"json", 0, SPECX_CLI_FLAG, &dopt.json,
+         .help = "--describe: one JSON line instead of the table"},
         {"show", 0, SPECX_CLI_STRING, &show, .meta = "NAME",
          .help = "print a built-in profile's definition (with its sources)"},
         {"list", 0, SPECX_CLI_FLAG, &list, .help = "list the built-in profiles"},
@@ -153,7 +220,12 @@ int specx_cmd_netem(int argc, char **argv)
         return 0;
     }
     if (describe) {
-        return describe_profile(describe, seed, samples);
+        return describe_profile(describe, &dopt, seed);
+    }
+    if (dopt.traffic != NULL || dopt.reply_set || dopt.seconds_set || dopt.start_set || dopt.json) {
+        fprintf(stderr, "specx netem: --traffic, --reply-bytes, --seconds, --start and --json go "
+                        "with --describe\n");
+        return 2;
     }
     if (!listen || !target || !profile_name) {
         fprintf(stderr, "specx netem: --listen, --target and --profile are required (see specx "

@@ -1,82 +1,15 @@
-/* dist.c — random streams and the one-way delay distributions of netem. */
+/* dist.c — netem's one-way delay distributions, each evaluated as a quantile
+ * function of a standard-normal score (see netem/dist.h). */
+#include "netem/dist.h"
+
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "netem_internal.h"
+#include "netem/rng.h"
 
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-void nx_rng_seed(nx_rng *r, uint64_t seed, uint64_t stream)
-{
-    /* Mix the stream in through a second splitmix pass so that nearby
-     * (seed, stream) pairs do not share state words. */
-    uint64_t x = seed;
-    uint64_t k = splitmix64(&x) ^ (stream * UINT64_C(0xd1b54a32d192ed03));
-    for (int i = 0; i < 4; i++) {
-        r->s[i] = splitmix64(&k);
-    }
-}
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-uint64_t nx_rng_next(nx_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-double nx_rng_uniform(nx_rng *r)
-{
-    /* 53 random bits, shifted by half a step so 0 and 1 never occur. */
-    return ((double)(nx_rng_next(r) >> 11) + 0.5) * 0x1.0p-53;
-}
-
-double nx_rng_normal(nx_rng *r)
-{
-    /* Box–Muller, one value per call: keeps the stream position a simple
-     * function of the number of draws. */
-    double u1 = nx_rng_uniform(r);
-    double u2 = nx_rng_uniform(r);
-    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
-}
-
-static double normal_cdf(double z)
-{
-    return 0.5 * erfc(-z / M_SQRT2);
-}
-
-double nx_probit(double q)
-{
-    double lo = -40.0, hi = 40.0;
-    for (int i = 0; i < 200; i++) {
-        double mid = 0.5 * (lo + hi);
-        if (normal_cdf(mid) < q) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    return 0.5 * (lo + hi);
-}
-
-static double quantiles_at(const nx_dist *d, double z)
+static double quantiles_at(const sx_netem_dist *d, double z)
 {
     /* Linear in (z, ln x) between knots; beyond the end knots the nearest
      * segment's slope carries on (a lognormal tail). */
@@ -88,26 +21,37 @@ static double quantiles_at(const nx_dist *d, double z)
     return exp(d->knot_ln[i] + (z - d->knot_z[i]) * slope);
 }
 
-double nx_dist_sample_ms(const nx_dist *d, nx_rng *r)
+static double trace_at(const sx_netem_dist *d, double z)
+{
+    if (d->ntrace == 0) {
+        return 0.0;
+    }
+    /* The empirical quantile: sample i covers probabilities [i/n, (i+1)/n). */
+    double u = sx_netem_normal_cdf(z);
+    size_t i = (size_t)(u * (double)d->ntrace);
+    return d->trace[i < d->ntrace ? i : d->ntrace - 1];
+}
+
+double sx_netem_dist_at(const sx_netem_dist *d, double z)
 {
     double v = 0.0;
     switch (d->kind) {
-    case NX_DIST_ZERO:
+    case SX_NETEM_DIST_ZERO:
         return 0.0;
-    case NX_DIST_CONST:
+    case SX_NETEM_DIST_CONST:
         v = d->a;
         break;
-    case NX_DIST_NORMAL:
-        v = d->a + d->b * nx_rng_normal(r);
+    case SX_NETEM_DIST_NORMAL:
+        v = d->a + d->b * z;
         break;
-    case NX_DIST_LOGNORMAL:
-        v = d->a * exp(d->b * nx_rng_normal(r));
+    case SX_NETEM_DIST_LOGNORMAL:
+        v = d->a * exp(d->b * z);
         break;
-    case NX_DIST_QUANTILES:
-        v = quantiles_at(d, nx_rng_normal(r));
+    case SX_NETEM_DIST_QUANTILES:
+        v = quantiles_at(d, z);
         break;
-    case NX_DIST_TRACE:
-        v = d->ntrace ? d->trace[nx_rng_next(r) % d->ntrace] : 0.0;
+    case SX_NETEM_DIST_TRACE:
+        v = trace_at(d, z);
         break;
     }
     if (v < d->min_ms) {
@@ -119,23 +63,32 @@ double nx_dist_sample_ms(const nx_dist *d, nx_rng *r)
     return v < 0 ? 0 : v;
 }
 
-void nx_dist_format(const nx_dist *d, char *buf, size_t len)
+int sx_netem_dist_is_fixed(const sx_netem_dist *d)
+{
+    return d->kind == SX_NETEM_DIST_ZERO || d->kind == SX_NETEM_DIST_CONST ||
+           (d->kind == SX_NETEM_DIST_NORMAL && d->b == 0) ||
+           (d->kind == SX_NETEM_DIST_LOGNORMAL && d->b == 0);
+}
+
+void sx_netem_dist_clear(sx_netem_dist *d)
+{
+    free(d->trace);
+    memset(d, 0, sizeof *d);
+}
+
+static int format_kind(const sx_netem_dist *d, char *buf, size_t len)
 {
     int n = 0;
     switch (d->kind) {
-    case NX_DIST_ZERO:
-        n = snprintf(buf, len, "none");
-        break;
-    case NX_DIST_CONST:
-        n = snprintf(buf, len, "const %g ms", d->a);
-        break;
-    case NX_DIST_NORMAL:
-        n = snprintf(buf, len, "normal mean %g ms sd %g ms", d->a, d->b);
-        break;
-    case NX_DIST_LOGNORMAL:
-        n = snprintf(buf, len, "lognormal median %g ms sigma %g", d->a, d->b);
-        break;
-    case NX_DIST_QUANTILES:
+    case SX_NETEM_DIST_ZERO:
+        return snprintf(buf, len, "none");
+    case SX_NETEM_DIST_CONST:
+        return snprintf(buf, len, "const %g ms", d->a);
+    case SX_NETEM_DIST_NORMAL:
+        return snprintf(buf, len, "normal mean %g ms sd %g ms", d->a, d->b);
+    case SX_NETEM_DIST_LOGNORMAL:
+        return snprintf(buf, len, "lognormal median %g ms sigma %g", d->a, d->b);
+    case SX_NETEM_DIST_QUANTILES:
         n = snprintf(buf, len, "piecewise lognormal through");
         for (size_t i = 0; i < d->nknots && n >= 0 && (size_t)n < len; i++) {
             n += snprintf(buf + n, len - (size_t)n, " p%g=%g", d->knot_q[i] * 100.0,
@@ -144,13 +97,18 @@ void nx_dist_format(const nx_dist *d, char *buf, size_t len)
         if (n >= 0 && (size_t)n < len) {
             n += snprintf(buf + n, len - (size_t)n, " ms");
         }
-        break;
-    case NX_DIST_TRACE:
-        n = snprintf(buf, len, "trace %s (%zu RTT samples, one-way = RTT/2)", d->trace_path,
-                     d->ntrace);
-        break;
+        return n;
+    case SX_NETEM_DIST_TRACE:
+        return snprintf(buf, len, "trace %s (%zu RTT samples, one-way = RTT/2)", d->trace_path,
+                        d->ntrace);
     }
-    if (n >= 0 && (size_t)n < len && d->kind != NX_DIST_ZERO) {
+    return 0;
+}
+
+void sx_netem_dist_format(const sx_netem_dist *d, char *buf, size_t len)
+{
+    int n = format_kind(d, buf, len);
+    if (n >= 0 && (size_t)n < len && d->kind != SX_NETEM_DIST_ZERO) {
         if (d->min_ms > 0) {
             n += snprintf(buf + n, len - (size_t)n, ", min %g ms", d->min_ms);
         }

@@ -3,14 +3,11 @@
  * pipe per direction.
  *
  * Design notes:
- * - Each read from a source socket becomes a chunk with a release time:
- *     tx_start = outage_adjust(max(arrival, link_free))
- *     tx_end   = tx_start + len·8/rate            (link_free = tx_end)
- *     release  = outage_adjust(max(tx_end + delay, previous release))
- *   so bytes leave no faster than the rate, never overtake each other, and a
- *   delay spike holds up what follows. Chunks arriving within burst_gap_ms of
- *   the previous one reuse its delay draw (one message read in pieces sees
- *   one delay, not the max of several).
+ * - Each read from a source socket becomes a chunk whose release time comes
+ *   from sx_netem_path_send (netem/path.h), the code the virtual-clock
+ *   simulator runs too. A direction's delay process and capacity belong to
+ *   the link (all its connections share them, as flows share a radio link);
+ *   each connection keeps its own in-order floor.
  * - Timing is a CLOCK_MONOTONIC timerfd armed (absolute) at the earliest
  *   release among all connections; epoll waits on sockets, the timer and an
  *   eventfd used by specx_netem_stop. No polling.
@@ -18,8 +15,13 @@
  *   destination once its queue drains: half-close passes through. A socket
  *   error on either side closes both sides with RST (SO_LINGER 0), so the
  *   peers see a reset, as they would without the proxy.
- * - The loop thread owns every connection; `mu` guards only the statistics
- *   and the outage schedules (read by specx_netem_stats_get). */
+ * - Request round trips: on a connection that opens with the HTTP/2 client
+ *   preface (gRPC), frame headers are followed (netem/h2.h); a stream's
+ *   round trip runs from reading its first frame from the client to the
+ *   release time of the end of its reply. Other traffic gets per-chunk
+ *   figures only.
+ * - The loop thread owns every connection; `mu` guards the statistics and
+ *   the two paths (their outage schedules are read by specx_netem_stats_get). */
 #include <errno.h>
 #include <math.h>
 #include <netdb.h>
@@ -37,11 +39,15 @@
 
 #include "specx/time.h"
 
-#include "netem_internal.h"
+#include "netem/h2.h"
+#include "netem/path.h"
+#include "netem/profile.h"
 
-#define NX_BACKLOG_LIMIT (1u << 20) /* bytes queued per direction before we stop reading */
-#define NX_READ_MAX (64 * 1024)
-#define NX_READ_MAX_RATED (16 * 1024) /* finer release steps on slow links */
+/* Bytes queued per direction of a connection before the proxy stops reading
+ * its source. Large, so that a multi-second delay excursion at video rates
+ * (30 Hz × 157 KB ≈ 4.7 MB/s) holds bytes here, timed from when they were
+ * sent, as the simulator assumes, rather than in the sender's socket. */
+#define BACKLOG_LIMIT (64u << 20)
 
 enum { TAG_LISTEN, TAG_WAKE, TAG_TIMER, TAG_SOCK };
 
@@ -65,18 +71,14 @@ typedef struct chunk {
 typedef struct pipe_dir {
     chunk *head, *tail;
     size_t queued;
-    specx_time_t link_free, last_release, last_arrival;
-    int64_t last_delay;
-    bool have_last;
-    bool eof;     /* source read EOF */
-    bool shut;    /* destination shut down for writing */
-    bool blocked; /* last write hit EAGAIN: wait for EPOLLOUT */
-    nx_rng rng;
+    specx_time_t floor; /* release time of the last chunk: order on this connection */
+    bool eof;           /* source read EOF */
+    bool shut;          /* destination shut down for writing */
+    bool blocked;       /* last write hit EAGAIN: wait for EPOLLOUT */
 } pipe_dir;
 
 struct conn {
     conn *next, *prev;
-    uint64_t index;
     int fd[2];
     bool registered[2];
     uint32_t events[2];
@@ -85,11 +87,13 @@ struct conn {
     bool error; /* close with RST */
     tag tags[2];
     pipe_dir p[2];
+    sx_netem_h2_scan h2[2]; /* frame boundaries per direction, for request round trips */
+    sx_netem_h2_reqs reqs;  /* open requests (HTTP/2 streams) */
+    bool h2_counted;
 };
 
 struct specx_netem {
     specx_netem_profile *profile;
-    uint64_t seed;
     int listen_fd, epfd, wake_fd, timer_fd;
     int port;
     struct sockaddr_storage target;
@@ -99,12 +103,11 @@ struct specx_netem {
     pthread_t thread;
     bool running;
     conn *conns;
-    uint64_t next_index;
     tag listen_tag, wake_tag, timer_tag;
 
-    pthread_mutex_t mu; /* guards stats, outage, final_outage */
+    pthread_mutex_t mu; /* guards stats and path */
     specx_netem_stats stats;
-    nx_outage_sched outage[2];
+    sx_netem_path path[2]; /* the link's two directions */
 };
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -166,6 +169,7 @@ static void conn_free(specx_netem *nx, conn *c)
             k = nk;
         }
     }
+    sx_netem_h2_reqs_clear(&c->reqs);
     if (c->prev) {
         c->prev->next = c->next;
     } else {
@@ -206,7 +210,7 @@ static void update_interest(specx_netem *nx, conn *c)
         }
         bool connecting = s == 1 && c->connecting;
         uint32_t ev = 0;
-        if (!rd->eof && rd->queued < NX_BACKLOG_LIMIT && !connecting) {
+        if (!rd->eof && rd->queued < BACKLOG_LIMIT && !connecting) {
             ev |= EPOLLIN;
         }
         if (connecting || wr->blocked) {
@@ -247,12 +251,11 @@ static void accept_all(specx_netem *nx)
         }
         set_nodelay(cfd);
         set_nodelay(sfd);
-        c->index = nx->next_index++;
         c->fd[0] = cfd;
         c->fd[1] = sfd;
         for (int s = 0; s < 2; s++) {
             c->tags[s] = (tag){.kind = TAG_SOCK, .c = c, .side = s};
-            nx_rng_seed(&c->p[s].rng, nx->seed, NX_STREAM_CONN(c->index, s));
+            sx_netem_h2_scan_init(&c->h2[s], s == SPECX_NETEM_UP);
         }
         c->next = nx->conns;
         if (nx->conns) {
@@ -275,11 +278,54 @@ static void accept_all(specx_netem *nx)
     }
 }
 
+/* What an HTTP/2 frame boundary means for request timing (called under mu). */
+typedef struct h2_ctx {
+    specx_netem *nx;
+    conn *c;
+    int d;
+    specx_time_t now, release;
+} h2_ctx;
+
+static void on_h2_frame(void *arg, const sx_netem_h2_frame *f, bool end)
+{
+    h2_ctx *x = arg;
+    bool stream_frame = f->type == SX_NETEM_H2_HEADERS || f->type == SX_NETEM_H2_DATA;
+    specx_time_t start;
+    if (f->stream == 0) {
+        return;
+    }
+    if (f->type == SX_NETEM_H2_RST_STREAM) {
+        sx_netem_h2_reqs_finish(&x->c->reqs, f->stream, &start); /* abandoned: not timed */
+    } else if (x->d == SPECX_NETEM_UP && !end && stream_frame) {
+        sx_netem_h2_reqs_start(&x->c->reqs, f->stream, x->now);
+    } else if (x->d == SPECX_NETEM_DOWN && end && stream_frame &&
+               (f->flags & SX_NETEM_H2_END_STREAM) &&
+               sx_netem_h2_reqs_finish(&x->c->reqs, f->stream, &start)) {
+        specx_hist_record(&x->nx->stats.request_rtt_ns, x->release - start);
+    }
+}
+
+static void track_requests(specx_netem *nx, conn *c, int d, const uint8_t *buf, size_t len,
+                           specx_time_t now, specx_time_t release)
+{
+    const sx_netem_h2_scan *client = &c->h2[SPECX_NETEM_UP];
+    if (client->failed) {
+        return; /* not HTTP/2 */
+    }
+    /* The server side is scanned from its first byte even before the client
+     * preface is complete: its frames must be followed from the start. */
+    h2_ctx x = {.nx = nx, .c = c, .d = d, .now = now, .release = release};
+    sx_netem_h2_scan_feed(&c->h2[d], buf, len, on_h2_frame, &x);
+    if (!c->h2_counted && !client->failed && client->preface_left == 0) {
+        c->h2_counted = true;
+        nx->stats.http2_connections++;
+    }
+}
+
 static void enqueue(specx_netem *nx, conn *c, int d, const uint8_t *buf, size_t len,
                     specx_time_t now)
 {
     pipe_dir *p = &c->p[d];
-    const nx_dir_cfg *cfg = &nx->profile->dir[d];
     chunk *k = malloc(sizeof *k + len);
     if (!k) {
         c->dead = c->error = true;
@@ -290,34 +336,13 @@ static void enqueue(specx_netem *nx, conn *c, int d, const uint8_t *buf, size_t 
     k->off = 0;
     k->next = NULL;
 
-    int64_t delay;
-    int64_t gap = (int64_t)(nx->profile->burst_gap_ms * 1e6);
-    if (p->have_last && now - p->last_arrival < gap) {
-        delay = p->last_delay;
-    } else {
-        delay = (int64_t)llround(nx_dist_sample_ms(&cfg->delay, &p->rng) * 1e6);
-    }
-    int64_t ser = cfg->rate_bps > 0 ? (int64_t)llround((double)len * 8e9 / cfg->rate_bps) : 0;
-
     pthread_mutex_lock(&nx->mu);
-    specx_time_t tx_start = now > p->link_free ? now : p->link_free;
-    tx_start = nx_outage_adjust(&nx->outage[d], tx_start);
-    specx_time_t tx_end = tx_start + ser;
-    specx_time_t rel = tx_end + delay;
-    if (rel < p->last_release) {
-        rel = p->last_release;
-    }
-    rel = nx_outage_adjust(&nx->outage[d], rel);
-    specx_hist_record(&nx->stats.dir[d].delay_ns, rel - now);
+    k->release = sx_netem_path_send(&nx->path[d], now, len, &p->floor);
+    specx_hist_record(&nx->stats.dir[d].delay_ns, k->release - now);
     nx->stats.dir[d].chunks++;
+    track_requests(nx, c, d, buf, len, now, k->release);
     pthread_mutex_unlock(&nx->mu);
 
-    p->link_free = tx_end;
-    p->last_release = rel;
-    p->last_arrival = now;
-    p->last_delay = delay;
-    p->have_last = true;
-    k->release = rel;
     if (p->tail) {
         p->tail->next = k;
     } else {
@@ -333,9 +358,8 @@ static void read_side(specx_netem *nx, conn *c, int s)
     if (p->eof || c->dead) {
         return;
     }
-    uint8_t buf[NX_READ_MAX];
-    size_t max = nx->profile->dir[s].rate_bps > 0 ? NX_READ_MAX_RATED : NX_READ_MAX;
-    ssize_t n = recv(c->fd[s], buf, max, 0);
+    uint8_t buf[SX_NETEM_CHUNK_MAX];
+    ssize_t n = recv(c->fd[s], buf, sx_netem_path_chunk_max(&nx->path[s]), 0);
     if (n > 0) {
         enqueue(nx, c, s, buf, (size_t)n, specx_time_mono());
     } else if (n == 0) {
@@ -504,15 +528,15 @@ static void *loop_main(void *arg)
             }
         }
         pthread_mutex_lock(&nx->mu);
-        nx_outage_prune(&nx->outage[0], now);
-        nx_outage_prune(&nx->outage[1], now);
+        sx_netem_outage_prune(&nx->path[0].outage, now);
+        sx_netem_outage_prune(&nx->path[1].outage, now);
         pthread_mutex_unlock(&nx->mu);
     }
     /* Freeze the outage totals at the stop time. */
     specx_time_t now = specx_time_mono();
     pthread_mutex_lock(&nx->mu);
     for (int d = 0; d < 2; d++) {
-        nx->stats.outage_ns[d] = nx_outage_elapsed(&nx->outage[d], now);
+        nx->stats.outage_ns[d] = sx_netem_outage_elapsed(&nx->path[d].outage, now);
     }
     pthread_mutex_unlock(&nx->mu);
     while (nx->conns) {
@@ -598,8 +622,8 @@ static void netem_release(specx_netem *nx)
             *fds[i] = -1;
         }
     }
-    nx_outage_free(&nx->outage[0]);
-    nx_outage_free(&nx->outage[1]);
+    sx_netem_path_clear(&nx->path[0]); /* zeroed (calloc) if never initialised */
+    sx_netem_path_clear(&nx->path[1]);
     specx_netem_profile_free(nx->profile);
     pthread_mutex_destroy(&nx->mu);
     free(nx);
@@ -618,13 +642,13 @@ specx_status specx_netem_start(const specx_netem_config *cfg, specx_netem **out,
         return specx_err_set(err, SPECX_ENOMEM, "netem: out of memory");
     }
     nx->listen_fd = nx->epfd = nx->wake_fd = nx->timer_fd = -1;
-    nx->seed = cfg->seed;
     nx->timer_armed = SPECX_TIME_NEVER;
     pthread_mutex_init(&nx->mu, NULL);
     specx_hist_init(&nx->stats.dir[0].delay_ns);
     specx_hist_init(&nx->stats.dir[1].delay_ns);
-    specx_status st = cfg->profile ? nx_profile_copy(cfg->profile, &nx->profile, err)
-                                   : nx_profile_new_default(&nx->profile, err);
+    specx_hist_init(&nx->stats.request_rtt_ns);
+    specx_status st = cfg->profile ? sx_netem_profile_copy(cfg->profile, &nx->profile, err)
+                                   : sx_netem_profile_new_default(&nx->profile, err);
     if (st == SPECX_OK) {
         st = resolve_target(nx, cfg->target, err);
     }
@@ -660,7 +684,8 @@ specx_status specx_netem_start(const specx_netem_config *cfg, specx_netem **out,
     if (st == SPECX_OK) {
         nx->origin = specx_time_mono();
         for (int d = 0; d < 2; d++) {
-            nx_outage_init(&nx->outage[d], &nx->profile->dir[d].outage, nx->origin, cfg->seed);
+            sx_netem_path_init(&nx->path[d], &nx->profile->dir[d], cfg->seed, (specx_netem_dir)d,
+                               nx->origin);
         }
         int rc = pthread_create(&nx->thread, NULL, loop_main, nx);
         if (rc != 0) {
@@ -690,7 +715,7 @@ void specx_netem_stats_get(specx_netem *link, specx_netem_stats *out)
     if (link->running) {
         specx_time_t now = specx_time_mono();
         for (int d = 0; d < 2; d++) {
-            out->outage_ns[d] = nx_outage_elapsed(&link->outage[d], now);
+            out->outage_ns[d] = sx_netem_outage_elapsed(&link->path[d].outage, now);
         }
     }
     pthread_mutex_unlock(&link->mu);
@@ -702,6 +727,7 @@ void specx_netem_stats_print(const specx_netem_stats *st, FILE *out)
             (unsigned long long)st->connections, (unsigned long long)st->active,
             (unsigned long long)st->connect_failures, (unsigned long long)st->connection_errors);
     static const char *names[2] = {"up", "down"};
+    fprintf(out, "  per chunk (one socket read; release - read, all causes):\n");
     fprintf(out, "  %-5s %12s %8s %9s %9s %9s %9s %10s\n", "dir", "bytes", "chunks", "p50_ms",
             "p90_ms", "p99_ms", "max_ms", "outage_ms");
     for (int d = 0; d < 2; d++) {
@@ -714,6 +740,21 @@ void specx_netem_stats_print(const specx_netem_stats *st, FILE *out)
                 specx_dur_ms(s->delay_ns.count ? s->delay_ns.max : 0),
                 specx_dur_ms(st->outage_ns[d]));
     }
+    const specx_hist *r = &st->request_rtt_ns;
+    if (r->count == 0) {
+        fprintf(out, "  requests: %s\n",
+                st->http2_connections ? "none completed on the HTTP/2 connections"
+                                      : "not HTTP/2 traffic, so not told apart: the figures above "
+                                        "are per chunk, not per request");
+        return;
+    }
+    fprintf(out,
+            "  requests (HTTP/2 streams on %llu connections; first byte read from the client -> "
+            "end of reply released to it):\n"
+            "  %12llu requests  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n",
+            (unsigned long long)st->http2_connections, (unsigned long long)r->count,
+            specx_dur_ms(specx_hist_quantile(r, 0.5)), specx_dur_ms(specx_hist_quantile(r, 0.9)),
+            specx_dur_ms(specx_hist_quantile(r, 0.99)), specx_dur_ms(r->max));
 }
 
 void specx_netem_stop(specx_netem *link)

@@ -5,28 +5,28 @@
  * sorted list of generated intervals up to the latest time queried;
  * intervals that ended before a prune time are dropped and their length is
  * kept in pruned_ns so elapsed-outage statistics stay exact. */
+#include "netem/outage.h"
+
 #include <math.h>
 #include <stdlib.h>
-
-#include "netem_internal.h"
 
 static int64_t ms_to_ns(double ms)
 {
     return (int64_t)llround(ms * 1e6);
 }
 
-void nx_outage_init(nx_outage_sched *s, const nx_outage_cfg *cfg, specx_time_t origin,
-                    uint64_t seed)
+void sx_netem_outage_init(sx_netem_outage *s, const sx_netem_outage_cfg *cfg, specx_time_t origin,
+                          uint64_t seed)
 {
-    *s = (nx_outage_sched){.cfg = *cfg, .origin = origin};
-    nx_rng_seed(&s->rng, seed, NX_STREAM_OUTAGE);
-    if (cfg->kind == NX_OUTAGE_RANDOM) {
-        s->next_start = origin + ms_to_ns(cfg->offset_ms -
-                                          cfg->mean_interval_ms * log(nx_rng_uniform(&s->rng)));
+    *s = (sx_netem_outage){.cfg = *cfg, .origin = origin};
+    sx_netem_rng_seed(&s->rng, seed, SX_NETEM_STREAM_OUTAGE);
+    if (cfg->kind == SX_NETEM_OUTAGE_RANDOM) {
+        s->next_start = origin + ms_to_ns(cfg->offset_ms - cfg->mean_interval_ms *
+                                                               log(sx_netem_rng_uniform(&s->rng)));
     }
 }
 
-void nx_outage_free(nx_outage_sched *s)
+void sx_netem_outage_clear(sx_netem_outage *s)
 {
     free(s->start);
     free(s->end);
@@ -36,7 +36,7 @@ void nx_outage_free(nx_outage_sched *s)
 
 /* Generates random intervals until one starts after t. Returns false on
  * allocation failure (the schedule then just stops growing: no outage). */
-static bool generate_until(nx_outage_sched *s, specx_time_t t)
+static bool generate_until(sx_netem_outage *s, specx_time_t t)
 {
     while (s->next_start <= t) {
         if (s->n == s->cap) {
@@ -55,24 +55,25 @@ static bool generate_until(nx_outage_sched *s, specx_time_t t)
         }
         double dur = s->cfg.duration_ms;
         if (s->cfg.exp_duration) {
-            dur = -dur * log(nx_rng_uniform(&s->rng));
+            dur = -dur * log(sx_netem_rng_uniform(&s->rng));
         }
         specx_time_t st = s->next_start;
         specx_time_t en = st + ms_to_ns(dur);
         s->start[s->n] = st;
         s->end[s->n] = en;
         s->n++;
-        s->next_start = en + ms_to_ns(-s->cfg.mean_interval_ms * log(nx_rng_uniform(&s->rng)));
+        s->next_start =
+            en + ms_to_ns(-s->cfg.mean_interval_ms * log(sx_netem_rng_uniform(&s->rng)));
     }
     return true;
 }
 
-specx_time_t nx_outage_adjust(nx_outage_sched *s, specx_time_t t)
+specx_time_t sx_netem_outage_adjust(sx_netem_outage *s, specx_time_t t)
 {
     switch (s->cfg.kind) {
-    case NX_OUTAGE_NONE:
+    case SX_NETEM_OUTAGE_NONE:
         return t;
-    case NX_OUTAGE_PERIODIC: {
+    case SX_NETEM_OUTAGE_PERIODIC: {
         int64_t period = ms_to_ns(s->cfg.period_ms);
         int64_t dur = ms_to_ns(s->cfg.duration_ms);
         int64_t rel = t - s->origin - ms_to_ns(s->cfg.offset_ms);
@@ -82,7 +83,7 @@ specx_time_t nx_outage_adjust(nx_outage_sched *s, specx_time_t t)
         int64_t phase = rel % period;
         return phase < dur ? t + (dur - phase) : t;
     }
-    case NX_OUTAGE_RANDOM:
+    case SX_NETEM_OUTAGE_RANDOM:
         generate_until(s, t);
         for (size_t i = s->n; i-- > 0;) {
             if (s->start[i] <= t) {
@@ -94,12 +95,12 @@ specx_time_t nx_outage_adjust(nx_outage_sched *s, specx_time_t t)
     return t;
 }
 
-int64_t nx_outage_elapsed(nx_outage_sched *s, specx_time_t now)
+int64_t sx_netem_outage_elapsed(sx_netem_outage *s, specx_time_t now)
 {
     switch (s->cfg.kind) {
-    case NX_OUTAGE_NONE:
+    case SX_NETEM_OUTAGE_NONE:
         return 0;
-    case NX_OUTAGE_PERIODIC: {
+    case SX_NETEM_OUTAGE_PERIODIC: {
         int64_t period = ms_to_ns(s->cfg.period_ms);
         int64_t dur = ms_to_ns(s->cfg.duration_ms);
         int64_t rel = now - s->origin - ms_to_ns(s->cfg.offset_ms);
@@ -109,7 +110,7 @@ int64_t nx_outage_elapsed(nx_outage_sched *s, specx_time_t now)
         int64_t phase = rel % period;
         return (rel / period) * dur + (phase < dur ? phase : dur);
     }
-    case NX_OUTAGE_RANDOM: {
+    case SX_NETEM_OUTAGE_RANDOM: {
         generate_until(s, now);
         int64_t total = s->pruned_ns;
         for (size_t i = 0; i < s->n && s->start[i] <= now; i++) {
@@ -121,9 +122,9 @@ int64_t nx_outage_elapsed(nx_outage_sched *s, specx_time_t now)
     return 0;
 }
 
-void nx_outage_prune(nx_outage_sched *s, specx_time_t now)
+void sx_netem_outage_prune(sx_netem_outage *s, specx_time_t now)
 {
-    if (s->cfg.kind != NX_OUTAGE_RANDOM) {
+    if (s->cfg.kind != SX_NETEM_OUTAGE_RANDOM) {
         return;
     }
     size_t k = 0;

@@ -1,5 +1,6 @@
 /* test_netem_link.c — the netem proxy on loopback: byte order and
- * half-close through jitter, bandwidth, delay quantiles, outages, connection
+ * half-close through jitter, bandwidth, delay quantiles, the proxy following
+ * the simulator's delay process for the same seed, outages, connection
  * errors, stop with open connections, and the `specx netem` command's clean
  * exit on SIGTERM. Usage: test_netem_link GROUP [SPECX_BINARY]. */
 #include <errno.h>
@@ -254,8 +255,7 @@ static void test_order_and_half_close(void **state)
     echo_server es;
     echo_start(&es);
     /* Jitter with a fresh draw per chunk: reordering would show at once. */
-    specx_netem *nx =
-        link_start("delay = normal mean_ms=2 sd_ms=1.5\nburst_gap_ms = 0\n", es.port, 1);
+    specx_netem *nx = link_start("delay = normal mean_ms=2 sd_ms=1.5\ntau_ms = 0\n", es.port, 1);
     order_client oc[3];
     for (uint32_t i = 0; i < 3; i++) {
         oc[i] = (order_client){.port = specx_netem_port(nx), .id = i + 1};
@@ -370,17 +370,19 @@ static void test_delay(void **state)
     close(fd);
     specx_netem_destroy(nx);
 
-    /* Lognormal uplink (median 10 ms, sigma 0.5) + 2 ms down: RTT median
-     * ≈ 12 ms, p90 ≈ 10·e^(0.5·1.2816) + 2 ≈ 21 ms. The lower bounds are
+    /* Lognormal uplink (median 10 ms, sigma 0.5, a fresh draw per chunk) +
+     * 2 ms down: RTT median ≈ 12 ms, p90 ≈ 10·e^(0.5·1.2816) + 2 ≈ 21 ms. The
+     * lower bounds are
      * firm on every attempt; the upper bounds only catch scheduling noise on
      * a loaded machine, so a failing attempt is rerun (up to 3) before the
      * test fails. Every attempt uses seed 7: the same draws. */
     enum { N = 80 };
     specx_netem_stats st;
+    static const char lognormal[] =
+        "up.delay = lognormal median_ms=10 sigma=0.5\nup.tau_ms = 0\ndown.delay = const ms=2\n";
     bool upper_ok = false;
     for (int attempt = 0; attempt < 3 && !upper_ok; attempt++) {
-        nx = link_start("up.delay = lognormal median_ms=10 sigma=0.5\ndown.delay = const ms=2\n",
-                        es.port, 7);
+        nx = link_start(lognormal, es.port, 7);
         fd = connect_to(specx_netem_port(nx));
         double rtt[N];
         for (int i = 0; i < N; i++) {
@@ -411,13 +413,12 @@ static void test_delay(void **state)
     }
     assert_true(upper_ok);
 
-    /* Determinism: the same seed and the same traffic on a fresh link give
-     * the same delay draws (connection 0's stream), so the same applied
+    /* Determinism: with a draw per chunk, the same seed and the same
+     * traffic on a fresh link give the same draws, so the same applied
      * delays; another seed gives others. */
     specx_netem_stats again, other;
     for (int pass = 0; pass < 2; pass++) {
-        nx = link_start("up.delay = lognormal median_ms=10 sigma=0.5\ndown.delay = const ms=2\n",
-                        es.port, pass == 0 ? 7 : 8);
+        nx = link_start(lognormal, es.port, pass == 0 ? 7 : 8);
         fd = connect_to(specx_netem_port(nx));
         for (int i = 0; i < N; i++) {
             ping(fd, 64);
@@ -433,6 +434,68 @@ static void test_delay(void **state)
     assert_int_equal(h2->count, N);
     assert_memory_equal(h1->buckets, h2->buckets, sizeof h1->buckets);
     assert_true(memcmp(h1->buckets, h3->buckets, sizeof h1->buckets) != 0);
+    echo_stop(&es);
+}
+
+/* ---- the proxy runs the simulator's model ---------------------------------- */
+
+static void test_follows_model(void **state)
+{
+    (void)state;
+    echo_server es;
+    echo_start(&es);
+    /* A slow (τ = 1 s), wide delay process: the proxy and the simulator with
+     * the same seed see the same realization, since it depends on time since
+     * the link started only. Pings 60 ms apart for 3 s: each live round trip
+     * is the simulated one for the same send time, plus the proxy's and the
+     * kernel's own time (a fraction of a ms; more on a loaded machine, so an
+     * attempt over the bound is rerun, up to 3). */
+    static const char text[] = "up.delay = lognormal median_ms=30 sigma=1\nup.tau_ms = 1000\n"
+                               "down.delay = lognormal median_ms=10 sigma=1\n"
+                               "down.tau_ms = 1000\n";
+    specx_netem_profile *prof = NULL;
+    specx_err err = {{0}};
+    assert_int_equal(specx_netem_profile_parse(text, "t", NULL, &prof, &err), SPECX_OK);
+    enum { N = 50 };
+    bool close_enough = false;
+    for (int attempt = 0; attempt < 3 && !close_enough; attempt++) {
+        double before = now_ms();
+        specx_netem *nx = link_start(text, es.port, 11);
+        double after = now_ms();
+        double origin = (before + after) / 2; /* within ±(after-before)/2 of the link's */
+        int fd = connect_to(specx_netem_port(nx));
+        specx_netem_sim *sim = NULL;
+        assert_int_equal(specx_netem_sim_create(prof, 11, &sim, &err), SPECX_OK);
+        double diff[N], lo = INFINITY, hi = 0;
+        for (int i = 0; i < N; i++) {
+            sleep_until_ms(origin + 100.0 + 60.0 * i);
+            double sent = now_ms();
+            double live = ping(fd, 32);
+            specx_time_t t = (specx_time_t)llround((sent - origin) * 1e6), up, down;
+            assert_int_equal(specx_netem_sim_send(sim, SPECX_NETEM_UP, t, 32, &up, &err), SPECX_OK);
+            assert_int_equal(specx_netem_sim_send(sim, SPECX_NETEM_DOWN, up, 32, &down, &err),
+                             SPECX_OK);
+            double model = specx_dur_ms(down - t);
+            diff[i] = live - model;
+            lo = fmin(lo, model);
+            hi = fmax(hi, model);
+            /* Never faster than the model (up to the origin's uncertainty,
+             * which moves a 1 s process by far less than 1 ms). */
+            assert_true(diff[i] > -1.0);
+        }
+        close(fd);
+        specx_netem_sim_destroy(sim);
+        specx_netem_destroy(nx);
+        qsort(diff, N, sizeof diff[0], cmp_double);
+        printf("model: simulated round trips %.1f..%.1f ms; live - simulated: median %.2f ms, "
+               "max %.2f ms\n",
+               lo, hi, diff[N / 2], diff[N - 1]);
+        assert_true(hi > lo * 1.5); /* the delays did vary over the 3 s */
+        close_enough = diff[N / 2] < 2.0 * specx_test_timeout_scale() &&
+                       diff[N * 9 / 10] < 5.0 * specx_test_timeout_scale();
+    }
+    assert_true(close_enough);
+    specx_netem_profile_free(prof);
     echo_stop(&es);
 }
 
@@ -609,6 +672,60 @@ static void test_cli_sigterm(void **state)
     echo_stop(&es);
 }
 
+/* Runs `specx netem ARGS` (stderr dropped); its stdout into buf, returns
+ * the exit status. */
+static int run_specx(const char *args, char *buf, size_t len)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' netem %s 2>/dev/null", g_specx_bin, args);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, len - 1, f);
+    buf[n] = '\0';
+    int status = pclose(f);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void test_cli_describe(void **state)
+{
+    (void)state;
+    if (!g_specx_bin) {
+        skip();
+    }
+    /* --describe with the documented options: one JSON line... */
+    char out[4096];
+    assert_int_equal(run_specx("--describe 5g-sf --traffic 157000@10 --reply-bytes 900 "
+                               "--seconds 600 --start 5 --seed 4 --json",
+                               out, sizeof out),
+                     0);
+    assert_non_null(strstr(out, "{\"profile\":\"5g-sf\",\"traffic\":{\"bytes\":157000,\"hz\":10},"
+                                "\"rtt_ms\":{\"p1\":"));
+    assert_non_null(strstr(out, "\"lag1_autocorr\":"));
+    assert_true(strchr(out, '\n') == out + strlen(out) - 1);
+    /* ...the same figures as the library for the same seed, traffic and start
+     * (157 KB take 86 ms to send: the median is well above it). */
+    double p50 = atof(strstr(out, "\"p50\":") + 6);
+    specx_netem_profile *p = NULL;
+    specx_err err = {{0}};
+    assert_int_equal(specx_netem_profile_load("5g-sf", &p, &err), SPECX_OK);
+    specx_netem_traffic t = {
+        .request_bytes = 157000, .reply_bytes = 900, .hz = 10, .seconds = 600, .start = 5};
+    specx_netem_rtt_summary sum;
+    assert_int_equal(specx_netem_simulate_traffic(p, 4, &t, &sum, &err), SPECX_OK);
+    specx_netem_profile_free(p);
+    assert_true(fabs(p50 - sum.p50_ms) < 0.006 && p50 > 86.0);
+    /* ...a table by default, naming the reference traffic and the targets... */
+    assert_int_equal(run_specx("--describe 5g-sf --seconds 60", out, sizeof out), 0);
+    assert_non_null(strstr(out, "the profile's reference traffic"));
+    assert_non_null(strstr(out, "3027.0"));
+    /* ...and refusals with exit 2. */
+    assert_int_equal(run_specx("--describe 5g-sf --traffic 33300", out, sizeof out), 2);
+    assert_int_equal(run_specx("--describe 5g-sf --seconds -1", out, sizeof out), 2);
+    assert_int_equal(run_specx("--describe none", out, sizeof out), 2);
+    assert_int_equal(
+        run_specx("--listen 0 --target 127.0.0.1:1 --profile lan --json", out, sizeof out), 2);
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -621,9 +738,11 @@ int main(int argc, char **argv)
         {"order", cmocka_unit_test(test_order_and_half_close)},
         {"bandwidth", cmocka_unit_test(test_bandwidth)},
         {"delay", cmocka_unit_test(test_delay)},
+        {"model", cmocka_unit_test(test_follows_model)},
         {"outage", cmocka_unit_test(test_outage)},
         {"errors", cmocka_unit_test(test_errors_and_stop)},
         {"cli", cmocka_unit_test(test_cli_sigterm)},
+        {"cli", cmocka_unit_test(test_cli_describe)},
     };
     struct CMUnitTest sel[sizeof all / sizeof all[0]];
     size_t n = 0;

@@ -1,5 +1,7 @@
-/* test_netem_profile.c — netem profiles: parsing (and its errors), built-in
- * fits, deterministic sampling, outage schedules. No sockets. */
+/* test_netem_profile.c — netem profiles: parsing (and its errors), the
+ * delay distributions as quantile functions, random streams, outage
+ * schedules. No sockets. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,13 +18,10 @@
 
 #include "specx/netem.h"
 
-#include "netem_internal.h"
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "netem/dist.h"
+#include "netem/outage.h"
+#include "netem/profile.h"
+#include "netem/rng.h"
 
 static void expect_error(const char *text, specx_status want, const char *needle)
 {
@@ -62,6 +61,11 @@ static void test_parse_errors(void **state)
     expect_error("delay const ms=1\n", SPECX_EFORMAT, "expected 'key = value'");
     expect_error("delay = const ms\n", SPECX_EFORMAT, "expected key=value");
     expect_error("target_rtt_ms = median=3\n", SPECX_EFORMAT, "pNN");
+    expect_error("tau_ms = -1\n", SPECX_EINVAL, "must not be negative");
+    expect_error("burst_gap_ms = 1\n", SPECX_EFORMAT, "'burst_gap_ms' is gone");
+    expect_error("reference_traffic = request_bytes=100 hz=30\n", SPECX_EINVAL, "reply_bytes > 0");
+    expect_error("reference_traffic = bytes=100\n", SPECX_EFORMAT, "not 'bytes'");
+    expect_error("up.reference_traffic = hz=1\n", SPECX_EFORMAT, "cannot take an up./down.");
 
     specx_err err = {{0}};
     specx_netem_profile *p = NULL;
@@ -91,8 +95,9 @@ static void test_parse_full_file(void **state)
           "up.rate_mbit = 10\n"
           "down.rate_kbit = 500\n"
           "outage = random mean_interval_ms=1000 duration_ms=50 duration=exp\n"
-          "burst_gap_ms = 2\n"
-          "describe_bytes = up=1000 down=100\n"
+          "tau_ms = 50\n"
+          "down.tau_ms = 0\n"
+          "reference_traffic = request_bytes=1000 reply_bytes=100 hz=10 seconds=60\n"
           "target_rtt_ms = p50=60 p95=110\n",
           f);
     fclose(f);
@@ -101,46 +106,39 @@ static void test_parse_full_file(void **state)
     specx_netem_profile *p = NULL;
     assert_int_equal(specx_netem_profile_load(prof, &p, &err), SPECX_OK);
     assert_string_equal(specx_netem_profile_name(p), "custom");
-    const nx_dir_cfg *up = &p->dir[SPECX_NETEM_UP], *down = &p->dir[SPECX_NETEM_DOWN];
-    assert_int_equal(up->delay.kind, NX_DIST_TRACE);
+    const sx_netem_dir_cfg *up = &p->dir[SPECX_NETEM_UP], *down = &p->dir[SPECX_NETEM_DOWN];
+    assert_int_equal(up->delay.kind, SX_NETEM_DIST_TRACE);
     assert_int_equal(up->delay.ntrace, 3);
     assert_true(up->rate_bps == 10e6);
     assert_true(down->rate_bps == 500e3);
-    assert_int_equal(up->outage.kind, NX_OUTAGE_RANDOM);
-    assert_int_equal(down->outage.kind, NX_OUTAGE_RANDOM);
+    assert_int_equal(up->outage.kind, SX_NETEM_OUTAGE_RANDOM);
+    assert_int_equal(down->outage.kind, SX_NETEM_OUTAGE_RANDOM);
     assert_true(up->outage.exp_duration);
-    assert_true(p->burst_gap_ms == 2.0);
-    assert_int_equal(p->describe_bytes[0], 1000);
+    assert_true(up->tau_ms == 50.0 && down->tau_ms == 0.0);
+    const specx_netem_traffic *ref = specx_netem_profile_reference(p);
+    assert_non_null(ref);
+    assert_int_equal(ref->request_bytes, 1000);
+    assert_int_equal(ref->reply_bytes, 100);
+    assert_true(ref->hz == 10.0 && ref->seconds == 60.0);
     assert_int_equal(p->ntargets, 2);
 
-    /* Trace draws are RTT/2 of the listed samples; lognormal draws respect max. */
-    nx_rng r;
-    nx_rng_seed(&r, 5, 0);
-    int seen[3] = {0};
-    for (int i = 0; i < 300; i++) {
-        double v = nx_dist_sample_ms(&up->delay, &r);
-        assert_true(v == 20.0 || v == 30.0 || v == 50.0);
-        seen[v == 20.0 ? 0 : v == 30.0 ? 1 : 2]++;
-        double w = nx_dist_sample_ms(&down->delay, &r);
-        assert_true(w > 0 && w <= 9.0);
-    }
-    assert_true(seen[0] > 50 && seen[1] > 50 && seen[2] > 50);
+    /* The trace is a quantile table of RTT/2: its three samples each cover a
+     * third of the scores; lognormal values respect max_ms. */
+    assert_true(sx_netem_dist_at(&up->delay, -1.0) == 20.0);  /* Φ = 0.16 */
+    assert_true(sx_netem_dist_at(&up->delay, 0.0) == 30.0);   /* Φ = 0.5 */
+    assert_true(sx_netem_dist_at(&up->delay, 1.0) == 50.0);   /* Φ = 0.84 */
+    assert_true(sx_netem_dist_at(&up->delay, 40.0) == 50.0);  /* Φ → 1 */
+    assert_true(sx_netem_dist_at(&down->delay, 0.0) == 5.0);  /* the median */
+    assert_true(sx_netem_dist_at(&down->delay, 10.0) == 9.0); /* clamped */
 
-    /* Round trip: one-way draws plus serialisation (1000 B at 10 Mbit/s =
-     * 0.8 ms, 100 B at 500 kbit/s = 1.6 ms). */
-    double rtt[50];
-    assert_int_equal(specx_netem_profile_sample_rtt(p, 3, 1000, 100, rtt, 50, &err), SPECX_OK);
-    for (int i = 0; i < 50; i++) {
-        assert_true(rtt[i] >= 20.0 + 0.8 + 1.6 - 1e-9);
-        assert_true(rtt[i] <= 50.0 + 9.0 + 0.8 + 1.6 + 1e-9);
-    }
-
+    /* describe simulates the reference traffic and lists the targets. */
     char *buf = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&buf, &len);
-    assert_int_equal(specx_netem_profile_describe(p, 1, 1000, m, &err), SPECX_OK);
+    assert_int_equal(specx_netem_profile_describe(p, 1, NULL, false, m, &err), SPECX_OK);
     fclose(m);
     assert_non_null(strstr(buf, "profile custom"));
+    assert_non_null(strstr(buf, "(600 requests)"));
     assert_non_null(strstr(buf, "p95"));
     assert_non_null(strstr(buf, "110.0")); /* the target is listed */
     free(buf);
@@ -158,134 +156,108 @@ static void test_parse_full_file(void **state)
     rmdir(dir);
 }
 
-static void quantiles_of(const specx_netem_profile *p, uint64_t seed, size_t n, double *q50,
-                         double *q90, double *q99)
-{
-    double *v = malloc(n * sizeof *v);
-    assert_non_null(v);
-    specx_err err;
-    assert_int_equal(specx_netem_profile_sample_rtt(p, seed, p->describe_bytes[0],
-                                                    p->describe_bytes[1], v, n, &err),
-                     SPECX_OK);
-    qsort(v, n, sizeof *v, cmp_double);
-    *q50 = v[n / 2];
-    *q90 = v[n * 90 / 100];
-    *q99 = v[n * 99 / 100];
-    free(v);
-}
-
-static void test_builtins_fit(void **state)
+static void test_distributions(void **state)
 {
     (void)state;
+    /* Every kind is a quantile function of the score z. */
+    specx_netem_profile *p = NULL;
+    specx_err err;
+    assert_int_equal(specx_netem_profile_parse("up.delay = quantiles p10=20 p50=68 p90=336\n"
+                                               "down.delay = lognormal median_ms=10 sigma=0.5\n",
+                                               "t", NULL, &p, &err),
+                     SPECX_OK);
+    const sx_netem_dist *q = &p->dir[SPECX_NETEM_UP].delay;
+    const sx_netem_dist *ln = &p->dir[SPECX_NETEM_DOWN].delay;
+    assert_true(fabs(sx_netem_dist_at(q, 0.0) - 68.0) < 1e-9);
+    assert_true(fabs(sx_netem_dist_at(q, sx_netem_probit(0.9)) - 336.0) < 1e-6);
+    assert_true(fabs(sx_netem_dist_at(q, sx_netem_probit(0.1)) - 20.0) < 1e-6);
+    /* Beyond the last knot the last segment's slope carries on. */
+    double slope = log(336.0 / 68.0) / sx_netem_probit(0.9);
+    assert_true(fabs(log(sx_netem_dist_at(q, 2.0)) - (log(68.0) + 2.0 * slope)) < 1e-9);
+    assert_true(fabs(sx_netem_dist_at(ln, 1.0) - 10.0 * exp(0.5)) < 1e-9);
+    for (double z = -3; z < 3; z += 0.25) { /* nondecreasing in z */
+        assert_true(sx_netem_dist_at(q, z + 0.25) >= sx_netem_dist_at(q, z));
+    }
+    assert_false(sx_netem_dist_is_fixed(q));
+    specx_netem_profile_free(p);
+
+    /* Built-ins all load, name themselves and carry reference traffic. */
     const char *const *names = specx_netem_builtin_names();
     int count = 0;
     for (; names[count]; count++) {
-        specx_netem_profile *p = NULL;
-        specx_err err = {{0}};
         assert_int_equal(specx_netem_profile_load(names[count], &p, &err), SPECX_OK);
         assert_string_equal(specx_netem_profile_name(p), names[count]);
+        if (strcmp(names[count], "none") != 0) {
+            assert_non_null(specx_netem_profile_reference(p));
+            assert_true(p->ntargets >= 3);
+        }
         specx_netem_profile_free(p);
     }
-    assert_true(count >= 3);
-
-    /* 5g-sf reproduces the paper's 68 / 336 / 3027 ms RTT quantiles. */
-    specx_netem_profile *p = NULL;
-    specx_err err;
-    assert_int_equal(specx_netem_profile_load("5g-sf", &p, &err), SPECX_OK);
-    double q50, q90, q99;
-    quantiles_of(p, 11, 400000, &q50, &q90, &q99);
-    assert_true(q50 > 68 * 0.97 && q50 < 68 * 1.03);
-    assert_true(q90 > 336 * 0.95 && q90 < 336 * 1.05);
-    assert_true(q99 > 3027 * 0.92 && q99 < 3027 * 1.08);
-    specx_netem_profile_free(p);
-
-    /* lan is about a millisecond; lte's 33.3 KB frame pays the 8 Mbit/s uplink. */
-    assert_int_equal(specx_netem_profile_load("lan", &p, &err), SPECX_OK);
-    quantiles_of(p, 11, 20000, &q50, &q90, &q99);
-    assert_true(q50 > 0.8 && q50 < 1.6);
-    specx_netem_profile_free(p);
-    assert_int_equal(specx_netem_profile_load("lte", &p, &err), SPECX_OK);
-    quantiles_of(p, 11, 20000, &q50, &q90, &q99);
-    assert_true(q50 > 44 + 33 && q50 < 90);
-    specx_netem_profile_free(p);
+    assert_true(count >= 4);
 }
 
-static void test_deterministic_sampling(void **state)
+static void test_streams(void **state)
 {
     (void)state;
-    specx_netem_profile *p = NULL;
-    specx_err err;
-    assert_int_equal(specx_netem_profile_load("5g-sf", &p, &err), SPECX_OK);
-    double a[256], b[256], c[256];
-    assert_int_equal(specx_netem_profile_sample_rtt(p, 42, 0, 0, a, 256, &err), SPECX_OK);
-    assert_int_equal(specx_netem_profile_sample_rtt(p, 42, 0, 0, b, 256, &err), SPECX_OK);
-    assert_int_equal(specx_netem_profile_sample_rtt(p, 43, 0, 0, c, 256, &err), SPECX_OK);
-    assert_memory_equal(a, b, sizeof a);
-    int differ = 0;
-    for (int i = 0; i < 256; i++) {
-        differ += a[i] != c[i];
-    }
-    assert_true(differ > 200);
-    specx_netem_profile_free(p);
-
-    /* Per-connection streams: same (seed, conn, dir) → same draws; another
-     * connection or direction → another stream. */
-    nx_rng r1, r2, r3, r4;
-    nx_rng_seed(&r1, 9, NX_STREAM_CONN(3, SPECX_NETEM_UP));
-    nx_rng_seed(&r2, 9, NX_STREAM_CONN(3, SPECX_NETEM_UP));
-    nx_rng_seed(&r3, 9, NX_STREAM_CONN(4, SPECX_NETEM_UP));
-    nx_rng_seed(&r4, 9, NX_STREAM_CONN(3, SPECX_NETEM_DOWN));
+    /* Same (seed, stream) → same draws; another stream → others. */
+    sx_netem_rng r1, r2, r3, r4;
+    sx_netem_rng_seed(&r1, 9, SX_NETEM_STREAM_DELAY(SPECX_NETEM_UP));
+    sx_netem_rng_seed(&r2, 9, SX_NETEM_STREAM_DELAY(SPECX_NETEM_UP));
+    sx_netem_rng_seed(&r3, 9, SX_NETEM_STREAM_DELAY(SPECX_NETEM_DOWN));
+    sx_netem_rng_seed(&r4, 10, SX_NETEM_STREAM_DELAY(SPECX_NETEM_UP));
     int same = 0, d3 = 0, d4 = 0;
     for (int i = 0; i < 100; i++) {
-        uint64_t x1 = nx_rng_next(&r1), x2 = nx_rng_next(&r2);
+        uint64_t x1 = sx_netem_rng_next(&r1), x2 = sx_netem_rng_next(&r2);
         same += x1 == x2;
-        d3 += x1 != nx_rng_next(&r3);
-        d4 += x1 != nx_rng_next(&r4);
+        d3 += x1 != sx_netem_rng_next(&r3);
+        d4 += x1 != sx_netem_rng_next(&r4);
     }
     assert_int_equal(same, 100);
     assert_int_equal(d3, 100);
     assert_int_equal(d4, 100);
 
     /* Normal draws have the right first two moments. */
-    nx_rng_seed(&r1, 1, 0);
+    sx_netem_rng_seed(&r1, 1, 0);
     double s = 0, s2 = 0;
     for (int i = 0; i < 100000; i++) {
-        double z = nx_rng_normal(&r1);
+        double z = sx_netem_rng_normal(&r1);
         s += z;
         s2 += z * z;
     }
     assert_true(s / 100000 > -0.02 && s / 100000 < 0.02);
     assert_true(s2 / 100000 > 0.97 && s2 / 100000 < 1.03);
-    assert_true(nx_probit(0.5) > -1e-9 && nx_probit(0.5) < 1e-9);
-    assert_true(nx_probit(0.99) > 2.3263 && nx_probit(0.99) < 2.3264);
+    assert_true(sx_netem_probit(0.5) > -1e-9 && sx_netem_probit(0.5) < 1e-9);
+    assert_true(sx_netem_probit(0.99) > 2.3263 && sx_netem_probit(0.99) < 2.3264);
+    assert_true(fabs(sx_netem_normal_cdf(sx_netem_probit(0.9)) - 0.9) < 1e-12);
 }
 
 static void test_outage_schedules(void **state)
 {
     (void)state;
     const int64_t ms = 1000000;
-    nx_outage_cfg per = {
-        .kind = NX_OUTAGE_PERIODIC, .period_ms = 1000, .duration_ms = 200, .offset_ms = 100};
-    nx_outage_sched s;
-    nx_outage_init(&s, &per, 0, 1);
-    assert_int_equal(nx_outage_adjust(&s, 50 * ms), 50 * ms);     /* before the first */
-    assert_int_equal(nx_outage_adjust(&s, 150 * ms), 300 * ms);   /* inside: to its end */
-    assert_int_equal(nx_outage_adjust(&s, 300 * ms), 300 * ms);   /* end is open */
-    assert_int_equal(nx_outage_adjust(&s, 1100 * ms), 1300 * ms); /* second period */
-    assert_int_equal(nx_outage_elapsed(&s, 2150 * ms), 450 * ms); /* 200+200+50 */
-    nx_outage_free(&s);
+    sx_netem_outage_cfg per = {
+        .kind = SX_NETEM_OUTAGE_PERIODIC, .period_ms = 1000, .duration_ms = 200, .offset_ms = 100};
+    sx_netem_outage s;
+    sx_netem_outage_init(&s, &per, 0, 1);
+    assert_int_equal(sx_netem_outage_adjust(&s, 50 * ms), 50 * ms);     /* before the first */
+    assert_int_equal(sx_netem_outage_adjust(&s, 150 * ms), 300 * ms);   /* inside: to its end */
+    assert_int_equal(sx_netem_outage_adjust(&s, 300 * ms), 300 * ms);   /* end is open */
+    assert_int_equal(sx_netem_outage_adjust(&s, 1100 * ms), 1300 * ms); /* second period */
+    assert_int_equal(sx_netem_outage_elapsed(&s, 2150 * ms), 450 * ms); /* 200+200+50 */
+    sx_netem_outage_clear(&s);
 
     /* Random: same seed → same intervals; elapsed equals the sum of the
      * generated intervals, also after pruning. */
-    nx_outage_cfg rnd = {.kind = NX_OUTAGE_RANDOM, .mean_interval_ms = 500, .duration_ms = 100};
-    nx_outage_sched a, b;
-    nx_outage_init(&a, &rnd, 0, 77);
-    nx_outage_init(&b, &rnd, 0, 77);
+    sx_netem_outage_cfg rnd = {
+        .kind = SX_NETEM_OUTAGE_RANDOM, .mean_interval_ms = 500, .duration_ms = 100};
+    sx_netem_outage a, b;
+    sx_netem_outage_init(&a, &rnd, 0, 77);
+    sx_netem_outage_init(&b, &rnd, 0, 77);
     int64_t t_end = 20000 * ms;
     int hits = 0;
     for (int64_t t = 0; t < t_end; t += 7 * ms) {
-        specx_time_t x = nx_outage_adjust(&a, t);
-        assert_int_equal(x, nx_outage_adjust(&b, t));
+        specx_time_t x = sx_netem_outage_adjust(&a, t);
+        assert_int_equal(x, sx_netem_outage_adjust(&b, t));
         assert_true(x >= t && x <= t + 100 * ms);
         hits += x != t;
     }
@@ -297,22 +269,22 @@ static void test_outage_schedules(void **state)
             total += (a.end[i] < t_end ? a.end[i] : t_end) - a.start[i];
         }
     }
-    assert_int_equal(nx_outage_elapsed(&a, t_end), total);
-    nx_outage_prune(&a, t_end / 2);
-    assert_int_equal(nx_outage_elapsed(&a, t_end), total);
-    nx_outage_sched c;
-    nx_outage_init(&c, &rnd, 0, 78);
-    assert_true(nx_outage_elapsed(&c, t_end) != total);
-    nx_outage_free(&a);
-    nx_outage_free(&b);
-    nx_outage_free(&c);
+    assert_int_equal(sx_netem_outage_elapsed(&a, t_end), total);
+    sx_netem_outage_prune(&a, t_end / 2);
+    assert_int_equal(sx_netem_outage_elapsed(&a, t_end), total);
+    sx_netem_outage c;
+    sx_netem_outage_init(&c, &rnd, 0, 78);
+    assert_true(sx_netem_outage_elapsed(&c, t_end) != total);
+    sx_netem_outage_clear(&a);
+    sx_netem_outage_clear(&b);
+    sx_netem_outage_clear(&c);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_errors),     cmocka_unit_test(test_parse_full_file),
-        cmocka_unit_test(test_builtins_fit),     cmocka_unit_test(test_deterministic_sampling),
+        cmocka_unit_test(test_distributions),    cmocka_unit_test(test_streams),
         cmocka_unit_test(test_outage_schedules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
