@@ -28,6 +28,13 @@ typedef enum specx_image_format {
 
 specx_image_format specx_image_sniff(const uint8_t *data, size_t len);
 
+/* The image size from the header alone (PNG's IHDR, JPEG's frame header),
+ * without decoding anything: for refusing an image whose decoded size would
+ * be over a limit before spending memory or time on it. SPECX_EFORMAT when
+ * there is no readable header. */
+specx_status specx_image_probe(const uint8_t *data, size_t len, int *width, int *height,
+                               specx_err *err);
+
 /* Decodes JPEG or PNG (grey, RGB, RGBA, palette, 16-bit are converted to RGB8). */
 specx_status specx_image_decode(const uint8_t *data, size_t len, size_t max_pixels,
                                 specx_image *out, specx_err *err);

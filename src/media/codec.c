@@ -466,6 +466,53 @@ specx_status specx_png_encode(const specx_image *img, uint8_t **out, size_t *out
 
 /* ---- dispatch and files -------------------------------------------------- */
 
+specx_status specx_image_probe(const uint8_t *data, size_t len, int *width, int *height,
+                               specx_err *err)
+{
+    if (data == NULL || width == NULL || height == NULL) {
+        return specx_err_set(err, SPECX_EINVAL, "image probe: NULL argument");
+    }
+    switch (specx_image_sniff(data, len)) {
+    case SPECX_FORMAT_PNG: {
+        /* IHDR is the first chunk: length (13), type, width, height. */
+        if (len < 24 || memcmp(data + 12, "IHDR", 4) != 0) {
+            return specx_err_set(err, SPECX_EFORMAT, "corrupt PNG (no IHDR chunk first)");
+        }
+        uint32_t w = (uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 | (uint32_t)data[18] << 8 |
+                     data[19];
+        uint32_t h = (uint32_t)data[20] << 24 | (uint32_t)data[21] << 16 | (uint32_t)data[22] << 8 |
+                     data[23];
+        if (w < 1 || h < 1 || w > INT_MAX || h > INT_MAX) {
+            return specx_err_set(err, SPECX_EFORMAT, "corrupt PNG: image size %ux%u", (unsigned)w,
+                                 (unsigned)h);
+        }
+        *width = (int)w;
+        *height = (int)h;
+        return SPECX_OK;
+    }
+    case SPECX_FORMAT_JPEG: {
+        tjhandle tj = tjInitDecompress();
+        if (tj == NULL) {
+            return specx_err_set(err, SPECX_ENOMEM, "cannot create a JPEG decoder");
+        }
+        int w = 0, h = 0, subsamp = 0, cs = 0;
+        specx_status st = SPECX_OK;
+        if (len > ULONG_MAX ||
+            tjDecompressHeader3(tj, data, (unsigned long)len, &w, &h, &subsamp, &cs) != 0) {
+            st = jpeg_error(data, len, tjGetErrorStr2(tj), err);
+        } else if (w < 1 || h < 1) {
+            st = jpeg_error(data, len, "no image frame", err);
+        }
+        tjDestroy(tj);
+        *width = w;
+        *height = h;
+        return st;
+    }
+    default:
+        return specx_err_set(err, SPECX_EFORMAT, "neither JPEG nor PNG");
+    }
+}
+
 specx_status specx_image_decode(const uint8_t *data, size_t len, size_t max_pixels,
                                 specx_image *out, specx_err *err)
 {

@@ -46,11 +46,12 @@ struct sx_serve_job {
 
 /* Arrival now, the given deadline, no request yet. */
 void sx_serve_job_init(sx_serve_job *j, specx_time_t deadline, sx_serve_job_done_fn done);
-/* Decodes a Request into j->req and checks it: an image that is there and
- * is JPEG or PNG (unless no_decode), or a cancel. Tightens j->deadline by
- * the request's budget. On error msg says what was wrong (j->req is empty). */
-specx_status sx_serve_job_parse(sx_serve_job *j, grpc_byte_buffer *bb, bool no_decode, char *msg,
-                                size_t msglen);
+/* Decodes a Request into j->req and checks it: an image that is there, is
+ * JPEG or PNG and whose header says at most max_pixels (unless no_decode;
+ * SPECX_ETOOBIG when over), or a cancel. Tightens j->deadline by the
+ * request's budget. On error msg says what was wrong (j->req is empty). */
+specx_status sx_serve_job_parse(sx_serve_job *j, grpc_byte_buffer *bb, bool no_decode,
+                                size_t max_pixels, char *msg, size_t msglen);
 
 typedef struct sx_serve_queue {
     pthread_mutex_t mu;
@@ -60,7 +61,7 @@ typedef struct sx_serve_queue {
     bool quit;
     sx_serve_stats *stats;
     bool no_decode;
-    size_t max_pixels;
+    size_t max_pixels; /* in effect (the default applied) */
     int nworkers, started;
     specx_detector **dets;
     pthread_t *threads;
