@@ -650,6 +650,18 @@ static bool prepare(eval_ctx *e)
         }
     }
     load_names(e);
+    if (e->n_names == 0) {
+        fprintf(stderr, "specx eval: no coco.names in the model directory: label class ids "
+                        "are not checked\n");
+    } else {
+        /* a class id past the names is a label the models cannot produce:
+         * it would count as a miss, silently */
+        st = specx_eval_dataset_check_classes(e->ds, (int)e->n_names, "coco.names", &err);
+        if (st != SPECX_OK) {
+            fprintf(stderr, "specx eval: %s\n", specx_err_text(&err, st));
+            return false;
+        }
+    }
     if (!o->quiet) {
         fprintf(stderr, "specx eval: decoding %zu images of %s\n", e->n, o->dataset);
     }

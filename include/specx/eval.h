@@ -47,10 +47,16 @@ typedef struct specx_eval_dataset {
 
 /* Loads ROOT/IMAGES (JPEG/PNG files; NULL = "images") and YOLO labels from
  * ROOT/LABELS/<stem>.txt (NULL = "labels"; lines "class cx cy w h",
- * normalised to 0..1). An image without a label file has no objects. Image
- * sizes come from the JPEG SOF / PNG IHDR headers. */
+ * normalised to 0..1). An image without a label file has no objects, but a
+ * missing label directory (SPECX_ENOTFOUND) or one without a single
+ * labelled object (SPECX_EFORMAT) is an error. Image sizes come from the
+ * JPEG SOF / PNG IHDR headers. */
 specx_status specx_eval_dataset_load(const char *root, const char *images, const char *labels,
                                      specx_eval_dataset **out, specx_err *err);
+/* SPECX_EFORMAT naming the image when a label's class id is not below
+ * n_classes (the names list, called names_origin in the message). */
+specx_status specx_eval_dataset_check_classes(const specx_eval_dataset *ds, int n_classes,
+                                              const char *names_origin, specx_err *err);
 void specx_eval_dataset_free(specx_eval_dataset *ds); /* NULL-safe */
 
 /* Width and height of a JPEG or PNG file from its header (no decoding). */
