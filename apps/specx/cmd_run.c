@@ -146,19 +146,26 @@ static cJSON *summary_json(const specx_pipeline_run_config *cfg, specx_pipeline 
     return j;
 }
 
-static void write_summary_json(const specx_pipeline_run_config *cfg, const specx_run_report *rep,
+/* False (after saying why) when the file could not be written. */
+static bool write_summary_json(const specx_pipeline_run_config *cfg, const specx_run_report *rep,
                                specx_pipeline *p, const specx_pipeline_run_counts *c,
                                const specx_operator_stats *s)
 {
     cJSON *j = summary_json(cfg, p, c, s);
     char *txt = j != NULL ? cJSON_Print(j) : NULL;
     FILE *sf = txt != NULL ? fopen(rep->stats_json, "w") : NULL;
-    if (sf == NULL || fprintf(sf, "%s\n", txt) < 0 || fclose(sf) != 0) {
+    bool ok = sf != NULL;
+    if (sf != NULL) {
+        ok = fprintf(sf, "%s\n", txt) >= 0;
+        ok = fclose(sf) == 0 && ok; /* a full disk shows at the flush */
+    }
+    if (!ok) {
         fprintf(stderr, "%s: cannot write %s: %s\n", rep->prog, rep->stats_json,
                 txt == NULL ? "out of memory" : strerror(errno));
     }
     free(txt);
     cJSON_Delete(j);
+    return ok;
 }
 
 static void print_counts(specx_pipeline *p, const specx_pipeline_run_counts *c, FILE *f)
@@ -178,7 +185,8 @@ static void print_counts(specx_pipeline *p, const specx_pipeline_run_counts *c, 
     fprintf(f, "%s\n", c->no_result > 0 ? ")" : "");
 }
 
-static void print_summary(const specx_pipeline_run_config *cfg, const specx_run_report *rep,
+/* False when the summary or its JSON could not be written (said on stderr). */
+static bool print_summary(const specx_pipeline_run_config *cfg, const specx_run_report *rep,
                           specx_pipeline_run *run, FILE *f)
 {
     specx_pipeline *p = specx_pipeline_run_engine(run);
@@ -186,7 +194,7 @@ static void print_summary(const specx_pipeline_run_config *cfg, const specx_run_
     specx_operator_stats *s = NULL;
     if (specx_pipeline_stats(p, &s) != SPECX_OK) {
         fprintf(stderr, "%s: cannot read statistics\n", rep->prog);
-        return;
+        return false;
     }
     char dl[32] = "none";
     if (cfg->pipeline.deadline != SPECX_TIME_NEVER) {
@@ -215,10 +223,14 @@ static void print_summary(const specx_pipeline_run_config *cfg, const specx_run_
                     c->first_failure[i]);
         }
     }
-    if (rep->stats_json != NULL) {
-        write_summary_json(cfg, rep, p, c, s);
-    }
+    bool ok = rep->stats_json == NULL || write_summary_json(cfg, rep, p, c, s);
     specx_operator_stats_free(s);
+    if (fflush(f) != 0 || ferror(f)) {
+        fprintf(stderr, "%s: cannot write the summary to %s: %s\n", rep->prog,
+                f == stdout ? "stdout" : "stderr", strerror(errno));
+        ok = false;
+    }
+    return ok;
 }
 
 /* Opens the run with FFmpeg's own lines about a file it cannot open ("moov
@@ -245,14 +257,31 @@ int specx_cmd_run_video(const specx_pipeline_run_config *run_cfg, const specx_ru
     with_hooks.notice_user = &v;
     const specx_pipeline_run_config *cfg = &with_hooks;
     specx_err err = {{0}};
-    specx_status st = open_quietly(cfg, rep->verbose, &v.run, &err);
-    if (st != SPECX_OK) {
-        fprintf(stderr, "%s: %s\n", rep->prog, specx_err_text(&err, st));
-        return 1;
-    }
+    /* Caught from before the open (a model load, FFmpeg probing a stream
+     * can take seconds): a SIGINT then is not lost, also in a process that
+     * inherited SIGINT ignored (a background job of a script), which would
+     * otherwise run to the end of the video. */
     atomic_bool stop = false;
     specx_cli_sigint_catch(&stop);
+    specx_status st = open_quietly(cfg, rep->verbose, &v.run, &err);
+    if (st != SPECX_OK || atomic_load(&stop)) {
+        specx_cli_sigint_restore();
+        if (st != SPECX_OK) {
+            fprintf(stderr, "%s: %s\n", rep->prog, specx_err_text(&err, st));
+        } else {
+            fprintf(stderr, "%s: interrupted before the first frame\n", rep->prog);
+            specx_pipeline_run_close(v.run);
+        }
+        return 1;
+    }
+    /* FFmpeg's own lines about a damaged stream would come before, and
+     * repeat, what our error says; --verbose shows them. */
+    int av_level = av_log_get_level();
+    if (!rep->verbose) {
+        av_log_set_level(AV_LOG_FATAL);
+    }
     st = specx_pipeline_run_play(v.run, &stop, &err);
+    av_log_set_level(av_level);
     specx_cli_sigint_restore();
     const specx_pipeline_run_counts *c = specx_pipeline_run_counts_get(v.run);
     if (v.progress_shown) {
@@ -269,7 +298,11 @@ int specx_cmd_run_video(const specx_pipeline_run_config *run_cfg, const specx_ru
     }
     if (c->pushed > 0) {
         bool to_stdout = cfg->jsonl != NULL && strcmp(cfg->jsonl, "-") == 0;
-        print_summary(cfg, rep, v.run, to_stdout ? stderr : stdout);
+        /* lost output fails the run: a caller reading our exit code must
+         * not take a missing summary or stats file for a result */
+        if (!print_summary(cfg, rep, v.run, to_stdout ? stderr : stdout)) {
+            rc = 1;
+        }
     }
     if (rc == 0 && c->outputs > 0 && c->no_result == c->outputs) {
         /* e.g. remote-only against a server that is down */
