@@ -15,6 +15,7 @@
 #include "specx/codec.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <png.h>
 #include <setjmp.h>
@@ -24,6 +25,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <turbojpeg.h>
+#include <unistd.h>
 
 #define DEFAULT_MAX_PIXELS ((size_t)64 * 1024 * 1024)
 #define IMAGE_MAX_SIDE 32768                          /* specx_image_alloc's limit */
@@ -547,15 +549,18 @@ specx_status specx_image_load(const char *path, specx_image *out, specx_err *err
     if (path == NULL || out == NULL) {
         return specx_err_set(err, SPECX_EINVAL, "image load: NULL argument");
     }
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
+    /* Opened without blocking, so that a FIFO (or a device) is refused as
+     * not a regular file instead of waiting forever for a writer. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         int e = errno;
         return specx_err_set(err, e == ENOENT ? SPECX_ENOTFOUND : SPECX_EIO, "%s: %s", path,
                              strerror(e));
     }
     struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
+    FILE *f = NULL;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (f = fdopen(fd, "rb")) == NULL) {
+        close(fd);
         return specx_err_set(err, SPECX_EIO, "%s: not a regular file", path);
     }
     if ((long long)sb.st_size > FILE_MAX_BYTES) {
