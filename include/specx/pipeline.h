@@ -25,9 +25,10 @@
  *    finish block until outputs are delivered (bounded by the deadline and the
  *    local queue, or by the servers when the deadline is SPECX_TIME_NEVER).
  *  - Ownership: push takes the image (also on error); everything in a
- *    specx_pipeline_output is borrowed for the callback (the image may be
- *    drawn on). Errors are specx_status with a message naming the model,
- *    server or file. */
+ *    specx_pipeline_output is borrowed, read-only, for the callback (the
+ *    frame's pixels may still be read by a cancelled local call: draw on a
+ *    copy). Errors are specx_status with a message naming the model, server
+ *    or file. */
 #ifndef SPECX_PIPELINE_H
 #define SPECX_PIPELINE_H
 
@@ -87,8 +88,11 @@ typedef struct specx_pipeline_output {
     size_t n_exec;
     const specx_pipeline_exec *exec;    /* indexed like executors */
     const specx_detections *detections; /* the winner's; NULL for "no result" */
-    specx_image *image;                 /* the frame; the callback may draw on it */
-    const specx_output *raw;            /* the operator's output */
+    /* The frame, read-only: a local call cancelled when this output was
+     * decided may still be reading it (until its detector's next cancel
+     * checkpoint). Copy it to draw on it. */
+    const specx_image *image;
+    const specx_output *raw; /* the operator's output */
 } specx_pipeline_output;
 
 typedef void (*specx_pipeline_output_fn)(void *user, const specx_pipeline_output *out);
