@@ -4,9 +4,11 @@
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 300
 CMAKE ?= cmake
 
-.PHONY: all deps assets build build-asan test demo bench valgrind format format-check lint tidy clean
+.PHONY: all deps assets build build-asan test fuzz demo bench valgrind format format-check lint tidy clean
 
 all: build
 
@@ -31,6 +33,16 @@ build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 # The test command: the whole suite under ASan + UBSan.
 test: assets build-asan
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# libFuzzer harnesses (fuzz/), each run FUZZ_SECONDS from its seed corpus;
+# clang with ASan + UBSan, every module instrumented for coverage.
+$(FUZZ_BUILD)/CMakeCache.txt:
+	CC=clang CXX=clang++ $(CMAKE) -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DSPECX_SANITIZE=ON -DSPECX_FUZZ=ON -DSPECX_WITH_XNN=OFF
+
+fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
+	$(CMAKE) --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
+	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 demo: assets build
 	$(BUILD)/specx demo $(DEMO_ARGS)
@@ -63,4 +75,4 @@ tidy: build
 	  $$(git ls-files 'src/*.c' 'apps/*.c' 'bench/*.c' 'examples/*.c' $(foreach f,$(TIDY_EXCLUDE),':!$(f)'))
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

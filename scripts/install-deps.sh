@@ -25,6 +25,9 @@ PACKAGES=(
   libssl-dev
   # sanitizers, checks
   valgrind
+  # fuzzing: clang with libFuzzer (-fsanitize=fuzzer is in libclang-rt-14-dev,
+  # which clang only recommends)
+  clang libclang-rt-14-dev
 )
 
 dry=0
