@@ -642,6 +642,9 @@ static long long file_bytes(const char *path)
 
 specx_status sx_detect_cfg_check(const specx_model_files *files, specx_err *err)
 {
+    if (files == NULL) {
+        return specx_err_set(err, SPECX_EINVAL, "cfg check: no model files");
+    }
     char *text = NULL;
     size_t len = 0;
     specx_status st = read_cfg(files, &text, &len, err);

@@ -192,7 +192,7 @@ static void u_on_recv(sx_rpc_tag *t, bool ok)
     specx_server *srv = u->srv;
     bool timer_fired = u->timer_armed && !sx_serve_timer_disarm(&srv->timers, &u->timer);
     if (u->timer_armed && !timer_fired) {
-        ucall_unref(u); /* the timer's ref (the main one is still held) */
+        atomic_fetch_sub(&u->refs, 1); /* the timer's; the main ref keeps u */
     }
     sx_serve_admit_busy(&srv->admit, &u->adm);
     if (timer_fired || atomic_load(&u->evicted)) {
@@ -236,7 +236,7 @@ static void read_request(ucall *u)
     one.data.recv_message.recv_message = &u->payload;
     if (grpc_call_start_batch(u->call, &one, 1, &u->t_recv, NULL) != GRPC_CALL_OK) {
         if (u->timer_armed && sx_serve_timer_disarm(&srv->timers, &u->timer)) {
-            ucall_unref(u);
+            atomic_fetch_sub(&u->refs, 1); /* the timer's; the main ref keeps u */
         }
         ucall_unref(u);
     }
