@@ -106,9 +106,10 @@ static void run_callbacks(specx_operator *op, msg *first)
     }
 }
 
-void sx_op_deliver_locked(specx_operator *op)
+/* op->mu held (dropped around the callbacks), op->delivering set: deliver
+ * the ready head of line in batches. */
+static void deliver_ready(specx_operator *op)
 {
-    op->delivering = true;
     while (sx_op_head_ready(op)) {
         msg *waiter = NULL;
         msg *first = pop_batch(op, &waiter);
@@ -130,7 +131,17 @@ void sx_op_deliver_locked(specx_operator *op)
             pthread_cond_broadcast(&op->cv);
         }
     }
-    sx_op_run_releases(op);
+}
+
+void sx_op_deliver_locked(specx_operator *op)
+{
+    op->delivering = true;
+    do {
+        deliver_ready(op);
+        /* The releases drop the lock while `delivering` is still set: a
+         * head of line decided meanwhile was left to this thread. */
+        sx_op_run_releases(op);
+    } while (sx_op_head_ready(op));
     op->delivering = false;
     sx_op_wake_waiters(op);
 }
