@@ -340,7 +340,10 @@ static void threads_case(unsigned flags)
         assert_true(r.outputs_before > (size_t)((uintptr_t)r.input - 0x1000));
         assert_int_equal(r.req_frees_before, 2);
     }
-    assert_int_equal(fake_completions(f.l), N); /* each local call ran to the end */
+    /* each local call started ran to the end (one is not started when its
+     * message was decided first: a submitter preempted past the 2 ms
+     * deadlines between two start()s) */
+    assert_int_equal(fake_completions(f.l), fake_starts(f.l));
     fx_teardown(&f);
 }
 
