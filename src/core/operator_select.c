@@ -258,14 +258,17 @@ void sx_op_evaluate(specx_operator *op, msg *m, specx_time_t now, defer *d)
     for (size_t i = 0; i < op->n_ex; i++) {
         slot *s = &m->slots[i];
         int rank = op->ex[i].rank;
-        if (s->sel == SEL_PENDING && s->deadline != SPECX_TIME_NEVER && s->deadline <= now) {
+        bool past = s->deadline != SPECX_TIME_NEVER && s->deadline <= now;
+        if (s->sel == SEL_PENDING && past && s->cstate != CALL_RESERVED) {
             s->sel = SEL_EXPIRED; /* rule 3: no longer pending */
         }
         if (s->sel == SEL_PENDING) {
             if (rank > best_pending_rank) {
                 best_pending_rank = rank;
             }
-            if (s->deadline < next) {
+            /* a call not sent yet with a deadline already past (from the
+             * plan) is still sent: it expires once started, not here */
+            if (s->deadline < next && !past) {
                 next = s->deadline;
             }
         } else if (s->sel == SEL_HELD && rank > best_held_rank) {

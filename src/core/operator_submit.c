@@ -14,6 +14,10 @@
  *    decision drops its reservation (CALL_RESERVED -> CALL_NONE).
  *  - Decided while its start() runs (CALL_STARTING), a call is cancelled
  *    right after start() returns (cancel_req).
+ *  - A reserved call whose deadline is already past (the plan gave one, or
+ *    earlier start()s took that long) is still sent (operator.h): it stays
+ *    pending until started, without a timer, and the evaluation after its
+ *    start() expires it.
  *  - The submitting thread holds a message reference and an op->active
  *    claim until submit returns. */
 #include <stdio.h>
@@ -209,6 +213,9 @@ static void start_one(specx_operator *op, msg *m, size_t i, defer *d)
         if (s->cancel_req) {
             s->cancel_req = false;
             sx_op_defer_cancel(op, m, i, d);
+        } else if (s->deadline <= s->started) {
+            /* sent with its deadline already past: it expires now */
+            sx_op_evaluate(op, m, specx_time_now(), d);
         }
     }
     /* else: completed during start(); the completer has released the call's

@@ -405,6 +405,61 @@ static void test_rule5_remote_only_timeout(void **state)
     fx_teardown(&f);
 }
 
+/* A plan deadline already in the past still sends the call (the executor
+ * sees the past deadline and can fail fast); the call expires at once and is
+ * accounted like any call that missed its deadline. Remote-only: the message
+ * is "no result", timed out, the calls pending_cancelled and counted when
+ * they complete; a fail-fast ETIMEDOUT inside start() is late. */
+static void test_past_deadline_still_sent(void **state)
+{
+    (void)state;
+    fx f;
+    fx_setup(&f, FX_NO_LOCAL);
+    specx_time_t past = FX_T0 - SPECX_MS(5);
+    f.plan.e[f.ia] = (hplan){.kind = SPECX_DEADLINE_ABSOLUTE, .deadline = past};
+    f.plan.e[f.ib] = (hplan){.kind = SPECX_DEADLINE_ABSOLUTE, .deadline = past};
+    assert_int_equal(specx_operator_submit(f.op, NULL, NULL, NULL), OK);
+    assert_int_equal(fake_starts(f.a), 1);
+    assert_int_equal(fake_starts(f.b), 1);
+    assert_int_equal(fake_get(f.a, 0).deadline, past);
+    assert_int_equal(hcollect_count(&f.out), 1); /* expired at once */
+    hout o = hcollect_get(&f.out, 0);
+    assert_int_equal(o.winner, -1);
+    assert_int_equal(o.status, SPECX_ETIMEDOUT);
+    assert_int_equal(o.deadline, past);
+    assert_non_null(strstr(o.reason, "cloud-a missed its deadline"));
+    assert_non_null(strstr(o.reason, "cloud-b missed its deadline"));
+    check_fates(&o, &f, SPECX_FATE_PENDING_CANCELLED, SPECX_FATE_PENDING_CANCELLED, 0);
+    assert_int_equal(fake_get(f.a, 0).cancels, 1); /* completes ECANCELED in cancel() */
+    check_counts(&f, f.ia, 1, 1, 0, 0, 0, 0, 0, 0, 1);
+    assert_int_equal(sx_operator_next_deadline(f.op), SPECX_TIME_NEVER);
+
+    /* cloud-a fails fast inside start(): a missed deadline, late */
+    fake_set_default(f.a, (fake_action){.mode = FAKE_INLINE, .status = SPECX_ETIMEDOUT});
+    f.plan.e[f.ib].skip = true;
+    assert_int_equal(specx_operator_submit(f.op, NULL, NULL, NULL), OK);
+    assert_int_equal(fake_starts(f.a), 2);
+    assert_int_equal(hcollect_count(&f.out), 2);
+    o = hcollect_get(&f.out, 1);
+    assert_int_equal(o.status, SPECX_ETIMEDOUT);
+    check_fates(&o, &f, SPECX_FATE_LATE, SPECX_FATE_SKIPPED, 0);
+    check_counts(&f, f.ia, 2, 2, 0, 0, 1, 0, 0, 0, 1);
+
+    /* beside a future deadline: sent too, and not pending: cloud-b's result
+     * is emitted on arrival although cloud-a ranks higher */
+    fake_set_default(f.a, (fake_action){.mode = FAKE_HOLD});
+    f.plan.e[f.ib] = (hplan){.kind = SPECX_DEADLINE_RELATIVE, .deadline = SPECX_MS(100)};
+    assert_int_equal(specx_operator_submit(f.op, NULL, NULL, NULL), OK);
+    assert_int_equal(fake_starts(f.a), 3);
+    fx_at(&f, 10);
+    assert_true(fake_complete(f.b, 2, OK));
+    assert_int_equal(hcollect_count(&f.out), 3);
+    o = hcollect_get(&f.out, 2);
+    assert_int_equal(o.winner, f.ib);
+    check_fates(&o, &f, SPECX_FATE_PENDING_CANCELLED, SPECX_FATE_WON, 0);
+    fx_teardown(&f);
+}
+
 /* Rule 6 counting: a cancelled call that completes OK anyway counts as
  * cancelled before its deadline, late after it. */
 static void test_rule6_cancelled_completes_anyway(void **state)
@@ -729,6 +784,7 @@ int main(void)
         cmocka_unit_test(test_rule5_fallback_after_deadline),
         cmocka_unit_test(test_rule5_all_failed),
         cmocka_unit_test(test_rule5_remote_only_timeout),
+        cmocka_unit_test(test_past_deadline_still_sent),
         cmocka_unit_test(test_rule6_cancelled_completes_anyway),
         cmocka_unit_test(test_rule7_shed_and_skip),
         cmocka_unit_test(test_rule8_local_only),
