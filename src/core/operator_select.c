@@ -14,10 +14,12 @@
  *    (failed, late), at the decision (won, outranked, never started), or at
  *    the completion of a call outstanding at the decision (late or
  *    cancelled).
- *  - Cancel vs complete: a completion from another thread than a running
- *    cancel() of the same call waits on op->cv until that cancel() returned
- *    (executor.h: cancel() never runs after specx_call_complete() returned);
- *    a completion from inside cancel() (same thread) does not wait. */
+ *  - Cancel vs complete (the handshake on slot.cx, core/operator_internal.h):
+ *    a completion withdraws its call's queued cancel() if that has not
+ *    started, and waits on op->cv only while a cancel() of the same call
+ *    runs on another thread (executor.h: cancel() is never running after
+ *    specx_call_complete() returned; a completion never blocks on other
+ *    calls' work). A completion from inside that cancel() does not wait. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -343,11 +345,35 @@ static void record_completion(specx_operator *op, slot *s, exec_entry *e, specx_
         snprintf(s->errmsg, sizeof s->errmsg, "%s", errmsg);
     }
     s->cstate = CALL_DONE;
+    /* A cancel() queued but not started will not be: the call is over.
+     * CX_QUEUED is only ever stored under op->mu (held here) and never comes
+     * back, so a plain load spares the common case the atomic exchange. */
+    uint8_t queued = CX_QUEUED;
+    if (atomic_load_explicit(&s->cx, memory_order_relaxed) == CX_QUEUED) {
+        atomic_compare_exchange_strong(&s->cx, &queued, CX_NONE);
+    }
     e->in_flight--;
     op->total_in_flight--;
     e->st.completed++;
     if (status == SPECX_OK) {
         specx_hist_record(&e->st.latency, now - s->started);
+    }
+}
+
+/* op->mu held: wait while a cancel() of this call runs on another thread
+ * (executor.h: cancel() is never running after complete() returned). */
+static void wait_own_cancel(specx_operator *op, slot *s)
+{
+    for (;;) {
+        uint8_t cx = atomic_load(&s->cx);
+        if ((cx != CX_RUNNING && cx != CX_WAITED) || pthread_equal(s->canceller, pthread_self())) {
+            return;
+        }
+        /* ask the canceller to wake us; it broadcasts under op->mu, so it
+         * cannot do so before this thread waits */
+        if (cx == CX_WAITED || atomic_compare_exchange_strong(&s->cx, &cx, CX_WAITED)) {
+            sx_op_cv_wait(op);
+        }
     }
 }
 
@@ -384,11 +410,7 @@ void specx_call_complete(specx_call *call, specx_status status, void *result, co
     sx_op_unlock(op);
 
     sx_op_finish(op, &d);
-    /* executor.h: cancel() never runs after complete() returned */
-    while (s->cancelling && !pthread_equal(s->canceller, pthread_self())) {
-        s->complete_waiting = true;
-        sx_op_cv_wait(op);
-    }
+    wait_own_cancel(op, s);
     sx_op_msg_unref(m); /* the call's reference */
     sx_op_run_releases(op);
     op->active--;
