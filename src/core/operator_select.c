@@ -97,8 +97,12 @@ static specx_status no_result_reason(specx_operator *op, msg *m, specx_status fo
 {
     reason_sum sum = {.first_failure = SPECX_OK};
     m->reason[0] = '\0';
-    if (forced != SPECX_OK) {
+    if (forced == SPECX_ESTOPPED) {
         set_reason(m, "operator shut down before a result;");
+    } else if (forced == SPECX_ENOMEM) {
+        set_reason(m, "out of memory arming the deadline timer, decided at once;");
+    } else if (forced != SPECX_OK) {
+        set_reason(m, "no result (%s):", specx_strerror(forced));
     } else {
         set_reason(m, "no result:");
     }

@@ -10,6 +10,7 @@
 /* cmocka.h needs the headers above */
 #include <cmocka.h>
 
+#include "core/operator_internal.h"
 #include "fixture.h"
 
 #define OK SPECX_OK
@@ -460,6 +461,30 @@ static void test_past_deadline_still_sent(void **state)
     fx_teardown(&f);
 }
 
+/* A deadline timer that cannot be armed (allocation failure) decides the
+ * message at once: "no result" with SPECX_ENOMEM and a reason that says so,
+ * not the shutdown text. White-box: the timer heap is replaced by one that
+ * holds a single entry, so the second message's arm fails. */
+static void test_timer_arm_failure_reason(void **state)
+{
+    (void)state;
+    fx f;
+    fx_setup(&f, FX_NO_B);
+    sx_heap_fini(&f.op->timers); /* no submit yet: nothing armed, no thread */
+    assert_int_equal(sx_heap_init_fixed(&f.op->timers, 1), OK);
+    assert_int_equal(specx_operator_submit(f.op, NULL, NULL, NULL), OK);
+    assert_int_equal(specx_operator_submit(f.op, NULL, NULL, NULL), OK);
+    assert_int_equal(hcollect_count(&f.out), 0); /* message 1 waits behind 0 */
+    assert_true(fake_complete(f.a, 0, OK));
+    assert_int_equal(hcollect_count(&f.out), 2);
+    hout o = hcollect_get(&f.out, 1);
+    assert_int_equal(o.winner, -1);
+    assert_int_equal(o.status, SPECX_ENOMEM);
+    assert_null(strstr(o.reason, "shut down"));
+    assert_non_null(strstr(o.reason, "out of memory"));
+    fx_teardown(&f);
+}
+
 /* Rule 6 counting: a cancelled call that completes OK anyway counts as
  * cancelled before its deadline, late after it. */
 static void test_rule6_cancelled_completes_anyway(void **state)
@@ -785,6 +810,7 @@ int main(void)
         cmocka_unit_test(test_rule5_all_failed),
         cmocka_unit_test(test_rule5_remote_only_timeout),
         cmocka_unit_test(test_past_deadline_still_sent),
+        cmocka_unit_test(test_timer_arm_failure_reason),
         cmocka_unit_test(test_rule6_cancelled_completes_anyway),
         cmocka_unit_test(test_rule7_shed_and_skip),
         cmocka_unit_test(test_rule8_local_only),
