@@ -24,7 +24,7 @@
 #include "core/operator_internal.h"
 
 _Thread_local specx_operator *sx_op_tls_in_exec;
-_Thread_local specx_operator *sx_op_tls_in_output;
+_Thread_local specx_operator *sx_op_tls_in_callback;
 
 const char *specx_fate_name(specx_fate f)
 {
@@ -356,8 +356,8 @@ static void join_threads(specx_operator *op)
 
 void specx_operator_shutdown(specx_operator *op)
 {
-    if (op == NULL || sx_op_tls_in_output == op) {
-        return; /* from an output callback it would wait for itself */
+    if (op == NULL || sx_op_tls_in_callback == op || sx_op_tls_in_exec == op) {
+        return; /* from the operator's own calls out it would wait for itself */
     }
     sx_op_lock(op);
     if (op->stopped) {

@@ -39,8 +39,11 @@ static void drain_releases(void)
     while (sx_op_tls_release != NULL) {
         msg *m = sx_op_tls_release;
         sx_op_tls_release = m->next;
-        const specx_operator_config *c = &m->op->cfg;
-        c->input_release(c->release_user, m->input, m->user);
+        specx_operator *op = m->op;
+        specx_operator *prev = sx_op_tls_in_callback;
+        sx_op_tls_in_callback = op; /* no process or shutdown from there */
+        op->cfg.input_release(op->cfg.release_user, m->input, m->user);
+        sx_op_tls_in_callback = prev;
         free(m);
     }
 }
@@ -94,10 +97,10 @@ static void run_callbacks(specx_operator *op, msg *first)
         o->emitted = specx_time_now();
         o->latency = o->emitted - o->arrival;
         if (op->cfg.output != NULL) {
-            specx_operator *prev = sx_op_tls_in_output;
-            sx_op_tls_in_output = op;
+            specx_operator *prev = sx_op_tls_in_callback;
+            sx_op_tls_in_callback = op;
             op->cfg.output(op->cfg.output_user, o);
-            sx_op_tls_in_output = prev;
+            sx_op_tls_in_callback = prev;
         }
         if (o->result != NULL) {
             sx_op_free_result(op, o->winner, o->result);

@@ -196,10 +196,12 @@ struct specx_operator {
     specx_hist latency, hol_wait;
 };
 
-/* Inside start()/cancel() of this operator (then no inline delivery). */
+/* Inside plan/start/cancel of this operator: then no inline delivery, and
+ * process/shutdown refuse (they would wait for this thread). */
 extern _Thread_local specx_operator *sx_op_tls_in_exec;
-/* Inside an output callback of this operator (then no process/shutdown). */
-extern _Thread_local specx_operator *sx_op_tls_in_output;
+/* Inside an output callback or input_release of this operator: then
+ * process/shutdown refuse (they would wait for this thread). */
+extern _Thread_local specx_operator *sx_op_tls_in_callback;
 
 /* ---- locking -------------------------------------------------------------- */
 

@@ -266,9 +266,12 @@ static specx_status submit_msg(specx_operator *op, void *input, void *user, bool
     sx_op_unlock(op);
 
     specx_msg_info info = {.seq = m->seq, .arrival = m->arrival, .input = input, .user = user};
+    specx_operator *prev = sx_op_tls_in_exec;
+    sx_op_tls_in_exec = op; /* plan: no process or shutdown from there */
     for (size_t i = 0; i < op->n_ex; i++) {
         plan_one(op, m, &info, i);
     }
+    sx_op_tls_in_exec = prev;
 
     defer d;
     sx_op_defer_init(&d);
@@ -303,8 +306,8 @@ specx_status specx_operator_process(specx_operator *op, void *input, void *user,
     if (op == NULL || out == NULL) {
         return SPECX_EINVAL;
     }
-    if (sx_op_tls_in_output == op || sx_op_tls_in_exec == op) {
-        return SPECX_EINVAL; /* would wait for its own delivery: deadlock */
+    if (sx_op_tls_in_callback == op || sx_op_tls_in_exec == op) {
+        return SPECX_EINVAL; /* would wait for this thread: deadlock */
     }
     msg *m = NULL;
     specx_status st = submit_msg(op, input, user, true, &m, NULL);

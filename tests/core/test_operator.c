@@ -6,12 +6,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 /* cmocka.h needs the headers above */
 #include <cmocka.h>
 
 #include "core/operator_internal.h"
 #include "fixture.h"
+#include "test_timeout.h"
 
 #define OK SPECX_OK
 
@@ -767,6 +770,152 @@ static void test_advance_needs_manual_timers(void **state)
     fx_teardown(&f);
 }
 
+/* shutdown and process from inside the operator's calls into user and
+ * executor code (plan, start, cancel, input_release) would wait for the
+ * calling thread itself: shutdown returns at once without doing anything,
+ * process fails with SPECX_EINVAL, and the message goes on as if nothing
+ * was asked. Each case runs on a worker thread so that a hang fails the
+ * test instead of stalling it. */
+enum { NEST_PLAN, NEST_START, NEST_CANCEL, NEST_RELEASE, NEST_COUNT };
+
+typedef struct nest nest;
+typedef struct nest_exec {
+    nest *n;
+    specx_call *held;
+} nest_exec;
+
+struct nest {
+    specx_operator *op;
+    int where;
+    nest_exec ex[2]; /* 0: "win" (priority 10), 1: "other" (priority 5) */
+    hcollect out;
+    int nested;              /* times shutdown returned inside a callback */
+    specx_status process_st; /* process() inside the callback */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+};
+
+static void nest_call(nest *n, int where)
+{
+    if (n->where != where) {
+        return;
+    }
+    specx_operator_shutdown(n->op);
+    n->nested++;
+    specx_output *out = NULL;
+    n->process_st = specx_operator_process(n->op, NULL, NULL, &out);
+}
+
+static void nest_plan(void *user, const specx_msg_info *msg, size_t exec_index, specx_plan *out)
+{
+    (void)msg;
+    nest *n = user;
+    if (exec_index == 1) {
+        nest_call(n, NEST_PLAN);
+    }
+    out->deadline = SPECX_SEC(60);
+}
+
+static specx_status nest_start(void *ctx, specx_call *call, void *request, specx_time_t deadline)
+{
+    (void)request;
+    (void)deadline;
+    nest_exec *x = ctx;
+    x->held = call;
+    if (x == &x->n->ex[1]) {
+        nest_call(x->n, NEST_START);
+    }
+    return OK;
+}
+
+static void nest_cancel(void *ctx, specx_call *call)
+{
+    nest_exec *x = ctx;
+    nest_call(x->n, NEST_CANCEL);
+    if (x->held == call) {
+        x->held = NULL;
+        specx_call_complete(call, SPECX_ECANCELED, NULL, NULL);
+    }
+}
+
+static void nest_release(void *user, void *input, void *msg_user)
+{
+    (void)input;
+    (void)msg_user;
+    nest_call(user, NEST_RELEASE);
+}
+
+static const specx_executor_ops nest_ops = {.start = nest_start, .cancel = nest_cancel};
+
+/* submit; "win" answers, which cancels "other"; all on this thread (inline
+ * delivery, cancel completes inline, the last reference drops here). */
+static void *nest_run(void *arg)
+{
+    nest *n = arg;
+    if (specx_operator_submit(n->op, NULL, NULL, NULL) == OK && n->ex[0].held != NULL) {
+        specx_call *c = n->ex[0].held;
+        n->ex[0].held = NULL;
+        fake_result *r = malloc(sizeof *r); /* what the output collector reads */
+        if (r != NULL) {
+            *r = (fake_result){.id = 1};
+        }
+        specx_call_complete(c, r != NULL ? OK : SPECX_ENOMEM, r, NULL);
+    }
+    pthread_mutex_lock(&n->mu);
+    n->done = true;
+    pthread_cond_signal(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    return NULL;
+}
+
+static void test_shutdown_inside_callbacks(void **state)
+{
+    (void)state;
+    for (int where = 0; where < NEST_COUNT; where++) {
+        nest n = {.where = where};
+        hcollect_init(&n.out);
+        pthread_mutex_init(&n.mu, NULL);
+        pthread_cond_init(&n.cv, NULL);
+        specx_operator_config cfg = {.plan = nest_plan,
+                                     .plan_user = &n,
+                                     .output = hcollect_output,
+                                     .output_user = &n.out,
+                                     .delivery = SPECX_DELIVER_INLINE,
+                                     .input_release = nest_release,
+                                     .release_user = &n};
+        assert_int_equal(specx_operator_create(&cfg, &n.op, NULL), OK);
+        for (int i = 0; i < 2; i++) {
+            n.ex[i].n = &n;
+            specx_executor_config c = {.priority = 10 - 5 * i,
+                                       .exec = {.ops = &nest_ops, .ctx = &n.ex[i]}};
+            snprintf(c.name, sizeof c.name, "%s", i == 0 ? "win" : "other");
+            assert_int_equal(specx_operator_add_remote(n.op, &c, NULL, NULL), OK);
+        }
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, nest_run, &n), 0);
+        struct timespec until = specx_test_realtime_in(10);
+        pthread_mutex_lock(&n.mu);
+        while (!n.done && pthread_cond_timedwait(&n.cv, &n.mu, &until) == 0) {
+        }
+        bool done = n.done;
+        pthread_mutex_unlock(&n.mu);
+        if (!done) {
+            fail_msg("case %d: shutdown inside the callback did not return", where);
+        }
+        pthread_join(t, NULL);
+        assert_int_equal(n.nested, 1);
+        assert_int_equal(n.process_st, SPECX_EINVAL);
+        assert_int_equal(hcollect_count(&n.out), 1);
+        hout o = hcollect_get(&n.out, 0);
+        assert_int_equal(o.winner, 0); /* the nested shutdown changed nothing */
+        specx_operator_destroy(n.op);
+        hcollect_fini(&n.out);
+        pthread_mutex_destroy(&n.mu);
+        pthread_cond_destroy(&n.cv);
+    }
+}
+
 /* Contract checks: registration errors and submit without executors. */
 static void test_config_errors(void **state)
 {
@@ -821,6 +970,7 @@ int main(void)
         cmocka_unit_test(test_ordering_slow_early_message),
         cmocka_unit_test(test_advance_needs_manual_timers),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_shutdown_inside_callbacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
