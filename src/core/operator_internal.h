@@ -65,7 +65,8 @@
  *    its own call that is already running. A completion from inside that
  *    cancel() (same thread) does not wait.
  *  - The executor set (op->ex, op->n_ex, op->order, ranks) is frozen at the
- *    first submit and read without the lock from then on. */
+ *    first submit and read without the lock from then on; before that it
+ *    is read and written under op->mu (add_*, executor_count/_name). */
 #ifndef SX_CORE_OPERATOR_INTERNAL_H
 #define SX_CORE_OPERATOR_INTERNAL_H
 
@@ -155,6 +156,7 @@ typedef struct msg {
 
 typedef struct exec_entry {
     specx_executor_config cfg;
+    char *name; /* cfg.name's copy that never moves (executor_name) */
     bool is_local;
     int rank; /* higher = more preferred; local is 0 */
     uint64_t in_flight;

@@ -770,6 +770,74 @@ static void test_advance_needs_manual_timers(void **state)
     fx_teardown(&f);
 }
 
+/* An executor that never runs (the operator below never submits). */
+static specx_status idle_start(void *ctx, specx_call *call, void *request, specx_time_t deadline)
+{
+    (void)ctx;
+    (void)call;
+    (void)request;
+    (void)deadline;
+    return SPECX_EUNAVAILABLE;
+}
+
+static void idle_cancel(void *ctx, specx_call *call)
+{
+    (void)ctx;
+    (void)call;
+}
+
+static const specx_executor_ops idle_ops = {.start = idle_start, .cancel = idle_cancel};
+
+enum { N_NAMES = 200 };
+
+typedef struct adder {
+    specx_operator *op;
+    specx_status st;
+} adder;
+
+static void *add_remotes(void *arg)
+{
+    adder *a = arg;
+    for (int i = 1; i < N_NAMES && a->st == OK; i++) {
+        specx_executor_config c = {.exec = {.ops = &idle_ops}};
+        snprintf(c.name, sizeof c.name, "r%d", i);
+        a->st = specx_operator_add_remote(a->op, &c, NULL, NULL);
+    }
+    return NULL;
+}
+
+/* executor_count / executor_name are thread-safe against add_*, and a name
+ * stays valid until destroy (the table it came from grows meanwhile). */
+static void test_executor_names_while_adding(void **state)
+{
+    (void)state;
+    specx_operator *op = NULL;
+    specx_operator_config cfg = {0};
+    assert_int_equal(specx_operator_create(&cfg, &op, NULL), OK);
+    specx_executor_config c = {.name = "r0", .exec = {.ops = &idle_ops}};
+    assert_int_equal(specx_operator_add_remote(op, &c, NULL, NULL), OK);
+    const char *first = specx_operator_executor_name(op, 0);
+    adder a = {.op = op, .st = OK};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, add_remotes, &a), 0);
+    /* read while the other thread adds (and the table is reallocated) */
+    size_t bad = 0;
+    for (int k = 0; k < 20000 && specx_operator_executor_count(op) < N_NAMES; k++) {
+        size_t n = specx_operator_executor_count(op);
+        const char *name = specx_operator_executor_name(op, n - 1);
+        char want[16];
+        snprintf(want, sizeof want, "r%zu", n - 1);
+        bad += name == NULL || strcmp(name, want) != 0;
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(a.st, OK);
+    assert_int_equal(bad, 0);
+    assert_int_equal(specx_operator_executor_count(op), N_NAMES);
+    assert_string_equal(first, "r0");
+    assert_null(specx_operator_executor_name(op, N_NAMES));
+    specx_operator_destroy(op);
+}
+
 /* shutdown and process from inside the operator's calls into user and
  * executor code (plan, start, cancel, input_release) would wait for the
  * calling thread itself: shutdown returns at once without doing anything,
@@ -970,6 +1038,7 @@ int main(void)
         cmocka_unit_test(test_ordering_slow_early_message),
         cmocka_unit_test(test_advance_needs_manual_timers),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_executor_names_while_adding),
         cmocka_unit_test(test_shutdown_inside_callbacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
