@@ -264,18 +264,20 @@ void sx_op_evaluate(specx_operator *op, msg *m, specx_time_t now, defer *d)
     for (size_t i = 0; i < op->n_ex; i++) {
         slot *s = &m->slots[i];
         int rank = op->ex[i].rank;
-        bool past = s->deadline != SPECX_TIME_NEVER && s->deadline <= now;
-        if (s->sel == SEL_PENDING && past && s->cstate != CALL_RESERVED) {
-            s->sel = SEL_EXPIRED; /* rule 3: no longer pending */
-        }
         if (s->sel == SEL_PENDING) {
+            if (s->deadline > now || s->deadline == SPECX_TIME_NEVER) {
+                if (s->deadline < next) {
+                    next = s->deadline;
+                }
+            } else if (s->cstate != CALL_RESERVED) {
+                s->sel = SEL_EXPIRED; /* rule 3: no longer pending */
+                continue;
+            }
+            /* else: not sent yet, its deadline already past (from the
+             * plan): it is still sent, and expires once started, not here
+             * (no timer either) */
             if (rank > best_pending_rank) {
                 best_pending_rank = rank;
-            }
-            /* a call not sent yet with a deadline already past (from the
-             * plan) is still sent: it expires once started, not here */
-            if (s->deadline < next && !past) {
-                next = s->deadline;
             }
         } else if (s->sel == SEL_HELD && rank > best_held_rank) {
             best_held_rank = rank;
