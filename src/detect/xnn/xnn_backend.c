@@ -1,4 +1,4 @@
-/* xnn_backend.c — the "xnnpack" detector backend: specx_xnn behind the
+/* xnn_backend.c — the "xnnpack" detector backend: sx_xnn behind the
  * specx_detector interface. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,13 +7,13 @@
 
 #include "specx/detector.h"
 
-#include "backend.h"
-#include "xnn.h"
+#include "detect/backend.h"
+#include "detect/xnn/xnn.h"
 
-typedef struct xnn_impl {
-    specx_xnn *x;
+typedef struct backend_impl {
+    sx_xnn *x;
     float thresh, nms;
-} xnn_impl;
+} backend_impl;
 
 static double now_ms(void)
 {
@@ -22,24 +22,25 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static specx_status xnn_detect(void *impl, const specx_image *img, const atomic_bool *cancel,
-                               specx_detections *out, specx_err *err)
+static specx_status backend_detect(void *impl, const specx_image *img, const atomic_bool *cancel,
+                                   specx_detections *out, specx_err *err)
 {
-    xnn_impl *d = impl;
+    backend_impl *d = impl;
     double t0 = now_ms();
-    specx_status st = specx_xnn_detect(d->x, img, d->thresh, d->nms, cancel, out, err);
+    specx_status st = sx_xnn_detect(d->x, img, d->thresh, d->nms, cancel, out, err);
     out->infer_ms = now_ms() - t0;
     return st;
 }
 
-static void xnn_destroy(void *impl)
+static void backend_destroy(void *impl)
 {
-    xnn_impl *d = impl;
-    specx_xnn_close(d->x);
+    backend_impl *d = impl;
+    sx_xnn_close(d->x);
     free(d);
 }
 
-static const specx_detector_ops xnn_ops = {.detect = xnn_detect, .destroy = xnn_destroy};
+static const specx_detector_ops backend_ops = {.detect = backend_detect,
+                                               .destroy = backend_destroy};
 
 specx_status specx_backend_xnnpack_open(const specx_model_files *files,
                                         const specx_detector_config *cfg, specx_detector **out,
@@ -53,14 +54,14 @@ specx_status specx_backend_xnnpack_open(const specx_model_files *files,
         return specx_err_set(err, SPECX_EINVAL,
                              "xnnpack: threshold must be in [0,1), nms in [0,1], threads >= 0");
     }
-    xnn_impl *d = calloc(1, sizeof *d);
+    backend_impl *d = calloc(1, sizeof *d);
     if (d == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
     }
     d->thresh = cfg->threshold > 0 ? cfg->threshold : 0.25f;
     d->nms = cfg->nms > 0 ? cfg->nms : 0.45f;
-    specx_status st = specx_xnn_open(files->cfg, files->weights, files->names,
-                                     cfg->threads > 0 ? cfg->threads : 1, 0, &d->x, err);
+    specx_status st = sx_xnn_open(files->cfg, files->weights, files->names,
+                                  cfg->threads > 0 ? cfg->threads : 1, 0, &d->x, err);
     if (st != SPECX_OK) {
         free(d);
         return st;
@@ -68,11 +69,11 @@ specx_status specx_backend_xnnpack_open(const specx_model_files *files,
     specx_detector_info info = {0};
     snprintf(info.model, sizeof info.model, "%s", files->name);
     snprintf(info.backend, sizeof info.backend, "xnnpack");
-    specx_xnn_input_size(d->x, &info.input_width, &info.input_height);
-    info.num_classes = specx_xnn_num_classes(d->x);
-    st = specx_detector_wrap(&xnn_ops, d, &info, out);
+    sx_xnn_input_size(d->x, &info.input_width, &info.input_height);
+    info.num_classes = sx_xnn_num_classes(d->x);
+    st = specx_detector_wrap(&backend_ops, d, &info, out);
     if (st != SPECX_OK) {
-        xnn_destroy(d);
+        backend_destroy(d);
         return specx_err_set(err, st, "xnnpack: out of memory");
     }
     return SPECX_OK;

@@ -18,7 +18,7 @@
  *   The exception is banded GEMMs (fully_connected operators, whose setup is
  *   cheap): set up per band of rows so that what runs next on the band
  *   (leaky, or the GEMM reading a depthwise band) finds it in cache. */
-#include "xnn_net.h"
+#include "detect/xnn/xnn_net.h"
 
 #include <limits.h>
 #include <math.h>
@@ -56,21 +56,21 @@ typedef struct op {
     int layer;
     int in_layer, in2_layer; /* producers read (-1: the network input) */
     tview in, in2, out;
-    xnn_act post; /* activation applied after the operator (our loop or fused) */
+    sx_xnn_act post; /* activation applied after the operator (our loop or fused) */
     xnn_operator_t xop;
     float *wt; /* OP_DW weights in the kernel's layout */
-    xk_conv cv;
-    xk_pwdw pw; /* OP_PWDW */
+    sx_xnn_conv cv;
+    sx_xnn_pwdw pw; /* OP_PWDW */
     int pw_layer;
-    int band;                /* OP_CONV as a banded GEMM: output rows per band (0: one call) */
-    xnn_act pw_post;         /* OP_DWPW: the 1x1 convolution's activation */
-    float *dw_buf;           /* OP_DWPW: one band of the depthwise output */
-    xk_view vin, vin2, vout; /* resolved */
-    uint64_t ns, min_ns;     /* profile: total and fastest run */
+    int band;                    /* OP_CONV as a banded GEMM: output rows per band (0: one call) */
+    sx_xnn_act pw_post;          /* OP_DWPW: the 1x1 convolution's activation */
+    float *dw_buf;               /* OP_DWPW: one band of the depthwise output */
+    sx_xnn_view vin, vin2, vout; /* resolved */
+    uint64_t ns, min_ns;         /* profile: total and fastest run */
 } op;
 
-struct xnn_net {
-    const xnn_model *m;
+struct sx_xnn_net {
+    const sx_xnn_model *m;
     pthreadpool_t pool;
     int threads;
     int nbuf, nop, narena;
@@ -87,38 +87,38 @@ struct xnn_net {
     unsigned flags;
 };
 
-static xk_view resolve(const xnn_net *net, tview v)
+static sx_xnn_view resolve(const sx_xnn_net *net, tview v)
 {
     const tbuf *b = &net->bufs[v.buf];
-    return (xk_view){
+    return (sx_xnn_view){
         .p = b->p != NULL ? b->p + v.coff : NULL, .h = b->h, .w = b->w, .c = v.c, .stride = b->c};
 }
 
-static int add_buf(xnn_net *net, int h, int w, int c)
+static int add_buf(sx_xnn_net *net, int h, int w, int c)
 {
     tbuf *b = &net->bufs[net->nbuf];
     *b = (tbuf){.h = h, .w = w, .c = c, .def = INT_MAX, .last = -1, .arena = -1};
     return net->nbuf++;
 }
 
-static op *add_op(xnn_net *net, op_kind k, int layer)
+static op *add_op(sx_xnn_net *net, op_kind k, int layer)
 {
     op *o = &net->ops[net->nop++];
     memset(o, 0, sizeof *o);
     o->kind = k;
     o->layer = layer;
-    o->post = XNN_ACT_LINEAR;
+    o->post = SX_XNN_ACT_LINEAR;
     return o;
 }
 
 /* The layer whose computation actually holds layer i's output. */
-static int producer_of(const xnn_model *m, int i)
+static int producer_of(const sx_xnn_model *m, int i)
 {
     while (i >= 0) {
-        const xnn_layer *l = &m->layers[i];
-        if (l->type == XNN_L_DROPOUT || l->type == XNN_L_YOLO) {
+        const sx_xnn_layer *l = &m->layers[i];
+        if (l->type == SX_XNN_L_DROPOUT || l->type == SX_XNN_L_YOLO) {
             i = i - 1;
-        } else if (l->type == XNN_L_ROUTE && l->n_inputs == 1) {
+        } else if (l->type == SX_XNN_L_ROUTE && l->n_inputs == 1) {
             i = l->inputs[0];
         } else {
             return i;
@@ -127,12 +127,12 @@ static int producer_of(const xnn_model *m, int i)
     return -1; /* the network input */
 }
 
-static tview view_of(const xnn_net *net, int layer)
+static tview view_of(const sx_xnn_net *net, int layer)
 {
     return layer < 0 ? (tview){.buf = 0, .coff = 0, .c = 3} : net->views[layer];
 }
 
-static void touch(xnn_net *net, tview v, int step, bool write)
+static void touch(sx_xnn_net *net, tview v, int step, bool write)
 {
     tbuf *b = &net->bufs[v.buf];
     if (write) {
@@ -147,18 +147,18 @@ static void touch(xnn_net *net, tview v, int step, bool write)
  * our activation pass are as fast), and the 1x1 thin (our simple
  * broadcast-FMA loop loses to XNNPACK's GEMM micro-tiles once K grows: at
  * K = 32 it was 4x slower). */
-#define XNN_PWDW_MIN_BYTES (2u << 20)
-#define XNN_PWDW_MAX_K 8
+#define PWDW_MIN_BYTES (2u << 20)
+#define PWDW_MAX_K 8
 /* Depthwise outputs at least this big (past L2) go through a band buffer
  * instead (xl@416: -0.04..-0.26 ms at 208x208x16 and 104x104x64, -0.01..-0.04
  * at 52x52x192; below, every fused pair was 0.01-0.025 ms slower). */
-#define XNN_DWPW_MIN_BYTES (1900u << 10)
+#define DWPW_MIN_BYTES (1900u << 10)
 
 /* How many ops (and yolo heads) read each layer's output; calloc'd, NULL
  * when out of memory. */
-static int *count_readers(const xnn_net *net)
+static int *count_readers(const sx_xnn_net *net)
 {
-    const xnn_model *m = net->m;
+    const sx_xnn_model *m = net->m;
     int *readers = calloc((size_t)m->n, sizeof *readers);
     if (readers == NULL) {
         return NULL;
@@ -185,9 +185,9 @@ static int *count_readers(const xnn_net *net)
  * convolution: computed band by band inside the depthwise op, so the
  * expanded tensor (the widest of an inverted-residual block) never goes
  * through memory. Producers written into a concatenation stay as they are. */
-static void fuse_pwdw(xnn_net *net, const bool *is_placed)
+static void fuse_pwdw(sx_xnn_net *net, const bool *is_placed)
 {
-    const xnn_model *m = net->m;
+    const sx_xnn_model *m = net->m;
     int n = m->n;
     int *readers = count_readers(net);
     int *op_of = malloc((size_t)n * sizeof *op_of);
@@ -210,13 +210,12 @@ static void fuse_pwdw(xnn_net *net, const bool *is_placed)
         if (rd->kind != OP_DW || p < 0 || is_placed[p] || readers[p] != 1 || op_of[p] < 0) {
             continue;
         }
-        const xnn_layer *pl = &m->layers[p];
+        const sx_xnn_layer *pl = &m->layers[p];
         op *pr = &net->ops[op_of[p]];
         size_t bytes = (size_t)pl->out_h * pl->out_w * pl->out_c * sizeof(float);
         if (pr->layer != p || pr->kind != OP_CONV || pl->size != 1 || pl->stride != 1 ||
             pl->pad != 0 || pl->groups != 1 || pl->filters % 8 != 0 ||
-            pl->act == XNN_ACT_LOGISTIC || bytes < XNN_PWDW_MIN_BYTES ||
-            pl->in_c > XNN_PWDW_MAX_K) {
+            pl->act == SX_XNN_ACT_LOGISTIC || bytes < PWDW_MIN_BYTES || pl->in_c > PWDW_MAX_K) {
             continue;
         }
         rd->kind = OP_PWDW;
@@ -232,9 +231,9 @@ static void fuse_pwdw(xnn_net *net, const bool *is_placed)
 /* A direct depthwise convolution whose only reader is the 1x1 convolution
  * scheduled right after it: per band of rows the depthwise output goes to
  * a buffer that stays in cache and XNNPACK's GEMM reads it from there. */
-static void fuse_dwpw(xnn_net *net, const bool *is_placed)
+static void fuse_dwpw(sx_xnn_net *net, const bool *is_placed)
 {
-    const xnn_model *m = net->m;
+    const sx_xnn_model *m = net->m;
     int *readers = count_readers(net);
     if (readers == NULL) {
         return; /* an optimisation: run unfused */
@@ -245,10 +244,10 @@ static void fuse_dwpw(xnn_net *net, const bool *is_placed)
             is_placed[dw->layer] || readers[dw->layer] != 1) {
             continue;
         }
-        const xnn_layer *dl = &m->layers[dw->layer], *pl = &m->layers[pw->layer];
+        const sx_xnn_layer *dl = &m->layers[dw->layer], *pl = &m->layers[pw->layer];
         size_t bytes = (size_t)dl->out_h * dl->out_w * dl->out_c * sizeof(float);
         if (pl->size != 1 || pl->stride != 1 || pl->pad != 0 || pl->groups != 1 ||
-            dl->act == XNN_ACT_LOGISTIC || bytes < XNN_DWPW_MIN_BYTES) {
+            dl->act == SX_XNN_ACT_LOGISTIC || bytes < DWPW_MIN_BYTES) {
             continue;
         }
         dw->kind = OP_DWPW;
@@ -260,9 +259,9 @@ static void fuse_dwpw(xnn_net *net, const bool *is_placed)
     free(readers);
 }
 
-static specx_status plan(xnn_net *net, specx_err *err)
+static specx_status plan(sx_xnn_net *net, specx_err *err)
 {
-    const xnn_model *m = net->m;
+    const sx_xnn_model *m = net->m;
     int n = m->n;
     /* one buffer per layer at most, plus the input */
     net->bufs = calloc((size_t)n + 1, sizeof *net->bufs);
@@ -270,12 +269,12 @@ static specx_status plan(xnn_net *net, specx_err *err)
     /* ops: one per layer plus copies into concatenations */
     int maxops = n;
     for (int i = 0; i < n; i++) {
-        maxops += m->layers[i].type == XNN_L_ROUTE ? m->layers[i].n_inputs : 0;
+        maxops += m->layers[i].type == SX_XNN_L_ROUTE ? m->layers[i].n_inputs : 0;
     }
     net->ops = calloc((size_t)maxops, sizeof *net->ops);
     tview *placed = calloc((size_t)n, sizeof *placed);
     bool *is_placed = calloc((size_t)n, sizeof *is_placed);
-    bool *needs_copy = calloc((size_t)n * XNN_MAX_ROUTE, sizeof *needs_copy);
+    bool *needs_copy = calloc((size_t)n * SX_XNN_MAX_ROUTE, sizeof *needs_copy);
     if (net->bufs == NULL || net->views == NULL || net->ops == NULL || placed == NULL ||
         is_placed == NULL || needs_copy == NULL) {
         free(placed);
@@ -287,8 +286,8 @@ static specx_status plan(xnn_net *net, specx_err *err)
 
     /* concatenations first: they decide where their producers write */
     for (int i = 0; i < n; i++) {
-        const xnn_layer *l = &m->layers[i];
-        if (l->type != XNN_L_ROUTE || l->n_inputs < 2) {
+        const sx_xnn_layer *l = &m->layers[i];
+        if (l->type != SX_XNN_L_ROUTE || l->n_inputs < 2) {
             continue;
         }
         int b = add_buf(net, l->out_h, l->out_w, l->out_c);
@@ -296,20 +295,20 @@ static specx_status plan(xnn_net *net, specx_err *err)
         int off = 0;
         for (int j = 0; j < l->n_inputs; j++) {
             int p = producer_of(m, l->inputs[j]);
-            xnn_layer_type t = p >= 0 ? m->layers[p].type : XNN_L_ROUTE;
-            if (p >= 0 && !is_placed[p] && t != XNN_L_ROUTE) {
+            sx_xnn_layer_type t = p >= 0 ? m->layers[p].type : SX_XNN_L_ROUTE;
+            if (p >= 0 && !is_placed[p] && t != SX_XNN_L_ROUTE) {
                 is_placed[p] = true;
                 placed[p] = (tview){.buf = b, .coff = off, .c = m->layers[p].out_c};
             } else {
-                needs_copy[i * XNN_MAX_ROUTE + j] = true;
+                needs_copy[i * SX_XNN_MAX_ROUTE + j] = true;
             }
             off += m->layers[l->inputs[j]].out_c;
         }
     }
     /* every other layer's view */
     for (int i = 0; i < n; i++) {
-        const xnn_layer *l = &m->layers[i];
-        if (l->type == XNN_L_ROUTE && l->n_inputs >= 2) {
+        const sx_xnn_layer *l = &m->layers[i];
+        if (l->type == SX_XNN_L_ROUTE && l->n_inputs >= 2) {
             continue;
         }
         int p = producer_of(m, i);
@@ -324,13 +323,13 @@ static specx_status plan(xnn_net *net, specx_err *err)
     }
     /* the schedule */
     for (int i = 0; i < n; i++) {
-        const xnn_layer *l = &m->layers[i];
+        const sx_xnn_layer *l = &m->layers[i];
         tview in = view_of(net, i - 1);
         op *o = NULL;
         switch (l->type) {
-        case XNN_L_CONV: {
+        case SX_XNN_L_CONV: {
             bool dw = l->groups > 1 && l->groups == l->in_c && l->groups == l->filters;
-            bool direct = (net->flags & XNN_NET_NO_DIRECT) == 0;
+            bool direct = (net->flags & SX_XNN_NET_NO_DIRECT) == 0;
             if (direct && dw && l->in_c % 8 == 0 && l->size == 3) {
                 o = add_op(net, OP_DW, i);
                 o->post = l->act;
@@ -340,27 +339,27 @@ static specx_status plan(xnn_net *net, specx_err *err)
                 o->post = l->act;
             } else {
                 o = add_op(net, OP_CONV, i);
-                o->post = l->act == XNN_ACT_RELU ? XNN_ACT_LINEAR : l->act;
+                o->post = l->act == SX_XNN_ACT_RELU ? SX_XNN_ACT_LINEAR : l->act;
             }
             break;
         }
-        case XNN_L_MAXPOOL:
+        case SX_XNN_L_MAXPOOL:
             o = add_op(net, OP_MAXPOOL, i);
             break;
-        case XNN_L_SHORTCUT:
+        case SX_XNN_L_SHORTCUT:
             o = add_op(net, OP_ADD, i);
             o->in2 = view_of(net, l->inputs[0]);
             o->in2_layer = producer_of(m, l->inputs[0]);
             o->post = l->act;
             break;
-        case XNN_L_UPSAMPLE:
+        case SX_XNN_L_UPSAMPLE:
             o = add_op(net, OP_UPSAMPLE, i);
             break;
-        case XNN_L_ROUTE: {
+        case SX_XNN_L_ROUTE: {
             int off = 0;
             for (int j = 0; j < l->n_inputs; j++) {
                 int c = m->layers[l->inputs[j]].out_c;
-                if (l->n_inputs >= 2 && needs_copy[i * XNN_MAX_ROUTE + j]) {
+                if (l->n_inputs >= 2 && needs_copy[i * SX_XNN_MAX_ROUTE + j]) {
                     op *cp = add_op(net, OP_COPY, i);
                     cp->in = view_of(net, l->inputs[j]);
                     cp->in_layer = producer_of(m, l->inputs[j]);
@@ -372,7 +371,7 @@ static specx_status plan(xnn_net *net, specx_err *err)
             }
             break;
         }
-        case XNN_L_YOLO:
+        case SX_XNN_L_YOLO:
             if (net->nyolo == (int)(sizeof net->yolo_layer / sizeof net->yolo_layer[0])) {
                 free(placed);
                 free(is_placed);
@@ -381,7 +380,7 @@ static specx_status plan(xnn_net *net, specx_err *err)
             }
             net->yolo_layer[net->nyolo++] = i;
             break;
-        case XNN_L_DROPOUT:
+        case SX_XNN_L_DROPOUT:
             break;
         }
         if (o != NULL) {
@@ -390,7 +389,7 @@ static specx_status plan(xnn_net *net, specx_err *err)
             o->out = net->views[i];
         }
     }
-    if ((net->flags & XNN_NET_NO_DIRECT) == 0) {
+    if ((net->flags & SX_XNN_NET_NO_DIRECT) == 0) {
         fuse_pwdw(net, is_placed);
         fuse_dwpw(net, is_placed);
     }
@@ -425,7 +424,7 @@ static size_t buf_bytes(const tbuf *b)
 /* Greedy interval allocation: buffers in order of first write; each takes
  * the smallest free arena that fits, else grows the largest free one, else
  * opens a new arena. */
-static specx_status assign_arenas(xnn_net *net, specx_err *err)
+static specx_status assign_arenas(sx_xnn_net *net, specx_err *err)
 {
     int nb = net->nbuf;
     int *order = malloc((size_t)nb * sizeof *order);
@@ -499,7 +498,7 @@ static specx_status assign_arenas(xnn_net *net, specx_err *err)
     return st;
 }
 
-static specx_status xnn_fail(specx_err *err, int layer, const char *what, enum xnn_status xs)
+static specx_status op_fail(specx_err *err, int layer, const char *what, enum xnn_status xs)
 {
     return specx_err_set(err, SPECX_EINTERNAL, "xnnpack: layer %d: %s failed (xnn_status %d)",
                          layer, what, (int)xs);
@@ -507,7 +506,7 @@ static specx_status xnn_fail(specx_err *err, int layer, const char *what, enum x
 
 /* Reorders the model's weights [out][kh][kw][in/g] to the kernels'
  * [kh][kw][in/g][out] (depthwise: in/g = 1) and fills the descriptor. */
-static specx_status setup_direct(op *o, const xnn_layer *l)
+static specx_status setup_direct(op *o, const sx_xnn_layer *l)
 {
     int k = l->size, c = l->filters, ci = l->in_c / l->groups;
     size_t taps = (size_t)k * k;
@@ -522,27 +521,27 @@ static specx_status setup_direct(op *o, const xnn_layer *l)
             }
         }
     }
-    o->cv = (xk_conv){.in = o->vin,
-                      .out = o->vout,
-                      .w = o->wt,
-                      .b = l->bias,
-                      .k = k,
-                      .s = l->stride,
-                      .pad = l->pad,
-                      .act = o->post == XNN_ACT_LEAKY  ? 1
-                             : o->post == XNN_ACT_RELU ? 2
-                                                       : 0};
+    o->cv = (sx_xnn_conv){.in = o->vin,
+                          .out = o->vout,
+                          .w = o->wt,
+                          .b = l->bias,
+                          .k = k,
+                          .s = l->stride,
+                          .pad = l->pad,
+                          .act = o->post == SX_XNN_ACT_LEAKY  ? 1
+                                 : o->post == SX_XNN_ACT_RELU ? 2
+                                                              : 0};
     return SPECX_OK;
 }
 
 /* The 1x1 part of an OP_PWDW: weights [in][out] (darknet/XNNPACK hold
  * [out][in]), and one band buffer per parallel task. The depthwise part was
  * set up by setup_direct with the logical expanded tensor as its input. */
-static specx_status setup_pwdw(xnn_net *net, op *o)
+static specx_status setup_pwdw(sx_xnn_net *net, op *o)
 {
-    const xnn_layer *pl = &net->m->layers[o->pw_layer];
+    const sx_xnn_layer *pl = &net->m->layers[o->pw_layer];
     int K = pl->in_c, N = pl->filters;
-    xk_pwdw *f = &o->pw;
+    sx_xnn_pwdw *f = &o->pw;
     float *w = aligned_alloc(64, ((size_t)K * N * sizeof(float) + 63) / 64 * 64);
     if (w == NULL) {
         return SPECX_ENOMEM;
@@ -562,9 +561,9 @@ static specx_status setup_pwdw(xnn_net *net, op *o)
     f->mid_c = N;
     f->pw_w = w;
     f->pw_b = pl->bias;
-    f->pw_act = pl->act == XNN_ACT_LEAKY ? 1 : pl->act == XNN_ACT_RELU ? 2 : 0;
+    f->pw_act = pl->act == SX_XNN_ACT_LEAKY ? 1 : pl->act == SX_XNN_ACT_RELU ? 2 : 0;
     f->dw = o->cv;
-    f->dw.in = (xk_view){.p = NULL, .h = pl->out_h, .w = pl->out_w, .c = N, .stride = N};
+    f->dw.in = (sx_xnn_view){.p = NULL, .h = pl->out_h, .w = pl->out_w, .c = N, .stride = N};
     f->band = 8;
     f->tasks = tasks;
     size_t rows = (size_t)f->band * f->dw.s + (size_t)f->dw.k;
@@ -581,18 +580,18 @@ static specx_status setup_pwdw(xnn_net *net, op *o)
 /* Output band of a banded 1x1 convolution: small enough to stay in L2 for
  * the leaky pass (128 KB to 512 KB measured the same on xl@416; a whole
  * 2 MB tensor run at once costs ~0.4 ms more there). */
-#define XNN_BAND_BYTES (256u << 10)
+#define BAND_BYTES (256u << 10)
 
 /* The depthwise part writes bands of o->band rows into dw_buf; the 1x1
  * part is a fully connected operator set up per band at run time. */
-static specx_status setup_dwpw(xnn_net *net, op *o, const xnn_layer *l, specx_err *err)
+static specx_status setup_dwpw(sx_xnn_net *net, op *o, const sx_xnn_layer *l, specx_err *err)
 {
-    const xnn_layer *pl = &net->m->layers[o->pw_layer];
+    const sx_xnn_layer *pl = &net->m->layers[o->pw_layer];
     if (setup_direct(o, l) != SPECX_OK) {
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
     }
     size_t row = (size_t)l->out_w * l->out_c * sizeof(float);
-    size_t band = XNN_BAND_BYTES / row;
+    size_t band = BAND_BYTES / row;
     o->band = band < 1 ? 1 : band > (size_t)l->out_h ? l->out_h : (int)band;
     size_t bytes = ((size_t)o->band * row + XNN_EXTRA_BYTES + 63) / 64 * 64;
     o->dw_buf = aligned_alloc(64, bytes);
@@ -600,23 +599,23 @@ static specx_status setup_dwpw(xnn_net *net, op *o, const xnn_layer *l, specx_er
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
     }
     memset(o->dw_buf, 0, bytes);
-    o->cv.out =
-        (xk_view){.p = o->dw_buf, .h = l->out_h, .w = l->out_w, .c = l->out_c, .stride = l->out_c};
-    float lo = pl->act == XNN_ACT_RELU ? 0.0f : -INFINITY;
+    o->cv.out = (sx_xnn_view){
+        .p = o->dw_buf, .h = l->out_h, .w = l->out_w, .c = l->out_c, .stride = l->out_c};
+    float lo = pl->act == SX_XNN_ACT_RELU ? 0.0f : -INFINITY;
     enum xnn_status xs = xnn_create_fully_connected_nc_f32(
         (size_t)pl->in_c, (size_t)pl->filters, (size_t)l->out_c, (size_t)o->vout.stride,
         pl->weights, pl->bias, lo, INFINITY, 0, &o->xop);
     if (xs != xnn_status_success) {
-        return xnn_fail(err, o->pw_layer, "create fully connected", xs);
+        return op_fail(err, o->pw_layer, "create fully connected", xs);
     }
     return SPECX_OK;
 }
 
-static specx_status build_ops(xnn_net *net, specx_err *err)
+static specx_status build_ops(sx_xnn_net *net, specx_err *err)
 {
     for (int s = 0; s < net->nop; s++) {
         op *o = &net->ops[s];
-        const xnn_layer *l = &net->m->layers[o->layer];
+        const sx_xnn_layer *l = &net->m->layers[o->layer];
         if (o->kind == OP_NOP) {
             continue;
         }
@@ -645,7 +644,7 @@ static specx_status build_ops(xnn_net *net, specx_err *err)
             continue;
         }
         enum xnn_status xs = xnn_status_success;
-        if (o->kind == OP_CONV && o->post == XNN_ACT_LEAKY && l->size == 1 && l->stride == 1 &&
+        if (o->kind == OP_CONV && o->post == SX_XNN_ACT_LEAKY && l->size == 1 && l->stride == 1 &&
             l->pad == 0 && l->groups == 1) {
             /* a 1x1 convolution is a GEMM over pixels: run it band by band
              * so the leaky pass finds each band still in cache */
@@ -653,13 +652,13 @@ static specx_status build_ops(xnn_net *net, specx_err *err)
                 (size_t)l->in_c, (size_t)l->filters, (size_t)o->vin.stride, (size_t)o->vout.stride,
                 l->weights, l->bias, -INFINITY, INFINITY, 0, &o->xop);
             if (xs != xnn_status_success) {
-                return xnn_fail(err, o->layer, "create fully connected", xs);
+                return op_fail(err, o->layer, "create fully connected", xs);
             }
             size_t row = (size_t)o->vout.w * (size_t)o->vout.c * sizeof(float);
-            size_t band = XNN_BAND_BYTES / row;
+            size_t band = BAND_BYTES / row;
             o->band = band < 1 ? 1 : band > (size_t)o->vout.h ? o->vout.h : (int)band;
         } else if (o->kind == OP_CONV) {
-            float lo = l->act == XNN_ACT_RELU ? 0.0f : -INFINITY;
+            float lo = l->act == SX_XNN_ACT_RELU ? 0.0f : -INFINITY;
             xs = xnn_create_convolution2d_nhwc_f32(
                 (uint32_t)l->pad, (uint32_t)l->pad, (uint32_t)l->pad, (uint32_t)l->pad,
                 (uint32_t)l->size, (uint32_t)l->size, (uint32_t)l->stride, (uint32_t)l->stride, 1,
@@ -667,12 +666,12 @@ static specx_status build_ops(xnn_net *net, specx_err *err)
                 (size_t)(l->filters / l->groups), (size_t)o->vin.stride, (size_t)o->vout.stride,
                 l->weights, l->bias, lo, INFINITY, 0, &o->xop);
             if (xs != xnn_status_success) {
-                return xnn_fail(err, o->layer, "create convolution", xs);
+                return op_fail(err, o->layer, "create convolution", xs);
             }
             xs = xnn_setup_convolution2d_nhwc_f32(o->xop, 1, (size_t)l->in_h, (size_t)l->in_w,
                                                   o->vin.p, o->vout.p, net->pool);
             if (xs != xnn_status_success) {
-                return xnn_fail(err, o->layer, "setup convolution", xs);
+                return op_fail(err, o->layer, "setup convolution", xs);
             }
         } else if (o->kind == OP_MAXPOOL) {
             if (l->size < 2) {
@@ -686,20 +685,20 @@ static specx_status build_ops(xnn_net *net, specx_err *err)
                 (uint32_t)l->stride, 1, 1, (size_t)l->in_c, (size_t)o->vin.stride,
                 (size_t)o->vout.stride, -INFINITY, INFINITY, 0, &o->xop);
             if (xs != xnn_status_success) {
-                return xnn_fail(err, o->layer, "create max pooling", xs);
+                return op_fail(err, o->layer, "create max pooling", xs);
             }
             xs = xnn_setup_max_pooling2d_nhwc_f32(o->xop, 1, (size_t)l->in_h, (size_t)l->in_w,
                                                   o->vin.p, o->vout.p, net->pool);
             if (xs != xnn_status_success) {
-                return xnn_fail(err, o->layer, "setup max pooling", xs);
+                return op_fail(err, o->layer, "setup max pooling", xs);
             }
         }
     }
     return SPECX_OK;
 }
 
-specx_status xnn_net_create(const xnn_model *m, int threads, unsigned flags, xnn_net **out,
-                            specx_err *err)
+specx_status sx_xnn_net_create(const sx_xnn_model *m, int threads, unsigned flags, sx_xnn_net **out,
+                               specx_err *err)
 {
     if (threads < 1 || threads > 64) {
         return specx_err_set(err, SPECX_EINVAL, "xnnpack: threads must be 1..64, got %d", threads);
@@ -710,7 +709,7 @@ specx_status xnn_net_create(const xnn_model *m, int threads, unsigned flags, xnn
                              "xnnpack: initialisation failed (xnn_status %d): unsupported CPU?",
                              (int)xs);
     }
-    xnn_net *net = calloc(1, sizeof *net);
+    sx_xnn_net *net = calloc(1, sizeof *net);
     if (net == NULL) {
         xnn_deinitialize();
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
@@ -736,14 +735,14 @@ specx_status xnn_net_create(const xnn_model *m, int threads, unsigned flags, xnn
         st = build_ops(net, err);
     }
     if (st != SPECX_OK) {
-        xnn_net_free(net);
+        sx_xnn_net_destroy(net);
         return st;
     }
     *out = net;
     return SPECX_OK;
 }
 
-void xnn_net_free(xnn_net *net)
+void sx_xnn_net_destroy(sx_xnn_net *net)
 {
     if (net == NULL) {
         return;
@@ -778,7 +777,7 @@ void xnn_net_free(xnn_net *net)
     free(net);
 }
 
-float *xnn_net_input(xnn_net *net)
+float *sx_xnn_net_input(sx_xnn_net *net)
 {
     return net->bufs[0].p;
 }
@@ -790,22 +789,22 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void post_act(pthreadpool_t pool, xnn_act act, const xk_view *v)
+static void post_act(pthreadpool_t pool, sx_xnn_act act, const sx_xnn_view *v)
 {
-    if (act == XNN_ACT_LEAKY) {
-        xk_leaky(pool, v);
-    } else if (act == XNN_ACT_LOGISTIC) {
-        xk_logistic(pool, v);
+    if (act == SX_XNN_ACT_LEAKY) {
+        sx_xnn_k_leaky(pool, v);
+    } else if (act == SX_XNN_ACT_LOGISTIC) {
+        sx_xnn_k_logistic(pool, v);
     }
 }
 
 /* A 1x1 convolution with leaky: GEMM and leaky per band of output rows. */
-static specx_status run_banded(xnn_net *net, op *o, specx_err *err)
+static specx_status run_banded(sx_xnn_net *net, op *o, specx_err *err)
 {
     const size_t w = (size_t)o->vout.w;
     for (int y0 = 0; y0 < o->vout.h; y0 += o->band) {
         int rows = o->vout.h - y0 < o->band ? o->vout.h - y0 : o->band;
-        xk_view in = o->vin, out = o->vout;
+        sx_xnn_view in = o->vin, out = o->vout;
         in.p += (size_t)y0 * w * (size_t)in.stride;
         out.p += (size_t)y0 * w * (size_t)out.stride;
         in.h = out.h = rows;
@@ -815,22 +814,22 @@ static specx_status run_banded(xnn_net *net, op *o, specx_err *err)
             xs = xnn_run_operator(o->xop, net->pool);
         }
         if (xs != xnn_status_success) {
-            return xnn_fail(err, o->layer, "run", xs);
+            return op_fail(err, o->layer, "run", xs);
         }
-        xk_leaky(net->pool, &out);
+        sx_xnn_k_leaky(net->pool, &out);
     }
     return SPECX_OK;
 }
 
-static specx_status run_dwpw(xnn_net *net, op *o, specx_err *err)
+static specx_status run_dwpw(sx_xnn_net *net, op *o, specx_err *err)
 {
     const size_t w = (size_t)o->vout.w;
-    xk_conv c = o->cv;
+    sx_xnn_conv c = o->cv;
     for (int y0 = 0; y0 < o->vout.h; y0 += o->band) {
         int rows = o->vout.h - y0 < o->band ? o->vout.h - y0 : o->band;
         c.out_row0 = y0;
-        xk_dwconv_rows(net->pool, &c, y0, y0 + rows);
-        xk_view out = o->vout;
+        sx_xnn_k_dwconv_rows(net->pool, &c, y0, y0 + rows);
+        sx_xnn_view out = o->vout;
         out.p += (size_t)y0 * w * (size_t)out.stride;
         out.h = rows;
         enum xnn_status xs =
@@ -839,14 +838,14 @@ static specx_status run_dwpw(xnn_net *net, op *o, specx_err *err)
             xs = xnn_run_operator(o->xop, net->pool);
         }
         if (xs != xnn_status_success) {
-            return xnn_fail(err, o->pw_layer, "run", xs);
+            return op_fail(err, o->pw_layer, "run", xs);
         }
         post_act(net->pool, o->pw_post, &out);
     }
     return SPECX_OK;
 }
 
-specx_status xnn_net_run(xnn_net *net, const atomic_bool *cancel, specx_err *err)
+specx_status sx_xnn_net_run(sx_xnn_net *net, const atomic_bool *cancel, specx_err *err)
 {
     for (int s = 0; s < net->nop; s++) {
         if (cancel != NULL && atomic_load_explicit(cancel, memory_order_relaxed)) {
@@ -858,9 +857,9 @@ specx_status xnn_net_run(xnn_net *net, const atomic_bool *cancel, specx_err *err
         case OP_NOP:
             break;
         case OP_PWDW:
-            xk_pwdw_run(net->pool, &o->pw);
-            if (o->post == XNN_ACT_LOGISTIC) {
-                xk_logistic(net->pool, &o->vout);
+            sx_xnn_k_pwdw_run(net->pool, &o->pw);
+            if (o->post == SX_XNN_ACT_LOGISTIC) {
+                sx_xnn_k_logistic(net->pool, &o->vout);
             }
             break;
         case OP_DWPW: {
@@ -871,15 +870,15 @@ specx_status xnn_net_run(xnn_net *net, const atomic_bool *cancel, specx_err *err
             break;
         }
         case OP_STEM:
-            xk_stem3(net->pool, &o->cv);
-            if (o->post == XNN_ACT_LOGISTIC) {
-                xk_logistic(net->pool, &o->vout);
+            sx_xnn_k_stem3(net->pool, &o->cv);
+            if (o->post == SX_XNN_ACT_LOGISTIC) {
+                sx_xnn_k_logistic(net->pool, &o->vout);
             }
             break;
         case OP_DW:
-            xk_dwconv(net->pool, &o->cv);
-            if (o->post == XNN_ACT_LOGISTIC) {
-                xk_logistic(net->pool, &o->vout);
+            sx_xnn_k_dwconv(net->pool, &o->cv);
+            if (o->post == SX_XNN_ACT_LOGISTIC) {
+                sx_xnn_k_logistic(net->pool, &o->vout);
             }
             break;
 
@@ -895,22 +894,22 @@ specx_status xnn_net_run(xnn_net *net, const atomic_bool *cancel, specx_err *err
         case OP_MAXPOOL: {
             enum xnn_status xs = xnn_run_operator(o->xop, net->pool);
             if (xs != xnn_status_success) {
-                return xnn_fail(err, o->layer, "run", xs);
+                return op_fail(err, o->layer, "run", xs);
             }
             post_act(net->pool, o->post, &o->vout);
             break;
         }
         case OP_ADD:
-            xk_add(net->pool, &o->vin, &o->vin2, &o->vout, o->post == XNN_ACT_LEAKY);
-            if (o->post == XNN_ACT_LOGISTIC) {
-                xk_logistic(net->pool, &o->vout);
+            sx_xnn_k_add(net->pool, &o->vin, &o->vin2, &o->vout, o->post == SX_XNN_ACT_LEAKY);
+            if (o->post == SX_XNN_ACT_LOGISTIC) {
+                sx_xnn_k_logistic(net->pool, &o->vout);
             }
             break;
         case OP_UPSAMPLE:
-            xk_upsample(net->pool, &o->vin, &o->vout, net->m->layers[o->layer].stride);
+            sx_xnn_k_upsample(net->pool, &o->vin, &o->vout, net->m->layers[o->layer].stride);
             break;
         case OP_COPY:
-            xk_copy(net->pool, &o->vin, &o->vout);
+            sx_xnn_k_copy(net->pool, &o->vin, &o->vout);
             break;
         }
         if (net->profile) {
@@ -923,28 +922,28 @@ specx_status xnn_net_run(xnn_net *net, const atomic_bool *cancel, specx_err *err
     return SPECX_OK;
 }
 
-int xnn_net_yolo_count(const xnn_net *net)
+int sx_xnn_net_yolo_count(const sx_xnn_net *net)
 {
     return net->nyolo;
 }
 
-const xnn_layer *xnn_net_yolo_layer(const xnn_net *net, int k)
+const sx_xnn_layer *sx_xnn_net_yolo_layer(const sx_xnn_net *net, int k)
 {
     return &net->m->layers[net->yolo_layer[k]];
 }
 
-xk_view xnn_net_yolo_view(const xnn_net *net, int k)
+sx_xnn_view sx_xnn_net_yolo_view(const sx_xnn_net *net, int k)
 {
     return resolve(net, view_of(net, net->yolo_layer[k] - 1));
 }
 
-void xnn_net_set_profile(xnn_net *net, bool on)
+void sx_xnn_net_set_profile(sx_xnn_net *net, bool on)
 {
     net->profile = on;
-    xnn_net_profile_reset(net);
+    sx_xnn_net_profile_reset(net);
 }
 
-void xnn_net_profile_reset(xnn_net *net)
+void sx_xnn_net_profile_reset(sx_xnn_net *net)
 {
     for (int s = 0; s < net->nop; s++) {
         net->ops[s].ns = 0;
@@ -953,7 +952,7 @@ void xnn_net_profile_reset(xnn_net *net)
     net->runs = 0;
 }
 
-static const char *op_name(const op *o, const xnn_layer *l)
+static const char *op_name(const op *o, const sx_xnn_layer *l)
 {
     switch (o->kind) {
     case OP_DW:
@@ -984,7 +983,7 @@ static const char *op_name(const op *o, const xnn_layer *l)
     return "?";
 }
 
-void xnn_net_profile_print(const xnn_net *net, FILE *f)
+void sx_xnn_net_profile_print(const sx_xnn_net *net, FILE *f)
 {
     uint64_t total = 0, total_min = 0;
     for (int s = 0; s < net->nop; s++) {
@@ -997,15 +996,15 @@ void xnn_net_profile_print(const xnn_net *net, FILE *f)
             "out (WxHxC)", "act", "ms mean", "ms min", "share");
     for (int s = 0; s < net->nop; s++) {
         const op *o = &net->ops[s];
-        const xnn_layer *l = &net->m->layers[o->layer];
+        const sx_xnn_layer *l = &net->m->layers[o->layer];
         char in[32], outs[32];
         snprintf(in, sizeof in, "%dx%dx%d", o->vin.w, o->vin.h, o->vin.c);
         snprintf(outs, sizeof outs, "%dx%dx%d", o->vout.w, o->vout.h, o->vout.c);
-        const char *post = o->post == XNN_ACT_LEAKY                         ? "leaky"
-                           : o->post == XNN_ACT_LOGISTIC                    ? "logistic"
-                           : o->post == XNN_ACT_RELU                        ? "relu"
-                           : (o->kind == OP_CONV && l->act == XNN_ACT_RELU) ? "relu"
-                                                                            : "-";
+        const char *post = o->post == SX_XNN_ACT_LEAKY                         ? "leaky"
+                           : o->post == SX_XNN_ACT_LOGISTIC                    ? "logistic"
+                           : o->post == SX_XNN_ACT_RELU                        ? "relu"
+                           : (o->kind == OP_CONV && l->act == SX_XNN_ACT_RELU) ? "relu"
+                                                                               : "-";
         char act[32];
         snprintf(act, sizeof act, "%s", post);
         if (o->kind == OP_NOP) {
@@ -1028,7 +1027,7 @@ void xnn_net_profile_print(const xnn_net *net, FILE *f)
             (double)net->arena_bytes / 1e6, net->narena);
 }
 
-size_t xnn_net_arena_bytes(const xnn_net *net)
+size_t sx_xnn_net_arena_bytes(const sx_xnn_net *net)
 {
     return net->arena_bytes;
 }
