@@ -239,7 +239,7 @@ static void profile_model(const bench_opts *o, const char *model, const specx_im
     sx_xnn *x = NULL;
     if (specx_model_dir_resolve(o->model_dir, dir, sizeof dir, &err) != SPECX_OK ||
         specx_model_files_resolve(model, dir, &files, &err) != SPECX_OK ||
-        sx_xnn_open(files.cfg, files.weights, files.names, 1, 0, &x, &err) != SPECX_OK) {
+        sx_xnn_open(files.cfg, files.weights, files.names, NULL, &x, &err) != SPECX_OK) {
         fprintf(stderr, "specx bench detect: profile %s: %s\n", model, err.msg);
         return;
     }

@@ -62,7 +62,7 @@ static specx_status try_open(const char *cfg_text, size_t weights_len, specx_err
     sx_xnn *x = NULL;
     specx_status st =
         sx_xnn_open(cfg_text != NULL ? cfgp : mf.cfg, weights_len != SIZE_MAX ? wp : mf.weights,
-                    mf.names, 1, 0, &x, err);
+                    mf.names, NULL, &x, err);
     sx_xnn_close(x);
     if (cfg_text != NULL) {
         unlink(cfgp);
@@ -204,7 +204,7 @@ static void test_missing_files(void **state)
     sx_xnn *x = NULL;
     specx_err err = {0};
     assert_int_equal(
-        sx_xnn_open("/nonexistent/a.cfg", "/nonexistent/a.weights", NULL, 1, 0, &x, &err),
+        sx_xnn_open("/nonexistent/a.cfg", "/nonexistent/a.weights", NULL, NULL, &x, &err),
         SPECX_ENOTFOUND);
     assert_non_null(strstr(err.msg, "/nonexistent/a.cfg"));
     assert_null(x);

@@ -39,7 +39,9 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *model = argv[1];
-    int frames = 50, threads = 1, dframes = 5, profile = 0;
+    int frames = 50, threads = 1, dframes = 5, profile = 0, int8 = 0;
+    sx_xnn_calib_method method = SX_XNN_CALIB_DEFAULT;
+    double param = 0;
     unsigned flags = 0;
     char image_path[4096];
     xt_asset(image_path, sizeof image_path, "images/udacity_highway/test1.jpg");
@@ -56,6 +58,13 @@ int main(int argc, char **argv)
             flags = (unsigned)atoi(argv[++i]);
         } else if (strcmp(argv[i], "--profile") == 0) {
             profile = 1;
+        } else if (strcmp(argv[i], "--int8") == 0) {
+            int8 = 1;
+        } else if (strcmp(argv[i], "--minmax") == 0) {
+            method = SX_XNN_CALIB_MINMAX;
+        } else if (strcmp(argv[i], "--pct") == 0 && i + 1 < argc) {
+            method = SX_XNN_CALIB_PERCENTILE;
+            param = atof(argv[++i]);
         }
     }
     xt_model mf;
@@ -68,9 +77,23 @@ int main(int argc, char **argv)
     xt_to_specx(&im, &img);
     sx_xnn *x = NULL;
     specx_err err = {0};
-    if (sx_xnn_open(mf.cfg, mf.weights, mf.names, threads, flags, &x, &err) != SPECX_OK) {
+    specx_image calib[16];
+    int ncalib = int8 ? xt_calib_images(calib, 16) : 0;
+    sx_xnn_opts o = {.threads = threads,
+                     .flags = flags,
+                     .precision = int8 ? SX_XNN_INT8 : SX_XNN_FP32,
+                     .calib = calib,
+                     .ncalib = ncalib,
+                     .calib_method = method,
+                     .calib_param = param};
+    double t_open = now_ms();
+    if (sx_xnn_open(mf.cfg, mf.weights, mf.names, &o, &x, &err) != SPECX_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
+    }
+    printf("opened in %.1f ms (%d calibration images)\n", now_ms() - t_open, ncalib);
+    for (int i = 0; i < ncalib; i++) {
+        specx_image_free(&calib[i]);
     }
     specx_detections d;
     specx_detections_init(&d);

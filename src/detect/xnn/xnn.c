@@ -16,12 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "detect/xnn/xnn_calib.h"
 #include "detect/xnn/xnn_model.h"
 #include "detect/xnn/xnn_net.h"
 
 struct sx_xnn {
     sx_xnn_model model;
     sx_xnn_net *net;
+    sx_xnn_precision precision;
     int classes;
     char **names;
     int nnames;
@@ -107,20 +109,62 @@ static specx_status load_names(sx_xnn *x, const char *path, specx_err *err)
     return SPECX_OK;
 }
 
-specx_status sx_xnn_open(const char *cfg, const char *weights, const char *names, int threads,
-                         unsigned flags, sx_xnn **out, specx_err *err)
+static specx_status calibrate(sx_xnn *x, const sx_xnn_opts *o, sx_xnn_ranges *ranges,
+                              specx_err *err);
+
+static specx_status check_opts(const sx_xnn_opts *o, specx_err *err)
+{
+    if (o->threads < 1 || o->threads > 64) {
+        return specx_err_set(err, SPECX_EINVAL, "xnnpack: threads must be 1..64, got %d",
+                             o->threads);
+    }
+    if (o->precision != SX_XNN_FP32 && o->precision != SX_XNN_INT8) {
+        return specx_err_set(err, SPECX_EINVAL, "xnnpack: unknown precision %d", (int)o->precision);
+    }
+    if (o->ncalib < 0 || (o->ncalib > 0 && o->calib == NULL)) {
+        return specx_err_set(err, SPECX_EINVAL, "xnnpack: bad calibration image list");
+    }
+    return SPECX_OK;
+}
+
+/* The network of x in the precision asked for (int8: calibrated first). */
+static specx_status build_net(sx_xnn *x, const sx_xnn_opts *o, specx_err *err)
+{
+    sx_xnn_ranges ranges = {0};
+    specx_status st = SPECX_OK;
+    if (o->precision == SX_XNN_INT8) {
+        st = calibrate(x, o, &ranges, err);
+    }
+    if (st == SPECX_OK) {
+        sx_xnn_net_opts no = {
+            .threads = o->threads, .flags = o->flags, .precision = o->precision, .ranges = &ranges};
+        st = sx_xnn_net_create(&x->model, &no, &x->net, err);
+    }
+    sx_xnn_ranges_clear(&ranges);
+    x->precision = o->precision;
+    return st;
+}
+
+specx_status sx_xnn_open(const char *cfg, const char *weights, const char *names,
+                         const sx_xnn_opts *opts, sx_xnn **out, specx_err *err)
 {
     if (cfg == NULL || weights == NULL || out == NULL) {
         return specx_err_set(err, SPECX_EINVAL, "xnnpack: cfg and weights are required");
+    }
+    sx_xnn_opts o = opts != NULL ? *opts : (sx_xnn_opts){0};
+    o.threads = o.threads == 0 ? 1 : o.threads;
+    specx_status st = check_opts(&o, err);
+    if (st != SPECX_OK) {
+        return st;
     }
     init_lut();
     sx_xnn *x = calloc(1, sizeof *x);
     if (x == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
     }
-    specx_status st = sx_xnn_model_load(&x->model, cfg, weights, err);
+    st = sx_xnn_model_load(&x->model, cfg, weights, err);
     if (st == SPECX_OK) {
-        st = sx_xnn_net_create(&x->model, threads, flags, &x->net, err);
+        st = build_net(x, &o, err);
     }
     if (st == SPECX_OK && sx_xnn_net_yolo_count(x->net) == 0) {
         st = specx_err_set(err, SPECX_EUNSUPPORTED, "%s: the network has no [yolo] layer", cfg);
@@ -172,6 +216,11 @@ void sx_xnn_input_size(const sx_xnn *x, int *width, int *height)
 int sx_xnn_num_classes(const sx_xnn *x)
 {
     return x->classes;
+}
+
+sx_xnn_precision sx_xnn_get_precision(const sx_xnn *x)
+{
+    return x->precision;
 }
 
 double sx_xnn_gflops(const sx_xnn *x)
@@ -356,6 +405,85 @@ static specx_status forward(sx_xnn *x, const specx_image *img, const atomic_bool
     letterbox(img, x->model.width, x->model.height, sx_xnn_net_input(x->net), x->lb_scratch,
               x->lb_ix);
     return sx_xnn_net_run(x->net, cancel, err);
+}
+
+/* Observed ranges: the fp32 network, unfused so every layer output is a
+ * tensor of its own, over the calibration images (a second pass fills the
+ * histograms a percentile needs). */
+static specx_status measure(sx_xnn *x, const sx_xnn_opts *o, sx_xnn_calib_method m, double param,
+                            sx_xnn_ranges *ranges, specx_err *err)
+{
+    sx_xnn_net_opts no = {.threads = 1, .flags = SX_XNN_NET_NO_DIRECT, .precision = SX_XNN_FP32};
+    sx_xnn_net *net = NULL;
+    sx_xnn_calib *c = NULL;
+    specx_status st = sx_xnn_net_create(&x->model, &no, &net, err);
+    if (st == SPECX_OK) {
+        st = sx_xnn_calib_create(x->model.n, &c, err);
+    }
+    if (st == SPECX_OK && !lb_scratch(x, x->model.width)) {
+        st = specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+    }
+    if (st == SPECX_OK) {
+        sx_xnn_net_set_observer(net, sx_xnn_calib_observe, c);
+    }
+    int passes = m == SX_XNN_CALIB_PERCENTILE ? 2 : 1;
+    for (int pass = 0; pass < passes && st == SPECX_OK; pass++) {
+        sx_xnn_calib_set_pass(c, pass);
+        for (int i = 0; i < o->ncalib && st == SPECX_OK; i++) {
+            st = check_image(&o->calib[i], err);
+            if (st == SPECX_OK) {
+                letterbox(&o->calib[i], x->model.width, x->model.height, sx_xnn_net_input(net),
+                          x->lb_scratch, x->lb_ix);
+                st = sx_xnn_net_run(net, NULL, err);
+            }
+        }
+    }
+    if (st == SPECX_OK) {
+        st = sx_xnn_calib_ranges(c, m, param, ranges, err);
+    }
+    sx_xnn_calib_destroy(c);
+    sx_xnn_net_destroy(net);
+    return st;
+}
+
+/* int8 ranges. By default from the batch-norm statistics in the weights
+ * (mean +- 8 standard deviations per channel: see docs/xnnpack.md for the
+ * measurements behind this choice); images, if given, only fill in layers
+ * without statistics. MINMAX and PERCENTILE use the images alone. */
+static specx_status calibrate(sx_xnn *x, const sx_xnn_opts *o, sx_xnn_ranges *ranges,
+                              specx_err *err)
+{
+    sx_xnn_calib_method m = o->calib_method;
+    double param = o->calib_param;
+    if (m == SX_XNN_CALIB_DEFAULT) {
+        m = SX_XNN_CALIB_BN;
+        param = 8;
+    }
+    if (m == SX_XNN_CALIB_PERCENTILE && !(param > 0.5 && param <= 1.0)) {
+        return specx_err_set(err, SPECX_EINVAL,
+                             "xnnpack int8: percentile must be in (0.5, 1], got %g", param);
+    }
+    if (m == SX_XNN_CALIB_BN && !(param > 0)) {
+        return specx_err_set(err, SPECX_EINVAL,
+                             "xnnpack int8: standard deviations must be > 0, got %g", param);
+    }
+    if (m != SX_XNN_CALIB_BN && o->ncalib == 0) {
+        return specx_err_set(err, SPECX_EINVAL,
+                             "xnnpack int8: min/max and percentile ranges need calibration images");
+    }
+    if (m != SX_XNN_CALIB_BN) {
+        return measure(x, o, m, param, ranges, err);
+    }
+    sx_xnn_ranges data = {0};
+    specx_status st = SPECX_OK;
+    if (o->ncalib > 0) {
+        st = measure(x, o, SX_XNN_CALIB_MINMAX, 0, &data, err);
+    }
+    if (st == SPECX_OK) {
+        st = sx_xnn_ranges_from_bn(&x->model, param, o->ncalib > 0 ? &data : NULL, ranges, err);
+    }
+    sx_xnn_ranges_clear(&data);
+    return st;
 }
 
 specx_status sx_xnn_forward_image(sx_xnn *x, const specx_image *img, specx_err *err)
@@ -646,6 +774,11 @@ specx_status sx_xnn_detect(sx_xnn *x, const specx_image *img, float thresh, floa
         }
     }
     return SPECX_OK;
+}
+
+void sx_xnn_set_observer(sx_xnn *x, sx_xnn_observer fn, void *ctx)
+{
+    sx_xnn_net_set_observer(x->net, fn, ctx);
 }
 
 void sx_xnn_profile(sx_xnn *x, bool on)

@@ -1,14 +1,22 @@
 /* xnn_backend.c — the "xnnpack" detector backend: sx_xnn behind the
- * specx_detector interface. */
+ * specx_detector interface, in fp32 or int8. int8 takes its activation
+ * ranges from the batch-norm statistics in the weights; the images of
+ * $SPECX_CALIB_DIR, when set, cover layers that have none. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "specx/codec.h"
 #include "specx/detector.h"
 
 #include "detect/backend.h"
 #include "detect/xnn/xnn.h"
+
+/* Enough images for the few layers they are needed for; more only make
+ * opening slower. */
+#define CALIB_MAX_IMAGES 16
 
 typedef struct backend_impl {
     sx_xnn *x;
@@ -42,6 +50,95 @@ static void backend_destroy(void *impl)
 static const specx_detector_ops backend_ops = {.detect = backend_detect,
                                                .destroy = backend_destroy};
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_image_name(const char *n)
+{
+    size_t l = strlen(n);
+    return (l > 4 && (strcmp(n + l - 4, ".jpg") == 0 || strcmp(n + l - 4, ".png") == 0)) ||
+           (l > 5 && strcmp(n + l - 5, ".jpeg") == 0);
+}
+
+/* The calibration images: the first CALIB_MAX_IMAGES JPEG/PNG files of dir
+ * by name. */
+static specx_status load_calib(const char *dir, specx_image *imgs, int *n, specx_err *err)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return specx_err_set(err, SPECX_ENOTFOUND, "xnnpack int8: cannot open SPECX_CALIB_DIR %s",
+                             dir);
+    }
+    char *names[256];
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && count < 256) {
+        if (is_image_name(e->d_name) && (names[count] = strdup(e->d_name)) != NULL) {
+            count++;
+        }
+    }
+    closedir(d);
+    qsort(names, (size_t)count, sizeof *names, cmp_name);
+    specx_status st = SPECX_OK;
+    *n = 0;
+    for (int i = 0; i < count; i++) {
+        if (st == SPECX_OK && *n < CALIB_MAX_IMAGES) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+            st = specx_image_load(path, &imgs[*n], err);
+            *n += st == SPECX_OK;
+        }
+        free(names[i]);
+    }
+    if (st == SPECX_OK && *n == 0) {
+        st = specx_err_set(err, SPECX_ENOTFOUND,
+                           "xnnpack int8: no images (*.jpg, *.jpeg, *.png) in SPECX_CALIB_DIR %s",
+                           dir);
+    }
+    return st;
+}
+
+/* precision: NULL, "" or "fp32", or "int8". */
+static specx_status parse_precision(const char *s, sx_xnn_precision *p, specx_err *err)
+{
+    if (s == NULL || s[0] == '\0' || strcmp(s, "fp32") == 0) {
+        *p = SX_XNN_FP32;
+    } else if (strcmp(s, "int8") == 0) {
+        *p = SX_XNN_INT8;
+    } else {
+        return specx_err_set(err, SPECX_EINVAL,
+                             "xnnpack: precision must be fp32 or int8 (got '%s')", s);
+    }
+    return SPECX_OK;
+}
+
+static specx_status open_engine(const specx_model_files *files, const specx_detector_config *cfg,
+                                sx_xnn **x, specx_err *err)
+{
+    sx_xnn_opts o = {.threads = cfg->threads > 0 ? cfg->threads : 1};
+    specx_status st = parse_precision(cfg->precision, &o.precision, err);
+    if (st != SPECX_OK) {
+        return st;
+    }
+    specx_image imgs[CALIB_MAX_IMAGES];
+    int n = 0;
+    const char *dir = getenv("SPECX_CALIB_DIR");
+    if (o.precision == SX_XNN_INT8 && dir != NULL && dir[0] != '\0') {
+        st = load_calib(dir, imgs, &n, err);
+        o.calib = imgs;
+        o.ncalib = n;
+    }
+    if (st == SPECX_OK) {
+        st = sx_xnn_open(files->cfg, files->weights, files->names, &o, x, err);
+    }
+    for (int i = 0; i < n; i++) {
+        specx_image_free(&imgs[i]);
+    }
+    return st;
+}
+
 specx_status specx_backend_xnnpack_open(const specx_model_files *files,
                                         const specx_detector_config *cfg, specx_detector **out,
                                         specx_err *err)
@@ -60,15 +157,15 @@ specx_status specx_backend_xnnpack_open(const specx_model_files *files,
     }
     d->thresh = cfg->threshold > 0 ? cfg->threshold : 0.25f;
     d->nms = cfg->nms > 0 ? cfg->nms : 0.45f;
-    specx_status st = sx_xnn_open(files->cfg, files->weights, files->names,
-                                  cfg->threads > 0 ? cfg->threads : 1, 0, &d->x, err);
+    specx_status st = open_engine(files, cfg, &d->x, err);
     if (st != SPECX_OK) {
         free(d);
         return st;
     }
     specx_detector_info info = {0};
     snprintf(info.model, sizeof info.model, "%s", files->name);
-    snprintf(info.backend, sizeof info.backend, "xnnpack");
+    snprintf(info.backend, sizeof info.backend, "%s",
+             sx_xnn_get_precision(d->x) == SX_XNN_INT8 ? "xnnpack-int8" : "xnnpack");
     sx_xnn_input_size(d->x, &info.input_width, &info.input_height);
     info.num_classes = sx_xnn_num_classes(d->x);
     st = specx_detector_wrap(&backend_ops, d, &info, out);

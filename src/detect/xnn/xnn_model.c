@@ -641,7 +641,12 @@ static specx_status load_conv_weights(sx_xnn_layer *l, bool bn, const float *p)
     size_t per = (size_t)cg * k * k;
     l->weights = malloc((size_t)n * per * sizeof(float));
     l->bias = malloc((size_t)n * sizeof(float));
-    if (l->weights == NULL || l->bias == NULL) {
+    if (bn) {
+        l->bn_mean = malloc((size_t)n * sizeof(float));
+        l->bn_std = malloc((size_t)n * sizeof(float));
+    }
+    if (l->weights == NULL || l->bias == NULL ||
+        (bn && (l->bn_mean == NULL || l->bn_std == NULL))) {
         return SPECX_ENOMEM;
     }
     const float *biases = p;
@@ -656,6 +661,8 @@ static specx_status load_conv_weights(sx_xnn_layer *l, bool bn, const float *p)
             double denom = sqrt((double)var[o]) + .000001f;
             s = (double)scales[o] / denom;
             b = biases[o] - (double)mean[o] * s;
+            l->bn_mean[o] = biases[o];
+            l->bn_std[o] = fabsf(scales[o]);
         }
         l->bias[o] = (float)b;
         for (int ci = 0; ci < cg; ci++) {
@@ -784,6 +791,8 @@ void sx_xnn_model_clear(sx_xnn_model *m)
     for (int i = 0; i < m->n && m->layers != NULL; i++) {
         free(m->layers[i].weights);
         free(m->layers[i].bias);
+        free(m->layers[i].bn_mean);
+        free(m->layers[i].bn_std);
     }
     free(m->layers);
     memset(m, 0, sizeof *m);

@@ -40,6 +40,11 @@ typedef struct sx_xnn_layer {
     sx_xnn_act act;
     float *weights; /* [groups][filters/groups][size][size][in_c/groups] */
     float *bias;    /* [filters], batch norm folded in */
+    /* [filters], with batch norm only (else NULL): the convolution's output
+     * mean and standard deviation before the activation over darknet's
+     * training data, i.e. the batch norm's bias and |scale| (the int8 path
+     * derives its ranges from them) */
+    float *bn_mean, *bn_std;
     /* maxpool (size, stride reused); padding is darknet's total padding */
     int pool_padding;
     /* route: absolute layer indices; shortcut: inputs[0] = `from` */

@@ -27,65 +27,8 @@
 #include <time.h>
 #include <xnnpack.h>
 
-typedef struct tview {
-    int buf, coff, c;
-} tview;
-
-typedef struct tbuf {
-    int h, w, c; /* c is the pixel stride */
-    int def, last;
-    int arena;
-    float *p;
-} tbuf;
-
-typedef enum op_kind {
-    OP_CONV,
-    OP_DW,
-    OP_STEM, /* dense 3x3 with few inputs (first layer), our kernel */
-    OP_PWDW, /* a 1x1 convolution fused into the depthwise one reading it */
-    OP_DWPW, /* a direct depthwise convolution and the 1x1 one reading it, by bands */
-    OP_NOP,  /* the 1x1 convolution of an OP_PWDW or OP_DWPW */
-    OP_MAXPOOL,
-    OP_ADD,
-    OP_UPSAMPLE,
-    OP_COPY
-} op_kind;
-
-typedef struct op {
-    op_kind kind;
-    int layer;
-    int in_layer, in2_layer; /* producers read (-1: the network input) */
-    tview in, in2, out;
-    sx_xnn_act post; /* activation applied after the operator (our loop or fused) */
-    xnn_operator_t xop;
-    float *wt; /* OP_DW weights in the kernel's layout */
-    sx_xnn_conv cv;
-    sx_xnn_pwdw pw; /* OP_PWDW */
-    int pw_layer;
-    int band;                    /* OP_CONV as a banded GEMM: output rows per band (0: one call) */
-    sx_xnn_act pw_post;          /* OP_DWPW: the 1x1 convolution's activation */
-    float *dw_buf;               /* OP_DWPW: one band of the depthwise output */
-    sx_xnn_view vin, vin2, vout; /* resolved */
-    uint64_t ns, min_ns;         /* profile: total and fastest run */
-} op;
-
-struct sx_xnn_net {
-    const sx_xnn_model *m;
-    pthreadpool_t pool;
-    int threads;
-    int nbuf, nop, narena;
-    tbuf *bufs;
-    op *ops;
-    tview *views; /* per layer */
-    float **arenas;
-    size_t arena_bytes;
-    int nyolo;
-    int yolo_layer[16];
-    bool profile;
-    uint64_t runs;
-    bool xnn_inited;
-    unsigned flags;
-};
+#include "detect/xnn/xnn_net_impl.h"
+#include "detect/xnn/xnn_q8.h"
 
 static sx_xnn_view resolve(const sx_xnn_net *net, tview v)
 {
@@ -107,6 +50,7 @@ static op *add_op(sx_xnn_net *net, op_kind k, int layer)
     memset(o, 0, sizeof *o);
     o->kind = k;
     o->layer = layer;
+    o->pw_layer = -1;
     o->post = SX_XNN_ACT_LINEAR;
     return o;
 }
@@ -259,32 +203,15 @@ static void fuse_dwpw(sx_xnn_net *net, const bool *is_placed)
     free(readers);
 }
 
-static specx_status plan(sx_xnn_net *net, specx_err *err)
+/* Buffers and the view of every layer: concatenations first (they decide
+ * where their producers write), then one buffer per remaining computing
+ * layer; aliases (dropout, yolo, one-input routes) share their producer's.
+ * is_placed / needs_copy say which route inputs are written in place. */
+static void plan_views(sx_xnn_net *net, tview *placed, bool *is_placed, bool *needs_copy)
 {
     const sx_xnn_model *m = net->m;
     int n = m->n;
-    /* one buffer per layer at most, plus the input */
-    net->bufs = calloc((size_t)n + 1, sizeof *net->bufs);
-    net->views = calloc((size_t)n, sizeof *net->views);
-    /* ops: one per layer plus copies into concatenations */
-    int maxops = n;
-    for (int i = 0; i < n; i++) {
-        maxops += m->layers[i].type == SX_XNN_L_ROUTE ? m->layers[i].n_inputs : 0;
-    }
-    net->ops = calloc((size_t)maxops, sizeof *net->ops);
-    tview *placed = calloc((size_t)n, sizeof *placed);
-    bool *is_placed = calloc((size_t)n, sizeof *is_placed);
-    bool *needs_copy = calloc((size_t)n * SX_XNN_MAX_ROUTE, sizeof *needs_copy);
-    if (net->bufs == NULL || net->views == NULL || net->ops == NULL || placed == NULL ||
-        is_placed == NULL || needs_copy == NULL) {
-        free(placed);
-        free(is_placed);
-        free(needs_copy);
-        return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory planning buffers");
-    }
     add_buf(net, m->height, m->width, 3);
-
-    /* concatenations first: they decide where their producers write */
     for (int i = 0; i < n; i++) {
         const sx_xnn_layer *l = &m->layers[i];
         if (l->type != SX_XNN_L_ROUTE || l->n_inputs < 2) {
@@ -305,7 +232,6 @@ static specx_status plan(sx_xnn_net *net, specx_err *err)
             off += m->layers[l->inputs[j]].out_c;
         }
     }
-    /* every other layer's view */
     for (int i = 0; i < n; i++) {
         const sx_xnn_layer *l = &m->layers[i];
         if (l->type == SX_XNN_L_ROUTE && l->n_inputs >= 2) {
@@ -321,83 +247,207 @@ static specx_status plan(sx_xnn_net *net, specx_err *err)
             net->views[i] = (tview){.buf = b, .coff = 0, .c = l->out_c};
         }
     }
-    /* the schedule */
-    for (int i = 0; i < n; i++) {
-        const sx_xnn_layer *l = &m->layers[i];
-        tview in = view_of(net, i - 1);
-        op *o = NULL;
-        switch (l->type) {
-        case SX_XNN_L_CONV: {
-            bool dw = l->groups > 1 && l->groups == l->in_c && l->groups == l->filters;
-            bool direct = (net->flags & SX_XNN_NET_NO_DIRECT) == 0;
-            if (direct && dw && l->in_c % 8 == 0 && l->size == 3) {
-                o = add_op(net, OP_DW, i);
-                o->post = l->act;
-            } else if (direct && l->groups == 1 && l->size == 3 && l->in_c <= 4 &&
-                       (l->filters == 8 || l->filters == 16)) {
-                o = add_op(net, OP_STEM, i);
-                o->post = l->act;
-            } else {
-                o = add_op(net, OP_CONV, i);
-                o->post = l->act == SX_XNN_ACT_RELU ? SX_XNN_ACT_LINEAR : l->act;
-            }
-            break;
-        }
-        case SX_XNN_L_MAXPOOL:
-            o = add_op(net, OP_MAXPOOL, i);
-            break;
-        case SX_XNN_L_SHORTCUT:
-            o = add_op(net, OP_ADD, i);
-            o->in2 = view_of(net, l->inputs[0]);
-            o->in2_layer = producer_of(m, l->inputs[0]);
-            o->post = l->act;
-            break;
-        case SX_XNN_L_UPSAMPLE:
-            o = add_op(net, OP_UPSAMPLE, i);
-            break;
-        case SX_XNN_L_ROUTE: {
-            int off = 0;
-            for (int j = 0; j < l->n_inputs; j++) {
-                int c = m->layers[l->inputs[j]].out_c;
-                if (l->n_inputs >= 2 && needs_copy[i * SX_XNN_MAX_ROUTE + j]) {
-                    op *cp = add_op(net, OP_COPY, i);
-                    cp->in = view_of(net, l->inputs[j]);
-                    cp->in_layer = producer_of(m, l->inputs[j]);
-                    cp->out = net->views[i];
-                    cp->out.coff += off;
-                    cp->out.c = c;
-                }
-                off += c;
-            }
-            break;
-        }
-        case SX_XNN_L_YOLO:
-            if (net->nyolo == (int)(sizeof net->yolo_layer / sizeof net->yolo_layer[0])) {
-                free(placed);
-                free(is_placed);
-                free(needs_copy);
-                return specx_err_set(err, SPECX_EUNSUPPORTED, "xnnpack: too many [yolo] layers");
-            }
-            net->yolo_layer[net->nyolo++] = i;
-            break;
-        case SX_XNN_L_DROPOUT:
-            break;
-        }
-        if (o != NULL) {
-            o->in = in;
-            o->in_layer = producer_of(m, i - 1);
-            o->out = net->views[i];
-        }
-    }
-    if ((net->flags & SX_XNN_NET_NO_DIRECT) == 0) {
-        fuse_pwdw(net, is_placed);
-        fuse_dwpw(net, is_placed);
-    }
-    free(placed);
-    free(is_placed);
-    free(needs_copy);
+}
 
-    /* liveness */
+/* The fp32 op computing convolution layer i. */
+static op *schedule_conv_f32(sx_xnn_net *net, int i)
+{
+    const sx_xnn_layer *l = &net->m->layers[i];
+    bool dw = l->groups > 1 && l->groups == l->in_c && l->groups == l->filters;
+    bool direct = (net->flags & SX_XNN_NET_NO_DIRECT) == 0;
+    op *o = NULL;
+    if (direct && dw && l->in_c % 8 == 0 && l->size == 3) {
+        o = add_op(net, OP_DW, i);
+        o->post = l->act;
+    } else if (direct && l->groups == 1 && l->size == 3 && l->in_c <= 4 &&
+               (l->filters == 8 || l->filters == 16)) {
+        o = add_op(net, OP_STEM, i);
+        o->post = l->act;
+    } else {
+        o = add_op(net, OP_CONV, i);
+        o->post = l->act == SX_XNN_ACT_RELU ? SX_XNN_ACT_LINEAR : l->act;
+    }
+    return o;
+}
+
+static specx_status q8_unsupported(specx_err *err, int i, const sx_xnn_layer *l, const char *why)
+{
+    return specx_err_set(err, SPECX_EUNSUPPORTED,
+                         "xnnpack int8: layer %d [%s] %dx%dx%d: %s (use precision fp32)", i,
+                         sx_xnn_layer_type_name(l->type), l->in_w, l->in_h, l->in_c, why);
+}
+
+/* The int8 op computing convolution layer i: 1x1 as a GEMM, depthwise, or
+ * the first convolution (reading the float network input). */
+static specx_status schedule_conv_q8(sx_xnn_net *net, int i, op **out, specx_err *err)
+{
+    const sx_xnn_layer *l = &net->m->layers[i];
+    bool dw = l->groups > 1 && l->groups == l->in_c && l->groups == l->filters;
+    if (l->act == SX_XNN_ACT_LOGISTIC) {
+        return q8_unsupported(err, i, l, "logistic activation");
+    }
+    q8_kind qk;
+    if (dw && l->in_c % 8 == 0 && l->size % 2 == 1 && l->pad == l->size / 2) {
+        qk = QK_DW;
+    } else if (l->groups == 1 && l->size == 1 && l->stride == 1 && l->pad == 0) {
+        qk = QK_GEMM;
+    } else if (l->groups == 1 && l->in_c <= 4 && l->filters <= 32 &&
+               producer_of(net->m, i - 1) < 0) {
+        qk = QK_STEM;
+    } else {
+        return q8_unsupported(err, i, l, "only 1x1, depthwise and first convolutions");
+    }
+    op *o = add_op(net, OP_Q8, i);
+    o->qk = qk;
+    o->post = l->act;
+    *out = o;
+    return SPECX_OK;
+}
+
+/* The op of layer i (NULL for layers that compute nothing), after any copies
+ * a route needs. */
+static specx_status schedule_layer(sx_xnn_net *net, int i, const bool *needs_copy, op **out,
+                                   specx_err *err)
+{
+    const sx_xnn_model *m = net->m;
+    const sx_xnn_layer *l = &m->layers[i];
+    bool q8 = net->precision == SX_XNN_INT8;
+    op *o = NULL;
+    *out = NULL;
+    switch (l->type) {
+    case SX_XNN_L_CONV:
+        if (!q8) {
+            o = schedule_conv_f32(net, i);
+        } else {
+            specx_status st = schedule_conv_q8(net, i, &o, err);
+            if (st != SPECX_OK) {
+                return st;
+            }
+        }
+        break;
+    case SX_XNN_L_MAXPOOL:
+        o = q8 ? add_op(net, OP_Q8, i) : add_op(net, OP_MAXPOOL, i);
+        o->qk = QK_MAXPOOL;
+        break;
+    case SX_XNN_L_SHORTCUT:
+        o = q8 ? add_op(net, OP_Q8, i) : add_op(net, OP_ADD, i);
+        o->qk = QK_ADD;
+        o->in2 = view_of(net, l->inputs[0]);
+        o->in2_layer = producer_of(m, l->inputs[0]);
+        o->post = l->act;
+        break;
+    case SX_XNN_L_UPSAMPLE:
+        o = q8 ? add_op(net, OP_Q8, i) : add_op(net, OP_UPSAMPLE, i);
+        o->qk = QK_UPSAMPLE;
+        break;
+    case SX_XNN_L_ROUTE: {
+        int off = 0;
+        for (int j = 0; j < l->n_inputs; j++) {
+            int c = m->layers[l->inputs[j]].out_c;
+            if (l->n_inputs >= 2 && needs_copy[i * SX_XNN_MAX_ROUTE + j]) {
+                op *cp = q8 ? add_op(net, OP_Q8, i) : add_op(net, OP_COPY, i);
+                cp->qk = QK_COPY;
+                cp->in = view_of(net, l->inputs[j]);
+                cp->in_layer = producer_of(m, l->inputs[j]);
+                cp->out = net->views[i];
+                cp->out.coff += off;
+                cp->out.c = c;
+            }
+            off += c;
+        }
+        return SPECX_OK;
+    }
+    case SX_XNN_L_YOLO:
+        if (net->nyolo == (int)(sizeof net->yolo_layer / sizeof net->yolo_layer[0])) {
+            return specx_err_set(err, SPECX_EUNSUPPORTED, "xnnpack: too many [yolo] layers");
+        }
+        net->yolo_layer[net->nyolo++] = i;
+        return SPECX_OK;
+    case SX_XNN_L_DROPOUT:
+        return SPECX_OK;
+    }
+    o->in = view_of(net, i - 1);
+    o->in_layer = producer_of(m, i - 1);
+    o->out = net->views[i];
+    *out = o;
+    return SPECX_OK;
+}
+
+/* int8: which buffers hold floats (the network input and the [yolo]
+ * inputs, written by 1x1 convolutions with a float store) and that nothing
+ * else reads those as u8. */
+static specx_status mark_float_buffers_q8(sx_xnn_net *net, specx_err *err)
+{
+    const sx_xnn_model *m = net->m;
+    for (int b = 1; b < net->nbuf; b++) {
+        net->bufs[b].u8 = true;
+    }
+    int *readers = count_readers(net);
+    if (readers == NULL) {
+        return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory planning buffers");
+    }
+    specx_status st = SPECX_OK;
+    for (int k = 0; k < net->nyolo && st == SPECX_OK; k++) {
+        int y = net->yolo_layer[k];
+        int p = producer_of(m, y - 1);
+        const op *po = NULL;
+        for (int s = 0; s < net->nop; s++) {
+            if (net->ops[s].layer == p && net->ops[s].kind == OP_Q8) {
+                po = &net->ops[s];
+            }
+        }
+        if (p < 0 || po == NULL || po->qk != QK_GEMM || readers[p] != 1 ||
+            net->bufs[po->out.buf].c != po->out.c) {
+            st = q8_unsupported(err, y, &m->layers[y],
+                                "its input must be a 1x1 convolution read by nothing else");
+        } else {
+            net->bufs[po->out.buf].u8 = false;
+        }
+    }
+    for (int s = 0; s < net->nop && st == SPECX_OK; s++) {
+        const op *o = &net->ops[s];
+        bool reads_float =
+            !net->bufs[o->in.buf].u8 || (o->qk == QK_ADD && !net->bufs[o->in2.buf].u8);
+        if (o->kind == OP_Q8 && reads_float != (o->qk == QK_STEM)) {
+            st = q8_unsupported(err, o->layer, &m->layers[o->layer],
+                                o->qk == QK_STEM ? "a first convolution must read the image"
+                                                 : "reads the image or a [yolo] input");
+        }
+    }
+    free(readers);
+    return st;
+}
+
+/* int8: a 1x1 convolution whose only reader is a depthwise one becomes the
+ * source of the depthwise op's input band: its output (float, in cache)
+ * is never quantized or stored. */
+static void fuse_q8(sx_xnn_net *net, const bool *is_placed)
+{
+    int *readers = count_readers(net);
+    if (readers == NULL) {
+        return; /* an optimisation: run unfused */
+    }
+    for (int s = 0; s < net->nop; s++) {
+        op *rd = &net->ops[s];
+        int p = rd->in_layer;
+        if (rd->kind != OP_Q8 || rd->qk != QK_DW || p < 0 || is_placed[p] || readers[p] != 1) {
+            continue;
+        }
+        for (int t = 0; t < s; t++) {
+            op *pr = &net->ops[t];
+            if (pr->layer == p && pr->kind == OP_Q8 && pr->qk == QK_GEMM) {
+                rd->pw_layer = p;
+                rd->in = pr->in;
+                rd->in_layer = pr->in_layer;
+                pr->kind = OP_NOP;
+            }
+        }
+    }
+    free(readers);
+}
+
+static void liveness(sx_xnn_net *net)
+{
     net->bufs[0].def = -1;
     for (int s = 0; s < net->nop; s++) {
         op *o = &net->ops[s];
@@ -405,7 +455,7 @@ static specx_status plan(sx_xnn_net *net, specx_err *err)
             continue;
         }
         touch(net, o->in, s, false);
-        if (o->kind == OP_ADD) {
+        if (o->kind == OP_ADD || (o->kind == OP_Q8 && o->qk == QK_ADD)) {
             touch(net, o->in2, s, false);
         }
         touch(net, o->out, s, true);
@@ -413,12 +463,124 @@ static specx_status plan(sx_xnn_net *net, specx_err *err)
     for (int k = 0; k < net->nyolo; k++) {
         touch(net, view_of(net, net->yolo_layer[k] - 1), INT_MAX, false);
     }
+}
+
+static specx_status plan(sx_xnn_net *net, specx_err *err)
+{
+    const sx_xnn_model *m = net->m;
+    int n = m->n;
+    /* one buffer per layer at most, plus the input */
+    net->bufs = calloc((size_t)n + 1, sizeof *net->bufs);
+    net->views = calloc((size_t)n, sizeof *net->views);
+    /* ops: one per layer plus copies into concatenations */
+    int maxops = n;
+    for (int i = 0; i < n; i++) {
+        maxops += m->layers[i].type == SX_XNN_L_ROUTE ? m->layers[i].n_inputs : 0;
+    }
+    net->ops = calloc((size_t)maxops, sizeof *net->ops);
+    tview *placed = calloc((size_t)n, sizeof *placed);
+    bool *is_placed = calloc((size_t)n, sizeof *is_placed);
+    bool *needs_copy = calloc((size_t)n * SX_XNN_MAX_ROUTE, sizeof *needs_copy);
+    specx_status st = SPECX_OK;
+    if (net->bufs == NULL || net->views == NULL || net->ops == NULL || placed == NULL ||
+        is_placed == NULL || needs_copy == NULL) {
+        st = specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory planning buffers");
+    }
+    if (st == SPECX_OK) {
+        plan_views(net, placed, is_placed, needs_copy);
+    }
+    for (int i = 0; i < n && st == SPECX_OK; i++) {
+        op *o = NULL;
+        st = schedule_layer(net, i, needs_copy, &o, err);
+    }
+    if (st == SPECX_OK && net->precision == SX_XNN_INT8) {
+        st = mark_float_buffers_q8(net, err);
+        if (st == SPECX_OK && (net->flags & SX_XNN_NET_NO_FUSE) == 0) {
+            fuse_q8(net, is_placed);
+        }
+    } else if (st == SPECX_OK && (net->flags & SX_XNN_NET_NO_DIRECT) == 0) {
+        fuse_pwdw(net, is_placed);
+        fuse_dwpw(net, is_placed);
+    }
+    free(placed);
+    free(is_placed);
+    free(needs_copy);
+    if (st == SPECX_OK) {
+        liveness(net);
+    }
+    return st;
+}
+
+void sx_xnn_ranges_clear(sx_xnn_ranges *r)
+{
+    for (int i = 0; i < r->n && r->layer != NULL; i++) {
+        free(r->layer[i]);
+    }
+    free(r->layer);
+    r->layer = NULL;
+    r->n = 0;
+}
+
+/* The union of the calibrated ranges of every layer written into buffer
+ * b, per channel, into lo / hi (zeroed: every range contains 0). */
+static specx_status gather_ranges(const sx_xnn_net *net, const sx_xnn_ranges *ranges, int b,
+                                  float *lo, float *hi, specx_err *err)
+{
+    for (int s = 0; s < net->nop; s++) {
+        const op *o = &net->ops[s];
+        if (o->kind == OP_NOP || o->out.buf != b) {
+            continue;
+        }
+        const sx_xnn_range *r = o->layer < ranges->n ? ranges->layer[o->layer] : NULL;
+        if (r == NULL) {
+            return specx_err_set(err, SPECX_EUNSUPPORTED,
+                                 "xnnpack int8: layer %d has no activation range (no batch-norm "
+                                 "statistics and no calibration images)",
+                                 o->layer);
+        }
+        for (int j = 0; j < o->out.c; j++) {
+            int ch = o->out.coff + j;
+            lo[ch] = r[j].lo < lo[ch] ? r[j].lo : lo[ch];
+            hi[ch] = r[j].hi > hi[ch] ? r[j].hi : hi[ch];
+        }
+    }
     return SPECX_OK;
+}
+
+/* int8: each u8 buffer channel's (scale, zero point), so all slices and
+ * channels of a buffer keep their own ranges. */
+static specx_status assign_quant(sx_xnn_net *net, const sx_xnn_ranges *ranges, specx_err *err)
+{
+    specx_status st = SPECX_OK;
+    for (int b = 0; b < net->nbuf && st == SPECX_OK; b++) {
+        tbuf *t = &net->bufs[b];
+        if (!t->u8) {
+            continue;
+        }
+        t->qs = calloc((size_t)t->c, sizeof *t->qs);
+        t->qz = calloc((size_t)t->c, sizeof *t->qz);
+        float *lo = calloc((size_t)t->c, sizeof *lo), *hi = calloc((size_t)t->c, sizeof *hi);
+        if (t->qs == NULL || t->qz == NULL || lo == NULL || hi == NULL) {
+            st = specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+        } else {
+            st = gather_ranges(net, ranges, b, lo, hi, err);
+        }
+        for (int ch = 0; st == SPECX_OK && ch < t->c; ch++) {
+            /* a channel that is constant 0: any scale represents it */
+            float sc = hi[ch] > lo[ch] ? (hi[ch] - lo[ch]) / 255.0f : 1.0f / 255.0f;
+            long z = lrintf(-lo[ch] / sc);
+            t->qs[ch] = sc;
+            t->qz[ch] = (int32_t)(z < 0 ? 0 : z > 255 ? 255 : z);
+        }
+        free(lo);
+        free(hi);
+    }
+    return st;
 }
 
 static size_t buf_bytes(const tbuf *b)
 {
-    return (size_t)b->h * b->w * b->c * sizeof(float);
+    return (size_t)b->h * b->w * b->c * (b->u8 ? 1 : sizeof(float));
 }
 
 /* Greedy interval allocation: buffers in order of first write; each takes
@@ -427,6 +589,9 @@ static size_t buf_bytes(const tbuf *b)
 static specx_status assign_arenas(sx_xnn_net *net, specx_err *err)
 {
     int nb = net->nbuf;
+    if (nb < 1) {
+        return specx_err_set(err, SPECX_EINTERNAL, "xnnpack: no buffers planned");
+    }
     int *order = malloc((size_t)nb * sizeof *order);
     size_t *size = calloc((size_t)nb, sizeof *size);
     int *busy = malloc((size_t)nb * sizeof *busy);
@@ -490,7 +655,12 @@ static specx_status assign_arenas(sx_xnn_net *net, specx_err *err)
         net->arena_bytes += bytes;
     }
     for (int i = 0; i < nb && st == SPECX_OK; i++) {
-        net->bufs[i].p = net->bufs[i].arena >= 0 ? net->arenas[net->bufs[i].arena] : NULL;
+        void *mem = net->bufs[i].arena >= 0 ? net->arenas[net->bufs[i].arena] : NULL;
+        if (net->bufs[i].u8) {
+            net->bufs[i].q = mem;
+        } else {
+            net->bufs[i].p = mem;
+        }
     }
     free(order);
     free(size);
@@ -621,8 +791,15 @@ static specx_status build_ops(sx_xnn_net *net, specx_err *err)
         }
         o->vin = resolve(net, o->in);
         o->vout = resolve(net, o->out);
-        if (o->kind == OP_ADD) {
+        if (o->kind == OP_ADD || o->kind == OP_Q8) {
             o->vin2 = resolve(net, o->in2);
+        }
+        if (o->kind == OP_Q8) {
+            specx_status st = sx_xnn_qop_build(net, o, err);
+            if (st != SPECX_OK) {
+                return st;
+            }
+            continue;
         }
         if (o->kind == OP_PWDW) {
             if (setup_direct(o, l) != SPECX_OK || setup_pwdw(net, o) != SPECX_OK) {
@@ -697,11 +874,15 @@ static specx_status build_ops(sx_xnn_net *net, specx_err *err)
     return SPECX_OK;
 }
 
-specx_status sx_xnn_net_create(const sx_xnn_model *m, int threads, unsigned flags, sx_xnn_net **out,
+specx_status sx_xnn_net_create(const sx_xnn_model *m, const sx_xnn_net_opts *opts, sx_xnn_net **out,
                                specx_err *err)
 {
+    int threads = opts->threads;
     if (threads < 1 || threads > 64) {
         return specx_err_set(err, SPECX_EINVAL, "xnnpack: threads must be 1..64, got %d", threads);
+    }
+    if (opts->precision == SX_XNN_INT8 && opts->ranges == NULL) {
+        return specx_err_set(err, SPECX_EINVAL, "xnnpack: int8 needs calibrated ranges");
     }
     enum xnn_status xs = xnn_initialize(NULL);
     if (xs != xnn_status_success) {
@@ -717,7 +898,9 @@ specx_status sx_xnn_net_create(const sx_xnn_model *m, int threads, unsigned flag
     net->xnn_inited = true;
     net->m = m;
     net->threads = threads;
-    net->flags = flags;
+    net->flags = opts->flags;
+    net->precision = opts->precision;
+    net->simd = sx_xnn_q8_have_simd() && (opts->flags & SX_XNN_NET_PORTABLE) == 0;
     specx_status st = SPECX_OK;
     if (threads > 1) {
         net->pool = pthreadpool_create((size_t)threads);
@@ -727,6 +910,9 @@ specx_status sx_xnn_net_create(const sx_xnn_model *m, int threads, unsigned flag
     }
     if (st == SPECX_OK) {
         st = plan(net, err);
+    }
+    if (st == SPECX_OK && net->precision == SX_XNN_INT8) {
+        st = assign_quant(net, opts->ranges, err);
     }
     if (st == SPECX_OK) {
         st = assign_arenas(net, err);
@@ -760,12 +946,17 @@ void sx_xnn_net_destroy(sx_xnn_net *net)
             free(net->ops[s].pw.bufs);
         }
         free((void *)net->ops[s].pw.pw_w);
+        sx_xnn_qop_free(&net->ops[s]);
     }
     for (int a = 0; a < net->narena; a++) {
         free(net->arenas[a]);
     }
     free(net->arenas);
     free(net->ops);
+    for (int b = 0; b < net->nbuf && net->bufs != NULL; b++) {
+        free(net->bufs[b].qs);
+        free(net->bufs[b].qz);
+    }
     free(net->bufs);
     free(net->views);
     if (net->pool != NULL) {
@@ -911,6 +1102,12 @@ specx_status sx_xnn_net_run(sx_xnn_net *net, const atomic_bool *cancel, specx_er
         case OP_COPY:
             sx_xnn_k_copy(net->pool, &o->vin, &o->vout);
             break;
+        case OP_Q8:
+            sx_xnn_qop_run(net, o);
+            break;
+        }
+        if (net->observe != NULL && o->kind != OP_NOP) {
+            net->observe(net->observe_ctx, o->layer, &o->vout);
         }
         if (net->profile) {
             uint64_t d = now_ns() - t0;
@@ -935,6 +1132,12 @@ const sx_xnn_layer *sx_xnn_net_yolo_layer(const sx_xnn_net *net, int k)
 sx_xnn_view sx_xnn_net_yolo_view(const sx_xnn_net *net, int k)
 {
     return resolve(net, view_of(net, net->yolo_layer[k] - 1));
+}
+
+void sx_xnn_net_set_observer(sx_xnn_net *net, sx_xnn_observer fn, void *ctx)
+{
+    net->observe = fn;
+    net->observe_ctx = ctx;
 }
 
 void sx_xnn_net_set_profile(sx_xnn_net *net, bool on)
@@ -979,6 +1182,8 @@ static const char *op_name(const op *o, const sx_xnn_layer *l)
         return "upsample";
     case OP_COPY:
         return "route-copy";
+    case OP_Q8:
+        return sx_xnn_qop_name(o);
     }
     return "?";
 }
@@ -1011,7 +1216,7 @@ void sx_xnn_net_profile_print(const sx_xnn_net *net, FILE *f)
             continue;
         }
         if ((o->kind == OP_CONV || o->kind == OP_DW || o->kind == OP_PWDW || o->kind == OP_DWPW ||
-             o->kind == OP_STEM) &&
+             o->kind == OP_STEM || (o->kind == OP_Q8 && l->type == SX_XNN_L_CONV)) &&
             l->size > 1) {
             snprintf(outs + strlen(outs), sizeof outs - strlen(outs), " k%d/%d", l->size,
                      l->stride);
