@@ -3,8 +3,9 @@
  * fp32 equals darknet within 0.005, int8 equals fp32 within 0.01.
  *
  * Usage: test_xnn_map MODEL [darknet]. int8 is opened as the backend opens
- * it (activation ranges from the weights' batch-norm statistics, no images),
- * so nothing about coco128 leaks into its quantization. */
+ * it: activation ranges from the weights' batch-norm statistics, their
+ * width chosen on darknet's sample images (unlabeled, not in coco128), so
+ * nothing about coco128 leaks into the quantization. */
 /* cmocka.h needs the four headers before it */
 /* clang-format off */
 #include <setjmp.h>
@@ -50,13 +51,20 @@ static int list_images(const char *imgdir, char **files)
     return n;
 }
 
-/* int8 as the backend opens it: ranges from the batch-norm statistics */
+/* int8 as the backend opens it by default: batch-norm ranges, their width
+ * chosen on darknet's sample images */
 static sx_xnn *open_int8(const xt_model *mf)
 {
-    sx_xnn_opts o = {.precision = SX_XNN_INT8};
+    specx_image calib[16];
+    int ncalib = xt_calib_images(calib, 16);
+    assert_true(ncalib >= 4);
+    sx_xnn_opts o = {.precision = SX_XNN_INT8, .calib = calib, .ncalib = ncalib};
     sx_xnn *x = NULL;
     specx_err err = {0};
     specx_status st = sx_xnn_open(mf->cfg, mf->weights, mf->names, &o, &x, &err);
+    for (int i = 0; i < ncalib; i++) {
+        specx_image_free(&calib[i]);
+    }
     if (st != SPECX_OK) {
         fail_msg("int8 open: %s", err.msg);
     }
@@ -121,8 +129,9 @@ static void test_map(void **state)
         free(files[i]);
     }
     double map_dn = xt_map_value(m_dn), map_f = xt_map_value(m_f), map_q = xt_map_value(m_q);
-    printf("%s, coco128 val (%d images, %d boxes): mAP@0.5 xnnpack fp32 %.4f, int8 %.4f (%+.4f)",
-           g_model, n, gt_total, map_f, map_q, map_q - map_f);
+    printf("%s, coco128 val (%d images, %d boxes): mAP@0.5 xnnpack fp32 %.4f, int8 %.4f (%+.4f; "
+           "batch-norm width %g)",
+           g_model, n, gt_total, map_f, map_q, map_q - map_f, sx_xnn_calib_param(xq));
     if (net != NULL) {
         printf(", darknet %.4f", map_dn);
     }

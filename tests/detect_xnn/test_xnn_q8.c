@@ -101,9 +101,9 @@ static void check_gemm(int P, int k, int n, sx_xnn_q8_act act, bool f32_out)
     int modes = simd_ok() ? 2 : 1;
     for (int m = 0; m < modes; m++) {
         sx_xnn_q8_gemm g;
-        assert_int_equal(sx_xnn_q8_gemm_init(&g, k, n, w, b, act, s_in, z_in, f32_out, s_out,
-                                             z_out, m == 1),
-                         SPECX_OK);
+        assert_int_equal(
+            sx_xnn_q8_gemm_init(&g, k, n, w, b, act, s_in, z_in, f32_out, s_out, z_out, m == 1),
+            SPECX_OK);
         /* a 7-pixel-wide grid, run in two ranges (a tile split mid-row) */
         sx_xnn_q8_grid io = {.in = in,
                              .in_row = 7 * ipx,
@@ -174,8 +174,8 @@ static void check_gemm(int P, int k, int n, sx_xnn_q8_act act, bool f32_out)
 static void test_gemm(void **state)
 {
     (void)state;
-    const int shapes[][3] = {{61, 8, 4},   {61, 8, 8},    {50, 16, 96}, {33, 32, 192},
-                             {29, 96, 16}, {40, 120, 255}, {9, 3, 20},  {100, 272, 48}};
+    const int shapes[][3] = {{61, 8, 4},   {61, 8, 8},     {50, 16, 96}, {33, 32, 192},
+                             {29, 96, 16}, {40, 120, 255}, {9, 3, 20},   {100, 272, 48}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         for (int a = 0; a < 3; a++) {
             check_gemm(shapes[i][0], shapes[i][1], shapes[i][2], (sx_xnn_q8_act)a, false);
@@ -205,7 +205,8 @@ static void check_dw(int h, int wd, int c, int k, int s, sx_xnn_q8_act act)
     for (int y = 0; y < h; y++) {
         for (int x = 0; x < wd; x++) {
             for (int ch = 0; ch < c; ch++) {
-                band[((size_t)(y + pad) * pw + x + pad) * c + ch] = (float)((int)(rnd() % 256) - 40);
+                band[((size_t)(y + pad) * pw + x + pad) * c + ch] =
+                    (float)((int)(rnd() % 256) - 40);
             }
         }
     }
@@ -240,8 +241,7 @@ static void check_dw(int h, int wd, int c, int k, int s, sx_xnn_q8_act act)
             }
         }
     }
-    printf("dw %dx%dx%d k%d s%d act %d: max error %.4f steps\n", h, wd, c, k, s, (int)act,
-           max_err);
+    printf("dw %dx%dx%d k%d s%d act %d: max error %.4f steps\n", h, wd, c, k, s, (int)act, max_err);
     assert_true(max_err <= 0.501);
     if (modes == 2) {
         assert_memory_equal(out[0], out[1], (size_t)oh * ow * opx);
@@ -367,9 +367,9 @@ static void test_small_loops(void **state)
     for (int act = 0; act < 3; act++) {
         for (int m = 0; m < modes; m++) {
             sx_xnn_q8_add p;
-            assert_int_equal(sx_xnn_q8_add_init(&p, C, sa, za, sb, zb, so, zo,
-                                                (sx_xnn_q8_act)act, m == 1),
-                             SPECX_OK);
+            assert_int_equal(
+                sx_xnn_q8_add_init(&p, C, sa, za, sb, zb, so, zo, (sx_xnn_q8_act)act, m == 1),
+                SPECX_OK);
             sx_xnn_q8_add_row(&p, a, 32, b, 32, o[m], 32, W);
             sx_xnn_q8_add_clear(&p);
         }

@@ -24,6 +24,7 @@ struct sx_xnn {
     sx_xnn_model model;
     sx_xnn_net *net;
     sx_xnn_precision precision;
+    double calib_width; /* int8: the method's parameter calibration settled on */
     int classes;
     char **names;
     int nnames;
@@ -223,6 +224,11 @@ sx_xnn_precision sx_xnn_get_precision(const sx_xnn *x)
     return x->precision;
 }
 
+double sx_xnn_calib_param(const sx_xnn *x)
+{
+    return x->calib_width;
+}
+
 double sx_xnn_gflops(const sx_xnn *x)
 {
     return x->model.flops / 1e9;
@@ -407,82 +413,35 @@ static specx_status forward(sx_xnn *x, const specx_image *img, const atomic_bool
     return sx_xnn_net_run(x->net, cancel, err);
 }
 
-/* Observed ranges: the fp32 network, unfused so every layer output is a
- * tensor of its own, over the calibration images (a second pass fills the
- * histograms a percentile needs). */
-static specx_status measure(sx_xnn *x, const sx_xnn_opts *o, sx_xnn_calib_method m, double param,
-                            sx_xnn_ranges *ranges, specx_err *err)
-{
-    sx_xnn_net_opts no = {.threads = 1, .flags = SX_XNN_NET_NO_DIRECT, .precision = SX_XNN_FP32};
-    sx_xnn_net *net = NULL;
-    sx_xnn_calib *c = NULL;
-    specx_status st = sx_xnn_net_create(&x->model, &no, &net, err);
-    if (st == SPECX_OK) {
-        st = sx_xnn_calib_create(x->model.n, &c, err);
-    }
-    if (st == SPECX_OK && !lb_scratch(x, x->model.width)) {
-        st = specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
-    }
-    if (st == SPECX_OK) {
-        sx_xnn_net_set_observer(net, sx_xnn_calib_observe, c);
-    }
-    int passes = m == SX_XNN_CALIB_PERCENTILE ? 2 : 1;
-    for (int pass = 0; pass < passes && st == SPECX_OK; pass++) {
-        sx_xnn_calib_set_pass(c, pass);
-        for (int i = 0; i < o->ncalib && st == SPECX_OK; i++) {
-            st = check_image(&o->calib[i], err);
-            if (st == SPECX_OK) {
-                letterbox(&o->calib[i], x->model.width, x->model.height, sx_xnn_net_input(net),
-                          x->lb_scratch, x->lb_ix);
-                st = sx_xnn_net_run(net, NULL, err);
-            }
-        }
-    }
-    if (st == SPECX_OK) {
-        st = sx_xnn_calib_ranges(c, m, param, ranges, err);
-    }
-    sx_xnn_calib_destroy(c);
-    sx_xnn_net_destroy(net);
-    return st;
-}
-
-/* int8 ranges. By default from the batch-norm statistics in the weights
- * (mean +- 8 standard deviations per channel: see docs/xnnpack.md for the
- * measurements behind this choice); images, if given, only fill in layers
- * without statistics. MINMAX and PERCENTILE use the images alone. */
+/* int8 ranges (xnn_calib.c) from the calibration images, letterboxed as
+ * the network sees them. */
 static specx_status calibrate(sx_xnn *x, const sx_xnn_opts *o, sx_xnn_ranges *ranges,
                               specx_err *err)
 {
-    sx_xnn_calib_method m = o->calib_method;
-    double param = o->calib_param;
-    if (m == SX_XNN_CALIB_DEFAULT) {
-        m = SX_XNN_CALIB_BN;
-        param = 8;
-    }
-    if (m == SX_XNN_CALIB_PERCENTILE && !(param > 0.5 && param <= 1.0)) {
-        return specx_err_set(err, SPECX_EINVAL,
-                             "xnnpack int8: percentile must be in (0.5, 1], got %g", param);
-    }
-    if (m == SX_XNN_CALIB_BN && !(param > 0)) {
-        return specx_err_set(err, SPECX_EINVAL,
-                             "xnnpack int8: standard deviations must be > 0, got %g", param);
-    }
-    if (m != SX_XNN_CALIB_BN && o->ncalib == 0) {
-        return specx_err_set(err, SPECX_EINVAL,
-                             "xnnpack int8: min/max and percentile ranges need calibration images");
-    }
-    if (m != SX_XNN_CALIB_BN) {
-        return measure(x, o, m, param, ranges, err);
-    }
-    sx_xnn_ranges data = {0};
-    specx_status st = SPECX_OK;
-    if (o->ncalib > 0) {
-        st = measure(x, o, SX_XNN_CALIB_MINMAX, 0, &data, err);
+    size_t in_len = (size_t)x->model.width * x->model.height * 3;
+    float **inputs = calloc((size_t)o->ncalib + 1, sizeof *inputs);
+    specx_status st = inputs != NULL && lb_scratch(x, x->model.width)
+                          ? SPECX_OK
+                          : specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+    for (int i = 0; i < o->ncalib && st == SPECX_OK; i++) {
+        st = check_image(&o->calib[i], err);
+        inputs[i] = st == SPECX_OK ? malloc(in_len * sizeof(float)) : NULL;
+        if (st == SPECX_OK && inputs[i] == NULL) {
+            st = specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+        }
+        if (st == SPECX_OK) {
+            letterbox(&o->calib[i], x->model.width, x->model.height, inputs[i], x->lb_scratch,
+                      x->lb_ix);
+        }
     }
     if (st == SPECX_OK) {
-        st = sx_xnn_ranges_from_bn(&x->model, param, o->ncalib > 0 ? &data : NULL, ranges, err);
+        st = sx_xnn_calibrate(&x->model, (const float *const *)inputs, o->ncalib, o->calib_method,
+                              o->calib_param, o->flags, ranges, &x->calib_width, err);
     }
-    sx_xnn_ranges_clear(&data);
+    for (int i = 0; inputs != NULL && i < o->ncalib; i++) {
+        free(inputs[i]);
+    }
+    free(inputs);
     return st;
 }
 

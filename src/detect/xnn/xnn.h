@@ -24,7 +24,7 @@ typedef enum sx_xnn_precision {
 
 /* How calibration turns observed values into int8 ranges (xnn_calib.h). */
 typedef enum sx_xnn_calib_method {
-    SX_XNN_CALIB_DEFAULT, /* SX_XNN_CALIB_BN with 8 standard deviations */
+    SX_XNN_CALIB_DEFAULT, /* SX_XNN_CALIB_BN, the width chosen on the images */
     SX_XNN_CALIB_MINMAX,
     SX_XNN_CALIB_PERCENTILE, /* calib_param: the fraction kept at each end */
     SX_XNN_CALIB_BN,         /* calib_param: how many standard deviations */
@@ -33,10 +33,13 @@ typedef enum sx_xnn_calib_method {
 /* flags, for tests and measurements:
  * SX_XNN_NO_DIRECT  fp32: every convolution on XNNPACK (no direct kernels)
  * SX_XNN_PORTABLE   int8: the portable C kernels even where AVX-512 VNNI runs
- * SX_XNN_NO_FUSE    int8: no 1x1 convolution fused into the depthwise one */
+ * SX_XNN_NO_FUSE    int8: no 1x1 convolution fused into the depthwise one
+ * SX_XNN_ALL_INT8   int8: every layer in int8 (by default the layers at more
+ *                   than a quarter of the input width stay fp32) */
 #define SX_XNN_NO_DIRECT 1u
 #define SX_XNN_PORTABLE 2u
 #define SX_XNN_NO_FUSE 4u
+#define SX_XNN_ALL_INT8 8u
 
 typedef struct sx_xnn_opts {
     int threads; /* 1..64; 0 means 1 */
@@ -60,6 +63,9 @@ void sx_xnn_close(sx_xnn *x); /* NULL-safe */
 void sx_xnn_input_size(const sx_xnn *x, int *width, int *height);
 int sx_xnn_num_classes(const sx_xnn *x);
 sx_xnn_precision sx_xnn_get_precision(const sx_xnn *x);
+/* int8: the parameter calibration used (for the default: the batch-norm
+ * width it chose); 0 for fp32. */
+double sx_xnn_calib_param(const sx_xnn *x);
 double sx_xnn_gflops(const sx_xnn *x);
 
 /* letterbox (as darknet's letterbox_image) + network + decoding + NMS, with

@@ -1,7 +1,8 @@
 /* xnn_backend.c — the "xnnpack" detector backend: sx_xnn behind the
  * specx_detector interface, in fp32 or int8. int8 takes its activation
- * ranges from the batch-norm statistics in the weights; the images of
- * $SPECX_CALIB_DIR, when set, cover layers that have none. */
+ * ranges from the batch-norm statistics in the weights, their width chosen
+ * on a few unlabeled images: $SPECX_CALIB_DIR, else Debian darknet's
+ * sample images (SPECX_XNN_CALIB_DIR), else a fixed width. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,10 @@
 
 #include "detect/backend.h"
 #include "detect/xnn/xnn.h"
+
+#ifndef SPECX_XNN_CALIB_DIR
+#define SPECX_XNN_CALIB_DIR "/usr/share/darknet/data"
+#endif
 
 /* Enough images for the few layers they are needed for; more only make
  * opening slower. */
@@ -127,9 +132,12 @@ static specx_status open_engine(const specx_model_files *files, const specx_dete
     const char *dir = getenv("SPECX_CALIB_DIR");
     if (o.precision == SX_XNN_INT8 && dir != NULL && dir[0] != '\0') {
         st = load_calib(dir, imgs, &n, err);
-        o.calib = imgs;
-        o.ncalib = n;
+    } else if (o.precision == SX_XNN_INT8) {
+        specx_err ignored = {0};
+        (void)load_calib(SPECX_XNN_CALIB_DIR, imgs, &n, &ignored); /* optional */
     }
+    o.calib = imgs;
+    o.ncalib = n;
     if (st == SPECX_OK) {
         st = sx_xnn_open(files->cfg, files->weights, files->names, &o, x, err);
     }

@@ -189,8 +189,8 @@ static sx_xnn_range act_range(float lo, float hi, sx_xnn_act act)
 
 /* Layer i's ranges into r (c entries) and, for linear outputs, its
  * statistics; false when nothing is known (then `data` decides). */
-static bool bn_layer(const sx_xnn_model *m, int i, double k, const sx_xnn_ranges *out,
-                     bn_stat *st, sx_xnn_range *r)
+static bool bn_layer(const sx_xnn_model *m, int i, double k, const sx_xnn_ranges *out, bn_stat *st,
+                     sx_xnn_range *r)
 {
     const sx_xnn_layer *l = &m->layers[i];
     const int c = l->out_c;
@@ -293,4 +293,193 @@ specx_status sx_xnn_ranges_from_bn(const sx_xnn_model *m, double k, const sx_xnn
         return specx_err_set(err, s, "xnnpack: out of memory (ranges)");
     }
     return SPECX_OK;
+}
+
+/* ---- the driver ---------------------------------------------------------- */
+
+/* Observed ranges: the fp32 network, unfused so every layer output is a
+ * tensor of its own, over the inputs (a second pass fills the histograms a
+ * percentile needs). */
+static specx_status measure(const sx_xnn_model *m, const float *const *inputs, int n,
+                            sx_xnn_calib_method method, double param, sx_xnn_ranges *out,
+                            specx_err *err)
+{
+    sx_xnn_net_opts no = {.threads = 1, .flags = SX_XNN_NET_NO_DIRECT, .precision = SX_XNN_FP32};
+    sx_xnn_net *net = NULL;
+    sx_xnn_calib *c = NULL;
+    specx_status st = sx_xnn_net_create(m, &no, &net, err);
+    if (st == SPECX_OK) {
+        st = sx_xnn_calib_create(m->n, &c, err);
+    }
+    if (st == SPECX_OK) {
+        sx_xnn_net_set_observer(net, sx_xnn_calib_observe, c);
+    }
+    size_t in_len = (size_t)m->width * m->height * 3;
+    int passes = method == SX_XNN_CALIB_PERCENTILE ? 2 : 1;
+    for (int pass = 0; pass < passes && st == SPECX_OK; pass++) {
+        sx_xnn_calib_set_pass(c, pass);
+        for (int i = 0; i < n && st == SPECX_OK; i++) {
+            memcpy(sx_xnn_net_input(net), inputs[i], in_len * sizeof(float));
+            st = sx_xnn_net_run(net, NULL, err);
+        }
+    }
+    if (st == SPECX_OK) {
+        st = sx_xnn_calib_ranges(c, method, param, out, err);
+    }
+    sx_xnn_calib_destroy(c);
+    sx_xnn_net_destroy(net);
+    return st;
+}
+
+static double logistic(double v)
+{
+    return 1.0 / (1.0 + exp(-v));
+}
+
+/* The [yolo] probabilities (objectness and classes, after the logistic) of
+ * a net after a run, appended to p (room for every [yolo] value). */
+static size_t yolo_probs(const sx_xnn_net *net, float *p)
+{
+    size_t n = 0;
+    for (int k = 0; k < sx_xnn_net_yolo_count(net); k++) {
+        const sx_xnn_layer *l = sx_xnn_net_yolo_layer(net, k);
+        sx_xnn_view v = sx_xnn_net_yolo_view(net, k);
+        int entries = l->classes + 5;
+        for (int px = 0; px < v.w * v.h; px++) {
+            for (int ch = 0; ch < v.c; ch++) {
+                if (ch % entries >= 4) {
+                    p[n++] = (float)logistic(v.p[(size_t)px * v.stride + ch]);
+                }
+            }
+        }
+    }
+    return n;
+}
+
+static size_t yolo_len(const sx_xnn_model *m)
+{
+    size_t n = 0;
+    for (int i = 0; i < m->n; i++) {
+        if (m->layers[i].type == SX_XNN_L_YOLO) {
+            n += (size_t)m->layers[i].out_w * m->layers[i].out_h * m->layers[i].out_c;
+        }
+    }
+    return n;
+}
+
+/* How far the int8 net built from ranges r is from the fp32 one on the
+ * inputs: the relative rms difference of their [yolo] probabilities. */
+static specx_status int8_error(const sx_xnn_model *m, const float *const *inputs, int n,
+                               const float *ref, size_t len, const sx_xnn_ranges *r, unsigned flags,
+                               float *scratch, double *e, specx_err *err)
+{
+    sx_xnn_net_opts qo = {.threads = 1, .flags = flags, .precision = SX_XNN_INT8, .ranges = r};
+    sx_xnn_net *net = NULL;
+    specx_status st = sx_xnn_net_create(m, &qo, &net, err);
+    double se = 0, sr = 0;
+    size_t in_len = (size_t)m->width * m->height * 3;
+    for (int i = 0; i < n && st == SPECX_OK; i++) {
+        memcpy(sx_xnn_net_input(net), inputs[i], in_len * sizeof(float));
+        st = sx_xnn_net_run(net, NULL, err);
+        size_t got = st == SPECX_OK ? yolo_probs(net, scratch) : 0;
+        for (size_t j = 0; j < got && j < len; j++) {
+            double d = (double)scratch[j] - ref[(size_t)i * len + j];
+            se += d * d;
+            sr += (double)ref[(size_t)i * len + j] * ref[(size_t)i * len + j];
+        }
+    }
+    sx_xnn_net_destroy(net);
+    *e = sr > 0 ? sqrt(se / sr) : 0;
+    return st;
+}
+
+/* The fp32 [yolo] probabilities of every input, len per input. */
+static specx_status reference_probs(const sx_xnn_model *m, const float *const *inputs, int n,
+                                    float *ref, size_t len, specx_err *err)
+{
+    sx_xnn_net_opts fo = {.threads = 1, .precision = SX_XNN_FP32};
+    sx_xnn_net *net = NULL;
+    specx_status st = sx_xnn_net_create(m, &fo, &net, err);
+    size_t in_len = (size_t)m->width * m->height * 3;
+    for (int i = 0; i < n && st == SPECX_OK; i++) {
+        memcpy(sx_xnn_net_input(net), inputs[i], in_len * sizeof(float));
+        st = sx_xnn_net_run(net, NULL, err);
+        if (st == SPECX_OK) {
+            yolo_probs(net, ref + (size_t)i * len);
+        }
+    }
+    sx_xnn_net_destroy(net);
+    return st;
+}
+
+/* The batch-norm ranges whose int8 net is closest to fp32 on the inputs,
+ * over a few widths k (the tails of these networks are heavier than a
+ * normal's and how heavy differs per model). */
+static specx_status choose_bn(const sx_xnn_model *m, const float *const *inputs, int n,
+                              const sx_xnn_ranges *data, unsigned flags, sx_xnn_ranges *out,
+                              double *chosen, specx_err *err)
+{
+    static const double ks[] = {6, 7, 8, 10};
+    size_t len = yolo_len(m);
+    float *ref = malloc((size_t)n * len * sizeof *ref), *scratch = malloc(len * sizeof *scratch);
+    specx_status st =
+        ref != NULL && scratch != NULL
+            ? reference_probs(m, inputs, n, ref, len, err)
+            : specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory (calibration)");
+    double best = INFINITY;
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0] && st == SPECX_OK; i++) {
+        sx_xnn_ranges r = {0};
+        double e = 0;
+        st = sx_xnn_ranges_from_bn(m, ks[i], data, &r, err);
+        if (st == SPECX_OK) {
+            st = int8_error(m, inputs, n, ref, len, &r, flags, scratch, &e, err);
+        }
+        if (st == SPECX_OK && e < best) {
+            best = e;
+            *chosen = ks[i];
+            sx_xnn_ranges_clear(out);
+            *out = r;
+        } else {
+            sx_xnn_ranges_clear(&r);
+        }
+    }
+    free(ref);
+    free(scratch);
+    return st;
+}
+
+specx_status sx_xnn_calibrate(const sx_xnn_model *m, const float *const *inputs, int n,
+                              sx_xnn_calib_method method, double param, unsigned flags,
+                              sx_xnn_ranges *out, double *chosen, specx_err *err)
+{
+    *chosen = param;
+    if (method == SX_XNN_CALIB_PERCENTILE && !(param > 0.5 && param <= 1.0)) {
+        return specx_err_set(err, SPECX_EINVAL,
+                             "xnnpack int8: percentile must be in (0.5, 1], got %g", param);
+    }
+    if (method == SX_XNN_CALIB_BN && !(param > 0)) {
+        return specx_err_set(err, SPECX_EINVAL,
+                             "xnnpack int8: standard deviations must be > 0, got %g", param);
+    }
+    if ((method == SX_XNN_CALIB_MINMAX || method == SX_XNN_CALIB_PERCENTILE) && n == 0) {
+        return specx_err_set(err, SPECX_EINVAL,
+                             "xnnpack int8: min/max and percentile ranges need calibration images");
+    }
+    if (method == SX_XNN_CALIB_MINMAX || method == SX_XNN_CALIB_PERCENTILE) {
+        return measure(m, inputs, n, method, param, out, err);
+    }
+    sx_xnn_ranges data = {0};
+    specx_status st = SPECX_OK;
+    if (n > 0) {
+        st = measure(m, inputs, n, SX_XNN_CALIB_MINMAX, 0, &data, err);
+    }
+    if (st == SPECX_OK && method == SX_XNN_CALIB_DEFAULT && n > 0) {
+        st = choose_bn(m, inputs, n, &data, flags, out, chosen, err);
+    } else if (st == SPECX_OK) {
+        double k = method == SX_XNN_CALIB_DEFAULT ? SX_XNN_CALIB_BN_K : param;
+        *chosen = k;
+        st = sx_xnn_ranges_from_bn(m, k, n > 0 ? &data : NULL, out, err);
+    }
+    sx_xnn_ranges_clear(&data);
+    return st;
 }

@@ -1,11 +1,11 @@
-/* xnn_calib.h — internal: activation ranges for the int8 path, measured on
- * the fp32 network's layer outputs over a set of calibration images.
+/* xnn_calib.h — internal: activation ranges for the int8 path, from the
+ * batch-norm statistics in the weights and/or measured on the fp32
+ * network's layer outputs over calibration images.
  *
- * Use: create, then run the fp32 net (SX_XNN_NET_NO_DIRECT, so every layer
- * output is a tensor of its own) with sx_xnn_calib_observe as its observer
- * over every image twice: pass 0 finds each layer's minimum and maximum,
- * pass 1 fills a histogram between them. Then read the ranges. Not
- * thread-safe (one net, one thread). */
+ * sx_xnn_calibrate is the whole procedure. Underneath: an sx_xnn_calib
+ * observes the fp32 net (SX_XNN_NET_NO_DIRECT, so every layer output is a
+ * tensor of its own) over every input: pass 0 finds each channel's minimum
+ * and maximum, pass 1 fills histograms between them. Not thread-safe. */
 #ifndef SPECX_DETECT_XNN_CALIB_H
 #define SPECX_DETECT_XNN_CALIB_H
 
@@ -39,5 +39,19 @@ specx_status sx_xnn_calib_ranges(const sx_xnn_calib *c, sx_xnn_calib_method meth
  * uncalibrated). Release out with sx_xnn_ranges_clear. */
 specx_status sx_xnn_ranges_from_bn(const sx_xnn_model *m, double k, const sx_xnn_ranges *data,
                                    sx_xnn_ranges *out, specx_err *err);
+
+/* Without images, the default is batch-norm ranges of this width. */
+#define SX_XNN_CALIB_BN_K 8.0
+
+/* The ranges of model m by `method` (xnn.h) from n letterboxed network
+ * inputs (height x width x 3 floats each; n may be 0 for SX_XNN_CALIB_BN
+ * and the default). The default with inputs tries batch-norm widths 6, 7,
+ * 8 and 10 and keeps the one whose int8 net (built with `flags`) is
+ * closest to fp32 on them; without inputs it is SX_XNN_CALIB_BN_K. *chosen
+ * says which width (or the method's param). Blocking, single-threaded;
+ * release out with sx_xnn_ranges_clear. */
+specx_status sx_xnn_calibrate(const sx_xnn_model *m, const float *const *inputs, int n,
+                              sx_xnn_calib_method method, double param, unsigned flags,
+                              sx_xnn_ranges *out, double *chosen, specx_err *err);
 
 #endif

@@ -311,7 +311,7 @@ static specx_status schedule_layer(sx_xnn_net *net, int i, const bool *needs_cop
 {
     const sx_xnn_model *m = net->m;
     const sx_xnn_layer *l = &m->layers[i];
-    bool q8 = net->precision == SX_XNN_INT8;
+    bool q8 = net->precision == SX_XNN_INT8 && i >= net->q8_from;
     op *o = NULL;
     *out = NULL;
     switch (l->type) {
@@ -373,15 +373,11 @@ static specx_status schedule_layer(sx_xnn_net *net, int i, const bool *needs_cop
     return SPECX_OK;
 }
 
-/* int8: which buffers hold floats (the network input and the [yolo]
- * inputs, written by 1x1 convolutions with a float store) and that nothing
- * else reads those as u8. */
-static specx_status mark_float_buffers_q8(sx_xnn_net *net, specx_err *err)
+/* int8: the [yolo] inputs must be 1x1 convolutions with a float store
+ * (their own buffers, read by nothing else). */
+static specx_status yolo_inputs_q8(sx_xnn_net *net, bool *f32_out, specx_err *err)
 {
     const sx_xnn_model *m = net->m;
-    for (int b = 1; b < net->nbuf; b++) {
-        net->bufs[b].u8 = true;
-    }
     int *readers = count_readers(net);
     if (readers == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory planning buffers");
@@ -389,33 +385,129 @@ static specx_status mark_float_buffers_q8(sx_xnn_net *net, specx_err *err)
     specx_status st = SPECX_OK;
     for (int k = 0; k < net->nyolo && st == SPECX_OK; k++) {
         int y = net->yolo_layer[k];
-        int p = producer_of(m, y - 1);
-        const op *po = NULL;
+        int p = producer_of(m, y - 1), po = -1;
         for (int s = 0; s < net->nop; s++) {
-            if (net->ops[s].layer == p && net->ops[s].kind == OP_Q8) {
-                po = &net->ops[s];
+            if (net->ops[s].layer == p && net->ops[s].kind != OP_COPY) {
+                po = s;
             }
         }
-        if (p < 0 || po == NULL || po->qk != QK_GEMM || readers[p] != 1 ||
-            net->bufs[po->out.buf].c != po->out.c) {
+        const op *o = po >= 0 ? &net->ops[po] : NULL;
+        if (o != NULL && o->kind != OP_Q8) {
+            continue; /* an fp32 layer: a float buffer anyway */
+        }
+        if (o == NULL || o->qk != QK_GEMM || readers[p] != 1 ||
+            net->bufs[o->out.buf].c != o->out.c) {
             st = q8_unsupported(err, y, &m->layers[y],
                                 "its input must be a 1x1 convolution read by nothing else");
         } else {
-            net->bufs[po->out.buf].u8 = false;
-        }
-    }
-    for (int s = 0; s < net->nop && st == SPECX_OK; s++) {
-        const op *o = &net->ops[s];
-        bool reads_float =
-            !net->bufs[o->in.buf].u8 || (o->qk == QK_ADD && !net->bufs[o->in2.buf].u8);
-        if (o->kind == OP_Q8 && reads_float != (o->qk == QK_STEM)) {
-            st = q8_unsupported(err, o->layer, &m->layers[o->layer],
-                                o->qk == QK_STEM ? "a first convolution must read the image"
-                                                 : "reads the image or a [yolo] input");
+            f32_out[po] = true;
         }
     }
     free(readers);
     return st;
+}
+
+/* Puts a QK_QUANT op converting float view v (of layer `layer`) into a new
+ * u8 buffer at schedule position s; returns the new view. */
+static tview insert_quant(sx_xnn_net *net, int s, tview v, int layer)
+{
+    const tbuf *src = &net->bufs[v.buf];
+    int b = add_buf(net, src->h, src->w, v.c);
+    net->bufs[b].u8 = true;
+    memmove(&net->ops[s + 1], &net->ops[s], (size_t)(net->nop - s) * sizeof *net->ops);
+    net->nop++;
+    op *q = &net->ops[s];
+    memset(q, 0, sizeof *q);
+    *q = (op){.kind = OP_Q8,
+              .qk = QK_QUANT,
+              .layer = layer,
+              .in_layer = layer,
+              .pw_layer = -1,
+              .in = v,
+              .out = {.buf = b, .coff = 0, .c = v.c}};
+    return q->out;
+}
+
+/* int8: a quantizing op before the first int8 op that reads each float
+ * tensor of the fp32 part; later readers share its output. */
+static specx_status quantize_inputs_q8(sx_xnn_net *net, specx_err *err)
+{
+    const sx_xnn_model *m = net->m;
+    tview *from = malloc((size_t)net->nop * 2 * sizeof *from), *to = from + net->nop;
+    int npairs = 0;
+    if (from == NULL) {
+        return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory planning buffers");
+    }
+    for (int s = 0; s < net->nop; s++) {
+        if (net->ops[s].kind != OP_Q8 || net->ops[s].qk == QK_STEM || net->ops[s].qk == QK_QUANT) {
+            continue;
+        }
+        for (int k = 0; k < (net->ops[s].qk == QK_ADD ? 2 : 1); k++) {
+            tview v = k == 0 ? net->ops[s].in : net->ops[s].in2;
+            int pl = k == 0 ? net->ops[s].in_layer : net->ops[s].in2_layer;
+            if (net->bufs[v.buf].u8) {
+                continue;
+            }
+            if (pl < 0) {
+                free(from);
+                return q8_unsupported(err, net->ops[s].layer, &m->layers[net->ops[s].layer],
+                                      "reads the image");
+            }
+            int j = 0;
+            while (j < npairs &&
+                   (from[j].buf != v.buf || from[j].coff != v.coff || from[j].c != v.c)) {
+                j++;
+            }
+            if (j == npairs) {
+                from[j] = v;
+                to[j] = insert_quant(net, s, v, pl);
+                npairs++;
+                s++; /* the reader moved one place on */
+            }
+            if (k == 0) {
+                net->ops[s].in = to[j];
+            } else {
+                net->ops[s].in2 = to[j];
+            }
+        }
+    }
+    free(from);
+    return SPECX_OK;
+}
+
+/* int8: which buffers hold u8 (those int8 ops write, except [yolo]
+ * inputs), no buffer written by both parts, then the quantizing ops. */
+static specx_status mark_buffers_q8(sx_xnn_net *net, specx_err *err)
+{
+    const sx_xnn_model *m = net->m;
+    bool *f32_out = calloc((size_t)net->nop + 1, sizeof *f32_out);
+    if (f32_out == NULL) {
+        return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory planning buffers");
+    }
+    specx_status st = yolo_inputs_q8(net, f32_out, err);
+    for (int s = 0; s < net->nop && st == SPECX_OK; s++) {
+        const op *o = &net->ops[s];
+        if (o->kind == OP_Q8 && !f32_out[s]) {
+            net->bufs[o->out.buf].u8 = true;
+        }
+    }
+    for (int s = 0; s < net->nop && st == SPECX_OK; s++) {
+        const op *o = &net->ops[s];
+        if (o->kind != OP_NOP && net->bufs[o->out.buf].u8 != (o->kind == OP_Q8 && !f32_out[s])) {
+            st = q8_unsupported(err, o->layer, &m->layers[o->layer],
+                                "a concatenation of fp32 and int8 layers");
+        }
+    }
+    for (int s = 0; s < net->nop && st == SPECX_OK; s++) {
+        const op *o = &net->ops[s];
+        bool reads_u8 = net->bufs[o->in.buf].u8 || (o->kind == OP_ADD && net->bufs[o->in2.buf].u8);
+        if (o->kind != OP_Q8 && o->kind != OP_NOP && reads_u8) {
+            st = q8_unsupported(err, o->layer, &m->layers[o->layer],
+                                "an fp32 layer reading an int8 one");
+        }
+    }
+    free(f32_out);
+    return st == SPECX_OK ? quantize_inputs_q8(net, err) : st;
 }
 
 /* int8: a 1x1 convolution whose only reader is a depthwise one becomes the
@@ -465,15 +557,33 @@ static void liveness(sx_xnn_net *net)
     }
 }
 
+/* The first layer the int8 path computes in int8: the first at no more
+ * than a quarter of the input width (before it, 4-24 channels at full and
+ * half resolution, where int8 was measured no faster than fp32). */
+static int first_q8_layer(const sx_xnn_net *net)
+{
+    const sx_xnn_model *m = net->m;
+    if ((net->flags & SX_XNN_NET_ALL_INT8) != 0) {
+        return 0;
+    }
+    int i = 0;
+    while (i < m->n && m->layers[i].in_w * 4 > m->width) {
+        i++;
+    }
+    return i;
+}
+
 static specx_status plan(sx_xnn_net *net, specx_err *err)
 {
     const sx_xnn_model *m = net->m;
     int n = m->n;
-    /* one buffer per layer at most, plus the input */
-    net->bufs = calloc((size_t)n + 1, sizeof *net->bufs);
+    /* one buffer per layer at most, plus the input (and, int8, as many
+     * again for quantized copies of fp32 tensors) */
+    net->bufs = calloc(2 * (size_t)n + 1, sizeof *net->bufs);
     net->views = calloc((size_t)n, sizeof *net->views);
-    /* ops: one per layer plus copies into concatenations */
-    int maxops = n;
+    /* ops: one per layer plus copies into concatenations (and quantizing
+     * ops) */
+    int maxops = 2 * n;
     for (int i = 0; i < n; i++) {
         maxops += m->layers[i].type == SX_XNN_L_ROUTE ? m->layers[i].n_inputs : 0;
     }
@@ -489,16 +599,18 @@ static specx_status plan(sx_xnn_net *net, specx_err *err)
     if (st == SPECX_OK) {
         plan_views(net, placed, is_placed, needs_copy);
     }
+    net->q8_from = first_q8_layer(net);
     for (int i = 0; i < n && st == SPECX_OK; i++) {
         op *o = NULL;
         st = schedule_layer(net, i, needs_copy, &o, err);
     }
     if (st == SPECX_OK && net->precision == SX_XNN_INT8) {
-        st = mark_float_buffers_q8(net, err);
+        st = mark_buffers_q8(net, err);
         if (st == SPECX_OK && (net->flags & SX_XNN_NET_NO_FUSE) == 0) {
             fuse_q8(net, is_placed);
         }
-    } else if (st == SPECX_OK && (net->flags & SX_XNN_NET_NO_DIRECT) == 0) {
+    }
+    if (st == SPECX_OK && (net->flags & SX_XNN_NET_NO_DIRECT) == 0) {
         fuse_pwdw(net, is_placed);
         fuse_dwpw(net, is_placed);
     }

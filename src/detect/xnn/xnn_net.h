@@ -34,13 +34,11 @@ typedef struct sx_xnn_ranges {
 } sx_xnn_ranges;
 void sx_xnn_ranges_clear(sx_xnn_ranges *r);
 
-/* flags, for tests and measurements:
- * NO_DIRECT  fp32: every convolution on XNNPACK (no direct kernels, no fusion)
- * PORTABLE   int8: the portable C kernels even where AVX-512 VNNI runs
- * NO_FUSE    int8: no 1x1 convolution fused into the depthwise one after it */
+/* flags: as sx_xnn_opts (xnn.h) */
 #define SX_XNN_NET_NO_DIRECT SX_XNN_NO_DIRECT
 #define SX_XNN_NET_PORTABLE SX_XNN_PORTABLE
 #define SX_XNN_NET_NO_FUSE SX_XNN_NO_FUSE
+#define SX_XNN_NET_ALL_INT8 SX_XNN_ALL_INT8
 
 typedef struct sx_xnn_net_opts {
     int threads; /* 1..64 */
@@ -49,7 +47,10 @@ typedef struct sx_xnn_net_opts {
     const sx_xnn_ranges *ranges; /* int8: per layer and channel; borrowed for the call */
 } sx_xnn_net_opts;
 
-/* Errors name the layer when the int8 path cannot run it (logistic
+/* int8: layers at more than a quarter of the input width (few channels,
+ * where int8 kernels are not faster: see docs/xnnpack.md) run in fp32, the
+ * rest in int8; a float tensor read by an int8 layer is quantized once.
+ * Errors name the layer when the int8 path cannot run it (logistic
  * activation, dense convolutions other than the first). */
 specx_status sx_xnn_net_create(const sx_xnn_model *m, const sx_xnn_net_opts *opts, sx_xnn_net **out,
                                specx_err *err);

@@ -26,8 +26,8 @@ typedef struct tbuf {
     bool u8;     /* int8 path: u8 values, real = qs[ch] * (q - qz[ch]) */
     float *qs;   /* int8 path: scale per channel */
     int32_t *qz; /* int8 path: zero point per channel */
-    float *p;   /* float buffers */
-    uint8_t *q; /* u8 buffers */
+    float *p;    /* float buffers */
+    uint8_t *q;  /* u8 buffers */
 } tbuf;
 
 typedef enum op_kind {
@@ -53,6 +53,7 @@ typedef enum q8_kind {
     QK_ADD,      /* shortcut */
     QK_UPSAMPLE, /* nearest */
     QK_COPY,     /* a route input copied into its concatenation */
+    QK_QUANT,    /* a float tensor of the fp32 part quantized for int8 readers */
 } q8_kind;
 
 struct qop; /* xnn_qnet.c */
@@ -67,9 +68,9 @@ typedef struct op {
     xnn_operator_t xop;
     float *wt; /* OP_DW weights in the kernel's layout */
     sx_xnn_conv cv;
-    sx_xnn_pwdw pw; /* OP_PWDW */
-    int pw_layer;   /* OP_PWDW, OP_DWPW, QK_DW: the fused 1x1 layer (-1: none) */
-    int band;       /* OP_CONV as a banded GEMM: output rows per band (0: one call) */
+    sx_xnn_pwdw pw;              /* OP_PWDW */
+    int pw_layer;                /* OP_PWDW, OP_DWPW, QK_DW: the fused 1x1 layer (-1: none) */
+    int band;                    /* OP_CONV as a banded GEMM: output rows per band (0: one call) */
     sx_xnn_act pw_post;          /* OP_DWPW: the 1x1 convolution's activation */
     float *dw_buf;               /* OP_DWPW: one band of the depthwise output */
     struct qop *q;               /* OP_Q8: kernels and scratch (xnn_qnet.c) */
@@ -94,7 +95,8 @@ struct sx_xnn_net {
     bool xnn_inited;
     unsigned flags;
     sx_xnn_precision precision;
-    bool simd; /* int8 kernels: the AVX-512 VNNI versions */
+    int q8_from; /* int8: the first layer computed in int8 (the ones before: fp32) */
+    bool simd;   /* int8 kernels: the AVX-512 VNNI versions */
     sx_xnn_observer observe;
     void *observe_ctx;
 };

@@ -84,6 +84,32 @@ static void *zalloc64(size_t bytes)
     return p;
 }
 
+/* n <= 8: the weights and factors repeated for 2 or 4 pixels per vector */
+static specx_status gemm_init_packed(sx_xnn_q8_gemm *g)
+{
+    g->pk = g->n <= 4 ? 4 : 2;
+    const int slot = 16 / g->pk;
+    g->pk_w = zalloc64((size_t)g->kq * 64);
+    g->pk_acc = zalloc64(16 * sizeof *g->pk_acc);
+    g->pk_f = zalloc64(4 * 16 * sizeof *g->pk_f);
+    if (g->pk_w == NULL || g->pk_acc == NULL || g->pk_f == NULL) {
+        return SPECX_ENOMEM;
+    }
+    for (int l = 0; l < 16; l++) {
+        int o = l % slot; /* lanes past n hold zero weights */
+        for (int q = 0; q < g->kq; q++) {
+            memcpy(g->pk_w + (size_t)q * 64 + (size_t)l * 4, g->w + (size_t)q * 64 + (size_t)o * 4,
+                   4);
+        }
+        g->pk_acc[l] = g->acc[o];
+        g->pk_f[l] = g->m1[o];
+        g->pk_f[16 + l] = g->b1[o];
+        g->pk_f[32 + l] = g->m2[o];
+        g->pk_f[48 + l] = g->b2[o];
+    }
+    return SPECX_OK;
+}
+
 specx_status sx_xnn_q8_gemm_init(sx_xnn_q8_gemm *g, int k, int n, const float *w, const float *bias,
                                  sx_xnn_q8_act act, const float *s_in, const int32_t *z_in,
                                  bool f32_out, const float *s_out, const int32_t *z_out, bool simd)
@@ -144,11 +170,14 @@ specx_status sx_xnn_q8_gemm_init(sx_xnn_q8_gemm *g, int k, int n, const float *w
         }
     }
     free(row);
-    return SPECX_OK;
+    return n <= 8 ? gemm_init_packed(g) : SPECX_OK;
 }
 
 void sx_xnn_q8_gemm_clear(sx_xnn_q8_gemm *g)
 {
+    free(g->pk_w);
+    free(g->pk_acc);
+    free(g->pk_f);
     free(g->w);
     free(g->acc);
     free(g->m1);
@@ -229,7 +258,9 @@ SIMD static inline __m512i pack4(__m512i a, __m512i b, __m512i c, __m512i d)
 
 SIMD static inline __mmask16 lanes(int left)
 {
-    return left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+    return left >= 16  ? (__mmask16)0xffff
+           : left <= 0 ? (__mmask16)0
+                       : (__mmask16)((1u << left) - 1);
 }
 
 /* Stores piece u (16 bytes) of v at p, only the first `left` bytes. */
@@ -300,12 +331,110 @@ GEMM_TILE(tile_16x16, 16, 1)
 
 typedef void (*tile_fn)(const sx_xnn_q8_gemm *, const uint8_t *const *, void *const *, int);
 
+SIMD static inline __m512 epi_pk(const sx_xnn_q8_gemm *g, __m512i acc)
+{
+    __m512 a = _mm512_cvtepi32_ps(acc);
+    __m512 y = _mm512_fmadd_ps(a, _mm512_load_ps(g->pk_f), _mm512_load_ps(g->pk_f + 16));
+    if (g->act2) {
+        __m512 y2 = _mm512_fmadd_ps(a, _mm512_load_ps(g->pk_f + 32), _mm512_load_ps(g->pk_f + 48));
+        y = _mm512_max_ps(y, y2);
+    }
+    return y;
+}
+
+/* n <= 8: 16 vectors of P pixels each (the P-th slot of 16 / P lanes per
+ * pixel); ip / op hold 16 P pixels. */
+#define GEMM_PK_TILE(NAME, P)                                                                      \
+    SIMD static void NAME(const sx_xnn_q8_gemm *g, const uint8_t *const *ip, void *const *op)      \
+    {                                                                                              \
+        const int slot = 16 / (P);                                                                 \
+        __m512i acc[16];                                                                           \
+        const __m512i a0 = _mm512_load_si512(g->pk_acc);                                           \
+        for (int v = 0; v < 16; v++) {                                                             \
+            acc[v] = a0;                                                                           \
+        }                                                                                          \
+        for (int q = 0; q < g->kq; q++) {                                                          \
+            const __m512i w = _mm512_load_si512(g->pk_w + (size_t)q * 64);                         \
+            for (int v = 0; v < 16; v++) {                                                         \
+                int32_t x4;                                                                        \
+                memcpy(&x4, ip[v * (P)] + 4 * q, 4);                                               \
+                __m512i x = _mm512_set1_epi32(x4);                                                 \
+                for (int j = 1; j < (P); j++) {                                                    \
+                    memcpy(&x4, ip[v * (P) + j] + 4 * q, 4);                                       \
+                    x = _mm512_mask_set1_epi32(x, (__mmask16)(((1u << slot) - 1) << (j * slot)),   \
+                                               x4);                                                \
+                }                                                                                  \
+                acc[v] = _mm512_dpbusd_epi32(acc[v], x, w);                                        \
+            }                                                                                      \
+        }                                                                                          \
+        const int n = g->n;                                                                        \
+        if (g->f32_out) {                                                                          \
+            for (int v = 0; v < 16; v++) {                                                         \
+                __m512 y = epi_pk(g, acc[v]);                                                      \
+                for (int j = 0; j < (P); j++) {                                                    \
+                    _mm512_mask_storeu_ps((float *)op[v * (P) + j] - j * slot,                     \
+                                          (__mmask16)(((1u << n) - 1) << (j * slot)), y);          \
+                }                                                                                  \
+            }                                                                                      \
+            return;                                                                                \
+        }                                                                                          \
+        for (int t = 0; t < 16; t += 4) {                                                          \
+            __m512i v4 = pack4(_mm512_cvtps_epi32(epi_pk(g, acc[t])),                              \
+                               _mm512_cvtps_epi32(epi_pk(g, acc[t + 1])),                          \
+                               _mm512_cvtps_epi32(epi_pk(g, acc[t + 2])),                          \
+                               _mm512_cvtps_epi32(epi_pk(g, acc[t + 3])));                         \
+            for (int u = 0; u < 4; u++) {                                                          \
+                for (int j = 0; j < (P); j++) {                                                    \
+                    int at = 16 * u + j * slot;                                                    \
+                    _mm512_mask_storeu_epi8((uint8_t *)op[(t + u) * (P) + j] - at,                 \
+                                            (__mmask64)((1ull << n) - 1) << at, v4);               \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+GEMM_PK_TILE(tile_pk2, 2)
+GEMM_PK_TILE(tile_pk4, 4)
+
+/* Fills ip / op with mr pixels from p on (the last pixel repeated past p1);
+ * row / col track p's place in the grid. */
+static inline void tile_ptrs(const sx_xnn_q8_grid *io, size_t esz, size_t p, size_t p1, int mr,
+                             size_t *row, size_t *col, const uint8_t **ip, void **op)
+{
+    for (int i = 0; i < mr; i++) {
+        if (p + (size_t)i < p1) {
+            ip[i] = io->in + *row * io->in_row + *col * io->in_px;
+            op[i] = (uint8_t *)io->out + (*row * io->out_row + *col * io->out_px) * esz;
+            if (++*col == (size_t)io->w) {
+                *col = 0;
+                ++*row;
+            }
+        } else {
+            ip[i] = ip[i - 1];
+            op[i] = op[i - 1];
+        }
+    }
+}
+
 SIMD static void gemm_run_simd(const sx_xnn_q8_gemm *g, const sx_xnn_q8_grid *io, size_t p0,
                                size_t p1)
 {
     const size_t esz = g->f32_out ? sizeof(float) : 1;
-    const uint8_t *ip[16];
-    void *op[16];
+    const uint8_t *ip[64];
+    void *op[64];
+    if (g->pk > 0) {
+        int mr = 16 * g->pk;
+        size_t row = p0 / (size_t)io->w, col = p0 % (size_t)io->w;
+        for (size_t p = p0; p < p1; p += (size_t)mr) {
+            tile_ptrs(io, esz, p, p1, mr, &row, &col, ip, op);
+            if (g->pk == 4) {
+                tile_pk4(g, ip, op);
+            } else {
+                tile_pk2(g, ip, op);
+            }
+        }
+        return;
+    }
     for (int n0 = 0; n0 < g->n;) {
         int left = g->n - n0;
         tile_fn f = left > 48 ? tile_4x64 : left > 16 ? tile_8x32 : tile_16x16;
@@ -313,19 +442,7 @@ SIMD static void gemm_run_simd(const sx_xnn_q8_gemm *g, const sx_xnn_q8_grid *io
         int width = left > 48 ? 64 : left > 16 ? 32 : 16;
         size_t row = p0 / (size_t)io->w, col = p0 % (size_t)io->w;
         for (size_t p = p0; p < p1; p += (size_t)mr) {
-            for (int i = 0; i < mr; i++) {
-                if (p + (size_t)i < p1) {
-                    ip[i] = io->in + row * io->in_row + col * io->in_px;
-                    op[i] = (uint8_t *)io->out + (row * io->out_row + col * io->out_px) * esz;
-                    if (++col == (size_t)io->w) {
-                        col = 0;
-                        row++;
-                    }
-                } else {
-                    ip[i] = ip[i - 1];
-                    op[i] = op[i - 1];
-                }
-            }
+            tile_ptrs(io, esz, p, p1, mr, &row, &col, ip, op);
             f(g, ip, op, n0);
         }
         n0 += width;
@@ -482,8 +599,8 @@ dw_tile(const sx_xnn_q8_dw *d, const float *in, size_t in_row, uint8_t *out, siz
         for (int ky = 0; ky < K; ky++) {
             const float *r = in + (size_t)ky * in_row + (size_t)ox * step + c0;
             for (int kx = 0; kx < K; kx++) {
-                a = _mm512_fmadd_ps(ld_full_or_masked(r + (size_t)kx * C, full, m),
-                                    wv[ky * K + kx], a);
+                a = _mm512_fmadd_ps(ld_full_or_masked(r + (size_t)kx * C, full, m), wv[ky * K + kx],
+                                    a);
             }
         }
         store_u8(out + (size_t)ox * out_px + c0, dw_epi(a, d->act, zo), left);
@@ -491,9 +608,9 @@ dw_tile(const sx_xnn_q8_dw *d, const float *in, size_t in_row, uint8_t *out, siz
 }
 
 SIMD static inline __attribute__((always_inline)) void dw_row_ks(const sx_xnn_q8_dw *d,
-                                                                  const float *in, size_t in_row,
-                                                                  uint8_t *out, size_t out_px,
-                                                                  int ow, const int K, const int S)
+                                                                 const float *in, size_t in_row,
+                                                                 uint8_t *out, size_t out_px,
+                                                                 int ow, const int K, const int S)
 {
     int c0 = 0;
     for (; c0 + 16 <= d->c; c0 += 16) {
@@ -767,6 +884,41 @@ void sx_xnn_q8_to_float(const uint8_t *q, size_t px, int w, int c, const int32_t
     }
 }
 
+#if Q8_X86
+SIMD static void quantize_row_simd(const float *x, size_t px, int w, int c, const float *inv_s,
+                                   const float *zo, uint8_t *o, size_t po)
+{
+    for (int p = 0; p < w; p++) {
+        const float *xp = x + (size_t)p * px;
+        uint8_t *op = o + (size_t)p * po;
+        for (int c0 = 0; c0 < c; c0 += 16) {
+            __mmask16 m = lanes(c - c0);
+            __m512 y = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, xp + c0),
+                                       _mm512_maskz_loadu_ps(m, inv_s + c0),
+                                       _mm512_maskz_loadu_ps(m, zo + c0));
+            store_u8(op + c0, _mm512_cvtps_epi32(y), c - c0);
+        }
+    }
+}
+#endif
+
+void sx_xnn_q8_quantize_row(const float *x, size_t px, int w, int c, const float *inv_s,
+                            const float *zo, uint8_t *o, size_t po, bool simd)
+{
+#if Q8_X86
+    if (simd) {
+        quantize_row_simd(x, px, w, c, inv_s, zo, o, po);
+        return;
+    }
+#endif
+    for (int p = 0; p < w; p++) {
+        for (int ch = 0; ch < c; ch++) {
+            o[(size_t)p * po + ch] =
+                sx_xnn_q8_round(fmaf(x[(size_t)p * px + ch], inv_s[ch], zo[ch]));
+        }
+    }
+}
+
 specx_status sx_xnn_q8_add_init(sx_xnn_q8_add *p, int c, const float *sa, const int32_t *za,
                                 const float *sb, const int32_t *zb, const float *so,
                                 const int32_t *zo, sx_xnn_q8_act act, bool simd)
@@ -777,8 +929,13 @@ specx_status sx_xnn_q8_add_init(sx_xnn_q8_add *p, int c, const float *sa, const 
     if (f == NULL) {
         return SPECX_ENOMEM;
     }
-    *p = (sx_xnn_q8_add){
-        .c = c, .ka = f, .kb = f + cp, .k0 = f + 2 * cp, .zo = f + 3 * cp, .act = act, .simd = simd};
+    *p = (sx_xnn_q8_add){.c = c,
+                         .ka = f,
+                         .kb = f + cp,
+                         .k0 = f + 2 * cp,
+                         .zo = f + 3 * cp,
+                         .act = act,
+                         .simd = simd};
     for (int ch = 0; ch < c; ch++) {
         p->ka[ch] = sa[ch] / so[ch];
         p->kb[ch] = sb[ch] / so[ch];
@@ -795,8 +952,8 @@ void sx_xnn_q8_add_clear(sx_xnn_q8_add *p)
 }
 
 #if Q8_X86
-SIMD static void add_row_simd(const sx_xnn_q8_add *p, const uint8_t *a, size_t pa,
-                              const uint8_t *b, size_t pb, uint8_t *o, size_t po, int w)
+SIMD static void add_row_simd(const sx_xnn_q8_add *p, const uint8_t *a, size_t pa, const uint8_t *b,
+                              size_t pb, uint8_t *o, size_t po, int w)
 {
     for (int x = 0; x < w; x++) {
         const uint8_t *ax = a + (size_t)x * pa, *bx = b + (size_t)x * pb;

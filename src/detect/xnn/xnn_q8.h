@@ -52,6 +52,12 @@ typedef struct sx_xnn_q8_gemm {
     /* y = max(acc * m1 + b1, acc * m2 + b2) (the second only when act2):
      * the output in its own units (u8: real / s_out + z_out; f32: real) */
     float *m1, *b1, *m2, *b2; /* [nb * 16] */
+    /* n <= 8: pk pixels share a vector (2 for n <= 8, 4 for n <= 4), with
+     * w, acc and the four factors repeated per pixel slot of 16 / pk lanes */
+    int pk;
+    int8_t *pk_w;
+    int32_t *pk_acc;
+    float *pk_f; /* m1, b1, m2, b2, 16 each */
     bool act2, f32_out, simd;
 } sx_xnn_q8_gemm;
 
@@ -130,6 +136,11 @@ void sx_xnn_q8_stem_row(const sx_xnn_q8_stem *st, const float *in, int ih, int i
 /* dst[x * c + ch] = q[x * px + ch] - z[ch], for w pixels of c channels. */
 void sx_xnn_q8_to_float(const uint8_t *q, size_t px, int w, int c, const int32_t *z, float *dst,
                         bool simd);
+
+/* o[x * po + ch] = round(x[x * px + ch] * inv_s[ch] + zo[ch]) saturated:
+ * w pixels of c channels of a float tensor quantized. */
+void sx_xnn_q8_quantize_row(const float *x, size_t px, int w, int c, const float *inv_s,
+                            const float *zo, uint8_t *o, size_t po, bool simd);
 
 /* o = act(a + b) of two u8 tensors, requantized: per channel
  * ka = sa / so, kb = sb / so, k0 = -za ka - zb kb. */

@@ -30,7 +30,8 @@ struct qop {
     sx_xnn_q8_dw dw;
     sx_xnn_q8_stem stem;
     sx_xnn_q8_add add;
-    uint8_t *lut; /* c x 256 requantizing tables; NULL: identity */
+    uint8_t *lut;      /* c x 256 requantizing tables; NULL: identity */
+    float *inv_s, *zo; /* QK_QUANT: [c] 1 / scale and zero point */
     /* resolved tensors; pixel strides in elements */
     const uint8_t *in, *in2;
     const float *in_f;
@@ -129,8 +130,8 @@ static specx_status build_dw(sx_xnn_net *net, op *o, struct qop *q, specx_err *e
     if (q->bufs == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
     }
-    size_t bytes = (((size_t)(q->band - 1) * l->stride + l->size) * q->buf_row * sizeof(float) + 63) /
-                   64 * 64;
+    size_t bytes =
+        (((size_t)(q->band - 1) * l->stride + l->size) * q->buf_row * sizeof(float) + 63) / 64 * 64;
     for (int t = 0; t < q->tasks; t++) {
         q->bufs[t] = aligned_alloc(64, bytes);
         if (q->bufs[t] == NULL) {
@@ -177,10 +178,9 @@ specx_status sx_xnn_qop_build(sx_xnn_net *net, op *o, specx_err *err)
                                  net->simd);
         break;
     case QK_GEMM:
-        st = sx_xnn_q8_gemm_init(&q->gemm, l->in_c, l->filters, l->weights, l->bias,
-                                 q8_act(l->act), bi->qs + ic, bi->qz + ic, !bo->u8,
-                                 bo->u8 ? bo->qs + oc : NULL, bo->u8 ? bo->qz + oc : NULL,
-                                 net->simd);
+        st = sx_xnn_q8_gemm_init(&q->gemm, l->in_c, l->filters, l->weights, l->bias, q8_act(l->act),
+                                 bi->qs + ic, bi->qz + ic, !bo->u8, bo->u8 ? bo->qs + oc : NULL,
+                                 bo->u8 ? bo->qz + oc : NULL, net->simd);
         break;
     case QK_DW:
         return build_dw(net, o, q, err);
@@ -193,6 +193,18 @@ specx_status sx_xnn_qop_build(sx_xnn_net *net, op *o, specx_err *err)
     case QK_UPSAMPLE:
     case QK_COPY:
         st = build_lut(net, o, q);
+        break;
+    case QK_QUANT:
+        q->inv_s = malloc((size_t)o->out.c * sizeof *q->inv_s);
+        q->zo = malloc((size_t)o->out.c * sizeof *q->zo);
+        if (q->inv_s == NULL || q->zo == NULL) {
+            st = SPECX_ENOMEM;
+            break;
+        }
+        for (int c = 0; c < o->out.c; c++) {
+            q->inv_s[c] = 1.0f / bo->qs[oc + c];
+            q->zo[c] = (float)bo->qz[oc + c];
+        }
         break;
     }
     if (st != SPECX_OK) {
@@ -213,6 +225,8 @@ void sx_xnn_qop_free(op *o)
     sx_xnn_q8_stem_clear(&q->stem);
     sx_xnn_q8_add_clear(&q->add);
     free(q->lut);
+    free(q->inv_s);
+    free(q->zo);
     if (q->bufs != NULL) {
         for (int t = 0; t < q->tasks; t++) {
             free(q->bufs[t]);
@@ -306,6 +320,7 @@ typedef struct row_ctx {
     const struct qop *q;
     const sx_xnn_layer *l;
     q8_kind qk;
+    bool simd;
 } row_ctx;
 
 static void row_task(void *ctx, size_t y)
@@ -342,6 +357,10 @@ static void row_task(void *ctx, size_t y)
     case QK_COPY:
         sx_xnn_q8_copy_row(q->in + y * in_row, q->in_px, out, q->out_px, q->out_w, q->c, lut);
         break;
+    case QK_QUANT:
+        sx_xnn_q8_quantize_row(q->in_f + y * in_row, q->in_px, q->out_w, q->c, q->inv_s, q->zo, out,
+                               q->out_px, r->simd);
+        break;
     case QK_GEMM:
     case QK_DW:
         break;
@@ -362,7 +381,7 @@ void sx_xnn_qop_run(sx_xnn_net *net, op *o)
     } else if (o->qk == QK_DW) {
         pthreadpool_parallelize_1d(net->pool, dw_task, q, (size_t)q->tasks, 0);
     } else {
-        row_ctx r = {.q = q, .l = &net->m->layers[o->layer], .qk = o->qk};
+        row_ctx r = {.q = q, .l = &net->m->layers[o->layer], .qk = o->qk, .simd = net->simd};
         pthreadpool_parallelize_1d(net->pool, row_task, &r, (size_t)q->out_h, 0);
     }
 }
@@ -384,6 +403,8 @@ const char *sx_xnn_qop_name(const op *o)
         return "q8-upsample";
     case QK_COPY:
         return "q8-copy";
+    case QK_QUANT:
+        return "q8-quant";
     }
     return "q8-?";
 }
