@@ -342,22 +342,14 @@ static void test_stem(void **state)
     check_stem(9, 14, 3, 32, 3, 1, SX_XNN_Q8_RELU);
 }
 
-static void test_small_loops(void **state)
+static void check_add(int c, int stride)
 {
-    (void)state;
-    /* rounding: half to even, saturation */
-    assert_int_equal(sx_xnn_q8_round(2.5f), 2);
-    assert_int_equal(sx_xnn_q8_round(3.5f), 4);
-    assert_int_equal(sx_xnn_q8_round(-0.6f), 0);
-    assert_int_equal(sx_xnn_q8_round(300.0f), 255);
-    assert_int_equal(sx_xnn_q8_round(NAN), 0);
-    /* add: sa (a - za) + sb (b - zb), requantized, per channel */
-    enum { C = 24, W = 5 };
-    float sa[C], sb[C], so[C];
-    int32_t za[C], zb[C], zo[C];
-    qparams(C, sa, za);
-    qparams(C, sb, zb);
-    qparams(C, so, zo);
+    enum { W = 7 };
+    float sa[32], sb[32], so[32];
+    int32_t za[32], zb[32], zo[32];
+    qparams(c, sa, za);
+    qparams(c, sb, zb);
+    qparams(c, so, zo);
     uint8_t a[W * 32], b[W * 32], o[2][W * 32];
     for (int i = 0; i < W * 32; i++) {
         a[i] = (uint8_t)rnd();
@@ -365,17 +357,18 @@ static void test_small_loops(void **state)
     }
     int modes = simd_ok() ? 2 : 1;
     for (int act = 0; act < 3; act++) {
+        memset(o, 0, sizeof o);
         for (int m = 0; m < modes; m++) {
             sx_xnn_q8_add p;
             assert_int_equal(
-                sx_xnn_q8_add_init(&p, C, sa, za, sb, zb, so, zo, (sx_xnn_q8_act)act, m == 1),
+                sx_xnn_q8_add_init(&p, c, sa, za, sb, zb, so, zo, (sx_xnn_q8_act)act, m == 1),
                 SPECX_OK);
-            sx_xnn_q8_add_row(&p, a, 32, b, 32, o[m], 32, W);
+            sx_xnn_q8_add_row(&p, a, (size_t)stride, b, (size_t)stride, o[m], (size_t)stride, W);
             sx_xnn_q8_add_clear(&p);
         }
         for (int x = 0; x < W; x++) {
-            for (int ch = 0; ch < C; ch++) {
-                int i = x * 32 + ch;
+            for (int ch = 0; ch < c; ch++) {
+                int i = x * stride + ch;
                 double y = act_ref(deq(a[i], sa[ch], za[ch]) + deq(b[i], sb[ch], zb[ch]),
                                    (sx_xnn_q8_act)act);
                 y = clamp_q(y, so[ch], zo[ch]);
@@ -386,6 +379,27 @@ static void test_small_loops(void **state)
             }
         }
     }
+}
+
+static void test_small_loops(void **state)
+{
+    (void)state;
+    /* rounding: half to even, saturation */
+    assert_int_equal(sx_xnn_q8_round(2.5f), 2);
+    assert_int_equal(sx_xnn_q8_round(3.5f), 4);
+    assert_int_equal(sx_xnn_q8_round(-0.6f), 0);
+    assert_int_equal(sx_xnn_q8_round(300.0f), 255);
+    assert_int_equal(sx_xnn_q8_round(NAN), 0);
+    /* add: sa (a - za) + sb (b - zb), requantized, per channel; strided
+     * rows and dense rows of 4 and 8 channels (16 / c pixels per vector) */
+    const int cs[][2] = {{24, 32}, {8, 8}, {4, 4}};
+    for (size_t t = 0; t < sizeof cs / sizeof cs[0]; t++) {
+        check_add(cs[t][0], cs[t][1]);
+    }
+    enum { C = 24 };
+    float sa[C];
+    int32_t za[C];
+    qparams(C, sa, za);
     /* requantizing tables: none needed when every channel is equal */
     float s2[C];
     int32_t z2[C];

@@ -936,11 +936,14 @@ specx_status sx_xnn_q8_add_init(sx_xnn_q8_add *p, int c, const float *sa, const 
                          .zo = f + 3 * cp,
                          .act = act,
                          .simd = simd};
-    for (int ch = 0; ch < c; ch++) {
-        p->ka[ch] = sa[ch] / so[ch];
-        p->kb[ch] = sb[ch] / so[ch];
-        p->k0[ch] = -(float)za[ch] * p->ka[ch] - (float)zb[ch] * p->kb[ch];
-        p->zo[ch] = (float)zo[ch];
+    /* lanes past c repeat the channels when c divides 16 (packed rows) */
+    int lanes_used = c < 16 && 16 % c == 0 ? 16 : c;
+    for (int l = 0; l < lanes_used; l++) {
+        int ch = l % c;
+        p->ka[l] = sa[ch] / so[ch];
+        p->kb[l] = sb[ch] / so[ch];
+        p->k0[l] = -(float)za[ch] * p->ka[l] - (float)zb[ch] * p->kb[l];
+        p->zo[l] = (float)zo[ch];
     }
     return SPECX_OK;
 }

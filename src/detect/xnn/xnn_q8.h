@@ -146,7 +146,7 @@ void sx_xnn_q8_quantize_row(const float *x, size_t px, int w, int c, const float
  * ka = sa / so, kb = sb / so, k0 = -za ka - zb kb. */
 typedef struct sx_xnn_q8_add {
     int c;
-    float *ka, *kb, *k0, *zo; /* [c], padded */
+    float *ka, *kb, *k0, *zo; /* [c], padded; c < 16 dividing 16: repeated to 16 */
     sx_xnn_q8_act act;
     bool simd;
 } sx_xnn_q8_add;
@@ -154,7 +154,8 @@ specx_status sx_xnn_q8_add_init(sx_xnn_q8_add *p, int c, const float *sa, const 
                                 const float *sb, const int32_t *zb, const float *so,
                                 const int32_t *zo, sx_xnn_q8_act act, bool simd);
 void sx_xnn_q8_add_clear(sx_xnn_q8_add *p);
-/* One row of w pixels. */
+/* One row of w pixels (dense rows of fewer than 16 channels go 16 values
+ * at a time). */
 void sx_xnn_q8_add_row(const sx_xnn_q8_add *p, const uint8_t *a, size_t pa, const uint8_t *b,
                        size_t pb, uint8_t *o, size_t po, int w);
 
