@@ -864,6 +864,19 @@ static specx_status setup_pwdw(sx_xnn_net *net, op *o)
  * 2 MB tensor run at once costs ~0.4 ms more there). */
 #define BAND_BYTES (256u << 10)
 
+/* One task per thread (at most one per band) for a banded op. */
+static specx_status alloc_tasks(const sx_xnn_net *net, op *o, specx_err *err)
+{
+    int bands = (o->vout.h + o->band - 1) / o->band;
+    o->ntask = net->threads < bands ? net->threads : bands;
+    o->txop = calloc((size_t)o->ntask, sizeof *o->txop);
+    o->dw_buf = calloc((size_t)o->ntask, sizeof *o->dw_buf);
+    if (o->txop == NULL || o->dw_buf == NULL) {
+        return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+    }
+    return SPECX_OK;
+}
+
 /* The depthwise part writes bands of o->band rows into dw_buf; the 1x1
  * part is a fully connected operator set up per band at run time. */
 static specx_status setup_dwpw(sx_xnn_net *net, op *o, const sx_xnn_layer *l, specx_err *err)
@@ -875,22 +888,27 @@ static specx_status setup_dwpw(sx_xnn_net *net, op *o, const sx_xnn_layer *l, sp
     size_t row = (size_t)l->out_w * l->out_c * sizeof(float);
     size_t band = BAND_BYTES / row;
     o->band = band < 1 ? 1 : band > (size_t)l->out_h ? l->out_h : (int)band;
+    specx_status st = alloc_tasks(net, o, err);
     size_t bytes = ((size_t)o->band * row + XNN_EXTRA_BYTES + 63) / 64 * 64;
-    o->dw_buf = aligned_alloc(64, bytes);
-    if (o->dw_buf == NULL) {
-        return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+    for (int t = 0; t < o->ntask && st == SPECX_OK; t++) {
+        o->dw_buf[t] = aligned_alloc(64, bytes);
+        if (o->dw_buf[t] == NULL) {
+            return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+        }
+        memset(o->dw_buf[t], 0, bytes);
     }
-    memset(o->dw_buf, 0, bytes);
-    o->cv.out = (sx_xnn_view){
-        .p = o->dw_buf, .h = l->out_h, .w = l->out_w, .c = l->out_c, .stride = l->out_c};
+    o->cv.out =
+        (sx_xnn_view){.p = NULL, .h = l->out_h, .w = l->out_w, .c = l->out_c, .stride = l->out_c};
     float lo = pl->act == SX_XNN_ACT_RELU ? 0.0f : -INFINITY;
-    enum xnn_status xs = xnn_create_fully_connected_nc_f32(
-        (size_t)pl->in_c, (size_t)pl->filters, (size_t)l->out_c, (size_t)o->vout.stride,
-        pl->weights, pl->bias, lo, INFINITY, 0, &o->xop);
-    if (xs != xnn_status_success) {
-        return op_fail(err, o->pw_layer, "create fully connected", xs);
+    for (int t = 0; t < o->ntask && st == SPECX_OK; t++) {
+        enum xnn_status xs = xnn_create_fully_connected_nc_f32(
+            (size_t)pl->in_c, (size_t)pl->filters, (size_t)l->out_c, (size_t)o->vout.stride,
+            pl->weights, pl->bias, lo, INFINITY, 0, &o->txop[t]);
+        if (xs != xnn_status_success) {
+            st = op_fail(err, o->pw_layer, "create fully connected", xs);
+        }
     }
-    return SPECX_OK;
+    return st;
 }
 
 static specx_status build_ops(sx_xnn_net *net, specx_err *err)
@@ -937,15 +955,22 @@ static specx_status build_ops(sx_xnn_net *net, specx_err *err)
             l->pad == 0 && l->groups == 1) {
             /* a 1x1 convolution is a GEMM over pixels: run it band by band
              * so the leaky pass finds each band still in cache */
-            xs = xnn_create_fully_connected_nc_f32(
-                (size_t)l->in_c, (size_t)l->filters, (size_t)o->vin.stride, (size_t)o->vout.stride,
-                l->weights, l->bias, -INFINITY, INFINITY, 0, &o->xop);
-            if (xs != xnn_status_success) {
-                return op_fail(err, o->layer, "create fully connected", xs);
-            }
             size_t row = (size_t)o->vout.w * (size_t)o->vout.c * sizeof(float);
             size_t band = BAND_BYTES / row;
             o->band = band < 1 ? 1 : band > (size_t)o->vout.h ? o->vout.h : (int)band;
+            specx_status st = alloc_tasks(net, o, err);
+            for (int t = 0; t < o->ntask && st == SPECX_OK; t++) {
+                xs = xnn_create_fully_connected_nc_f32((size_t)l->in_c, (size_t)l->filters,
+                                                       (size_t)o->vin.stride,
+                                                       (size_t)o->vout.stride, l->weights, l->bias,
+                                                       -INFINITY, INFINITY, 0, &o->txop[t]);
+                if (xs != xnn_status_success) {
+                    st = op_fail(err, o->layer, "create fully connected", xs);
+                }
+            }
+            if (st != SPECX_OK) {
+                return st;
+            }
         } else if (o->kind == OP_CONV) {
             float lo = l->act == SX_XNN_ACT_RELU ? 0.0f : -INFINITY;
             xs = xnn_create_convolution2d_nhwc_f32(
@@ -1050,6 +1075,13 @@ void sx_xnn_net_destroy(sx_xnn_net *net)
             xnn_delete_operator(net->ops[s].xop);
         }
         free(net->ops[s].wt);
+        for (int t = 0; t < net->ops[s].ntask; t++) {
+            if (net->ops[s].txop[t] != NULL) {
+                xnn_delete_operator(net->ops[s].txop[t]);
+            }
+            free(net->ops[s].dw_buf[t]);
+        }
+        free(net->ops[s].txop);
         free(net->ops[s].dw_buf);
         if (net->ops[s].pw.bufs != NULL) {
             for (int t = 0; t < net->ops[s].pw.tasks; t++) {
@@ -1101,49 +1133,86 @@ static void post_act(pthreadpool_t pool, sx_xnn_act act, const sx_xnn_view *v)
     }
 }
 
-/* A 1x1 convolution with leaky: GEMM and leaky per band of output rows. */
-static specx_status run_banded(sx_xnn_net *net, op *o, specx_err *err)
+/* A banded op's task t: its own rows, band by band, on this thread only
+ * (the pool splits by task, so each band's steps need no synchronisation). */
+typedef struct band_ctx {
+    op *o;
+    enum xnn_status *status; /* [ntask] */
+} band_ctx;
+
+/* Rows [*y0, *y1) of task t's share. */
+static void task_rows(const op *o, size_t t, int *y0, int *y1)
 {
+    int per = (o->vout.h + o->ntask - 1) / o->ntask;
+    per = (per + o->band - 1) / o->band * o->band; /* whole bands */
+    *y0 = (int)t * per;
+    *y1 = *y0 + per > o->vout.h ? o->vout.h : *y0 + per;
+}
+
+/* A 1x1 convolution with leaky: GEMM and leaky per band of output rows. */
+static void banded_task(void *ctx, size_t t)
+{
+    const band_ctx *bc = ctx;
+    op *o = bc->o;
     const size_t w = (size_t)o->vout.w;
-    for (int y0 = 0; y0 < o->vout.h; y0 += o->band) {
-        int rows = o->vout.h - y0 < o->band ? o->vout.h - y0 : o->band;
+    int begin, end;
+    task_rows(o, t, &begin, &end);
+    for (int y0 = begin; y0 < end && bc->status[t] == xnn_status_success; y0 += o->band) {
+        int rows = end - y0 < o->band ? end - y0 : o->band;
         sx_xnn_view in = o->vin, out = o->vout;
         in.p += (size_t)y0 * w * (size_t)in.stride;
         out.p += (size_t)y0 * w * (size_t)out.stride;
         in.h = out.h = rows;
         enum xnn_status xs =
-            xnn_setup_fully_connected_nc_f32(o->xop, (size_t)rows * w, in.p, out.p, net->pool);
+            xnn_setup_fully_connected_nc_f32(o->txop[t], (size_t)rows * w, in.p, out.p, NULL);
         if (xs == xnn_status_success) {
-            xs = xnn_run_operator(o->xop, net->pool);
+            xs = xnn_run_operator(o->txop[t], NULL);
         }
-        if (xs != xnn_status_success) {
-            return op_fail(err, o->layer, "run", xs);
-        }
-        sx_xnn_k_leaky(net->pool, &out);
+        bc->status[t] = xs;
+        sx_xnn_k_leaky(NULL, &out);
     }
-    return SPECX_OK;
 }
 
-static specx_status run_dwpw(sx_xnn_net *net, op *o, specx_err *err)
+/* A direct depthwise convolution and the 1x1 one reading it, per band. */
+static void dwpw_task(void *ctx, size_t t)
 {
+    const band_ctx *bc = ctx;
+    op *o = bc->o;
     const size_t w = (size_t)o->vout.w;
     sx_xnn_conv c = o->cv;
-    for (int y0 = 0; y0 < o->vout.h; y0 += o->band) {
-        int rows = o->vout.h - y0 < o->band ? o->vout.h - y0 : o->band;
+    c.out.p = o->dw_buf[t];
+    int begin, end;
+    task_rows(o, t, &begin, &end);
+    for (int y0 = begin; y0 < end && bc->status[t] == xnn_status_success; y0 += o->band) {
+        int rows = end - y0 < o->band ? end - y0 : o->band;
         c.out_row0 = y0;
-        sx_xnn_k_dwconv_rows(net->pool, &c, y0, y0 + rows);
+        sx_xnn_k_dwconv_rows(NULL, &c, y0, y0 + rows);
         sx_xnn_view out = o->vout;
         out.p += (size_t)y0 * w * (size_t)out.stride;
         out.h = rows;
-        enum xnn_status xs =
-            xnn_setup_fully_connected_nc_f32(o->xop, (size_t)rows * w, o->dw_buf, out.p, net->pool);
+        enum xnn_status xs = xnn_setup_fully_connected_nc_f32(o->txop[t], (size_t)rows * w,
+                                                              o->dw_buf[t], out.p, NULL);
         if (xs == xnn_status_success) {
-            xs = xnn_run_operator(o->xop, net->pool);
+            xs = xnn_run_operator(o->txop[t], NULL);
         }
-        if (xs != xnn_status_success) {
-            return op_fail(err, o->pw_layer, "run", xs);
+        bc->status[t] = xs;
+        post_act(NULL, o->pw_post, &out);
+    }
+}
+
+static specx_status run_tasks(sx_xnn_net *net, op *o, pthreadpool_task_1d_t fn, int layer,
+                              specx_err *err)
+{
+    enum xnn_status status[64];
+    for (int t = 0; t < o->ntask; t++) {
+        status[t] = xnn_status_success;
+    }
+    band_ctx bc = {.o = o, .status = status};
+    pthreadpool_parallelize_1d(net->pool, fn, &bc, (size_t)o->ntask, 0);
+    for (int t = 0; t < o->ntask; t++) {
+        if (status[t] != xnn_status_success) {
+            return op_fail(err, layer, "run", status[t]);
         }
-        post_act(net->pool, o->pw_post, &out);
     }
     return SPECX_OK;
 }
@@ -1166,7 +1235,7 @@ specx_status sx_xnn_net_run(sx_xnn_net *net, const atomic_bool *cancel, specx_er
             }
             break;
         case OP_DWPW: {
-            specx_status st = run_dwpw(net, o, err);
+            specx_status st = run_tasks(net, o, dwpw_task, o->pw_layer, err);
             if (st != SPECX_OK) {
                 return st;
             }
@@ -1187,7 +1256,7 @@ specx_status sx_xnn_net_run(sx_xnn_net *net, const atomic_bool *cancel, specx_er
 
         case OP_CONV:
             if (o->band > 0) {
-                specx_status st = run_banded(net, o, err);
+                specx_status st = run_tasks(net, o, banded_task, o->layer, err);
                 if (st != SPECX_OK) {
                     return st;
                 }

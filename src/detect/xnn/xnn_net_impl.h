@@ -68,11 +68,15 @@ typedef struct op {
     xnn_operator_t xop;
     float *wt; /* OP_DW weights in the kernel's layout */
     sx_xnn_conv cv;
-    sx_xnn_pwdw pw;              /* OP_PWDW */
-    int pw_layer;                /* OP_PWDW, OP_DWPW, QK_DW: the fused 1x1 layer (-1: none) */
-    int band;                    /* OP_CONV as a banded GEMM: output rows per band (0: one call) */
-    sx_xnn_act pw_post;          /* OP_DWPW: the 1x1 convolution's activation */
-    float *dw_buf;               /* OP_DWPW: one band of the depthwise output */
+    sx_xnn_pwdw pw;     /* OP_PWDW */
+    int pw_layer;       /* OP_PWDW, OP_DWPW, QK_DW: the fused 1x1 layer (-1: none) */
+    int band;           /* OP_CONV as a banded GEMM: output rows per band (0: one call) */
+    sx_xnn_act pw_post; /* OP_DWPW: the 1x1 convolution's activation */
+    /* banded ops (OP_CONV with band > 0, OP_DWPW): one task per thread, each
+     * with its own rows, fully connected operator and (OP_DWPW) band buffer */
+    int ntask;
+    xnn_operator_t *txop;
+    float **dw_buf;
     struct qop *q;               /* OP_Q8: kernels and scratch (xnn_qnet.c) */
     sx_xnn_view vin, vin2, vout; /* resolved (float buffers; shapes only for u8) */
     uint64_t ns, min_ns;         /* profile: total and fastest run */
