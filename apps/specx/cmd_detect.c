@@ -16,7 +16,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: specx detect IMAGE... --model NAME [--backend B] [--model-dir DIR]\n"
-               "                    [--thresh T] [--nms N] [--json]\n\n"
+               "                    [--precision P] [--thresh T] [--nms N] [--json]\n\n"
                "Detects objects in JPEG/PNG images and prints, per image, each object's\n"
                "label, score and box (pixels of the image: xmin ymin xmax ymax).\n\n"
                "  --model NAME     model to run (required), one of:\n");
@@ -25,6 +25,7 @@ static void usage(FILE *f)
     }
     fprintf(f,
             "  --backend B      darknet or xnnpack (default %s)\n"
+            "  --precision P    fp32 (default) or int8 (xnnpack only)\n"
             "  --model-dir DIR  where the models are (default: $SPECX_MODEL_DIR, else\n"
             "                   ./assets/models, else ../shared/assets/models)\n"
             "  --thresh T       score threshold in [0.001, 0.999] (default 0.25)\n"
@@ -130,8 +131,8 @@ int specx_cmd_detect(int argc, char **argv)
             snprintf(opt, sizeof opt, "%.*s", (int)(len < sizeof opt ? len : sizeof opt - 1), a);
         }
         int takes_value = strcmp(opt, "--model") == 0 || strcmp(opt, "--backend") == 0 ||
-                          strcmp(opt, "--model-dir") == 0 || strcmp(opt, "--thresh") == 0 ||
-                          strcmp(opt, "--nms") == 0;
+                          strcmp(opt, "--precision") == 0 || strcmp(opt, "--model-dir") == 0 ||
+                          strcmp(opt, "--thresh") == 0 || strcmp(opt, "--nms") == 0;
         if (takes_value) {
             if (eq != NULL) {
                 val = eq + 1;
@@ -151,6 +152,8 @@ int specx_cmd_detect(int argc, char **argv)
             cfg.model = val;
         } else if (strcmp(opt, "--backend") == 0) {
             cfg.backend = val;
+        } else if (strcmp(opt, "--precision") == 0) {
+            cfg.precision = val;
         } else if (strcmp(opt, "--model-dir") == 0) {
             cfg.model_dir = val;
         } else if (strcmp(opt, "--thresh") == 0) {

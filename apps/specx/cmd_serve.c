@@ -16,7 +16,7 @@
 #include "commands.h"
 
 typedef struct serve_opts {
-    const char *model, *backend, *model_dir, *bind, *tls_cert, *tls_key, *stats_json;
+    const char *model, *backend, *model_dir, *bind, *tls_cert, *tls_key, *stats_json, *precision;
     int port, workers, queue, threads;
     double grace_s, stats_interval_s, max_message_mb;
     float threshold;
@@ -39,6 +39,7 @@ static void usage(FILE *f)
                "  --backend B         detector backend (default: the detector's default)\n"
                "  --model-dir DIR     where models live (default: $SPECX_MODEL_DIR, ...)\n"
                "  --threads N         backend threads per detector (default 1)\n"
+               "  --precision P       fp32 (default) or int8 (xnnpack backend)\n"
                "  --threshold X       score threshold (default 0.25)\n"
                "  --max-message-mb X  largest accepted request (default 16)\n"
                "  --tls-cert FILE --tls-key FILE   serve TLS instead of plaintext\n"
@@ -65,7 +66,8 @@ static specx_status open_detector(void *user, int worker, specx_detector **out, 
                                  .model_dir = o->model_dir,
                                  .backend = o->backend,
                                  .threshold = o->threshold,
-                                 .threads = o->threads};
+                                 .threads = o->threads,
+                                 .precision = o->precision};
     return specx_detector_open(&cfg, out, err);
 }
 
@@ -147,6 +149,8 @@ int specx_cmd_serve(int argc, char **argv)
             o.model = v;
         } else if (strcmp(a, "--backend") == 0) {
             o.backend = v;
+        } else if (strcmp(a, "--precision") == 0) {
+            o.precision = v;
         } else if (strcmp(a, "--model-dir") == 0) {
             o.model_dir = v;
         } else if (strcmp(a, "--bind") == 0) {
