@@ -54,6 +54,13 @@ typedef struct sx_xnn_opts {
     double calib_param;
 } sx_xnn_opts;
 
+/* The calibration images the backend uses for int8: the JPEG/PNG files of
+ * $SPECX_CALIB_DIR, else of Debian darknet's sample directory, first `max`
+ * by name, into imgs (free each with specx_image_free). With
+ * $SPECX_CALIB_DIR unset a missing default directory is not an error
+ * (*n = 0). */
+specx_status sx_xnn_calib_images(specx_image *imgs, int max, int *n, specx_err *err);
+
 /* names may be NULL or "" (labels are then "class N"). opts NULL: fp32, 1
  * thread. Images given for int8 are run through the fp32 network at open. */
 specx_status sx_xnn_open(const char *cfg, const char *weights, const char *names,

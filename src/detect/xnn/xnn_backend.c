@@ -67,9 +67,8 @@ static bool is_image_name(const char *n)
            (l > 5 && strcmp(n + l - 5, ".jpeg") == 0);
 }
 
-/* The calibration images: the first CALIB_MAX_IMAGES JPEG/PNG files of dir
- * by name. */
-static specx_status load_calib(const char *dir, specx_image *imgs, int *n, specx_err *err)
+/* The first `max` JPEG/PNG files of dir by name. */
+static specx_status load_calib(const char *dir, specx_image *imgs, int max, int *n, specx_err *err)
 {
     DIR *d = opendir(dir);
     if (d == NULL) {
@@ -89,7 +88,7 @@ static specx_status load_calib(const char *dir, specx_image *imgs, int *n, specx
     specx_status st = SPECX_OK;
     *n = 0;
     for (int i = 0; i < count; i++) {
-        if (st == SPECX_OK && *n < CALIB_MAX_IMAGES) {
+        if (st == SPECX_OK && *n < max) {
             char path[4096];
             snprintf(path, sizeof path, "%s/%s", dir, names[i]);
             st = specx_image_load(path, &imgs[*n], err);
@@ -103,6 +102,24 @@ static specx_status load_calib(const char *dir, specx_image *imgs, int *n, specx
                            dir);
     }
     return st;
+}
+
+specx_status sx_xnn_calib_images(specx_image *imgs, int max, int *n, specx_err *err)
+{
+    const char *dir = getenv("SPECX_CALIB_DIR");
+    *n = 0;
+    if (dir != NULL && dir[0] != '\0') {
+        return load_calib(dir, imgs, max, n, err);
+    }
+    specx_err ignored = {0};
+    if (load_calib(SPECX_XNN_CALIB_DIR, imgs, max, n, &ignored) != SPECX_OK) {
+        /* optional: without images the width is fixed */
+        for (int i = 0; i < *n; i++) {
+            specx_image_free(&imgs[i]);
+        }
+        *n = 0;
+    }
+    return SPECX_OK;
 }
 
 /* precision: NULL, "" or "fp32", or "int8". */
@@ -129,12 +146,8 @@ static specx_status open_engine(const specx_model_files *files, const specx_dete
     }
     specx_image imgs[CALIB_MAX_IMAGES];
     int n = 0;
-    const char *dir = getenv("SPECX_CALIB_DIR");
-    if (o.precision == SX_XNN_INT8 && dir != NULL && dir[0] != '\0') {
-        st = load_calib(dir, imgs, &n, err);
-    } else if (o.precision == SX_XNN_INT8) {
-        specx_err ignored = {0};
-        (void)load_calib(SPECX_XNN_CALIB_DIR, imgs, &n, &ignored); /* optional */
+    if (o.precision == SX_XNN_INT8) {
+        st = sx_xnn_calib_images(imgs, CALIB_MAX_IMAGES, &n, err);
     }
     o.calib = imgs;
     o.ncalib = n;
