@@ -75,7 +75,7 @@ static specx_status load_calib(const char *dir, specx_image *imgs, int max, int 
         return specx_err_set(err, SPECX_ENOTFOUND, "xnnpack int8: cannot open SPECX_CALIB_DIR %s",
                              dir);
     }
-    char *names[256];
+    char *names[256] = {0};
     int count = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL && count < 256) {

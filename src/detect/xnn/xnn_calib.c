@@ -141,7 +141,7 @@ specx_status sx_xnn_calib_ranges(const sx_xnn_calib *c, sx_xnn_calib_method meth
                                  sx_xnn_ranges *out, specx_err *err)
 {
     out->n = c->n;
-    out->layer = calloc((size_t)c->n, sizeof *out->layer);
+    out->layer = calloc((size_t)c->n, sizeof(sx_xnn_range *));
     if (out->layer == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory (calibration)");
     }
@@ -261,7 +261,7 @@ specx_status sx_xnn_ranges_from_bn(const sx_xnn_model *m, double k, const sx_xnn
                                    sx_xnn_ranges *out, specx_err *err)
 {
     out->n = m->n;
-    out->layer = calloc((size_t)m->n, sizeof *out->layer);
+    out->layer = calloc((size_t)m->n, sizeof(sx_xnn_range *));
     bn_stat *st = calloc((size_t)m->n, sizeof *st);
     specx_status s = out->layer != NULL && st != NULL ? SPECX_OK : SPECX_ENOMEM;
     for (int i = 0; i < m->n && s == SPECX_OK; i++) {
@@ -421,7 +421,10 @@ static specx_status choose_bn(const sx_xnn_model *m, const float *const *inputs,
 {
     static const double ks[] = {6, 7, 8, 10};
     size_t len = yolo_len(m);
-    float *ref = malloc((size_t)n * len * sizeof *ref), *scratch = malloc(len * sizeof *scratch);
+    if (len == 0 || n < 1) {
+        return specx_err_set(err, SPECX_EINVAL, "xnnpack int8: nothing to calibrate on");
+    }
+    float *ref = calloc((size_t)n * len, sizeof *ref), *scratch = calloc(len, sizeof *scratch);
     specx_status st =
         ref != NULL && scratch != NULL
             ? reference_probs(m, inputs, n, ref, len, err)

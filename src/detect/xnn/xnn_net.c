@@ -433,11 +433,12 @@ static tview insert_quant(sx_xnn_net *net, int s, tview v, int layer)
 static specx_status quantize_inputs_q8(sx_xnn_net *net, specx_err *err)
 {
     const sx_xnn_model *m = net->m;
-    tview *from = malloc((size_t)net->nop * 2 * sizeof *from), *to = from + net->nop;
+    tview *from = malloc((size_t)net->nop * 2 * sizeof *from);
     int npairs = 0;
     if (from == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory planning buffers");
     }
+    tview *to = from + net->nop;
     for (int s = 0; s < net->nop; s++) {
         if (net->ops[s].kind != OP_Q8 || net->ops[s].qk == QK_STEM || net->ops[s].qk == QK_QUANT) {
             continue;
@@ -869,8 +870,8 @@ static specx_status alloc_tasks(const sx_xnn_net *net, op *o, specx_err *err)
 {
     int bands = (o->vout.h + o->band - 1) / o->band;
     o->ntask = net->threads < bands ? net->threads : bands;
-    o->txop = calloc((size_t)o->ntask, sizeof *o->txop);
-    o->dw_buf = calloc((size_t)o->ntask, sizeof *o->dw_buf);
+    o->txop = calloc((size_t)o->ntask, sizeof(xnn_operator_t));
+    o->dw_buf = calloc((size_t)o->ntask, sizeof(float *));
     if (o->txop == NULL || o->dw_buf == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
     }

@@ -563,7 +563,7 @@ dw_tile(const sx_xnn_q8_dw *d, const float *in, size_t in_row, uint8_t *out, siz
 {
     const int C = d->c, left = C - c0;
     const __mmask16 m = lanes(left);
-    __m512 wv[25];
+    __m512 wv[25] = {0}; /* K * K used */
     for (int t = 0; t < K * K; t++) {
         wv[t] = ld_full_or_masked(d->w + (size_t)t * C + c0, full, m);
     }
