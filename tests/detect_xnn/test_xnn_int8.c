@@ -41,7 +41,7 @@
 static const char *g_specx;
 extern char **environ;
 
-static const char *const g_images[] = {"dog.jpg", "test1.jpg", "test2.jpg", "test3.jpg",
+static const char *const g_images[] = {"dog.jpg",   "test1.jpg", "test2.jpg", "test3.jpg",
                                        "test4.jpg", "test5.jpg", "test6.jpg"};
 #define NIMAGES (sizeof g_images / sizeof g_images[0])
 
@@ -84,7 +84,8 @@ static float iou(const specx_detection *a, const specx_detection *b)
     float w = fminf(a->xmax, b->xmax) - fmaxf(a->xmin, b->xmin);
     float h = fminf(a->ymax, b->ymax) - fmaxf(a->ymin, b->ymin);
     float inter = w > 0 && h > 0 ? w * h : 0;
-    float ua = (a->xmax - a->xmin) * (a->ymax - a->ymin) + (b->xmax - b->xmin) * (b->ymax - b->ymin);
+    float ua =
+        (a->xmax - a->xmin) * (a->ymax - a->ymin) + (b->xmax - b->xmin) * (b->ymax - b->ymin);
     return ua > inter ? inter / (ua - inter) : 0;
 }
 
@@ -314,9 +315,15 @@ static void test_cli_bad_precision(void **state)
     (void)state;
     char models[4096];
     xt_asset(models, sizeof models, "models");
-    char *args[] = {(char *)g_specx, "detect",     "/usr/share/darknet/data/dog.jpg",
-                    "--model",       "yolo-fastest-1.1", "--model-dir",
-                    models,          "--precision", "int4",
+    char *args[] = {(char *)g_specx,
+                    "detect",
+                    "/usr/share/darknet/data/dog.jpg",
+                    "--model",
+                    "yolo-fastest-1.1",
+                    "--model-dir",
+                    models,
+                    "--precision",
+                    "int4",
                     NULL};
     int fds[2];
     assert_int_equal(pipe(fds), 0);
@@ -351,10 +358,8 @@ int main(int argc, char **argv)
     }
     g_specx = argv[1];
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_agreement),
-        cmocka_unit_test(test_identical_outputs),
-        cmocka_unit_test(test_calibration_options),
-        cmocka_unit_test(test_precision_option),
+        cmocka_unit_test(test_agreement),           cmocka_unit_test(test_identical_outputs),
+        cmocka_unit_test(test_calibration_options), cmocka_unit_test(test_precision_option),
         cmocka_unit_test(test_cli_bad_precision),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

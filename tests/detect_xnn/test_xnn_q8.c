@@ -75,6 +75,25 @@ static bool simd_ok(void)
     return have;
 }
 
+/* The weights as the GEMM quantizes them: input scales folded in, then per
+ * output channel, symmetric, 127 steps to the largest magnitude. */
+static float *quantized_weights(const float *w, int k, int n, const float *s_in)
+{
+    float *wq = malloc(sizeof(float) * (size_t)k * n);
+    for (int o = 0; o < n; o++) {
+        float amax = 0;
+        for (int i = 0; i < k; i++) {
+            float v = fabsf(w[(size_t)o * k + i] * s_in[i]);
+            amax = v > amax ? v : amax;
+        }
+        float sw = amax / 127.0f;
+        for (int i = 0; i < k; i++) {
+            wq[(size_t)o * k + i] = sw * (float)lrintf(w[(size_t)o * k + i] * s_in[i] / sw);
+        }
+    }
+    return wq;
+}
+
 /* A GEMM of P pixels (k inputs, pixel stride k + 3 to test strides) vs
  * the reference on the dequantized inputs; u8 and f32 outputs; every input
  * and output channel with its own (scale, zero point). */
@@ -116,21 +135,7 @@ static void check_gemm(int P, int k, int n, sx_xnn_q8_act act, bool f32_out)
         sx_xnn_q8_gemm_run(&g, &io, (size_t)P / 3, (size_t)P);
         sx_xnn_q8_gemm_clear(&g);
     }
-    /* the reference uses the weights as the kernel quantizes them: input
-     * scales folded in, then per output channel, symmetric, 127 steps to
-     * the largest magnitude */
-    float *wq = malloc(sizeof(float) * (size_t)k * n);
-    for (int o = 0; o < n; o++) {
-        float amax = 0;
-        for (int i = 0; i < k; i++) {
-            float v = fabsf(w[(size_t)o * k + i] * s_in[i]);
-            amax = v > amax ? v : amax;
-        }
-        float sw = amax / 127.0f;
-        for (int i = 0; i < k; i++) {
-            wq[(size_t)o * k + i] = sw * (float)lrintf(w[(size_t)o * k + i] * s_in[i] / sw);
-        }
-    }
+    float *wq = quantized_weights(w, k, n, s_in);
     double max_err = 0; /* in output steps */
     for (int p = 0; p < P; p++) {
         for (int o = 0; o < n; o++) {

@@ -912,6 +912,63 @@ static specx_status setup_dwpw(sx_xnn_net *net, op *o, const sx_xnn_layer *l, sp
     return st;
 }
 
+/* A 1x1 convolution with leaky is a GEMM over pixels: XNNPACK's fully
+ * connected operator run band by band (one per task), so the leaky pass
+ * finds each band still in cache. */
+static specx_status build_banded(sx_xnn_net *net, op *o, const sx_xnn_layer *l, specx_err *err)
+{
+    size_t row = (size_t)o->vout.w * (size_t)o->vout.c * sizeof(float);
+    size_t band = BAND_BYTES / row;
+    o->band = band < 1 ? 1 : band > (size_t)o->vout.h ? o->vout.h : (int)band;
+    specx_status st = alloc_tasks(net, o, err);
+    for (int t = 0; t < o->ntask && st == SPECX_OK; t++) {
+        enum xnn_status xs = xnn_create_fully_connected_nc_f32(
+            (size_t)l->in_c, (size_t)l->filters, (size_t)o->vin.stride, (size_t)o->vout.stride,
+            l->weights, l->bias, -INFINITY, INFINITY, 0, &o->txop[t]);
+        if (xs != xnn_status_success) {
+            st = op_fail(err, o->layer, "create fully connected", xs);
+        }
+    }
+    return st;
+}
+
+/* An XNNPACK convolution or max pooling, set up once on its buffers. */
+static specx_status build_xnn_op(sx_xnn_net *net, op *o, const sx_xnn_layer *l, specx_err *err)
+{
+    enum xnn_status xs;
+    if (o->kind == OP_CONV) {
+        float lo = l->act == SX_XNN_ACT_RELU ? 0.0f : -INFINITY;
+        xs = xnn_create_convolution2d_nhwc_f32(
+            (uint32_t)l->pad, (uint32_t)l->pad, (uint32_t)l->pad, (uint32_t)l->pad,
+            (uint32_t)l->size, (uint32_t)l->size, (uint32_t)l->stride, (uint32_t)l->stride, 1, 1,
+            (uint32_t)l->groups, (size_t)(l->in_c / l->groups), (size_t)(l->filters / l->groups),
+            (size_t)o->vin.stride, (size_t)o->vout.stride, l->weights, l->bias, lo, INFINITY, 0,
+            &o->xop);
+        if (xs != xnn_status_success) {
+            return op_fail(err, o->layer, "create convolution", xs);
+        }
+        xs = xnn_setup_convolution2d_nhwc_f32(o->xop, 1, (size_t)l->in_h, (size_t)l->in_w, o->vin.p,
+                                              o->vout.p, net->pool);
+        return xs == xnn_status_success ? SPECX_OK
+                                        : op_fail(err, o->layer, "setup convolution", xs);
+    }
+    if (l->size < 2) {
+        return specx_err_set(err, SPECX_EUNSUPPORTED,
+                             "xnnpack: layer %d [maxpool]: size 1 is not supported", o->layer);
+    }
+    uint32_t p0 = (uint32_t)l->pool_padding / 2, p1 = (uint32_t)l->pool_padding - p0;
+    xs = xnn_create_max_pooling2d_nhwc_f32(p0, p1, p1, p0, (uint32_t)l->size, (uint32_t)l->size,
+                                           (uint32_t)l->stride, (uint32_t)l->stride, 1, 1,
+                                           (size_t)l->in_c, (size_t)o->vin.stride,
+                                           (size_t)o->vout.stride, -INFINITY, INFINITY, 0, &o->xop);
+    if (xs != xnn_status_success) {
+        return op_fail(err, o->layer, "create max pooling", xs);
+    }
+    xs = xnn_setup_max_pooling2d_nhwc_f32(o->xop, 1, (size_t)l->in_h, (size_t)l->in_w, o->vin.p,
+                                          o->vout.p, net->pool);
+    return xs == xnn_status_success ? SPECX_OK : op_fail(err, o->layer, "setup max pooling", xs);
+}
+
 static specx_status build_ops(sx_xnn_net *net, specx_err *err)
 {
     for (int s = 0; s < net->nop; s++) {
@@ -925,88 +982,27 @@ static specx_status build_ops(sx_xnn_net *net, specx_err *err)
         if (o->kind == OP_ADD || o->kind == OP_Q8) {
             o->vin2 = resolve(net, o->in2);
         }
+        specx_status st = SPECX_OK;
         if (o->kind == OP_Q8) {
-            specx_status st = sx_xnn_qop_build(net, o, err);
-            if (st != SPECX_OK) {
-                return st;
-            }
-            continue;
-        }
-        if (o->kind == OP_PWDW) {
+            st = sx_xnn_qop_build(net, o, err);
+        } else if (o->kind == OP_PWDW) {
             if (setup_direct(o, l) != SPECX_OK || setup_pwdw(net, o) != SPECX_OK) {
-                return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+                st = specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
             }
-            continue;
-        }
-        if (o->kind == OP_DWPW) {
-            specx_status st = setup_dwpw(net, o, l, err);
-            if (st != SPECX_OK) {
-                return st;
-            }
-            continue;
-        }
-        if (o->kind == OP_DW || o->kind == OP_STEM) {
+        } else if (o->kind == OP_DWPW) {
+            st = setup_dwpw(net, o, l, err);
+        } else if (o->kind == OP_DW || o->kind == OP_STEM) {
             if (setup_direct(o, l) != SPECX_OK) {
-                return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+                st = specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
             }
-            continue;
+        } else if (o->kind == OP_CONV && o->post == SX_XNN_ACT_LEAKY && l->size == 1 &&
+                   l->stride == 1 && l->pad == 0 && l->groups == 1) {
+            st = build_banded(net, o, l, err);
+        } else if (o->kind == OP_CONV || o->kind == OP_MAXPOOL) {
+            st = build_xnn_op(net, o, l, err);
         }
-        enum xnn_status xs = xnn_status_success;
-        if (o->kind == OP_CONV && o->post == SX_XNN_ACT_LEAKY && l->size == 1 && l->stride == 1 &&
-            l->pad == 0 && l->groups == 1) {
-            /* a 1x1 convolution is a GEMM over pixels: run it band by band
-             * so the leaky pass finds each band still in cache */
-            size_t row = (size_t)o->vout.w * (size_t)o->vout.c * sizeof(float);
-            size_t band = BAND_BYTES / row;
-            o->band = band < 1 ? 1 : band > (size_t)o->vout.h ? o->vout.h : (int)band;
-            specx_status st = alloc_tasks(net, o, err);
-            for (int t = 0; t < o->ntask && st == SPECX_OK; t++) {
-                xs = xnn_create_fully_connected_nc_f32((size_t)l->in_c, (size_t)l->filters,
-                                                       (size_t)o->vin.stride,
-                                                       (size_t)o->vout.stride, l->weights, l->bias,
-                                                       -INFINITY, INFINITY, 0, &o->txop[t]);
-                if (xs != xnn_status_success) {
-                    st = op_fail(err, o->layer, "create fully connected", xs);
-                }
-            }
-            if (st != SPECX_OK) {
-                return st;
-            }
-        } else if (o->kind == OP_CONV) {
-            float lo = l->act == SX_XNN_ACT_RELU ? 0.0f : -INFINITY;
-            xs = xnn_create_convolution2d_nhwc_f32(
-                (uint32_t)l->pad, (uint32_t)l->pad, (uint32_t)l->pad, (uint32_t)l->pad,
-                (uint32_t)l->size, (uint32_t)l->size, (uint32_t)l->stride, (uint32_t)l->stride, 1,
-                1, (uint32_t)l->groups, (size_t)(l->in_c / l->groups),
-                (size_t)(l->filters / l->groups), (size_t)o->vin.stride, (size_t)o->vout.stride,
-                l->weights, l->bias, lo, INFINITY, 0, &o->xop);
-            if (xs != xnn_status_success) {
-                return op_fail(err, o->layer, "create convolution", xs);
-            }
-            xs = xnn_setup_convolution2d_nhwc_f32(o->xop, 1, (size_t)l->in_h, (size_t)l->in_w,
-                                                  o->vin.p, o->vout.p, net->pool);
-            if (xs != xnn_status_success) {
-                return op_fail(err, o->layer, "setup convolution", xs);
-            }
-        } else if (o->kind == OP_MAXPOOL) {
-            if (l->size < 2) {
-                return specx_err_set(err, SPECX_EUNSUPPORTED,
-                                     "xnnpack: layer %d [maxpool]: size 1 is not supported",
-                                     o->layer);
-            }
-            uint32_t p0 = (uint32_t)l->pool_padding / 2, p1 = (uint32_t)l->pool_padding - p0;
-            xs = xnn_create_max_pooling2d_nhwc_f32(
-                p0, p1, p1, p0, (uint32_t)l->size, (uint32_t)l->size, (uint32_t)l->stride,
-                (uint32_t)l->stride, 1, 1, (size_t)l->in_c, (size_t)o->vin.stride,
-                (size_t)o->vout.stride, -INFINITY, INFINITY, 0, &o->xop);
-            if (xs != xnn_status_success) {
-                return op_fail(err, o->layer, "create max pooling", xs);
-            }
-            xs = xnn_setup_max_pooling2d_nhwc_f32(o->xop, 1, (size_t)l->in_h, (size_t)l->in_w,
-                                                  o->vin.p, o->vout.p, net->pool);
-            if (xs != xnn_status_success) {
-                return op_fail(err, o->layer, "setup max pooling", xs);
-            }
+        if (st != SPECX_OK) {
+            return st;
         }
     }
     return SPECX_OK;
