@@ -1394,7 +1394,8 @@ void sx_xnn_net_profile_print(const sx_xnn_net *net, FILE *f)
             continue;
         }
         if ((o->kind == OP_CONV || o->kind == OP_DW || o->kind == OP_PWDW || o->kind == OP_DWPW ||
-             o->kind == OP_STEM || (o->kind == OP_Q8 && l->type == SX_XNN_L_CONV)) &&
+             o->kind == OP_STEM ||
+             (o->kind == OP_Q8 && o->qk != QK_QUANT && l->type == SX_XNN_L_CONV)) &&
             l->size > 1) {
             snprintf(outs + strlen(outs), sizeof outs - strlen(outs), " k%d/%d", l->size,
                      l->stride);
