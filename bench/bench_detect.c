@@ -209,7 +209,7 @@ static int read_ppm(const char *path, specx_image *img)
     fclose(f);
     if (!ok) {
         fprintf(stderr, "specx bench detect: %s: not a binary 8-bit PPM (P6)\n", path);
-        specx_image_free(img);
+        specx_image_clear(img);
         return -1;
     }
     return 0;
@@ -345,7 +345,7 @@ static int run_python(const char *python, char *const *args, char *buf, size_t l
 }
 
 /* One round of the peer; its times into s, or why not into note. */
-static void peer_round(const bench_opts *o, const specx_model_files *mf, const char *frame,
+static void peer_round(const bench_opts *o, const sx_model_files *mf, const char *frame,
                        int threads, int frames, series *s, char *note, size_t note_len,
                        char *version, size_t vlen)
 {
@@ -428,7 +428,7 @@ static void time_detector(specx_detector *det, const specx_image *img, int warmu
         }
     }
     s->boxes = d.count;
-    specx_detections_free(&d);
+    specx_detections_clear(&d);
 }
 
 /* The configurations of one model, detectors opened. */
@@ -459,7 +459,7 @@ static int make_configs(const bench_opts *o, const char *model, config *c)
 }
 
 /* Every configuration of a model, `rounds` times in turn. */
-static void run_rounds(const bench_opts *o, const specx_model_files *mf, const specx_image *img,
+static void run_rounds(const bench_opts *o, const sx_model_files *mf, const specx_image *img,
                        const char *frame, config *c, int nc, char *version, size_t vlen)
 {
     for (int r = 0; r < o->rounds; r++) {
@@ -527,7 +527,7 @@ static int print_model(const bench_opts *o, const char *model, config *c, int nc
 static void profile_model(const bench_opts *o, const char *model, const specx_image *img, bool int8)
 {
     char dir[4096];
-    specx_model_files files;
+    sx_model_files files;
     specx_err err = {0};
     sx_xnn *x = NULL;
     specx_image calib[16];
@@ -538,12 +538,12 @@ static void profile_model(const bench_opts *o, const char *model, const specx_im
     sx_xnn_opts xo = {
         .precision = int8 ? SX_XNN_INT8 : SX_XNN_FP32, .calib = calib, .ncalib = ncalib};
     if (specx_model_dir_resolve(o->model_dir, dir, sizeof dir, &err) != SPECX_OK ||
-        specx_model_files_resolve(model, dir, &files, &err) != SPECX_OK ||
+        sx_model_files_resolve(model, dir, &files, &err) != SPECX_OK ||
         sx_xnn_open(files.cfg, files.weights, files.names, &xo, &x, &err) != SPECX_OK) {
         fprintf(stderr, "specx bench detect: profile %s: %s\n", model, err.msg);
     }
     for (int i = 0; i < ncalib; i++) {
-        specx_image_free(&calib[i]);
+        specx_image_clear(&calib[i]);
     }
     if (x == NULL) {
         return;
@@ -552,13 +552,13 @@ static void profile_model(const bench_opts *o, const char *model, const specx_im
     specx_detections_init(&d);
     for (int i = 0; i < o->frames + o->warmup; i++) {
         sx_xnn_profile(x, i == o->warmup);
-        specx_detections_clear(&d);
+        specx_detections_reset(&d);
         sx_xnn_detect(x, img, 0.25f, 0.45f, NULL, &d, &err);
     }
     printf("\nper-layer profile: %s, xnnpack %s, 1 thread, %d frames (%.3f GFLOP/frame)\n", model,
            int8 ? "int8" : "fp32", o->frames, sx_xnn_gflops(x));
     sx_xnn_profile_print(x, stdout);
-    specx_detections_free(&d);
+    specx_detections_clear(&d);
     sx_xnn_close(x);
 }
 
@@ -588,10 +588,10 @@ int specx_bench_detect(int argc, char **argv)
     char version[64] = "";
     for (int m = 0; m < o.nmodels; m++) {
         char dir[4096];
-        specx_model_files mf;
+        sx_model_files mf;
         specx_err err = {0};
         if (specx_model_dir_resolve(o.model_dir, dir, sizeof dir, &err) != SPECX_OK ||
-            specx_model_files_resolve(o.models[m], dir, &mf, &err) != SPECX_OK) {
+            sx_model_files_resolve(o.models[m], dir, &mf, &err) != SPECX_OK) {
             fprintf(stderr, "specx bench detect: %s: %s\n", o.models[m], err.msg);
             failures++;
             continue;
@@ -619,6 +619,6 @@ int specx_bench_detect(int argc, char **argv)
     if (frame[0] != '\0') {
         unlink(frame);
     }
-    specx_image_free(&img);
+    specx_image_clear(&img);
     return failures > 0 ? 1 : 0;
 }

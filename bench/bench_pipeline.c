@@ -68,7 +68,7 @@ static void usage(FILE *f)
 static void frames_free(frames *fr)
 {
     for (int i = 0; i < fr->n; i++) {
-        specx_image_free(&fr->img[i]);
+        specx_image_clear(&fr->img[i]);
         specx_encoded_frame_unref(fr->jpeg[i]);
     }
     free(fr->img);
@@ -107,7 +107,7 @@ static specx_status frames_load(const char *path, int want, int quality, frames 
             free(buf);
         }
         if (st != SPECX_OK) {
-            specx_frame_free(&f);
+            specx_frame_clear(&f);
             break;
         }
         fr->img[fr->n] = f.image;
@@ -167,7 +167,7 @@ static int bench_model(const bench_opts *o, const char *model, const frames *fr)
             st = specx_detector_detect(det, &img, NULL, &d, &err);
         }
         specx_time_t t2 = specx_time_mono();
-        specx_image_free(&img);
+        specx_image_clear(&img);
         if (i >= o->warmup) {
             specx_hist_record(&h_det, t1 - t0);
             specx_hist_record(&h_dec, t2 - t1);
@@ -183,7 +183,7 @@ static int bench_model(const bench_opts *o, const char *model, const frames *fr)
     } else {
         fprintf(stderr, "specx bench pipeline: %s: %s\n", model, specx_err_text(&err, st));
     }
-    specx_detections_free(&d);
+    specx_detections_clear(&d);
     specx_detector_close(det);
     return st == SPECX_OK ? 0 : 1;
 }
@@ -216,12 +216,12 @@ static void *inproc_main(void *arg)
         if (w->st == SPECX_OK) {
             w->st = specx_detector_detect(w->det, &img, NULL, &d, &err);
         }
-        specx_image_free(&img);
+        specx_image_clear(&img);
         if (w->st != SPECX_OK) {
             break;
         }
     }
-    specx_detections_free(&d);
+    specx_detections_clear(&d);
     return NULL;
 }
 
@@ -297,7 +297,7 @@ static void feeder_done(void *user, specx_status st, specx_detections *res, cons
 {
     call_ctx *cx = user;
     feeder *f = cx->f;
-    specx_detections_delete(res);
+    specx_detections_destroy(res);
     specx_time_t now = specx_time_mono();
     pthread_mutex_lock(&f->mu);
     if (st != SPECX_OK) {

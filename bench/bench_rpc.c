@@ -47,7 +47,7 @@ static void on_done(void *user, specx_status st, specx_detections *res, const ch
     slot *s = user;
     run *r = s->r;
     specx_time_t now = specx_time_now();
-    specx_detections_delete(res);
+    specx_detections_destroy(res);
     pthread_mutex_lock(&r->mu);
     if (st == SPECX_OK) {
         specx_hist_record(&r->lat, now - s->t0);

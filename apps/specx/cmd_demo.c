@@ -113,7 +113,7 @@ typedef struct probe {
 static void probe_done(void *user, specx_status st, specx_detections *result, const char *msg)
 {
     probe *p = user;
-    specx_detections_delete(result);
+    specx_detections_destroy(result);
     pthread_mutex_lock(&p->mu);
     p->done = true;
     p->st = st;
@@ -171,7 +171,7 @@ static specx_status measure_rtt(const char *video, const char *target, specx_dur
     size_t len = 0;
     specx_encoded_frame *enc = NULL;
     st = specx_jpeg_encode(&fr.image, 90, &buf, &len, err);
-    specx_frame_free(&fr);
+    specx_frame_clear(&fr);
     if (st == SPECX_OK && (st = specx_encoded_frame_take(buf, len, &enc)) != SPECX_OK) {
         free(buf);
     }

@@ -208,7 +208,7 @@ int specx_cmd_detect(int argc, char **argv)
         if (st == SPECX_OK) {
             st = specx_detector_detect(det, &img, NULL, &d, &err);
         }
-        specx_image_free(&img);
+        specx_image_clear(&img);
         if (st != SPECX_OK) {
             const char *msg = specx_err_text(&err, st);
             if (strstr(msg, images[i]) != NULL) {
@@ -227,7 +227,7 @@ int specx_cmd_detect(int argc, char **argv)
             print_text(images[i], info, &d);
         }
     }
-    specx_detections_free(&d);
+    specx_detections_clear(&d);
     specx_detector_close(det);
     free(images);
     return rc;

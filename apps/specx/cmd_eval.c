@@ -469,7 +469,7 @@ static specx_status run_once(eval_ctx *e, eval_mode mode, double deadline_ms, si
 out:
     if (r.dets != NULL) {
         for (size_t i = 0; i < e->n; i++) {
-            specx_detections_free(&r.dets[i]);
+            specx_detections_clear(&r.dets[i]);
         }
     }
     free(r.dets);
@@ -811,7 +811,7 @@ done:
     specx_netem_profile_free(e.profile);
     if (e.frames != NULL) {
         for (size_t i = 0; i < e.n; i++) {
-            specx_image_free(&e.frames[i]);
+            specx_image_clear(&e.frames[i]);
         }
     }
     free(e.frames);

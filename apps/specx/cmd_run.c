@@ -104,7 +104,7 @@ static void *encoder_main(void *arg)
         pthread_mutex_unlock(&c->enc_mu);
         specx_err err = {{0}};
         specx_status st = failed ? SPECX_OK : specx_video_writer_write(c->writer, &it->img, &err);
-        specx_image_free(&it->img);
+        specx_image_clear(&it->img);
         free(it);
         pthread_mutex_lock(&c->enc_mu);
         if (st != SPECX_OK && !c->writer_failed) {
@@ -512,12 +512,12 @@ int specx_run_video(const specx_run_opts *o)
         if (fps > 0) {
             sleep_until(specx_time_add(c.t0, (specx_dur_t)((double)pushed * 1e9 / fps)));
             if (interrupted) {
-                specx_frame_free(&fr);
+                specx_frame_clear(&fr);
                 break;
             }
         }
         st = specx_pipeline_push(c.p, &fr.image, pushed, fr.pts, &err);
-        specx_frame_free(&fr);
+        specx_frame_clear(&fr);
         if (st != SPECX_OK) {
             fprintf(stderr, "%s: %s\n", prog, specx_err_text(&err, st));
             rc = 1;

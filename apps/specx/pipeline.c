@@ -66,7 +66,7 @@ struct specx_pipeline {
 
 static void frame_free(frame *f)
 {
-    specx_image_free(&f->image);
+    specx_image_clear(&f->image);
     specx_encoded_frame_unref(f->enc);
     free(f);
 }
@@ -111,7 +111,7 @@ static void plan(void *user, const specx_msg_info *msg, size_t exec_index, specx
         return;
     }
     out->request = specx_encoded_frame_ref(f->enc);
-    out->request_free = specx_encoded_frame_release;
+    out->request_free = specx_encoded_frame_request_free;
     out->deadline_kind = SPECX_DEADLINE_RELATIVE;
     out->deadline = p->cfg.deadline;
 }
@@ -335,7 +335,7 @@ specx_status specx_pipeline_push(specx_pipeline *p, specx_image *img, int64_t in
 {
     frame *f = calloc(1, sizeof *f);
     if (f == NULL) {
-        specx_image_free(img);
+        specx_image_clear(img);
         return specx_err_set(err, SPECX_ENOMEM, "out of memory");
     }
     f->image = *img;
@@ -352,7 +352,7 @@ specx_status specx_pipeline_push(specx_pipeline *p, specx_image *img, int64_t in
         st = specx_operator_process(p->op, f, NULL, &o);
         if (st == SPECX_OK) {
             deliver(p, o);
-            specx_output_release(p->op, o);
+            specx_output_free(p->op, o);
             return SPECX_OK;
         }
     } else {

@@ -3,7 +3,7 @@
  *
  * Request (start's `request`): a `const specx_image *`, the decoded frame,
  * borrowed until the call completes. Result: a `specx_detections *`
- * (specx_detections_new; the executor's free_result deletes it).
+ * (specx_detections_create; the executor's free_result deletes it).
  *
  * Queue policy (when frames arrive faster than the model runs): at most
  * `queue_depth` calls wait for a worker. When the queue is full, with

@@ -201,7 +201,7 @@ typedef struct specx_operator_config {
     specx_delivery delivery;         /* see "Threads" above; default THREAD */
     /* Optional: called exactly once per message that submit() accepted (or
      * process() processed) when the operator no longer references its input:
-     * after its output was delivered (process(): after specx_output_release)
+     * after its output was delivered (process(): after specx_output_free)
      * AND every call started for it completed AND every request_free of it ran.
      * Never for a message whose submit failed. Until then the input must stay
      * valid (executors may still read it, e.g. a cancelled local call still
@@ -209,7 +209,7 @@ typedef struct specx_operator_config {
      * no operator lock held, on the thread that dropped the last reference:
      * the delivery thread (or, INLINE, the delivering thread), an executor's
      * thread completing a call (specx_call_complete), the timer thread, a
-     * submitter, the process() caller inside specx_output_release, or the
+     * submitter, the process() caller inside specx_output_free, or the
      * thread in specx_operator_shutdown/_destroy. Calls may run concurrently
      * on different threads. It may call submit, not process, shutdown or
      * destroy. When specx_operator_shutdown returns, every release has run
@@ -244,11 +244,11 @@ const char *specx_operator_executor_name(const specx_operator *op, size_t index)
 specx_status specx_operator_submit(specx_operator *op, void *input, void *user, uint64_t *seq);
 
 /* Blocking: processes one message and returns its output in *out (the caller
- * frees it with specx_output_release). Waits for earlier submitted messages'
+ * frees it with specx_output_free). Waits for earlier submitted messages'
  * outputs to be delivered first (ordering holds across both styles). */
 specx_status specx_operator_process(specx_operator *op, void *input, void *user,
                                     specx_output **out);
-void specx_output_release(specx_operator *op, specx_output *out);
+void specx_output_free(specx_operator *op, specx_output *out);
 
 /* Free a result taken with specx_output_take_result. */
 void specx_operator_free_result(specx_operator *op, int exec_index, void *result);

@@ -50,7 +50,7 @@ void specx_encoded_frame_unref(specx_encoded_frame *f); /* NULL-safe */
 const uint8_t *specx_encoded_frame_data(const specx_encoded_frame *f);
 size_t specx_encoded_frame_size(const specx_encoded_frame *f);
 /* Matches specx_plan.request_free: unrefs `request` (a specx_encoded_frame). */
-void specx_encoded_frame_release(void *request, void *user);
+void specx_encoded_frame_request_free(void *request, void *user);
 
 /* ---- Server ----------------------------------------------------------- */
 
@@ -142,7 +142,7 @@ typedef struct specx_rpc_client specx_rpc_client;
 typedef struct specx_rpc_call specx_rpc_call;
 
 /* Result callback: on SPECX_OK `result` is handed over (free it with
- * specx_detections_delete); otherwise result is NULL and msg says why. Runs
+ * specx_detections_destroy); otherwise result is NULL and msg says why. Runs
  * on the client's completion thread; must not block for long and must not
  * destroy the client. */
 typedef void (*specx_rpc_done_fn)(void *user, specx_status st, specx_detections *result,
@@ -168,7 +168,7 @@ void specx_rpc_call_cancel(specx_rpc_call *call);
 
 /* An operator executor backed by a new client. The request given to start()
  * is a specx_encoded_frame*; results are specx_detections* (freed with
- * specx_detections_delete). The executor owns the client (ops->destroy). */
+ * specx_detections_destroy). The executor owns the client (ops->destroy). */
 specx_status specx_rpc_executor_create(const specx_rpc_client_config *cfg, specx_executor *out,
                                        specx_err *err);
 

@@ -44,7 +44,7 @@ typedef struct specx_video_info {
 } specx_video_info;
 
 typedef struct specx_frame {
-    specx_image image; /* owned by the caller: specx_frame_free or take it */
+    specx_image image; /* owned by the caller: specx_frame_clear or take it */
     int64_t index;     /* 0, 1, 2, ... in delivery order */
     double pts;        /* presentation time in seconds from the source's start */
     double fps;        /* the source's frame rate, as in specx_video_info */
@@ -72,7 +72,7 @@ specx_status specx_video_source_rewind(specx_video_source *src, specx_err *err);
 
 void specx_video_source_close(specx_video_source *src); /* NULL-safe */
 
-void specx_frame_free(specx_frame *frame); /* frees the image; NULL-safe */
+void specx_frame_clear(specx_frame *frame); /* frees the image; NULL-safe */
 
 /* ---- writers ------------------------------------------------------------- */
 

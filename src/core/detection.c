@@ -24,18 +24,18 @@ specx_status specx_detections_push(specx_detections *d, const specx_detection *i
     return SPECX_OK;
 }
 
-void specx_detections_clear(specx_detections *d)
+void specx_detections_reset(specx_detections *d)
 {
     d->count = 0;
 }
 
-void specx_detections_free(specx_detections *d)
+void specx_detections_clear(specx_detections *d)
 {
     free(d->items);
     specx_detections_init(d);
 }
 
-specx_detections *specx_detections_new(void)
+specx_detections *specx_detections_create(void)
 {
     specx_detections *d = malloc(sizeof *d);
     if (d != NULL) {
@@ -44,7 +44,7 @@ specx_detections *specx_detections_new(void)
     return d;
 }
 
-void specx_detections_delete(specx_detections *d)
+void specx_detections_destroy(specx_detections *d)
 {
     if (d != NULL) {
         free(d->items);

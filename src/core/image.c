@@ -24,7 +24,7 @@ specx_status specx_image_alloc(specx_image *img, int width, int height)
     return SPECX_OK;
 }
 
-void specx_image_free(specx_image *img)
+void specx_image_clear(specx_image *img)
 {
     if (img == NULL) {
         return;

@@ -11,7 +11,7 @@
  *  - A message is one allocation: the msg, its slots (one per executor, each
  *    embedding the specx_call handed to the executor) and the exec reports.
  *    References (under op->mu): the order queue until delivered (or the
- *    process() caller until specx_output_release), each call from just
+ *    process() caller until specx_output_free), each call from just
  *    before start() until its completion is processed, the submitting thread
  *    during submit, each cancel() in progress, each deferred request_free
  *    of a call decided away before it started. The last unref frees it, or,
@@ -1487,7 +1487,7 @@ specx_status specx_operator_process(specx_operator *op, void *input, void *user,
     return SPECX_OK;
 }
 
-void specx_output_release(specx_operator *op, specx_output *out)
+void specx_output_free(specx_operator *op, specx_output *out)
 {
     if (op == NULL || out == NULL) {
         return;

@@ -35,7 +35,7 @@ specx_status specx_detector_detect(specx_detector *det, const specx_image *img,
         out == NULL) {
         return specx_err_set(err, SPECX_EINVAL, "detect: no image or no output");
     }
-    specx_detections_clear(out);
+    specx_detections_reset(out);
     specx_status st = det->ops->detect(det->impl, img, cancel, out, err);
     if (st == SPECX_OK) {
         if (out->model[0] == '\0') {

@@ -19,7 +19,7 @@ const char *specx_detector_default_backend(void)
 
 typedef struct backend_entry {
     const char *name;
-    specx_backend_open_fn open;
+    sx_backend_open_fn open;
 } backend_entry;
 
 specx_status specx_detector_open(const specx_detector_config *cfg, specx_detector **out,
@@ -45,8 +45,8 @@ specx_status specx_detector_open(const specx_detector_config *cfg, specx_detecto
                              "detector_open: precision must be fp32 or int8 (got '%s')", prec);
     }
     const backend_entry backends[] = {
-        {"darknet", specx_backend_darknet_open},
-        {"xnnpack", specx_backend_xnnpack_open},
+        {"darknet", sx_backend_darknet_open},
+        {"xnnpack", sx_backend_xnnpack_open},
     };
     const char *bname =
         (cfg->backend != NULL && cfg->backend[0] != '\0') ? cfg->backend : SPECX_DEFAULT_BACKEND;
@@ -70,15 +70,15 @@ specx_status specx_detector_open(const specx_detector_config *cfg, specx_detecto
     if (st != SPECX_OK) {
         return st;
     }
-    specx_model_files files;
-    st = specx_model_files_resolve(cfg->model, dir, &files, err);
+    sx_model_files files;
+    st = sx_model_files_resolve(cfg->model, dir, &files, err);
     if (st != SPECX_OK) {
         return st;
     }
     return be->open(&files, cfg, out, err);
 }
 
-specx_status specx_class_names_load(const char *path, char ***names_out, int *count_out,
+specx_status sx_class_names_load(const char *path, char ***names_out, int *count_out,
                                     specx_err *err)
 {
     FILE *f = fopen(path, "r");
@@ -119,7 +119,7 @@ specx_status specx_class_names_load(const char *path, char ***names_out, int *co
         specx_err_set(err, st, "out of memory reading %s", path);
     }
     if (st != SPECX_OK) {
-        specx_class_names_free(names, count);
+        sx_class_names_free(names, count);
         return st;
     }
     *names_out = names;
@@ -127,7 +127,7 @@ specx_status specx_class_names_load(const char *path, char ***names_out, int *co
     return SPECX_OK;
 }
 
-void specx_class_names_free(char **names, int count)
+void sx_class_names_free(char **names, int count)
 {
     if (names == NULL) {
         return;

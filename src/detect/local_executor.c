@@ -120,7 +120,7 @@ static void run_job(worker *w, job *j)
         st = specx_err_set(&err, SPECX_ETIMEDOUT, "deadline passed while queued");
     } else if (atomic_load(&j->cancel)) {
         st = specx_err_set(&err, SPECX_ECANCELED, "cancelled");
-    } else if ((res = specx_detections_new()) == NULL) {
+    } else if ((res = specx_detections_create()) == NULL) {
         st = specx_err_set(&err, SPECX_ENOMEM, "out of memory for detections");
     } else {
         st = specx_detector_detect(w->det, j->img, &j->cancel, res, &err);
@@ -131,7 +131,7 @@ static void run_job(worker *w, job *j)
         }
     }
     if (st != SPECX_OK) {
-        specx_detections_delete(res);
+        specx_detections_destroy(res);
         res = NULL;
     }
     pthread_mutex_lock(&x->mu);
@@ -250,7 +250,7 @@ static void lx_cancel(void *ctx, specx_call *call)
 static void lx_free_result(void *ctx, void *result)
 {
     (void)ctx;
-    specx_detections_delete(result);
+    specx_detections_destroy(result);
 }
 
 static void lx_destroy(void *ctx)

@@ -166,7 +166,7 @@ static specx_status jpeg_decode(const uint8_t *data, size_t len, size_t max_pixe
     st = SPECX_OK;
 done:
     free(cmyk);
-    specx_image_free(&img);
+    specx_image_clear(&img);
     tjDestroy(tj);
     return st;
 }
@@ -355,7 +355,7 @@ static specx_status png_decode(const uint8_t *data, size_t len, size_t max_pixel
     png_destroy_read_struct(&d.png, &d.info, NULL);
     free(d.rows);
     if (d.st != SPECX_OK) {
-        specx_image_free(&d.img);
+        specx_image_clear(&d.img);
         return d.st;
     }
     *out = d.img;

@@ -64,10 +64,10 @@ static specx_status av_fail(specx_err *err, specx_status st, const char *path, c
     return specx_err_set(err, st, "%s: %s (%s)", path, what, buf);
 }
 
-void specx_frame_free(specx_frame *frame)
+void specx_frame_clear(specx_frame *frame)
 {
     if (frame != NULL) {
-        specx_image_free(&frame->image);
+        specx_image_clear(&frame->image);
     }
 }
 
@@ -154,7 +154,7 @@ static specx_status dir_open(specx_video_source *s, specx_err *err)
     s->info.fps = s->opts.dir_fps > 0 ? s->opts.dir_fps : DEFAULT_DIR_FPS;
     s->info.frame_count = (int64_t)s->nfiles;
     snprintf(s->info.codec, sizeof s->info.codec, "images");
-    specx_image_free(&first);
+    specx_image_clear(&first);
     return SPECX_OK;
 }
 
@@ -247,7 +247,7 @@ static specx_status av_convert(specx_video_source *s, specx_frame *frame, specx_
         sws_getCachedContext(s->sws, f->width, f->height, (enum AVPixelFormat)f->format, f->width,
                              f->height, AV_PIX_FMT_RGB24, SWS_BILINEAR, NULL, NULL, NULL);
     if (s->sws == NULL) {
-        specx_image_free(&img);
+        specx_image_clear(&img);
         return specx_err_set(err, SPECX_EUNSUPPORTED, "%s: cannot convert pixel format %s to RGB",
                              s->path, av_get_pix_fmt_name((enum AVPixelFormat)f->format));
     }
@@ -268,7 +268,7 @@ static specx_status av_convert(specx_video_source *s, specx_frame *frame, specx_
         }
         if (rc < 0) {
             av_frame_free(&s->rgb);
-            specx_image_free(&img);
+            specx_image_clear(&img);
             return av_fail(err, SPECX_ENOMEM, s->path, "cannot allocate a frame", rc);
         }
         memset(s->rgb->buf[0]->data, 0, s->rgb->buf[0]->size);

@@ -475,7 +475,7 @@ static void s_on_recv(rpc_tag *t, bool ok)
         finish(&f);
     } else {
         /* A reply nobody waits for (cancelled or expired call): dropped. */
-        specx_detections_delete(f.result);
+        specx_detections_destroy(f.result);
     }
     if (free_it) {
         stream_free(s);

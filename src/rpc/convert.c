@@ -187,7 +187,7 @@ grpc_byte_buffer *rpc_bb_request(specx_encoded_frame *frame, int32_t req_id, int
 
 specx_status rpc_response_to_detections(const ObjectDetection__Response *r, specx_detections **out)
 {
-    specx_detections *d = specx_detections_new();
+    specx_detections *d = specx_detections_create();
     if (d == NULL) {
         return SPECX_ENOMEM;
     }
@@ -204,7 +204,7 @@ specx_status rpc_response_to_detections(const ObjectDetection__Response *r, spec
             it.ymax = o->box->ymax;
         }
         if (specx_detections_push(d, &it) != SPECX_OK) {
-            specx_detections_delete(d);
+            specx_detections_destroy(d);
             return SPECX_ENOMEM;
         }
     }

@@ -37,7 +37,7 @@ static void exec_cancel(void *ctx, specx_call *call)
 static void exec_free_result(void *ctx, void *result)
 {
     (void)ctx;
-    specx_detections_delete(result);
+    specx_detections_destroy(result);
 }
 
 static void exec_destroy(void *ctx)

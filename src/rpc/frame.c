@@ -73,7 +73,7 @@ size_t specx_encoded_frame_size(const specx_encoded_frame *f)
     return f->len;
 }
 
-void specx_encoded_frame_release(void *request, void *user)
+void specx_encoded_frame_request_free(void *request, void *user)
 {
     (void)user;
     specx_encoded_frame_unref(request);

@@ -466,7 +466,7 @@ static void run_job(server_t *s, specx_detector *det, job *j, specx_time_t start
         return;
     }
     st = specx_detector_detect(det, &img, &j->cancel, &r->det, &err);
-    specx_image_free(&img);
+    specx_image_clear(&img);
     specx_time_t end = specx_time_now();
     r->infer_ms = specx_dur_ms(end - start);
     pthread_mutex_lock(&s->mu);
@@ -509,7 +509,7 @@ static void *worker_main(void *arg)
         s->running++;
         pthread_mutex_unlock(&s->mu);
 
-        specx_detections_clear(&r.det);
+        specx_detections_reset(&r.det);
         r.det.model[0] = '\0';
         r.det.image_width = r.det.image_height = 0;
         r.infer_ms = r.queue_ms = 0;
@@ -521,7 +521,7 @@ static void *worker_main(void *arg)
         s->running--;
         pthread_mutex_unlock(&s->mu);
     }
-    specx_detections_free(&r.det);
+    specx_detections_clear(&r.det);
     return NULL;
 }
 

@@ -560,12 +560,12 @@ static void test_process_blocking(void **state)
     assert_non_null(r);
     assert_int_equal(r->id, 1);
     assert_null(out->result);
-    specx_output_release(f.op, out);
+    specx_output_free(f.op, out);
     specx_operator_free_result(f.op, f.ia, r);
     /* without taking the result: release frees it */
     assert_int_equal(specx_operator_process(f.op, NULL, NULL, &out), OK);
     assert_non_null(out->result);
-    specx_output_release(f.op, out);
+    specx_output_free(f.op, out);
     specx_operator_stats *s = fx_snapshot(&f);
     assert_int_equal(s->outputs, 2);
     specx_operator_stats_free(s);
@@ -595,7 +595,7 @@ static void *proc_thread(void *arg)
     assert_int_equal(specx_operator_process(p->f->op, NULL, NULL, &out), OK);
     p->outputs_seen = hcollect_count(&p->f->out);
     p->seq = out->seq;
-    specx_output_release(p->f->op, out);
+    specx_output_free(p->f->op, out);
     return NULL;
 }
 

@@ -162,7 +162,7 @@ static void test_release_after_unstarted_request_free(void **state)
 }
 
 /* process(): the caller holds the input through its output; released in
- * specx_output_release (on the caller's thread), not before. */
+ * specx_output_free (on the caller's thread), not before. */
 static void test_release_process(void **state)
 {
     (void)state;
@@ -173,7 +173,7 @@ static void test_release_process(void **state)
     assert_int_equal(specx_operator_process(f.op, IN(5), NULL, &out), OK);
     assert_ptr_equal(out->input, IN(5));
     assert_int_equal(fx_released(&f), 0);
-    specx_output_release(f.op, out);
+    specx_output_free(f.op, out);
     assert_int_equal(fx_released(&f), 1);
     assert_ptr_equal(fx_release_get(&f, 0).input, IN(5));
     fx_teardown(&f);

@@ -49,7 +49,7 @@ static void reference(const char *model, specx_detections *d)
     specx_image img = {0};
     assert_int_equal(specx_image_load(DOG, &img, &err), SPECX_OK);
     assert_int_equal(specx_detector_detect(det, &img, NULL, d, &err), SPECX_OK);
-    specx_image_free(&img);
+    specx_image_clear(&img);
     specx_detector_close(det);
 }
 
@@ -104,7 +104,7 @@ static void test_json_matches_library(void **state)
         assert_int_equal(pct, (int)lrint(d.items[i].score * 100.0));
     }
     assert_null(strtok(NULL, "\n"));
-    specx_detections_free(&d);
+    specx_detections_clear(&d);
     free(r);
 }
 

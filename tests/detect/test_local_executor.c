@@ -195,8 +195,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    specx_image_free(&img200);
-    specx_image_free(&img1);
+    specx_image_clear(&img200);
+    specx_image_clear(&img1);
     pthread_cond_destroy(&g.cv);
     pthread_mutex_destroy(&g.mu);
     specx_time_set_clock(NULL, NULL);

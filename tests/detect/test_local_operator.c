@@ -113,7 +113,7 @@ static void remote_cancel(void *ctx, specx_call *call)
 static void remote_free(void *ctx, void *result)
 {
     (void)ctx;
-    specx_detections_delete(result);
+    specx_detections_destroy(result);
 }
 
 static const specx_executor_ops remote_ops = {
@@ -192,7 +192,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    specx_image_free(&img);
+    specx_image_clear(&img);
     return 0;
 }
 
@@ -232,7 +232,7 @@ static void test_local_only_process(void **state)
     assert_int_equal(d->count, 1);
     assert_string_equal(d->items[0].label, "car");
     assert_int_equal(d->image_width, 64);
-    specx_output_release(op, o);
+    specx_output_free(op, o);
     specx_operator_destroy(op);
 }
 
@@ -248,7 +248,7 @@ static void test_remote_wins_local_cancelled(void **state)
     remote.call = NULL;
     pthread_mutex_unlock(&remote.mu);
     assert_non_null(call);
-    specx_detections *r = specx_detections_new();
+    specx_detections *r = specx_detections_create();
     specx_detection d = {.class_id = 0, .score = 0.9f, .xmax = 2, .ymax = 2};
     snprintf(d.label, sizeof d.label, "person");
     assert_int_equal(specx_detections_push(r, &d), SPECX_OK);

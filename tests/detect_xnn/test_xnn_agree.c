@@ -58,7 +58,7 @@ static void test_letterbox(void **state)
             free(mine);
             free_image(ref);
         }
-        specx_image_free(&img);
+        specx_image_clear(&img);
         free_image(im);
     }
 }
@@ -170,11 +170,11 @@ static void test_agreement(void **state)
                 printf("  note: %zu of %zu detections in darknet's order\n", same, ref.count);
             }
             total_dets += (int)got.count;
-            specx_detections_free(&got);
+            specx_detections_clear(&got);
         }
-        specx_detections_free(&ref);
+        specx_detections_clear(&ref);
         free_image(sized);
-        specx_image_free(&img);
+        specx_image_clear(&img);
         free_image(im);
     }
     /* the comparison means something only if there were boxes to compare */

@@ -97,13 +97,13 @@ static void test_same_as_darknet_backend(void **state)
     for (size_t i = 0; i < c.count; i++) {
         assert_true(c.items[i].score > 0.5f);
     }
-    specx_detections_free(&a);
-    specx_detections_free(&b);
-    specx_detections_free(&c);
+    specx_detections_clear(&a);
+    specx_detections_clear(&b);
+    specx_detections_clear(&c);
     specx_detector_close(x);
     specx_detector_close(dn);
     specx_detector_close(hi);
-    specx_image_free(&img);
+    specx_image_clear(&img);
 }
 
 static void test_cancel(void **state)
@@ -123,9 +123,9 @@ static void test_cancel(void **state)
     atomic_store(&cancel, false);
     assert_int_equal(specx_detector_detect(d, &img, &cancel, &out, &err), SPECX_OK);
     assert_true(out.count > 0);
-    specx_detections_free(&out);
+    specx_detections_clear(&out);
     specx_detector_close(d);
-    specx_image_free(&img);
+    specx_image_clear(&img);
 }
 
 static void test_bad_arguments(void **state)

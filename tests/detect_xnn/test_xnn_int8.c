@@ -71,7 +71,7 @@ static sx_xnn *open_xnn(const xt_model *mf, sx_xnn_precision p, int threads, uns
     specx_err err = {0};
     specx_status st = sx_xnn_open(mf->cfg, mf->weights, mf->names, &o, &x, &err);
     for (int i = 0; i < ncalib; i++) {
-        specx_image_free(&calib[i]);
+        specx_image_clear(&calib[i]);
     }
     if (st != SPECX_OK) {
         fail_msg("open: %s", err.msg);
@@ -141,9 +141,9 @@ static void check_agreement(const char *model)
         for (size_t k = 0; k < a.count; k++) {
             compared += a.items[k].score >= AGREE_MIN_SCORE;
         }
-        specx_detections_free(&a);
-        specx_detections_free(&b);
-        specx_image_free(&img);
+        specx_detections_clear(&a);
+        specx_detections_clear(&b);
+        specx_image_clear(&img);
     }
     printf("%s int8 vs fp32 on %zu images: %d fp32 detections >= %.2f, worst IoU %.3f, worst "
            "score difference %.3f, %d unmatched\n",
@@ -234,7 +234,7 @@ static void test_identical_outputs(void **state)
         free(simd1);
         free(simd2);
     }
-    specx_image_free(&img);
+    specx_image_clear(&img);
     xt_model_files_free(&mf);
 }
 
@@ -278,7 +278,7 @@ static void test_calibration_options(void **state)
     assert_true(k == 6 || k == 7 || k == 8 || k == 10);
     sx_xnn_close(x);
     for (int i = 0; i < n; i++) {
-        specx_image_free(&calib[i]);
+        specx_image_clear(&calib[i]);
     }
     xt_model_files_free(&mf);
 }

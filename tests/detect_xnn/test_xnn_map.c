@@ -63,7 +63,7 @@ static sx_xnn *open_int8(const xt_model *mf)
     specx_err err = {0};
     specx_status st = sx_xnn_open(mf->cfg, mf->weights, mf->names, &o, &x, &err);
     for (int i = 0; i < ncalib; i++) {
-        specx_image_free(&calib[i]);
+        specx_image_clear(&calib[i]);
     }
     if (st != SPECX_OK) {
         fail_msg("int8 open: %s", err.msg);
@@ -121,10 +121,10 @@ static void test_map(void **state)
         int g2 = xt_map_add_image(m_q, lbl, im.w, im.h, &c);
         assert_int_equal(g1, g2);
         gt_total += g1 > 0 ? g1 : 0;
-        specx_detections_free(&a);
-        specx_detections_free(&b);
-        specx_detections_free(&c);
-        specx_image_free(&img);
+        specx_detections_clear(&a);
+        specx_detections_clear(&b);
+        specx_detections_clear(&c);
+        specx_image_clear(&img);
         free_image(im);
         free(files[i]);
     }

@@ -102,19 +102,19 @@ int main(int argc, char **argv)
     }
     printf("opened in %.1f ms (%d calibration images)\n", now_ms() - t_open, ncalib);
     for (int i = 0; i < ncalib; i++) {
-        specx_image_free(&calib[i]);
+        specx_image_clear(&calib[i]);
     }
     specx_detections d;
     specx_detections_init(&d);
     for (int i = 0; i < 5; i++) {
-        specx_detections_clear(&d);
+        specx_detections_reset(&d);
         sx_xnn_detect(x, &img, 0.25f, 0.45f, NULL, &d, &err);
     }
     sx_xnn_profile(x, profile != 0);
     double *t = malloc(sizeof *t * (size_t)(frames > dframes ? frames : dframes));
     double *tc = malloc(sizeof *tc * (size_t)frames);
     for (int i = 0; i < frames; i++) {
-        specx_detections_clear(&d);
+        specx_detections_reset(&d);
         double t0 = now_ms(), c0 = cpu_ms();
         sx_xnn_detect(x, &img, 0.25f, 0.45f, NULL, &d, &err);
         t[i] = now_ms() - t0;
@@ -137,7 +137,7 @@ int main(int argc, char **argv)
             double t0 = now_ms();
             image sized = letterbox_image(im, net->w, net->h);
             network_predict(net, sized.data);
-            specx_detections_clear(&d);
+            specx_detections_reset(&d);
             xt_darknet_detections(net, im.w, im.h, 0.25f, 0.45f, mf.nnames, mf.name_list, &d);
             free_image(sized);
             if (i > 0) {
@@ -150,9 +150,9 @@ int main(int argc, char **argv)
         free_network(net);
     }
     free(t);
-    specx_detections_free(&d);
+    specx_detections_clear(&d);
     sx_xnn_close(x);
-    specx_image_free(&img);
+    specx_image_clear(&img);
     free_image(im);
     xt_model_files_free(&mf);
     return 0;

@@ -30,7 +30,7 @@ int xt_to_specx(const image *im, specx_image *out);
 
 /* The int8 calibration set the backend uses by default: Debian darknet's
  * sample images (the .jpg files of /usr/share/darknet/data, by name, at most `max`).
- * Returns how many were loaded into imgs; free each with specx_image_free. */
+ * Returns how many were loaded into imgs; free each with specx_image_clear. */
 int xt_calib_images(specx_image *imgs, int max);
 
 /* After network_predict: darknet's get_network_boxes + do_nms_sort, one

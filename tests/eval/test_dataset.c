@@ -179,7 +179,7 @@ static specx_detections *gt_as_dets(const specx_eval_dataset *ds, int keep_every
 static void free_dets(specx_detections *d, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        specx_detections_free(&d[i]);
+        specx_detections_clear(&d[i]);
     }
     free(d);
 }

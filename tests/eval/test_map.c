@@ -42,7 +42,7 @@ static void fx_init(fixture *f, size_t n_images)
 static void fx_free(fixture *f)
 {
     for (size_t i = 0; i < f->n_images; i++) {
-        specx_detections_free(&f->dets[i]);
+        specx_detections_clear(&f->dets[i]);
     }
 }
 
@@ -108,8 +108,8 @@ static void test_perfect_and_none(void **state)
     specx_map_result_free(&r);
 
     /* No detections at all: AP 0. */
-    specx_detections_clear(&f.dets[0]);
-    specx_detections_clear(&f.dets[1]);
+    specx_detections_reset(&f.dets[0]);
+    specx_detections_reset(&f.dets[1]);
     r = run(&f, NULL);
     assert_true(r.map50 == 0.0 && r.map == 0.0 && r.voc_map50 == 0.0);
     assert_true(r.ap50[0] == 0.0);

@@ -215,14 +215,14 @@ static void test_real_jpegs(void **state)
         assert_int_equal(specx_image_sniff(enc, len), SPECX_FORMAT_PNG);
         assert_int_equal(specx_image_decode(enc, len, 0, &back, &err), SPECX_OK);
         assert_true(images_equal(&img, &back));
-        specx_image_free(&back);
+        specx_image_clear(&back);
         free(enc);
         assert_int_equal(specx_jpeg_encode(&img, 90, &enc, &len, &err), SPECX_OK);
         assert_int_equal(specx_image_decode(enc, len, 0, &back, &err), SPECX_OK);
         assert_true(psnr(&img, &back) > 30.0);
-        specx_image_free(&back);
+        specx_image_clear(&back);
         free(enc);
-        specx_image_free(&img);
+        specx_image_clear(&img);
     }
 }
 
@@ -238,7 +238,7 @@ static void test_round_trips(void **state)
     assert_int_equal(specx_png_encode(&img, &enc, &len, &err), SPECX_OK);
     assert_int_equal(specx_image_decode(enc, len, 0, &back, &err), SPECX_OK);
     assert_true(images_equal(&img, &back));
-    specx_image_free(&back);
+    specx_image_clear(&back);
     free(enc);
 
     double last = 0;
@@ -256,7 +256,7 @@ static void test_round_trips(void **state)
                      last);
         }
         last = p;
-        specx_image_free(&back);
+        specx_image_clear(&back);
         free(enc);
     }
 
@@ -267,7 +267,7 @@ static void test_round_trips(void **state)
     assert_int_equal(specx_png_encode(&view, &enc, &len, &err), SPECX_OK);
     assert_int_equal(specx_image_decode(enc, len, 0, &back, &err), SPECX_OK);
     assert_true(images_equal(&view, &back));
-    specx_image_free(&back);
+    specx_image_clear(&back);
     free(enc);
 
     /* Bad arguments. */
@@ -275,7 +275,7 @@ static void test_round_trips(void **state)
     assert_int_equal(specx_jpeg_encode(&img, 101, &enc, &len, &err), SPECX_EINVAL);
     specx_image empty = {0};
     assert_int_equal(specx_png_encode(&empty, &enc, &len, &err), SPECX_EINVAL);
-    specx_image_free(&img);
+    specx_image_clear(&img);
 }
 
 static void test_png_variants(void **state)
@@ -296,7 +296,7 @@ static void test_png_variants(void **state)
     assert_int_equal(specx_image_decode(m.p, m.len, 0, &out, &err), SPECX_OK);
     assert_px(&out, 3, 2, 152, 152, 152);
     assert_px(&out, 0, 0, 0, 0, 0);
-    specx_image_free(&out);
+    specx_image_clear(&out);
     free(m.p);
 
     /* 1-bit grey: a checkerboard expands to 0/255. */
@@ -309,7 +309,7 @@ static void test_png_variants(void **state)
     assert_px(&out, 1, 0, 0, 0, 0);
     assert_px(&out, 0, 1, 0, 0, 0);
     assert_px(&out, 1, 1, 255, 255, 255);
-    specx_image_free(&out);
+    specx_image_clear(&out);
     free(m.p);
 
     /* Grey + alpha: alpha dropped, grey kept. */
@@ -320,7 +320,7 @@ static void test_png_variants(void **state)
     m = write_png(w, h, 8, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_INTERLACE_NONE, NULL, 0, rows, w * 2);
     assert_int_equal(specx_image_decode(m.p, m.len, 0, &out, &err), SPECX_OK);
     assert_px(&out, 2, 1, 70, 70, 70);
-    specx_image_free(&out);
+    specx_image_clear(&out);
     free(m.p);
 
     /* RGBA: colour channels kept as stored, alpha dropped. */
@@ -334,7 +334,7 @@ static void test_png_variants(void **state)
     assert_int_equal(specx_image_decode(m.p, m.len, 0, &out, &err), SPECX_OK);
     assert_px(&out, 4, 2, 14, 114, 214);
     assert_px(&out, 0, 0, 0, 100, 200);
-    specx_image_free(&out);
+    specx_image_clear(&out);
     free(m.p);
 
     /* Palette, 4-bit indices. */
@@ -350,7 +350,7 @@ static void test_png_variants(void **state)
     assert_px(&out, 1, 1, 200, 100, 50);
     assert_px(&out, 2, 1, 1, 2, 3);
     assert_px(&out, 4, 2, 200, 100, 50);
-    specx_image_free(&out);
+    specx_image_clear(&out);
     free(m.p);
 
     /* 16-bit RGB, interlaced: scaled to 8 bits (0xABCD -> 0xAB or 0xAC). */
@@ -364,7 +364,7 @@ static void test_png_variants(void **state)
     assert_int_equal(specx_image_decode(m.p, m.len, 0, &out, &err), SPECX_OK);
     assert_px(&out, 3, 1, 255, 128, 128);
     assert_px(&out, 0, 0, 255, 0, 128);
-    specx_image_free(&out);
+    specx_image_clear(&out);
     free(m.p);
 
     /* 16-bit grey. */
@@ -375,7 +375,7 @@ static void test_png_variants(void **state)
     m = write_png(w, h, 16, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, NULL, 0, rows, w * 2);
     assert_int_equal(specx_image_decode(m.p, m.len, 0, &out, &err), SPECX_OK);
     assert_px(&out, 1, 1, 48, 48, 48);
-    specx_image_free(&out);
+    specx_image_clear(&out);
     free(m.p);
 }
 
@@ -418,11 +418,11 @@ static void test_truncated(void **state)
         memset(more + len[k], 0, 10);
         specx_image out = {0};
         assert_int_equal(specx_image_decode(more, len[k] + 10, 0, &out, NULL), SPECX_OK);
-        specx_image_free(&out);
+        specx_image_clear(&out);
         free(more);
         free(enc[k]);
     }
-    specx_image_free(&img);
+    specx_image_clear(&img);
 
     /* A real photo cut at a few places, including mid-scan. */
     size_t n = 0;
@@ -481,7 +481,7 @@ static void test_size_limits(void **state)
     assert_int_equal(specx_jpeg_encode(&img, 80, &enc, &len, NULL), SPECX_OK);
     assert_int_equal(specx_image_decode(enc, len, 64 * 48 - 1, &out, &err), SPECX_ETOOBIG);
     assert_int_equal(specx_image_decode(enc, len, 64 * 48, &out, &err), SPECX_OK);
-    specx_image_free(&out);
+    specx_image_clear(&out);
     /* Patch the SOF0 frame header to 60000x60000. */
     size_t sof = 0;
     for (size_t i = 2; i + 9 < len; i++) {
@@ -509,7 +509,7 @@ static void test_size_limits(void **state)
     assert_non_null(strstr(err.msg, "100000x100000"));
     assert_null(out.data);
     free(enc);
-    specx_image_free(&img);
+    specx_image_clear(&img);
 }
 
 static void test_files(void **state)
@@ -528,11 +528,11 @@ static void test_files(void **state)
     assert_int_equal(specx_image_save(p_png, &img, &err), SPECX_OK);
     assert_int_equal(specx_image_load(p_png, &back, &err), SPECX_OK);
     assert_true(images_equal(&img, &back));
-    specx_image_free(&back);
+    specx_image_clear(&back);
     assert_int_equal(specx_image_save(p_jpg, &img, &err), SPECX_OK);
     assert_int_equal(specx_image_load(p_jpg, &back, &err), SPECX_OK);
     assert_true(psnr(&img, &back) > 28.0);
-    specx_image_free(&back);
+    specx_image_clear(&back);
 
     assert_int_equal(specx_image_save(p_bad, &img, &err), SPECX_EINVAL);
     assert_non_null(strstr(err.msg, p_bad));
@@ -549,7 +549,7 @@ static void test_files(void **state)
     unlink(p_jpg);
     unlink(p_txt);
     rmdir(dir);
-    specx_image_free(&img);
+    specx_image_clear(&img);
 }
 
 /* Rewrites every chunk CRC so mutations get past libpng's CRC check and into
@@ -580,7 +580,7 @@ static void test_fuzz_mutations(void **state)
     size_t seed_len[2];
     assert_int_equal(specx_jpeg_encode(&img, 75, &seed[0], &seed_len[0], NULL), SPECX_OK);
     assert_int_equal(specx_png_encode(&img, &seed[1], &seed_len[1], NULL), SPECX_OK);
-    specx_image_free(&img);
+    specx_image_clear(&img);
 
     unsigned rng = 0x5eed;
     int ok = 0, bad = 0;
@@ -628,7 +628,7 @@ static void test_fuzz_mutations(void **state)
                 assert_true(err.msg[0] != '\0');
                 bad++;
             }
-            specx_image_free(&out);
+            specx_image_clear(&out);
         }
         free(buf);
         free(seed[k]);

@@ -85,7 +85,7 @@ static void test_fill_and_clip(void **state)
     specx_draw_fill(&img, INT_MIN, INT_MIN, INT_MAX, INT_MAX, BLUE);
     assert_int_equal(count_colour(&img, BLUE), 40 * 30);
     specx_draw_fill(NULL, 0, 0, 1, 1, BLUE);
-    specx_image_free(&img);
+    specx_image_clear(&img);
 }
 
 static void test_rect(void **state)
@@ -106,7 +106,7 @@ static void test_rect(void **state)
     assert_int_equal(count_colour(&img, RED), 80 + 72);
 
     /* Partly outside: the visible edges only, none wrapping around. */
-    specx_image_free(&img);
+    specx_image_clear(&img);
     new_image(&img, 50, 40, 0);
     specx_draw_rect(&img, -5, -5, 10, 10, 1, GREEN);
     ASSERT_PX(&img, 10, 0, GREEN);
@@ -126,7 +126,7 @@ static void test_rect(void **state)
     assert_int_equal(count_colour(&img, WHITE), 16);
     specx_draw_rect(&img, INT_MIN, INT_MIN, INT_MAX, INT_MAX, INT_MAX, WHITE);
     specx_draw_rect(&img, INT_MIN, 3, INT_MAX, 3, 1, WHITE);
-    specx_image_free(&img);
+    specx_image_clear(&img);
 }
 
 static void test_font(void **state)
@@ -148,7 +148,7 @@ static void test_font(void **state)
     assert_false(is(&img, 12, 16, WHITE));
     assert_false(is(&img, 10, 17, WHITE)); /* 7 rows only */
     assert_int_equal(count_colour(&img, WHITE), 3 + 2 * 5 + 5);
-    specx_image_free(&img);
+    specx_image_clear(&img);
 
     /* Scale 3: each bit is a 3x3 block. */
     new_image(&img, 60, 30, 0);
@@ -157,7 +157,7 @@ static void test_font(void **state)
     ASSERT_PX(&img, 3, 0, WHITE);
     ASSERT_PX(&img, 5, 2, WHITE);
     assert_false(is(&img, 2, 0, WHITE));
-    specx_image_free(&img);
+    specx_image_clear(&img);
 
     int tw, th;
     specx_text_size("AB", 2, &tw, &th);
@@ -186,7 +186,7 @@ static void test_font(void **state)
         if ((c == ' ') != (on == 0)) {
             fail_msg("glyph '%c' has %d pixels", c, on);
         }
-        specx_image_free(&img);
+        specx_image_clear(&img);
     }
     for (int a = 0; a < 95; a++) {
         for (int b = a + 1; b < 95; b++) {
@@ -203,7 +203,7 @@ static void test_font(void **state)
             assert_int_equal(is(&img, x, y, WHITE), bitmaps['?' - 32][y * 5 + x]);
         }
     }
-    specx_image_free(&img);
+    specx_image_clear(&img);
 
     /* Clipped at the borders: a glyph half outside draws its inside half. */
     new_image(&img, 12, 12, 0);
@@ -216,7 +216,7 @@ static void test_font(void **state)
     specx_draw_text(&img, INT_MAX, INT_MIN, "clipped away", 64, WHITE);
     specx_draw_text(&img, -100000, 0, "far left", 2, WHITE);
     assert_int_equal(count_colour(&img, WHITE), 6);
-    specx_image_free(&img);
+    specx_image_clear(&img);
 }
 
 static void test_label_and_contrast(void **state)
@@ -233,7 +233,7 @@ static void test_label_and_contrast(void **state)
     assert_false(is(&img, 29, 24, BLUE));
     ASSERT_PX(&img, 6, 8, WHITE); /* 'H' top-left pixel after 2 px padding */
     assert_int_equal(count_colour(&img, BLUE) + count_colour(&img, WHITE), 26 * 18);
-    specx_image_free(&img);
+    specx_image_clear(&img);
 
     specx_rgb c = specx_rgb_contrast(WHITE);
     assert_true(c.r == 0 && c.g == 0 && c.b == 0);
@@ -267,7 +267,7 @@ static void assert_label_at(const specx_image *img, int x, int y, const char *te
             }
         }
     }
-    specx_image_free(&ref);
+    specx_image_clear(&ref);
 }
 
 static void test_detections(void **state)
@@ -298,11 +298,11 @@ static void test_detections(void **state)
      * top: moved left to fit, placed inside the box top. */
     assert_label_at(&img, 200 - (10 * 6 - 1 + 2), 2, "person 50%", col);
     assert_label_at(&img, 120, 60 - 9, "class 2 33%", col);
-    specx_image_free(&img);
+    specx_image_clear(&img);
 
     /* Boxes given for a 400x200 image land scaled on a 200x100 one. */
     new_image(&img, 200, 100, 0);
-    specx_detections_clear(&ds);
+    specx_detections_reset(&ds);
     ds.image_width = 400;
     ds.image_height = 200;
     d = det("bus", 1.0f, 40, 60, 160, 180);
@@ -312,11 +312,11 @@ static void test_detections(void **state)
     ASSERT_PX(&img, 80, 90, RED);
     assert_false(is(&img, 40, 70, RED)); /* where the unscaled box would be */
     assert_label_at(&img, 20, 30 - 9, "bus 100%", RED);
-    specx_image_free(&img);
+    specx_image_clear(&img);
 
     /* Partly outside, non-finite and absurd boxes: clipped or skipped. */
     new_image(&img, 64, 48, 0);
-    specx_detections_clear(&ds);
+    specx_detections_reset(&ds);
     ds.image_width = ds.image_height = 0;
     d = det("dog", 0.9f, -50, -50, 30, 30);
     assert_int_equal(specx_detections_push(&ds, &d), SPECX_OK);
@@ -326,11 +326,11 @@ static void test_detections(void **state)
     assert_false(is(&img, 29, 31, GREEN));
     assert_false(is(&img, 40, 40, GREEN));
     ASSERT_PX(&img, 0, 0, GREEN); /* its label, pushed inside the image */
-    specx_image_free(&img);
+    specx_image_clear(&img);
 
     /* Nothing visible, nothing drawn: no stray labels at the border. */
     new_image(&img, 64, 48, 0);
-    specx_detections_clear(&ds);
+    specx_detections_reset(&ds);
     d = det("nan", 0.9f, NAN, 1, 2, 3);
     assert_int_equal(specx_detections_push(&ds, &d), SPECX_OK);
     d = det("inf", INFINITY, -INFINITY, 1, 2, 3);
@@ -341,8 +341,8 @@ static void test_detections(void **state)
     assert_int_equal(specx_detections_push(&ds, &d), SPECX_OK);
     specx_draw_detections(&img, &ds, GREEN, 3, 2);
     assert_int_equal(count_colour(&img, GREEN), 0);
-    specx_image_free(&img);
-    specx_detections_free(&ds);
+    specx_image_clear(&img);
+    specx_detections_clear(&ds);
 }
 
 static void test_palette_banner_legend(void **state)
@@ -377,7 +377,7 @@ static void test_palette_banner_legend(void **state)
     /* 'f' of "frame" starts at x = 4: its top row ..##. at scale 2. */
     ASSERT_PX(&img, 4 + 2 * 2, 2, WHITE);
     assert_true(count_colour(&img, WHITE) > 100);
-    specx_image_free(&img);
+    specx_image_clear(&img);
 
     new_image(&img, 120, 60, 50);
     const char *names[] = {"local", "cloud-a"};
@@ -392,12 +392,12 @@ static void test_palette_banner_legend(void **state)
     ASSERT_PX(&img, 2, 60 - 19 + 11, pal[1]);
     assert_int_equal(count_colour(&img, pal[0]), 49);
     assert_true(count_colour(&img, WHITE) > 40);
-    specx_image_free(&img);
+    specx_image_clear(&img);
 
     /* A legend taller than the image is clipped, not a crash. */
     new_image(&img, 20, 10, 0);
     specx_draw_legend(&img, names, cols, 2, 4);
-    specx_image_free(&img);
+    specx_image_clear(&img);
 }
 
 int main(void)

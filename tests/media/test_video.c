@@ -148,7 +148,7 @@ static void test_mp4_source(void **state)
             assert_true(luma_variance(&f.image) > 100.0); /* a real picture */
             first = f.image;
         } else {
-            specx_frame_free(&f);
+            specx_frame_clear(&f);
         }
         n++;
     }
@@ -166,8 +166,8 @@ static void test_mp4_source(void **state)
     assert_int_equal(f.index, 0);
     assert_true(f.pts < 0.002);
     assert_true(mean_abs_diff(&first, &f.image) < 0.5);
-    specx_frame_free(&f);
-    specx_image_free(&first);
+    specx_frame_clear(&f);
+    specx_image_clear(&first);
     specx_video_source_close(src);
 }
 
@@ -194,7 +194,7 @@ static void test_mp4_second_clip(void **state)
             break;
         }
         assert_int_equal(f.image.width, 960);
-        specx_frame_free(&f);
+        specx_frame_clear(&f);
         n++;
     }
     assert_int_equal(n, 221);
@@ -290,7 +290,7 @@ static void test_damaged_video(void **state)
                 break;
             }
             assert_int_equal(fr.image.width, 1280);
-            specx_frame_free(&fr);
+            specx_frame_clear(&fr);
             frames++;
         }
         assert_true(frames <= 38);
@@ -319,7 +319,7 @@ static void test_dir_source(void **state)
         }
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
         assert_int_equal(specx_image_save(p, &img, NULL), SPECX_OK); /* .JPG works too */
-        specx_image_free(&img);
+        specx_image_clear(&img);
     }
     snprintf(p, sizeof p, "%s/readme.txt", dir);
     FILE *f = fopen(p, "w");
@@ -362,7 +362,7 @@ static void test_dir_source(void **state)
         if (abs(r - expect_red[i] * 5) > 3) {
             fail_msg("frame %d has red %d, expected %d", i, r, expect_red[i] * 5);
         }
-        specx_frame_free(&fr);
+        specx_frame_clear(&fr);
     }
     specx_frame fr = {0};
     int eof = 0;
@@ -372,7 +372,7 @@ static void test_dir_source(void **state)
     assert_int_equal(specx_video_source_read(src, &fr, &eof, &err), SPECX_OK);
     assert_int_equal(fr.index, 0);
     assert_true(abs(fr.image.data[0] - 50) <= 3);
-    specx_frame_free(&fr);
+    specx_frame_clear(&fr);
     specx_video_source_close(src);
 
     /* Default directory rate. */
@@ -445,13 +445,13 @@ static void write_and_check(const char *path, const char *codec, int w, int h, d
                                (size_t)(10 + got * 4 + 12) * 3;
             assert_true(p[0] > 180 && p[1] > 180 && p[2] < 90);
         }
-        specx_frame_free(&f);
+        specx_frame_clear(&f);
         got++;
     }
     assert_int_equal(got, n);
     specx_video_source_close(src);
     for (int i = 0; i < n; i++) {
-        specx_image_free(&frames[i]);
+        specx_image_clear(&frames[i]);
     }
 }
 
@@ -490,8 +490,8 @@ static void test_writer_default_codec(void **state)
     make_frame(&big, 128, 96, 1);
     assert_int_equal(specx_video_writer_write(vw, &big, &err), SPECX_OK);
     assert_int_equal(specx_video_writer_close(vw, &err), SPECX_OK);
-    specx_image_free(&img);
-    specx_image_free(&big);
+    specx_image_clear(&img);
+    specx_image_clear(&big);
 
     specx_video_source *src = NULL;
     assert_int_equal(specx_video_source_open(&src, p, NULL, &err), SPECX_OK);
@@ -504,7 +504,7 @@ static void test_writer_default_codec(void **state)
             break;
         }
         assert_int_equal(f.image.width, 64);
-        specx_frame_free(&f);
+        specx_frame_clear(&f);
         n++;
     }
     assert_int_equal(n, 2);
@@ -537,7 +537,7 @@ static void test_writer_errors(void **state)
     assert_int_equal(specx_video_writer_close(vw, &err), SPECX_OK);
     snprintf(p, sizeof p, "%s/x.mkv/frames", tmpdir);
     assert_int_equal(specx_video_writer_open(&vw, p, NULL, &err), SPECX_EIO);
-    specx_image_free(&img);
+    specx_image_clear(&img);
     assert_int_equal(specx_video_writer_close(NULL, &err), SPECX_OK);
 }
 

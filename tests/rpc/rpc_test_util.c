@@ -92,7 +92,7 @@ specx_encoded_frame *tu_frame(int w, int h, bool jpeg)
     size_t len = 0;
     specx_status st = jpeg ? specx_jpeg_encode(&img, 85, &buf, &len, NULL)
                            : specx_png_encode(&img, &buf, &len, NULL);
-    specx_image_free(&img);
+    specx_image_clear(&img);
     if (st != SPECX_OK) {
         return NULL;
     }
@@ -127,7 +127,7 @@ void tu_waiter_init(tu_waiter *w)
 void tu_waiter_free(tu_waiter *w)
 {
     for (int i = 0; i < TU_MAX; i++) {
-        specx_detections_delete(w->rec[i].res);
+        specx_detections_destroy(w->rec[i].res);
         free(w->slot_user[i]);
     }
     pthread_mutex_destroy(&w->mu);
@@ -170,7 +170,7 @@ void tu_done(void *user, specx_status st, specx_detections *res, const char *msg
     r->calls++;
     r->st = st;
     if (r->res != NULL) {
-        specx_detections_delete(r->res);
+        specx_detections_destroy(r->res);
     }
     r->res = res;
     r->at = specx_time_now();

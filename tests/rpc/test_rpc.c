@@ -94,7 +94,7 @@ static void frame_refcount(void **state)
     assert_ptr_equal(f, g);
     specx_encoded_frame_unref(f);
     assert_memory_equal(specx_encoded_frame_data(g), "abc", 3); /* still alive */
-    specx_encoded_frame_release(g, NULL);
+    specx_encoded_frame_request_free(g, NULL);
     specx_encoded_frame_unref(NULL);
 }
 

@@ -53,7 +53,7 @@ static msg_in *make_input(int w, int h)
 
 static void free_input(msg_in *in)
 {
-    specx_image_free(&in->img);
+    specx_image_clear(&in->img);
     specx_encoded_frame_unref(in->frame);
     free(in);
 }
@@ -109,7 +109,7 @@ static void round_trip_mode(const char *opts)
         assert_string_equal(d->model, "test");
         /* The remote answer came well before the slow local one. */
         assert_true(out->latency < tu_scaled(SPECX_MS(300)));
-        specx_output_release(op, out);
+        specx_output_free(op, out);
         free_input(in);
     }
     specx_operator_destroy(op);
@@ -149,7 +149,7 @@ static void down_mode(const char *opts)
         assert_true(out->latency < tu_scaled(SPECX_SEC(1)));
         assert_int_equal(out->exec[1].fate, SPECX_FATE_FAILED);
         assert_int_equal(out->exec[1].status, SPECX_EUNAVAILABLE);
-        specx_output_release(op, out);
+        specx_output_free(op, out);
         free_input(in);
     }
     specx_operator_destroy(op);
@@ -183,7 +183,7 @@ static void cancel_mode(const char *opts)
     assert_true(out->exec[1].fate == SPECX_FATE_PENDING_CANCELLED ||
                 out->exec[1].fate == SPECX_FATE_FAILED);
     assert_true(out->latency < tu_scaled(SPECX_SEC(2)));
-    specx_output_release(op, out);
+    specx_output_free(op, out);
     assert_true(tu_wait_stats(srv, tu_one_received, SPECX_SEC(3)));
     assert_true(tu_wait_stats(srv, tu_one_cancelled, SPECX_SEC(3)));
     specx_rpc_server_stats *st = malloc(sizeof *st);

@@ -56,7 +56,7 @@ typedef struct sx_xnn_opts {
 
 /* The calibration images the backend uses for int8: the JPEG/PNG files of
  * $SPECX_CALIB_DIR, else of Debian darknet's sample directory, first `max`
- * by name, into imgs (free each with specx_image_free). With
+ * by name, into imgs (free each with specx_image_clear). With
  * $SPECX_CALIB_DIR unset a missing default directory is not an error
  * (*n = 0). */
 specx_status sx_xnn_calib_images(specx_image *imgs, int max, int *n, specx_err *err);

@@ -115,7 +115,7 @@ specx_status sx_xnn_calib_images(specx_image *imgs, int max, int *n, specx_err *
     if (load_calib(SPECX_XNN_CALIB_DIR, imgs, max, n, &ignored) != SPECX_OK) {
         /* optional: without images the width is fixed */
         for (int i = 0; i < *n; i++) {
-            specx_image_free(&imgs[i]);
+            specx_image_clear(&imgs[i]);
         }
         *n = 0;
     }
@@ -136,7 +136,7 @@ static specx_status parse_precision(const char *s, sx_xnn_precision *p, specx_er
     return SPECX_OK;
 }
 
-static specx_status open_engine(const specx_model_files *files, const specx_detector_config *cfg,
+static specx_status open_engine(const sx_model_files *files, const specx_detector_config *cfg,
                                 sx_xnn **x, specx_err *err)
 {
     sx_xnn_opts o = {.threads = cfg->threads > 0 ? cfg->threads : 1};
@@ -155,12 +155,12 @@ static specx_status open_engine(const specx_model_files *files, const specx_dete
         st = sx_xnn_open(files->cfg, files->weights, files->names, &o, x, err);
     }
     for (int i = 0; i < n; i++) {
-        specx_image_free(&imgs[i]);
+        specx_image_clear(&imgs[i]);
     }
     return st;
 }
 
-specx_status specx_backend_xnnpack_open(const specx_model_files *files,
+specx_status sx_backend_xnnpack_open(const sx_model_files *files,
                                         const specx_detector_config *cfg, specx_detector **out,
                                         specx_err *err)
 {
