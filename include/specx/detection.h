@@ -36,7 +36,7 @@ typedef struct specx_detections {
 void specx_detections_init(specx_detections *d);
 specx_status specx_detections_push(specx_detections *d, const specx_detection *item);
 void specx_detections_reset(specx_detections *d); /* keeps capacity */
-void specx_detections_clear(specx_detections *d);  /* frees items, re-inits */
+void specx_detections_clear(specx_detections *d); /* frees items, re-inits */
 
 /* Heap-allocated variant used as an executor result. */
 specx_detections *specx_detections_create(void);

@@ -17,8 +17,8 @@ typedef struct sx_model_files {
  * possible without building the network: the files exist and are readable,
  * the cfg is a darknet cfg, the weights start with a darknet header. Errors
  * name the file. */
-specx_status sx_model_files_resolve(const char *name, const char *model_dir,
-                                       sx_model_files *files, specx_err *err);
+specx_status sx_model_files_resolve(const char *name, const char *model_dir, sx_model_files *files,
+                                    specx_err *err);
 specx_status sx_model_check_cfg(const sx_model_files *files, specx_err *err);
 specx_status sx_model_check_weights_header(const sx_model_files *files, specx_err *err);
 /* Size of the weights file header (20 or 16 bytes), -1 if unreadable. */
@@ -33,16 +33,14 @@ specx_status sx_class_names_load(const char *path, char ***names, int *count, sp
 void sx_class_names_free(char **names, int count);
 
 typedef specx_status (*sx_backend_open_fn)(const sx_model_files *files,
-                                              const specx_detector_config *cfg,
-                                              specx_detector **out, specx_err *err);
+                                           const specx_detector_config *cfg, specx_detector **out,
+                                           specx_err *err);
 
 /* Debian's libdarknet: the reference backend. */
-specx_status sx_backend_darknet_open(const sx_model_files *files,
-                                        const specx_detector_config *cfg, specx_detector **out,
-                                        specx_err *err);
+specx_status sx_backend_darknet_open(const sx_model_files *files, const specx_detector_config *cfg,
+                                     specx_detector **out, specx_err *err);
 /* Our own cfg/weights loader on XNNPACK: the fast backend. */
-specx_status sx_backend_xnnpack_open(const sx_model_files *files,
-                                        const specx_detector_config *cfg, specx_detector **out,
-                                        specx_err *err);
+specx_status sx_backend_xnnpack_open(const sx_model_files *files, const specx_detector_config *cfg,
+                                     specx_detector **out, specx_err *err);
 
 #endif

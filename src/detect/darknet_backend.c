@@ -474,8 +474,7 @@ void sx_darknet_set_layer_hook(sx_darknet *dn, sx_darknet_layer_hook fn, void *u
 /* RGB8 -> darknet's planar floats in 0..1 (channel 0 = R, as darknet's own
  * loaders produce), then darknet's letterbox. The result is darknet-owned:
  * free_image(). */
-static specx_status letterbox(sx_darknet *dn, const specx_image *img, image *boxed,
-                              specx_err *err)
+static specx_status letterbox(sx_darknet *dn, const specx_image *img, image *boxed, specx_err *err)
 {
     /* darknet's letterbox scales the long side to the network size with
      * integer arithmetic; a side that would scale to 0 pixels breaks its box
@@ -557,9 +556,8 @@ static float clampf(float v, float lo, float hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
-specx_status sx_darknet_detect(sx_darknet *dn, const specx_image *img, float thresh,
-                                  float nms, const atomic_bool *cancel, specx_detections *out,
-                                  specx_err *err)
+specx_status sx_darknet_detect(sx_darknet *dn, const specx_image *img, float thresh, float nms,
+                               const atomic_bool *cancel, specx_detections *out, specx_err *err)
 {
     specx_time_t t0 = specx_time_mono();
     image boxed;
@@ -608,8 +606,8 @@ specx_status sx_darknet_detect(sx_darknet *dn, const specx_image *img, float thr
     return st;
 }
 
-specx_status sx_darknet_yolo_outputs(sx_darknet *dn, const specx_image *img,
-                                        sx_yolo_outputs *out, specx_err *err)
+specx_status sx_darknet_yolo_outputs(sx_darknet *dn, const specx_image *img, sx_yolo_outputs *out,
+                                     specx_err *err)
 {
     memset(out, 0, sizeof *out);
     image boxed;
@@ -700,9 +698,8 @@ static void impl_destroy(void *impl)
 
 static const specx_detector_ops darknet_ops = {.detect = impl_detect, .destroy = impl_destroy};
 
-specx_status sx_backend_darknet_open(const sx_model_files *files,
-                                        const specx_detector_config *cfg, specx_detector **out,
-                                        specx_err *err)
+specx_status sx_backend_darknet_open(const sx_model_files *files, const specx_detector_config *cfg,
+                                     specx_detector **out, specx_err *err)
 {
     if (cfg->threads > 1) {
         return specx_err_set(err, SPECX_EUNSUPPORTED,

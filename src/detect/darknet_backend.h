@@ -22,8 +22,7 @@ typedef struct sx_darknet sx_darknet;
 /* Builds the network from files, checks the weights file against it (size
  * for this cfg, finite and plausible values) and loads the class names.
  * Errors name the file at fault. */
-specx_status sx_darknet_load(const sx_model_files *files, sx_darknet **out,
-                                specx_err *err);
+specx_status sx_darknet_load(const sx_model_files *files, sx_darknet **out, specx_err *err);
 void sx_darknet_free(sx_darknet *dn); /* NULL-safe */
 
 void sx_darknet_input_size(const sx_darknet *dn, int *w, int *h);
@@ -31,9 +30,8 @@ int sx_darknet_num_classes(const sx_darknet *dn);
 
 /* Letterbox + forward + boxes + NMS, as `darknet detector test` does.
  * Appends to out (does not clear). `cancel` is checked before every layer. */
-specx_status sx_darknet_detect(sx_darknet *dn, const specx_image *img, float thresh,
-                                  float nms, const atomic_bool *cancel, specx_detections *out,
-                                  specx_err *err);
+specx_status sx_darknet_detect(sx_darknet *dn, const specx_image *img, float thresh, float nms,
+                               const atomic_bool *cancel, specx_detections *out, specx_err *err);
 
 /* Test hook: called before each layer runs (index = layer about to run). */
 typedef void (*sx_darknet_layer_hook)(void *user, int layer_index, int layer_count);
@@ -62,8 +60,8 @@ typedef struct sx_yolo_outputs {
 /* Runs the network on img (letterboxed as for detect) and copies out the
  * input tensor and every YOLO layer's output. Free with
  * sx_yolo_outputs_free. */
-specx_status sx_darknet_yolo_outputs(sx_darknet *dn, const specx_image *img,
-                                        sx_yolo_outputs *out, specx_err *err);
+specx_status sx_darknet_yolo_outputs(sx_darknet *dn, const specx_image *img, sx_yolo_outputs *out,
+                                     specx_err *err);
 void sx_yolo_outputs_free(sx_yolo_outputs *o); /* NULL-safe; zeroes */
 
 #endif

@@ -79,7 +79,7 @@ specx_status specx_detector_open(const specx_detector_config *cfg, specx_detecto
 }
 
 specx_status sx_class_names_load(const char *path, char ***names_out, int *count_out,
-                                    specx_err *err)
+                                 specx_err *err)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL) {

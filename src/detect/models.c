@@ -157,8 +157,8 @@ static specx_status join(char *out, size_t outlen, const char *dir, const char *
     return SPECX_OK;
 }
 
-specx_status sx_model_files_resolve(const char *name, const char *model_dir,
-                                       sx_model_files *files, specx_err *err)
+specx_status sx_model_files_resolve(const char *name, const char *model_dir, sx_model_files *files,
+                                    specx_err *err)
 {
     char known[512];
     if (name == NULL || name[0] == '\0') {

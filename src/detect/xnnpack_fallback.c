@@ -5,8 +5,8 @@
 #include "backend.h"
 
 __attribute__((weak)) specx_status sx_backend_xnnpack_open(const sx_model_files *files,
-                                                              const specx_detector_config *cfg,
-                                                              specx_detector **out, specx_err *err)
+                                                           const specx_detector_config *cfg,
+                                                           specx_detector **out, specx_err *err)
 {
     (void)files;
     (void)cfg;

@@ -178,13 +178,13 @@ static bool accuracy_plot(FILE *f, const specx_eval_results *r, bool coco)
             hi[m * nd + d] = mx;
         }
         s[m] = (sx_svg_series){.name = r->modes[m],
-                                  .color = sx_svg_color(m),
-                                  .n = nd,
-                                  .x = r->deadlines_ms,
-                                  .y = mean + m * nd,
-                                  .ylo = r->n_repeats > 1 ? lo + m * nd : NULL,
-                                  .yhi = r->n_repeats > 1 ? hi + m * nd : NULL,
-                                  .markers = true};
+                               .color = sx_svg_color(m),
+                               .n = nd,
+                               .x = r->deadlines_ms,
+                               .y = mean + m * nd,
+                               .ylo = r->n_repeats > 1 ? lo + m * nd : NULL,
+                               .yhi = r->n_repeats > 1 ? hi + m * nd : NULL,
+                               .markers = true};
     }
     if (ok) {
         sx_svg_axes ax = {
@@ -249,13 +249,13 @@ static bool latency_cdfs(FILE *f, const specx_eval_results *r)
         char title[96];
         snprintf(title, sizeof title, "latency CDF, deadline %g ms", r->deadlines_ms[d]);
         sx_svg_axes ax = {.title = title,
-                             .xlabel = wide ? "latency (ms, log scale)" : "latency (ms)",
-                             .ylabel = "fraction of frames",
-                             .xmin = wide ? NAN : 0,
-                             .xmax = NAN,
-                             .ymin = 0,
-                             .ymax = 1,
-                             .xlog = wide};
+                          .xlabel = wide ? "latency (ms, log scale)" : "latency (ms)",
+                          .ylabel = "fraction of frames",
+                          .xmin = wide ? NAN : 0,
+                          .xmax = NAN,
+                          .ymin = 0,
+                          .ymax = 1,
+                          .xlog = wide};
         ok = sx_svg_cdf(f, 900, 340, &ax, sets, r->n_modes);
     }
     for (size_t m = 0; pool && m < r->n_modes; m++) {
@@ -289,8 +289,8 @@ static bool winner_strips(FILE *f, const specx_eval_results *r)
         char title[96];
         snprintf(title, sizeof title, "which executor won each frame, deadline %g ms (repeat 0)",
                  r->deadlines_ms[d]);
-        sx_svg_strips(f, 900, title, rows, r->n_modes, names, colors, r->n_executors,
-                         "no result", none_color);
+        sx_svg_strips(f, 900, title, rows, r->n_modes, names, colors, r->n_executors, "no result",
+                      none_color);
     }
     free(names);
     free(colors);

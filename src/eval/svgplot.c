@@ -252,7 +252,7 @@ static void data_range(const sx_svg_axes *ax, const sx_svg_series *s, size_t n, 
 }
 
 void sx_svg_line_plot(FILE *out, int width, int height, const sx_svg_axes *ax,
-                         const sx_svg_series *series, size_t n_series)
+                      const sx_svg_series *series, size_t n_series)
 {
     frame f = {.left = M_LEFT, .right = width - M_RIGHT, .top = M_TOP, .bottom = height - M_BOTTOM};
     data_range(ax, series, n_series, &f);
@@ -314,8 +314,8 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-bool sx_svg_cdf(FILE *out, int width, int height, const sx_svg_axes *ax,
-                   const sx_svg_cdf_set *sets, size_t n_sets)
+bool sx_svg_cdf(FILE *out, int width, int height, const sx_svg_axes *ax, const sx_svg_cdf_set *sets,
+                size_t n_sets)
 {
     sx_svg_series *ser = calloc(n_sets ? n_sets : 1, sizeof *ser);
     double **xs = calloc(n_sets ? n_sets : 1, sizeof *xs);
@@ -341,11 +341,11 @@ bool sx_svg_cdf(FILE *out, int width, int height, const sx_svg_axes *ax,
             ys[i][k] = (double)(k + 1) / (double)sets[i].n;
         }
         ser[i] = (sx_svg_series){.name = sets[i].name,
-                                    .color = sets[i].color,
-                                    .n = m,
-                                    .x = xs[i],
-                                    .y = ys[i],
-                                    .step = true};
+                                 .color = sets[i].color,
+                                 .n = m,
+                                 .x = xs[i],
+                                 .y = ys[i],
+                                 .step = true};
     }
     if (ok) {
         sx_svg_axes a = *ax;
@@ -363,9 +363,9 @@ bool sx_svg_cdf(FILE *out, int width, int height, const sx_svg_axes *ax,
     return ok;
 }
 
-void sx_svg_strips(FILE *out, int width, const char *title, const sx_svg_strip *rows,
-                      size_t n_rows, const char *const *cat_names, const char *const *cat_colors,
-                      size_t n_cats, const char *none_name, const char *none_color)
+void sx_svg_strips(FILE *out, int width, const char *title, const sx_svg_strip *rows, size_t n_rows,
+                   const char *const *cat_names, const char *const *cat_colors, size_t n_cats,
+                   const char *none_name, const char *none_color)
 {
     const int label_w = 170, row_h = 16, gap = 6, top = 30, right = 20;
     int legend_y = top + (int)n_rows * (row_h + gap) + 10;

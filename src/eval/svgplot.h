@@ -36,7 +36,7 @@ const char *sx_svg_color(size_t i);
 void sx_svg_escape(FILE *out, const char *s);
 
 void sx_svg_line_plot(FILE *out, int width, int height, const sx_svg_axes *ax,
-                         const sx_svg_series *series, size_t n_series);
+                      const sx_svg_series *series, size_t n_series);
 
 /* Empirical CDF of each value set as step lines. NAN values count in the
  * total but are never reached, so the curve ends at the share of finite
@@ -48,8 +48,8 @@ typedef struct sx_svg_cdf_set {
 } sx_svg_cdf_set;
 
 /* Returns false only when out of memory. */
-bool sx_svg_cdf(FILE *out, int width, int height, const sx_svg_axes *ax,
-                   const sx_svg_cdf_set *sets, size_t n_sets);
+bool sx_svg_cdf(FILE *out, int width, int height, const sx_svg_axes *ax, const sx_svg_cdf_set *sets,
+                size_t n_sets);
 
 /* Rows of categories, one cell per item; runs of equal values are drawn as
  * one rectangle. A category < 0 or >= n_cats uses `none_color`. */
@@ -59,8 +59,8 @@ typedef struct sx_svg_strip {
     const int *cat;
 } sx_svg_strip;
 
-void sx_svg_strips(FILE *out, int width, const char *title, const sx_svg_strip *rows,
-                      size_t n_rows, const char *const *cat_names, const char *const *cat_colors,
-                      size_t n_cats, const char *none_name, const char *none_color);
+void sx_svg_strips(FILE *out, int width, const char *title, const sx_svg_strip *rows, size_t n_rows,
+                   const char *const *cat_names, const char *const *cat_colors, size_t n_cats,
+                   const char *none_name, const char *none_color);
 
 #endif

@@ -308,8 +308,7 @@ static void test_cancel_between_layers(void **state)
     hook_state h = {.flag = &flag, .cancel_at = 10, .last_seen = -1};
     sx_darknet_set_layer_hook(dn, hook, &h);
     /* Cancelled mid-network: stops at the checkpoint right after the flag. */
-    assert_int_equal(sx_darknet_detect(dn, &img, THRESH, 0.45f, &flag, &d, &err),
-                     SPECX_ECANCELED);
+    assert_int_equal(sx_darknet_detect(dn, &img, THRESH, 0.45f, &flag, &d, &err), SPECX_ECANCELED);
     assert_int_equal(h.last_seen, 10);
     assert_int_equal(h.calls, 11);
     assert_int_equal(d.count, 0);
@@ -317,8 +316,7 @@ static void test_cancel_between_layers(void **state)
     /* Already cancelled: no layer runs. */
     h.calls = 0;
     h.cancel_at = -1;
-    assert_int_equal(sx_darknet_detect(dn, &img, THRESH, 0.45f, &flag, &d, &err),
-                     SPECX_ECANCELED);
+    assert_int_equal(sx_darknet_detect(dn, &img, THRESH, 0.45f, &flag, &d, &err), SPECX_ECANCELED);
     assert_int_equal(h.calls, 1);
 
     /* The network is intact afterwards: same detections as before. */

@@ -300,8 +300,8 @@ static void test_chromium_render(void **state)
     assert_true(png_image_finish_read(&img, NULL, px, 0, NULL));
     printf("screenshot %ux%u\n", img.width, img.height);
     assert_true(img.width >= 900 && img.height >= 2000);
-    const char *want[] = {sx_svg_color(0), sx_svg_color(1), sx_svg_color(2),
-                          sx_svg_color(3), sx_svg_color(4)};
+    const char *want[] = {sx_svg_color(0), sx_svg_color(1), sx_svg_color(2), sx_svg_color(3),
+                          sx_svg_color(4)};
     size_t hits[5] = {0}, white = 0;
     size_t npx = (size_t)img.width * img.height;
     for (size_t i = 0; i < npx; i++) {

@@ -160,9 +160,8 @@ static specx_status open_engine(const sx_model_files *files, const specx_detecto
     return st;
 }
 
-specx_status sx_backend_xnnpack_open(const sx_model_files *files,
-                                        const specx_detector_config *cfg, specx_detector **out,
-                                        specx_err *err)
+specx_status sx_backend_xnnpack_open(const sx_model_files *files, const specx_detector_config *cfg,
+                                     specx_detector **out, specx_err *err)
 {
     if (files == NULL || cfg == NULL || out == NULL) {
         return specx_err_set(err, SPECX_EINVAL, "xnnpack: missing model files or config");
