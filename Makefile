@@ -6,9 +6,10 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 300
+TSAN_BUILD ?= build-tsan
 CMAKE ?= cmake
 
-.PHONY: all deps assets build build-asan test fuzz demo bench valgrind format format-check lint tidy clean
+.PHONY: all deps assets build build-asan build-tsan test tsan fuzz demo bench valgrind format format-check lint tidy clean
 
 all: build
 
@@ -33,6 +34,21 @@ build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 # The test command: the whole suite under ASan + UBSan.
 test: assets build-asan
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+$(TSAN_BUILD)/CMakeCache.txt:
+	$(CMAKE) -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPECX_TSAN=ON
+
+build-tsan: deps $(TSAN_BUILD)/CMakeCache.txt
+	$(CMAKE) --build $(TSAN_BUILD) -j $(JOBS)
+
+# ThreadSanitizer: the tests labelled `tsan` (core, rpc, the pipeline engine),
+# with their time bounds stretched for TSan's slowdown; tests/tsan.supp says
+# what is left out (uninstrumented libraries only). TSAN_CTEST_ARGS narrows
+# the selection (e.g. TSAN_CTEST_ARGS="-R '^core[.]'").
+TSAN_TIMEOUT_SCALE ?= 3
+tsan: assets build-tsan
+	cd $(TSAN_BUILD) && SPECX_TEST_TIMEOUT_SCALE=$(TSAN_TIMEOUT_SCALE) \
+	  ctest --output-on-failure -j $(JOBS) -L tsan $(TSAN_CTEST_ARGS)
 
 # libFuzzer harnesses (fuzz/), each run FUZZ_SECONDS from its seed corpus;
 # clang with ASan + UBSan, every module instrumented for coverage.
@@ -75,4 +91,4 @@ tidy: build
 	  $$(git ls-files 'src/*.c' 'apps/*.c' 'bench/*.c' 'examples/*.c' $(foreach f,$(TIDY_EXCLUDE),':!$(f)'))
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

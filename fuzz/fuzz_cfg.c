@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sum.param_floats * 4 + 20 > MAX_WEIGHT_BYTES || sum.max_classes > 4) {
         return 0;
     }
-    specx_model_files f = {.name = "fuzz"};
+    sx_model_files f = {.name = "fuzz"};
     fuzz_write("m.cfg", data, size, f.cfg, sizeof f.cfg);
     fuzz_write("m.names", names, sizeof names - 1, f.names, sizeof f.names);
     size_t wlen = 20 + (size_t)sum.param_floats * 4;
@@ -40,9 +40,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sx_detect_cfg_check(&f, &err) != SPECX_OK) {
         abort(); /* the text passed, and the files were made to fit it */
     }
-    xnn_model m;
-    if (xnn_model_load(&m, f.cfg, f.weights, &err) == SPECX_OK) {
-        xnn_model_free(&m);
+    sx_xnn_model m;
+    if (sx_xnn_model_load(&m, f.cfg, f.weights, &err) == SPECX_OK) {
+        sx_xnn_model_clear(&m);
     }
     return 0;
 }

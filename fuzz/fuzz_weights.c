@@ -19,7 +19,7 @@ static const char names[] = "a\nb\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static specx_model_files f = {.name = "fuzz"};
+    static sx_model_files f = {.name = "fuzz"};
     if (f.cfg[0] == '\0') {
         fuzz_write("w.cfg", cfg, sizeof cfg - 1, f.cfg, sizeof f.cfg);
         fuzz_write("w.names", names, sizeof names - 1, f.names, sizeof f.names);
@@ -29,9 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sx_detect_cfg_check(&f, &err) != SPECX_OK) {
         return 0;
     }
-    xnn_model m;
-    if (xnn_model_load(&m, f.cfg, f.weights, &err) == SPECX_OK) {
-        xnn_model_free(&m);
+    sx_xnn_model m;
+    if (sx_xnn_model_load(&m, f.cfg, f.weights, &err) == SPECX_OK) {
+        sx_xnn_model_clear(&m);
     }
     return 0;
 }

@@ -405,6 +405,8 @@ int specx_cmd_run(int argc, char **argv)
          .help = "calls outstanding per server before frames are shed\n"
                  "(default 4; inflight=N in --server overrides)"},
         {"backend", 0, SPECX_CLI_STRING, &pc->local.backend, .meta = "B", .help = backend_help},
+        {"precision", 0, SPECX_CLI_STRING, &pc->local.precision, .meta = "P",
+         .help = "fp32 (default) or int8 (xnnpack backend only)"},
         {"model-dir", 0, SPECX_CLI_STRING, &pc->local.model_dir, .meta = "DIR",
          .help = "where models live (default: $SPECX_MODEL_DIR, ./assets/models,\n"
                  "../shared/assets/models)"},

@@ -175,6 +175,8 @@ int specx_cmd_serve(int argc, char **argv)
         {"queue", 0, SPECX_CLI_INT, &o.queue, 1, 1000000, .meta = "N",
          .help = "requests waiting for a worker (default 64)"},
         {"backend", 0, SPECX_CLI_STRING, &o.model.backend, .meta = "B", .help = backend_help},
+        {"precision", 0, SPECX_CLI_STRING, &o.model.precision, .meta = "P",
+         .help = "fp32 (default) or int8 (xnnpack backend only)"},
         {"model-dir", 0, SPECX_CLI_STRING, &o.model.model_dir, .meta = "DIR",
          .help = "where models live (default: $SPECX_MODEL_DIR, ./assets/models,\n"
                  "../shared/assets/models)"},

@@ -611,7 +611,7 @@ specx_status sx_detect_cfg_parse(const char *text, size_t len, const char *origi
 
 /* ---- the files around the cfg ----------------------------------------------- */
 
-static specx_status read_cfg(const specx_model_files *f, char **text, size_t *len, specx_err *err)
+static specx_status read_cfg(const sx_model_files *f, char **text, size_t *len, specx_err *err)
 {
     FILE *fp = fopen(f->cfg, "rb");
     struct stat sb;
@@ -640,7 +640,7 @@ static long long file_bytes(const char *path)
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) ? (long long)sb.st_size : -1;
 }
 
-specx_status sx_detect_cfg_check(const specx_model_files *files, specx_err *err)
+specx_status sx_detect_cfg_check(const sx_model_files *files, specx_err *err)
 {
     if (files == NULL) {
         return specx_err_set(err, SPECX_EINVAL, "cfg check: no model files");
@@ -659,21 +659,21 @@ specx_status sx_detect_cfg_check(const specx_model_files *files, specx_err *err)
     }
     char **names = NULL;
     int nnames = 0;
-    st = specx_class_names_load(files->names, &names, &nnames, err);
+    st = sx_class_names_load(files->names, &names, &nnames, err);
     if (st != SPECX_OK) {
         return st;
     }
-    specx_class_names_free(names, nnames);
+    sx_class_names_free(names, nnames);
     if (nnames < sum.max_classes) {
         return specx_err_set(err, SPECX_EFORMAT,
                              "model '%s': %s lists %d class names, cfg %s has %d classes",
                              files->name, files->names, nnames, files->cfg, sum.max_classes);
     }
-    st = specx_model_check_weights_header(files, err);
+    st = sx_model_check_weights_header(files, err);
     if (st != SPECX_OK) {
         return st;
     }
-    long long want = specx_model_weights_header_bytes(files) + sum.param_floats * 4;
+    long long want = sx_model_weights_header_bytes(files) + sum.param_floats * 4;
     long long have = file_bytes(files->weights);
     if (have != want) {
         return specx_err_set(err, SPECX_EFORMAT,

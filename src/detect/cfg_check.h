@@ -1,6 +1,6 @@
 /* detect/cfg_check.h — internal: the one check every darknet model passes
- * before a backend sees it (specx_model_files_resolve, hence
- * specx_detector_open, and specx_darknet_load call it).
+ * before a backend sees it (sx_model_files_resolve, hence
+ * specx_detector_open, and sx_darknet_load call it).
  *
  * Contract
  *  - The cfg is read in darknet's dialect (whitespace stripped, [sections],
@@ -53,6 +53,6 @@ specx_status sx_detect_cfg_parse(const char *text, size_t len, const char *origi
 
 /* Checks a model's files: the cfg as above, the names against its classes,
  * the weights' header and size against its parameters. */
-specx_status sx_detect_cfg_check(const specx_model_files *files, specx_err *err);
+specx_status sx_detect_cfg_check(const sx_model_files *files, specx_err *err);
 
 #endif

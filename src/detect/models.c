@@ -49,7 +49,7 @@ const char *specx_model_summary(size_t index)
     return index < N_MODELS ? models[index].summary : NULL;
 }
 
-void specx_model_names_joined(char *buf, size_t buflen)
+void sx_model_names_joined(char *buf, size_t buflen)
 {
     size_t used = 0;
     if (buflen == 0) {
@@ -158,12 +158,12 @@ static specx_status join(char *out, size_t outlen, const char *dir, const char *
     return SPECX_OK;
 }
 
-specx_status specx_model_files_resolve(const char *name, const char *model_dir,
-                                       specx_model_files *files, specx_err *err)
+specx_status sx_model_files_resolve(const char *name, const char *model_dir, sx_model_files *files,
+                                    specx_err *err)
 {
     char known[512];
     if (name == NULL || name[0] == '\0') {
-        specx_model_names_joined(known, sizeof known);
+        sx_model_names_joined(known, sizeof known);
         return specx_err_set(err, SPECX_EINVAL, "no model name given (known models: %s)", known);
     }
     const model_entry *m = NULL;
@@ -174,12 +174,12 @@ specx_status specx_model_files_resolve(const char *name, const char *model_dir,
         }
     }
     if (m == NULL) {
-        specx_model_names_joined(known, sizeof known);
+        sx_model_names_joined(known, sizeof known);
         return specx_err_set(err, SPECX_ENOTFOUND,
                              "unknown model '%s' (models are named, not pathed; known: %s)", name,
                              known);
     }
-    specx_model_files f;
+    sx_model_files f;
     memset(&f, 0, sizeof f);
     snprintf(f.name, sizeof f.name, "%s", m->name);
     specx_status st = join(f.cfg, sizeof f.cfg, model_dir, m->cfg, err);
@@ -206,7 +206,7 @@ specx_status specx_model_files_resolve(const char *name, const char *model_dir,
     return SPECX_OK;
 }
 
-specx_status specx_model_check_weights_header(const specx_model_files *files, specx_err *err)
+specx_status sx_model_check_weights_header(const sx_model_files *files, specx_err *err)
 {
     FILE *f = fopen(files->weights, "rb");
     if (f == NULL) {
@@ -232,7 +232,7 @@ specx_status specx_model_check_weights_header(const specx_model_files *files, sp
     return SPECX_OK;
 }
 
-long specx_model_weights_header_bytes(const specx_model_files *files)
+long sx_model_weights_header_bytes(const sx_model_files *files)
 {
     FILE *f = fopen(files->weights, "rb");
     if (f == NULL) {
