@@ -426,7 +426,7 @@ static specx_status route_layer(ctx *c, section *s, int li, shape *out)
     *out = (shape){0};
     int first = 0;
     for (int i = 0; i < n; i++) {
-        int from;
+        int from = 0;
         TRY(ref(c, s, li, (long long)v[i], "layers entry", &from));
         shape f = c->out[from];
         if (i == 0) {
@@ -451,7 +451,7 @@ static specx_status shortcut_layer(ctx *c, section *s, int li, shape in, shape *
     }
     long long from;
     TRY(get_int(c, s, li, "from", 0, -1000000, 1000000, &from));
-    int abs;
+    int abs = 0;
     TRY(ref(c, s, li, from, "from", &abs));
     TRY(activation(c, s, li, "linear"));
     TRY(get_float(c, s, li, "alpha", -1e6, 1e6));

@@ -356,7 +356,7 @@ static specx_status load_trace(parse_ctx *c, sx_netem_dist *d, const char *path)
 static specx_status dist_kv(parse_ctx *c, void *obj, const char *k, const char *v)
 {
     sx_netem_dist *d = obj;
-    double x;
+    double x = 0;
     specx_status st;
     if (strcmp(k, "min_ms") == 0 || strcmp(k, "max_ms") == 0) {
         if ((st = number(c, k, v, &x, 0, MAX_DELAY_MS)) != SPECX_OK) {
@@ -584,7 +584,7 @@ static specx_status parse_traffic(parse_ctx *c, char *val, specx_netem_traffic *
 static specx_status target_kv(parse_ctx *c, void *obj, const char *k, const char *v)
 {
     specx_netem_profile *p = obj;
-    double pct, x;
+    double pct = 0, x = 0;
     if (k[0] != 'p' || !parse_double(k + 1, &pct) || pct <= 0 || pct >= 100) {
         return perr(c, SPECX_EFORMAT, "target '%s' must be pNN with 0 < NN < 100", k);
     }
@@ -612,7 +612,7 @@ static specx_status parse_dir_key(parse_ctx *c, sx_netem_dir_cfg *d, const char 
     if (strcmp(key, "outage") == 0) {
         return parse_outage(c, copy, &d->outage);
     }
-    double x;
+    double x = 0;
     if (strcmp(key, "tau_ms") == 0) {
         return number(c, key, val, &d->tau_ms, 0, MAX_DELAY_MS);
     }
