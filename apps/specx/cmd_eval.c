@@ -23,6 +23,8 @@
  *    specx_pipeline_finish (which synchronises through the pipeline).
  *  - Ctrl-C stops feeding the current run; eval then drains it and exits
  *    with status 1 without writing a report (a partial grid would mislead). */
+#include "cmd_eval.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -108,15 +110,39 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* "50,100,200": positive numbers in ms, sorted, no duplicates. */
-static bool parse_deadlines(const char *s, eval_opts *o)
+/* N values log-spaced from a to b, to 3 significant digits. */
+static bool log_deadlines(const char *s, double *out, size_t max, size_t *n)
 {
+    double a, b;
+    int k, used = 0;
+    if (sscanf(s, "log:%lf:%lf:%d%n", &a, &b, &k, &used) != 3 || s[used] != '\0' || !(a > 0) ||
+        !(b > a) || k < 2 || (size_t)k > max || b > 1e7) {
+        return false;
+    }
+    for (int i = 0; i < k; i++) {
+        double v = a * pow(b / a, (double)i / (k - 1));
+        double mag = pow(10.0, floor(log10(v)) - 2);
+        out[i] = round(v / mag) * mag;
+        if (i > 0 && out[i] <= out[i - 1]) {
+            return false; /* too many points for the range at 3 digits */
+        }
+    }
+    *n = (size_t)k;
+    return true;
+}
+
+bool specx_eval_parse_deadlines(const char *s, double *out, size_t max, size_t *n_out)
+{
+    if (strncmp(s, "log:", 4) == 0) {
+        return log_deadlines(s, out, max, n_out);
+    }
     size_t n = 0;
-    double v[MAX_DEADLINES];
+    double v[256];
+    max = max < 256 ? max : 256;
     for (const char *p = s;; p++) {
         size_t len = strcspn(p, ",");
         char tok[64];
-        if (len == 0 || len >= sizeof tok || n >= MAX_DEADLINES) {
+        if (len == 0 || len >= sizeof tok || n >= max) {
             return false; /* empty field ("50,", ",50", "50,,100"), or too many */
         }
         snprintf(tok, sizeof tok, "%.*s", (int)len, p);
@@ -135,9 +161,14 @@ static bool parse_deadlines(const char *s, eval_opts *o)
             return false;
         }
     }
-    memcpy(o->deadlines, v, n * sizeof v[0]);
-    o->n_deadlines = n;
+    memcpy(out, v, n * sizeof v[0]);
+    *n_out = n;
     return true;
+}
+
+static bool parse_deadlines(const char *s, eval_opts *o)
+{
+    return specx_eval_parse_deadlines(s, o->deadlines, MAX_DEADLINES, &o->n_deadlines);
 }
 
 static bool parse_modes(const char *s, eval_opts *o)
@@ -920,6 +951,14 @@ static bool take_threshold(const char *v, void *out, char *msg, size_t n)
 
 int specx_cmd_eval(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--replay") == 0) {
+            return specx_cmd_eval_replay(argc, argv);
+        }
+        if (strcmp(argv[i], "--") == 0) {
+            break;
+        }
+    }
     eval_opts o = {.local_model = DEFAULT_LOCAL_MODEL,
                    .cloud_model = DEFAULT_CLOUD_MODEL,
                    .out_dir = "specx-eval-out",
