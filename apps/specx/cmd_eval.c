@@ -86,6 +86,10 @@ typedef struct eval_ctx {
     size_t runs_done, runs_total;
     bool warned_unknown_label;
     atomic_bool stop; /* SIGINT */
+    /* compute times of winning answers, per results executor: what the
+     * replay is given to reproduce this run (compute-<executor>.txt) */
+    double *compute[MAX_SERVERS + 1];
+    size_t n_compute[MAX_SERVERS + 1], cap_compute[MAX_SERVERS + 1];
 } eval_ctx;
 
 /* One run's per-frame outputs. */
@@ -95,6 +99,7 @@ typedef struct run_rec {
     const char *label; /* for progress */
     specx_detections *dets;
     double *latency_ms;
+    double *infer_ms; /* the winner's compute time (detector or server infer_ms) */
     int *winner;
     int exec_map[MAX_SERVERS + 1]; /* pipeline executor index -> results index */
     size_t outputs;
@@ -320,6 +325,7 @@ static void on_output(void *user, const specx_pipeline_output *out)
         }
     }
     snprintf(d->model, sizeof d->model, "%s", src->model);
+    r->infer_ms[i] = src->infer_ms;
     show_progress(r, false);
 }
 
@@ -361,8 +367,9 @@ static specx_status rec_init(run_rec *r, eval_ctx *e, eval_mode mode, specx_err 
     *r = (run_rec){.e = e, .mode = mode};
     r->dets = calloc(e->n, sizeof *r->dets);
     r->latency_ms = malloc(e->n * sizeof *r->latency_ms);
+    r->infer_ms = calloc(e->n, sizeof *r->infer_ms);
     r->winner = malloc(e->n * sizeof *r->winner);
-    if (r->dets == NULL || r->latency_ms == NULL || r->winner == NULL) {
+    if (r->dets == NULL || r->latency_ms == NULL || r->infer_ms == NULL || r->winner == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < e->n; i++) {
@@ -390,6 +397,7 @@ static void rec_clear(run_rec *r)
     }
     free(r->dets);
     free(r->latency_ms);
+    free(r->infer_ms);
     free(r->winner);
 }
 
@@ -464,9 +472,29 @@ static specx_status score(eval_ctx *e, run_rec *r, specx_eval_run *run, specx_er
         return st;
     }
     st = specx_eval_run_frames(run, e->n, err);
+    for (size_t i = 0; st == SPECX_OK && i < e->n; i++) {
+        int x = r->winner[i];
+        if (x < 0 || x > MAX_SERVERS || !(r->infer_ms[i] > 0)) {
+            continue;
+        }
+        if (e->n_compute[x] == e->cap_compute[x]) {
+            size_t cap = e->cap_compute[x] ? 2 * e->cap_compute[x] : 256;
+            double *v = realloc(e->compute[x], cap * sizeof *v);
+            if (v == NULL) {
+                st = specx_err_set(err, SPECX_ENOMEM, "out of memory");
+                break;
+            }
+            e->compute[x] = v;
+            e->cap_compute[x] = cap;
+        }
+        e->compute[x][e->n_compute[x]++] = r->infer_ms[i];
+    }
     if (st == SPECX_OK) {
         run->map50 = mr.map50;
         run->map = mr.map;
+        for (size_t i = 0; i < e->n; i++) {
+            run->compute_ms[i] = r->winner[i] >= 0 && r->infer_ms[i] > 0 ? r->infer_ms[i] : NAN;
+        }
         memcpy(run->latency_ms, r->latency_ms, e->n * sizeof *r->latency_ms);
         memcpy(run->winner, r->winner, e->n * sizeof *r->winner);
     }
@@ -528,6 +556,7 @@ static specx_status copy_run(specx_eval_run *dst, const specx_eval_run *src, spe
     }
     dst->map50 = src->map50;
     dst->map = src->map;
+    memcpy(dst->compute_ms, src->compute_ms, src->n_frames * sizeof *src->compute_ms);
     memcpy(dst->latency_ms, src->latency_ms, src->n_frames * sizeof *src->latency_ms);
     memcpy(dst->winner, src->winner, src->n_frames * sizeof *src->winner);
     return SPECX_OK;
@@ -815,7 +844,33 @@ static bool run_all(eval_ctx *e, specx_eval_results *res, const size_t *mode_of)
     return true;
 }
 
-/* Notes, table, report.html, results.json, results.csv. */
+/* compute-<executor>.txt: the compute time of every answer that won a
+ * frame, one ms per line (for `specx eval --replay --cloud-compute-ms FILE`). */
+static specx_status write_compute(const eval_ctx *e, const specx_eval_results *res, specx_err *err)
+{
+    for (size_t x = 0; x < res->n_executors && x <= MAX_SERVERS; x++) {
+        if (e->n_compute[x] == 0) {
+            continue;
+        }
+        char path[4200];
+        snprintf(path, sizeof path, "%s/compute-%s.txt", e->o->out_dir, res->executors[x]);
+        FILE *f = fopen(path, "w");
+        if (f == NULL) {
+            return specx_err_set(err, SPECX_EIO, "cannot write %s: %s", path, strerror(errno));
+        }
+        fprintf(f, "# %s: compute time (ms) of each answer that won a frame, all runs\n",
+                res->executors[x]);
+        for (size_t i = 0; i < e->n_compute[x]; i++) {
+            fprintf(f, "%.3f\n", e->compute[x][i]);
+        }
+        if (fclose(f) != 0) {
+            return specx_err_set(err, SPECX_EIO, "cannot write %s", path);
+        }
+    }
+    return SPECX_OK;
+}
+
+/* Notes, table, report.html, results.json, results.csv, compute-*.txt. */
 static bool write_outputs(const eval_ctx *e, specx_eval_results *res, const size_t *mode_of,
                           double load_start, double wall_s)
 {
@@ -846,12 +901,16 @@ static bool write_outputs(const eval_ctx *e, specx_eval_results *res, const size
         snprintf(path, sizeof path, "%s/results.csv", o->out_dir);
         st = specx_eval_write_csv(res, path, &err);
     }
+    if (st == SPECX_OK) {
+        st = write_compute(e, res, &err);
+    }
     if (st != SPECX_OK) {
         fprintf(stderr, "specx eval: %s\n", specx_err_text(&err, st));
         return false;
     }
     if (!o->quiet) {
-        fprintf(stderr, "specx eval: wrote %s/report.html, results.json, results.csv\n",
+        fprintf(stderr,
+                "specx eval: wrote %s/report.html, results.json, results.csv, compute-*.txt\n",
                 o->out_dir);
     }
     return true;
@@ -870,6 +929,9 @@ static void eval_ctx_clear(eval_ctx *e)
     }
     free(e->frames);
     free(e->names);
+    for (size_t x = 0; x <= MAX_SERVERS; x++) {
+        free(e->compute[x]);
+    }
     specx_eval_dataset_free(e->ds);
 }
 

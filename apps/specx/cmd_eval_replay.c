@@ -31,13 +31,12 @@
 
 #define MAX_DEADLINES 64
 #define N_MODES 4
-static const char *const mode_names[N_MODES] = {"local", "cloud", "speculative",
-                                                "cloud-unbounded"};
+static const char *const mode_names[N_MODES] = {"local", "cloud", "speculative", "cloud-unbounded"};
 
 typedef struct ropts {
     const char *dataset, *images, *labels, *video, *out_dir, *cache_dir;
     const char *local_model, *cloud_model, *backend, *model_dir, *profile;
-    const char *local_ms, *cloud_ms;
+    const char *local_ms, *cloud_ms, *host_ms;
     double deadlines[MAX_DEADLINES];
     size_t n_deadlines;
     bool modes[N_MODES];
@@ -55,7 +54,7 @@ typedef struct rctx {
     const specx_eval_image *gt;
     specx_replay_set *set;
     specx_netem_profile *profile;
-    specx_replay_dist local_ms, cloud_ms;
+    specx_replay_dist local_ms, cloud_ms, host_ms;
     specx_eval_bootstrap *boot;
     uint32_t *ans_local, *ans_cloud; /* answer ids per frame */
     size_t mode_of[N_MODES], n_modes;
@@ -92,8 +91,7 @@ static bool cache_dir(const ropts *o, char *out, size_t n)
         snprintf(out, n, "specx-replay-cache");
     }
     if (specx_cli_mkdir_p(out) != 0) {
-        fprintf(stderr, "specx eval: cannot create cache directory %s: %s\n", out,
-                strerror(errno));
+        fprintf(stderr, "specx eval: cannot create cache directory %s: %s\n", out, strerror(errno));
         return false;
     }
     return true;
@@ -171,6 +169,9 @@ static bool setup_dists(rctx *c)
     if (st == SPECX_OK && c->set->cloud_ms.n) {
         st = specx_replay_dist_parse(o->cloud_ms, &c->set->cloud_ms, &c->cloud_ms, &err);
     }
+    if (st == SPECX_OK) {
+        st = specx_replay_dist_parse(o->host_ms, NULL, &c->host_ms, &err);
+    }
     if (st != SPECX_OK) {
         fprintf(stderr, "specx eval: compute times: %s\n", specx_err_text(&err, st));
         return false;
@@ -187,8 +188,8 @@ static bool setup_results(rctx *c, specx_eval_results *res)
         }
     }
     specx_err err = {{0}};
-    specx_status st = specx_eval_results_init(res, c->n_modes, o->n_deadlines,
-                                              (size_t)o->repeats, 2, &err);
+    specx_status st =
+        specx_eval_results_init(res, c->n_modes, o->n_deadlines, (size_t)o->repeats, 2, &err);
     if (st == SPECX_OK) {
         for (size_t m = 0; m < c->n_modes; m++) {
             snprintf(res->modes[m], SPECX_EVAL_NAME_MAX, "%s", mode_names[c->mode_of[m]]);
@@ -206,8 +207,7 @@ static bool setup_results(rctx *c, specx_eval_results *res)
     for (size_t f = 0; st == SPECX_OK && f < c->set->n; f++) {
         st = specx_eval_bootstrap_answer(c->boot, f, &c->set->local[f], &c->ans_local[f], &err);
         if (st == SPECX_OK) {
-            st = specx_eval_bootstrap_answer(c->boot, f, &c->set->cloud[f], &c->ans_cloud[f],
-                                             &err);
+            st = specx_eval_bootstrap_answer(c->boot, f, &c->set->cloud[f], &c->ans_cloud[f], &err);
         }
     }
     if (st != SPECX_OK) {
@@ -260,6 +260,7 @@ static specx_status run_one(rctx *c, specx_eval_results *res, size_t m, size_t d
                               .seed = o->seed + k,
                               .local_ms = &c->local_ms,
                               .cloud_ms = &c->cloud_ms,
+                              .host_ms = &c->host_ms,
                               .cloud_workers = o->cloud_workers,
                               .max_in_flight = o->max_in_flight,
                               .deadline = (specx_dur_t)llround(o->deadlines[d] * 1e6),
@@ -391,26 +392,32 @@ static void make_notes(const rctx *c, specx_eval_results *res)
     const ropts *o = c->o;
     char gt[256];
     if (o->video) {
-        snprintf(gt, sizeof gt, "ground truth: the cloud model's own answers with score >= %g "
-                 "(golden configuration)", (double)o->golden);
+        snprintf(gt, sizeof gt,
+                 "ground truth: the cloud model's own answers with score >= %g "
+                 "(golden configuration)",
+                 (double)o->golden);
     } else {
         snprintf(gt, sizeof gt, "ground truth: the dataset's labels");
     }
-    snprintf(res->notes, sizeof res->notes,
+    char notes[4096];
+    snprintf(notes, sizeof notes,
              "replay on a virtual clock; %zu frames of %s; %s; local %s, compute %s (p50 %.1f ms); "
-             "cloud %s, compute %s (p50 %.1f ms), %d worker%s; link %s, seeds %llu..%llu; "
+             "cloud %s, compute %s (p50 %.1f ms), %d worker%s; host overhead %s (p50 %.1f ms); "
+             "link %s, seeds %llu..%llu; "
              "%g fps; JPEG quality %d (mean %.1f KB, encode p50 %.1f ms); detections kept down "
              "to score %g; backend %s; %d bootstrap resamples (frame blocks of %d); replay %.1f "
              "s, intervals %.1f s",
              c->set->n, o->video ? o->video : o->dataset, gt, o->local_model, c->local_ms.desc,
              specx_replay_dist_quantile(&c->local_ms, 0.5), o->cloud_model, c->cloud_ms.desc,
              specx_replay_dist_quantile(&c->cloud_ms, 0.5), o->cloud_workers,
-             o->cloud_workers == 1 ? "" : "s",
+             o->cloud_workers == 1 ? "" : "s", c->host_ms.desc,
+             specx_replay_dist_quantile(&c->host_ms, 0.5),
              c->profile ? specx_netem_profile_name(c->profile) : "none (no delay)", o->seed,
              o->seed + (unsigned long long)o->repeats - 1, o->fps, o->jpeg_quality,
              mean_request_kb(c), encode_p50(c), (double)o->threshold,
              o->backend ? o->backend : specx_detector_default_backend(), o->boot, c->block,
              c->replay_s, c->boot_s);
+    snprintf(res->notes, sizeof res->notes, "%.*s", (int)sizeof res->notes - 1, notes);
 }
 
 static void fmt_ci(char *b, size_t n, const specx_eval_ci *ci, const char *fmt, double scale)
@@ -458,7 +465,7 @@ static void print_table(const rctx *c, const specx_eval_results *res, FILE *f)
         fmt_ci(a, sizeof a, &g->vs_local, "%+.4f", 1);
         fmt_ci(b, sizeof b, &g->vs_cloud, "%+.4f", 1);
         fmt_ci(e, sizeof e, &g->vs_best, "%+.4f", 1);
-        const char *verdict = g->vs_best.lo > 0    ? "above both"
+        const char *verdict = g->vs_best.lo > 0   ? "above both"
                               : g->vs_best.hi < 0 ? "below the better"
                                                   : "level with the better";
         fprintf(f, "%8g  %-26s %-26s %-26s %s\n", res->deadlines_ms[d], a, b, e, verdict);
@@ -509,6 +516,7 @@ static void rctx_clear(rctx *c)
     specx_eval_bootstrap_destroy(c->boot);
     specx_replay_dist_clear(&c->local_ms);
     specx_replay_dist_clear(&c->cloud_ms);
+    specx_replay_dist_clear(&c->host_ms);
     specx_replay_set_free(c->set);
     specx_eval_dataset_free(c->ds);
     specx_eval_dataset_free(c->golden);
@@ -608,6 +616,7 @@ int specx_cmd_eval_replay(int argc, char **argv)
                .out_dir = "specx-eval-out",
                .local_ms = "measured",
                .cloud_ms = "measured",
+               .host_ms = "0",
                .repeats = 20,
                .seed = 1,
                .fps = 10,
@@ -642,6 +651,9 @@ int specx_cmd_eval_replay(int argc, char **argv)
         {"cloud-compute-ms", 0, SPECX_CLI_STRING, &o.cloud_ms, .meta = "DIST",
          .help = "server decode + inference time: measured (default), MS\n"
                  "(e.g. 3 for a GPU-class server), or FILE (ms per line)"},
+        {"host-overhead-ms", 0, SPECX_CLI_STRING, &o.host_ms, .meta = "DIST",
+         .help = "software path per cloud call beyond link and compute:\n"
+                 "MS or FILE (default 0; for matching a live run, docs/evalcmd.md)"},
         {"cloud-workers", 0, SPECX_CLI_INT, &o.cloud_workers, 1, 64, .meta = "N",
          .help = "server detector threads (default 1)"},
         {"profile", 0, SPECX_CLI_STRING, &o.profile, .meta = "NAME|FILE",

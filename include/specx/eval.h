@@ -140,11 +140,12 @@ typedef struct specx_eval_run {
     size_t n_frames;
     double *latency_ms; /* per frame, from arrival to output; NAN if no output */
     int *winner;        /* per frame: index into executors, -1 = no result */
+    double *compute_ms; /* per frame: the winner's compute time where known, else NAN */
 } specx_eval_run;
 
 typedef struct specx_eval_results {
     char title[128];
-    char notes[1024]; /* free text shown under the title (dataset, profile, seed, ...) */
+    char notes[2048]; /* free text shown under the title (dataset, profile, seed, ...) */
     size_t n_modes, n_deadlines, n_repeats, n_executors;
     char (*modes)[SPECX_EVAL_NAME_MAX];     /* e.g. "local", "cloud", "speculative" */
     char (*executors)[SPECX_EVAL_NAME_MAX]; /* names for winner indices */
@@ -168,7 +169,7 @@ void specx_eval_results_free(specx_eval_results *r); /* NULL-safe, zeroes r */
 specx_eval_run *specx_eval_results_run(const specx_eval_results *r, size_t mode, size_t deadline,
                                        size_t repeat);
 
-/* Allocates a run's per-frame arrays (latency NAN, winner -1). */
+/* Allocates a run's per-frame arrays (latency and compute NAN, winner -1). */
 specx_status specx_eval_run_frames(specx_eval_run *run, size_t n_frames, specx_err *err);
 
 /* The cell for (mode, deadline); NULL when out of range or not computed. */
@@ -354,10 +355,16 @@ typedef struct specx_replay_config {
     uint64_t seed;                      /* link realization and compute draws */
     const specx_replay_dist *local_ms;  /* local model compute time */
     const specx_replay_dist *cloud_ms;  /* server decode + inference time */
-    int cloud_workers;                  /* server detector threads; 0 = 1 */
-    int local_queue_depth;              /* frames waiting for the local model; 0 = 1 */
-    int max_in_flight;                  /* cloud calls; 0 = deadline·fps + 1, at least 4 */
-    specx_dur_t deadline;               /* cloud deadline after arrival */
+    /* Optional: what the software path adds to each cloud call beyond the
+     * link and compute (gRPC, a proxy's hop, thread wake-ups on a loaded
+     * host), drawn per call and added before the request joins the server's
+     * queue. NULL: nothing (the method on an ideal host). docs/eval.md says
+     * how to measure it from a live run. */
+    const specx_replay_dist *host_ms;
+    int cloud_workers;     /* server detector threads; 0 = 1 */
+    int local_queue_depth; /* frames waiting for the local model; 0 = 1 */
+    int max_in_flight;     /* cloud calls; 0 = deadline·fps + 1, at least 4 */
+    specx_dur_t deadline;  /* cloud deadline after arrival */
     const specx_replay_mode *mode;
     void (*output)(void *user, const specx_replay_output *o); /* once per frame, in order */
     void *output_user;
@@ -384,8 +391,8 @@ specx_status specx_replay_run(const specx_replay_config *cfg, specx_replay_stats
  * answer (to that JPEG, decoded, as specx serve computes it), and the
  * compute times measured when each answer was computed. Answers are cached
  * on disk, keyed by model, backend, score threshold and image content
- * (docs/eval.md, "The cache"); a miss runs the model once, on one thread,
- * after a warm-up inference. */
+ * (docs/eval.md, "The cache"); a miss runs the model on one thread, after a
+ * warm-up inference, three times, and keeps the least time. */
 typedef struct specx_replay_set_config {
     const char *cache_dir; /* an existing directory */
     const char *local_model, *cloud_model;

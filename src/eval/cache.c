@@ -68,8 +68,7 @@ void sx_eval_hash_final(sx_eval_hasher *h, char hex[SX_EVAL_HASH_HEX])
     memcpy(&w, h->buf, h->nbuf);
     absorb(h, w ^ ((uint64_t)h->nbuf << 56));
     uint64_t x = mix(h->a ^ mix(h->len)), y = mix(h->b + x);
-    snprintf(hex, SX_EVAL_HASH_HEX, "%016llx%016llx", (unsigned long long)x,
-             (unsigned long long)y);
+    snprintf(hex, SX_EVAL_HASH_HEX, "%016llx%016llx", (unsigned long long)x, (unsigned long long)y);
 }
 
 void sx_eval_hash_image(const specx_image *img, char hex[SX_EVAL_HASH_HEX])
@@ -214,8 +213,7 @@ specx_status sx_eval_cache_load_dets(const char *dir, const char *key, specx_det
         }
     }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
-    snprintf(out->model, sizeof out->model, "%s",
-             cJSON_IsString(model) ? model->valuestring : "");
+    snprintf(out->model, sizeof out->model, "%s", cJSON_IsString(model) ? model->valuestring : "");
     out->image_width = (int)num(root, "w", 0);
     out->image_height = (int)num(root, "h", 0);
     out->infer_ms = num(root, "ms", 0);

@@ -135,8 +135,8 @@ typedef struct resamples {
     uint32_t *fm; /* n × n_frames */
 } resamples;
 
-static bool resamples_make(resamples *rs, size_t n, size_t n_repeats, size_t n_frames,
-                           size_t block, uint64_t seed)
+static bool resamples_make(resamples *rs, size_t n, size_t n_repeats, size_t n_frames, size_t block,
+                           uint64_t seed)
 {
     *rs = (resamples){.n = n, .n_repeats = n_repeats, .n_frames = n_frames};
     rs->rm = calloc(n * n_repeats, sizeof *rs->rm);
@@ -323,7 +323,8 @@ static specx_status cell_map(cell_work *w, const uint32_t *ids, size_t m, size_t
     unweigh(w, ids);
     for (size_t i = 0; i < n; i++) {
         weigh(w, ids, i);
-        sx_eval_scorer_map(sub, w->vw, w->gtw, &w->map50_boot[i], w->want_map ? &boot_map[i] : NULL);
+        sx_eval_scorer_map(sub, w->vw, w->gtw, &w->map50_boot[i],
+                           w->want_map ? &boot_map[i] : NULL);
         unweigh(w, ids);
     }
     memcpy(w->boot, w->map50_boot, n * sizeof *w->boot);
@@ -368,7 +369,8 @@ static void cell_latency(cell_work *w, size_t m, size_t d, specx_eval_cell *c)
         *out[q] = interval(est, w->boot, n, w->level);
     }
     /* shares: executors, then "no result" as index n_exec */
-    size_t ne = r->n_executors < SPECX_EVAL_MAX_EXECUTORS ? r->n_executors : SPECX_EVAL_MAX_EXECUTORS;
+    size_t ne =
+        r->n_executors < SPECX_EVAL_MAX_EXECUTORS ? r->n_executors : SPECX_EVAL_MAX_EXECUTORS;
     for (size_t e = 0; e <= ne; e++) {
         int want = e == ne ? -1 : (int)e;
         double est_hit = 0, est_all = 0;
@@ -380,7 +382,8 @@ static void cell_latency(cell_work *w, size_t m, size_t d, specx_eval_cell *c)
                 for (size_t f = 0; rk > 0 && f < nf && f < run->n_frames; f++) {
                     double wt = rk * (i == n ? 1.0 : (double)w->rs->fm[i * nf + f]);
                     int win = run->winner ? run->winner[f] : -1;
-                    bool match = want < 0 ? (win < 0 || (size_t)win >= r->n_executors) : win == want;
+                    bool match =
+                        want < 0 ? (win < 0 || (size_t)win >= r->n_executors) : win == want;
                     hit += match ? wt : 0;
                     all += wt;
                 }
@@ -447,8 +450,7 @@ static specx_status check_shape(const specx_eval_bootstrap *b, const specx_eval_
 }
 
 specx_status specx_eval_bootstrap_summarize(specx_eval_bootstrap *b, specx_eval_results *r,
-                                            const specx_eval_bootstrap_options *o,
-                                            specx_err *err)
+                                            const specx_eval_bootstrap_options *o, specx_err *err)
 {
     specx_status st = check_shape(b, r, err);
     if (st != SPECX_OK) {

@@ -32,7 +32,6 @@ typedef struct sx_eval_matched {
  * input order, at most max_dets; classes in increasing order) with their
  * outcome. *out is malloc'd (NULL when *n is 0); free() it. */
 specx_status sx_eval_match_image(const specx_eval_image *gt, const specx_detections *d,
-                                 size_t max_dets, sx_eval_matched **out, size_t *n,
-                                 specx_err *err);
+                                 size_t max_dets, sx_eval_matched **out, size_t *n, specx_err *err);
 
 #endif

@@ -313,8 +313,8 @@ specx_status specx_replay_run(const specx_replay_config *cfg, specx_replay_stats
         st = specx_err_set(err, w.fail_st, "%s", w.err.msg);
     }
     if (st == SPECX_OK && w.st.outputs != cfg->n_frames) {
-        st = specx_err_set(err, SPECX_EINTERNAL, "replay: %zu outputs for %zu frames",
-                           w.st.outputs, cfg->n_frames);
+        st = specx_err_set(err, SPECX_EINTERNAL, "replay: %zu outputs for %zu frames", w.st.outputs,
+                           cfg->n_frames);
     }
     if (st == SPECX_OK && stats) {
         *stats = w.st;

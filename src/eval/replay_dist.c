@@ -132,8 +132,7 @@ specx_status specx_replay_dist_parse(const char *spec, const specx_replay_dist *
     double c = strtod(spec, &end);
     if (end != spec && *end == '\0') {
         if (!isfinite(c) || c < 0) {
-            return specx_err_set(err, SPECX_EINVAL, "replay: compute time %s ms is not >= 0",
-                                 spec);
+            return specx_err_set(err, SPECX_EINVAL, "replay: compute time %s ms is not >= 0", spec);
         }
         char desc[64];
         snprintf(desc, sizeof desc, "constant %g ms", c);
@@ -176,8 +175,8 @@ size_t specx_replay_reply_bytes(const specx_detections *d)
         obj += o->class_id >= 0 ? 1 + varint_len((uint64_t)o->class_id + 1) : 0;
         n += ld(obj);
     }
-    n += 1 + 2;                                   /* req_id */
-    n += 9 + 9 + 9;                               /* recv_time, infer_ms, queue_ms */
+    n += 1 + 2;     /* req_id */
+    n += 9 + 9 + 9; /* recv_time, infer_ms, queue_ms */
     size_t model = d ? strlen(d->model) : 0;
     n += model ? ld(model) : 0;
     if (d && d->image_width > 0) {

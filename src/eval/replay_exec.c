@@ -22,6 +22,8 @@
  *    the remaining budget (grpc-timeout). A cancelled call completes at once
  *    and sends RST_STREAM. Requests never sent (cancelled while encoding) cost
  *    nothing.
+ *  - Host overhead (optional, cfg->host_ms): a draw per call added between
+ *    the request's last byte and its joining the server's queue.
  *  - Server (specx serve): workers pop the earliest deadline first; a
  *    request whose deadline has passed, or whose RST has arrived, is dropped
  *    unstarted; a running one stops when its deadline passes or its RST
@@ -31,14 +33,15 @@
 #include "eval/replay_sim.h"
 #include "netem/rng.h"
 
-#define HANDSHAKE_BYTES 60      /* SYN, SYN-ACK */
-#define REQ_HEADERS_BYTES 100   /* HTTP/2 HEADERS of a call (HPACK-indexed) */
-#define GRPC_PREFIX_BYTES 5     /* length-prefixed message */
-#define H2_FRAME_BYTES 9        /* per DATA frame of up to 16 KiB */
-#define RESP_HEADERS_BYTES 40   /* response HEADERS + trailers */
-#define RST_BYTES 13            /* RST_STREAM frame */
+#define HANDSHAKE_BYTES 60    /* SYN, SYN-ACK */
+#define REQ_HEADERS_BYTES 100 /* HTTP/2 HEADERS of a call (HPACK-indexed) */
+#define GRPC_PREFIX_BYTES 5   /* length-prefixed message */
+#define H2_FRAME_BYTES 9      /* per DATA frame of up to 16 KiB */
+#define RESP_HEADERS_BYTES 40 /* response HEADERS + trailers */
+#define RST_BYTES 13          /* RST_STREAM frame */
 #define STREAM_LOCAL UINT64_C(0x10ca100000000000)
 #define STREAM_CLOUD UINT64_C(0xc10d000000000000)
+#define STREAM_HOST UINT64_C(0x4057000000000000)
 
 static size_t framed(size_t msg)
 {
@@ -227,7 +230,7 @@ static void remote_complete(sx_replay *w, sx_rframe *f, specx_status st)
 {
     f->rdone = true;
     void *result = st == SPECX_OK ? (void *)w->cfg->frames[f->index].cloud : NULL;
-    const char *msg = st == SPECX_ETIMEDOUT    ? "deadline exceeded on the wire"
+    const char *msg = st == SPECX_ETIMEDOUT   ? "deadline exceeded on the wire"
                       : st == SPECX_ECANCELED ? "cancelled by the vehicle"
                                               : NULL;
     specx_call_complete(f->rcall, st, result, msg);
@@ -267,7 +270,8 @@ static void remote_send(sx_replay *w, sx_rframe *f)
                           ? SPECX_TIME_NEVER
                           : specx_time_add(h, f->wire_deadline - w->now);
     w->st.cloud_sent++;
-    sx_replay_schedule(w, b, SX_REV_SERVER_ARRIVE, f->index);
+    specx_dur_t host = sx_replay_draw(w, w->cfg->host_ms, STREAM_HOST, f->index);
+    sx_replay_schedule(w, b + host, SX_REV_SERVER_ARRIVE, f->index);
 }
 
 /* ---- remote: server ---------------------------------------------------------------- */

@@ -9,7 +9,8 @@
  *    (what specx serve reports as infer_ms). The local time is the
  *    detector's own infer_ms (what the live pipeline reports).
  *  - Models are opened only on a cache miss, with one warm-up inference, on
- *    one thread (threads = 1, as `specx eval` runs them).
+ *    one thread (threads = 1, as `specx eval` runs them); times are the
+ *    least of TIMING_RUNS runs.
  *  - Keys name the detector's NMS too (the default): an answer depends on it. */
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +24,11 @@
 #include "specx/video.h"
 
 #include "eval/cache.h"
+
+/* A miss is timed TIMING_RUNS times and the least time kept: the model's own
+ * cost on this machine, with other processes' load filtered out as far as a
+ * few tries can (a live comparison passes the live run's times instead). */
+#define TIMING_RUNS 3
 
 typedef struct builder {
     const specx_replay_set_config *cfg;
@@ -58,8 +64,8 @@ static specx_status open_model(builder *b, const char *model, specx_detector **o
 
 static void det_key(const builder *b, const char *model, const char *hash, char *key, size_t n)
 {
-    snprintf(key, n, "det|%s|%s|thr=%.6g|nms=default|%s", model, b->backend,
-             (double)b->threshold, hash);
+    snprintf(key, n, "det|%s|%s|thr=%.6g|nms=default|%s", model, b->backend, (double)b->threshold,
+             hash);
 }
 
 static specx_status local_answer(builder *b, size_t i, const specx_image *img, const char *hash,
@@ -72,13 +78,15 @@ static specx_status local_answer(builder *b, size_t i, const specx_image *img, c
         return SPECX_OK;
     }
     specx_status st = open_model(b, b->cfg->local_model, &b->local_det, img, err);
-    if (st == SPECX_OK) {
+    double best = INFINITY;
+    for (int k = 0; st == SPECX_OK && k < TIMING_RUNS; k++) {
         st = specx_detector_detect(b->local_det, img, NULL, d, err);
+        best = fmin(best, d->infer_ms);
     }
     if (st == SPECX_OK) {
-        b->lms[i] = d->infer_ms;
+        b->lms[i] = d->infer_ms = best;
         b->s->computed_local++;
-        st = sx_eval_cache_store_dets(b->cfg->cache_dir, key, d, d->infer_ms, err);
+        st = sx_eval_cache_store_dets(b->cfg->cache_dir, key, d, best, err);
     }
     return st;
 }
@@ -87,8 +95,7 @@ static specx_status local_answer(builder *b, size_t i, const specx_image *img, c
  * bytes are returned (caller frees) only when *jpeg is not NULL on entry's
  * request, i.e. when they had to be made. */
 static specx_status jpeg_info(builder *b, const specx_image *img, const char *hash,
-                              sx_eval_jpeg_info *info, uint8_t **jpeg, size_t *len,
-                              specx_err *err)
+                              sx_eval_jpeg_info *info, uint8_t **jpeg, size_t *len, specx_err *err)
 {
     char key[256];
     snprintf(key, sizeof key, "jpeg|q=%d|%s", b->quality, hash);
@@ -96,19 +103,23 @@ static specx_status jpeg_info(builder *b, const specx_image *img, const char *ha
     if (sx_eval_cache_load_jpeg(b->cfg->cache_dir, key, info, err) == SPECX_OK) {
         return SPECX_OK;
     }
-    /* one encoding to warm the encoder's tables and caches, one timed */
+    /* one encoding to warm the encoder's tables and caches, then the
+     * least of TIMING_RUNS timed ones */
     uint8_t *buf = NULL;
     specx_status st = specx_jpeg_encode(img, b->quality, &buf, len, err);
-    free(buf);
-    buf = NULL;
-    specx_time_t t = specx_time_mono();
-    if (st == SPECX_OK) {
+    double best = INFINITY;
+    for (int k = 0; st == SPECX_OK && k < TIMING_RUNS; k++) {
+        free(buf);
+        buf = NULL;
+        specx_time_t t = specx_time_mono();
         st = specx_jpeg_encode(img, b->quality, &buf, len, err);
+        best = fmin(best, specx_dur_ms(specx_time_mono() - t));
     }
     if (st != SPECX_OK) {
+        free(buf);
         return st;
     }
-    info->encode_ms = specx_dur_ms(specx_time_mono() - t);
+    info->encode_ms = best;
     info->bytes = *len;
     sx_eval_hash_bytes(buf, *len, info->hash);
     b->s->computed_jpeg++;
@@ -139,23 +150,25 @@ static specx_status cloud_answer(builder *b, size_t i, const specx_image *img, c
     if (!jpeg) { /* the encoding was cached, its answer not: encode again */
         st = specx_jpeg_encode(img, b->quality, &jpeg, &len, err);
     }
-    specx_image dec = {0};
     if (st == SPECX_OK) {
         st = open_model(b, b->cfg->cloud_model, &b->cloud_det, img, err);
     }
-    specx_time_t t = specx_time_mono();
-    if (st == SPECX_OK) {
+    double best = INFINITY;
+    for (int k = 0; st == SPECX_OK && k < TIMING_RUNS; k++) {
+        specx_image dec = {0};
+        specx_time_t t = specx_time_mono();
         st = specx_image_decode(jpeg, len, 0, &dec, err);
+        if (st == SPECX_OK) {
+            st = specx_detector_detect(b->cloud_det, &dec, NULL, d, err);
+        }
+        best = fmin(best, specx_dur_ms(specx_time_mono() - t)); /* decode + detect */
+        specx_image_clear(&dec);
     }
     if (st == SPECX_OK) {
-        st = specx_detector_detect(b->cloud_det, &dec, NULL, d, err);
-    }
-    if (st == SPECX_OK) {
-        b->cms[i] = specx_dur_ms(specx_time_mono() - t); /* decode + detect, as specx serve */
+        b->cms[i] = d->infer_ms = best;
         b->s->computed_cloud++;
-        st = sx_eval_cache_store_dets(b->cfg->cache_dir, key, d, b->cms[i], err);
+        st = sx_eval_cache_store_dets(b->cfg->cache_dir, key, d, best, err);
     }
-    specx_image_clear(&dec);
     free(jpeg);
     return st;
 }
@@ -178,10 +191,10 @@ static specx_status add_frame(builder *b, size_t i, const specx_image *img, spec
         return st;
     }
     s->frames[i] = (specx_replay_frame){.local = &s->local[i],
-                                       .cloud = &s->cloud[i],
-                                       .request_bytes = s->frames[i].request_bytes,
-                                       .reply_bytes = specx_replay_reply_bytes(&s->cloud[i]),
-                                       .encode_ms = s->frames[i].encode_ms};
+                                        .cloud = &s->cloud[i],
+                                        .request_bytes = s->frames[i].request_bytes,
+                                        .reply_bytes = specx_replay_reply_bytes(&s->cloud[i]),
+                                        .encode_ms = s->frames[i].encode_ms};
     if (b->cfg->progress) {
         b->cfg->progress(b->cfg->progress_user, i + 1, s->n,
                          s->computed_local + s->computed_cloud > before);
@@ -272,8 +285,7 @@ specx_status specx_replay_set_from_images(const specx_replay_set_config *cfg,
 }
 
 specx_status specx_replay_set_from_video(const specx_replay_set_config *cfg, const char *path,
-                                         size_t max_frames, specx_replay_set **out,
-                                         specx_err *err)
+                                         size_t max_frames, specx_replay_set **out, specx_err *err)
 {
     *out = NULL;
     specx_video_source *src = NULL;

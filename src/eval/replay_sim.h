@@ -67,8 +67,8 @@ typedef struct sx_rframe {
     int wire;
     int srv;
     specx_time_t wire_deadline, srv_deadline, srv_end;
-    bool srv_finishes; /* srv_end is the end of computing, not the deadline */
-    bool srv_cancel;   /* the RST reached the server */
+    bool srv_finishes;  /* srv_end is the end of computing, not the deadline */
+    bool srv_cancel;    /* the RST reached the server */
     sx_heap_node qnode; /* server queue: key = srv_deadline */
 } sx_rframe;
 

@@ -46,6 +46,7 @@ void specx_eval_results_free(specx_eval_results *r)
     if (r->runs) {
         for (size_t i = 0; i < r->n_modes * r->n_deadlines * r->n_repeats; i++) {
             free(r->runs[i].latency_ms);
+            free(r->runs[i].compute_ms);
             free(r->runs[i].winner);
         }
     }
@@ -89,19 +90,23 @@ int specx_eval_results_mode(const specx_eval_results *r, const char *name)
 specx_status specx_eval_run_frames(specx_eval_run *run, size_t n_frames, specx_err *err)
 {
     double *lat = malloc((n_frames ? n_frames : 1) * sizeof *lat);
+    double *comp = malloc((n_frames ? n_frames : 1) * sizeof *comp);
     int *win = malloc((n_frames ? n_frames : 1) * sizeof *win);
-    if (!lat || !win) {
+    if (!lat || !comp || !win) {
         free(lat);
+        free(comp);
         free(win);
         return specx_err_set(err, SPECX_ENOMEM, "eval: out of memory");
     }
     for (size_t i = 0; i < n_frames; i++) {
-        lat[i] = NAN;
+        lat[i] = comp[i] = NAN;
         win[i] = -1;
     }
     free(run->latency_ms);
+    free(run->compute_ms);
     free(run->winner);
     run->latency_ms = lat;
+    run->compute_ms = comp;
     run->winner = win;
     run->n_frames = n_frames;
     return SPECX_OK;
@@ -912,11 +917,14 @@ static cJSON *results_json(const specx_eval_results *r)
                 cJSON_AddItemToObject(q, "p99", num_or_null(ls.p99));
                 cJSON *lat = cJSON_AddArrayToObject(o, "frame_latency_ms");
                 cJSON *win = cJSON_AddArrayToObject(o, "frame_winner");
+                cJSON *comp = cJSON_AddArrayToObject(o, "frame_compute_ms");
                 for (size_t i = 0; i < run->n_frames; i++) {
                     cJSON_AddItemToArray(lat,
                                          num_or_null(run->latency_ms ? run->latency_ms[i] : NAN));
                     cJSON_AddItemToArray(win,
                                          cJSON_CreateNumber(run->winner ? run->winner[i] : -1));
+                    cJSON_AddItemToArray(comp,
+                                         num_or_null(run->compute_ms ? run->compute_ms[i] : NAN));
                 }
                 cJSON_AddItemToArray(runs, o);
             }

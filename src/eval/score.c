@@ -49,7 +49,7 @@ struct sx_eval_scorer {
      * variant and its outcome at each threshold; entries after a class's
      * last hit are dropped (see class_ap) */
     uint32_t *var;
-    uint8_t *st; /* [entry][SX_EVAL_NT] */
+    uint8_t *st;       /* [entry][SX_EVAL_NT] */
     size_t *cls_start; /* ncls + 1 */
     /* truths per class */
     fcount *gtc;
@@ -163,7 +163,8 @@ specx_status sx_eval_scorer_add(sx_eval_scorer *s, size_t frame, const specx_det
     for (size_t k = 0; k < n; k++) {
         building *b = &s->b[s->nb++];
         b->cls = m[k].cls;
-        b->e = (sentry){.score = m[k].score, .var = v, .frame = (uint32_t)frame, .rank = (uint32_t)k};
+        b->e =
+            (sentry){.score = m[k].score, .var = v, .frame = (uint32_t)frame, .rank = (uint32_t)k};
         memcpy(b->e.st, m[k].st, SX_EVAL_NT);
         if (m[k].cls + 1 > s->ncls) {
             s->ncls = m[k].cls + 1;

@@ -104,8 +104,8 @@ static void data_clear(data *D)
     }
 }
 
-static void reference(const specx_eval_image *gt, const specx_detections *d, size_t n,
-                      double *m50, double *m)
+static void reference(const specx_eval_image *gt, const specx_detections *d, size_t n, double *m50,
+                      double *m)
 {
     specx_map_result r;
     specx_err err;
@@ -347,8 +347,12 @@ static void test_cache(void **state)
     specx_detections d, e;
     specx_detections_init(&d);
     specx_detections_init(&e);
-    specx_detection x = {.class_id = 7, .score = 0.1234567f, .xmin = 1.25f, .ymin = 3.3333333f,
-                         .xmax = 100.1f, .ymax = 200.7f};
+    specx_detection x = {.class_id = 7,
+                         .score = 0.1234567f,
+                         .xmin = 1.25f,
+                         .ymin = 3.3333333f,
+                         .xmax = 100.1f,
+                         .ymax = 200.7f};
     strcpy(x.label, "truck");
     specx_detections_push(&d, &x);
     x.score = 0.987654321f;

@@ -19,9 +19,10 @@
 #include <cmocka.h>
 // clang-format on
 
-#include "object_detection.pb-c.h"
 #include "specx/eval.h"
 #include "specx/netem.h"
+
+#include "object_detection.pb-c.h"
 
 #define MAX_FRAMES 60000
 
@@ -45,7 +46,8 @@ typedef struct rec {
 
 static void push(specx_detections *d, int cls)
 {
-    specx_detection it = {.class_id = cls, .score = 0.9f, .xmin = 1, .ymin = 2, .xmax = 30, .ymax = 40};
+    specx_detection it = {
+        .class_id = cls, .score = 0.9f, .xmin = 1, .ymin = 2, .xmax = 30, .ymax = 40};
     snprintf(it.label, sizeof it.label, "c%d", cls);
     assert_int_equal(specx_detections_push(d, &it), SPECX_OK);
 }
@@ -89,7 +91,8 @@ static void on_out(void *user, const specx_replay_output *o)
     r->latency[o->frame] = o->latency_ms;
     r->fallback[o->frame] = o->fallback;
     r->status[o->frame] = o->status;
-    r->cls[o->frame] = o->detections && o->detections->count ? o->detections->items[0].class_id : -1;
+    r->cls[o->frame] =
+        o->detections && o->detections->count ? o->detections->items[0].class_id : -1;
     r->n++;
 }
 
@@ -212,9 +215,8 @@ static void test_shedding_and_server_expiry(void **state)
     /* the queue grows: requests start late and are stopped when their
      * deadline passes (or dropped unstarted): one computed per 50 ms at most */
     assert_true(st.server_expired + st.server_cancelled + st.server_stopped > 10);
-    assert_int_equal(st.server_computed + st.server_expired + st.server_cancelled +
-                         st.server_stopped,
-                     60);
+    assert_int_equal(
+        st.server_computed + st.server_expired + st.server_cancelled + st.server_stopped, 60);
     assert_true(st.cloud_won > 5 && st.cloud_won < 40);
     /* the one server computes one frame per 50 ms: every winner came in time */
     for (size_t i = 0; i < 60; i++) {
@@ -294,8 +296,8 @@ static void test_link_matches_netem(void **state)
     assert_int_equal(specx_netem_simulate_traffic(prof, 7, &t, &sim, &err), SPECX_OK);
     double p50 = quantile(r.latency, n, 0.50), p90 = quantile(r.latency, n, 0.90),
            p99 = quantile(r.latency, n, 0.99);
-    printf("replay p50/p90/p99 %.1f / %.1f / %.1f ms; netem simulator %.1f / %.1f / %.1f ms\n",
-           p50, p90, p99, sim.p50_ms, sim.p90_ms, sim.p99_ms);
+    printf("replay p50/p90/p99 %.1f / %.1f / %.1f ms; netem simulator %.1f / %.1f / %.1f ms\n", p50,
+           p90, p99, sim.p50_ms, sim.p90_ms, sim.p99_ms);
     assert_true(fabs(p50 / sim.p50_ms - 1) < 0.02);
     assert_true(fabs(p90 / sim.p90_ms - 1) < 0.02);
     assert_true(fabs(p99 / sim.p99_ms - 1) < 0.02);
@@ -347,8 +349,12 @@ static void test_reply_bytes(void **state)
     specx_detections d;
     specx_detections_init(&d);
     for (int i = 0; i < 300; i++) {
-        specx_detection x = {.class_id = i % 90, .score = 0.005f + (float)i / 400, .xmin = (float)i,
-                             .ymin = 2.5f, .xmax = 40.0f + (float)i, .ymax = 300.25f};
+        specx_detection x = {.class_id = i % 90,
+                             .score = 0.005f + (float)i / 400,
+                             .xmin = (float)i,
+                             .ymin = 2.5f,
+                             .xmax = 40.0f + (float)i,
+                             .ymax = 300.25f};
         snprintf(x.label, sizeof x.label, i % 3 ? "person" : "traffic light");
         specx_detections_push(&d, &x);
     }
