@@ -104,6 +104,7 @@ typedef struct run_rec {
     int exec_map[MAX_SERVERS + 1]; /* pipeline executor index -> results index */
     size_t outputs;
     size_t unknown_labels;
+    specx_time_t link_start, first_arrival; /* for link_offset_ms */
     specx_time_t last_progress;
 } run_rec;
 
@@ -402,11 +403,13 @@ static void rec_clear(run_rec *r)
 }
 
 /* Pushes copies of every frame at the camera rate; returns what was pushed. */
-static specx_status feed(eval_ctx *e, specx_pipeline *p, size_t *pushed, specx_err *err)
+static specx_status feed(eval_ctx *e, run_rec *r, specx_pipeline *p, size_t *pushed,
+                         specx_err *err)
 {
     const eval_opts *o = e->o;
     specx_pacer pacer;
     specx_pacer_start(&pacer, o->fps);
+    r->first_arrival = pacer.t0;
     for (size_t i = 0; i < e->n; i++) {
         if (!specx_pacer_wait(&pacer, (int64_t)i, &e->stop)) {
             return specx_err_set(err, SPECX_ECANCELED, "interrupted");
@@ -512,6 +515,7 @@ static specx_status run_once(eval_ctx *e, eval_mode mode, double deadline_ms, si
     run_rec r;
     specx_status st = rec_init(&r, e, mode, err);
     if (st == SPECX_OK) {
+        r.link_start = specx_time_now();
         st = start_links(e, n_servers, repeat, servers, links, err);
     }
     char label[96];
@@ -531,7 +535,7 @@ static specx_status run_once(eval_ctx *e, eval_mode mode, double deadline_ms, si
         st = specx_pipeline_create(&pc, &p, err);
     }
     if (st == SPECX_OK) {
-        st = feed(e, p, &pushed, err);
+        st = feed(e, &r, p, &pushed, err);
         specx_pipeline_finish(p);
         specx_pipeline_destroy(p);
         show_progress(&r, true);
@@ -541,6 +545,9 @@ static specx_status run_once(eval_ctx *e, eval_mode mode, double deadline_ms, si
     }
     if (st == SPECX_OK) {
         st = score(e, &r, run, err);
+    }
+    if (st == SPECX_OK && e->profile != NULL && n_servers > 0) {
+        run->link_offset_ms = specx_dur_ms(r.first_arrival - r.link_start);
     }
     rec_clear(&r);
     stop_links(links, n_servers);
@@ -976,6 +983,9 @@ static void usage(FILE *f, const specx_cli_opt *opts)
             "the deadline, else nothing for that frame), speculative (local and cloud; the\n"
             "cloud's answer if in time, else the local one), cloud-unbounded (waits for the\n"
             "server however long: the accuracy ceiling, with its latency; run once per repeat).\n"
+            "\n"
+            "specx eval --replay ...: the same sweep on a virtual clock, from cached answers,\n"
+            "measured compute times and the netem link model (specx eval --replay --help).\n"
             "\n");
     specx_cli_print_options(f, opts);
 }
@@ -1057,7 +1067,8 @@ int specx_cmd_eval(int argc, char **argv)
          .help = "netem link in front of every server (5g-sf, lte, lan, none;\n"
                  "default: no link, direct connection)"},
         {"deadlines", 0, SPECX_CLI_CALL, &o, .call = take_deadlines, .meta = "LIST",
-         .help = "milliseconds after arrival (default 50,100,200,400,800)"},
+         .help = "milliseconds after arrival (default 50,100,200,400,800),\n"
+                 "or log:A:B:N (N values log-spaced from A to B)"},
         {"modes", 0, SPECX_CLI_CALL, &o, .call = take_modes, .meta = "LIST",
          .help = "default local,cloud,speculative,cloud-unbounded"},
         {"repeats", 0, SPECX_CLI_INT, &o.repeats, 1, 1000, .meta = "N",

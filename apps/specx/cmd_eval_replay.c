@@ -42,7 +42,7 @@ typedef struct ropts {
     bool modes[N_MODES];
     int repeats, jpeg_quality, max_in_flight, cloud_workers, boot, block;
     unsigned long long seed;
-    double fps;
+    double fps, link_offset_ms;
     float threshold, golden;
     int64_t limit;
     bool quiet, replay, ci_map;
@@ -263,6 +263,7 @@ static specx_status run_one(rctx *c, specx_eval_results *res, size_t m, size_t d
                               .host_ms = &c->host_ms,
                               .cloud_workers = o->cloud_workers,
                               .max_in_flight = o->max_in_flight,
+                              .link_offset = (specx_dur_t)llround(o->link_offset_ms * 1e6),
                               .deadline = (specx_dur_t)llround(o->deadlines[d] * 1e6),
                               .mode = specx_replay_mode_builtin(mode_names[mode]),
                               .output = on_output,
@@ -391,13 +392,17 @@ static void make_notes(const rctx *c, specx_eval_results *res)
 {
     const ropts *o = c->o;
     char gt[256];
+    size_t boxes = 0;
+    for (size_t i = 0; i < c->set->n; i++) {
+        boxes += c->gt[i].n_boxes;
+    }
     if (o->video) {
         snprintf(gt, sizeof gt,
-                 "ground truth: the cloud model's own answers with score >= %g "
-                 "(golden configuration)",
-                 (double)o->golden);
+                 "ground truth: the cloud model's own answers with score >= %g (golden "
+                 "configuration), %zu boxes",
+                 (double)o->golden, boxes);
     } else {
-        snprintf(gt, sizeof gt, "ground truth: the dataset's labels");
+        snprintf(gt, sizeof gt, "ground truth: the dataset's labels, %zu boxes", boxes);
     }
     char notes[4096];
     snprintf(notes, sizeof notes,
@@ -651,6 +656,9 @@ int specx_cmd_eval_replay(int argc, char **argv)
         {"cloud-compute-ms", 0, SPECX_CLI_STRING, &o.cloud_ms, .meta = "DIST",
          .help = "server decode + inference time: measured (default), MS\n"
                  "(e.g. 3 for a GPU-class server), or FILE (ms per line)"},
+        {"link-offset-ms", 0, SPECX_CLI_DOUBLE, &o.link_offset_ms, 0, 1e9, .meta = "MS",
+         .help = "the link's clock at the first frame (default 0; a live\n"
+                 "run's results.json has its link_offset_ms)"},
         {"host-overhead-ms", 0, SPECX_CLI_STRING, &o.host_ms, .meta = "DIST",
          .help = "software path per cloud call beyond link and compute:\n"
                  "MS or FILE (default 0; for matching a live run, docs/evalcmd.md)"},

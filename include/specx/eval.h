@@ -141,6 +141,9 @@ typedef struct specx_eval_run {
     double *latency_ms; /* per frame, from arrival to output; NAN if no output */
     int *winner;        /* per frame: index into executors, -1 = no result */
     double *compute_ms; /* per frame: the winner's compute time where known, else NAN */
+    /* live runs: the link's clock when the first frame arrived (ms since the
+     * emulated link started; NAN when unknown or no link) */
+    double link_offset_ms;
 } specx_eval_run;
 
 typedef struct specx_eval_results {
@@ -169,7 +172,8 @@ void specx_eval_results_free(specx_eval_results *r); /* NULL-safe, zeroes r */
 specx_eval_run *specx_eval_results_run(const specx_eval_results *r, size_t mode, size_t deadline,
                                        size_t repeat);
 
-/* Allocates a run's per-frame arrays (latency and compute NAN, winner -1). */
+/* Allocates a run's per-frame arrays (latency and compute NAN, winner -1);
+ * link_offset_ms becomes NAN. */
 specx_status specx_eval_run_frames(specx_eval_run *run, size_t n_frames, specx_err *err);
 
 /* The cell for (mode, deadline); NULL when out of range or not computed. */
@@ -364,6 +368,7 @@ typedef struct specx_replay_config {
     int cloud_workers;     /* server detector threads; 0 = 1 */
     int local_queue_depth; /* frames waiting for the local model; 0 = 1 */
     int max_in_flight;     /* cloud calls; 0 = deadline·fps + 1, at least 4 */
+    specx_dur_t link_offset; /* the link's clock at the first arrival (default 0) */
     specx_dur_t deadline;  /* cloud deadline after arrival */
     const specx_replay_mode *mode;
     void (*output)(void *user, const specx_replay_output *o); /* once per frame, in order */

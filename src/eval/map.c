@@ -565,15 +565,20 @@ specx_status sx_eval_match_image(const specx_eval_image *gt, const specx_detecti
         }
         cls_end[c] = w.nent;
     }
-    sx_eval_matched *m = w.nent ? malloc(w.nent * sizeof *m) : NULL;
-    if (w.nent && !m) {
+    if (w.nent == 0) {
+        free(cls_end);
+        work_free(&w);
+        return SPECX_OK;
+    }
+    sx_eval_matched *m = malloc(w.nent * sizeof *m);
+    if (!m) {
         free(cls_end);
         work_free(&w);
         return specx_err_set(err, SPECX_ENOMEM, "eval: out of memory");
     }
     size_t k = 0;
     for (int c = 0; c < ncls; c++) {
-        for (; k < cls_end[c]; k++) {
+        for (; k < cls_end[c] && k < w.nent; k++) {
             m[k].score = (float)w.ent[k].score;
             m[k].cls = c;
             memcpy(m[k].st, w.ent[k].st[SPECX_AREA_ALL], SX_EVAL_NT);

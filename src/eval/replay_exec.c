@@ -84,14 +84,15 @@ static specx_time_t link_send(sx_replay *w, specx_netem_dir dir, specx_time_t at
     }
     specx_time_t arr;
     specx_err err;
-    specx_status st = specx_netem_sim_send(w->link, dir, at - w->t0, bytes, &arr, &err);
+    specx_dur_t off = w->cfg->link_offset > 0 ? w->cfg->link_offset : 0;
+    specx_status st = specx_netem_sim_send(w->link, dir, at - w->t0 + off, bytes, &arr, &err);
     if (st != SPECX_OK) {
         w->failed = true;
         w->fail_st = st;
         w->err = err;
         return at;
     }
-    return arr + w->t0;
+    return arr + w->t0 - off;
 }
 
 /* ---- local ------------------------------------------------------------------ */

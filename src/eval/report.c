@@ -108,6 +108,7 @@ specx_status specx_eval_run_frames(specx_eval_run *run, size_t n_frames, specx_e
     run->latency_ms = lat;
     run->compute_ms = comp;
     run->winner = win;
+    run->link_offset_ms = NAN;
     run->n_frames = n_frames;
     return SPECX_OK;
 }
@@ -273,7 +274,7 @@ static bool gain_plot(FILE *f, const specx_eval_results *r)
         v[2 * nd + d] = r->gains[d].vs_best.hi;
     }
     char name[96];
-    snprintf(name, sizeof name, "spec − best (%.0f %% CI)", 100 * r->ci_level);
+    snprintf(name, sizeof name, "spec − best");
     specx_svg_series s = {.name = name,
                           .color = specx_svg_color(2),
                           .n = nd,
@@ -283,8 +284,12 @@ static bool gain_plot(FILE *f, const specx_eval_results *r)
                           .band_hi = v + 2 * nd,
                           .markers = true};
     bool wide = wide_deadlines(r);
+    char title[128];
+    snprintf(title, sizeof title,
+             "mAP@0.5 of speculative minus the better of local and cloud (%.0f %% CI band)",
+             100 * r->ci_level);
     specx_svg_axes ax = {
-        .title = "mAP@0.5 of speculative minus the better of local and cloud",
+        .title = title,
         .xlabel = wide ? "deadline (ms, log scale)" : "deadline (ms)",
         .ylabel = "Δ mAP@0.5",
         .xmin = NAN,
@@ -317,7 +322,9 @@ static bool latency_plot(FILE *f, const specx_eval_results *r)
                 y[nd + d] = ci->lo;
                 y[2 * nd + d] = ci->hi;
             }
-            snprintf(names[m * 2 + (size_t)q], sizeof names[0], "%s %s", r->modes[m],
+            /* the legend column is narrow: "cloud-unbounded p50" would be cut */
+            const char *mode = strcmp(r->modes[m], "cloud-unbounded") == 0 ? "unbounded" : r->modes[m];
+            snprintf(names[m * 2 + (size_t)q], sizeof names[0], "%s %s", mode,
                      q == 0 ? "p50" : "p90");
             s[m * 2 + (size_t)q] = (specx_svg_series){.name = names[m * 2 + (size_t)q],
                                                       .color = specx_svg_color(m),
@@ -910,6 +917,9 @@ static cJSON *results_json(const specx_eval_results *r)
                 cJSON_AddItemToObject(o, "map50", num_or_null(run->map50));
                 cJSON_AddItemToObject(o, "map", num_or_null(run->map));
                 cJSON_AddNumberToObject(o, "frames", (double)run->n_frames);
+                if (isfinite(run->link_offset_ms)) {
+                    cJSON_AddNumberToObject(o, "link_offset_ms", run->link_offset_ms);
+                }
                 cJSON_AddNumberToObject(o, "no_result", (double)ls.no_result);
                 cJSON *q = cJSON_AddObjectToObject(o, "latency_ms");
                 cJSON_AddItemToObject(q, "p50", num_or_null(ls.p50));

@@ -67,7 +67,7 @@ static double fx(const frame *f, double x)
 
 static double fy(const frame *f, double y)
 {
-    double v = f->ylog ? log10(y) : y;
+    double v = !f->ylog ? y : y > 0 ? log10(y) : f->y0; /* nothing below the axis */
     double py = f->bottom - (v - f->y0) / (f->y1 - f->y0) * (f->bottom - f->top);
     return fmin(fmax(py, f->top), f->bottom);
 }
