@@ -403,8 +403,7 @@ static void rec_clear(run_rec *r)
 }
 
 /* Pushes copies of every frame at the camera rate; returns what was pushed. */
-static specx_status feed(eval_ctx *e, run_rec *r, specx_pipeline *p, size_t *pushed,
-                         specx_err *err)
+static specx_status feed(eval_ctx *e, run_rec *r, specx_pipeline *p, size_t *pushed, specx_err *err)
 {
     const eval_opts *o = e->o;
     specx_pacer pacer;

@@ -365,11 +365,11 @@ typedef struct specx_replay_config {
      * queue. NULL: nothing (the method on an ideal host). docs/eval.md says
      * how to measure it from a live run. */
     const specx_replay_dist *host_ms;
-    int cloud_workers;     /* server detector threads; 0 = 1 */
-    int local_queue_depth; /* frames waiting for the local model; 0 = 1 */
-    int max_in_flight;     /* cloud calls; 0 = deadline·fps + 1, at least 4 */
+    int cloud_workers;       /* server detector threads; 0 = 1 */
+    int local_queue_depth;   /* frames waiting for the local model; 0 = 1 */
+    int max_in_flight;       /* cloud calls; 0 = deadline·fps + 1, at least 4 */
     specx_dur_t link_offset; /* the link's clock at the first arrival (default 0) */
-    specx_dur_t deadline;  /* cloud deadline after arrival */
+    specx_dur_t deadline;    /* cloud deadline after arrival */
     const specx_replay_mode *mode;
     void (*output)(void *user, const specx_replay_output *o); /* once per frame, in order */
     void *output_user;

@@ -223,25 +223,25 @@ static bool accuracy_plot(FILE *f, const specx_eval_results *r, bool coco)
     double *mean = calloc(r->n_modes * nd, sizeof *mean);
     double *lo = calloc(r->n_modes * nd, sizeof *lo);
     double *hi = calloc(r->n_modes * nd, sizeof *hi);
-    specx_svg_series *s = calloc(r->n_modes, sizeof *s);
+    sx_svg_series *s = calloc(r->n_modes, sizeof *s);
     bool ok = mean && lo && hi && s;
     bool cells = r->cells != NULL, bars = !cells && r->n_repeats > 1;
     for (size_t m = 0; ok && m < r->n_modes; m++) {
         accuracy_values(r, m, coco, mean + m * nd, lo + m * nd, hi + m * nd);
-        s[m] = (specx_svg_series){.name = r->modes[m],
-                                  .color = specx_svg_color(m),
-                                  .n = nd,
-                                  .x = r->deadlines_ms,
-                                  .y = mean + m * nd,
-                                  .ylo = bars ? lo + m * nd : NULL,
-                                  .yhi = bars ? hi + m * nd : NULL,
-                                  .band_lo = cells ? lo + m * nd : NULL,
-                                  .band_hi = cells ? hi + m * nd : NULL,
-                                  .markers = true};
+        s[m] = (sx_svg_series){.name = r->modes[m],
+                               .color = sx_svg_color(m),
+                               .n = nd,
+                               .x = r->deadlines_ms,
+                               .y = mean + m * nd,
+                               .ylo = bars ? lo + m * nd : NULL,
+                               .yhi = bars ? hi + m * nd : NULL,
+                               .band_lo = cells ? lo + m * nd : NULL,
+                               .band_hi = cells ? hi + m * nd : NULL,
+                               .markers = true};
     }
     if (ok) {
         bool wide = wide_deadlines(r);
-        specx_svg_axes ax = {
+        sx_svg_axes ax = {
             .title = coco ? "mAP@[.5:.95] vs deadline" : "mAP@0.5 vs deadline",
             .xlabel = wide ? "deadline (ms, log scale)" : "deadline (ms)",
             .ylabel = coco ? "mAP@[.5:.95]" : "mAP@0.5",
@@ -251,7 +251,7 @@ static bool accuracy_plot(FILE *f, const specx_eval_results *r, bool coco)
             .ymax = NAN,
             .xlog = wide,
         };
-        specx_svg_line_plot(f, 900, 420, &ax, s, r->n_modes);
+        sx_svg_line_plot(f, 900, 420, &ax, s, r->n_modes);
     }
     free(mean);
     free(lo);
@@ -275,20 +275,20 @@ static bool gain_plot(FILE *f, const specx_eval_results *r)
     }
     char name[96];
     snprintf(name, sizeof name, "spec − best");
-    specx_svg_series s = {.name = name,
-                          .color = specx_svg_color(2),
-                          .n = nd,
-                          .x = r->deadlines_ms,
-                          .y = v,
-                          .band_lo = v + nd,
-                          .band_hi = v + 2 * nd,
-                          .markers = true};
+    sx_svg_series s = {.name = name,
+                       .color = sx_svg_color(2),
+                       .n = nd,
+                       .x = r->deadlines_ms,
+                       .y = v,
+                       .band_lo = v + nd,
+                       .band_hi = v + 2 * nd,
+                       .markers = true};
     bool wide = wide_deadlines(r);
     char title[128];
     snprintf(title, sizeof title,
              "mAP@0.5 of speculative minus the better of local and cloud (%.0f %% CI band)",
              100 * r->ci_level);
-    specx_svg_axes ax = {
+    sx_svg_axes ax = {
         .title = title,
         .xlabel = wide ? "deadline (ms, log scale)" : "deadline (ms)",
         .ylabel = "Δ mAP@0.5",
@@ -299,7 +299,7 @@ static bool gain_plot(FILE *f, const specx_eval_results *r)
         .xlog = wide,
         .zero_line = true,
     };
-    specx_svg_line_plot(f, 900, 420, &ax, &s, 1);
+    sx_svg_line_plot(f, 900, 420, &ax, &s, 1);
     free(v);
     return true;
 }
@@ -309,7 +309,7 @@ static bool latency_plot(FILE *f, const specx_eval_results *r)
 {
     size_t nd = r->n_deadlines, nm = r->n_modes;
     double *v = calloc(6 * nm * nd, sizeof *v);
-    specx_svg_series *s = calloc(2 * nm, sizeof *s);
+    sx_svg_series *s = calloc(2 * nm, sizeof *s);
     char(*names)[64] = calloc(2 * nm, sizeof *names);
     bool ok = v && s && names;
     for (size_t m = 0; ok && m < nm; m++) {
@@ -323,23 +323,24 @@ static bool latency_plot(FILE *f, const specx_eval_results *r)
                 y[2 * nd + d] = ci->hi;
             }
             /* the legend column is narrow: "cloud-unbounded p50" would be cut */
-            const char *mode = strcmp(r->modes[m], "cloud-unbounded") == 0 ? "unbounded" : r->modes[m];
+            const char *mode =
+                strcmp(r->modes[m], "cloud-unbounded") == 0 ? "unbounded" : r->modes[m];
             snprintf(names[m * 2 + (size_t)q], sizeof names[0], "%s %s", mode,
                      q == 0 ? "p50" : "p90");
-            s[m * 2 + (size_t)q] = (specx_svg_series){.name = names[m * 2 + (size_t)q],
-                                                      .color = specx_svg_color(m),
-                                                      .n = nd,
-                                                      .x = r->deadlines_ms,
-                                                      .y = y,
-                                                      .band_lo = y + nd,
-                                                      .band_hi = y + 2 * nd,
-                                                      .markers = q == 0,
-                                                      .dashed = q == 1};
+            s[m * 2 + (size_t)q] = (sx_svg_series){.name = names[m * 2 + (size_t)q],
+                                                   .color = sx_svg_color(m),
+                                                   .n = nd,
+                                                   .x = r->deadlines_ms,
+                                                   .y = y,
+                                                   .band_lo = y + nd,
+                                                   .band_hi = y + 2 * nd,
+                                                   .markers = q == 0,
+                                                   .dashed = q == 1};
         }
     }
     if (ok) {
         bool wide = wide_deadlines(r);
-        specx_svg_axes ax = {
+        sx_svg_axes ax = {
             .title = "latency from arrival to output vs deadline",
             .xlabel = wide ? "deadline (ms, log scale)" : "deadline (ms)",
             .ylabel = "latency (ms, log scale)",
@@ -350,7 +351,7 @@ static bool latency_plot(FILE *f, const specx_eval_results *r)
             .xlog = wide,
             .ylog = true,
         };
-        specx_svg_line_plot(f, 900, 460, &ax, s, 2 * nm);
+        sx_svg_line_plot(f, 900, 460, &ax, s, 2 * nm);
     }
     free(v);
     free(s);
@@ -362,7 +363,7 @@ static bool latency_cdfs(FILE *f, const specx_eval_results *r)
 {
     size_t idx[MAX_PANELS], np;
     panel_deadlines(r, idx, &np);
-    specx_svg_cdf_set *sets = calloc(r->n_modes, sizeof *sets);
+    sx_svg_cdf_set *sets = calloc(r->n_modes, sizeof *sets);
     double **pool = calloc(r->n_modes, sizeof *pool);
     bool ok = sets && pool;
     bool wide = false; /* log axis when latencies span more than a decade */
@@ -392,8 +393,8 @@ static bool latency_cdfs(FILE *f, const specx_eval_results *r)
                     }
                 }
             }
-            sets[m] = (specx_svg_cdf_set){
-                .name = r->modes[m], .color = specx_svg_color(m), .values = pool[m], .n = n};
+            sets[m] = (sx_svg_cdf_set){
+                .name = r->modes[m], .color = sx_svg_color(m), .values = pool[m], .n = n};
         }
         if (!ok) {
             break;
@@ -401,15 +402,15 @@ static bool latency_cdfs(FILE *f, const specx_eval_results *r)
         wide = isfinite(lmin) && lmax / lmin > 20.0;
         char title[96];
         snprintf(title, sizeof title, "latency CDF, deadline %g ms", r->deadlines_ms[d]);
-        specx_svg_axes ax = {.title = title,
-                             .xlabel = wide ? "latency (ms, log scale)" : "latency (ms)",
-                             .ylabel = "fraction of frames",
-                             .xmin = wide ? NAN : 0,
-                             .xmax = NAN,
-                             .ymin = 0,
-                             .ymax = 1,
-                             .xlog = wide};
-        ok = specx_svg_cdf(f, 900, 340, &ax, sets, r->n_modes);
+        sx_svg_axes ax = {.title = title,
+                          .xlabel = wide ? "latency (ms, log scale)" : "latency (ms)",
+                          .ylabel = "fraction of frames",
+                          .xmin = wide ? NAN : 0,
+                          .xmax = NAN,
+                          .ymin = 0,
+                          .ymax = 1,
+                          .xlog = wide};
+        ok = sx_svg_cdf(f, 900, 340, &ax, sets, r->n_modes);
     }
     for (size_t m = 0; pool && m < r->n_modes; m++) {
         free(pool[m]);
@@ -425,25 +426,25 @@ static bool winner_strips(FILE *f, const specx_eval_results *r)
     panel_deadlines(r, idx, &np);
     const char **names = calloc(r->n_executors + 1, sizeof *names);
     const char **colors = calloc(r->n_executors + 1, sizeof *colors);
-    specx_svg_strip *rows = calloc(r->n_modes, sizeof *rows);
+    sx_svg_strip *rows = calloc(r->n_modes, sizeof *rows);
     bool ok = names && colors && rows;
     for (size_t e = 0; ok && e < r->n_executors; e++) {
         names[e] = r->executors[e];
         /* Executors get colours after the modes' so the two never clash. */
-        colors[e] = specx_svg_color(r->n_modes + e);
+        colors[e] = sx_svg_color(r->n_modes + e);
     }
     for (size_t p = 0; ok && p < np; p++) {
         size_t d = idx[p];
         for (size_t m = 0; m < r->n_modes; m++) {
             const specx_eval_run *run = specx_eval_results_run(r, m, d, 0);
-            rows[m] = (specx_svg_strip){
+            rows[m] = (sx_svg_strip){
                 .label = r->modes[m], .n = run->winner ? run->n_frames : 0, .cat = run->winner};
         }
         char title[96];
         snprintf(title, sizeof title, "which executor won each frame, deadline %g ms (repeat 0)",
                  r->deadlines_ms[d]);
-        specx_svg_strips(f, 900, title, rows, r->n_modes, names, colors, r->n_executors,
-                         "no result", none_color);
+        sx_svg_strips(f, 900, title, rows, r->n_modes, names, colors, r->n_executors, "no result",
+                      none_color);
     }
     free(names);
     free(colors);
@@ -458,7 +459,7 @@ static bool summary_table(FILE *f, const specx_eval_results *r)
           f);
     for (size_t e = 0; e < r->n_executors; e++) {
         fputs("<th>won by ", f);
-        specx_svg_escape(f, r->executors[e]);
+        sx_svg_escape(f, r->executors[e]);
         fputs("</th>", f);
     }
     fputs("</tr>\n", f);
@@ -483,7 +484,7 @@ static bool summary_table(FILE *f, const specx_eval_results *r)
                 return false;
             }
             fputs("<tr><td>", f);
-            specx_svg_escape(f, r->modes[m]);
+            sx_svg_escape(f, r->modes[m]);
             double k = (double)r->n_repeats;
             fprintf(f,
                     "</td><td>%g</td><td>%.3f (%.3f–%.3f)</td><td>%.3f</td>"
@@ -528,7 +529,7 @@ static void ci_table(FILE *f, const specx_eval_results *r)
                "<th>latency p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>no result %%</th>");
     for (size_t e = 0; e < r->n_executors && e < SPECX_EVAL_MAX_EXECUTORS; e++) {
         fputs("<th>won by ", f);
-        specx_svg_escape(f, r->executors[e]);
+        sx_svg_escape(f, r->executors[e]);
         fputs(" %</th>", f);
     }
     fputs("</tr>\n", f);
@@ -536,7 +537,7 @@ static void ci_table(FILE *f, const specx_eval_results *r)
         for (size_t d = 0; d < r->n_deadlines; d++) {
             const specx_eval_cell *c = specx_eval_results_cell(r, m, d);
             fputs("<tr><td>", f);
-            specx_svg_escape(f, r->modes[m]);
+            sx_svg_escape(f, r->modes[m]);
             fprintf(f, "</td><td>%g</td>", r->deadlines_ms[d]);
             ci_cell(f, &c->map50, "%.3f", 1);
             ci_cell(f, &c->map, "%.3f", 1);
@@ -604,7 +605,7 @@ specx_status specx_eval_write_report(const specx_eval_results *r, const char *pa
     }
     const char *title = r->title[0] ? r->title : "specx evaluation";
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>", f);
-    specx_svg_escape(f, title);
+    sx_svg_escape(f, title);
     fputs("</title>\n<style>\n"
           "body{font-family:sans-serif;margin:24px;max-width:960px;color:#222}\n"
           "h1{font-size:22px} h2{font-size:17px;margin-top:28px}\n"
@@ -615,11 +616,11 @@ specx_status specx_eval_write_report(const specx_eval_results *r, const char *pa
           ".notes{white-space:pre-wrap;color:#555}\n"
           "</style></head><body>\n<h1>",
           f);
-    specx_svg_escape(f, title);
+    sx_svg_escape(f, title);
     fputs("</h1>\n", f);
     if (r->notes[0]) {
         fputs("<p class=\"notes\">", f);
-        specx_svg_escape(f, r->notes);
+        sx_svg_escape(f, r->notes);
         fputs("</p>\n", f);
     }
     if (r->cells) {
