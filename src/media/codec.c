@@ -104,8 +104,33 @@ static void cmyk_to_rgb(const uint8_t *cmyk, specx_image *img)
     }
 }
 
-static specx_status jpeg_decode(const uint8_t *data, size_t len, size_t max_pixels,
-                                specx_image *out, specx_err *err)
+/* The DCT scale a fit decode uses: the smallest of 1/8, 1/4 and 1/2 whose
+ * image still covers what a letterbox into fit_w x fit_h keeps of it, else
+ * 1. Only these four: libjpeg-turbo computes them with its reduced IDCTs
+ * (1/2 costs fewer instructions than the full decode), while other n/8
+ * scales go through generic C IDCTs (3/8 of a 1280x720 q90 frame costs
+ * about as much as decoding it whole). docs/media.md has the figures. */
+static int jpeg_fit_scale(int w, int h, int fit_w, int fit_h)
+{
+    if (fit_w < 1 || fit_h < 1) {
+        return 8;
+    }
+    int need_w, need_h;
+    specx_image_fit_size(w, h, fit_w, fit_h, &need_w, &need_h);
+    for (int num = 1; num < 8; num *= 2) {
+        tjscalingfactor sf = {num, 8};
+        if (TJSCALED(w, sf) >= need_w && TJSCALED(h, sf) >= need_h) {
+            return num;
+        }
+    }
+    return 8;
+}
+
+/* Decodes at the fit scale (full size without a fit); full_w, full_h
+ * get the header's size. */
+static specx_status jpeg_decode(const uint8_t *data, size_t len, size_t max_pixels, int fit_w,
+                                int fit_h, specx_image *out, int *full_w, int *full_h,
+                                specx_err *err)
 {
     if (len > ULONG_MAX) {
         return specx_err_set(err, SPECX_ETOOBIG, "JPEG of %zu bytes is too large", len);
@@ -133,23 +158,25 @@ static specx_status jpeg_decode(const uint8_t *data, size_t len, size_t max_pixe
     if (st != SPECX_OK) {
         goto done;
     }
-    st = specx_image_alloc(&img, w, h);
+    tjscalingfactor sf = {jpeg_fit_scale(w, h, fit_w, fit_h), 8};
+    int sw = TJSCALED(w, sf), sh = TJSCALED(h, sf);
+    st = specx_image_alloc(&img, sw, sh);
     if (st != SPECX_OK) {
-        st = specx_err_set(err, st, "cannot allocate a %dx%d image", w, h);
+        st = specx_err_set(err, st, "cannot allocate a %dx%d image", sw, sh);
         goto done;
     }
     int is_cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
     int rc;
     if (is_cmyk) {
-        cmyk = malloc((size_t)w * (size_t)h * 4);
+        cmyk = malloc((size_t)sw * (size_t)sh * 4);
         if (cmyk == NULL) {
-            st = specx_err_set(err, SPECX_ENOMEM, "cannot allocate a %dx%d CMYK buffer", w, h);
+            st = specx_err_set(err, SPECX_ENOMEM, "cannot allocate a %dx%d CMYK buffer", sw, sh);
             goto done;
         }
-        rc = tjDecompress2(tj, data, (unsigned long)len, cmyk, w, w * 4, h, TJPF_CMYK,
+        rc = tjDecompress2(tj, data, (unsigned long)len, cmyk, sw, sw * 4, sh, TJPF_CMYK,
                            TJFLAG_STOPONWARNING);
     } else {
-        rc = tjDecompress2(tj, data, (unsigned long)len, img.data, w, img.stride, h, TJPF_RGB,
+        rc = tjDecompress2(tj, data, (unsigned long)len, img.data, sw, img.stride, sh, TJPF_RGB,
                            TJFLAG_STOPONWARNING);
     }
     /* With STOPONWARNING a warning also returns -1 (code TJERR_WARNING);
@@ -163,6 +190,8 @@ static specx_status jpeg_decode(const uint8_t *data, size_t len, size_t max_pixe
     }
     *out = img;
     img.data = NULL;
+    *full_w = w;
+    *full_h = h;
     st = SPECX_OK;
 done:
     free(cmyk);
@@ -464,10 +493,132 @@ specx_status specx_png_encode(const specx_image *img, uint8_t **out, size_t *out
     return SPECX_OK;
 }
 
+/* ---- scaling --------------------------------------------------------------- */
+
+void specx_image_fit_size(int width, int height, int fit_width, int fit_height, int *out_width,
+                          int *out_height)
+{
+    int w = 0, h = 0;
+    if (width >= 1 && height >= 1 && fit_width >= 1 && fit_height >= 1) {
+        /* The detectors' (darknet's) letterbox: the ratio compared in float,
+         * the other side by integer division. */
+        if ((float)fit_width / (float)width < (float)fit_height / (float)height) {
+            w = fit_width;
+            h = (int)(((long long)height * fit_width) / width);
+        } else {
+            h = fit_height;
+            w = (int)(((long long)width * fit_height) / height);
+        }
+        w = w < 1 ? 1 : w;
+        h = h < 1 ? 1 : h;
+    }
+    *out_width = w;
+    *out_height = h;
+}
+
+/* Source positions of one axis: output i samples src at i * scale, scale =
+ * (n_src - 1) / (n_dst - 1) in float (corners aligned, as the letterbox). */
+static void resize_axis(int n_src, int n_dst, int *idx, float *frac)
+{
+    float scale = n_dst > 1 ? (float)(n_src - 1) / (float)(n_dst - 1) : 0.0f;
+    for (int i = 0; i < n_dst; i++) {
+        float s = (float)i * scale;
+        int k = (int)s;
+        if (k >= n_src - 1) {
+            idx[i] = n_src - 1;
+            frac[i] = 0.0f;
+        } else {
+            idx[i] = k;
+            frac[i] = s - (float)k;
+        }
+    }
+}
+
+/* Horizontal pass of one source row into dst_w x 3 floats. */
+static void resize_row(const uint8_t *row, int src_w, int dst_w, const int *ix, const float *fx,
+                       float *dst)
+{
+    for (int c = 0; c < dst_w; c++) {
+        const uint8_t *p = row + (size_t)ix[c] * 3;
+        const uint8_t *q = ix[c] + 1 < src_w ? p + 3 : p;
+        float f = fx[c], e = 1.0f - f;
+        dst[c * 3 + 0] = e * p[0] + f * q[0];
+        dst[c * 3 + 1] = e * p[1] + f * q[1];
+        dst[c * 3 + 2] = e * p[2] + f * q[2];
+    }
+}
+
+static uint8_t to_byte(float v)
+{
+    return (uint8_t)(v <= 0.0f ? 0 : v >= 255.0f ? 255 : (int)(v + 0.5f));
+}
+
+specx_status specx_image_resize(const specx_image *src, int width, int height, specx_image *out,
+                                specx_err *err)
+{
+    if (src == NULL || src->data == NULL || src->width < 1 || src->height < 1 ||
+        src->stride < 3 * src->width || out == NULL) {
+        return specx_err_set(err, SPECX_EINVAL, "image resize: invalid image or output");
+    }
+    if (width < 1 || height < 1 || width > IMAGE_MAX_SIDE || height > IMAGE_MAX_SIDE) {
+        return specx_err_set(err, SPECX_EINVAL, "image resize: bad size %dx%d", width, height);
+    }
+    specx_image img = {0};
+    int *ix = malloc(sizeof *ix * (size_t)width);
+    int *iy = malloc(sizeof *iy * (size_t)height);
+    float *fx = malloc(sizeof *fx * (size_t)width);
+    float *fy = malloc(sizeof *fy * (size_t)height);
+    float *rows = malloc(sizeof *rows * (size_t)width * 6); /* two resized source rows */
+    specx_status st = SPECX_ENOMEM;
+    if (ix != NULL && iy != NULL && fx != NULL && fy != NULL && rows != NULL) {
+        st = specx_image_alloc(&img, width, height);
+    }
+    if (st != SPECX_OK) {
+        st = specx_err_set(err, st, "image resize: cannot allocate a %dx%d image", width, height);
+        goto done;
+    }
+    resize_axis(src->width, width, ix, fx);
+    resize_axis(src->height, height, iy, fy);
+    float *r[2] = {rows, rows + (size_t)width * 3};
+    int have[2] = {-1, -1}; /* the source row each of r[] holds */
+    for (int y = 0; y < height; y++) {
+        int want[2] = {iy[y], iy[y] + 1 < src->height ? iy[y] + 1 : iy[y]};
+        /* Output rows move down the source monotonically: a row is resized
+         * once, into the slot the previous output row no longer needs. */
+        for (int t = 0; t < 2; t++) {
+            if (have[0] != want[t] && have[1] != want[t]) {
+                int slot = have[0] == want[1 - t] ? 1 : 0;
+                resize_row(src->data + (size_t)want[t] * (size_t)src->stride, src->width, width, ix,
+                           fx, r[slot]);
+                have[slot] = want[t];
+            }
+        }
+        const float *a = r[have[0] == want[0] ? 0 : 1], *b = r[have[0] == want[1] ? 0 : 1];
+        float f = fy[y], e = 1.0f - f;
+        uint8_t *d = img.data + (size_t)y * (size_t)img.stride;
+        for (int i = 0; i < width * 3; i++) {
+            d[i] = to_byte(e * a[i] + f * b[i]);
+        }
+    }
+    *out = img;
+    img.data = NULL;
+    st = SPECX_OK;
+done:
+    specx_image_clear(&img);
+    free(ix);
+    free(iy);
+    free(fx);
+    free(fy);
+    free(rows);
+    return st;
+}
+
 /* ---- dispatch and files -------------------------------------------------- */
 
-specx_status specx_image_decode(const uint8_t *data, size_t len, size_t max_pixels,
-                                specx_image *out, specx_err *err)
+/* Both decoders behind the format sniff; fit 0 x 0 decodes at full size. */
+static specx_status decode_any(const uint8_t *data, size_t len, size_t max_pixels, int fit_w,
+                               int fit_h, specx_image *out, int *full_w, int *full_h,
+                               specx_err *err)
 {
     if (out == NULL || (data == NULL && len > 0)) {
         return specx_err_set(err, SPECX_EINVAL, "image decode: NULL argument");
@@ -475,11 +626,17 @@ specx_status specx_image_decode(const uint8_t *data, size_t len, size_t max_pixe
     if (len == 0) {
         return specx_err_set(err, SPECX_EFORMAT, "empty image data (0 bytes)");
     }
+    specx_status st;
     switch (specx_image_sniff(data, len)) {
     case SPECX_FORMAT_JPEG:
-        return jpeg_decode(data, len, max_pixels, out, err);
+        return jpeg_decode(data, len, max_pixels, fit_w, fit_h, out, full_w, full_h, err);
     case SPECX_FORMAT_PNG:
-        return png_decode(data, len, max_pixels, out, err);
+        st = png_decode(data, len, max_pixels, out, err);
+        if (st == SPECX_OK) {
+            *full_w = out->width;
+            *full_h = out->height;
+        }
+        return st;
     default:
         break;
     }
@@ -493,6 +650,31 @@ specx_status specx_image_decode(const uint8_t *data, size_t len, size_t max_pixe
                          "or PNG)",
                          data[0], len > 1 ? data[1] : 0, len > 2 ? data[2] : 0,
                          len > 3 ? data[3] : 0);
+}
+
+specx_status specx_image_decode(const uint8_t *data, size_t len, size_t max_pixels,
+                                specx_image *out, specx_err *err)
+{
+    int w, h;
+    return decode_any(data, len, max_pixels, 0, 0, out, &w, &h, err);
+}
+
+specx_status specx_image_decode_fit(const uint8_t *data, size_t len, size_t max_pixels,
+                                    int fit_width, int fit_height, specx_image *out,
+                                    int *full_width, int *full_height, specx_err *err)
+{
+    int w = 0, h = 0;
+    specx_status st = decode_any(data, len, max_pixels, fit_width > 0 ? fit_width : 0,
+                                 fit_height > 0 ? fit_height : 0, out, &w, &h, err);
+    if (st == SPECX_OK) {
+        if (full_width != NULL) {
+            *full_width = w;
+        }
+        if (full_height != NULL) {
+            *full_height = h;
+        }
+    }
+    return st;
 }
 
 specx_status specx_image_load(const char *path, specx_image *out, specx_err *err)
