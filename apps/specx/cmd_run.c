@@ -139,6 +139,14 @@ static cJSON *summary_json(const specx_pipeline_run_config *cfg, specx_pipeline 
         cJSON_AddNumberToObject(l, "timed_out", (double)ls.timed_out);
         cJSON_AddNumberToObject(l, "failed", (double)ls.failed);
     }
+    specx_pipeline_uplink_counts u;
+    cJSON *up = c->n_exec > 0 ? cJSON_AddObjectToObject(j, "uplink") : NULL;
+    for (size_t i = 0; up != NULL && specx_pipeline_uplink_stats(p, i, &u); i++) {
+        cJSON *e = cJSON_AddObjectToObject(up, specx_pipeline_executor_name(p, i));
+        cJSON_AddNumberToObject(e, "frames", (double)u.frames_sent);
+        cJSON_AddNumberToObject(e, "scaled", (double)u.frames_scaled);
+        cJSON_AddNumberToObject(e, "bytes", (double)u.bytes_sent);
+    }
     cJSON *op = specx_stats_to_cjson(s);
     if (op != NULL) {
         cJSON_AddItemToObject(j, "operator", op);
@@ -178,6 +186,28 @@ static void print_counts(specx_pipeline *p, const specx_pipeline_run_counts *c, 
     fprintf(f, "%s\n", c->no_result > 0 ? ")" : "");
 }
 
+/* What went to the servers: frames, how many scaled to the server's model,
+ * bytes per frame; the JPEGs made for them and the time each took. */
+static void print_uplink(specx_pipeline *p, FILE *f)
+{
+    specx_pipeline_uplink_counts u;
+    for (size_t i = 0; specx_pipeline_uplink_stats(p, i, &u); i++) {
+        fprintf(f, "uplink to %s: %llu frames, %llu scaled to its model, %.1f KB/frame\n",
+                specx_pipeline_executor_name(p, i), (unsigned long long)u.frames_sent,
+                (unsigned long long)u.frames_scaled,
+                u.frames_sent > 0 ? (double)u.bytes_sent / (double)u.frames_sent / 1024.0 : 0.0);
+    }
+    specx_pipeline_encoder_counts e;
+    if (specx_pipeline_encoder_stats(p, &e) && e.encodes > 0) {
+        fprintf(f,
+                "frames encoded for the servers: %llu (%llu not needed any more), %.2f ms p50, "
+                "%.2f ms p99 each\n",
+                (unsigned long long)e.encodes, (unsigned long long)e.skipped,
+                specx_dur_ms(specx_hist_quantile(&e.encode_ns, 0.5)),
+                specx_dur_ms(specx_hist_quantile(&e.encode_ns, 0.99)));
+    }
+}
+
 static void print_summary(const specx_pipeline_run_config *cfg, const specx_run_report *rep,
                           specx_pipeline_run *run, FILE *f)
 {
@@ -205,6 +235,7 @@ static void print_summary(const specx_pipeline_run_config *cfg, const specx_run_
                 "frame), %llu cancelled, %llu expired\n",
                 ls.started, ls.completed, ls.dropped, ls.cancelled, ls.timed_out);
     }
+    print_uplink(p, f);
     if (cfg->annotate != NULL) {
         fprintf(f, "annotated output: %s (encoder queue peak %zu of %zu frames)\n", cfg->annotate,
                 c->annotate_queue_peak, c->annotate_queue_max);
