@@ -540,22 +540,6 @@ static void resize_axis(int n_src, int n_dst, int *idx, int *frac)
     }
 }
 
-/* Horizontal pass of one source row into dst_w RGB pixels, kept as values
- * x 256 (8 more bits for the vertical pass): p + (q - p) * w, one multiply
- * per channel. */
-static void sample_row(const uint8_t *row, int dst_w, const int *ix, const int *fx, uint16_t *out)
-{
-    for (int c = 0; c < dst_w; c++) {
-        const uint8_t *p = row + (size_t)ix[c] * 3;
-        int32_t w = fx[c];
-        const uint8_t *q = w != 0 ? p + 3 : p; /* no neighbour read at the edge */
-        for (int k = 0; k < 3; k++) {
-            int32_t v = (p[k] << WBITS) + (q[k] - p[k]) * w;
-            out[c * 3 + k] = (uint16_t)((v + (1 << (WBITS - 9))) >> (WBITS - 8));
-        }
-    }
-}
-
 /* The vertical pass, a plain loop the compiler vectorises: built for AVX-512,
  * AVX2 and baseline x86-64 where GCC supports it (xnn_kernels.c does the
  * same). */
@@ -566,13 +550,28 @@ static void sample_row(const uint8_t *row, int dst_w, const int *ix, const int *
 #define SX_VECTOR_CLONES
 #endif
 
-/* Vertical pass: two sampled rows blended and rounded to 8 bits. */
-SX_VECTOR_CLONES static void blend_rows(const uint16_t *a, const uint16_t *b, int wb, size_t n,
-                                        uint8_t *out)
+/* Vertical pass first (bilinear is separable): two source rows blended into
+ * one of n values x 256 (8 more bits kept for the horizontal pass). */
+SX_VECTOR_CLONES static void blend_rows(const uint8_t *a, const uint8_t *b, int wb, size_t n,
+                                        uint16_t *out)
 {
     uint32_t wa = (uint32_t)(WONE - wb), w = (uint32_t)wb;
     for (size_t i = 0; i < n; i++) {
-        out[i] = (uint8_t)((a[i] * wa + b[i] * w + (1u << (WBITS + 7))) >> (WBITS + 8));
+        out[i] = (uint16_t)((a[i] * wa + b[i] * w + (1u << (WBITS - 9))) >> (WBITS - 8));
+    }
+}
+
+/* Horizontal pass of a blended row into dst_w RGB pixels, rounded to 8 bits. */
+static void sample_row(const uint16_t *row, int dst_w, const int *ix, const int *fx, uint8_t *dst)
+{
+    const uint32_t half = 1u << (WBITS + 7);
+    for (int c = 0; c < dst_w; c++) {
+        const uint16_t *p = row + (size_t)ix[c] * 3;
+        uint32_t w = (uint32_t)fx[c], e = (uint32_t)(WONE - fx[c]);
+        const uint16_t *q = w != 0 ? p + 3 : p; /* no neighbour read at the edge */
+        dst[c * 3 + 0] = (uint8_t)((p[0] * e + q[0] * w + half) >> (WBITS + 8));
+        dst[c * 3 + 1] = (uint8_t)((p[1] * e + q[1] * w + half) >> (WBITS + 8));
+        dst[c * 3 + 2] = (uint8_t)((p[2] * e + q[2] * w + half) >> (WBITS + 8));
     }
 }
 
@@ -591,9 +590,9 @@ specx_status specx_image_resize(const specx_image *src, int width, int height, s
     int *fx = malloc(sizeof *fx * (size_t)width);
     int *iy = malloc(sizeof *iy * (size_t)height);
     int *fy = malloc(sizeof *fy * (size_t)height);
-    uint16_t *rows = malloc(sizeof *rows * (size_t)width * 6); /* two sampled rows */
+    uint16_t *row = malloc(sizeof *row * (size_t)src->width * 3);
     specx_status st = SPECX_ENOMEM;
-    if (ix != NULL && fx != NULL && iy != NULL && fy != NULL && rows != NULL) {
+    if (ix != NULL && fx != NULL && iy != NULL && fy != NULL && row != NULL) {
         st = specx_image_alloc(&img, width, height);
     }
     if (st != SPECX_OK) {
@@ -602,22 +601,15 @@ specx_status specx_image_resize(const specx_image *src, int width, int height, s
     }
     resize_axis(src->width, width, ix, fx);
     resize_axis(src->height, height, iy, fy);
-    uint16_t *r[2] = {rows, rows + (size_t)width * 3};
-    int have[2] = {-1, -1}; /* the source row each of r[] holds */
+    /* Each output row blends its two source rows whole (vectorised), then
+     * samples that row once: cheaper than sampling two rows per output row
+     * when shrinking, and exact where a weight is 0 (an image at its own
+     * size comes back unchanged). */
     for (int y = 0; y < height; y++) {
-        int want[2] = {iy[y], fy[y] != 0 ? iy[y] + 1 : iy[y]};
-        /* Output rows move down the source: a source row is sampled once,
-         * into the slot the previous output row no longer needs. */
-        for (int t = 0; t < 2; t++) {
-            if (have[0] != want[t] && have[1] != want[t]) {
-                int slot = have[0] == want[1 - t] ? 1 : 0;
-                sample_row(src->data + (size_t)want[t] * (size_t)src->stride, width, ix, fx,
-                           r[slot]);
-                have[slot] = want[t];
-            }
-        }
-        blend_rows(r[have[0] == want[0] ? 0 : 1], r[have[0] == want[1] ? 0 : 1], fy[y],
-                   (size_t)width * 3, img.data + (size_t)y * (size_t)img.stride);
+        const uint8_t *a = src->data + (size_t)iy[y] * (size_t)src->stride;
+        const uint8_t *b = fy[y] != 0 ? a + src->stride : a;
+        blend_rows(a, b, fy[y], (size_t)src->width * 3, row);
+        sample_row(row, width, ix, fx, img.data + (size_t)y * (size_t)img.stride);
     }
     *out = img;
     img.data = NULL;
@@ -628,7 +620,7 @@ done:
     free(fx);
     free(iy);
     free(fy);
-    free(rows);
+    free(row);
     return st;
 }
 
