@@ -58,9 +58,20 @@ void specx_image_fit_size(int width, int height, int fit_width, int fit_height, 
 specx_status specx_image_resize(const specx_image *src, int width, int height, specx_image *out,
                                 specx_err *err);
 
-/* quality 1..100 */
+/* quality 1..100; chroma at half resolution both ways (4:2:0) below 95,
+ * full (4:4:4) from 95. */
 specx_status specx_jpeg_encode(const specx_image *img, int quality, uint8_t **out, size_t *out_len,
                                specx_err *err);
+
+typedef enum specx_jpeg_chroma {
+    SPECX_CHROMA_AUTO = 0, /* as specx_jpeg_encode */
+    SPECX_CHROMA_420,      /* halved both ways */
+    SPECX_CHROMA_444,      /* full resolution */
+} specx_jpeg_chroma;
+
+/* specx_jpeg_encode with the chroma resolution chosen. */
+specx_status specx_jpeg_encode_chroma(const specx_image *img, int quality, specx_jpeg_chroma chroma,
+                                      uint8_t **out, size_t *out_len, specx_err *err);
 specx_status specx_png_encode(const specx_image *img, uint8_t **out, size_t *out_len,
                               specx_err *err);
 

@@ -200,8 +200,8 @@ done:
     return st;
 }
 
-specx_status specx_jpeg_encode(const specx_image *img, int quality, uint8_t **out, size_t *out_len,
-                               specx_err *err)
+specx_status specx_jpeg_encode_chroma(const specx_image *img, int quality, specx_jpeg_chroma chroma,
+                                      uint8_t **out, size_t *out_len, specx_err *err)
 {
     if (img == NULL || img->data == NULL || img->width < 1 || img->height < 1 ||
         img->stride < 3 * img->width || out == NULL || out_len == NULL) {
@@ -213,7 +213,10 @@ specx_status specx_jpeg_encode(const specx_image *img, int quality, uint8_t **ou
     }
     /* Chroma subsampling costs little visible quality at normal settings and
      * halves the size; near-lossless requests keep full chroma. */
-    int subsamp = quality >= 95 ? TJSAMP_444 : TJSAMP_420;
+    int subsamp = chroma == SPECX_CHROMA_444   ? TJSAMP_444
+                  : chroma == SPECX_CHROMA_420 ? TJSAMP_420
+                  : quality >= 95              ? TJSAMP_444
+                                               : TJSAMP_420;
     unsigned long cap = tjBufSize(img->width, img->height, subsamp);
     if (cap == (unsigned long)-1) {
         return specx_err_set(err, SPECX_EINVAL, "jpeg encode: bad size %dx%d", img->width,
@@ -249,6 +252,12 @@ specx_status specx_jpeg_encode(const specx_image *img, int quality, uint8_t **ou
     *out = buf;
     *out_len = size;
     return SPECX_OK;
+}
+
+specx_status specx_jpeg_encode(const specx_image *img, int quality, uint8_t **out, size_t *out_len,
+                               specx_err *err)
+{
+    return specx_jpeg_encode_chroma(img, quality, SPECX_CHROMA_AUTO, out, out_len, err);
 }
 
 /* ---- PNG ----------------------------------------------------------------- */

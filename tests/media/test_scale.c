@@ -327,6 +327,42 @@ static void test_decode_fit_png_limits_errors(void **state)
     specx_image_clear(&scene);
 }
 
+/* Full chroma costs bytes and keeps colour detail; AUTO is specx_jpeg_encode. */
+static void test_jpeg_chroma(void **state)
+{
+    (void)state;
+    specx_err err = {{0}};
+    specx_image img, back;
+    make_noise(&img, 64, 48, 3); /* colour changes every pixel */
+    uint8_t *a, *b, *c, *d;
+    size_t la, lb, lc, ld;
+    assert_int_equal(specx_jpeg_encode_chroma(&img, 90, SPECX_CHROMA_420, &a, &la, &err), SPECX_OK);
+    assert_int_equal(specx_jpeg_encode_chroma(&img, 90, SPECX_CHROMA_444, &b, &lb, &err), SPECX_OK);
+    assert_int_equal(specx_jpeg_encode_chroma(&img, 90, SPECX_CHROMA_AUTO, &c, &lc, &err),
+                     SPECX_OK);
+    assert_int_equal(specx_jpeg_encode(&img, 90, &d, &ld, &err), SPECX_OK);
+    assert_true(lb > la);
+    assert_int_equal(lc, ld);
+    assert_memory_equal(c, d, lc);
+    assert_int_equal(lc, la); /* 4:2:0 below quality 95 */
+    double p420, p444;
+    assert_int_equal(specx_image_decode(a, la, 0, &back, &err), SPECX_OK);
+    p420 = psnr(&img, &back);
+    specx_image_clear(&back);
+    assert_int_equal(specx_image_decode(b, lb, 0, &back, &err), SPECX_OK);
+    p444 = psnr(&img, &back);
+    specx_image_clear(&back);
+    printf("q90 4:2:0 %zu B %.1f dB, 4:4:4 %zu B %.1f dB\n", la, p420, lb, p444);
+    assert_true(p444 > p420 + 1.0);
+    assert_int_equal(specx_jpeg_encode_chroma(&img, 0, SPECX_CHROMA_444, &a, &la, &err),
+                     SPECX_EINVAL);
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+    specx_image_clear(&img);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -337,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_decode_fit_scales),
         cmocka_unit_test(test_decode_fit_content),
         cmocka_unit_test(test_decode_fit_png_limits_errors),
+        cmocka_unit_test(test_jpeg_chroma),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
