@@ -467,7 +467,9 @@ static specx_status up_encode(int path, const specx_image *frame, int fit_w, int
         src = &small;
     }
     if (st == SPECX_OK) {
-        st = specx_jpeg_encode(src, quality, jpg, len, err);
+        /* as the pipeline: full chroma for a scaled frame */
+        st = specx_jpeg_encode_chroma(
+            src, quality, path == UP_FIT ? SPECX_CHROMA_444 : SPECX_CHROMA_AUTO, jpg, len, err);
     }
     specx_hist_record(&s->t[T_ENCODE], specx_time_mono() - t0);
     s->sent_w = src->width;

@@ -150,7 +150,10 @@ static specx_status encode(const sx_uplink *u, sx_uplink_frame *f, int w, int h,
     }
     pthread_mutex_unlock(&f->pix);
     if (st == SPECX_OK && !whole) {
-        st = specx_jpeg_encode(&small, u->quality, &buf, &len, &err);
+        /* Full chroma: the letterbox samples a whole frame's 4:2:0 chroma
+         * at about the model's resolution, so halving it at that size would
+         * give the network less colour detail than it had (+18 % bytes). */
+        st = specx_jpeg_encode_chroma(&small, u->quality, SPECX_CHROMA_444, &buf, &len, &err);
     }
     specx_image_clear(&small);
     if (st == SPECX_OK && specx_encoded_frame_take(buf, len, out) != SPECX_OK) {

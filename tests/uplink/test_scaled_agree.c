@@ -3,7 +3,8 @@
  * six Udacity highway frames) taken as camera frames: the old path (the
  * whole frame as JPEG q90, decoded whole), an old client's whole frame
  * decoded by the server at a DCT scale, and the frame scaled to the model's
- * letterbox on the vehicle (JPEG q90), boxes mapped back to the picture.
+ * letterbox on the vehicle (JPEG q90, full chroma, as the pipeline sends
+ * it), boxes mapped back to the picture.
  * Prints each path's worst score and box-edge difference against the
  * picture's own detections and against the old path; asserts that boxes are
  * in the picture and that confident detections (score >= 0.5) are kept, give
@@ -126,7 +127,8 @@ static void run_paths(specx_detector *det, const specx_image *pic, specx_detecti
     assert_int_equal(h, pic->height);
     specx_image_fit_size(w, h, info->input_width, info->input_height, &fw, &fh);
     assert_int_equal(specx_image_resize(pic, fw, fh, &fit, &err), SPECX_OK);
-    assert_int_equal(specx_jpeg_encode(&fit, 90, &sj, &sl, &err), SPECX_OK);
+    assert_int_equal(specx_jpeg_encode_chroma(&fit, 90, SPECX_CHROMA_444, &sj, &sl, &err),
+                     SPECX_OK);
     assert_int_equal(specx_image_decode(sj, sl, 0, &small, &err), SPECX_OK);
     detect(det, &old, w, h, &out[P_OLD]);
     detect(det, &scaled, w, h, &out[P_SERVER]);
