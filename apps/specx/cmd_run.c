@@ -397,6 +397,8 @@ int specx_cmd_run(int argc, char **argv)
          .help = "the summary as JSON"},
         {"jpeg-quality", 0, SPECX_CLI_INT, &pc->jpeg_quality, 1, 100, .meta = "Q",
          .help = "JPEG quality of frames sent to servers (default 90)"},
+        {"full-frames", 0, SPECX_CLI_FLAG, &pc->full_frames,
+         .help = "send servers whole frames, not scaled to their model\n(for comparisons)"},
         {"local-queue", 0, SPECX_CLI_INT, &pc->local_queue_depth, 1, 1000, .meta = "N",
          .help = "frames waiting for the local model, drop-oldest (default 1)"},
         {"max-in-flight", 0, SPECX_CLI_INT, &pc->remote_max_in_flight, 1, 100000, .meta = "N",
