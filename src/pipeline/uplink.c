@@ -18,7 +18,15 @@
  *    queued job. An encoding lives as long as its frame.
  *  - A job whose callers were all cancelled (or that is popped after the
  *    frame was retired) is skipped; a later call for that size queues it
- *    again. */
+ *    again.
+ *  - Learning a server's size: only a reply with detections tells it, and a
+ *    unary call cut at its deadline gets none; with a deadline shorter than
+ *    the server's time every call would be cut, the size never learnt, and
+ *    every frame sent whole. So while a server's size is unknown, one call
+ *    at a time is a probe: it goes out with a wire deadline of at least
+ *    PROBE_WIRE_S, and when the operator cancels it, its operator call
+ *    completes at once (ECANCELED) but the gRPC call is left to finish
+ *    ("detached"); its reply teaches the client the size and is dropped. */
 #include "pipeline/uplink.h"
 
 #include <pthread.h>
@@ -29,6 +37,8 @@
 
 #include "specx/codec.h"
 #include "specx/detection.h"
+
+#define PROBE_WIRE_S 10 /* a probe's wire deadline is at least this far away */
 
 typedef enum { E_QUEUED, E_RUNNING, E_DONE, E_FAILED, E_SKIPPED } enc_state;
 typedef enum { C_WAITING, C_STARTING, C_STARTED, C_DONE } call_state;
@@ -77,13 +87,17 @@ struct sx_uplink {
 typedef struct uexec {
     sx_uplink *u;
     specx_rpc_client *client;
+    atomic_bool probing; /* a probe call is out (see the design notes) */
     atomic_uint_fast64_t frames, scaled, bytes;
 } uexec;
 
 struct ucall {
     specx_call *call;
     uexec *x;
-    specx_time_t deadline;
+    specx_time_t deadline;      /* the operator's */
+    specx_time_t wire_deadline; /* the gRPC call's: later for a probe */
+    bool probe;
+    bool detached; /* under u->mu: a probe whose operator call is over */
     int sent_w, sent_h, frame_w, frame_h;
     call_state state;   /* under u->mu */
     specx_rpc_call *rc; /* C_STARTED */
@@ -179,6 +193,9 @@ static void ucall_unref(ucall *c)
 static void finish(ucall *c, specx_status st, const char *msg)
 {
     sx_uplink *u = c->x->u;
+    if (c->probe) {
+        atomic_store(&c->x->probing, false); /* it never went out */
+    }
     pthread_mutex_lock(&u->mu);
     c->state = C_DONE;
     pthread_cond_broadcast(&u->left_cv);
@@ -196,11 +213,19 @@ static void rpc_done(void *user, specx_status st, specx_detections *result, cons
         specx_detections_rescale(result, c->sent_w, c->sent_h, c->frame_w, c->frame_h);
     }
     pthread_mutex_lock(&u->mu);
+    bool detached = c->detached;
     c->state = C_DONE;
     c->rc = NULL;
     pthread_cond_broadcast(&u->left_cv);
     pthread_mutex_unlock(&u->mu);
-    specx_call_complete(c->call, st, result, msg);
+    if (c->probe) {
+        atomic_store(&c->x->probing, false); /* the client has its answer, if any */
+    }
+    if (detached) {
+        specx_detections_destroy(result); /* its operator call is long over */
+    } else {
+        specx_call_complete(c->call, st, result, msg);
+    }
     ucall_unref(c);
 }
 
@@ -219,7 +244,7 @@ static specx_status start_rpc(ucall *c, specx_encoded_frame *jpeg)
     atomic_fetch_add(&x->bytes, size);
     atomic_fetch_add(&x->scaled, scaled);
     specx_rpc_call *rc = NULL;
-    specx_status st = specx_rpc_call_start(x->client, jpeg, c->deadline, rpc_done, c, &rc);
+    specx_status st = specx_rpc_call_start(x->client, jpeg, c->wire_deadline, rpc_done, c, &rc);
     if (st != SPECX_OK) {
         atomic_fetch_sub(&x->frames, 1);
         atomic_fetch_sub(&x->bytes, size);
@@ -410,20 +435,25 @@ void sx_uplink_work_get(sx_uplink *u, sx_uplink_work *out)
 /* ---- the executor ---------------------------------------------------------- */
 
 /* The size this server gets f at: its model's letterbox, or the whole
- * frame (size unknown, or a model larger than the frame). */
-static void target_size(const uexec *x, const sx_uplink_frame *f, int *w, int *h)
+ * frame (size unknown, or a model larger than the frame). Returns false
+ * when the size is unknown. */
+static bool target_size(const uexec *x, const sx_uplink_frame *f, int *w, int *h)
 {
     int mw, mh, fw, fh;
     *w = f->width;
     *h = f->height;
-    if (x->u->full_frames || !specx_rpc_client_model_input(x->client, &mw, &mh)) {
-        return;
+    if (x->u->full_frames) {
+        return true;
+    }
+    if (!specx_rpc_client_model_input(x->client, &mw, &mh)) {
+        return false;
     }
     specx_image_fit_size(f->width, f->height, mw, mh, &fw, &fh);
     if (fw <= f->width && fh <= f->height) {
         *w = fw;
         *h = fh;
     }
+    return true;
 }
 
 /* u->mu held: f's encoding at w x h, created and queued if needed. */
@@ -462,10 +492,18 @@ static specx_status x_start(void *ctx, specx_call *call, void *request, specx_ti
     if (c == NULL) {
         return SPECX_ENOMEM;
     }
-    *c = (ucall){
-        .call = call, .x = x, .deadline = deadline, .frame_w = f->width, .frame_h = f->height};
+    *c = (ucall){.call = call,
+                 .x = x,
+                 .deadline = deadline,
+                 .wire_deadline = deadline,
+                 .frame_w = f->width,
+                 .frame_h = f->height};
     atomic_init(&c->refs, 1);
-    target_size(x, f, &c->sent_w, &c->sent_h);
+    if (!target_size(x, f, &c->sent_w, &c->sent_h) && !atomic_exchange(&x->probing, true)) {
+        c->probe = true;
+        specx_time_t later = specx_time_add(specx_time_now(), SPECX_SEC(PROBE_WIRE_S));
+        c->wire_deadline = deadline > later ? deadline : later;
+    }
     specx_call_set_data(call, c);
     pthread_mutex_lock(&u->mu);
     enc *e = enc_get(u, f, c->sent_w, c->sent_h);
@@ -484,6 +522,9 @@ static specx_status x_start(void *ctx, specx_call *call, void *request, specx_ti
         pthread_mutex_unlock(&u->mu);
     }
     if (st != SPECX_OK) {
+        if (c->probe) {
+            atomic_store(&x->probing, false);
+        }
         specx_call_set_data(call, NULL);
         ucall_unref(c);
     }
@@ -513,7 +554,16 @@ static void x_cancel(void *ctx, specx_call *call)
         pthread_cond_wait(&u->left_cv, &u->mu);
     }
     specx_rpc_call *rc = c->state == C_STARTED ? c->rc : NULL;
+    bool detach = rc != NULL && c->probe;
+    c->detached = detach;
     pthread_mutex_unlock(&u->mu);
+    if (detach) {
+        /* the call goes on; rpc_done drops its reply and the last ref */
+        specx_call_complete(call, SPECX_ECANCELED, NULL,
+                            "cancelled (left to finish on the server, to learn its model's "
+                            "input size)");
+        return;
+    }
     specx_rpc_call_cancel(rc); /* NULL-safe */
 }
 
@@ -550,6 +600,7 @@ specx_status sx_uplink_executor_create(sx_uplink *u, const specx_rpc_client_conf
         return st;
     }
     x->u = u;
+    atomic_init(&x->probing, false);
     atomic_init(&x->frames, 0);
     atomic_init(&x->scaled, 0);
     atomic_init(&x->bytes, 0);

@@ -548,6 +548,50 @@ static void test_cancel_while_encoding(void **state)
     specx_server_destroy(srv);
 }
 
+/* A server slower than the deadline: every call is cut at the deadline, so
+ * no reply would ever say the size. The first call goes out as a probe
+ * (cancelled for the operator, left to finish on the wire): its reply
+ * teaches the size, and later frames go scaled although every call still
+ * misses its deadline. */
+static void test_probe_slow_server(void **state)
+{
+    (void)state;
+    recorder r;
+    recorder_init(&r, 64, 64, 150);
+    specx_server *srv = server_on(&r, 0);
+    int port = specx_server_port(srv);
+    specx_detector_info info = {.backend = "test"};
+    specx_detector *local;
+    assert_int_equal(specx_detector_wrap(&quick_ops, NULL, &info, &local), SPECX_OK);
+    outs o;
+    specx_pipeline *p = pipeline_for(&port, 1, SPECX_PIPELINE_STREAM, SPECX_MS(30), local, &o);
+    const int frames = 30;
+    for (int i = 0; i < frames; i++) {
+        push(p, 320, 240, 0, i);
+        sleep_ms(40); /* camera pacing */
+    }
+    specx_pipeline_finish(p);
+    assert_int_equal(o.n, frames);
+    specx_pipeline_uplink_counts c;
+    assert_true(specx_pipeline_uplink_stats(p, 0, &c));
+    printf("%llu frames sent, %llu scaled\n", (unsigned long long)c.frames_sent,
+           (unsigned long long)c.frames_scaled);
+    assert_true(c.frames_scaled >= 1);
+    for (int i = 0; i < frames; i++) {
+        assert_true(o.winner[i] == 1); /* the local detector: the server is too slow */
+    }
+    specx_pipeline_destroy(p);
+    pthread_mutex_lock(&r.mu);
+    int scaled = 0;
+    for (int k = 0; k < r.n; k++) {
+        scaled += r.w[k] == 64;
+    }
+    pthread_mutex_unlock(&r.mu);
+    assert_true(r.w[0] == 80); /* the probe: whole, decoded at 1/4 */
+    assert_true(scaled >= 1);
+    specx_server_destroy(srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -557,6 +601,7 @@ int main(void)
         cmocka_unit_test(test_restart_with_another_model),
         cmocka_unit_test(test_old_client_decode_at_scale),
         cmocka_unit_test(test_cancel_while_encoding),
+        cmocka_unit_test(test_probe_slow_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
