@@ -155,9 +155,11 @@ static int bench_model(const bench_opts *o, const char *model, const frames *fr)
         st = specx_detector_detect(det, &fr->img[k], NULL, &d, &err);
         specx_time_t t1 = specx_time_mono();
         specx_image img = {0};
-        if (st == SPECX_OK) {
-            st = specx_image_decode(specx_encoded_frame_data(fr->jpeg[k]),
-                                    specx_encoded_frame_size(fr->jpeg[k]), 0, &img, &err);
+        if (st == SPECX_OK) { /* as a server decodes it */
+            const specx_detector_info *in = specx_detector_get_info(det);
+            st = specx_image_decode_fit(specx_encoded_frame_data(fr->jpeg[k]),
+                                        specx_encoded_frame_size(fr->jpeg[k]), 0, in->input_width,
+                                        in->input_height, &img, NULL, NULL, &err);
         }
         if (st == SPECX_OK) {
             st = specx_detector_detect(det, &img, NULL, &d, &err);
@@ -207,8 +209,9 @@ static void *inproc_main(void *arg)
         }
         const specx_encoded_frame *j = w->fr->jpeg[i % w->fr->n];
         specx_image img = {0};
-        w->st = specx_image_decode(specx_encoded_frame_data(j), specx_encoded_frame_size(j), 0,
-                                   &img, &err);
+        const specx_detector_info *in = specx_detector_get_info(w->det);
+        w->st = specx_image_decode_fit(specx_encoded_frame_data(j), specx_encoded_frame_size(j), 0,
+                                       in->input_width, in->input_height, &img, NULL, NULL, &err);
         if (w->st == SPECX_OK) {
             w->st = specx_detector_detect(w->det, &img, NULL, &d, &err);
         }
