@@ -235,7 +235,6 @@ static specx_status start_rpc(ucall *c, specx_encoded_frame *jpeg)
 {
     uexec *x = c->x;
     sx_uplink *u = x->u;
-    atomic_fetch_add(&c->refs, 1);
     /* Counted first: once started, the reply (and everything it releases)
      * can come before call_start returns. */
     size_t size = specx_encoded_frame_size(jpeg);
@@ -243,22 +242,26 @@ static specx_status start_rpc(ucall *c, specx_encoded_frame *jpeg)
     atomic_fetch_add(&x->frames, 1);
     atomic_fetch_add(&x->bytes, size);
     atomic_fetch_add(&x->scaled, scaled);
+    atomic_fetch_add(&c->refs, 1); /* ours, while we touch c after the start */
     specx_rpc_call *rc = NULL;
     specx_status st = specx_rpc_call_start(x->client, jpeg, c->wire_deadline, rpc_done, c, &rc);
     if (st != SPECX_OK) {
+        /* not started: no callback will come, the caller still owns c */
+        atomic_fetch_sub(&c->refs, 1);
         atomic_fetch_sub(&x->frames, 1);
         atomic_fetch_sub(&x->bytes, size);
         atomic_fetch_sub(&x->scaled, scaled);
+        return st;
     }
     pthread_mutex_lock(&u->mu);
-    if (st == SPECX_OK && c->state == C_STARTING) { /* else its reply is already in */
+    if (c->state == C_STARTING) { /* else its reply is already in */
         c->rc = rc;
         c->state = C_STARTED;
         pthread_cond_broadcast(&u->left_cv);
     }
     pthread_mutex_unlock(&u->mu);
     ucall_unref(c);
-    return st;
+    return SPECX_OK;
 }
 
 /* The uplink thread, e finished: start or end every call that waited. */
