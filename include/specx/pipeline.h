@@ -138,7 +138,9 @@ void specx_pipeline_drain(specx_pipeline *p);
 
 /* Drains, then shuts the operator down: every call (cancelled local work
  * included) has completed and the uplink's encoder is idle when it returns,
- * so statistics read afterwards are final. Idempotent. */
+ * so statistics read afterwards are final. Idempotent. (A probe left to
+ * finish on the wire to learn a server's model size, docs/run.md, may still
+ * be out; destroy waits for it.) */
 void specx_pipeline_finish(specx_pipeline *p);
 
 size_t specx_pipeline_executor_count(const specx_pipeline *p);

@@ -13,8 +13,8 @@
  *    rc stays valid through that cancel: the rpc callback completes the
  *    operator's call, and the operator makes a completion wait for a
  *    concurrent cancel() of the same call (executor.h, operator.h).
- *  - refs of a ucall: 1 until its completion has returned, +1 while a thread
- *    is starting it. refs of a frame: 1 for the pipeline's frame, +1 per
+ *  - refs of a ucall: 1 until its end (its gRPC callback returned, or its
+ *    completion when it never went out), +1 while a thread is starting it. refs of a frame: 1 for the pipeline's frame, +1 per
  *    queued job. An encoding lives as long as its frame.
  *  - A job whose callers were all cancelled (or that is popped after the
  *    frame was retired) is skipped; a later call for that size queues it
