@@ -140,7 +140,7 @@ void specx_pipeline_drain(specx_pipeline *p);
  * included) has completed and the uplink's encoder is idle when it returns,
  * so statistics read afterwards are final. Idempotent. (A probe left to
  * finish on the wire to learn a server's model size, docs/run.md, may still
- * be out; destroy waits for it.) */
+ * be out; destroy cancels it.) */
 void specx_pipeline_finish(specx_pipeline *p);
 
 size_t specx_pipeline_executor_count(const specx_pipeline *p);
