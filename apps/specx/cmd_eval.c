@@ -65,6 +65,7 @@ typedef struct eval_opts {
     float threshold;
     int64_t limit;
     bool quiet;
+    bool full_frames; /* servers get whole frames (the uplink before issue 14) */
 } eval_opts;
 
 /* Everything a run needs that outlives it. */
@@ -452,6 +453,7 @@ static specx_pipeline_config run_config(const eval_ctx *e, eval_mode mode, doubl
                                    .remote_max_in_flight = inflight,
                                    .deadline = deadline,
                                    .jpeg_quality = o->jpeg_quality,
+                                   .full_frames = o->full_frames,
                                    .mode = SPECX_PIPELINE_STREAM,
                                    .output = on_output,
                                    .output_user = r};
@@ -1095,6 +1097,8 @@ int specx_cmd_eval(int argc, char **argv)
         {"out", 0, SPECX_CLI_STRING, &o.out_dir, .help = NULL}, /* the old spelling of --out-dir */
         {"jpeg-quality", 0, SPECX_CLI_INT, &o.jpeg_quality, 1, 100, .meta = "Q",
          .help = "JPEG quality of frames sent to servers (default 90)"},
+        {"full-frames", 0, SPECX_CLI_FLAG, &o.full_frames,
+         .help = "send servers whole frames, not scaled to their model\n(for comparisons)"},
         {"max-in-flight", 0, SPECX_CLI_INT, &o.max_in_flight, 1, 100000, .meta = "N",
          .help = "calls outstanding per server (default deadline x fps + 1,\n"
                  "at least 4; cloud-unbounded: no bound)"},

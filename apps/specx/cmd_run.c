@@ -139,6 +139,14 @@ static cJSON *summary_json(const specx_pipeline_run_config *cfg, specx_pipeline 
         cJSON_AddNumberToObject(l, "timed_out", (double)ls.timed_out);
         cJSON_AddNumberToObject(l, "failed", (double)ls.failed);
     }
+    specx_pipeline_uplink_counts u;
+    cJSON *up = c->n_exec > 0 ? cJSON_AddObjectToObject(j, "uplink") : NULL;
+    for (size_t i = 0; up != NULL && specx_pipeline_uplink_stats(p, i, &u); i++) {
+        cJSON *e = cJSON_AddObjectToObject(up, specx_pipeline_executor_name(p, i));
+        cJSON_AddNumberToObject(e, "frames", (double)u.frames_sent);
+        cJSON_AddNumberToObject(e, "scaled", (double)u.frames_scaled);
+        cJSON_AddNumberToObject(e, "bytes", (double)u.bytes_sent);
+    }
     cJSON *op = specx_stats_to_cjson(s);
     if (op != NULL) {
         cJSON_AddItemToObject(j, "operator", op);
@@ -185,6 +193,28 @@ static void print_counts(specx_pipeline *p, const specx_pipeline_run_counts *c, 
     fprintf(f, "%s\n", c->no_result > 0 ? ")" : "");
 }
 
+/* What went to the servers: frames, how many scaled to the server's model,
+ * bytes per frame; the JPEGs made for them and the time each took. */
+static void print_uplink(specx_pipeline *p, FILE *f)
+{
+    specx_pipeline_uplink_counts u;
+    for (size_t i = 0; specx_pipeline_uplink_stats(p, i, &u); i++) {
+        fprintf(f, "uplink to %s: %llu frames, %llu scaled to its model, %.1f KB/frame\n",
+                specx_pipeline_executor_name(p, i), (unsigned long long)u.frames_sent,
+                (unsigned long long)u.frames_scaled,
+                u.frames_sent > 0 ? (double)u.bytes_sent / (double)u.frames_sent / 1024.0 : 0.0);
+    }
+    specx_pipeline_encoder_counts e;
+    if (specx_pipeline_encoder_stats(p, &e) && e.encodes > 0) {
+        fprintf(f,
+                "frames encoded for the servers: %llu (%llu not needed any more), %.2f ms p50, "
+                "%.2f ms p99 each\n",
+                (unsigned long long)e.encodes, (unsigned long long)e.skipped,
+                specx_dur_ms(specx_hist_quantile(&e.encode_ns, 0.5)),
+                specx_dur_ms(specx_hist_quantile(&e.encode_ns, 0.99)));
+    }
+}
+
 /* False when the summary or its JSON could not be written (said on stderr). */
 static bool print_summary(const specx_pipeline_run_config *cfg, const specx_run_report *rep,
                           specx_pipeline_run *run, FILE *f)
@@ -213,6 +243,7 @@ static bool print_summary(const specx_pipeline_run_config *cfg, const specx_run_
                 "frame), %llu cancelled, %llu expired\n",
                 ls.started, ls.completed, ls.dropped, ls.cancelled, ls.timed_out);
     }
+    print_uplink(p, f);
     if (cfg->annotate != NULL) {
         fprintf(f, "annotated output: %s (encoder queue peak %zu of %zu frames)\n", cfg->annotate,
                 c->annotate_queue_peak, c->annotate_queue_max);
@@ -399,6 +430,8 @@ int specx_cmd_run(int argc, char **argv)
          .help = "the summary as JSON"},
         {"jpeg-quality", 0, SPECX_CLI_INT, &pc->jpeg_quality, 1, 100, .meta = "Q",
          .help = "JPEG quality of frames sent to servers (default 90)"},
+        {"full-frames", 0, SPECX_CLI_FLAG, &pc->full_frames,
+         .help = "send servers whole frames, not scaled to their model\n(for comparisons)"},
         {"local-queue", 0, SPECX_CLI_INT, &pc->local_queue_depth, 1, 1000, .meta = "N",
          .help = "frames waiting for the local model, drop-oldest (default 1)"},
         {"max-in-flight", 0, SPECX_CLI_INT, &pc->remote_max_in_flight, 1, 100000, .meta = "N",

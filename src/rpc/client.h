@@ -9,6 +9,7 @@
 #define SX_RPC_CLIENT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "specx/rpc.h"
 
@@ -53,6 +54,9 @@ struct specx_rpc_client {
     sx_rpc_stream *st;     /* the current stream */
     int32_t next_req_id;
     specx_time_t armed; /* the CQ thread's current wake-up time */
+    /* The server's model input size as its latest reply said: width << 32 |
+     * height, 0 = unknown. Lock-free: read on every frame by the sender. */
+    _Atomic uint64_t model_input;
 };
 
 /* A finished call waiting for its callback (collected under the lock, run
@@ -67,8 +71,9 @@ typedef struct sx_rpc_finished {
 /* Runs the callback, frees the call, and lets destroy() know. No lock held. */
 void sx_rpc_finish(sx_rpc_finished *f);
 /* Decodes a Response into f's result or error; *req_id (may be NULL) gets
- * its req_id. */
-void sx_rpc_reply_decode(grpc_byte_buffer *bb, sx_rpc_finished *f, int32_t *req_id);
+ * its req_id. A reply with detections updates c's model input size. */
+void sx_rpc_reply_decode(specx_rpc_client *c, grpc_byte_buffer *bb, sx_rpc_finished *f,
+                         int32_t *req_id);
 
 /* client_stream.c. Starts a streamed call (opening the stream if needed). */
 specx_status sx_rpc_stream_start_locked(specx_rpc_call *k, specx_encoded_frame *frame,

@@ -121,9 +121,12 @@ static void run_job(sx_serve_queue *q, specx_detector *det, sx_serve_job *j, sx_
     }
     specx_err err = {{0}};
     specx_image img = {0};
-    specx_status st = q->no_decode ? specx_image_alloc(&img, 1, 1)
-                                   : specx_image_decode(j->req.image, j->req.image_len,
-                                                        q->max_pixels, &img, &err);
+    int full_w = 1, full_h = 1;
+    specx_status st = q->no_decode
+                          ? specx_image_alloc(&img, 1, 1)
+                          : specx_image_decode_fit(j->req.image, j->req.image_len, q->max_pixels,
+                                                   r->model_input_width, r->model_input_height,
+                                                   &img, &full_w, &full_h, &err);
     if (st != SPECX_OK) {
         r->st = st == SPECX_ETOOBIG ? SPECX_ETOOBIG : SPECX_EINVAL;
         snprintf(r->msg, sizeof r->msg, "image_data (%zu bytes): %s", j->req.image_len,
@@ -132,6 +135,8 @@ static void run_job(sx_serve_queue *q, specx_detector *det, sx_serve_job *j, sx_
         return;
     }
     st = specx_detector_detect(det, &img, &j->cancel, &r->det, &err);
+    /* Decoded at a DCT scale: boxes back to the image as sent. */
+    specx_detections_rescale(&r->det, img.width, img.height, full_w, full_h);
     specx_image_clear(&img);
     specx_time_t end = specx_time_now();
     r->infer_ms = specx_dur_ms(end - start);
@@ -169,12 +174,15 @@ static void *worker_main(void *arg)
     free(wa);
     sx_serve_reply r;
     specx_detections_init(&r.det);
+    const specx_detector_info *info = specx_detector_get_info(det);
     sx_serve_job *j;
     while ((j = next_job(q)) != NULL) {
         specx_detections_reset(&r.det);
         r.det.model[0] = '\0';
         r.det.image_width = r.det.image_height = 0;
         r.infer_ms = r.queue_ms = 0;
+        r.model_input_width = info->input_width;
+        r.model_input_height = info->input_height;
         r.msg[0] = '\0';
         run_job(q, det, j, &r);
         j->done(j, &r);

@@ -7,8 +7,10 @@
  *    (deadline, arrival): the earliest deadline runs first.
  *  - A worker that pops a job whose deadline has passed, or whose cancel flag
  *    is set, answers it without computing it (counted expired / cancelled);
- *    otherwise it decodes the image and runs its detector, which sees the
- *    job's cancel flag. Either way it calls job->done(job, reply) once, with
+ *    otherwise it decodes the image (a JPEG at the DCT scale that fits its
+ *    detector's input, specx_image_decode_fit) and runs its detector, which
+ *    sees the job's cancel flag; boxes go back in pixels of the image as
+ *    sent. Either way it calls job->done(job, reply) once, with
  *    no queue lock held; the job then belongs to done.
  *  - Lock order: a stream's lock, then the queue's, then the statistics'.
  *  - Not restartable: init, start, stop (workers finish what is queued and
@@ -30,6 +32,7 @@ typedef struct sx_serve_reply {
     char msg[256]; /* why, when st != SPECX_OK */
     specx_detections det;
     double infer_ms, queue_ms;
+    int model_input_width, model_input_height; /* the worker's model; 0 = none */
 } sx_serve_reply;
 
 typedef struct sx_serve_job sx_serve_job;

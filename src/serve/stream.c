@@ -151,7 +151,9 @@ static void scall_reply_locked(scall *c, const sx_serve_job *j, const sx_serve_r
                                  .queue_ms = r->queue_ms,
                                  .status = r->st,
                                  .with_status = true,
-                                 .status_message = r->msg};
+                                 .status_message = r->msg,
+                                 .model_input_width = r->model_input_width,
+                                 .model_input_height = r->model_input_height};
     /* false: out of memory, this reply is lost */
     (void)sx_rpc_sendq_push(&c->outq, sx_rpc_response_encode(&r->det, &info));
 }

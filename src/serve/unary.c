@@ -154,7 +154,9 @@ static void detect_done(sx_serve_job *j, const sx_serve_reply *r)
                                  .recv_time = j->recv_wall,
                                  .infer_ms = r->infer_ms,
                                  .queue_ms = r->queue_ms,
-                                 .status = SPECX_OK};
+                                 .status = SPECX_OK,
+                                 .model_input_width = r->model_input_width,
+                                 .model_input_height = r->model_input_height};
     grpc_byte_buffer *bb = sx_rpc_response_encode(&r->det, &info);
     ucall_send(u, bb != NULL ? SPECX_OK : SPECX_ENOMEM, bb != NULL ? "" : "out of memory", bb);
 }

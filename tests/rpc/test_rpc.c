@@ -835,6 +835,12 @@ static void real_model(void **state)
         printf("%s: %zu detections, %d cars, server %.1f ms\n", mode ? "stream" : "unary", d->count,
                cars, d->infer_ms);
         assert_true(cars >= 1); /* a highway with cars */
+        /* the reply said the model's input (decoded at 1/4 for it: 320x180
+         * covers the 320x320 letterbox; the boxes above are in 1280x720) */
+        int mw = 0, mh = 0;
+        assert_true(specx_rpc_client_model_input(c, &mw, &mh));
+        assert_int_equal(mw, 320);
+        assert_int_equal(mh, 320);
         specx_rpc_client_destroy(c);
     }
     specx_encoded_frame_unref(f);
