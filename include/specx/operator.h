@@ -16,6 +16,8 @@
  *     pending any more, the most preferred held result is emitted;
  *  4. a remote result after its deadline is dropped and counted late (unless
  *     accept_late_while_no_local is set and the local result has not come);
+ *     with a `late` callback configured it is handed there instead of freed
+ *     (still counted late, never selected);
  *  5. if nothing is held when the deadlines have passed, the local result is
  *     emitted when it arrives, flagged fallback; if everything failed, a
  *     "no result" output with the reason;
@@ -193,6 +195,39 @@ typedef struct specx_executor_config {
     specx_executor exec;
 } specx_executor_config;
 
+/* A remote result that completed SPECX_OK at or after its deadline and was
+ * not selected (rule 4's "late", also when its message was decided before it
+ * came), handed to the application instead of being dropped: e.g. a tracker
+ * that carries the late objects forward (docs/core.md, "Late results").
+ * Counting and selection are unchanged: the call counts as late exactly as
+ * without the callback. Not for winners (a late_accepted result is a winner),
+ * not for failures, timeouts or cancellations, not for the local executor
+ * (it has no deadline), and never for a result completed before its
+ * deadline. Exactly once per such call. */
+typedef struct specx_late_result {
+    uint64_t seq;          /* the message's */
+    size_t exec;           /* executor index */
+    const char *exec_name; /* the operator's copy */
+    void *input;           /* as given to submit; valid during the callback */
+    void *user;            /* as given to submit */
+    specx_time_t arrival;  /* the message's */
+    specx_time_t deadline; /* this call's */
+    specx_time_t completed;
+    void *result; /* borrowed for the callback: specx_late_take_result keeps it */
+} specx_late_result;
+
+/* Runs on the thread that completed the call (an executor's thread, or
+ * INLINE/manual-clock set-ups the caller of specx_call_complete), with no
+ * operator lock held, possibly at the same time as an output callback on
+ * another thread: the application synchronises the two. It may call submit;
+ * not process, shutdown or destroy (see "Threads"). Never runs after
+ * specx_operator_destroy returned (shutdown waits for it). */
+typedef void (*specx_late_fn)(void *late_user, specx_late_result *late);
+
+/* Take ownership of late->result inside the late callback; free it with
+ * specx_operator_free_result(op, late->exec, result). NULL if already taken. */
+void *specx_late_take_result(specx_late_result *late);
+
 typedef enum specx_delivery {
     SPECX_DELIVER_THREAD = 0, /* output callbacks on an operator-internal thread */
     SPECX_DELIVER_INLINE,     /* on the thread that made the head of line ready */
@@ -224,6 +259,10 @@ typedef struct specx_operator_config {
      * NULL: nothing is called. */
     void (*input_release)(void *release_user, void *input, void *user);
     void *release_user;
+    /* Optional: late remote results (specx_late_result above) go here
+     * instead of being freed. NULL: dropped, as the paper's rule 4. */
+    specx_late_fn late;
+    void *late_user;
 } specx_operator_config;
 
 specx_status specx_operator_create(const specx_operator_config *cfg, specx_operator **out,

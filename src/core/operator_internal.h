@@ -402,6 +402,18 @@ void sx_op_decide(specx_operator *op, msg *m, int winner, specx_status forced, s
 /* op->mu held. Shutdown: the best held result now, or "no result" (ESTOPPED). */
 void sx_op_decide_forced(specx_operator *op, msg *m, specx_time_t now, defer *d);
 
+/* ---- operator_late.c: late results to the application --------------------- */
+
+/* op->mu held, from specx_call_complete. When a late callback is configured
+ * and *result is a remote result completed OK at or after its deadline that
+ * the selection did not keep, move it into *out (and clear *result) for
+ * sx_op_late_hand. Returns whether it did. */
+bool sx_op_late_keep(specx_operator *op, const msg *m, uint32_t exec, specx_status status,
+                     bool on_time, specx_time_t now, void **result, specx_late_result *out);
+/* op->mu NOT held; the call's message reference still held. Run the late
+ * callback on *late, then free its result unless the callback took it. */
+void sx_op_late_hand(specx_operator *op, specx_late_result *late);
+
 /* ---- operator_timer.c: deadline timers ------------------------------------ */
 
 /* op->mu held. (Re)arm m's timer at t, or disarm when t is NEVER. Returns

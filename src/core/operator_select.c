@@ -409,12 +409,17 @@ void specx_call_complete(specx_call *call, specx_status status, void *result, co
     } else {
         e->st.cancelled++; /* completed after emission, not late */
     }
+    specx_late_result late;
+    bool is_late = sx_op_late_keep(op, m, call->exec, status, on_time, now, &result, &late);
     if (result != NULL) {
         sx_op_defer_push(&d, (ditem){.kind = D_FREE_RESULT, .exec = call->exec, .p = result});
     }
     sx_op_defer_request_free(&d, s, NULL);
     sx_op_unlock(op);
 
+    if (is_late) {
+        sx_op_late_hand(op, &late);
+    }
     sx_op_finish(op, &d);
     wait_own_cancel(op, s);
     sx_op_msg_unref(m); /* the call's reference */

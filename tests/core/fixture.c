@@ -3,6 +3,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,35 @@ static void rel_fn(void *user, void *input, void *msg_user)
     }
     f->rel->n++;
     pthread_mutex_unlock(&f->rel->mu);
+}
+
+static void late_fn(void *user, specx_late_result *lr)
+{
+    fx *f = user;
+    size_t outs = hcollect_count(&f->out);
+    pthread_mutex_lock(&f->late->mu);
+    if (atomic_load(&f->late->after_destroy)) {
+        f->late->ran_after_destroy++;
+    }
+    if (f->late->n < FX_LATE_MAX) {
+        fx_late_rec *r = &f->late->v[f->late->n];
+        const fake_result *res = lr->result;
+        *r = (fx_late_rec){.seq = lr->seq,
+                           .exec = lr->exec,
+                           .input = lr->input,
+                           .arrival = lr->arrival,
+                           .deadline = lr->deadline,
+                           .completed = lr->completed,
+                           .result_id = res ? res->id : -1,
+                           .result_seq = res ? res->seq : 0,
+                           .outputs_before = outs};
+        snprintf(r->exec_name, sizeof r->exec_name, "%s", lr->exec_name ? lr->exec_name : "");
+        if (f->late->take) {
+            f->late->taken[f->late->n] = specx_late_take_result(lr);
+        }
+    }
+    f->late->n++;
+    pthread_mutex_unlock(&f->late->mu);
 }
 
 static void req_free_fn(void *request, void *user)
@@ -119,6 +149,13 @@ void fx_setup(fx *f, unsigned flags)
         cfg.input_release = rel_fn;
         cfg.release_user = f;
     }
+    if (flags & FX_LATE) {
+        f->late = calloc(1, sizeof *f->late);
+        assert_non_null(f->late);
+        pthread_mutex_init(&f->late->mu, NULL);
+        cfg.late = late_fn;
+        cfg.late_user = f;
+    }
     specx_err err = {{0}};
     /* without real threads: virtual time, deadlines fired by fx_at */
     if (flags & FX_THREADS) {
@@ -143,6 +180,12 @@ void fx_setup(fx *f, unsigned flags)
 void fx_teardown(fx *f)
 {
     specx_operator_destroy(f->op);
+    if (f->late != NULL) {
+        pthread_mutex_lock(&f->late->mu);
+        f->late_at_destroy = f->late->n;
+        atomic_store(&f->late->after_destroy, true);
+        pthread_mutex_unlock(&f->late->mu);
+    }
     fake_exec *xs[3] = {f->a, f->b, f->l};
     for (int i = 0; i < 3; i++) {
         if (xs[i] != NULL) {
@@ -152,6 +195,11 @@ void fx_teardown(fx *f)
         }
     }
     hcollect_fini(&f->out);
+    if (f->late != NULL) {
+        f->late_after_destroy = f->late->ran_after_destroy;
+        pthread_mutex_destroy(&f->late->mu);
+        free(f->late);
+    }
     if (f->rel != NULL) {
         pthread_mutex_destroy(&f->rel->mu);
         free(f->rel);

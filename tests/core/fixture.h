@@ -5,6 +5,7 @@
 #ifndef SPECX_TEST_FIXTURE_H
 #define SPECX_TEST_FIXTURE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "specx/operator.h"
@@ -23,7 +24,32 @@ enum {
     FX_A_MAX1 = 1 << 5,          /* cloud-a max_in_flight = 1 */
     FX_INLINE_DELIVERY = 1 << 6, /* with FX_THREADS: inline delivery */
     FX_RELEASE = 1 << 7,         /* record input_release calls in fx.rel */
+    FX_LATE = 1 << 8,            /* record late-result callbacks in fx.late */
 };
+
+#define FX_LATE_MAX 64
+
+/* One late-result callback: what it was given, read during the callback. */
+typedef struct fx_late_rec {
+    uint64_t seq;
+    size_t exec;
+    char exec_name[64];
+    void *input;
+    specx_time_t arrival, deadline, completed;
+    int result_id; /* fake_result.id, -1 if none */
+    uint64_t result_seq;
+    size_t outputs_before; /* outputs collected when it ran */
+} fx_late_rec;
+
+typedef struct fx_late {
+    pthread_mutex_t mu;
+    size_t n;
+    fx_late_rec v[FX_LATE_MAX];
+    bool take;                  /* take each result (kept in taken[]) */
+    void *taken[FX_LATE_MAX];   /* results taken, freed by the test */
+    _Atomic bool after_destroy; /* set by the test once destroy returned */
+    size_t ran_after_destroy;
+} fx_late;
 
 #define FX_REL_MAX 4096
 
@@ -50,7 +76,11 @@ typedef struct fx {
     hplan_table plan;
     hcollect out;
     unsigned flags;
-    fx_rel *rel; /* FX_RELEASE */
+    fx_rel *rel;   /* FX_RELEASE */
+    fx_late *late; /* FX_LATE */
+    /* FX_LATE, set by fx_teardown: callbacks run when destroy returned, and
+     * callbacks that ran after it (none may) */
+    size_t late_at_destroy, late_after_destroy;
     /* FX_RELEASE: called first in every input_release, no lock held */
     void (*rel_hook)(void *hook_user, void *input);
     void *rel_hook_user;
