@@ -19,7 +19,10 @@
  *    irregular intervals).
  *  - Scene continuity is recorded per frame with local detections; frames
  *    without (the cloud won in time, the local model dropped the frame) are
- *    neutral. */
+ *    neutral. It is strict on purpose: carrying onto a frame of another
+ *    scene adds false objects with the cloud's high scores (on independent
+ *    images a loose rule, half of the fewer objects followed at IoU 0.3,
+ *    cost 0.03 mAP@0.5 on COCO128 at 10 fps). */
 #include "track/track.h"
 
 #include <math.h>
@@ -40,6 +43,7 @@ typedef struct ltrack {
     float vx, vy; /* px per frame */
     bool denied;
     specx_time_t denied_at; /* the denying answer's frame time */
+    int64_t denied_frame;   /* and frame */
     int64_t hframe[HIST];
     box hbox[HIST];
 } ltrack;
@@ -240,17 +244,18 @@ specx_status sx_track_create(const sx_track_config *cfg, sx_track **out, specx_e
 {
     sx_track_config c = cfg ? *cfg : (sx_track_config){0};
     c.assoc_iou = c.assoc_iou > 0 ? c.assoc_iou : 0.3f;
-    c.local_min_score = c.local_min_score > 0 ? c.local_min_score : 0.3f;
+    c.local_min_score = c.local_min_score > 0 ? c.local_min_score : 0.2f;
     c.cloud_min_score = c.cloud_min_score > 0 ? c.cloud_min_score : 0.05f;
     c.deny_min_score = c.deny_min_score > 0 ? c.deny_min_score : 0.25f;
     c.deny_factor = c.deny_factor > 0 ? c.deny_factor : 0.5f;
     c.max_age_ms = c.max_age_ms > 0 ? c.max_age_ms : 1000;
     c.half_life_ms = c.half_life_ms > 0 ? c.half_life_ms : 1000;
     c.max_missed = c.max_missed > 0 ? c.max_missed : 2;
-    if (c.assoc_iou > 1 || c.deny_factor > 1 || c.max_missed >= HIST) {
+    c.follow_iou = c.follow_iou > 0 ? c.follow_iou : 0.5f;
+    if (c.assoc_iou > 1 || c.follow_iou > 1 || c.deny_factor > 1 || c.max_missed >= HIST) {
         return specx_err_set(err, SPECX_EINVAL,
-                             "tracker: assoc_iou and deny_factor must be in (0, 1], max_missed "
-                             "below %d",
+                             "tracker: assoc_iou, follow_iou and deny_factor must be in (0, 1], "
+                             "max_missed below %d",
                              HIST);
     }
     sx_track *t = calloc(1, sizeof *t);
@@ -429,7 +434,7 @@ static specx_status observe_local(sx_track *t, int64_t frame, const specx_detect
     specx_status st = greedy(t, tb, cls + n, nt, db, cls, n, conf, t->c.assoc_iou);
     for (size_t j = 0; st == SPECX_OK && j < nt; j++) {
         if (t->ma[j] >= 0) {
-            n_match++;
+            n_match += box_iou(tb[j], db[t->ma[j]]) >= t->c.follow_iou;
             t->det_track[t->ma[j]] = (int)j;
             track_update(&t->tr[j], frame, db[t->ma[j]]);
         }
@@ -445,9 +450,9 @@ static specx_status observe_local(sx_track *t, int64_t frame, const specx_detect
         return st;
     }
     tracks_expire(t, frame, n);
-    size_t fewer = n_prev < n_conf ? n_prev : n_conf;
+    size_t more = n_prev > n_conf ? n_prev : n_conf;
     t->fr[frame % HIST] =
-        (frec){.frame = frame, .observed = true, .cont = n_match >= 1 && 2 * n_match >= fewer};
+        (frec){.frame = frame, .observed = true, .cont = n_match >= 1 && 2 * n_match >= more};
     t->any_obs = true;
     t->last_obs = frame;
     return SPECX_OK;
@@ -555,6 +560,7 @@ static specx_status anchor_and_deny(sx_track *t, cobj *nw, size_t nn, int64_t fr
         }
         t->tr[j].denied = !confirmed;
         t->tr[j].denied_at = time;
+        t->tr[j].denied_frame = frame;
     }
     free(cls);
     free(seen);
@@ -687,9 +693,9 @@ static specx_status emit_carried(sx_track *t, int64_t frame, specx_time_t time,
         for (size_t k = 0; l && k < l->count; k++) {
             int tj = t->det_track[k];
             bool same_track = anchor_seen && tj >= 0 && t->tr[tj].id == t->co[i].anchor;
-            suppress[k] = suppress[k] || same_track ||
-                          (l->items[k].class_id == d.class_id &&
-                           sx_track_iou(&l->items[k], &d) >= 0.5f);
+            suppress[k] =
+                suppress[k] || same_track ||
+                (l->items[k].class_id == d.class_id && sx_track_iou(&l->items[k], &d) >= 0.5f);
         }
         if (out_push(out, &d, info) != SPECX_OK) {
             return SPECX_ENOMEM;
@@ -699,8 +705,8 @@ static specx_status emit_carried(sx_track *t, int64_t frame, specx_time_t time,
     return SPECX_OK;
 }
 
-static specx_status emit_local(sx_track *t, specx_time_t time, const specx_detections *l,
-                               const bool *suppress, sx_track_frame *out)
+static specx_status emit_local(sx_track *t, int64_t frame, specx_time_t time,
+                               const specx_detections *l, const bool *suppress, sx_track_frame *out)
 {
     for (size_t k = 0; k < l->count; k++) {
         if (suppress[k]) {
@@ -710,7 +716,8 @@ static specx_status emit_local(sx_track *t, specx_time_t time, const specx_detec
         int tj = t->det_track[k];
         sx_track_info info = {.origin = SX_TRACK_LOCAL};
         if (tj >= 0 && t->tr[tj].denied &&
-            (double)(time - t->tr[tj].denied_at) / 1e6 <= t->c.max_age_ms) {
+            (double)(time - t->tr[tj].denied_at) / 1e6 <= t->c.max_age_ms &&
+            continuous(t, t->tr[tj].denied_frame, frame)) {
             d.score *= t->c.deny_factor;
             info.denied = true;
         }
@@ -730,7 +737,7 @@ static specx_status fuse(sx_track *t, int64_t frame, specx_time_t time, const sp
     }
     specx_status st = emit_carried(t, frame, time, l, suppress, out);
     if (st == SPECX_OK && l) {
-        st = emit_local(t, time, l, suppress, out);
+        st = emit_local(t, frame, time, l, suppress, out);
     }
     free(suppress);
     if (out->n_carried > 0) {

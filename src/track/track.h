@@ -19,14 +19,16 @@
  *    measured: it stays where the cloud saw it);
  *  - a carried object is kept while followable: its answer at most
  *    max_age_ms older than the frame and the scene continuous since (every
- *    frame with local detections since then followed at least one local
- *    track and at least half of the fewer of its and the previous frame's
- *    objects); its score decays by half every half_life_ms;
+ *    frame with local detections since then followed, at IoU >= follow_iou
+ *    with the prediction, at least one local track and at least half of the
+ *    more numerous of its and the previous frame's confident objects); its
+ *    score decays by half every half_life_ms;
  *  - a carried object replaces the local detections of the same object
  *    (its anchor track's, or same class at IoU >= 0.5);
  *  - deny: a local track at the frame of a cloud answer that no cloud object
  *    of score >= deny_min_score matches is denied: its detections' scores are
- *    multiplied by deny_factor until a later answer confirms it.
+ *    multiplied by deny_factor until a later answer confirms it, while the
+ *    scene stays continuous since the denying answer's frame;
  *  - an in-time cloud answer is the frame's output unchanged.
  *
  * Not thread-safe: one tracker, one thread (or the caller's lock). Frames
@@ -56,18 +58,19 @@ typedef enum sx_track_source {
     SX_TRACK_SRC_CARRIED,  /* carried cloud objects only (no local answer) */
 } sx_track_source;
 
-const char *sx_track_origin_name(sx_track_origin o);  /* "local", "cloud", "cloud-carried" */
-const char *sx_track_source_name(sx_track_source s);  /* "none", "local", "cloud", ... */
+const char *sx_track_origin_name(sx_track_origin o); /* "local", "cloud", "cloud-carried" */
+const char *sx_track_source_name(sx_track_source s); /* "none", "local", "cloud", ... */
 
 typedef struct sx_track_config {
     float assoc_iou;       /* same object: IoU at least this; 0 = 0.3 */
-    float local_min_score; /* local detections that form tracks; 0 = 0.3 */
+    float local_min_score; /* local detections that form tracks; 0 = 0.2 */
     float cloud_min_score; /* cloud objects carried; 0 = 0.05 */
     float deny_min_score;  /* cloud objects that confirm a local track; 0 = 0.25 */
     float deny_factor;     /* score factor of denied local detections; 0 = 0.5 */
     double max_age_ms;     /* oldest cloud answer carried; 0 = 1000 */
     double half_life_ms;   /* carried score halves every this; 0 = 1000 */
     int max_missed;        /* frames a local track survives unseen; 0 = 2 */
+    float follow_iou;      /* a track followed this well counts for continuity; 0 = 0.5 */
 } sx_track_config;
 
 /* Per output box. */

@@ -17,7 +17,7 @@
 
 #define CAR 2
 #define PERSON 0
-#define FT(f) (SPECX_SEC(1) + (specx_time_t)(f) * SPECX_MS(100))
+#define FT(f) (SPECX_SEC(1) + (specx_time_t)(f)*SPECX_MS(100))
 #define EPS 1e-3f
 
 static specx_detection det(int cls, float score, float x, float y, float w, float h)
@@ -80,8 +80,7 @@ static size_t count_origin(const sx_track_frame *o, sx_track_origin origin)
     return n;
 }
 
-static const specx_detection *find_origin(const sx_track_frame *o, sx_track_origin origin,
-                                          size_t k)
+static const specx_detection *find_origin(const sx_track_frame *o, sx_track_origin origin, size_t k)
 {
     for (size_t i = 0; i < o->dets.count; i++) {
         if (o->info[i].origin == origin && k-- == 0) {
