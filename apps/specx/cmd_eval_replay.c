@@ -30,8 +30,10 @@
 #include "cmd_eval.h"
 
 #define MAX_DEADLINES 64
-#define N_MODES 4
-static const char *const mode_names[N_MODES] = {"local", "cloud", "speculative", "cloud-unbounded"};
+#define N_MODES 5
+static const char *const mode_names[N_MODES] = {"local", "cloud", "speculative", "cloud-unbounded",
+                                                "speculative-track"};
+#define MODE_TRACK 4 /* made per run: it holds the run's tracker */
 
 typedef struct ropts {
     const char *dataset, *images, *labels, *video, *out_dir, *cache_dir;
@@ -112,8 +114,8 @@ static bool build_set(rctx *c)
     if (!cache_dir(o, dir, sizeof dir)) {
         return false;
     }
-    bool need_local = o->modes[0] || o->modes[2];
-    bool need_cloud = o->modes[1] || o->modes[2] || o->modes[3] || o->video;
+    bool need_local = o->modes[0] || o->modes[2] || o->modes[MODE_TRACK];
+    bool need_cloud = o->modes[1] || o->modes[2] || o->modes[3] || o->modes[MODE_TRACK] || o->video;
     specx_replay_set_config sc = {.cache_dir = dir,
                                   .local_model = o->local_model,
                                   .cloud_model = o->cloud_model,
@@ -253,6 +255,13 @@ static specx_status run_one(rctx *c, specx_eval_results *res, size_t m, size_t d
     }
     rrun rr = {.c = c, .run = run, .ids = ids};
     size_t mode = c->mode_of[m];
+    specx_replay_mode *made = NULL;
+    if (mode == MODE_TRACK) {
+        st = specx_replay_track_mode_create(&made, err);
+        if (st != SPECX_OK) {
+            return st;
+        }
+    }
     specx_replay_config rc = {.frames = c->set->frames,
                               .n_frames = c->set->n,
                               .fps = o->fps,
@@ -265,11 +274,15 @@ static specx_status run_one(rctx *c, specx_eval_results *res, size_t m, size_t d
                               .max_in_flight = o->max_in_flight,
                               .link_offset = (specx_dur_t)llround(o->link_offset_ms * 1e6),
                               .deadline = (specx_dur_t)llround(o->deadlines[d] * 1e6),
-                              .mode = specx_replay_mode_builtin(mode_names[mode]),
+                              .mode = made ? made : specx_replay_mode_builtin(mode_names[mode]),
                               .output = on_output,
                               .output_user = &rr};
     specx_replay_stats rs;
     st = specx_replay_run(&rc, &rs, err);
+    if (st == SPECX_OK && made) {
+        st = specx_replay_track_mode_status(made, err);
+    }
+    specx_replay_track_mode_destroy(made);
     if (st == SPECX_OK && rr.st != SPECX_OK) {
         *err = rr.err;
         st = rr.st;
@@ -567,7 +580,9 @@ static bool take_deadlines(const char *v, void *out, char *msg, size_t n)
 static bool take_modes(const char *v, void *out, char *msg, size_t n)
 {
     ropts *o = out;
-    snprintf(msg, n, "want a list of local, cloud, speculative, cloud-unbounded");
+    snprintf(msg, n,
+             "want a list of local, cloud, speculative, cloud-unbounded, "
+             "speculative-track");
     bool modes[N_MODES] = {false}, any = false;
     char buf[256];
     if (snprintf(buf, sizeof buf, "%s", v) >= (int)sizeof buf) {
@@ -669,7 +684,8 @@ int specx_cmd_eval_replay(int argc, char **argv)
         {"deadlines", 0, SPECX_CLI_CALL, &o, .call = take_deadlines, .meta = "LIST",
          .help = "ms after arrival, or log:A:B:N (default log:10:2000:17)"},
         {"modes", 0, SPECX_CLI_CALL, &o, .call = take_modes, .meta = "LIST",
-         .help = "default local,cloud,speculative,cloud-unbounded"},
+         .help = "default local,cloud,speculative,cloud-unbounded;\n"
+                 "also speculative-track (late answers carried forward)"},
         {"repeats", 0, SPECX_CLI_INT, &o.repeats, 1, 10000, .meta = "N",
          .help = "seeds per mode and deadline (default 20)"},
         {"seed", 0, SPECX_CLI_U64, &o.seed, 0, INFINITY, .meta = "S",

@@ -357,6 +357,17 @@ typedef struct specx_replay_mode {
  * Static storage: copy it to set hooks. */
 const specx_replay_mode *specx_replay_mode_builtin(const char *name);
 
+/* "speculative-track": speculative, with the cloud's late answers carried
+ * forward (docs/track.md): keep_calls, so every cloud answer still arrives;
+ * on_reply hands each one to a tracker; post scores each frame with the
+ * tracker's fusion of its output (the local answer, or the in-time cloud
+ * answer) and the latest cloud objects moved to the frame. One mode per run
+ * (it holds the run's tracker): create it for a run, destroy it after. */
+specx_status specx_replay_track_mode_create(specx_replay_mode **out, specx_err *err);
+void specx_replay_track_mode_destroy(specx_replay_mode *m); /* NULL-safe */
+/* The first error a hook met (SPECX_OK if none): hooks cannot return one. */
+specx_status specx_replay_track_mode_status(const specx_replay_mode *m, specx_err *err);
+
 typedef struct specx_replay_config {
     const specx_replay_frame *frames;
     size_t n_frames;

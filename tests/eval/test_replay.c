@@ -511,6 +511,79 @@ static void test_mode_hooks(void **state)
     world_clear(&w);
 }
 
+/* What speculative-track scored each frame with. */
+typedef struct track_rec {
+    size_t n, count[64];
+    int cls[64][2];
+    float score[64][2], xmin[64][2];
+} track_rec;
+
+static void on_track_out(void *user, const specx_replay_output *o)
+{
+    track_rec *r = user;
+    assert_true(o->frame < 64);
+    const specx_detections *d = o->detections;
+    r->count[o->frame] = d ? d->count : 0;
+    for (size_t i = 0; d && i < d->count && i < 2; i++) {
+        r->cls[o->frame][i] = d->items[i].class_id;
+        r->score[o->frame][i] = d->items[i].score;
+        r->xmin[o->frame][i] = d->items[i].xmin;
+    }
+    r->n++;
+}
+
+/* speculative-track: the cloud (60 ms, deadline 30 ms, no link) is never in
+ * time, but with its calls kept every answer arrives 60 ms after its frame,
+ * before the next frame is emitted (at 100 + 30 ms): from frame 1 on, each
+ * frame carries the previous frame's cloud object (class 2, where the cloud
+ * saw it: the scene holds still, score decayed by 2^(-100/1000)) and the
+ * local detection (class 1), which the cloud's answer did not confirm, at
+ * half its score (the deny rule). Frame 0 has only the local answer. */
+static void test_track_mode(void **state)
+{
+    (void)state;
+    static world w;
+    static track_rec r;
+    memset(&r, 0, sizeof r);
+    world_init(&w, 40, 20000, 0, 4, 60);
+    specx_replay_mode *mode = NULL;
+    specx_err err = {{0}};
+    assert_int_equal(specx_replay_track_mode_create(&mode, &err), SPECX_OK);
+    assert_string_equal(mode->name, "speculative-track");
+    assert_true(mode->keep_calls);
+    static rec unused;
+    specx_replay_config c = cfg_of(&w, "speculative", 10, 30, &unused);
+    c.mode = mode;
+    c.output = on_track_out;
+    c.output_user = &r;
+    specx_replay_stats st;
+    run(&c, &st);
+    assert_int_equal(specx_replay_track_mode_status(mode, &err), SPECX_OK);
+    specx_replay_track_mode_destroy(mode);
+    assert_int_equal(r.n, 40);
+    assert_int_equal(st.cloud_won, 0);
+    assert_int_equal(st.cloud_sent, 40);
+    assert_int_equal(r.count[0], 1);
+    assert_int_equal(r.cls[0][0], 1);
+    assert_float_equal(r.score[0][0], 0.9f, 1e-6);
+    for (size_t f = 1; f < 40; f++) {
+        assert_int_equal(r.count[f], 2);
+        assert_int_equal(r.cls[f][0], 2); /* carried first */
+        assert_float_equal(r.score[f][0], 0.9 * exp2(-0.1), 1e-5);
+        assert_float_equal(r.xmin[f][0], 1, 1e-5);
+        assert_int_equal(r.cls[f][1], 1);
+        assert_float_equal(r.score[f][1], 0.45f, 1e-6);
+    }
+    /* the plain mode on the same world: the local answer alone */
+    static rec plain;
+    c = cfg_of(&w, "speculative", 10, 30, &plain);
+    run(&c, &st);
+    for (size_t f = 0; f < 40; f++) {
+        assert_int_equal(plain.cls[f], 1);
+    }
+    world_clear(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -523,6 +596,7 @@ int main(void)
         cmocka_unit_test(test_reply_bytes),
         cmocka_unit_test(test_dists),
         cmocka_unit_test(test_mode_hooks),
+        cmocka_unit_test(test_track_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
