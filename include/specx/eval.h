@@ -165,6 +165,14 @@ typedef struct specx_eval_results {
      * when modes named local, cloud and speculative are all present. */
     specx_eval_cell *cells;
     specx_eval_gain *gains;
+    /* Optional paired comparison, asked for before summarize by setting
+     * cmp_set and three mode indices: per deadline, mAP@0.5 of mode cmp_a
+     * minus that of cmp_b (cmp_diff), and the share of the gap from cmp_b up
+     * to cmp_c that cmp_a closes, (a - b) / (c - b) within each resample
+     * (cmp_closed; NaN where the estimate's c - b is below 0.01: no gap). */
+    bool cmp_set;
+    size_t cmp_a, cmp_b, cmp_c;
+    specx_eval_ci *cmp_diff, *cmp_closed;
     size_t boot_samples; /* resamples behind the intervals */
     double ci_level;     /* e.g. 0.95 */
 } specx_eval_results;

@@ -434,6 +434,40 @@ static void gains(specx_eval_results *r, const double *map50_boot, size_t n, dou
     }
 }
 
+/* The paired comparison of modes cmp_a, cmp_b (and cmp_c) per deadline. */
+static specx_status compare(specx_eval_results *r, const double *map50_boot, size_t n,
+                            double *scratch, double level, specx_err *err)
+{
+    free(r->cmp_diff);
+    free(r->cmp_closed);
+    r->cmp_diff = calloc(r->n_deadlines, sizeof *r->cmp_diff);
+    r->cmp_closed = calloc(r->n_deadlines, sizeof *r->cmp_closed);
+    if (!r->cmp_diff || !r->cmp_closed) {
+        return specx_err_set(err, SPECX_ENOMEM, "eval: out of memory");
+    }
+    for (size_t d = 0; d < r->n_deadlines; d++) {
+        const double *ba = map50_boot + (r->cmp_a * r->n_deadlines + d) * n;
+        const double *bb = map50_boot + (r->cmp_b * r->n_deadlines + d) * n;
+        const double *bc = map50_boot + (r->cmp_c * r->n_deadlines + d) * n;
+        double ea = specx_eval_results_cell(r, r->cmp_a, d)->map50.est;
+        double eb = specx_eval_results_cell(r, r->cmp_b, d)->map50.est;
+        double ec = specx_eval_results_cell(r, r->cmp_c, d)->map50.est;
+        for (size_t i = 0; i < n; i++) {
+            scratch[i] = ba[i] - bb[i];
+        }
+        r->cmp_diff[d] = interval(ea - eb, scratch, n, level);
+        if (ec - eb < 0.01) {
+            r->cmp_closed[d] = (specx_eval_ci){NAN, NAN, NAN};
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            scratch[i] = bc[i] - bb[i] > 0 ? (ba[i] - bb[i]) / (bc[i] - bb[i]) : NAN;
+        }
+        r->cmp_closed[d] = interval((ea - eb) / (ec - eb), scratch, n, level);
+    }
+    return SPECX_OK;
+}
+
 static specx_status check_shape(const specx_eval_bootstrap *b, const specx_eval_results *r,
                                 specx_err *err)
 {
@@ -506,6 +540,9 @@ specx_status specx_eval_bootstrap_summarize(specx_eval_bootstrap *b, specx_eval_
         g = NULL;
         if (r->gains) {
             gains(r, all_boot, n, w.boot, level);
+        }
+        if (r->cmp_set && r->cmp_a < r->n_modes && r->cmp_b < r->n_modes && r->cmp_c < r->n_modes) {
+            st = compare(r, all_boot, n, w.boot, level, err);
         }
     }
     resamples_clear(&rs);

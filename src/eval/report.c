@@ -53,6 +53,8 @@ void specx_eval_results_free(specx_eval_results *r)
     free(r->runs);
     free(r->cells);
     free(r->gains);
+    free(r->cmp_diff);
+    free(r->cmp_closed);
     free(r->modes);
     free(r->executors);
     free(r->deadlines_ms);

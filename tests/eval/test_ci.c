@@ -260,6 +260,26 @@ static void test_bootstrap(void **state)
                      (cs->map50.est - fmax(ca->map50.est, cc->map50.est))) < 1e-12);
     assert_true(r.gains[0].vs_local.lo <= r.gains[0].vs_local.est &&
                 r.gains[0].vs_local.est <= r.gains[0].vs_local.hi);
+    /* a paired comparison of three modes on the same resamples: spec - local
+     * is the gain above, to the bit; the share of the local-to-cloud gap */
+    r.cmp_set = true;
+    r.cmp_a = 2;
+    r.cmp_b = 0;
+    r.cmp_c = 1;
+    assert_int_equal(specx_eval_bootstrap_summarize(bo, &r, &o, &err), SPECX_OK);
+    ca = specx_eval_results_cell(&r, 0, 0);
+    cc = specx_eval_results_cell(&r, 1, 0);
+    cs = specx_eval_results_cell(&r, 2, 0);
+    assert_non_null(r.cmp_diff);
+    assert_memory_equal(&r.cmp_diff[0], &r.gains[0].vs_local, sizeof r.cmp_diff[0]);
+    double gap = cc->map50.est - ca->map50.est;
+    if (gap >= 0.01) {
+        assert_true(fabs(r.cmp_closed[0].est - (cs->map50.est - ca->map50.est) / gap) < 1e-12);
+        assert_true(r.cmp_closed[0].lo <= r.cmp_closed[0].est &&
+                    r.cmp_closed[0].est <= r.cmp_closed[0].hi);
+    } else {
+        assert_true(isnan(r.cmp_closed[0].est));
+    }
     /* the same seed gives the same intervals; the JSON and CSV carry them */
     specx_eval_ci keep = cs->map50;
     assert_int_equal(specx_eval_bootstrap_summarize(bo, &r, &o, &err), SPECX_OK);
