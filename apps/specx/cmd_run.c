@@ -390,6 +390,20 @@ static void usage(FILE *f, const specx_cli_opt *opts)
     specx_cli_print_options(f, opts);
 }
 
+static bool take_reuse_late(const char *v, void *out, char *msg, size_t n)
+{
+    specx_pipeline_reuse_late *r = out;
+    if (strcmp(v, "off") == 0) {
+        *r = SPECX_REUSE_LATE_OFF;
+    } else if (strcmp(v, "track") == 0) {
+        *r = SPECX_REUSE_LATE_TRACK;
+    } else {
+        snprintf(msg, n, "want off or track");
+        return false;
+    }
+    return true;
+}
+
 int specx_cmd_run(int argc, char **argv)
 {
     run_args a = {0};
@@ -432,6 +446,10 @@ int specx_cmd_run(int argc, char **argv)
          .help = "JPEG quality of frames sent to servers (default 90)"},
         {"full-frames", 0, SPECX_CLI_FLAG, &pc->full_frames,
          .help = "send servers whole frames, not scaled to their model\n(for comparisons)"},
+        {"reuse-late", 0, SPECX_CLI_CALL, &a.cfg.reuse_late, .call = take_reuse_late,
+         .meta = "off|track",
+         .help = "track: carry late cloud answers forward to later frames by\n"
+                 "tracking; outputs say each box's origin (default off)"},
         {"local-queue", 0, SPECX_CLI_INT, &pc->local_queue_depth, 1, 1000, .meta = "N",
          .help = "frames waiting for the local model, drop-oldest (default 1)"},
         {"max-in-flight", 0, SPECX_CLI_INT, &pc->remote_max_in_flight, 1, 100000, .meta = "N",

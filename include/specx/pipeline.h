@@ -74,6 +74,17 @@ typedef struct specx_pipeline_exec {
     const char *message; /* the executor's error line, NULL if none */
 } specx_pipeline_exec;
 
+/* A box's origin: "local", "cloud" (the in-time winner) or "cloud-carried"
+ * (a late cloud answer's object moved to this frame, age_frames / age_ms
+ * old); denied: a local box the cloud's last answer did not confirm, its
+ * score lowered (docs/track.md). */
+typedef struct specx_pipeline_origin {
+    const char *origin;
+    uint32_t age_frames;
+    double age_ms;
+    bool denied;
+} specx_pipeline_origin;
+
 typedef struct specx_pipeline_output {
     int64_t index; /* as pushed */
     double pts;    /* as pushed */
@@ -94,9 +105,31 @@ typedef struct specx_pipeline_output {
      * checkpoint). Copy it to draw on it. */
     const specx_image *image;
     const specx_output *raw; /* the operator's output */
+    /* Only in a run with reuse_late (below), else NULL: where each of
+     * `detections` came from (indexed alike), and the frame's source:
+     * "local", "cloud" (in time), "fused" (local + carried), "carried"
+     * (carried only), "none". detections are then the fused boxes. */
+    const specx_pipeline_origin *origins;
+    const char *source;
 } specx_pipeline_output;
 
 typedef void (*specx_pipeline_output_fn)(void *user, const specx_pipeline_output *out);
+
+/* A server's answer that came after its frame's deadline (operator.h,
+ * specx_late_result): counted late and never the frame's output, handed to
+ * the late callback for carrying forward. Borrowed for the callback. */
+typedef struct specx_pipeline_late {
+    int64_t index; /* the frame's, as pushed */
+    double pts;
+    int exec; /* executor index of the server */
+    const char *exec_name;
+    specx_time_t arrival; /* the frame's push time (monotonic) */
+    double age_ms;        /* frame arrival (push) to the answer */
+    double late_ms;       /* the frame's deadline to the answer */
+    const specx_detections *detections;
+} specx_pipeline_late;
+
+typedef void (*specx_pipeline_late_fn)(void *user, const specx_pipeline_late *late);
 
 typedef struct specx_pipeline_config {
     /* Local detector: `local` opened with specx_pipeline_open_detector
@@ -125,6 +158,19 @@ typedef struct specx_pipeline_config {
     specx_pipeline_mode mode;
     specx_pipeline_output_fn output; /* required */
     void *output_user;
+    /* Late answers (optional): `late` gets every server answer that came
+     * after its frame's deadline, on the thread that received it (a
+     * client's completion thread), with no pipeline lock held, possibly
+     * while the output callback runs: synchronise the two. keep_late_ms > 0
+     * makes such answers come at all: a server call then carries the
+     * frame's deadline + keep_late_ms on the wire (the server still drops
+     * work older than that) and is not cancelled when its frame is decided;
+     * finish and destroy wait for calls still out, at most keep_late_ms
+     * past their deadline. 0: calls are cancelled at the decision, as the
+     * paper's rule 6. */
+    specx_pipeline_late_fn late;
+    void *late_user;
+    double keep_late_ms;
 } specx_pipeline_config;
 
 /* Opens the local detector and the server channels. */
@@ -224,6 +270,11 @@ bool specx_pacer_wait(const specx_pacer *p, int64_t i, const atomic_bool *stop);
  * the playing thread (SYNC). */
 typedef struct specx_pipeline_run specx_pipeline_run;
 
+typedef enum specx_pipeline_reuse_late {
+    SPECX_REUSE_LATE_OFF = 0, /* late cloud answers are dropped (the paper's rule) */
+    SPECX_REUSE_LATE_TRACK,   /* carried forward by tracking (docs/track.md) */
+} specx_pipeline_reuse_late;
+
 typedef struct specx_pipeline_run_config {
     /* The engine (its local_detector is taken over, also on error).
      * output/output_user: an optional hook, called for every output after it
@@ -235,6 +286,13 @@ typedef struct specx_pipeline_run_config {
     const char *jsonl;          /* JSON lines file; "-" = stdout; NULL = none */
     const char *annotate;       /* video file or directory; NULL = none */
     const char *annotate_codec; /* FFmpeg encoder; NULL = the writer's default */
+    /* Late cloud answers: OFF (default) drops them; TRACK carries their
+     * objects forward to later frames by tracking (docs/track.md): outputs
+     * then hold the fused boxes with their origins, the JSON lines say where
+     * each box came from and the annotated video draws carried boxes dashed.
+     * TRACK sets pipeline.keep_late_ms to the tracker's age limit (1000 ms)
+     * unless it is set, and uses pipeline.late itself. */
+    specx_pipeline_reuse_late reuse_late;
     /* Non-fatal problems (a frame that did not decode), one line each;
      * NULL: dropped. Called on the playing thread. */
     void (*notice)(void *user, const char *line);

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -119,13 +120,72 @@ specx_status sx_pipeline_annotator_open(const char *path, const char *codec, dou
     return SPECX_OK;
 }
 
+/* A dashed outline: dashes of 6 thicknesses, gaps of 4, along each side. */
+static void dashed_rect(specx_image *img, int x0, int y0, int x1, int y1, int th, specx_rgb c)
+{
+    int dash = 6 * th, gap = 4 * th;
+    for (int x = x0; x <= x1; x += dash + gap) {
+        int e = x + dash - 1 < x1 ? x + dash - 1 : x1;
+        specx_draw_fill(img, x, y0, e, y0 + th - 1, c);
+        specx_draw_fill(img, x, y1 - th + 1, e, y1, c);
+    }
+    for (int y = y0; y <= y1; y += dash + gap) {
+        int e = y + dash - 1 < y1 ? y + dash - 1 : y1;
+        specx_draw_fill(img, x0, y, x0 + th - 1, e, c);
+        specx_draw_fill(img, x1 - th + 1, y, x1, e, c);
+    }
+}
+
+/* With reuse_late: local boxes in the local colour, the in-time cloud's in
+ * its winner's, carried ones dashed in the cloud's colour with their age. */
+static void draw_fused(const sx_pipeline_annotator *a, const specx_pipeline_output *out,
+                       specx_image *img, int scale)
+{
+    specx_rgb local = specx_palette_executor(SPECX_PALETTE_LOCAL);
+    specx_rgb cloud = specx_palette_executor(0);
+    for (size_t i = 0; out->detections != NULL && i < out->detections->count; i++) {
+        specx_detection d = out->detections->items[i];
+        const specx_pipeline_origin *og = &out->origins[i];
+        if (strcmp(og->origin, "cloud-carried") != 0) {
+            bool is_cloud = strcmp(og->origin, "cloud") == 0;
+            specx_rgb col = is_cloud && out->winner >= 0 && (size_t)out->winner < a->n_exec
+                                ? a->colours[out->winner]
+                                : local;
+            specx_detections one = {.count = 1, .capacity = 1, .items = &d};
+            specx_draw_detections(img, &one, col, scale, scale);
+            continue;
+        }
+        if (!(d.xmax > d.xmin && d.ymax > d.ymin)) {
+            continue;
+        }
+        int x0 = (int)d.xmin, y0 = (int)d.ymin, x1 = (int)d.xmax, y1 = (int)d.ymax;
+        x0 = x0 < 0 ? 0 : x0;
+        y0 = y0 < 0 ? 0 : y0;
+        x1 = x1 >= img->width ? img->width - 1 : x1;
+        y1 = y1 >= img->height ? img->height - 1 : y1;
+        if (x1 <= x0 || y1 <= y0) {
+            continue;
+        }
+        dashed_rect(img, x0, y0, x1, y1, scale, cloud);
+        char tag[96];
+        snprintf(tag, sizeof tag, "%s %.0f%% +%uf", d.label, 100.0 * d.score, og->age_frames);
+        int th = (SPECX_FONT_CELL_H + 2) * scale;
+        specx_draw_label(img, x0, y0 >= th ? y0 - th : y0, tag, scale, specx_rgb_contrast(cloud),
+                         cloud);
+    }
+}
+
 static void draw(const sx_pipeline_annotator *a, const specx_pipeline_output *out, specx_image *img)
 {
     int scale = img->width >= 960 ? 2 : 1;
     specx_rgb white = {255, 255, 255}, red = {200, 30, 30};
     if (out->winner >= 0 && (size_t)out->winner < a->n_exec) {
         specx_rgb col = a->colours[out->winner];
-        specx_draw_detections(img, out->detections, col, scale, scale);
+        if (out->origins != NULL) {
+            draw_fused(a, out, img, scale);
+        } else {
+            specx_draw_detections(img, out->detections, col, scale, scale);
+        }
         char dl[32] = "none";
         if (out->deadline_ms >= 0) {
             snprintf(dl, sizeof dl, "%.0f ms", out->deadline_ms);

@@ -16,6 +16,19 @@ static double round3(double x)
     return round(x * 1000.0) / 1000.0;
 }
 
+/* With reuse_late: where the box came from, and how old a carried one is. */
+static void add_origin(cJSON *x, const specx_pipeline_origin *og)
+{
+    cJSON_AddStringToObject(x, "origin", og->origin);
+    if (strcmp(og->origin, "cloud-carried") == 0) {
+        cJSON_AddNumberToObject(x, "age_frames", og->age_frames);
+        cJSON_AddNumberToObject(x, "age_ms", round3(og->age_ms));
+    }
+    if (og->denied) {
+        cJSON_AddBoolToObject(x, "denied", true);
+    }
+}
+
 char *specx_pipeline_output_json(const specx_pipeline_output *o)
 {
     cJSON *j = cJSON_CreateObject();
@@ -36,6 +49,9 @@ char *specx_pipeline_output_json(const specx_pipeline_output *o)
         cJSON_AddBoolToObject(j, "late_accepted", true);
     }
     cJSON_AddStringToObject(j, "status", specx_status_name(o->status));
+    if (o->source != NULL) {
+        cJSON_AddStringToObject(j, "source", o->source);
+    }
     if (o->winner < 0 && o->reason != NULL) {
         cJSON_AddStringToObject(j, "reason", o->reason);
     }
@@ -87,6 +103,9 @@ char *specx_pipeline_output_json(const specx_pipeline_output *o)
                 cJSON_SetNumberValue(b, round(b->valuedouble * 10.0) / 10.0);
             }
             cJSON_AddItemToObject(x, "box", box);
+            if (o->origins != NULL) {
+                add_origin(x, &o->origins[i]);
+            }
             cJSON_AddItemToArray(dets, x);
         }
     }

@@ -52,6 +52,15 @@ typedef struct exec_meta {
     bool is_local;
 } exec_meta;
 
+/* A server executor whose calls outlive their frame's decision (keep_late_ms):
+ * the wire deadline is pushed back by `extra` and the operator's cancel is
+ * not passed on, so an answer that misses the deadline still comes and
+ * reaches the late callback. Everything else is the server's executor. */
+typedef struct keep_exec {
+    specx_executor inner;
+    specx_dur_t extra;
+} keep_exec;
+
 struct specx_pipeline {
     specx_pipeline_config cfg;
     specx_operator *op;
@@ -60,6 +69,7 @@ struct specx_pipeline {
     int local_index;
     specx_executor local_exec; /* copy for stats; owned by the operator */
     specx_executor remote_exec[SPECX_PIPELINE_MAX_SERVERS]; /* copies, for counts */
+    keep_exec keep[SPECX_PIPELINE_MAX_SERVERS];             /* with keep_late_ms */
     size_t n_remote;
     sx_uplink *uplink; /* NULL without servers */
 
@@ -154,6 +164,64 @@ static void on_output(void *user, specx_output *o)
     deliver(user, o);
 }
 
+/* A server's answer after its deadline (operator late callback). */
+static void on_late(void *user, specx_late_result *lr)
+{
+    specx_pipeline *p = user;
+    const frame *f = lr->input;
+    specx_pipeline_late pl = {
+        .index = f->index,
+        .pts = f->pts,
+        .exec = (int)lr->exec,
+        .exec_name = lr->exec < p->n_exec ? p->meta[lr->exec].name : lr->exec_name,
+        .arrival = lr->arrival,
+        .age_ms = specx_dur_ms(lr->completed - lr->arrival),
+        .late_ms = specx_dur_ms(lr->completed - lr->deadline),
+        .detections = lr->result,
+    };
+    p->cfg.late(p->cfg.late_user, &pl);
+}
+
+/* ---- kept server calls (keep_late_ms) ----------------------------------------- */
+
+static specx_status keep_start(void *ctx, specx_call *call, void *request, specx_time_t deadline)
+{
+    keep_exec *k = ctx;
+    specx_time_t d = deadline == SPECX_TIME_NEVER ? deadline : specx_time_add(deadline, k->extra);
+    return k->inner.ops->start(k->inner.ctx, call, request, d);
+}
+
+static void keep_cancel(void *ctx, specx_call *call)
+{
+    /* The decision no longer wants the answer, the tracker still does; the
+     * wire deadline (the frame's + keep_late_ms) bounds the call. */
+    (void)ctx;
+    (void)call;
+}
+
+static void keep_free_result(void *ctx, void *result)
+{
+    keep_exec *k = ctx;
+    if (k->inner.ops->free_result != NULL) {
+        k->inner.ops->free_result(k->inner.ctx, result);
+    } else {
+        free(result);
+    }
+}
+
+static void keep_destroy(void *ctx)
+{
+    keep_exec *k = ctx;
+    if (k->inner.ops->destroy != NULL) {
+        k->inner.ops->destroy(k->inner.ctx);
+    }
+}
+
+static const specx_executor_ops keep_ops = {.start = keep_start,
+                                            .cancel = keep_cancel,
+                                            .free_result = keep_free_result,
+                                            .destroy = keep_destroy};
+
 /* ---- set-up ----------------------------------------------------------------- */
 
 static specx_status add_local(specx_pipeline *p, specx_detector *det, specx_err *err)
@@ -207,6 +275,12 @@ static specx_status add_remote(specx_pipeline *p, const specx_pipeline_config *c
     if (st != SPECX_OK) {
         return st;
     }
+    specx_executor server = ec.exec;
+    if (cfg->keep_late_ms > 0) {
+        keep_exec *k = &p->keep[p->n_remote];
+        *k = (keep_exec){.inner = server, .extra = (specx_dur_t)(cfg->keep_late_ms * 1e6)};
+        ec.exec = (specx_executor){.ops = &keep_ops, .ctx = k};
+    }
     size_t idx;
     st = specx_operator_add_remote(p->op, &ec, &idx, err);
     if (st != SPECX_OK) {
@@ -216,7 +290,7 @@ static specx_status add_remote(specx_pipeline *p, const specx_pipeline_config *c
     snprintf(p->meta[idx].name, sizeof p->meta[idx].name, "%s", ec.name);
     p->meta[idx].priority = ec.priority;
     p->meta[idx].is_local = false;
-    p->remote_exec[p->n_remote++] = ec.exec;
+    p->remote_exec[p->n_remote++] = server;
     return SPECX_OK;
 }
 
@@ -236,6 +310,10 @@ static specx_status check_config(const specx_pipeline_config *cfg, specx_pipelin
         (cfg->n_servers > 0 && cfg->servers == NULL)) {
         return specx_err_set(err, SPECX_EINVAL, "pipeline: %zu servers given, at most %d",
                              cfg->n_servers, SPECX_PIPELINE_MAX_SERVERS);
+    }
+    if (!(cfg->keep_late_ms >= 0 && cfg->keep_late_ms <= 60000)) {
+        return specx_err_set(err, SPECX_EINVAL, "keep_late_ms %g is not in 0..60000",
+                             cfg->keep_late_ms);
     }
     if (cfg->jpeg_quality < 0 || cfg->jpeg_quality > 100) {
         return specx_err_set(err, SPECX_EINVAL, "JPEG quality %d is not in 1..100",
@@ -291,7 +369,9 @@ specx_status specx_pipeline_create(const specx_pipeline_config *cfg, specx_pipel
                                     cfg != NULL && cfg->accept_late_while_no_local,
                                 .delivery = SPECX_DELIVER_THREAD,
                                 .input_release = frame_release,
-                                .release_user = p};
+                                .release_user = p,
+                                .late = cfg != NULL && cfg->late != NULL ? on_late : NULL,
+                                .late_user = p};
     if (st == SPECX_OK && cfg->n_servers > 0) {
         st = sx_uplink_create(cfg->jpeg_quality > 0 ? cfg->jpeg_quality : 90, cfg->full_frames,
                               &p->uplink, err);

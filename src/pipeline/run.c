@@ -12,6 +12,7 @@
  *    runs on the pipeline's delivery thread in STREAM mode and on the playing
  *    thread in SYNC mode, never both; the playing thread reads the counters
  *    after specx_pipeline_finish, which synchronises through the pipeline. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 
 #include "pipeline/annotate.h"
 #include "pipeline/jsonl.h"
+#include "track/track.h"
 
 #define MAX_READ_ERRORS 25 /* unreadable frames in a row before giving up */
 /* Frames a video file may deliver fewer than its container announces
@@ -35,6 +37,14 @@ struct specx_pipeline_run {
     sx_pipeline_annotator *ann;
     specx_pipeline_run_counts c;
     bool finished;
+    /* reuse_late TRACK: the tracker (track_mu: the late callback and the
+     * output handler run on different threads); fused/origins are the
+     * output handler's own. */
+    sx_track *track;
+    pthread_mutex_t track_mu;
+    sx_track_frame fused;
+    specx_pipeline_origin *origins;
+    size_t origins_cap;
 };
 
 static void count(specx_pipeline_run_counts *c, const specx_pipeline_output *out)
@@ -62,10 +72,62 @@ static void count(specx_pipeline_run_counts *c, const specx_pipeline_output *out
     }
 }
 
+/* A server answer after its deadline: to the tracker, for later frames. */
+static void on_late(void *user, const specx_pipeline_late *late)
+{
+    specx_pipeline_run *r = user;
+    specx_err err = {{0}};
+    pthread_mutex_lock(&r->track_mu);
+    specx_status st = sx_track_cloud(r->track, late->index, late->arrival, late->detections, &err);
+    pthread_mutex_unlock(&r->track_mu);
+    (void)st; /* out of memory: that answer is not carried */
+}
+
+/* The output with the tracker's fused boxes and their origins in *fused;
+ * returns out itself when the tracker could not step. */
+static const specx_pipeline_output *fuse(specx_pipeline_run *r, const specx_pipeline_output *out,
+                                         specx_pipeline_output *fused)
+{
+    bool won = out->winner >= 0 && out->detections != NULL;
+    const specx_detections *local = won && out->is_local ? out->detections : NULL;
+    const specx_detections *cloud = won && !out->is_local ? out->detections : NULL;
+    specx_err err = {{0}};
+    pthread_mutex_lock(&r->track_mu);
+    specx_status st =
+        sx_track_step(r->track, out->index, out->raw->arrival, local, cloud, &r->fused, &err);
+    pthread_mutex_unlock(&r->track_mu);
+    size_t n = r->fused.dets.count;
+    if (st == SPECX_OK && n > r->origins_cap) {
+        specx_pipeline_origin *o = realloc(r->origins, n * sizeof *o);
+        st = o != NULL ? SPECX_OK : SPECX_ENOMEM;
+        r->origins = o != NULL ? o : r->origins;
+        r->origins_cap = o != NULL ? n : r->origins_cap;
+    }
+    if (st != SPECX_OK) {
+        return out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const sx_track_info *in = &r->fused.info[i];
+        r->origins[i] = (specx_pipeline_origin){.origin = sx_track_origin_name(in->origin),
+                                                .age_frames = in->age_frames,
+                                                .age_ms = in->age_ms,
+                                                .denied = in->denied};
+    }
+    *fused = *out;
+    fused->detections = &r->fused.dets;
+    fused->origins = r->origins;
+    fused->source = sx_track_source_name(r->fused.source);
+    return fused;
+}
+
 static void on_output(void *user, const specx_pipeline_output *out)
 {
     specx_pipeline_run *r = user;
     count(&r->c, out);
+    specx_pipeline_output fused;
+    if (r->track != NULL) {
+        out = fuse(r, out, &fused);
+    }
     sx_pipeline_jsonl_write(&r->jsonl, out);
     if (r->ann != NULL) {
         sx_pipeline_annotator_add(r->ann, out);
@@ -113,12 +175,22 @@ specx_status specx_pipeline_run_open(const specx_pipeline_run_config *cfg, specx
     r->c.order_ok = true;
     r->c.total = -1;
     r->c.annotate_queue_max = SX_PIPELINE_ANNOTATE_QUEUE_MAX;
+    pthread_mutex_init(&r->track_mu, NULL);
+    sx_track_frame_init(&r->fused);
     double writer_fps = 10;
     specx_status st = open_source(r, &writer_fps, err);
+    if (st == SPECX_OK && cfg->reuse_late == SPECX_REUSE_LATE_TRACK) {
+        st = sx_track_create(NULL, &r->track, err);
+    }
     if (st == SPECX_OK) {
         specx_pipeline_config pc = cfg->pipeline;
         pc.output = on_output;
         pc.output_user = r;
+        if (r->track != NULL) {
+            pc.late = on_late;
+            pc.late_user = r;
+            pc.keep_late_ms = pc.keep_late_ms > 0 ? pc.keep_late_ms : 1000;
+        }
         st = specx_pipeline_create(&pc, &r->p, err); /* takes local_detector */
     } else {
         specx_detector_close(cfg->pipeline.local_detector);
@@ -255,7 +327,11 @@ void specx_pipeline_run_close(specx_pipeline_run *r)
     }
     sx_pipeline_annotator_close(r->ann, NULL);
     sx_pipeline_jsonl_close(&r->jsonl, NULL);
-    specx_pipeline_destroy(r->p);
+    specx_pipeline_destroy(r->p); /* no late callback after this */
     specx_video_source_close(r->src);
+    sx_track_destroy(r->track);
+    sx_track_frame_clear(&r->fused);
+    free(r->origins);
+    pthread_mutex_destroy(&r->track_mu);
     free(r);
 }

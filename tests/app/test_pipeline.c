@@ -544,6 +544,157 @@ static void test_video_run(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* ---- late answers ------------------------------------------------------------------ */
+
+typedef struct late_rec {
+    pthread_mutex_t mu;
+    int n;
+    int64_t index[MAXF];
+    double late_ms[MAXF];
+    size_t dets[MAXF];
+} late_rec;
+
+static void on_late(void *user, const specx_pipeline_late *l)
+{
+    late_rec *r = user;
+    pthread_mutex_lock(&r->mu);
+    if (r->n < MAXF) {
+        r->index[r->n] = l->index;
+        r->late_ms[r->n] = l->late_ms;
+        r->dets[r->n] = l->detections != NULL ? l->detections->count : 0;
+    }
+    r->n++;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* A server (60 ms) that always misses the 10 ms deadline: with keep_late_ms
+ * every frame's answer still comes, after the deadline, to the late callback
+ * (local wins every frame); without it the calls are cancelled at the
+ * decision and nothing comes. */
+static void test_late_answers(void **state)
+{
+    (void)state;
+    char target[64];
+    specx_server *srv = server_start("delay_ms=60", target, sizeof target);
+    for (int keep = 1; keep >= 0; keep--) {
+        fake_det fd = {.delay_ms = 1};
+        rec r = {.n = 0};
+        late_rec lr = {.n = 0};
+        pthread_mutex_init(&r.mu, NULL);
+        pthread_mutex_init(&lr.mu, NULL);
+        specx_rpc_client_config servers[] = {server_config(target)};
+        specx_pipeline_config pc = {.local_detector = fake_open(&fd),
+                                    .servers = servers,
+                                    .n_servers = 1,
+                                    .deadline = SPECX_MS(10),
+                                    .output = on_output,
+                                    .output_user = &r,
+                                    .late = on_late,
+                                    .late_user = &lr,
+                                    .keep_late_ms = keep ? 2000 : 0};
+        specx_pipeline *p = NULL;
+        specx_err err = {{0}};
+        assert_int_equal(specx_pipeline_create(&pc, &p, &err), SPECX_OK);
+        for (int i = 0; i < 3; i++) {
+            push_frames(p, 1); /* numbered 0 each time: the late records say which */
+            sleep_ms(70);
+        }
+        specx_pipeline_finish(p); /* waits for the kept calls */
+        assert_int_equal(r.n, 3);
+        for (int i = 0; i < 3; i++) {
+            assert_string_equal(r.winner[i], "local");
+        }
+        assert_int_equal(lr.n, keep ? 3 : 0);
+        for (int i = 0; i < lr.n; i++) {
+            assert_int_equal(lr.index[i], 0);
+            assert_true(lr.late_ms[i] > 0);
+            assert_int_equal(lr.dets[i], 1);
+        }
+        specx_operator_stats *st = NULL;
+        assert_int_equal(specx_pipeline_stats(p, &st), SPECX_OK);
+        if (keep) {
+            assert_int_equal(st->exec[0].late, 3); /* still counted late */
+        }
+        assert_int_equal(st->exec[0].won, 0);
+        specx_operator_stats_free(st);
+        specx_pipeline_destroy(p);
+        pthread_mutex_destroy(&r.mu);
+        pthread_mutex_destroy(&lr.mu);
+    }
+    specx_server_destroy(srv);
+}
+
+/* A run with reuse_late track: the local model's box (a car) on every frame
+ * and a server (test detector, 60 ms, another class) that always misses the
+ * 10 ms deadline: later frames carry the server's object, marked
+ * cloud-carried with its age; every line says its source; the local box is
+ * never dropped (the cloud's object is of another class) but is denied. */
+static void test_video_run_reuse_late(void **state)
+{
+    (void)state;
+    const char *assets = getenv("SPECX_SHARED_ASSETS");
+    char target[64], video[1024], dir[] = "/tmp/specx-test-late-XXXXXX", jsonl[1100];
+    specx_server *srv = server_start("delay_ms=60", target, sizeof target);
+    snprintf(video, sizeof video, "%s/video/udacity_test_video.mp4",
+             assets != NULL ? assets : "../shared/assets");
+    assert_non_null(mkdtemp(dir));
+    snprintf(jsonl, sizeof jsonl, "%s/out.jsonl", dir);
+    fake_det fd = {.delay_ms = 1};
+    specx_rpc_client_config servers[] = {server_config(target)};
+    specx_pipeline_run_config cfg = {.pipeline = {.local_detector = fake_open(&fd),
+                                                  .servers = servers,
+                                                  .n_servers = 1,
+                                                  .deadline = SPECX_MS(10)},
+                                     .video = video,
+                                     .fps = 10,
+                                     .max_frames = 8,
+                                     .jsonl = jsonl,
+                                     .reuse_late = SPECX_REUSE_LATE_TRACK};
+    specx_pipeline_run *run = NULL;
+    specx_err err = {{0}};
+    assert_int_equal(specx_pipeline_run_open(&cfg, &run, &err), SPECX_OK);
+    assert_int_equal(specx_pipeline_run_play(run, NULL, &err), SPECX_OK);
+    specx_pipeline_run_close(run);
+    FILE *f = fopen(jsonl, "r");
+    assert_non_null(f);
+    char line[8192];
+    int lines = 0, carried_frames = 0, sourced = 0, local_boxes = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        cJSON *j = cJSON_Parse(line);
+        assert_non_null(j);
+        lines++;
+        const cJSON *src = cJSON_GetObjectItem(j, "source");
+        sourced += cJSON_IsString(src);
+        const cJSON *d;
+        bool carried = false;
+        cJSON_ArrayForEach(d, cJSON_GetObjectItem(j, "detections"))
+        {
+            const char *og = cJSON_GetStringValue(cJSON_GetObjectItem(d, "origin"));
+            assert_non_null(og);
+            if (strcmp(og, "cloud-carried") == 0) {
+                carried = true;
+                assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(d, "age_frames")) >= 1);
+                assert_true(cJSON_GetNumberValue(cJSON_GetObjectItem(d, "age_ms")) > 0);
+                assert_string_equal(cJSON_GetStringValue(src), "fused");
+            } else {
+                assert_string_equal(og, "local");
+                local_boxes++;
+            }
+        }
+        carried_frames += carried;
+        cJSON_Delete(j);
+    }
+    fclose(f);
+    assert_int_equal(lines, 8);
+    assert_int_equal(sourced, 8);
+    assert_int_equal(local_boxes, 8);
+    assert_true(carried_frames >= 4); /* answers 60 ms late; frames 100 ms apart */
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    specx_server_destroy(srv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -555,6 +706,8 @@ int main(void)
         cmocka_unit_test(test_priorities),
         cmocka_unit_test(test_pacer),
         cmocka_unit_test(test_video_run),
+        cmocka_unit_test(test_late_answers),
+        cmocka_unit_test(test_video_run_reuse_late),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
