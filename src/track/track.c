@@ -508,6 +508,15 @@ static specx_status measure_velocity(sx_track *t, cobj *nw, size_t nn, int64_t f
     return st;
 }
 
+static void anchor(cobj *o, const ltrack *tr, box a, box b)
+{
+    o->anchor = tr->id;
+    o->rdx = (a.cx - b.cx) / b.w;
+    o->rdy = (a.cy - b.cy) / b.h;
+    o->rsw = a.w / b.w;
+    o->rsh = a.h / b.h;
+}
+
 /* Anchor the new answer's objects to the local tracks as they were at its
  * frame, and settle which tracks the answer confirms or denies. */
 static specx_status anchor_and_deny(sx_track *t, cobj *nw, size_t nn, int64_t frame,
@@ -540,13 +549,8 @@ static specx_status anchor_and_deny(sx_track *t, cobj *nw, size_t nn, int64_t fr
     }
     specx_status st = greedy(t, a, cls, nn, b, cls + nn, nt, seen, t->c.assoc_iou);
     for (size_t i = 0; st == SPECX_OK && i < nn; i++) {
-        int j = t->ma[i];
-        if (j >= 0) {
-            nw[i].anchor = t->tr[j].id;
-            nw[i].rdx = (a[i].cx - b[j].cx) / b[j].w;
-            nw[i].rdy = (a[i].cy - b[j].cy) / b[j].h;
-            nw[i].rsw = a[i].w / b[j].w;
-            nw[i].rsh = a[i].h / b[j].h;
+        if (t->ma[i] >= 0) {
+            anchor(&nw[i], &t->tr[t->ma[i]], a[i], b[t->ma[i]]);
         }
     }
     for (size_t j = 0; st == SPECX_OK && j < nt; j++) {
@@ -637,8 +641,9 @@ static const ltrack *track_by_id(const sx_track *t, uint64_t id)
     return NULL;
 }
 
-/* Where carried object o is at `frame` (time `time`); false when it left the
- * image. *anchor_seen: it moved with its local track, seen at this frame. */
+/* Where carried object o is at `frame` (time `time`); false when nothing
+ * follows it (no anchor track alive, no velocity) or it left the image.
+ * *anchor_seen: it moved with its local track, seen at this frame. */
 static bool carry_box(const sx_track *t, const cobj *o, int64_t frame, specx_time_t time, int w,
                       int h, specx_detection *d, bool *anchor_seen)
 {
@@ -646,10 +651,13 @@ static bool carry_box(const sx_track *t, const cobj *o, int64_t frame, specx_tim
     const ltrack *tr = track_by_id(t, o->anchor);
     *anchor_seen = tr && tr->last_frame == frame;
     box b = to_box(&o->det);
-    if (*anchor_seen) {
-        b = (box){tr->last.cx + o->rdx * tr->last.w, tr->last.cy + o->rdy * tr->last.h,
-                  o->rsw * tr->last.w, o->rsh * tr->last.h};
-    } else if (o->has_v) {
+    if (tr) { /* with its track: where it is, or where it is heading */
+        float dt = (float)(frame - tr->last_frame);
+        box tb = {tr->last.cx + tr->vx * dt, tr->last.cy + tr->vy * dt, tr->last.w, tr->last.h};
+        b = (box){tb.cx + o->rdx * tb.w, tb.cy + o->rdy * tb.h, o->rsw * tb.w, o->rsh * tb.h};
+    } else if (!o->has_v) {
+        return false; /* nothing to follow it by */
+    } else {
         float dt_ms = (float)((double)(time - t->co_time) / 1e6);
         b.cx += o->vx * dt_ms;
         b.cy += o->vy * dt_ms;

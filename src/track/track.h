@@ -14,10 +14,12 @@
  *    same class and IoU >= assoc_iou, greedy by IoU, highest first;
  *  - motion: a cloud object that matched a local track at its frame moves
  *    with that track (its box kept relative to the track's box, so it follows
- *    the track's displacement and scale); any other at the constant
- *    image-space velocity measured between successive cloud answers (none
- *    measured: it stays where the cloud saw it);
- *  - a carried object is kept while followable: its answer at most
+ *    the track's displacement and scale; while the track is unseen, with
+ *    the track's predicted box); any other at the constant image-space
+ *    velocity measured between successive cloud answers;
+ *  - a carried object is kept while followable: it has an anchor track
+ *    still alive or a measured velocity (an object seen once by the cloud
+ *    alone has nothing to follow it by and is not carried), its answer at most
  *    max_age_ms older than the frame and the scene continuous since (every
  *    frame with local detections since then followed, at IoU >= follow_iou
  *    with the prediction, at least one local track and at least half of the

@@ -625,7 +625,7 @@ static void test_late_answers(void **state)
 }
 
 /* A run with reuse_late track: the local model's box (a car) on every frame
- * and a server (test detector, 60 ms, another class) that always misses the
+ * and a server (test detector, 30 ms, another class) that always misses the
  * 10 ms deadline: later frames carry the server's object, marked
  * cloud-carried with its age; every line says its source; the local box is
  * never dropped (the cloud's object is of another class) but is denied. */
@@ -634,7 +634,7 @@ static void test_video_run_reuse_late(void **state)
     (void)state;
     const char *assets = getenv("SPECX_SHARED_ASSETS");
     char target[64], video[1024], dir[] = "/tmp/specx-test-late-XXXXXX", jsonl[1100];
-    specx_server *srv = server_start("delay_ms=60", target, sizeof target);
+    specx_server *srv = server_start("delay_ms=30", target, sizeof target);
     snprintf(video, sizeof video, "%s/video/udacity_test_video.mp4",
              assets != NULL ? assets : "../shared/assets");
     assert_non_null(mkdtemp(dir));
@@ -647,7 +647,7 @@ static void test_video_run_reuse_late(void **state)
                                                   .deadline = SPECX_MS(10)},
                                      .video = video,
                                      .fps = 10,
-                                     .max_frames = 8,
+                                     .max_frames = 12,
                                      .jsonl = jsonl,
                                      .reuse_late = SPECX_REUSE_LATE_TRACK};
     specx_pipeline_run *run = NULL;
@@ -685,10 +685,14 @@ static void test_video_run_reuse_late(void **state)
         cJSON_Delete(j);
     }
     fclose(f);
-    assert_int_equal(lines, 8);
-    assert_int_equal(sourced, 8);
-    assert_int_equal(local_boxes, 8);
-    assert_true(carried_frames >= 4); /* answers 60 ms late; frames 100 ms apart */
+    assert_int_equal(lines, 12);
+    assert_int_equal(sourced, 12);
+    assert_int_equal(local_boxes, 12);
+    /* answers ~30 ms late, frames 100 ms apart: carried once the cloud has
+     * seen its object twice (frame 2 or 3 on); generous for a loaded host */
+    if (carried_frames < 3) {
+        fail_msg("%d frames carried a cloud object, want >= 3", carried_frames);
+    }
     char cmd[200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);

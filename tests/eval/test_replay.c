@@ -534,11 +534,12 @@ static void on_track_out(void *user, const specx_replay_output *o)
 
 /* speculative-track: the cloud (60 ms, deadline 30 ms, no link) is never in
  * time, but with its calls kept every answer arrives 60 ms after its frame,
- * before the next frame is emitted (at 100 + 30 ms): from frame 1 on, each
- * frame carries the previous frame's cloud object (class 2, where the cloud
- * saw it: the scene holds still, score decayed by 2^(-100/1000)) and the
- * local detection (class 1), which the cloud's answer did not confirm, at
- * half its score (the deny rule). Frame 0 has only the local answer. */
+ * before the next frame is emitted (at 100 + 30 ms): from frame 2 on (once
+ * the cloud has seen its object twice: velocity 0), each frame carries the
+ * previous frame's cloud object (class 2, where the cloud saw it, score
+ * decayed by 2^(-100/1000)) and the local detection (class 1), which the
+ * cloud's answers did not confirm, at half its score (the deny rule).
+ * Frame 0 has only the local answer. */
 static void test_track_mode(void **state)
 {
     (void)state;
@@ -566,7 +567,12 @@ static void test_track_mode(void **state)
     assert_int_equal(r.count[0], 1);
     assert_int_equal(r.cls[0][0], 1);
     assert_float_equal(r.score[0][0], 0.9f, 1e-6);
-    for (size_t f = 1; f < 40; f++) {
+    /* frame 1: the answer for frame 0, a first sighting with no local track
+     * of its class: nothing to follow it by, not carried; but it denies */
+    assert_int_equal(r.count[1], 1);
+    assert_int_equal(r.cls[1][0], 1);
+    assert_float_equal(r.score[1][0], 0.45f, 1e-6);
+    for (size_t f = 2; f < 40; f++) { /* seen twice: velocity 0, followed */
         assert_int_equal(r.count[f], 2);
         assert_int_equal(r.cls[f][0], 2); /* carried first */
         assert_float_equal(r.score[f][0], 0.9 * exp2(-0.1), 1e-5);
