@@ -12,7 +12,16 @@
  * Every function is thread-safe unless noted; a failing start leaves nothing
  * behind. Deadlines: the work queue runs the earliest deadline first and
  * answers a request whose deadline passed before a worker was free without
- * computing it (DEADLINE_EXCEEDED). */
+ * computing it (DEADLINE_EXCEEDED).
+ *
+ * Identity and access (docs/security.md): with a CA file the TLS handshake
+ * requires a client certificate it signed; with a token file every
+ * detection call needs `authorization: Bearer TOKEN` for a listed token
+ * (else UNAUTHENTICATED); quotas limit each identity's requests and bytes
+ * per second (else RESOURCE_EXHAUSTED, naming the limit). Health checks
+ * need no token and are not metered. Metrics (docs/metrics.md): the server
+ * registers its families in the registry given and updates them lock-free;
+ * serving the registry over HTTP is the caller's (specx_metrics_http_open). */
 #ifndef SPECX_SERVE_H
 #define SPECX_SERVE_H
 
@@ -22,6 +31,7 @@
 
 #include "specx/detector.h"
 #include "specx/hist.h"
+#include "specx/metrics.h"
 #include "specx/status.h"
 #include "specx/time.h"
 
@@ -50,6 +60,23 @@ typedef struct specx_server_config {
     bool no_decode;
     const char *tls_cert_file; /* PEM; both or neither: TLS instead of plaintext */
     const char *tls_key_file;
+    /* PEM CA certificate(s): require a client certificate signed by one
+     * (needs TLS). Without a token file, the certificate's common name is
+     * the caller's identity. */
+    const char *tls_client_ca_file;
+    /* Token file ("VEHICLE-ID sha256:HEX" lines; specx/auth.h): require a
+     * bearer token per call; the vehicle id is the identity. Re-read with
+     * specx_server_reload_auth. */
+    const char *auth_tokens_file;
+    /* Quotas per identity (token buckets); 0 = no limit. Bursts: 0 = one
+     * second's worth (at least 1 request). */
+    double quota_rps, quota_rps_burst;
+    double quota_bytes_per_s, quota_bytes_burst;
+    /* Registry for the server's metric families (borrowed; must outlive the
+     * server; one server per registry); NULL = no metrics. */
+    specx_metrics *metrics;
+    /* Series limit of the per-client families (identities); 0 = 1024. */
+    size_t metrics_max_clients;
 } specx_server_config;
 
 typedef struct specx_server_stats {
@@ -78,6 +105,11 @@ int specx_server_port(const specx_server *s);
 void specx_server_stop(specx_server *s, specx_dur_t grace);
 /* Stops (grace 0 if not stopped yet), closes the detectors, frees. NULL-safe. */
 void specx_server_destroy(specx_server *s);
+/* Re-reads the token file (revocations take effect for the next call;
+ * connections stay up). On failure the tokens in use stay, and err says
+ * why (file, line). SPECX_EINVAL when the server has no token file.
+ * Thread-safe; blocks while reading the file, never a call. */
+specx_status specx_server_reload_auth(specx_server *s, specx_err *err);
 /* A consistent snapshot (the histograms are copied). */
 void specx_server_get_stats(specx_server *s, specx_server_stats *out);
 /* The statistics as one JSON object (malloc'd string, caller frees); NULL on

@@ -18,6 +18,7 @@ void sx_serve_job_init(sx_serve_job *j, specx_time_t deadline, sx_serve_job_done
     j->req = (sx_rpc_request){0};
     atomic_init(&j->cancel, false);
     j->done = done;
+    j->client[0] = '\0';
 }
 
 static specx_status check_image(const sx_rpc_request *r, bool no_decode, char *msg, size_t msglen)
@@ -225,6 +226,14 @@ specx_status sx_serve_queue_push(sx_serve_queue *q, sx_serve_job *j)
     }
     pthread_mutex_unlock(&q->mu);
     return st == SPECX_OK ? SPECX_OK : SPECX_EBUSY;
+}
+
+size_t sx_serve_queue_len(sx_serve_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    size_t n = sx_heap_len(&q->heap);
+    pthread_mutex_unlock(&q->mu);
+    return n;
 }
 
 void sx_serve_queue_stats(sx_serve_queue *q, specx_server_stats *out)

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "specx/auth.h"
 #include "specx/serve.h"
 
 #include "core/heap.h"
@@ -42,9 +43,13 @@ struct sx_serve_job {
     sx_rpc_request req;
     atomic_bool cancel; /* set by the call's owner; the detector checks it */
     sx_serve_job_done_fn done;
+    /* The authenticated identity of the call (serve/auth.h): the vehicle id
+     * of its token, else its client certificate's name; "" when anonymous.
+     * The key of per-client accounting (quotas, metrics, fair queueing). */
+    char client[SPECX_AUTH_ID_MAX + 1];
 };
 
-/* Arrival now, the given deadline, no request yet. */
+/* Arrival now, the given deadline, no request yet, anonymous. */
 void sx_serve_job_init(sx_serve_job *j, specx_time_t deadline, sx_serve_job_done_fn done);
 /* Decodes a Request into j->req and checks it: an image that is there and
  * is JPEG or PNG (unless no_decode), or a cancel. Tightens j->deadline by
@@ -74,6 +79,8 @@ specx_status sx_serve_queue_init(sx_serve_queue *q, const specx_server_config *c
 specx_status sx_serve_queue_start(sx_serve_queue *q, specx_err *err);
 /* SPECX_EBUSY: full; SPECX_ESTOPPED: stopping. Counts received / rejected. */
 specx_status sx_serve_queue_push(sx_serve_queue *q, sx_serve_job *j);
+/* Requests waiting now (the queue's lock, for a copy). */
+size_t sx_serve_queue_len(sx_serve_queue *q);
 /* Statistics with the queue length, consistent with the received count. */
 void sx_serve_queue_stats(sx_serve_queue *q, specx_server_stats *out);
 /* Workers answer what is queued, then exit; joins them. Idempotent. */

@@ -1,5 +1,6 @@
-/* server.c — the detection server's lifecycle: start (detectors, gRPC
- * server, armed calls, threads), graceful stop, destroy, statistics.
+/* server.c — the detection server's lifecycle: start (identities and
+ * quotas, metrics, detectors, gRPC server, armed calls, threads), graceful
+ * stop, destroy, statistics, token reload.
  *
  * Design notes
  * - Start order: detectors (may fail, slow), then the gRPC server and its
@@ -84,7 +85,8 @@ static char *read_file(const char *path, specx_err *err, specx_status *st)
     return buf;
 }
 
-/* Plaintext, or TLS from the configured PEM files. NULL with *st set. */
+/* Plaintext, or TLS from the configured PEM files (requiring and verifying
+ * client certificates when a client CA is given). NULL with *st set. */
 static grpc_server_credentials *credentials(const specx_server_config *cfg, specx_status *st,
                                             specx_err *err)
 {
@@ -94,12 +96,23 @@ static grpc_server_credentials *credentials(const specx_server_config *cfg, spec
     grpc_server_credentials *creds = NULL;
     char *cert = read_file(cfg->tls_cert_file, err, st);
     char *key = cert != NULL ? read_file(cfg->tls_key_file, err, st) : NULL;
-    if (key != NULL) {
+    char *ca = key != NULL && cfg->tls_client_ca_file != NULL
+                   ? read_file(cfg->tls_client_ca_file, err, st)
+                   : NULL;
+    if (key != NULL && (ca != NULL || cfg->tls_client_ca_file == NULL)) {
         grpc_ssl_pem_key_cert_pair pair = {.private_key = key, .cert_chain = cert};
-        creds = grpc_ssl_server_credentials_create(NULL, &pair, 1, 0, NULL);
+        creds = grpc_ssl_server_credentials_create_ex(
+            ca, &pair, 1,
+            ca != NULL ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                       : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+            NULL);
+    }
+    if (key != NULL) {
+        explicit_bzero(key, strlen(key));
     }
     free(cert);
     free(key);
+    free(ca);
     if (creds == NULL && *st == SPECX_OK) {
         *st = specx_err_set(err, SPECX_EINVAL, "server: bad TLS certificate/key");
     }
@@ -163,6 +176,38 @@ static specx_status check_config(const specx_server_config *cfg, specx_err *err)
         return specx_err_set(err, SPECX_EINVAL,
                              "server: TLS needs both a certificate and a key file");
     }
+    if (cfg->tls_client_ca_file != NULL && cfg->tls_cert_file == NULL) {
+        return specx_err_set(err, SPECX_EINVAL,
+                             "server: client certificates (a client CA) need TLS: give the "
+                             "server's own certificate and key too");
+    }
+    return SPECX_OK;
+}
+
+static size_t queue_len(void *arg)
+{
+    return sx_serve_queue_len(arg);
+}
+
+/* The metric families and their collector (after the queue, which the
+ * collector reads), before anything that listens. */
+static specx_status metrics_init(specx_server *srv, specx_err *err)
+{
+    if (srv->cfg.metrics == NULL) {
+        return SPECX_OK;
+    }
+    specx_status st = sx_serve_metrics_create(srv->cfg.metrics, sx_serve_auth_on(&srv->auth),
+                                              srv->cfg.metrics_max_clients, queue_len, &srv->queue,
+                                              &srv->metrics, err);
+    if (st != SPECX_OK) {
+        return st;
+    }
+    srv->auth.metrics = srv->metrics;
+    srv->stats.metrics = srv->metrics;
+    if (srv->auth.tokens != NULL) {
+        sx_serve_metrics_tokens_loaded(srv->metrics, true, sx_auth_tokens_count(srv->auth.tokens),
+                                       true);
+    }
     return SPECX_OK;
 }
 
@@ -210,7 +255,11 @@ static void server_teardown(specx_server *srv)
 
 static void server_free(specx_server *srv)
 {
-    sx_serve_queue_fini(&srv->queue);
+    sx_serve_metrics_destroy(srv->metrics);
+    sx_serve_auth_fini(&srv->auth);
+    if (srv->queue_made) {
+        sx_serve_queue_fini(&srv->queue);
+    }
     sx_serve_stats_fini(&srv->stats);
     pthread_mutex_destroy(&srv->mu);
     pthread_mutex_destroy(&srv->streams_mu);
@@ -246,7 +295,15 @@ specx_status specx_server_start(const specx_server_config *cfg, specx_server **o
     if (srv == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "server: out of memory");
     }
-    st = sx_serve_queue_init(&srv->queue, cfg, &srv->stats, err);
+    /* Token file and quota errors before the (slow) detectors load. */
+    st = sx_serve_auth_init(&srv->auth, cfg, err);
+    if (st == SPECX_OK) {
+        srv->queue_made = true;
+        st = sx_serve_queue_init(&srv->queue, cfg, &srv->stats, err);
+    }
+    if (st == SPECX_OK) {
+        st = metrics_init(srv, err);
+    }
     if (st != SPECX_OK) {
         server_free(srv);
         return st;
@@ -334,6 +391,11 @@ void specx_server_destroy(specx_server *srv)
     specx_server_stop(srv, 0);
     sx_rpc_global_shutdown();
     server_free(srv);
+}
+
+specx_status specx_server_reload_auth(specx_server *srv, specx_err *err)
+{
+    return sx_serve_auth_reload(&srv->auth, err);
 }
 
 /* ---- statistics ------------------------------------------------------- */

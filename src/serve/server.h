@@ -19,6 +19,8 @@
 #include "specx/serve.h"
 
 #include "rpc/grpc_util.h"
+#include "serve/auth.h"
+#include "serve/metrics.h"
 #include "serve/queue.h"
 #include "serve/stats.h"
 
@@ -38,7 +40,10 @@ struct specx_server {
     bool cq_started;
     int port;
     sx_serve_queue queue;
+    bool queue_made; /* sx_serve_queue_init ran (fini needed) */
     sx_serve_stats stats;
+    sx_serve_auth auth;        /* identities and quotas */
+    sx_serve_metrics *metrics; /* NULL: metrics off */
 
     pthread_mutex_t mu;
     pthread_cond_t cv; /* shutdown_done, stopped */

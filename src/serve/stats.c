@@ -3,10 +3,13 @@
 
 #include <cjson/cJSON.h>
 
+#include "serve/metrics.h"
+
 void sx_serve_stats_init(sx_serve_stats *s)
 {
     pthread_mutex_init(&s->mu, NULL);
     s->st = (specx_server_stats){0};
+    s->metrics = NULL;
     specx_hist_init(&s->st.queue_wait);
     specx_hist_init(&s->st.compute);
 }
@@ -41,6 +44,11 @@ static uint64_t *counter(specx_server_stats *st, sx_serve_counter c)
 
 void sx_serve_stats_count(sx_serve_stats *s, sx_serve_counter c)
 {
+    if (c == SX_SERVE_EXPIRED) {
+        sx_serve_metrics_expired(s->metrics);
+    } else if (c == SX_SERVE_CANCELLED) {
+        sx_serve_metrics_cancelled(s->metrics);
+    }
     pthread_mutex_lock(&s->mu);
     (*counter(&s->st, c))++;
     pthread_mutex_unlock(&s->mu);
@@ -49,6 +57,10 @@ void sx_serve_stats_count(sx_serve_stats *s, sx_serve_counter c)
 void sx_serve_stats_computed(sx_serve_stats *s, specx_dur_t queue_wait, specx_dur_t compute,
                              specx_status outcome)
 {
+    sx_serve_metrics_computed(s->metrics, queue_wait, compute);
+    if (outcome == SPECX_ECANCELED) {
+        sx_serve_metrics_cancelled(s->metrics);
+    }
     pthread_mutex_lock(&s->mu);
     specx_hist_record(&s->st.queue_wait, queue_wait);
     specx_hist_record(&s->st.compute, compute);

@@ -1,5 +1,7 @@
 /* serve/stats.h — internal to src/serve: the server's counters and latency
- * histograms behind one lock, and their JSON form (fields in docs/rpc.md).
+ * histograms behind one lock, and their JSON form (fields in docs/rpc.md);
+ * expiries, cancellations and computed requests also go to the metrics
+ * (serve/metrics.h), lock-free.
  * Thread-safe; never blocks beyond its own short lock, which is taken after
  * any other server lock (lock order: stream, queue, stats). */
 #ifndef SX_SERVE_STATS_H
@@ -20,9 +22,14 @@ typedef enum sx_serve_counter {
     SX_SERVE_STREAMS,
 } sx_serve_counter;
 
+struct sx_serve_metrics;
+
 typedef struct sx_serve_stats {
     pthread_mutex_t mu;
     specx_server_stats st; /* queue_len is filled in by the snapshot's caller */
+    /* The same events counted into the exported metrics (NULL: none); set
+     * before the workers start. */
+    struct sx_serve_metrics *metrics;
 } sx_serve_stats;
 
 void sx_serve_stats_init(sx_serve_stats *s);

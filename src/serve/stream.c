@@ -9,7 +9,10 @@
  *   only one SEND_MESSAGE is in flight, the rest wait in outq.
  * - The stream ends (status sent) once the client half-closed, or the
  *   server is stopping, and every request has its reply.
- * - Open streams are on srv->streams so that stop() can end them. */
+ * - Open streams are on srv->streams so that stop() can end them.
+ * - Identity is checked once, when the stream opens (its metadata): a
+ *   refused stream ends at once with the refusal as its status. Quotas are
+ *   taken per message. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +46,9 @@ struct sx_serve_stream {
     bool status_started;
     bool server_stopping; /* end the stream once its work is done */
     bool registered;      /* on srv->streams */
+    specx_status refused; /* not OK: end the stream with this status */
+    char refused_msg[256];
+    char client[SX_SERVE_CLIENT_MAX]; /* the caller's identity (serve/auth.h) */
     sx_serve_stream *snext, *sprev;
     sx_rpc_sendq outq;
     sjob *jobs; /* live jobs (queued or running) */
@@ -112,13 +118,19 @@ static void scall_pump_locked(scall *c)
         scall_start(c, &one, 1, &c->t_send);
         return;
     }
-    if ((c->recv_done || c->server_stopping) && c->jobs == NULL && !c->closed_by_peer) {
+    bool ending = c->recv_done || c->server_stopping || c->refused != SPECX_OK;
+    if (ending && c->jobs == NULL && !c->closed_by_peer) {
         c->status_started = true;
-        c->details = grpc_slice_from_static_string(
-            c->recv_done ? "" : "server shutting down: reconnect or use another server");
         grpc_op one = {.op = GRPC_OP_SEND_STATUS_FROM_SERVER};
-        one.data.send_status_from_server.status =
-            c->send_broken || !c->recv_done ? GRPC_STATUS_UNAVAILABLE : GRPC_STATUS_OK;
+        if (c->refused != SPECX_OK) {
+            c->details = grpc_slice_from_copied_string(c->refused_msg);
+            one.data.send_status_from_server.status = specx_rpc_status_to_grpc(c->refused);
+        } else {
+            c->details = grpc_slice_from_static_string(
+                c->recv_done ? "" : "server shutting down: reconnect or use another server");
+            one.data.send_status_from_server.status =
+                c->send_broken || !c->recv_done ? GRPC_STATUS_UNAVAILABLE : GRPC_STATUS_OK;
+        }
         one.data.send_status_from_server.status_details = &c->details;
         scall_start(c, &one, 1, &c->t_status);
     }
@@ -127,6 +139,7 @@ static void scall_pump_locked(scall *c)
 /* Queues an in-band answer to request req_id (an error, or detections). */
 static void scall_reply_locked(scall *c, const sx_serve_job *j, const sx_serve_reply *r)
 {
+    sx_serve_metrics_answered(c->srv->metrics, SX_SERVE_RPC_STREAM, r->st, c->client);
     sx_rpc_response_info info = {.req_id = j->req.req_id,
                                  .recv_time = j->recv_wall,
                                  .infer_ms = r->infer_ms,
@@ -170,6 +183,7 @@ static void sjob_done(sx_serve_job *j, const sx_serve_reply *r)
 {
     sjob *sj = SX_CONTAINER_OF(j, sjob, job);
     scall *c = sj->sc;
+    sx_serve_metrics_dequeued(c->srv->metrics);
     pthread_mutex_lock(&c->mu);
     sjob_unlink_locked(c, sj);
     scall_reply_locked(c, j, r);
@@ -200,7 +214,9 @@ static void cancel_matching_locked(scall *c, int32_t req_id)
 /* Puts sj on the queue, or answers it at once; takes sj. */
 static void submit_locked(scall *c, sjob *sj)
 {
+    sx_serve_metrics *m = c->srv->metrics;
     if (c->server_stopping) {
+        sx_serve_metrics_shed(m, SX_SERVE_SHED_DRAINING);
         scall_refuse_locked(c, &sj->job, SPECX_ESTOPPED, "server shutting down");
         sjob_free(sj);
         return;
@@ -212,8 +228,12 @@ static void submit_locked(scall *c, sjob *sj)
     }
     c->jobs = sj;
     c->refs++;
+    sx_serve_metrics_queued(m);
     specx_status st = sx_serve_queue_push(&c->srv->queue, &sj->job);
     if (st != SPECX_OK) {
+        sx_serve_metrics_dequeued(m);
+        sx_serve_metrics_shed(m, st == SPECX_EBUSY ? SX_SERVE_SHED_QUEUE_FULL
+                                                   : SX_SERVE_SHED_DRAINING);
         sjob_unlink_locked(c, sj);
         c->refs--;
         scall_refuse_locked(c, &sj->job, st,
@@ -258,12 +278,17 @@ static void s_on_recv(sx_rpc_tag *t, bool ok)
     sx_serve_job oom = {0};
     sx_serve_job *j = sj != NULL ? &sj->job : &oom;
     sx_serve_job_init(j, c->mono_deadline, sjob_done);
+    memcpy(j->client, c->client, sizeof j->client);
     char msg[256] = "out of memory";
+    size_t bytes = grpc_byte_buffer_length(bb);
+    sx_serve_metrics_received(srv->metrics, SX_SERVE_RPC_STREAM, c->client, bytes);
     specx_status st =
         sj != NULL ? sx_serve_job_parse(j, bb, srv->cfg.no_decode, msg, sizeof msg) : SPECX_ENOMEM;
     grpc_byte_buffer_destroy(bb);
     if (st != SPECX_OK) {
         sx_serve_stats_count(&srv->stats, SX_SERVE_REJECTED);
+    } else if (!j->req.cancel) {
+        st = sx_serve_auth_admit(&srv->auth, c->client, bytes, msg, sizeof msg);
     }
     pthread_mutex_lock(&c->mu);
     dispatch_locked(c, sj, j, st, msg);
@@ -345,15 +370,25 @@ static void s_on_new(sx_rpc_tag *t, bool ok)
     sx_serve_stats_count(&srv->stats, SX_SERVE_STREAMS);
     bool stopping = scall_register(c);
     c->mono_deadline = sx_rpc_deadline_from_gpr(c->deadline);
+    specx_status auth = sx_serve_auth_identify(&srv->auth, c->call, &c->md, c->client,
+                                               c->refused_msg, sizeof c->refused_msg);
+    if (auth != SPECX_OK) {
+        sx_serve_metrics_answered(srv->metrics, SX_SERVE_RPC_STREAM, auth, NULL);
+    }
     pthread_mutex_lock(&c->mu);
     c->refs = 1; /* held until the end of this function */
     c->server_stopping = stopping;
+    c->refused = auth;
     grpc_op one = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
     one.data.recv_close_on_server.cancelled = &c->cancelled;
     scall_start(c, &one, 1, &c->t_close);
     one = (grpc_op){.op = GRPC_OP_SEND_INITIAL_METADATA};
     scall_start(c, &one, 1, &c->t_md);
-    s_recv_next_locked(c);
+    if (auth == SPECX_OK) {
+        s_recv_next_locked(c);
+    } else {
+        scall_pump_locked(c); /* the refusal, as the stream's status */
+    }
     scall_done(c);
 }
 
