@@ -20,8 +20,6 @@
 
 #include "rpc/wire.h"
 
-#define PEM_MAX (1 << 20)
-
 static void call_free(specx_rpc_call *k)
 {
     if (k->gc != NULL) {
@@ -39,10 +37,29 @@ static void call_free(specx_rpc_call *k)
     free(k);
 }
 
+/* The link's share of a successful call: its round trip less the server's
+ * own time (never below 0: the clocks are not the same). */
+static void link_update(specx_rpc_client *c, const specx_rpc_call *k, double server_ms)
+{
+    specx_time_t now = specx_time_now();
+    specx_dur_t rtt = now - k->started - (specx_dur_t)(server_ms * 1e6);
+    atomic_store_explicit(&c->link_rtt, rtt > 0 ? rtt : 0, memory_order_relaxed);
+    atomic_store_explicit(&c->link_measured, now, memory_order_relaxed);
+}
+
+void specx_rpc_client_link(const specx_rpc_client *c, specx_rpc_link *out)
+{
+    out->rtt = atomic_load_explicit(&c->link_rtt, memory_order_relaxed);
+    out->measured = atomic_load_explicit(&c->link_measured, memory_order_relaxed);
+}
+
 void sx_rpc_finish(sx_rpc_finished *f)
 {
     specx_rpc_call *k = f->call;
     specx_rpc_client *c = k->c;
+    if (f->st == SPECX_OK) {
+        link_update(c, k, f->server_ms);
+    }
     k->done(k->user, f->st, f->result, f->st == SPECX_OK ? NULL : f->msg);
     call_free(k);
     pthread_mutex_lock(&c->mu);
@@ -67,6 +84,7 @@ void sx_rpc_reply_decode(grpc_byte_buffer *bb, sx_rpc_finished *f, int32_t *req_
     if (req_id != NULL) {
         *req_id = r.req_id;
     }
+    f->server_ms = r.queue_ms + r.infer_ms;
     if (r.status_code != 0) {
         f->st = specx_rpc_status_from_grpc(r.status_code);
         snprintf(f->msg, sizeof f->msg, "server: %s",
@@ -131,6 +149,8 @@ static specx_status unary_start_locked(specx_rpc_call *k, specx_encoded_frame *f
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
     ops[0].flags = c->cfg.wait_for_ready ? GRPC_INITIAL_METADATA_WAIT_FOR_READY : 0;
+    ops[0].data.send_initial_metadata.count = c->n_md;
+    ops[0].data.send_initial_metadata.metadata = c->n_md > 0 ? c->md : NULL;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = k->send_bb;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -194,6 +214,7 @@ specx_status sx_rpc_call_begin(specx_rpc_client *c, specx_encoded_frame *frame,
     k->done = done;
     k->user = user;
     k->streaming = c->cfg.streaming;
+    k->started = specx_time_now();
     k->details = grpc_empty_slice();
     grpc_metadata_array_init(&k->md_init);
     grpc_metadata_array_init(&k->md_trail);
@@ -255,29 +276,8 @@ void specx_rpc_call_cancel(specx_rpc_call *k)
 
 /* ---- client ----------------------------------------------------------- */
 
-/* The tls-ca file's PEM text (malloc'd), or NULL with *st and err set. */
-static char *read_pem(const specx_rpc_client_config *cfg, specx_status *st, specx_err *err)
-{
-    FILE *f = fopen(cfg->tls_ca, "rb");
-    if (f == NULL) {
-        *st = specx_err_set(err, SPECX_ENOTFOUND, "client %s: cannot open tls-ca '%s'", cfg->target,
-                            cfg->tls_ca);
-        return NULL;
-    }
-    char *pem = calloc(1, PEM_MAX);
-    size_t n = pem != NULL ? fread(pem, 1, PEM_MAX - 1, f) : 0;
-    fclose(f);
-    if (n == 0) {
-        free(pem);
-        *st = specx_err_set(err, SPECX_EFORMAT, "client %s: tls-ca '%s' is empty", cfg->target,
-                            cfg->tls_ca);
-        return NULL;
-    }
-    return pem;
-}
-
-/* Creates c->ch from c->cfg (takes pem, which may be NULL: plaintext). */
-static void channel_create(specx_rpc_client *c, char *pem)
+/* Creates c->ch from c->cfg with creds (released here). */
+static void channel_create(specx_rpc_client *c, grpc_channel_credentials *creds)
 {
     int backoff_max = c->cfg.reconnect_max > 0 ? (int)(c->cfg.reconnect_max / 1000000) : 1000;
     if (backoff_max < 1) {
@@ -305,10 +305,6 @@ static void channel_create(specx_rpc_client *c, char *pem)
         args[na++].value.string = c->cfg.tls_host;
     }
     grpc_channel_args ca = {.num_args = na, .args = args};
-    grpc_channel_credentials *creds = pem != NULL
-                                          ? grpc_ssl_credentials_create(pem, NULL, NULL, NULL)
-                                          : grpc_insecure_credentials_create();
-    free(pem);
     c->ch = grpc_channel_create(c->cfg.target, creds, &ca);
     grpc_channel_credentials_release(creds);
     c->reg_sync = grpc_channel_register_call(c->ch, SX_RPC_METHOD_SYNC, NULL, NULL);
@@ -325,6 +321,7 @@ static void client_free(specx_rpc_client *c)
         sx_rpc_cq_run(c->cq);
     }
     grpc_completion_queue_destroy(c->cq);
+    sx_rpc_auth_md_clear(c);
     sx_rpc_global_shutdown();
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
@@ -337,23 +334,30 @@ specx_status specx_rpc_client_create(const specx_rpc_client_config *cfg, specx_r
     if (cfg == NULL || out == NULL || cfg->target[0] == '\0') {
         return specx_err_set(err, SPECX_EINVAL, "client: no target");
     }
-    specx_status st = SPECX_OK;
-    char *pem = NULL;
-    if (cfg->tls_ca[0] != '\0' && (pem = read_pem(cfg, &st, err)) == NULL) {
-        return st;
-    }
     specx_rpc_client *c = calloc(1, sizeof *c);
     if (c == NULL) {
-        free(pem);
         return specx_err_set(err, SPECX_ENOMEM, "client: out of memory");
     }
     c->cfg = *cfg;
+    sx_rpc_global_init();
+    grpc_channel_credentials *creds = NULL;
+    specx_status st = sx_rpc_auth_md_init(c, err);
+    if (st == SPECX_OK) {
+        st = sx_rpc_creds_create(cfg, &creds, err);
+    }
+    if (st != SPECX_OK) {
+        sx_rpc_auth_md_clear(c);
+        sx_rpc_global_shutdown();
+        free(c);
+        return st;
+    }
     c->armed = SPECX_TIME_NEVER;
     c->next_req_id = 1;
+    atomic_init(&c->link_rtt, -1);
+    atomic_init(&c->link_measured, SPECX_TIME_NEVER);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
-    sx_rpc_global_init();
-    channel_create(c, pem);
+    channel_create(c, creds);
     c->cq = grpc_completion_queue_create_for_next(NULL);
     if (pthread_create(&c->thr, NULL, cq_main, c) != 0) {
         client_free(c);

@@ -81,6 +81,21 @@ specx_status specx_rpc_client_config_parse(const char *s, specx_rpc_client_confi
             cfg.wait_for_ready = true;
         } else if (strcmp(tok, "tls-ca") == 0) {
             ok = val != NULL && copy_str(cfg.tls_ca, sizeof cfg.tls_ca, val);
+        } else if (strcmp(tok, "tls-cert") == 0) {
+            ok = val != NULL && copy_str(cfg.tls_cert, sizeof cfg.tls_cert, val);
+        } else if (strcmp(tok, "tls-key") == 0) {
+            ok = val != NULL && copy_str(cfg.tls_key, sizeof cfg.tls_key, val);
+        } else if (strcmp(tok, "token-file") == 0) {
+            ok = val != NULL && copy_str(cfg.token_file, sizeof cfg.token_file, val);
+        } else if (strcmp(tok, "token-env") == 0) {
+            ok = val != NULL && copy_str(cfg.token_env, sizeof cfg.token_env, val);
+        } else if (strcmp(tok, "token") == 0) {
+            /* Deliberately not echoed: the value would be the secret. */
+            return specx_err_set(err, SPECX_EINVAL,
+                                 "server '%s': a token is never given on the command line (other "
+                                 "users see it in the process list): use token-file=PATH or "
+                                 "token-env=VAR",
+                                 cfg.target);
         } else if (strcmp(tok, "tls-host") == 0) {
             ok = val != NULL && copy_str(cfg.tls_host, sizeof cfg.tls_host, val);
         } else if (strcmp(tok, "name") == 0) {
@@ -91,13 +106,24 @@ specx_status specx_rpc_client_config_parse(const char *s, specx_rpc_client_confi
         } else {
             return specx_err_set(err, SPECX_EINVAL,
                                  "server '%s': unknown option '%s' (known: prio=N, stream, "
-                                 "unary, wait-ready, tls-ca=FILE, tls-host=NAME, name=S, "
+                                 "unary, wait-ready, tls-ca=FILE, tls-cert=FILE, tls-key=FILE, "
+                                 "token-file=PATH, token-env=VAR, tls-host=NAME, name=S, "
                                  "inflight=N)",
-                                 s, tok);
+                                 cfg.target, tok);
         }
         if (!ok) {
-            return specx_err_set(err, SPECX_EINVAL, "server '%s': bad value for '%s'", s, tok);
+            return specx_err_set(err, SPECX_EINVAL, "server '%s': bad value for '%s'", cfg.target,
+                                 tok);
         }
+    }
+    if ((cfg.tls_cert[0] == '\0') != (cfg.tls_key[0] == '\0')) {
+        return specx_err_set(
+            err, SPECX_EINVAL,
+            "server '%s': a client certificate needs both tls-cert= and tls-key=", cfg.target);
+    }
+    if (cfg.token_file[0] != '\0' && cfg.token_env[0] != '\0') {
+        return specx_err_set(err, SPECX_EINVAL,
+                             "server '%s': give token-file= or token-env=, not both", cfg.target);
     }
     *out = cfg;
     return SPECX_OK;

@@ -316,6 +316,8 @@ static bool stream_open_locked(stream *s)
     }
     one = (grpc_op){.op = GRPC_OP_SEND_INITIAL_METADATA};
     one.flags = s->c->cfg.wait_for_ready ? GRPC_INITIAL_METADATA_WAIT_FOR_READY : 0;
+    one.data.send_initial_metadata.count = s->c->n_md;
+    one.data.send_initial_metadata.metadata = s->c->n_md > 0 ? s->c->md : NULL;
     if (!stream_batch(s, &one, 1, &s->t_md)) {
         return false;
     }

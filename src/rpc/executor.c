@@ -67,3 +67,8 @@ specx_status specx_rpc_executor_create(const specx_rpc_client_config *cfg, specx
     out->ctx = c;
     return SPECX_OK;
 }
+
+void specx_rpc_executor_link(const specx_executor *ex, specx_rpc_link *out)
+{
+    specx_rpc_client_link(ex->ctx, out);
+}

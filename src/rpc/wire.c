@@ -278,6 +278,8 @@ specx_status sx_rpc_response_decode(grpc_byte_buffer *bb, sx_rpc_response *out)
     }
     out->req_id = r->req_id;
     out->status_code = r->status_code;
+    out->queue_ms = r->queue_ms;
+    out->infer_ms = r->infer_ms;
     if (r->status_message != NULL) {
         snprintf(out->status_message, sizeof out->status_message, "%s", r->status_message);
     }
