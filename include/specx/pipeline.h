@@ -40,6 +40,7 @@
 #include "specx/detector.h"
 #include "specx/image.h"
 #include "specx/local_executor.h"
+#include "specx/metrics.h"
 #include "specx/operator.h"
 #include "specx/rpc.h"
 #include "specx/stats.h"
@@ -114,6 +115,10 @@ typedef struct specx_pipeline_config {
     specx_pipeline_mode mode;
     specx_pipeline_output_fn output; /* required */
     void *output_user;
+    /* Registry for the vehicle-side metric families (docs/metrics.md),
+     * updated lock-free per output; borrowed, must outlive the pipeline;
+     * one pipeline per registry. NULL = no metrics. */
+    specx_metrics *metrics;
 } specx_pipeline_config;
 
 /* Opens the local detector and the server channels. */
