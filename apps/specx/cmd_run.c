@@ -235,12 +235,35 @@ static specx_status open_quietly(const specx_pipeline_run_config *cfg, bool verb
     return st;
 }
 
-int specx_cmd_run_video(const specx_pipeline_run_config *run_cfg, const specx_run_report *rep)
+/* --metrics: the registry and its endpoint, the address on stderr. */
+static specx_status metrics_open(const specx_run_report *rep, specx_metrics **reg,
+                                 specx_metrics_http **http, specx_err *err)
+{
+    *reg = NULL;
+    *http = NULL;
+    if (rep->metrics == NULL) {
+        return SPECX_OK;
+    }
+    specx_status st = specx_metrics_create(reg, err);
+    if (st == SPECX_OK) {
+        st = specx_metrics_http_open(*reg, rep->metrics, http, err);
+    }
+    if (st == SPECX_OK) {
+        fprintf(stderr, "%s: metrics on http://%.*s:%d/metrics\n", rep->prog,
+                (int)(strrchr(rep->metrics, ':') - rep->metrics), rep->metrics,
+                specx_metrics_http_port(*http));
+    }
+    return st;
+}
+
+static int run_video(const specx_pipeline_run_config *run_cfg, const specx_run_report *rep,
+                     specx_metrics *reg)
 {
     run_view v = {.rep = rep, .tty = isatty(STDERR_FILENO) == 1};
     specx_pipeline_run_config with_hooks = *run_cfg;
     with_hooks.pipeline.output = on_output;
     with_hooks.pipeline.output_user = &v;
+    with_hooks.pipeline.metrics = reg;
     with_hooks.notice = on_notice;
     with_hooks.notice_user = &v;
     const specx_pipeline_run_config *cfg = &with_hooks;
@@ -277,6 +300,23 @@ int specx_cmd_run_video(const specx_pipeline_run_config *run_cfg, const specx_ru
         rc = 1;
     }
     specx_pipeline_run_close(v.run);
+    return rc;
+}
+
+int specx_cmd_run_video(const specx_pipeline_run_config *run_cfg, const specx_run_report *rep)
+{
+    specx_metrics *reg;
+    specx_metrics_http *http;
+    specx_err err = {{0}};
+    specx_status st = metrics_open(rep, &reg, &http, &err);
+    int rc = 1;
+    if (st == SPECX_OK) {
+        rc = run_video(run_cfg, rep, reg);
+    } else {
+        fprintf(stderr, "%s: %s\n", rep->prog, specx_err_text(&err, st));
+    }
+    specx_metrics_http_close(http);
+    specx_metrics_destroy(reg);
     return rc;
 }
 
@@ -342,7 +382,12 @@ int specx_cmd_run(int argc, char **argv)
          .help = "video file, URL or directory of .jpg/.png images (required)"},
         {"server", 0, SPECX_CLI_CALL, &a, .call = take_server, .meta = "SPEC",
          .help = "HOST:PORT[,prio=N][,stream][,name=S][,inflight=N][,wait-ready]\n"
-                 "(repeatable, up to 16)"},
+                 "[,tls-ca=FILE][,tls-cert=FILE,tls-key=FILE]\n"
+                 "[,token-file=PATH|token-env=VAR] (repeatable, up to 16).\n"
+                 "tls-ca: the server's CA (TLS); tls-cert/tls-key: this vehicle's\n"
+                 "certificate for servers that require one (mutual TLS);\n"
+                 "token-file/token-env: where the vehicle's bearer token is (sent as\n"
+                 "'authorization: Bearer'; never on the command line)"},
         {"local-model", 0, SPECX_CLI_STRING, &pc->local.model, .meta = "NAME",
          .help = "on-board model, e.g. yolo-fastest-1.1, or\n"
                  "test[:delay_ms=N] for the built-in test detector"},
@@ -375,6 +420,9 @@ int specx_cmd_run(int argc, char **argv)
         {"model-dir", 0, SPECX_CLI_STRING, &pc->local.model_dir, .meta = "DIR",
          .help = "where models live (default: $SPECX_MODEL_DIR, ./assets/models,\n"
                  "../shared/assets/models)"},
+        {"metrics", 0, SPECX_CLI_STRING, &a.rep.metrics, .meta = "ADDR:PORT",
+         .help = "serve the vehicle's Prometheus metrics at http://ADDR:PORT/metrics\n"
+                 "while running (port 0 picks one; printed on stderr)"},
         {"verbose", 'v', SPECX_CLI_FLAG, &a.rep.verbose, .help = "one line per frame on stderr"},
         {0},
     };

@@ -1,5 +1,6 @@
 /* cmd_serve.c — `specx serve`: serve a detection model over gRPC until
- * SIGINT/SIGTERM, then stop gracefully and print the statistics. */
+ * SIGINT/SIGTERM, then stop gracefully and print the statistics; SIGHUP
+ * re-reads the token file; --metrics serves /metrics. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 
 #include "specx/detector.h"
+#include "specx/metrics.h"
 #include "specx/pipeline.h"
 #include "specx/rpc.h"
 #include "specx/serve.h"
@@ -19,9 +21,10 @@
 
 typedef struct serve_opts {
     specx_detector_config model; /* every worker opens this */
-    const char *bind, *tls_cert, *tls_key, *stats_json;
-    int port, workers, queue;
+    const char *bind, *tls_cert, *tls_key, *tls_client_ca, *auth_tokens, *stats_json, *metrics;
+    int port, workers, queue, max_clients;
     double grace_s, stats_interval_s, max_message_mb;
+    double quota_rps, quota_rps_burst, quota_bps, quota_bps_burst;
 } serve_opts;
 
 static void usage(FILE *f, const specx_cli_opt *opts)
@@ -31,6 +34,9 @@ static void usage(FILE *f, const specx_cli_opt *opts)
                "Serves object_detection.GRPCImage (ProcessImageSync, ProcessImageStreaming)\n"
                "and grpc.health.v1.Health/Check. Prints \"listening on ADDR:PORT\" once ready.\n"
                "SIGINT/SIGTERM: stop accepting, finish in-flight work within --grace, exit 0.\n"
+               "SIGHUP: re-read the --auth-tokens file (connections stay up).\n"
+               "Access control (--tls-client-ca, --auth-tokens, --quota-*) and the token\n"
+               "file: docs/security.md; the metrics: docs/metrics.md.\n"
                "\n");
     specx_cli_print_options(f, opts);
 }
@@ -79,6 +85,81 @@ static void print_stats(specx_server *srv)
     free(st);
 }
 
+/* SIGHUP: the token file again; the outcome on stdout (ok) or stderr. */
+static void reload(specx_server *srv, const serve_opts *o)
+{
+    specx_err err = {{0}};
+    specx_status st = specx_server_reload_auth(srv, &err);
+    if (st == SPECX_OK) {
+        printf("auth tokens reloaded from %s\n", o->auth_tokens);
+        fflush(stdout);
+    } else {
+        fprintf(stderr, "specx serve: SIGHUP: %s (the tokens in use stay)\n",
+                specx_err_text(&err, st));
+    }
+}
+
+/* Waits for the next signal of sigs; with --stats-json, writes the
+ * statistics every interval meanwhile. */
+static int next_signal(specx_server *srv, const serve_opts *o, const sigset_t *sigs)
+{
+    for (;;) {
+        int sig;
+        if (o->stats_json != NULL) {
+            write_stats(srv, o->stats_json);
+            struct timespec ts = {
+                .tv_sec = (time_t)o->stats_interval_s,
+                .tv_nsec =
+                    (long)((o->stats_interval_s - (double)(time_t)o->stats_interval_s) * 1e9)};
+            sig = sigtimedwait(sigs, NULL, &ts);
+            if (sig < 0) {
+                continue; /* the interval passed (or EINTR): write again */
+            }
+            return sig;
+        }
+        if (sigwait(sigs, &sig) == 0) {
+            return sig;
+        }
+    }
+}
+
+static void server_config(const serve_opts *o, specx_metrics *reg, specx_server_config *cfg)
+{
+    *cfg = (specx_server_config){.bind = o->bind,
+                                 .port = o->port,
+                                 .workers = o->workers,
+                                 .queue_capacity = o->queue,
+                                 .max_message_bytes = (size_t)(o->max_message_mb * 1048576.0),
+                                 .open_detector = specx_pipeline_open_detector,
+                                 .open_detector_user = (void *)&o->model,
+                                 .tls_cert_file = o->tls_cert,
+                                 .tls_key_file = o->tls_key,
+                                 .tls_client_ca_file = o->tls_client_ca,
+                                 .auth_tokens_file = o->auth_tokens,
+                                 .quota_rps = o->quota_rps,
+                                 .quota_rps_burst = o->quota_rps_burst,
+                                 .quota_bytes_per_s = o->quota_bps,
+                                 .quota_bytes_burst = o->quota_bps_burst,
+                                 .metrics = reg,
+                                 .metrics_max_clients = (size_t)o->max_clients};
+}
+
+/* The registry and its endpoint for --metrics (nothing without it). */
+static specx_status metrics_open(const serve_opts *o, specx_metrics **reg,
+                                 specx_metrics_http **http, specx_err *err)
+{
+    *reg = NULL;
+    *http = NULL;
+    if (o->metrics == NULL) {
+        return SPECX_OK;
+    }
+    specx_status st = specx_metrics_create(reg, err);
+    if (st == SPECX_OK) {
+        st = specx_metrics_http_open(*reg, o->metrics, http, err);
+    }
+    return st;
+}
+
 /* Serves until SIGINT/SIGTERM, then stops gracefully and prints statistics. */
 static int serve(const serve_opts *o)
 {
@@ -88,53 +169,47 @@ static int serve(const serve_opts *o)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN); /* a reader of our stdout may go away first */
 
-    specx_server_config cfg = {.bind = o->bind,
-                               .port = o->port,
-                               .workers = o->workers,
-                               .queue_capacity = o->queue,
-                               .max_message_bytes = (size_t)(o->max_message_mb * 1048576.0),
-                               .open_detector = specx_pipeline_open_detector,
-                               .open_detector_user = (void *)&o->model,
-                               .tls_cert_file = o->tls_cert,
-                               .tls_key_file = o->tls_key};
-    specx_server *srv;
+    specx_metrics *reg;
+    specx_metrics_http *http;
+    specx_server *srv = NULL;
     specx_err err = {{0}};
-    specx_status st = specx_server_start(&cfg, &srv, &err);
+    specx_status st = metrics_open(o, &reg, &http, &err);
+    specx_server_config cfg;
+    server_config(o, reg, &cfg);
+    if (st == SPECX_OK) {
+        st = specx_server_start(&cfg, &srv, &err);
+    }
     if (st != SPECX_OK) {
         fprintf(stderr, "specx serve: %s\n", specx_err_text(&err, st));
+        specx_metrics_http_close(http);
+        specx_metrics_destroy(reg);
         return 1;
     }
     printf("listening on %s:%d\n", o->bind != NULL ? o->bind : "0.0.0.0", specx_server_port(srv));
+    if (http != NULL) {
+        printf("metrics on http://%.*s:%d/metrics\n", (int)(strrchr(o->metrics, ':') - o->metrics),
+               o->metrics, specx_metrics_http_port(http));
+    }
     fflush(stdout);
 
-    for (;;) {
-        int sig;
-        if (o->stats_json != NULL) {
-            write_stats(srv, o->stats_json);
-            struct timespec ts = {
-                .tv_sec = (time_t)o->stats_interval_s,
-                .tv_nsec =
-                    (long)((o->stats_interval_s - (double)(time_t)o->stats_interval_s) * 1e9)};
-            sig = sigtimedwait(&sigs, NULL, &ts);
-            if (sig < 0) {
-                continue; /* the interval passed (or EINTR): write again */
-            }
-        } else if (sigwait(&sigs, &sig) != 0) {
-            continue;
-        }
-        fprintf(stderr, "specx serve: %s, stopping (grace %.1f s)\n",
-                sig == SIGINT ? "SIGINT" : "SIGTERM", o->grace_s);
-        break;
+    int sig;
+    while ((sig = next_signal(srv, o, &sigs)) == SIGHUP) {
+        reload(srv, o);
     }
+    fprintf(stderr, "specx serve: %s, stopping (grace %.1f s)\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", o->grace_s);
     specx_server_stop(srv, (specx_dur_t)(o->grace_s * 1e9));
     if (o->stats_json != NULL) {
         write_stats(srv, o->stats_json);
     }
     print_stats(srv);
+    specx_metrics_http_close(http);
     specx_server_destroy(srv);
+    specx_metrics_destroy(reg);
     return 0;
 }
 
@@ -170,6 +245,27 @@ int specx_cmd_serve(int argc, char **argv)
          .help = "PEM certificate: serve TLS instead of plaintext (with --tls-key)"},
         {"tls-key", 0, SPECX_CLI_STRING, &o.tls_key, .meta = "FILE",
          .help = "PEM private key of --tls-cert"},
+        {"tls-client-ca", 0, SPECX_CLI_STRING, &o.tls_client_ca, .meta = "FILE",
+         .help = "PEM CA: require a client certificate signed by it\n"
+                 "(mutual TLS; needs --tls-cert)"},
+        {"auth-tokens", 0, SPECX_CLI_STRING, &o.auth_tokens, .meta = "FILE",
+         .help = "token file (lines 'VEHICLE-ID sha256:HEX', from specx token new):\n"
+                 "every call needs 'authorization: Bearer TOKEN'; SIGHUP re-reads it"},
+        {"quota-rps", 0, SPECX_CLI_DOUBLE, &o.quota_rps, 0, INFINITY, .meta = "N",
+         .help = "requests per second per identity (token bucket; default: none)"},
+        {"quota-rps-burst", 0, SPECX_CLI_DOUBLE, &o.quota_rps_burst, 1, INFINITY, .meta = "N",
+         .help = "requests the bucket holds (default: one second's worth)"},
+        {"quota-bytes-per-s", 0, SPECX_CLI_DOUBLE, &o.quota_bps, 0, INFINITY, .meta = "N",
+         .help = "request bytes per second per identity (default: none)"},
+        {"quota-bytes-burst", 0, SPECX_CLI_DOUBLE, &o.quota_bps_burst, 1, INFINITY, .meta = "N",
+         .help = "bytes the bucket holds; a larger request is always refused\n"
+                 "(default: one second's worth)"},
+        {"metrics", 0, SPECX_CLI_STRING, &o.metrics, .meta = "ADDR:PORT",
+         .help = "serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+                 "(port 0 picks one; the address is printed)"},
+        {"metrics-max-clients", 0, SPECX_CLI_INT, &o.max_clients, 1, 1000000, .meta = "N",
+         .help = "identities with their own metric series (default 1024;\n"
+                 "more are counted in specx_metrics_label_sets_refused_total)"},
         {"stats-json", 0, SPECX_CLI_STRING, &o.stats_json, .meta = "FILE",
          .help = "write statistics as JSON to FILE every --stats-interval\n"
                  "seconds and at exit (atomically replaced)"},
