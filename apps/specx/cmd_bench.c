@@ -15,6 +15,7 @@ static const struct {
     {"rpc", specx_bench_rpc, "gRPC loopback round trip vs a Python grpcio server"},
     {"detect", specx_bench_detect, "per-model inference time per backend and thread count"},
     {"pipeline", specx_bench_pipeline, "server throughput vs in-process inference"},
+    {"metrics", specx_bench_metrics, "cost of metrics updates, scrapes, token checks and quotas"},
 };
 
 int specx_cmd_bench(int argc, char **argv)
