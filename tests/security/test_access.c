@@ -503,8 +503,10 @@ static void metrics_and_logs(void **state)
     assert_int_equal(failed, 0);
 }
 
-/* A token is never taken from the command line. */
-static void token_not_in_argv(void **state)
+/* The client side of the options: a token is never taken from the command
+ * line, certificate and key go together, one token source, no token over
+ * plaintext to another machine, and a missing token source is named. */
+static void client_config(void **state)
 {
     (void)state;
     specx_rpc_client_config cfg;
@@ -513,6 +515,28 @@ static void token_not_in_argv(void **state)
                      SPECX_EINVAL);
     assert_non_null(strstr(err.msg, "token-file"));
     assert_null(strstr(err.msg, "secretvalue"));
+    assert_int_equal(specx_rpc_client_config_parse("h:1,tls-cert=/c.pem", &cfg, &err),
+                     SPECX_EINVAL);
+    assert_non_null(strstr(err.msg, "tls-key"));
+    assert_int_equal(specx_rpc_client_config_parse("h:1,token-file=/t,token-env=T", &cfg, &err),
+                     SPECX_EINVAL);
+    assert_int_equal(
+        specx_rpc_client_config_parse(
+            "h:1,tls-ca=/a.pem,tls-cert=/c.pem,tls-key=/k.pem,token-env=T", &cfg, &err),
+        SPECX_OK);
+    assert_string_equal(cfg.tls_cert, "/c.pem");
+    assert_string_equal(cfg.tls_key, "/k.pem");
+    assert_string_equal(cfg.token_env, "T");
+    specx_rpc_client *c = NULL;
+    assert_int_equal(specx_rpc_client_config_parse("192.0.2.1:1,token-env=HOME", &cfg, &err),
+                     SPECX_OK);
+    assert_int_equal(specx_rpc_client_create(&cfg, &c, &err), SPECX_EINVAL);
+    assert_non_null(strstr(err.msg, "plaintext"));
+    assert_int_equal(
+        specx_rpc_client_config_parse("127.0.0.1:1,token-env=SPECX_NO_SUCH_VAR", &cfg, &err),
+        SPECX_OK);
+    assert_int_equal(specx_rpc_client_create(&cfg, &c, &err), SPECX_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "SPECX_NO_SUCH_VAR"));
 }
 
 int main(int argc, char **argv)
@@ -524,7 +548,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     W.specx = argv[1];
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(token_not_in_argv),  cmocka_unit_test(no_client_cert),
+        cmocka_unit_test(client_config),      cmocka_unit_test(no_client_cert),
         cmocka_unit_test(other_ca_cert),      cmocka_unit_test(expired_cert),
         cmocka_unit_test(missing_token),      cmocka_unit_test(wrong_token),
         cmocka_unit_test(raw_peer),           cmocka_unit_test(revoked_token),
