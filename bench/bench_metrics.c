@@ -3,14 +3,12 @@
  * threads on separate and on the same series, with their overlap), the
  * updates the server makes per request and the vehicle per output (the
  * real functions on real families), rendering a server-sized registry, a
- * token lookup (hash + constant-time compare) and the server's own auth
- * step (token check + quota) on a real metadata array. Then the real server
+ * token lookup (hash + constant-time compare) and the server's auth step
+ * (bearer parse, lookup, quota) through the same internal calls. Then the real server
  * path (bench_metrics_server.c). Prints median and p99; never passes or
  * fails on time. */
 #include "bench_metrics.h"
 
-#include <grpc/grpc.h>
-#include <grpc/slice.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,11 +19,11 @@
 #include "specx/auth.h"
 #include "specx/metrics.h"
 
+#include "auth/quota.h"
 #include "auth/tokens.h"
 #include "bench.h"
 #include "cli.h"
 #include "pipeline/metrics.h"
-#include "serve/auth.h"
 #include "serve/metrics.h"
 
 enum { BATCH = 1000, SAMPLES = 10000 };
@@ -347,52 +345,45 @@ static void lookup_once(void *arg)
 }
 
 typedef struct step_arg {
-    sx_serve_auth *auth;
-    grpc_metadata_array *md;
-    bool quota;
+    sx_auth_tokens *tab;
+    sx_auth_quota *quota; /* NULL: no quota step */
+    const char *header;   /* the authorization value */
+    size_t header_len;
 } step_arg;
 
-/* What the server does per call before parsing: identify, then admit. */
+/* What the server does per call before parsing (serve/auth.c): the bearer
+ * token out of the header, its lookup, then the identity's quota. */
 static void auth_step(void *arg)
 {
     step_arg *a = arg;
-    char id[SX_SERVE_CLIENT_MAX], msg[256];
-    if (sx_serve_auth_identify(a->auth, NULL, a->md, id, msg, sizeof msg) == SPECX_OK && a->quota) {
-        sx_serve_auth_admit(a->auth, id, 34000, msg, sizeof msg);
+    const char *tok;
+    size_t len;
+    char id[SPECX_AUTH_ID_MAX + 1];
+    if (sx_auth_bearer(a->header, a->header_len, &tok, &len) &&
+        sx_auth_tokens_lookup(a->tab, tok, len, id) && a->quota != NULL) {
+        sx_auth_quota_take(a->quota, id, 34000, specx_time_now());
     }
 }
 
-static void bench_auth_step(const bm_opts *o, const char *path, const specx_token *tok)
+static void bench_auth_step(const bm_opts *o, sx_auth_tokens *tab, const specx_token *tok)
 {
     static double v[SAMPLES];
-    grpc_init();
     char value[300];
-    snprintf(value, sizeof value, "Bearer %s", tok->s);
-    grpc_metadata entries[3] = {
-        {.key = grpc_slice_from_static_string("user-agent"),
-         .value = grpc_slice_from_static_string("grpc-c/29.0.0 (linux; chttp2)")},
-        {.key = grpc_slice_from_static_string("authorization"),
-         .value = grpc_slice_from_copied_string(value)},
-        {.key = grpc_slice_from_static_string("grpc-accept-encoding"),
-         .value = grpc_slice_from_static_string("identity, deflate, gzip")}};
-    grpc_metadata_array md = {.count = 3, .capacity = 3, .metadata = entries};
-    specx_server_config cfg = {
-        .auth_tokens_file = path, .quota_rps = 1e12, .quota_bytes_per_s = 1e15};
-    sx_serve_auth auth;
-    if (sx_serve_auth_init(&auth, &cfg, NULL) == SPECX_OK) {
-        step_arg a = {.auth = &auth, .md = &md, .quota = false};
+    int n = snprintf(value, sizeof value, "Bearer %s", tok->s);
+    sx_auth_quota_config qc = {.rps = 1e12, .bps = 1e15};
+    sx_auth_quota *q = NULL;
+    if (sx_auth_quota_create(&qc, &q, NULL) == SPECX_OK) {
+        step_arg a = {.tab = tab, .header = value, .header_len = (size_t)n};
         time_batches(auth_step, &a, v, SAMPLES / 10);
-        bm_report(o, "server auth step: token from metadata, lookup (1000 entries)", v,
-                  SAMPLES / 10, "ns/call");
-        a.quota = true;
+        bm_report(o, "server auth step: bearer parse + lookup (1000 entries)", v, SAMPLES / 10,
+                  "ns/call");
+        a.quota = q;
         time_batches(auth_step, &a, v, SAMPLES / 10);
         bm_report(o, "server auth step: the same + quota take (2 buckets)", v, SAMPLES / 10,
                   "ns/call");
-        sx_serve_auth_fini(&auth);
+        sx_auth_quota_destroy(q);
     }
     explicit_bzero(value, sizeof value);
-    grpc_slice_unref(entries[1].value);
-    grpc_shutdown();
 }
 
 static void bench_tokens(const bm_opts *o)
@@ -432,8 +423,8 @@ static void bench_tokens(const bm_opts *o)
         bm_report(o, cn[k], v, SAMPLES, "ns/op");
     }
     (void)sink;
+    bench_auth_step(o, tab, &keep);
     sx_auth_tokens_close(tab);
-    bench_auth_step(o, path, &keep);
     specx_token_clear(&keep);
     specx_token_clear(&absent);
     unlink(path);
