@@ -147,6 +147,11 @@ specx_status sx_serve_auth_admit(sx_serve_auth *a, const char *id, size_t bytes,
     return SPECX_EBUSY;
 }
 
+uint64_t sx_serve_auth_generation(sx_serve_auth *a)
+{
+    return a->tokens != NULL ? sx_auth_tokens_generation(a->tokens) : 0;
+}
+
 specx_status sx_serve_auth_reload(sx_serve_auth *a, specx_err *err)
 {
     if (a->tokens == NULL) {

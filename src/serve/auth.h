@@ -12,6 +12,8 @@
  *  - Admission: every detection request takes from its identity's buckets
  *    (one request, its payload bytes) before it is decoded; over quota is
  *    SPECX_EBUSY (RESOURCE_EXHAUSTED) with a message naming the limit.
+ *  - A stream is identified when it opens, and again at its next message
+ *    after each token reload: a revoked token ends the stream.
  *  - Health checks are neither authenticated nor metered (load balancers
  *    call them without tokens); client certificates, being checked at the
  *    handshake, apply to them too.
@@ -25,6 +27,7 @@
 #include <grpc/grpc.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "specx/auth.h"
 #include "specx/serve.h"
@@ -61,6 +64,10 @@ specx_status sx_serve_auth_identify(sx_serve_auth *a, grpc_call *call,
  * with the limit and the retry time in msg. */
 specx_status sx_serve_auth_admit(sx_serve_auth *a, const char *id, size_t bytes, char *msg,
                                  size_t cap);
+
+/* Which token table is in use (it changes with every successful reload; 0
+ * without tokens): a stream checks its token again when it changed. */
+uint64_t sx_serve_auth_generation(sx_serve_auth *a);
 
 /* Re-reads the token file. SPECX_EINVAL when there is none; otherwise as
  * sx_auth_tokens_reload (the old table stays on failure). */

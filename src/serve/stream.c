@@ -10,9 +10,11 @@
  * - The stream ends (status sent) once the client half-closed, or the
  *   server is stopping, and every request has its reply.
  * - Open streams are on srv->streams so that stop() can end them.
- * - Identity is checked once, when the stream opens (its metadata): a
- *   refused stream ends at once with the refusal as its status. Quotas are
- *   taken per message. */
+ * - Identity is checked when the stream opens (its metadata): a refused
+ *   stream ends at once with the refusal as its status. After a token
+ *   reload it is checked again at the next message: a revoked token's
+ *   message is refused in-band and the stream ends once its other requests
+ *   are answered. Quotas are taken per message. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,7 @@ struct sx_serve_stream {
     specx_status refused; /* not OK: end the stream with this status */
     char refused_msg[256];
     char client[SX_SERVE_CLIENT_MAX]; /* the caller's identity (serve/auth.h) */
+    uint64_t auth_gen;                /* the token table client was checked on */
     sx_serve_stream *snext, *sprev;
     sx_rpc_sendq outq;
     sjob *jobs; /* live jobs (queued or running) */
@@ -260,6 +263,22 @@ static void dispatch_locked(scall *c, sjob *sj, sx_serve_job *j, specx_status st
     }
 }
 
+/* The identity again if the tokens were reloaded since it was checked.
+ * Receiving thread only (one receive at a time per stream). */
+static specx_status stream_reauth(scall *c, char *msg, size_t cap)
+{
+    sx_serve_auth *a = &c->srv->auth;
+    uint64_t gen = sx_serve_auth_generation(a);
+    if (gen == c->auth_gen) {
+        return SPECX_OK;
+    }
+    specx_status st = sx_serve_auth_identify(a, c->call, &c->md, c->client, msg, cap);
+    if (st == SPECX_OK) {
+        c->auth_gen = gen;
+    }
+    return st;
+}
+
 static void s_on_recv(sx_rpc_tag *t, bool ok)
 {
     scall *c = SX_CONTAINER_OF(t, scall, t_recv);
@@ -278,22 +297,35 @@ static void s_on_recv(sx_rpc_tag *t, bool ok)
     sx_serve_job oom = {0};
     sx_serve_job *j = sj != NULL ? &sj->job : &oom;
     sx_serve_job_init(j, c->mono_deadline, sjob_done);
+    char msg[256] = "out of memory", why[256] = "";
+    specx_status auth = stream_reauth(c, why, sizeof why);
     memcpy(j->client, c->client, sizeof j->client);
-    char msg[256] = "out of memory";
     size_t bytes = grpc_byte_buffer_length(bb);
     sx_serve_metrics_received(srv->metrics, SX_SERVE_RPC_STREAM, c->client, bytes);
+    /* parsed even when refused: the in-band refusal carries its req_id */
     specx_status st =
         sj != NULL ? sx_serve_job_parse(j, bb, srv->cfg.no_decode, msg, sizeof msg) : SPECX_ENOMEM;
     grpc_byte_buffer_destroy(bb);
-    if (st != SPECX_OK) {
+    if (auth != SPECX_OK) {
+        st = auth;
+        snprintf(msg, sizeof msg, "%s", why);
+    } else if (st != SPECX_OK) {
         sx_serve_stats_count(&srv->stats, SX_SERVE_REJECTED);
     } else if (!j->req.cancel) {
         st = sx_serve_auth_admit(&srv->auth, c->client, bytes, msg, sizeof msg);
     }
     pthread_mutex_lock(&c->mu);
+    if (auth != SPECX_OK) {
+        /* revoked: this message is answered with the refusal, then the
+         * stream ends with it once its other requests are answered */
+        c->refused = auth;
+        snprintf(c->refused_msg, sizeof c->refused_msg, "%s", why);
+    }
     dispatch_locked(c, sj, j, st, msg);
     scall_pump_locked(c);
-    s_recv_next_locked(c);
+    if (auth == SPECX_OK) {
+        s_recv_next_locked(c);
+    }
     scall_done(c);
 }
 
@@ -370,6 +402,7 @@ static void s_on_new(sx_rpc_tag *t, bool ok)
     sx_serve_stats_count(&srv->stats, SX_SERVE_STREAMS);
     bool stopping = scall_register(c);
     c->mono_deadline = sx_rpc_deadline_from_gpr(c->deadline);
+    c->auth_gen = sx_serve_auth_generation(&srv->auth); /* before: a reload re-checks */
     specx_status auth = sx_serve_auth_identify(&srv->auth, c->call, &c->md, c->client,
                                                c->refused_msg, sizeof c->refused_msg);
     if (auth != SPECX_OK) {

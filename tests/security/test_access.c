@@ -304,6 +304,7 @@ static void missing_token(void **state)
 {
     (void)state;
     expect_refused(MTLS, SPECX_EACCESS, "missing credentials");
+    expect_refused(MTLS ",stream", SPECX_EACCESS, "missing credentials");
 }
 
 static void wrong_token(void **state)
@@ -326,16 +327,20 @@ static void raw_peer(void **state)
     steady_still_served(before);
 }
 
-/* A token removed from the file is refused after SIGHUP, on the same client
- * (its connection stays up). */
+/* A token removed from the file is refused after SIGHUP, on the same
+ * clients (their connections stay up): a unary client's next call, and an
+ * open stream's next message. */
 static void revoked_token(void **state)
 {
     (void)state;
     char opts[160];
     snprintf(opts, sizeof opts, MTLS ",token-file={D}/tok%d", T_REVOKED);
     specx_rpc_client *c = client(opts);
+    strcat(opts, ",stream");
+    specx_rpc_client *s = client(opts);
     char msg[768];
     assert_int_equal(tc_call(c, W.frame, 10, msg, sizeof msg), SPECX_OK);
+    assert_int_equal(tc_call(s, W.frame, 10, msg, sizeof msg), SPECX_OK);
     int before = steady_ok();
     write_tokens(~0u & ~(1u << T_REVOKED));
     kill(W.srv.pid, SIGHUP);
@@ -345,10 +350,18 @@ static void revoked_token(void **state)
         fail();
     }
     specx_status st = tc_call(c, W.frame, 10, msg, sizeof msg);
-    specx_rpc_client_destroy(c);
-    print_message("# after SIGHUP: %s: %s\n", specx_status_name(st), msg);
+    print_message("# after SIGHUP, unary: %s: %s\n", specx_status_name(st), msg);
     assert_int_equal(st, SPECX_EACCESS);
     assert_non_null(strstr(msg, "token not recognised"));
+    st = tc_call(s, W.frame, 10, msg, sizeof msg);
+    print_message("# after SIGHUP, stream: %s: %s\n", specx_status_name(st), msg);
+    assert_int_equal(st, SPECX_EACCESS);
+    assert_non_null(strstr(msg, "token not recognised"));
+    /* the stream then ended; a new one is refused at its start */
+    st = tc_call(s, W.frame, 10, msg, sizeof msg);
+    assert_int_equal(st, SPECX_EACCESS);
+    specx_rpc_client_destroy(c);
+    specx_rpc_client_destroy(s);
     steady_still_served(before);
 }
 
@@ -464,10 +477,11 @@ static void metrics_and_logs(void **state)
         0);
     assert_int_equal(r.status, 200);
     const char *t = r.body;
-    /* missing: missing_token (1) and raw_peer's first case (1) */
-    assert_int_equal(sample(t, "specx_server_auth_failures_total{reason=\"missing\"}"), 2);
-    /* invalid: wrong, revoked, and raw_peer's two malformed credentials */
-    assert_int_equal(sample(t, "specx_server_auth_failures_total{reason=\"invalid\"}"), 4);
+    /* missing: missing_token (unary, stream) and raw_peer's first case */
+    assert_int_equal(sample(t, "specx_server_auth_failures_total{reason=\"missing\"}"), 3);
+    /* invalid: wrong, raw_peer's two malformed credentials, revoked (unary,
+     * the stream's message, the new stream) */
+    assert_int_equal(sample(t, "specx_server_auth_failures_total{reason=\"invalid\"}"), 6);
     assert_int_equal(sample(t, "specx_server_auth_reloads_total{result=\"ok\"}"), 1);
     assert_int_equal(sample(t, "specx_server_auth_tokens"), T_COUNT - 2);
     assert_int_equal(sample(t,
