@@ -233,3 +233,33 @@ bool prom_sample(const char *text, const char *series, double *v)
     }
     return false;
 }
+
+int prom_families_documented(const char *text, char *why, size_t cap)
+{
+    const char *src = getenv("SPECX_SOURCE_DIR");
+    char path[512];
+    snprintf(path, sizeof path, "%s/docs/metrics.md", src != NULL ? src : ".");
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(why, cap, "cannot open %s", path);
+        return -1;
+    }
+    static char doc[1 << 17];
+    size_t n = fread(doc, 1, sizeof doc - 1, f);
+    doc[n] = '\0';
+    fclose(f);
+    int families = 0;
+    for (const char *p = strstr(text, "# TYPE "); p != NULL; p = strstr(p + 1, "# TYPE ")) {
+        char name[128], quoted[140];
+        if (sscanf(p, "# TYPE %127s", name) != 1) {
+            continue;
+        }
+        snprintf(quoted, sizeof quoted, "`%s`", name);
+        if (strstr(doc, quoted) == NULL) {
+            snprintf(why, cap, "%s is exported but not documented in %s", name, path);
+            return -1;
+        }
+        families++;
+    }
+    return families;
+}

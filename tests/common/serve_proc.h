@@ -52,4 +52,10 @@ void serve_proc_free(serve_proc *p);
  * a text exposition; false if absent. */
 bool prom_sample(const char *text, const char *series, double *v);
 
+/* Checks that every family of the exposition (its "# TYPE NAME" line) is
+ * written as `NAME` in docs/metrics.md under $SPECX_SOURCE_DIR. Returns
+ * the number of families, or -1 with the first undocumented name (or the
+ * reason) in why. */
+int prom_families_documented(const char *text, char *why, size_t cap);
+
 #endif

@@ -357,7 +357,8 @@ static void revoked_token(void **state)
     print_message("# after SIGHUP, stream: %s: %s\n", specx_status_name(st), msg);
     assert_int_equal(st, SPECX_EACCESS);
     assert_non_null(strstr(msg, "token not recognised"));
-    /* the stream then ended; a new one is refused at its start */
+    /* the stream ends: a next call fails with its end, or, if the client
+     * has seen the end already, on a new stream refused at its start */
     st = tc_call(s, W.frame, 10, msg, sizeof msg);
     assert_int_equal(st, SPECX_EACCESS);
     specx_rpc_client_destroy(c);
@@ -395,8 +396,8 @@ static void burst_done(void *user, specx_status st, specx_detections *res, const
 
 static int greedy_refused; /* read back from the metrics at the end */
 
-/* vehicle-8 sends 30 requests at once: its burst passes, the rest is
- * refused as over its request rate. */
+/* vehicle-8 sends 60 requests at once: its burst passes, and whatever
+ * refilled while they arrived; the rest is refused as over its rate. */
 static void over_request_quota(void **state)
 {
     (void)state;
@@ -404,11 +405,13 @@ static void over_request_quota(void **state)
     char opts[160];
     snprintf(opts, sizeof opts, MTLS ",token-file={D}/tok%d", T_GREEDY);
     specx_rpc_client *c = client(opts);
-    burst b = {.done = 0};
+    static burst b;
+    b = (burst){.done = 0};
     pthread_mutex_init(&b.mu, NULL);
     pthread_cond_init(&b.cv, NULL);
-    enum { N = 30 };
-    specx_time_t deadline = specx_time_add(specx_time_now(), SPECX_SEC(20));
+    enum { N = 60 };
+    specx_time_t t0 = specx_time_now();
+    specx_time_t deadline = specx_time_add(t0, SPECX_SEC(20));
     for (int i = 0; i < N; i++) {
         assert_int_equal(specx_rpc_call_start(c, W.frame, deadline, burst_done, &b, NULL),
                          SPECX_OK);
@@ -418,13 +421,15 @@ static void over_request_quota(void **state)
         pthread_cond_wait(&b.cv, &b.mu); /* every call has a deadline */
     }
     pthread_mutex_unlock(&b.mu);
+    double elapsed = specx_dur_ms(specx_time_now() - t0) / 1e3;
     specx_rpc_client_destroy(c);
-    print_message("# vehicle-8: %d ok, %d refused (%s), %d other (%s)\n", b.ok, b.refused,
-                  b.refusal, b.other, b.other_msg);
+    print_message("# vehicle-8: %d ok, %d refused (%s), %d other (%s) in %.2f s\n", b.ok, b.refused,
+                  b.refusal, b.other, b.other_msg, elapsed);
     assert_int_equal(b.other, 0);
     assert_true(b.ok >= 1);
-    /* the burst plus what refilled while the 30 arrived (20/s) */
-    assert_true(b.refused >= N - QUOTA_BURST - 10);
+    assert_true(b.refused >= 1);
+    /* at most the burst plus what refilled meanwhile (20/s) */
+    assert_true(b.ok <= QUOTA_BURST + 20 * elapsed + 1);
     assert_non_null(strstr(b.refusal, "requests/s"));
     assert_non_null(strstr(b.refusal, "vehicle-8"));
     greedy_refused = b.refused;
@@ -480,8 +485,9 @@ static void metrics_and_logs(void **state)
     /* missing: missing_token (unary, stream) and raw_peer's first case */
     assert_int_equal(sample(t, "specx_server_auth_failures_total{reason=\"missing\"}"), 3);
     /* invalid: wrong, raw_peer's two malformed credentials, revoked (unary,
-     * the stream's message, the new stream) */
-    assert_int_equal(sample(t, "specx_server_auth_failures_total{reason=\"invalid\"}"), 6);
+     * the stream's message, and maybe a new stream: see revoked_token) */
+    double invalid = sample(t, "specx_server_auth_failures_total{reason=\"invalid\"}");
+    assert_true(invalid == 5 || invalid == 6);
     assert_int_equal(sample(t, "specx_server_auth_reloads_total{result=\"ok\"}"), 1);
     assert_int_equal(sample(t, "specx_server_auth_tokens"), T_COUNT - 2);
     assert_int_equal(sample(t,
@@ -505,6 +511,11 @@ static void metrics_and_logs(void **state)
     char cmd[256];
     snprintf(cmd, sizeof cmd, "promtool check metrics < '%s'", file);
     assert_int_equal(system(cmd), 0);
+    char undocumented[640];
+    if (prom_families_documented(t, undocumented, sizeof undocumented) < 0) {
+        print_error("%s\n", undocumented);
+        fail();
+    }
     http_reply_clear(&r);
     /* no token ever reached the server's output */
     const char *log = serve_proc_log(&W.srv);
