@@ -189,6 +189,14 @@ static int serve(const serve_opts *o)
         specx_metrics_destroy(reg);
         return 1;
     }
+    bool loopback =
+        o->bind != NULL && (strncmp(o->bind, "127.", 4) == 0 || strcmp(o->bind, "::1") == 0 ||
+                            strcmp(o->bind, "localhost") == 0);
+    if (o->auth_tokens != NULL && o->tls_cert == NULL && !loopback) {
+        fprintf(stderr, "specx serve: warning: bearer tokens over plaintext can be read on the "
+                        "network: add --tls-cert/--tls-key (vehicles refuse to send a token "
+                        "without TLS except to a loopback address)\n");
+    }
     printf("listening on %s:%d\n", o->bind != NULL ? o->bind : "0.0.0.0", specx_server_port(srv));
     if (http != NULL) {
         printf("metrics on http://%.*s:%d/metrics\n", (int)(strrchr(o->metrics, ':') - o->metrics),

@@ -477,7 +477,8 @@ static void run_endpoint(void **state)
      * families appear once the pipeline is made, after the endpoint) */
     char *t = NULL;
     double frames = 0;
-    for (int i = 0; i < 100 && frames < 5; i++) {
+    int tries = (int)(100 * specx_test_timeout_scale());
+    for (int i = 0; i < tries && frames < 5; i++) {
         free(t);
         t = scrape(run.metrics_port);
         if (!prom_sample(t, "specx_vehicle_frames_total", &frames)) {
