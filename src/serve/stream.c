@@ -142,7 +142,7 @@ static void scall_pump_locked(scall *c)
 /* Queues an in-band answer to request req_id (an error, or detections). */
 static void scall_reply_locked(scall *c, const sx_serve_job *j, const sx_serve_reply *r)
 {
-    sx_serve_metrics_answered(c->srv->metrics, SX_SERVE_RPC_STREAM, r->st, c->client);
+    sx_serve_metrics_answered(c->srv->metrics, SX_SERVE_RPC_STREAM, r->st, j->client);
     sx_rpc_response_info info = {.req_id = j->req.req_id,
                                  .recv_time = j->recv_wall,
                                  .infer_ms = r->infer_ms,
@@ -263,16 +263,19 @@ static void dispatch_locked(scall *c, sjob *sj, sx_serve_job *j, specx_status st
     }
 }
 
-/* The identity again if the tokens were reloaded since it was checked.
- * Receiving thread only (one receive at a time per stream). */
-static specx_status stream_reauth(scall *c, char *msg, size_t cap)
+/* The identity again, into id, if the tokens were reloaded since c->client
+ * was checked (else id is c->client). Receiving thread only (one receive at
+ * a time per stream); c->client itself changes under c->mu, as workers
+ * answering this stream read it. */
+static specx_status stream_reauth(scall *c, char id[SX_SERVE_CLIENT_MAX], char *msg, size_t cap)
 {
     sx_serve_auth *a = &c->srv->auth;
     uint64_t gen = sx_serve_auth_generation(a);
+    memcpy(id, c->client, SX_SERVE_CLIENT_MAX);
     if (gen == c->auth_gen) {
         return SPECX_OK;
     }
-    specx_status st = sx_serve_auth_identify(a, c->call, &c->md, c->client, msg, cap);
+    specx_status st = sx_serve_auth_identify(a, c->call, &c->md, id, msg, cap);
     if (st == SPECX_OK) {
         c->auth_gen = gen;
     }
@@ -298,10 +301,9 @@ static void s_on_recv(sx_rpc_tag *t, bool ok)
     sx_serve_job *j = sj != NULL ? &sj->job : &oom;
     sx_serve_job_init(j, c->mono_deadline, sjob_done);
     char msg[256] = "out of memory", why[256] = "";
-    specx_status auth = stream_reauth(c, why, sizeof why);
-    memcpy(j->client, c->client, sizeof j->client);
+    specx_status auth = stream_reauth(c, j->client, why, sizeof why);
     size_t bytes = grpc_byte_buffer_length(bb);
-    sx_serve_metrics_received(srv->metrics, SX_SERVE_RPC_STREAM, c->client, bytes);
+    sx_serve_metrics_received(srv->metrics, SX_SERVE_RPC_STREAM, j->client, bytes);
     /* parsed even when refused: the in-band refusal carries its req_id */
     specx_status st =
         sj != NULL ? sx_serve_job_parse(j, bb, srv->cfg.no_decode, msg, sizeof msg) : SPECX_ENOMEM;
@@ -312,9 +314,10 @@ static void s_on_recv(sx_rpc_tag *t, bool ok)
     } else if (st != SPECX_OK) {
         sx_serve_stats_count(&srv->stats, SX_SERVE_REJECTED);
     } else if (!j->req.cancel) {
-        st = sx_serve_auth_admit(&srv->auth, c->client, bytes, msg, sizeof msg);
+        st = sx_serve_auth_admit(&srv->auth, j->client, bytes, msg, sizeof msg);
     }
     pthread_mutex_lock(&c->mu);
+    memcpy(c->client, j->client, sizeof c->client);
     if (auth != SPECX_OK) {
         /* revoked: this message is answered with the refusal, then the
          * stream ends with it once its other requests are answered */
