@@ -1,5 +1,9 @@
-/* queue.c — the server's deadline-ordered work queue and its workers
- * (see serve/queue.h). */
+/* queue.c — the server's work queue (the fair order of serve/fairq.h
+ * behind a lock) and its workers (see serve/queue.h). Jobs to answer
+ * without computing (evicted, expired, cancelled) come out of the fair
+ * queue first, so the next free worker answers them at once; push cannot
+ * answer an evicted job itself, as its done callback may take a stream lock
+ * that the pushing thread already holds. */
 #include "serve/queue.h"
 
 #include <stdio.h>
@@ -16,8 +20,16 @@ void sx_serve_job_init(sx_serve_job *j, specx_time_t deadline, sx_serve_job_done
     j->recv_wall = specx_wall_seconds(specx_wall_now());
     j->deadline = deadline;
     j->req = (sx_rpc_request){0};
+    j->client[0] = '\0';
+    j->evicted = false;
+    j->next_unstarted = NULL;
     atomic_init(&j->cancel, false);
     j->done = done;
+}
+
+void sx_serve_job_set_client(sx_serve_job *j, const char *key)
+{
+    snprintf(j->client, sizeof j->client, "%s", key != NULL ? key : "");
 }
 
 static specx_status check_image(const sx_rpc_request *r, bool no_decode, char *msg, size_t msglen)
@@ -67,6 +79,15 @@ specx_status sx_serve_job_parse(sx_serve_job *j, grpc_byte_buffer *bb, bool no_d
 static bool answer_unstarted(sx_serve_queue *q, const sx_serve_job *j, specx_time_t start,
                              sx_serve_reply *r)
 {
+    if (j->evicted) {
+        r->st = SPECX_EBUSY;
+        snprintf(r->msg, sizeof r->msg,
+                 "server queue full: dropped for a client with fewer queued requests (queued "
+                 "%.1f ms); try again or another server",
+                 r->queue_ms);
+        sx_serve_stats_count(q->stats, SX_SERVE_EVICTED);
+        return true;
+    }
     /* Expiry first: a deadline passing also cancels the call (gRPC), and such
      * a request counts as expired, not as cancelled by the client. */
     if (start >= j->deadline) {
@@ -123,12 +144,12 @@ static void run_job(sx_serve_queue *q, specx_detector *det, sx_serve_job *j, sx_
 static sx_serve_job *next_job(sx_serve_queue *q)
 {
     pthread_mutex_lock(&q->mu);
-    while (!q->quit && sx_heap_len(&q->heap) == 0) {
+    while (!q->quit && !sx_serve_fairq_ready(&q->fq)) {
         pthread_cond_wait(&q->cv, &q->mu);
     }
-    sx_heap_node *n = sx_heap_pop(&q->heap);
+    sx_serve_job *j = sx_serve_fairq_take(&q->fq, specx_time_now());
     pthread_mutex_unlock(&q->mu);
-    return n != NULL ? SX_CONTAINER_OF(n, sx_serve_job, node) : NULL;
+    return j;
 }
 
 typedef struct worker_arg {
@@ -167,7 +188,8 @@ specx_status sx_serve_queue_init(sx_serve_queue *q, const specx_server_config *c
                           .no_decode = cfg->no_decode,
                           .max_pixels = cfg->max_pixels,
                           .nworkers = cfg->workers > 0 ? cfg->workers : 1};
-    size_t cap = cfg->queue_capacity > 0 ? (size_t)cfg->queue_capacity : DEFAULT_QUEUE;
+    sx_serve_fairq_init(&q->fq,
+                        cfg->queue_capacity > 0 ? (size_t)cfg->queue_capacity : DEFAULT_QUEUE);
     pthread_mutex_init(&q->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -177,7 +199,7 @@ specx_status sx_serve_queue_init(sx_serve_queue *q, const specx_server_config *c
     // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     q->dets = calloc((size_t)q->nworkers, sizeof *q->dets);
     q->threads = calloc((size_t)q->nworkers, sizeof *q->threads);
-    if (q->dets == NULL || q->threads == NULL || sx_heap_init_fixed(&q->heap, cap) != SPECX_OK) {
+    if (q->dets == NULL || q->threads == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "server: out of memory");
     }
     for (int i = 0; i < q->nworkers; i++) {
@@ -216,12 +238,15 @@ specx_status sx_serve_queue_push(sx_serve_queue *q, sx_serve_job *j)
         pthread_mutex_unlock(&q->mu);
         return SPECX_ESTOPPED;
     }
-    j->node.key = j->deadline;
-    j->node.seq = q->next_seq++;
-    specx_status st = sx_heap_push(&q->heap, &j->node);
+    sx_serve_job *had_unstarted = q->fq.unstarted;
+    specx_status st = sx_serve_fairq_push(&q->fq, j);
     sx_serve_stats_count(q->stats, st == SPECX_OK ? SX_SERVE_RECEIVED : SX_SERVE_REJECTED);
     if (st == SPECX_OK) {
+        /* One more job, and maybe an evicted one to answer too. */
         pthread_cond_signal(&q->cv);
+        if (had_unstarted == NULL && q->fq.unstarted != NULL) {
+            pthread_cond_signal(&q->cv);
+        }
     }
     pthread_mutex_unlock(&q->mu);
     return st == SPECX_OK ? SPECX_OK : SPECX_EBUSY;
@@ -231,7 +256,8 @@ void sx_serve_queue_stats(sx_serve_queue *q, specx_server_stats *out)
 {
     pthread_mutex_lock(&q->mu);
     sx_serve_stats_get(q->stats, out);
-    out->queue_len = sx_heap_len(&q->heap);
+    out->queue_len = q->fq.len;
+    out->queue_clients = sx_serve_fairq_clients(&q->fq);
     pthread_mutex_unlock(&q->mu);
 }
 
@@ -256,7 +282,7 @@ void sx_serve_queue_fini(sx_serve_queue *q)
     q->dets = NULL;
     free(q->threads);
     q->threads = NULL;
-    sx_heap_fini(&q->heap);
+    sx_serve_fairq_fini(&q->fq);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->cv);
 }

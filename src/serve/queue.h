@@ -1,13 +1,22 @@
-/* serve/queue.h — internal to src/serve: the deadline-ordered work queue
- * and its worker threads, one detector each.
+/* serve/queue.h — internal to src/serve: the work queue, shared fairly
+ * between clients, and its worker threads, one detector each.
  *
  * Contract
- *  - A job is a request waiting for a worker. The queue is bounded (push
- *    fails with SPECX_EBUSY when full, counted as rejected) and ordered by
- *    (deadline, arrival): the earliest deadline runs first.
- *  - A worker that pops a job whose deadline has passed, or whose cancel flag
- *    is set, answers it without computing it (counted expired / cancelled);
- *    otherwise it decodes the image and runs its detector, which sees the
+ *  - A job is a request waiting for a worker. Every job names its client
+ *    (job->client: the authenticated identity when there is one, else a
+ *    trusted proxy's header, else the connection; sx_serve_client_key). The
+ *    order in which workers take jobs is serve/fairq.h's: earliest deadline
+ *    first within a client; between clients, new (sparse) clients first,
+ *    then the others in turn, one request each.
+ *  - The queue is bounded across clients. When it is full, a job from a
+ *    client with fewer queued jobs than the longest queue pushes out that
+ *    queue's latest-deadline job (answered RESOURCE_EXHAUSTED by the next
+ *    free worker, counted evicted); otherwise push fails with SPECX_EBUSY
+ *    (counted rejected).
+ *  - A job whose deadline has passed, or whose cancel flag is set, by the
+ *    time it reaches a worker is answered without computing it (counted
+ *    expired / cancelled; it does not use up its client's turn); otherwise
+ *    the worker decodes the image and runs its detector, which sees the
  *    job's cancel flag. Either way it calls job->done(job, reply) once, with
  *    no queue lock held; the job then belongs to done.
  *  - Lock order: a stream's lock, then the queue's, then the statistics'.
@@ -23,6 +32,7 @@
 
 #include "core/heap.h"
 #include "rpc/wire.h"
+#include "serve/fairq.h"
 #include "serve/stats.h"
 
 typedef struct sx_serve_reply {
@@ -35,17 +45,26 @@ typedef struct sx_serve_reply {
 typedef struct sx_serve_job sx_serve_job;
 typedef void (*sx_serve_job_done_fn)(sx_serve_job *j, const sx_serve_reply *r);
 
+/* Longest client key kept (longer keys are cut; they stay distinct in
+ * practice: peer strings and identities are far shorter). */
+#define SX_SERVE_CLIENT_KEY_MAX 128
+
 struct sx_serve_job {
     sx_heap_node node; /* key = deadline */
     specx_time_t arrival, deadline;
-    double recv_wall; /* wall clock at arrival, s (Response.recv_time) */
+    char client[SX_SERVE_CLIENT_KEY_MAX]; /* fairness key ("" = one anonymous client) */
+    bool evicted;                         /* pushed out of a full queue */
+    sx_serve_job *next_unstarted;         /* fairq's list of jobs not to compute */
+    double recv_wall;                     /* wall clock at arrival, s (Response.recv_time) */
     sx_rpc_request req;
     atomic_bool cancel; /* set by the call's owner; the detector checks it */
     sx_serve_job_done_fn done;
 };
 
-/* Arrival now, the given deadline, no request yet. */
+/* Arrival now, the given deadline, no request yet, client "". */
 void sx_serve_job_init(sx_serve_job *j, specx_time_t deadline, sx_serve_job_done_fn done);
+/* Sets the job's fairness key (cut to SX_SERVE_CLIENT_KEY_MAX - 1 bytes). */
+void sx_serve_job_set_client(sx_serve_job *j, const char *key);
 /* Decodes a Request into j->req and checks it: an image that is there and
  * is JPEG or PNG (unless no_decode), or a cancel. Tightens j->deadline by
  * the request's budget. On error msg says what was wrong (j->req is empty). */
@@ -55,8 +74,7 @@ specx_status sx_serve_job_parse(sx_serve_job *j, grpc_byte_buffer *bb, bool no_d
 typedef struct sx_serve_queue {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* workers: a job, or quit */
-    sx_heap heap;
-    uint64_t next_seq;
+    sx_serve_fairq fq; /* the jobs, in the order workers take them */
     bool quit;
     sx_serve_stats *stats;
     bool no_decode;
@@ -72,9 +90,11 @@ specx_status sx_serve_queue_init(sx_serve_queue *q, const specx_server_config *c
                                  sx_serve_stats *stats, specx_err *err);
 /* Starts the workers; fails only if none could be started. */
 specx_status sx_serve_queue_start(sx_serve_queue *q, specx_err *err);
-/* SPECX_EBUSY: full; SPECX_ESTOPPED: stopping. Counts received / rejected. */
+/* SPECX_EBUSY: full (and this client's queue is among the longest);
+ * SPECX_ESTOPPED: stopping. Counts received / rejected. */
 specx_status sx_serve_queue_push(sx_serve_queue *q, sx_serve_job *j);
-/* Statistics with the queue length, consistent with the received count. */
+/* Statistics with the queue length and the number of clients with queued
+ * jobs, consistent with the received count. */
 void sx_serve_queue_stats(sx_serve_queue *q, specx_server_stats *out);
 /* Workers answer what is queued, then exit; joins them. Idempotent. */
 void sx_serve_queue_stop(sx_serve_queue *q);

@@ -5,8 +5,11 @@
  * - Start order: detectors (may fail, slow), then the gRPC server and its
  *   port, then calls armed, workers, and the completion-queue thread. A
  *   failure at any step undoes the earlier ones (server_free).
- * - Stop: grpc_server_shutdown_and_notify (no new calls), end the open
- *   streams once their work is answered, wait for the notification up to
+ * - Health: SERVING from start; set_serving flips it (Watch calls hear at
+ *   once) while every call is still served, which is how a replica drains.
+ * - Stop: NOT_SERVING, grpc_server_shutdown_and_notify (no new calls), end
+ *   the open streams once their work is answered and the Watch calls after
+ *   their last update, wait for the notification up to
  *   the grace period, then grpc_server_cancel_all_calls (cancel flags reach
  *   the detectors) and wait for it; then stop the workers (they answer what
  *   is still queued, into finished calls), then the completion queue. */
@@ -128,6 +131,8 @@ static void listener_create(specx_server *srv)
                                                 GRPC_SRM_PAYLOAD_NONE, 0);
     srv->m_health = grpc_server_register_method(srv->server, SX_RPC_METHOD_HEALTH, NULL,
                                                 GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+    srv->m_watch = grpc_server_register_method(srv->server, SX_RPC_METHOD_HEALTH_WATCH, NULL,
+                                               GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
 }
 
 static specx_status listener_bind(specx_server *srv, specx_err *err)
@@ -177,6 +182,8 @@ static specx_server *server_alloc(const specx_server_config *cfg)
     sx_serve_stats_init(&srv->stats);
     pthread_mutex_init(&srv->mu, NULL);
     pthread_mutex_init(&srv->streams_mu, NULL);
+    pthread_mutex_init(&srv->health_mu, NULL);
+    srv->serving = true;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -214,6 +221,7 @@ static void server_free(specx_server *srv)
     sx_serve_stats_fini(&srv->stats);
     pthread_mutex_destroy(&srv->mu);
     pthread_mutex_destroy(&srv->streams_mu);
+    pthread_mutex_destroy(&srv->health_mu);
     pthread_cond_destroy(&srv->cv);
     free(srv);
 }
@@ -227,6 +235,7 @@ static specx_status server_run(specx_server *srv, specx_err *err)
     }
     for (int i = 0; i < ARMED_HEALTH; i++) {
         sx_serve_unary_arm(srv, SX_SERVE_METHOD_HEALTH);
+        sx_serve_watch_arm(srv);
     }
     specx_status st = sx_serve_queue_start(&srv->queue, err);
     if (st == SPECX_OK && pthread_create(&srv->cq_thread, NULL, cq_main, srv) != 0) {
@@ -309,10 +318,13 @@ void specx_server_stop(specx_server *srv, specx_dur_t grace)
     srv->stopping = true;
     pthread_mutex_unlock(&srv->mu);
 
+    sx_serve_watch_set_serving(srv, false);
     grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->t_shutdown);
     /* Open streams end as soon as their queued work is answered, so that
-     * clients reconnect elsewhere instead of waiting out the grace period. */
+     * clients reconnect elsewhere instead of waiting out the grace period;
+     * Watch calls end after telling NOT_SERVING. */
     sx_serve_streams_stop(srv);
+    sx_serve_watches_end(srv);
     specx_time_t until = specx_time_add(specx_time_mono(), grace > 0 ? grace : 0);
     if (!wait_shutdown(srv, until)) {
         /* Grace is over: cancel what is left; cancel flags reach the detectors. */
@@ -336,6 +348,21 @@ void specx_server_destroy(specx_server *srv)
     server_free(srv);
 }
 
+/* ---- health ----------------------------------------------------------- */
+
+void specx_server_set_serving(specx_server *srv, bool serving)
+{
+    sx_serve_watch_set_serving(srv, serving);
+}
+
+bool specx_server_serving(specx_server *srv)
+{
+    pthread_mutex_lock(&srv->health_mu);
+    bool serving = srv->serving;
+    pthread_mutex_unlock(&srv->health_mu);
+    return serving;
+}
+
 /* ---- statistics ------------------------------------------------------- */
 
 void specx_server_get_stats(specx_server *srv, specx_server_stats *out)
@@ -350,7 +377,7 @@ char *specx_server_stats_json(specx_server *srv)
         return NULL;
     }
     sx_serve_queue_stats(&srv->queue, st);
-    char *txt = sx_serve_stats_json(st, srv->port, srv->queue.nworkers);
+    char *txt = sx_serve_stats_json(st, srv->port, srv->queue.nworkers, specx_server_serving(srv));
     free(st);
     return txt;
 }

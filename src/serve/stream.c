@@ -45,7 +45,8 @@ struct sx_serve_stream {
     bool registered;      /* on srv->streams */
     sx_serve_stream *snext, *sprev;
     sx_rpc_sendq outq;
-    sjob *jobs; /* live jobs (queued or running) */
+    sjob *jobs;                           /* live jobs (queued or running) */
+    char client[SX_SERVE_CLIENT_KEY_MAX]; /* fairness key, set once per stream */
 };
 
 typedef sx_serve_stream scall;
@@ -258,6 +259,7 @@ static void s_on_recv(sx_rpc_tag *t, bool ok)
     sx_serve_job oom = {0};
     sx_serve_job *j = sj != NULL ? &sj->job : &oom;
     sx_serve_job_init(j, c->mono_deadline, sjob_done);
+    memcpy(j->client, c->client, sizeof j->client);
     char msg[256] = "out of memory";
     specx_status st =
         sj != NULL ? sx_serve_job_parse(j, bb, srv->cfg.no_decode, msg, sizeof msg) : SPECX_ENOMEM;
@@ -345,6 +347,7 @@ static void s_on_new(sx_rpc_tag *t, bool ok)
     sx_serve_stats_count(&srv->stats, SX_SERVE_STREAMS);
     bool stopping = scall_register(c);
     c->mono_deadline = sx_rpc_deadline_from_gpr(c->deadline);
+    sx_serve_client_key(srv, c->call, &c->md, NULL, c->client, sizeof c->client);
     pthread_mutex_lock(&c->mu);
     c->refs = 1; /* held until the end of this function */
     c->server_stopping = stopping;

@@ -104,7 +104,7 @@ static void handle_health(ucall *u)
     grpc_byte_buffer *reply = NULL;
     sx_serve_stats_count(&srv->stats, SX_SERVE_HEALTH_CHECKS);
     specx_status st =
-        sx_serve_health_check(u->payload, !sx_serve_stopping(srv), &reply, msg, sizeof msg);
+        sx_serve_health_check(u->payload, specx_server_serving(srv), &reply, msg, sizeof msg);
     ucall_send(u, st, st == SPECX_OK ? "" : msg, reply);
 }
 
@@ -129,6 +129,7 @@ static void handle_detect(ucall *u)
 {
     specx_server *srv = u->srv;
     sx_serve_job_init(&u->job, sx_rpc_deadline_from_gpr(u->deadline), detect_done);
+    sx_serve_client_key(srv, u->call, &u->md, NULL, u->job.client, sizeof u->job.client);
     ucall_watch_close(u);
     char msg[256];
     specx_status st = sx_serve_job_parse(&u->job, u->payload, srv->cfg.no_decode, msg, sizeof msg);
