@@ -98,6 +98,51 @@ static const char *mode_name(const specx_pipeline_run_config *cfg)
     return cfg->pipeline.mode == SPECX_PIPELINE_SYNC ? "sync" : "stream";
 }
 
+/* "backends": {server name: [{peer, calls, ok, failed}, ...]} — where
+ * each server's calls went (gRPC load balancing between its backends). */
+static void backends_json(cJSON *j, specx_pipeline *p, size_t n_exec)
+{
+    cJSON *all = NULL;
+    for (size_t i = 0; i < n_exec; i++) {
+        specx_rpc_backend_stats b[SPECX_RPC_MAX_BACKENDS];
+        size_t n = specx_pipeline_server_backends(p, i, b, SPECX_RPC_MAX_BACKENDS);
+        if (n == 0) {
+            continue;
+        }
+        if (all == NULL && (all = cJSON_AddObjectToObject(j, "backends")) == NULL) {
+            return;
+        }
+        cJSON *arr = cJSON_AddArrayToObject(all, specx_pipeline_executor_name(p, i));
+        for (size_t k = 0; arr != NULL && k < n; k++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "peer", b[k].peer);
+            cJSON_AddNumberToObject(o, "calls", (double)b[k].calls);
+            cJSON_AddNumberToObject(o, "ok", (double)b[k].ok);
+            cJSON_AddNumberToObject(o, "failed", (double)b[k].failed);
+            cJSON_AddItemToArray(arr, o);
+        }
+    }
+}
+
+/* One line per server whose calls went to more than one backend. */
+static void print_backends(specx_pipeline *p, size_t n_exec, FILE *f)
+{
+    for (size_t i = 0; i < n_exec; i++) {
+        specx_rpc_backend_stats b[SPECX_RPC_MAX_BACKENDS];
+        size_t n = specx_pipeline_server_backends(p, i, b, SPECX_RPC_MAX_BACKENDS);
+        if (n < 2) {
+            continue;
+        }
+        fprintf(f, "%s backends (calls, ok):", specx_pipeline_executor_name(p, i));
+        for (size_t k = 0; k < n; k++) {
+            fprintf(f, "%s %s %llu %llu", k > 0 ? "," : "",
+                    b[k].peer[0] != '\0' ? b[k].peer : "(none)", (unsigned long long)b[k].calls,
+                    (unsigned long long)b[k].ok);
+        }
+        fputc('\n', f);
+    }
+}
+
 static cJSON *summary_json(const specx_pipeline_run_config *cfg, specx_pipeline *p,
                            const specx_pipeline_run_counts *c, const specx_operator_stats *s)
 {
@@ -139,6 +184,7 @@ static cJSON *summary_json(const specx_pipeline_run_config *cfg, specx_pipeline 
         cJSON_AddNumberToObject(l, "timed_out", (double)ls.timed_out);
         cJSON_AddNumberToObject(l, "failed", (double)ls.failed);
     }
+    backends_json(j, p, c->n_exec);
     cJSON *op = specx_stats_to_cjson(s);
     if (op != NULL) {
         cJSON_AddItemToObject(j, "operator", op);
@@ -198,6 +244,7 @@ static void print_summary(const specx_pipeline_run_config *cfg, const specx_run_
     specx_stats_print(s, f);
     fprintf(f, "fallback ratio %.3f; winners:", specx_stats_fallback_ratio(s));
     print_counts(p, c, f);
+    print_backends(p, c->n_exec, f);
     specx_local_executor_stats ls;
     if (specx_pipeline_local_stats(p, &ls)) {
         fprintf(f,
@@ -341,8 +388,10 @@ int specx_cmd_run(int argc, char **argv)
         {"video", 0, SPECX_CLI_STRING, &a.cfg.video, .meta = "PATH",
          .help = "video file, URL or directory of .jpg/.png images (required)"},
         {"server", 0, SPECX_CLI_CALL, &a, .call = take_server, .meta = "SPEC",
-         .help = "HOST:PORT[,prio=N][,stream][,name=S][,inflight=N][,wait-ready]\n"
-                 "(repeatable, up to 16)"},
+         .help = "TARGET[,prio=N][,stream][,name=S][,inflight=N][,wait-ready]\n"
+                 "[,lb=round_robin|pick_first][,health=on|off]; TARGET is\n"
+                 "HOST:PORT, ipv4:HOST:PORT,HOST:PORT,... (several replicas,\n"
+                 "one executor) or dns:///HOST:PORT (repeatable, up to 16)"},
         {"local-model", 0, SPECX_CLI_STRING, &pc->local.model, .meta = "NAME",
          .help = "on-board model, e.g. yolo-fastest-1.1, or\n"
                  "test[:delay_ms=N] for the built-in test detector"},

@@ -147,6 +147,10 @@ int specx_pipeline_palette_index(const specx_pipeline *p, int exec_index);
 specx_status specx_pipeline_stats(specx_pipeline *p, specx_operator_stats **out);
 /* Local detector queue counters; false when there is no local detector. */
 bool specx_pipeline_local_stats(specx_pipeline *p, specx_local_executor_stats *out);
+/* Calls per backend of server executor i (specx_rpc_client_backends: where
+ * gRPC's load balancing sent them); 0 for the local executor. Thread-safe. */
+size_t specx_pipeline_server_backends(specx_pipeline *p, size_t i, specx_rpc_backend_stats *out,
+                                      size_t max);
 
 /* Drains, shuts the operator down, closes detectors and channels. NULL-safe. */
 void specx_pipeline_destroy(specx_pipeline *p);

@@ -52,7 +52,10 @@ void specx_encoded_frame_request_free(void *request, void *user);
 /* ---- Client ----------------------------------------------------------- */
 
 typedef struct specx_rpc_client_config {
-    char target[256];          /* HOST:PORT (any gRPC target string) */
+    /* A gRPC target: HOST:PORT, a list of backends "ipv4:A:P,B:P,..." (or
+     * ipv6:), "dns:///HOST:PORT" (every address the name resolves to), or
+     * any other target URI gRPC understands. */
+    char target[512];
     char name[64];             /* executor name; "" = the target */
     int priority;              /* higher = more preferred (operator convention) */
     bool priority_set;         /* prio=N was given (else priority is the default) */
@@ -63,14 +66,29 @@ typedef struct specx_rpc_client_config {
     char tls_ca[512];          /* PEM root certificates file; "" = plaintext */
     char tls_host[128];        /* TLS name override (tests); "" = from target */
     specx_dur_t reconnect_max; /* max reconnect backoff; 0 = 1 s */
+    /* Load balancing between the target's backends, through gRPC's service
+     * config: "" = gRPC's default (pick_first: one backend at a time),
+     * "round_robin" (every call to the next healthy backend), "pick_first". */
+    char lb[32];
+    /* No client-side health checking. By default the service config asks
+     * gRPC to watch grpc.health.v1 on every backend (healthCheckConfig,
+     * service object_detection.GRPCImage); round_robin then sends calls only
+     * to backends that report SERVING (pick_first ignores health). */
+    bool no_health_check;
 } specx_rpc_client_config;
 
-/* Parses "HOST:PORT[,prio=N][,stream][,tls-ca=FILE][,wait-ready][,name=S]
- * [,inflight=N][,tls-host=S]". Defaults: priority 1, unary, plaintext, fail
- * fast; priority_set / max_in_flight_set say whether prio= / inflight= were
- * given, so that a caller can apply its own default (specx run gives the
- * i-th of n servers priority n - i). On error *out is unchanged and err says
- * which part is wrong. */
+/* Parses "TARGET[,prio=N][,stream][,tls-ca=FILE][,wait-ready][,name=S]
+ * [,inflight=N][,tls-host=S][,lb=POLICY][,health=on|off]", where TARGET is
+ * HOST:PORT, a target URI (dns:///HOST:PORT, unix:PATH, ...), or a list of
+ * backends "ipv4:HOST:PORT,HOST:PORT,..." / "ipv6:[ADDR]:PORT,...": after
+ * an ipv4:/ipv6: target every comma-separated item that has a ':' and no
+ * '=' is one more backend, up to the first option (options have no ':'
+ * unless after '='), so the list needs no other separator. Defaults:
+ * priority 1, unary, plaintext, fail fast, gRPC's pick_first, health
+ * checking on; priority_set / max_in_flight_set say whether prio= /
+ * inflight= were given, so that a caller can apply its own default (specx
+ * run gives the i-th of n servers priority n - i). On error *out is
+ * unchanged and err says which part is wrong. */
 specx_status specx_rpc_client_config_parse(const char *s, specx_rpc_client_config *out,
                                            specx_err *err);
 void specx_rpc_client_config_init(specx_rpc_client_config *cfg);
@@ -103,11 +121,31 @@ specx_status specx_rpc_call_start(specx_rpc_client *c, specx_encoded_frame *fram
  * done has returned. */
 void specx_rpc_call_cancel(specx_rpc_call *call);
 
+/* Calls per backend, as gRPC reports the peer of each finished call. */
+typedef struct specx_rpc_backend_stats {
+    char peer[96];   /* "ipv4:10.0.0.5:5001"; "" = calls that reached no backend */
+    uint64_t calls;  /* finished calls (a streamed request is a call) */
+    uint64_t ok;     /* answered with detections */
+    uint64_t failed; /* any other outcome (error, deadline, cancel) */
+} specx_rpc_backend_stats;
+
+#define SPECX_RPC_MAX_BACKENDS 32
+
+/* Copies up to max backends' counts (in the order first seen) into out and
+ * returns how many there are (at most SPECX_RPC_MAX_BACKENDS; calls beyond
+ * that many backends count under the last). Behind a proxy (nginx) the only
+ * peer is the proxy: the replicas' own statistics tell the split. */
+size_t specx_rpc_client_backends(specx_rpc_client *c, specx_rpc_backend_stats *out, size_t max);
+
 /* An operator executor backed by a new client. The request given to start()
  * is a specx_encoded_frame*; results are specx_detections* (freed with
  * specx_detections_destroy). The executor owns the client (ops->destroy). */
 specx_status specx_rpc_executor_create(const specx_rpc_client_config *cfg, specx_executor *out,
                                        specx_err *err);
+/* specx_rpc_client_backends of an executor made by specx_rpc_executor_create
+ * (0 for any other executor). */
+size_t specx_rpc_executor_backends(const specx_executor *e, specx_rpc_backend_stats *out,
+                                   size_t max);
 
 /* gRPC status code <-> specx_status (docs/rpc.md). */
 specx_status specx_rpc_status_from_grpc(int code);

@@ -44,6 +44,7 @@ typedef struct exec_meta {
     char name[SPECX_NAME_MAX];
     int priority;
     bool is_local;
+    specx_executor exec; /* remotes: for their per-backend counts; owned by the operator */
 } exec_meta;
 
 struct specx_pipeline {
@@ -220,6 +221,7 @@ static specx_status add_remote(specx_pipeline *p, const specx_pipeline_config *c
     snprintf(p->meta[idx].name, sizeof p->meta[idx].name, "%s", ec.name);
     p->meta[idx].priority = ec.priority;
     p->meta[idx].is_local = false;
+    p->meta[idx].exec = ec.exec;
     return SPECX_OK;
 }
 
@@ -408,6 +410,15 @@ bool specx_pipeline_local_stats(specx_pipeline *p, specx_local_executor_stats *o
     }
     specx_local_executor_get_stats(&p->local_exec, out);
     return true;
+}
+
+size_t specx_pipeline_server_backends(specx_pipeline *p, size_t i, specx_rpc_backend_stats *out,
+                                      size_t max)
+{
+    if (i >= p->n_exec || p->meta[i].is_local) {
+        return 0;
+    }
+    return specx_rpc_executor_backends(&p->meta[i].exec, out, max);
 }
 
 void specx_pipeline_destroy(specx_pipeline *p)

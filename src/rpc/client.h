@@ -53,6 +53,9 @@ struct specx_rpc_client {
     sx_rpc_stream *st;     /* the current stream */
     int32_t next_req_id;
     specx_time_t armed; /* the CQ thread's current wake-up time */
+    /* Calls per backend (peer), under mu. */
+    specx_rpc_backend_stats backends[SPECX_RPC_MAX_BACKENDS];
+    size_t n_backends;
 };
 
 /* A finished call waiting for its callback (collected under the lock, run
@@ -66,6 +69,11 @@ typedef struct sx_rpc_finished {
 
 /* Runs the callback, frees the call, and lets destroy() know. No lock held. */
 void sx_rpc_finish(sx_rpc_finished *f);
+/* Counts one finished call against the backend gc was sent to (the
+ * channel's target when it reached none). Takes c->mu. */
+void sx_rpc_count_backend(specx_rpc_client *c, grpc_call *gc, specx_status st);
+/* The same with a peer string already known ("" = no backend); c->mu held. */
+void sx_rpc_count_peer_locked(specx_rpc_client *c, const char *peer, specx_status st);
 /* Decodes a Response into f's result or error; *req_id (may be NULL) gets
  * its req_id. */
 void sx_rpc_reply_decode(grpc_byte_buffer *bb, sx_rpc_finished *f, int32_t *req_id);

@@ -67,3 +67,12 @@ specx_status specx_rpc_executor_create(const specx_rpc_client_config *cfg, specx
     out->ctx = c;
     return SPECX_OK;
 }
+
+size_t specx_rpc_executor_backends(const specx_executor *e, specx_rpc_backend_stats *out,
+                                   size_t max)
+{
+    if (e == NULL || e->ops != &rpc_exec_ops) {
+        return 0;
+    }
+    return specx_rpc_client_backends(e->ctx, out, max);
+}
