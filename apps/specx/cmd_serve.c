@@ -1,5 +1,8 @@
 /* cmd_serve.c — `specx serve`: serve a detection model over gRPC until
- * SIGINT/SIGTERM, then stop gracefully and print the statistics. */
+ * SIGINT/SIGTERM, then stop gracefully and print the statistics. SIGTERM
+ * (what an orchestrator sends) first drains: health NOT_SERVING while every
+ * call is still served for --drain seconds, so that load balancers move
+ * traffic away before anything is refused. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -19,9 +22,9 @@
 
 typedef struct serve_opts {
     specx_detector_config model; /* every worker opens this */
-    const char *bind, *tls_cert, *tls_key, *stats_json;
+    const char *bind, *tls_cert, *tls_key, *stats_json, *client_key_header;
     int port, workers, queue;
-    double grace_s, stats_interval_s, max_message_mb;
+    double grace_s, drain_s, stats_interval_s, max_message_mb;
 } serve_opts;
 
 static void usage(FILE *f, const specx_cli_opt *opts)
@@ -29,8 +32,12 @@ static void usage(FILE *f, const specx_cli_opt *opts)
     fprintf(f, "usage: specx serve --model NAME [options]\n"
                "\n"
                "Serves object_detection.GRPCImage (ProcessImageSync, ProcessImageStreaming)\n"
-               "and grpc.health.v1.Health/Check. Prints \"listening on ADDR:PORT\" once ready.\n"
-               "SIGINT/SIGTERM: stop accepting, finish in-flight work within --grace, exit 0.\n"
+               "and grpc.health.v1.Health (Check, Watch). Prints \"listening on ADDR:PORT\"\n"
+               "once ready. Requests are shared fairly between clients (connections, or\n"
+               "--client-key-header behind a proxy), earliest deadline first within each.\n"
+               "SIGTERM: health NOT_SERVING, keep serving for --drain seconds, then stop\n"
+               "accepting, finish in-flight work within --grace, exit 0. SIGINT: the same\n"
+               "without the drain. A second signal cuts the drain short.\n"
                "\n");
     specx_cli_print_options(f, opts);
 }
@@ -63,11 +70,12 @@ static void print_stats(specx_server *srv)
     }
     specx_server_get_stats(srv, st);
     printf("requests: received %llu, completed %llu, expired-before-start %llu, cancelled %llu, "
-           "rejected %llu, errors %llu (streams %llu, health checks %llu)\n",
+           "rejected %llu, errors %llu (streams %llu, health checks %llu), evicted %llu\n",
            (unsigned long long)st->received, (unsigned long long)st->completed,
            (unsigned long long)st->expired, (unsigned long long)st->cancelled,
            (unsigned long long)st->rejected, (unsigned long long)st->errors,
-           (unsigned long long)st->streams, (unsigned long long)st->health_checks);
+           (unsigned long long)st->streams, (unsigned long long)st->health_checks,
+           (unsigned long long)st->evicted);
     const specx_hist *h[2] = {&st->queue_wait, &st->compute};
     const char *names[2] = {"queue wait", "compute"};
     for (int i = 0; i < 2; i++) {
@@ -77,6 +85,55 @@ static void print_stats(specx_server *srv)
                specx_hist_quantile(h[i], 1.0) / 1e6);
     }
     free(st);
+}
+
+static struct timespec seconds_ts(double s)
+{
+    return (struct timespec){.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
+}
+
+/* Waits for SIGINT/SIGTERM, writing the statistics every interval when
+ * asked to; returns the signal. */
+static int wait_signal(specx_server *srv, const serve_opts *o, const sigset_t *sigs)
+{
+    for (;;) {
+        int sig;
+        if (o->stats_json != NULL) {
+            write_stats(srv, o->stats_json);
+            struct timespec ts = seconds_ts(o->stats_interval_s);
+            sig = sigtimedwait(sigs, NULL, &ts);
+            if (sig < 0) {
+                continue; /* the interval passed (or EINTR): write again */
+            }
+        } else if (sigwait(sigs, &sig) != 0) {
+            continue;
+        }
+        return sig;
+    }
+}
+
+/* SIGTERM: NOT_SERVING while still serving, for the drain period or until
+ * another signal. */
+static void drain(specx_server *srv, const serve_opts *o, const sigset_t *sigs)
+{
+    specx_server_set_serving(srv, false);
+    if (o->stats_json != NULL) {
+        write_stats(srv, o->stats_json);
+    }
+    specx_time_t until = specx_time_add(specx_time_mono(), (specx_dur_t)(o->drain_s * 1e9));
+    for (;;) {
+        specx_time_t now = specx_time_mono();
+        if (now >= until) {
+            return;
+        }
+        struct timespec ts = seconds_ts((double)(until - now) / 1e9);
+        int sig = sigtimedwait(sigs, NULL, &ts);
+        if (sig > 0) {
+            fprintf(stderr, "specx serve: %s during the drain, stopping now\n",
+                    sig == SIGINT ? "SIGINT" : "SIGTERM");
+            return;
+        }
+    }
 }
 
 /* Serves until SIGINT/SIGTERM, then stops gracefully and prints statistics. */
@@ -99,7 +156,8 @@ static int serve(const serve_opts *o)
                                .open_detector = specx_pipeline_open_detector,
                                .open_detector_user = (void *)&o->model,
                                .tls_cert_file = o->tls_cert,
-                               .tls_key_file = o->tls_key};
+                               .tls_key_file = o->tls_key,
+                               .client_key_header = o->client_key_header};
     specx_server *srv;
     specx_err err = {{0}};
     specx_status st = specx_server_start(&cfg, &srv, &err);
@@ -110,25 +168,14 @@ static int serve(const serve_opts *o)
     printf("listening on %s:%d\n", o->bind != NULL ? o->bind : "0.0.0.0", specx_server_port(srv));
     fflush(stdout);
 
-    for (;;) {
-        int sig;
-        if (o->stats_json != NULL) {
-            write_stats(srv, o->stats_json);
-            struct timespec ts = {
-                .tv_sec = (time_t)o->stats_interval_s,
-                .tv_nsec =
-                    (long)((o->stats_interval_s - (double)(time_t)o->stats_interval_s) * 1e9)};
-            sig = sigtimedwait(&sigs, NULL, &ts);
-            if (sig < 0) {
-                continue; /* the interval passed (or EINTR): write again */
-            }
-        } else if (sigwait(&sigs, &sig) != 0) {
-            continue;
-        }
-        fprintf(stderr, "specx serve: %s, stopping (grace %.1f s)\n",
-                sig == SIGINT ? "SIGINT" : "SIGTERM", o->grace_s);
-        break;
+    int sig = wait_signal(srv, o, &sigs);
+    if (sig == SIGTERM && o->drain_s > 0) {
+        fprintf(stderr, "specx serve: SIGTERM, health NOT_SERVING, draining for %.1f s\n",
+                o->drain_s);
+        drain(srv, o, &sigs);
     }
+    fprintf(stderr, "specx serve: %s, stopping (grace %.1f s)\n",
+            sig == SIGINT ? "SIGINT" : "SIGTERM", o->grace_s);
     specx_server_stop(srv, (specx_dur_t)(o->grace_s * 1e9));
     if (o->stats_json != NULL) {
         write_stats(srv, o->stats_json);
@@ -140,7 +187,7 @@ static int serve(const serve_opts *o)
 
 int specx_cmd_serve(int argc, char **argv)
 {
-    serve_opts o = {.port = 12345, .workers = 1, .grace_s = 5, .stats_interval_s = 5};
+    serve_opts o = {.port = 12345, .workers = 1, .grace_s = 5, .drain_s = 1, .stats_interval_s = 5};
     char backend_help[96];
     snprintf(backend_help, sizeof backend_help, "detector backend (default: %s)",
              specx_detector_default_backend());
@@ -177,6 +224,13 @@ int specx_cmd_serve(int argc, char **argv)
          .help = "seconds between --stats-json writes (default 5)"},
         {"grace", 0, SPECX_CLI_DOUBLE, &o.grace_s, 0, INFINITY, .meta = "S",
          .help = "seconds to finish in-flight work at shutdown (default 5)"},
+        {"drain", 0, SPECX_CLI_DOUBLE, &o.drain_s, 0, INFINITY, .meta = "S",
+         .help = "on SIGTERM, seconds of health NOT_SERVING while still\n"
+                 "serving, before the shutdown (default 1; 0 = none)"},
+        {"client-key-header", 0, SPECX_CLI_STRING, &o.client_key_header, .meta = "NAME",
+         .help = "fairness: a request header (lower case) naming the client,\n"
+                 "set by a trusted proxy (nginx: x-specx-client); default:\n"
+                 "each connection is a client"},
         {0},
     };
     int prc = specx_cli_parse("specx serve", opts, argc, argv, NULL);
