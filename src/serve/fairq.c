@@ -1,17 +1,20 @@
-/* fairq.c — the server's fair request order: per-client deadline queues,
- * new clients first, then round-robin (see serve/fairq.h).
+/* fairq.c — the server's fair request order: per-client deadline queues
+ * taken by start-time fair queueing (see serve/fairq.h).
  *
  * Design notes
- * - Each client with queued jobs has an sx_serve_client (its key and a heap
- *   of its jobs by (deadline, arrival)) on exactly one of two rings: fresh
- *   (its queue was empty when its latest job arrived; served first, once)
- *   or old (served in turn; ring->head is next, and a client joins just
- *   before it, at the end of the round).
- * - A client is found by a linear scan of both rings: at most as many
- *   clients have jobs as there are queued jobs (--queue), and a scan of a
- *   few dozen short strings costs less than the gRPC work of one request.
- * - An emptied client leaves its ring and is kept on a short spare list with
- *   its heap's slots, so that steady traffic does not allocate. */
+ * - A client record: its key, a heap of its jobs by (deadline, arrival), its
+ *   head tag and the tag after its last served request (`next`), a node in
+ *   f->active while it has jobs (key = 2 x head tag, + 1 when it stayed
+ *   backlogged after its last request: at equal tags, clients that arrived
+ *   with nothing queued go first), and a link in a hash chain (f->bucket)
+ *   for as long as it is known.
+ * - An emptied client goes to the idle list (oldest first) and stays known
+ *   while `next` > V: it was served lately and must not jump ahead when it
+ *   returns. Each push forgets idle clients that are behind V or beyond
+ *   MAX_IDLE (a forgotten client returns at V, like a new one: at most one
+ *   request of advantage). Forgotten records go to a short spare list with
+ *   their heap's slots, so that steady traffic does not allocate.
+ * - Tags are whole requests (int64), so tags and V never round. */
 #include "serve/fairq.h"
 
 #include <stdlib.h>
@@ -19,80 +22,65 @@
 
 #include "serve/queue.h"
 
-#define MAX_SPARE_CLIENTS 64
+#define MAX_IDLE 1024
+#define MAX_SPARE 64
 
 struct sx_serve_client {
     char key[SX_SERVE_CLIENT_KEY_MAX];
-    sx_heap heap; /* this client's jobs by (deadline, arrival) */
-    sx_serve_client *next, *prev;
+    sx_heap jobs;           /* this client's jobs by (deadline, arrival) */
+    sx_heap_node node;      /* in f->active: key = 2 x head tag, + 1 if backlogged */
+    int64_t tag;            /* its head job's start tag */
+    int64_t next;           /* tag after its last served request */
+    sx_serve_client *chain; /* f->bucket[hash] */
+    sx_serve_client *idle_prev, *idle_next; /* f->idle list, or f->spare */
+    bool idle;
 };
+
+static uint32_t hash_key(const char *key)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *key != '\0'; key++) {
+        h = (h ^ (uint8_t)*key) * 16777619u;
+    }
+    return h % SX_SERVE_FAIRQ_BUCKETS;
+}
 
 void sx_serve_fairq_init(sx_serve_fairq *f, size_t cap)
 {
-    *f = (sx_serve_fairq){.cap = cap};
+    memset(f, 0, sizeof *f);
+    f->cap = cap;
+    sx_heap_init(&f->active);
     f->unstarted_tail = &f->unstarted;
 }
 
 static void client_free(sx_serve_client *c)
 {
-    sx_heap_fini(&c->heap);
+    sx_heap_fini(&c->jobs);
     free(c);
 }
 
 void sx_serve_fairq_fini(sx_serve_fairq *f)
 {
-    sx_serve_ring *rings[2] = {&f->fresh, &f->old};
-    for (int r = 0; r < 2; r++) {
-        while (rings[r]->n > 0) {
-            sx_serve_client *c = rings[r]->head;
-            rings[r]->head = c->next;
-            rings[r]->n--;
+    for (size_t b = 0; b < SX_SERVE_FAIRQ_BUCKETS; b++) {
+        while (f->bucket[b] != NULL) {
+            sx_serve_client *c = f->bucket[b];
+            f->bucket[b] = c->chain;
             client_free(c);
         }
     }
     while (f->spare != NULL) {
         sx_serve_client *c = f->spare;
-        f->spare = c->next;
+        f->spare = c->idle_next;
         client_free(c);
     }
-    f->n_spare = 0;
+    sx_heap_fini(&f->active);
 }
 
-/* ---- rings -------------------------------------------------------------- */
+/* ---- client records ----------------------------------------------------- */
 
-/* Joins r at the end of the round (just before its head). */
-static void ring_add(sx_serve_ring *r, sx_serve_client *c)
+static sx_serve_client *client_find(const sx_serve_fairq *f, const char *key)
 {
-    if (r->head == NULL) {
-        c->next = c->prev = c;
-        r->head = c;
-    } else {
-        c->next = r->head;
-        c->prev = r->head->prev;
-        c->prev->next = c;
-        r->head->prev = c;
-    }
-    r->n++;
-}
-
-static void ring_remove(sx_serve_ring *r, sx_serve_client *c)
-{
-    if (c->next == c) {
-        r->head = NULL;
-    } else {
-        c->prev->next = c->next;
-        c->next->prev = c->prev;
-        if (r->head == c) {
-            r->head = c->next;
-        }
-    }
-    r->n--;
-}
-
-static sx_serve_client *ring_find(const sx_serve_ring *r, const char *key)
-{
-    sx_serve_client *c = r->head;
-    for (size_t i = 0; i < r->n; i++, c = c->next) {
+    for (sx_serve_client *c = f->bucket[hash_key(key)]; c != NULL; c = c->chain) {
         if (strcmp(c->key, key) == 0) {
             return c;
         }
@@ -100,46 +88,108 @@ static sx_serve_client *ring_find(const sx_serve_ring *r, const char *key)
     return NULL;
 }
 
-/* The client of r with the most queued jobs, if it beats *best. */
-static void ring_longest(const sx_serve_ring *r, sx_serve_client **best)
-{
-    sx_serve_client *c = r->head;
-    for (size_t i = 0; i < r->n; i++, c = c->next) {
-        if (*best == NULL || sx_heap_len(&c->heap) > sx_heap_len(&(*best)->heap)) {
-            *best = c;
-        }
-    }
-}
-
-/* ---- clients ------------------------------------------------------------ */
-
-/* A client with an empty heap, on no ring (NULL when out of memory). */
-static sx_serve_client *client_get(sx_serve_fairq *f, const char *key)
+/* A known client with no jobs and next = 0 (NULL when out of memory). */
+static sx_serve_client *client_add(sx_serve_fairq *f, const char *key)
 {
     sx_serve_client *c = f->spare;
     if (c != NULL) {
-        f->spare = c->next;
+        f->spare = c->idle_next;
         f->n_spare--;
     } else if ((c = calloc(1, sizeof *c)) != NULL) {
-        sx_heap_init(&c->heap);
+        sx_heap_init(&c->jobs);
     } else {
         return NULL;
     }
     memcpy(c->key, key, sizeof c->key);
     c->key[sizeof c->key - 1] = '\0';
+    sx_heap_node_init(&c->node);
+    c->next = 0;
+    c->idle = false;
+    c->idle_prev = c->idle_next = NULL;
+    uint32_t h = hash_key(c->key);
+    c->chain = f->bucket[h];
+    f->bucket[h] = c;
     return c;
 }
 
-/* An emptied client, off its ring: kept as a spare or freed. */
-static void client_put(sx_serve_fairq *f, sx_serve_client *c)
+static void idle_unlink(sx_serve_fairq *f, sx_serve_client *c)
 {
-    if (f->n_spare < MAX_SPARE_CLIENTS) {
-        c->next = f->spare;
+    if (f->idle_head == c) {
+        f->idle_head = c->idle_next;
+    } else {
+        c->idle_prev->idle_next = c->idle_next;
+    }
+    if (f->idle_tail == c) {
+        f->idle_tail = c->idle_prev;
+    } else {
+        c->idle_next->idle_prev = c->idle_prev;
+    }
+    c->idle_prev = c->idle_next = NULL;
+    c->idle = false;
+    f->n_idle--;
+}
+
+/* An idle client is forgotten: out of its hash chain, to the spare list. */
+static void client_forget(sx_serve_fairq *f, sx_serve_client *c)
+{
+    idle_unlink(f, c);
+    sx_serve_client **p = &f->bucket[hash_key(c->key)];
+    while (*p != c) {
+        p = &(*p)->chain;
+    }
+    *p = c->chain;
+    if (f->n_spare < MAX_SPARE) {
+        c->idle_next = f->spare;
         f->spare = c;
         f->n_spare++;
     } else {
         client_free(c);
     }
+}
+
+/* Forgets the oldest idle clients that are no longer ahead of V. */
+static void idle_prune(sx_serve_fairq *f)
+{
+    while (f->idle_head != NULL && (f->idle_head->next <= f->vtime || f->n_idle > MAX_IDLE)) {
+        client_forget(f, f->idle_head);
+    }
+}
+
+/* c's queue became empty: out of the active heap, onto the idle list. */
+static void client_deactivate(sx_serve_fairq *f, sx_serve_client *c)
+{
+    sx_heap_remove(&f->active, &c->node);
+    c->idle = true;
+    c->idle_next = NULL;
+    c->idle_prev = f->idle_tail;
+    if (f->idle_tail != NULL) {
+        f->idle_tail->idle_next = c;
+    } else {
+        f->idle_head = c;
+    }
+    f->idle_tail = c;
+    f->n_idle++;
+}
+
+/* c's head tag changed (or c just got jobs): its place among the clients.
+ * At equal tags a client that arrived with nothing queued goes before one
+ * that stayed backlogged (fq_codel's sparse flows first). */
+static specx_status client_rekey(sx_serve_fairq *f, sx_serve_client *c, int64_t tag,
+                                 bool backlogged)
+{
+    c->tag = tag;
+    c->node.key = 2 * tag + (backlogged ? 1 : 0);
+    c->node.seq = f->next_seq++;
+    if (sx_heap_node_queued(&c->node)) {
+        sx_heap_update(&f->active, &c->node);
+        return SPECX_OK;
+    }
+    return sx_heap_push(&f->active, &c->node);
+}
+
+static sx_serve_job *job_of(sx_heap_node *n)
+{
+    return SX_CONTAINER_OF(n, sx_serve_job, node);
 }
 
 static void unstarted_add(sx_serve_fairq *f, sx_serve_job *j)
@@ -149,77 +199,65 @@ static void unstarted_add(sx_serve_fairq *f, sx_serve_job *j)
     f->unstarted_tail = &j->next_unstarted;
 }
 
-/* Pops the head of c (on ring r); an emptied c leaves r. */
-static sx_serve_job *client_pop(sx_serve_fairq *f, sx_serve_ring *r, sx_serve_client *c)
-{
-    sx_heap_node *n = sx_heap_pop(&c->heap);
-    f->len--;
-    if (sx_heap_len(&c->heap) == 0) {
-        ring_remove(r, c);
-        client_put(f, c);
-    }
-    return SX_CONTAINER_OF(n, sx_serve_job, node);
-}
-
 /* ---- push --------------------------------------------------------------- */
 
-/* Pushes out c's latest-deadline job (latest arrival on ties); c keeps at
- * least one job. */
-static void evict_latest(sx_serve_fairq *f, sx_serve_client *c)
+/* Pushes out the latest-deadline job (latest arrival on ties) of the client
+ * with the most queued, if that is more than mine + 1; false otherwise. */
+static bool make_room(sx_serve_fairq *f, size_t mine)
 {
+    sx_serve_client *longest = NULL;
+    for (size_t i = 0; i < f->active.n; i++) {
+        sx_serve_client *c = SX_CONTAINER_OF(f->active.v[i], sx_serve_client, node);
+        if (longest == NULL || sx_heap_len(&c->jobs) > sx_heap_len(&longest->jobs)) {
+            longest = c;
+        }
+    }
+    if (longest == NULL || sx_heap_len(&longest->jobs) <= mine + 1) {
+        return false;
+    }
     sx_heap_node *worst = NULL;
-    for (size_t i = 0; i < c->heap.n; i++) {
-        sx_heap_node *n = c->heap.v[i];
+    for (size_t i = 0; i < longest->jobs.n; i++) {
+        sx_heap_node *n = longest->jobs.v[i];
         if (worst == NULL || n->key > worst->key || (n->key == worst->key && n->seq > worst->seq)) {
             worst = n;
         }
     }
-    sx_heap_remove(&c->heap, worst);
+    /* Not its head (it has two or more): its head tag stays. */
+    sx_heap_remove(&longest->jobs, worst);
     f->len--;
-    sx_serve_job *j = SX_CONTAINER_OF(worst, sx_serve_job, node);
-    j->evicted = true;
-    unstarted_add(f, j);
-}
-
-/* Full queue: room for a job of client c (NULL: none queued) if the
- * longest queue is longer than c's by more than one. */
-static bool make_room(sx_serve_fairq *f, const sx_serve_client *c)
-{
-    sx_serve_client *longest = NULL;
-    ring_longest(&f->fresh, &longest);
-    ring_longest(&f->old, &longest);
-    size_t mine = c != NULL ? sx_heap_len(&c->heap) : 0;
-    if (longest == NULL || sx_heap_len(&longest->heap) <= mine + 1) {
-        return false;
-    }
-    evict_latest(f, longest);
+    job_of(worst)->evicted = true;
+    unstarted_add(f, job_of(worst));
     return true;
 }
 
 specx_status sx_serve_fairq_push(sx_serve_fairq *f, sx_serve_job *j)
 {
-    sx_serve_client *c = ring_find(&f->fresh, j->client);
-    if (c == NULL) {
-        c = ring_find(&f->old, j->client);
-    }
-    if (f->len >= f->cap && !make_room(f, c)) {
+    idle_prune(f);
+    sx_serve_client *c = client_find(f, j->client);
+    size_t mine = c != NULL ? sx_heap_len(&c->jobs) : 0;
+    if (f->len >= f->cap && !make_room(f, mine)) {
         return SPECX_EBUSY;
     }
-    bool joining = c == NULL;
-    if (joining && (c = client_get(f, j->client)) == NULL) {
+    if (c == NULL && (c = client_add(f, j->client)) == NULL) {
         return SPECX_ENOMEM;
     }
     j->node.key = j->deadline;
     j->node.seq = f->next_seq++;
-    specx_status st = sx_heap_push(&c->heap, &j->node);
+    specx_status st = sx_heap_push(&c->jobs, &j->node);
+    if (st == SPECX_OK && mine == 0) {
+        /* Its queue was empty: it starts at V, or after its last request. */
+        st = client_rekey(f, c, c->next > f->vtime ? c->next : f->vtime, false);
+        if (st != SPECX_OK) {
+            sx_heap_remove(&c->jobs, &j->node);
+        } else if (c->idle) {
+            idle_unlink(f, c);
+        }
+    }
     if (st != SPECX_OK) {
-        if (joining) {
-            client_put(f, c);
+        if (mine == 0 && !c->idle) {
+            client_deactivate(f, c); /* known, empty: idle like any other */
         }
         return st;
-    }
-    if (joining) {
-        ring_add(&f->fresh, c); /* its queue was empty: served first */
     }
     f->len++;
     return SPECX_OK;
@@ -227,26 +265,37 @@ specx_status sx_serve_fairq_push(sx_serve_fairq *f, sx_serve_job *j)
 
 /* ---- take --------------------------------------------------------------- */
 
+/* Pops c's head job; an emptied c goes idle. */
+static sx_serve_job *client_pop(sx_serve_fairq *f, sx_serve_client *c)
+{
+    sx_serve_job *j = job_of(sx_heap_pop(&c->jobs));
+    f->len--;
+    if (sx_heap_len(&c->jobs) == 0) {
+        client_deactivate(f, c);
+    }
+    return j;
+}
+
 sx_serve_job *sx_serve_fairq_take(sx_serve_fairq *f, specx_time_t now)
 {
     while (f->unstarted == NULL) {
-        sx_serve_ring *r = f->fresh.head != NULL ? &f->fresh : &f->old;
-        sx_serve_client *c = r->head;
-        if (c == NULL) {
+        sx_heap_node *top = sx_heap_top(&f->active);
+        if (top == NULL) {
             break; /* nothing queued */
         }
-        sx_serve_job *head = SX_CONTAINER_OF(sx_heap_top(&c->heap), sx_serve_job, node);
+        sx_serve_client *c = SX_CONTAINER_OF(top, sx_serve_client, node);
+        sx_serve_job *head = job_of(sx_heap_top(&c->jobs));
         if (head->deadline <= now || atomic_load(&head->cancel)) {
-            unstarted_add(f, client_pop(f, r, c)); /* the turn stays */
+            unstarted_add(f, client_pop(f, c)); /* its tag stays for the next */
             continue;
         }
-        if (sx_heap_len(&c->heap) > 1) {
-            /* Still backlogged after this one: the end of the old round. */
-            ring_remove(r, c);
-            ring_add(&f->old, c);
-            r = &f->old;
+        int64_t tag = c->tag;
+        f->vtime = tag;
+        c->next = tag + 1;
+        if (sx_heap_len(&c->jobs) > 1) {
+            client_rekey(f, c, tag + 1, true); /* in the heap already: cannot fail */
         }
-        return client_pop(f, r, c);
+        return client_pop(f, c);
     }
     sx_serve_job *j = f->unstarted;
     if (j != NULL) {
@@ -265,5 +314,5 @@ bool sx_serve_fairq_ready(const sx_serve_fairq *f)
 
 size_t sx_serve_fairq_clients(const sx_serve_fairq *f)
 {
-    return f->fresh.n + f->old.n;
+    return sx_heap_len(&f->active);
 }

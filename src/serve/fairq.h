@@ -3,25 +3,32 @@
  * only: no threads, no clock of its own (the caller passes now), no
  * callbacks; serve/queue.h wraps it in a lock and runs the workers.
  *
- * Discipline (docs/rpc.md, "Fairness")
+ * Discipline (docs/rpc.md, "Fairness between clients")
  *  - Each client (job->client) has its own queue ordered by (deadline,
  *    arrival): within a client the earliest deadline runs first.
- *  - Between clients: deficit round-robin with a quantum of one request
- *    (every request costs about one inference), with the sparse-client
- *    priority of fq_codel (RFC 8290): a client whose queue was empty when
- *    its request arrived is "new" and is served before the "old" clients,
- *    for one request; if it still has requests queued it then joins the
- *    end of the old round. A vehicle at its camera rate finds its queue
- *    empty and waits for little more than the request on the worker; one
- *    that sends ten times its share keeps a queue, stays old and only
- *    lengthens its own wait. Old clients share what is left in turn.
+ *  - Between clients: start-time fair queueing (Goyal, Vin and Cheng, 1996)
+ *    with a cost of one per request (every request costs about one
+ *    inference). Virtual time V is the tag of the request started last.
+ *    A client's queued requests hold consecutive tags from its head tag;
+ *    a client whose queue was empty starts at max(V, the tag after its last
+ *    served request). Workers take the head of the client with the lowest
+ *    head tag; at equal tags a client that arrived with nothing queued goes
+ *    before one that stayed backlogged (fq_codel's sparse-flow priority,
+ *    RFC 8290), then the client that got its tag first.
+ *    So a vehicle at its camera rate, with nothing queued, goes ahead of a
+ *    client that keeps a queue; one sending ten times its share only pushes
+ *    its own tags ahead; and under overload clients take turns: a client
+ *    just served starts behind those that were not, so which vehicles miss
+ *    their deadlines rotates instead of locking onto the same phases.
  *  - A client's head job whose deadline has passed or whose cancel flag is
- *    set comes out as "unstarted" (to answer without computing) and does
- *    not use up the client's turn.
+ *    set comes out as "unstarted" (to answer without computing); it does
+ *    not use up the client's tag.
  *  - The queue holds at most cap jobs across clients. When full, a job of a
  *    client with fewer queued jobs than the longest queue (by more than
  *    one) pushes out that queue's latest-deadline job (job->evicted, also
  *    taken as unstarted); otherwise push refuses it.
+ *  - Clients are remembered after their queue empties while their next tag
+ *    is ahead of V (bounded; a forgotten client starts at V, as a new one).
  *  - Not thread-safe (the caller's lock). Jobs stay the caller's: the queue
  *    links them, never frees them. */
 #ifndef SX_SERVE_FAIRQ_H
@@ -29,27 +36,30 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "specx/status.h"
 #include "specx/time.h"
 
+#include "core/heap.h"
+
 typedef struct sx_serve_job sx_serve_job; /* serve/queue.h */
 typedef struct sx_serve_client sx_serve_client;
 
-/* A list of clients in a circle; head is served next. */
-typedef struct sx_serve_ring {
-    sx_serve_client *head;
-    size_t n;
-} sx_serve_ring;
+#define SX_SERVE_FAIRQ_BUCKETS 256
 
 typedef struct sx_serve_fairq {
-    size_t cap, len;          /* bound, and jobs queued across clients */
-    sx_serve_ring fresh, old; /* new clients first, then the old round */
-    sx_serve_client *spare;   /* emptied clients kept for reuse */
+    size_t cap, len; /* bound, and jobs queued across clients */
+    sx_heap active;  /* clients with queued jobs, by (head tag, seq) */
+    int64_t vtime;   /* tag of the request started last */
+    uint64_t next_seq;
+    sx_serve_client *bucket[SX_SERVE_FAIRQ_BUCKETS]; /* every known client, by key */
+    sx_serve_client *idle_head, *idle_tail;          /* emptied clients, oldest first */
+    size_t n_idle;
+    sx_serve_client *spare; /* records kept for reuse */
     size_t n_spare;
     sx_serve_job *unstarted; /* to answer without computing, in order */
     sx_serve_job **unstarted_tail;
-    unsigned long long next_seq;
 } sx_serve_fairq;
 
 void sx_serve_fairq_init(sx_serve_fairq *f, size_t cap);

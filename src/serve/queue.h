@@ -6,18 +6,19 @@
  *    (job->client: the authenticated identity when there is one, else a
  *    trusted proxy's header, else the connection; sx_serve_client_key). The
  *    order in which workers take jobs is serve/fairq.h's: earliest deadline
- *    first within a client; between clients, new (sparse) clients first,
- *    then the others in turn, one request each.
+ *    first within a client; between clients, start-time fair queueing with
+ *    idle clients first at equal tags.
  *  - The queue is bounded across clients. When it is full, a job from a
  *    client with fewer queued jobs than the longest queue pushes out that
  *    queue's latest-deadline job (answered RESOURCE_EXHAUSTED by the next
  *    free worker, counted evicted); otherwise push fails with SPECX_EBUSY
  *    (counted rejected).
- *  - A job whose deadline has passed, or whose cancel flag is set, by the
- *    time it reaches a worker is answered without computing it (counted
- *    expired / cancelled; it does not use up its client's turn); otherwise
- *    the worker decodes the image and runs its detector, which sees the
- *    job's cancel flag. Either way it calls job->done(job, reply) once, with
+ *  - A job whose deadline has passed, or is nearer than the shortest recent
+ *    inference (it could not finish in time), or whose cancel flag is set,
+ *    by the time it reaches a worker is answered without computing it
+ *    (counted expired / cancelled; it does not use up its client's turn);
+ *    otherwise the worker decodes the image and runs its detector, which
+ *    sees the job's cancel flag. Either way it calls job->done(job, reply) once, with
  *    no queue lock held; the job then belongs to done.
  *  - Lock order: a stream's lock, then the queue's, then the statistics'.
  *  - Not restartable: init, start, stop (workers finish what is queued and
@@ -75,6 +76,11 @@ typedef struct sx_serve_queue {
     pthread_mutex_t mu;
     pthread_cond_t cv; /* workers: a job, or quit */
     sx_serve_fairq fq; /* the jobs, in the order workers take them */
+    /* The shortest successful inference of the last 32-64 (0 before any): a
+     * request with less time than that left is not started. */
+    specx_dur_t least, block_min, prev_block_min;
+    int block_n;
+    bool have_prev;
     bool quit;
     sx_serve_stats *stats;
     bool no_decode;

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 /* cmocka needs the headers above */
 #include <cmocka.h>
@@ -78,30 +79,32 @@ static void deadline_order_within_a_client(void **state)
     sx_serve_fairq_fini(&f);
 }
 
-static void new_clients_first_then_round_robin(void **state)
+static void idle_clients_first_then_turns(void **state)
 {
     (void)state;
     sx_serve_fairq f;
     sx_serve_fairq_init(&f, 32);
     jobs js = {0};
-    /* A floods: 6 jobs; B and C arrive with one job each, later. */
+    /* A floods: 6 jobs (tags 0..5); B and C arrive with one job each, later. */
     sx_serve_job *a[6];
     for (int i = 0; i < 6; i++) {
         a[i] = push(&f, &js, "flood", 100 + i);
     }
-    expect(&f, 0, a[0]); /* A was new; still backlogged, so now old */
+    expect(&f, 0, a[0]); /* V = 0; A's head tag is now 1 */
     sx_serve_job *b1 = push(&f, &js, "b", 500);
     sx_serve_job *c1 = push(&f, &js, "c", 400);
     assert_int_equal(sx_serve_fairq_clients(&f), 3);
-    /* B and C found their queues empty: served before the old flooder, in
-     * arrival order (not deadline order: between clients, turns). */
+    /* B and C start at V = 0, ahead of the flooder's 1; between them the
+     * first to get its tag goes first (not deadline order: between
+     * clients, turns). */
     expect(&f, 0, b1);
     expect(&f, 0, c1);
-    expect(&f, 0, a[1]);
-    /* B sends two at once: new for one request, then old behind A. */
+    expect(&f, 0, a[1]); /* V = 1 */
+    /* B sends two at once: it starts at V = 1 (after its last, 1), then
+     * alternates with A, whose tag 2 came first. */
     sx_serve_job *b2 = push(&f, &js, "b", 600), *b3 = push(&f, &js, "b", 601);
     expect(&f, 0, b2);
-    expect(&f, 0, a[2]); /* old round: A, then B, in turn */
+    expect(&f, 0, a[2]);
     expect(&f, 0, b3);
     expect(&f, 0, a[3]);
     expect(&f, 0, a[4]);
@@ -109,6 +112,54 @@ static void new_clients_first_then_round_robin(void **state)
     expect(&f, 0, NULL);
     assert_int_equal(sx_serve_fairq_clients(&f), 0);
     sx_serve_fairq_fini(&f);
+}
+
+/* Four equal clients, one request each per tick, always in the same order
+ * (a fixed phase, as vehicles at a camera rate have), a worker for two:
+ * every request left over expires and is answered before the next tick, so
+ * each client's queue is empty when its next request comes. Who is served
+ * must rotate (a client just served starts behind the others): each gets
+ * half, not the first two in phase order all of it (which a queue that
+ * served idle clients in arrival order did). */
+static void overload_rotates_between_equal_clients(void **state)
+{
+    (void)state;
+    enum { CLIENTS = 4, TICKS = 100, PER_TICK = 2 };
+    sx_serve_fairq f;
+    sx_serve_fairq_init(&f, 64);
+    sx_serve_job *all = calloc(CLIENTS * TICKS, sizeof *all);
+    assert_non_null(all);
+    int served[CLIENTS] = {0}, expired = 0;
+    for (int t = 0; t < TICKS; t++) {
+        for (sx_serve_job *j; (j = sx_serve_fairq_take(&f, SPECX_MS(10 * t))) != NULL;) {
+            assert_true(j->deadline <= SPECX_MS(10 * t));
+            expired++; /* last tick's leftovers */
+        }
+        for (int k = 0; k < CLIENTS; k++) {
+            sx_serve_job *j = &all[t * CLIENTS + k];
+            sx_heap_node_init(&j->node);
+            j->deadline = SPECX_MS(10 * (t + 1));
+            atomic_init(&j->cancel, false);
+            char key[8];
+            snprintf(key, sizeof key, "v%d", k);
+            sx_serve_job_set_client(j, key);
+            assert_int_equal(sx_serve_fairq_push(&f, j), SPECX_OK);
+        }
+        for (int done = 0; done < PER_TICK; done++) {
+            sx_serve_job *j = sx_serve_fairq_take(&f, SPECX_MS(10 * t + 5));
+            assert_non_null(j);
+            served[j->client[1] - '0']++;
+        }
+    }
+    for (int k = 0; k < CLIENTS; k++) {
+        if (served[k] < 45 || served[k] > 55) {
+            fail_msg("client %d served %d of %d requests (others: %d %d %d %d)", k, served[k],
+                     TICKS, served[0], served[1], served[2], served[3]);
+        }
+    }
+    assert_int_equal(expired, (CLIENTS - PER_TICK) * (TICKS - 1));
+    sx_serve_fairq_fini(&f);
+    free(all);
 }
 
 static void stale_heads_keep_the_turn(void **state)
@@ -158,7 +209,8 @@ static void full_queue_pushes_out_the_longest(void **state)
     assert_true(a[1]->evicted);
     assert_false(a[0]->evicted || b1->evicted || b2->evicted);
     /* The evicted come out first, to be answered; then the fair order (all
-     * three clients are new: A, B once, C, then B's backlog). */
+     * three start at tag 0: A, B, C in the order they got it, then B's
+     * second at tag 1). */
     expect(&f, 0, a[3]);
     expect(&f, 0, a[2]);
     expect(&f, 0, a[1]);
@@ -321,7 +373,8 @@ int main(int argc, char **argv)
     if (strcmp(g, "fairq") == 0) {
         const struct CMUnitTest t[] = {
             cmocka_unit_test(deadline_order_within_a_client),
-            cmocka_unit_test(new_clients_first_then_round_robin),
+            cmocka_unit_test(idle_clients_first_then_turns),
+            cmocka_unit_test(overload_rotates_between_equal_clients),
             cmocka_unit_test(stale_heads_keep_the_turn),
             cmocka_unit_test(full_queue_pushes_out_the_longest),
             cmocka_unit_test(many_clients_and_reuse),
