@@ -24,11 +24,14 @@ Groups (each a ctest, see CMakeLists.txt):
   fairness      4 clients at 10 fps and one at 100 fps against one replica
                 (20 ms detector): the well-behaved clients' cloud win share
                 stays within 10 points of what they get alone
+  bench         `specx bench fleet` runs a short step direct and through nginx
+                and prints its table and JSON (figures not checked)
 
 Timing: bounds are generous and scale with SPECX_TEST_TIMEOUT_SCALE; tests of
 shares and fairness rerun (up to 3 attempts) before failing, as this runs on
 a loaded 2-core machine. Figures are printed as "# ..." lines."""
 import os
+import re
 import signal
 import sys
 import time
@@ -262,10 +265,17 @@ def _rolling(d, through_nginx, attempt):
         "completed by each replica's last process: %s"
         % ("nginx" if ngx else "round_robin", " ".join("%.1f" % t for t in restarts), at_end,
            frames, {k: len(v) for k, v in failures.items()}, summary["wins"], served))
+    gateway_errors = []
     if ngx:
         ngx.stop()
+        log_lines = ngx.access_log()
+        retried = [ln for ln in log_lines if re.search(r"upstream=\S+, ", ln)]
+        gateway_errors = [ln for ln in log_lines if re.search(r'" 50[234] ', ln)]
+        log("nginx: %d calls, %d sent to a second replica (grpc_next_upstream), %d gateway "
+            "errors" % (len(log_lines), len(retried), len(gateway_errors)))
     for r in reps:
         r.stop(signal.SIGINT)
+    assert not gateway_errors, gateway_errors[:3]
     assert at_end < frames, "the restarts outlasted the run; make it longer"
     assert not bad, "calls failed UNAVAILABLE/CANCELLED: %s" % {k: v[:3] for k, v in bad.items()}
     assert all(s > 0 for s in served), "a restarted replica got no calls: %s" % served
@@ -395,6 +405,30 @@ def test_fairness():
     retry(3, lambda a: _fairness(d, a))
 
 
+# ---- specx bench fleet runs ---------------------------------------------------------
+
+def test_bench():
+    import json
+    import subprocess
+    d = fleet.tmpdir("bench")
+    js = os.path.join(d, "fleet.json")
+    out = subprocess.run([SPECX, "bench", "fleet", "--vehicles", "1,2", "--seconds", "1",
+                          "--warmup", "0.5", "--json", js], capture_output=True, text=True,
+                         timeout=fleet.scaled(300))
+    print(out.stdout)
+    assert out.returncode == 0, out.stderr
+    assert "stand-in for a GPU" in out.stdout
+    rows = [ln.split() for ln in out.stdout.splitlines() if ln.split()[:1] in (["direct"], ["nginx"])]
+    assert [(r[0], r[1]) for r in rows] == [("direct", "1"), ("nginx", "1"), ("direct", "2"),
+                                            ("nginx", "2")], rows
+    assert "knee (direct)" in out.stdout and "knee (nginx)" in out.stdout
+    steps = json.load(open(js))["steps"]
+    assert len(steps) == 4 and all(s["ok"] for s in steps), steps
+    for s in steps:
+        assert s["frames"] > 0 and 0 <= s["win_share_mean"] <= 1, s
+        assert all(r["received"] > 0 for r in s["replicas"]), s
+
+
 GROUPS = {
     "watch": test_watch,
     "health": test_health,
@@ -403,6 +437,7 @@ GROUPS = {
     "rolling_nginx": test_rolling_nginx,
     "nginx_cancel": test_nginx_cancel,
     "fairness": test_fairness,
+    "bench": test_bench,
 }
 
 
