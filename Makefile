@@ -4,9 +4,10 @@
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 CMAKE ?= cmake
 
-.PHONY: all deps assets build build-asan test demo bench valgrind format format-check lint tidy clean
+.PHONY: all deps assets build build-asan build-tsan test tsan demo bench valgrind format format-check lint tidy clean
 
 all: build
 
@@ -31,6 +32,21 @@ build-asan: deps $(ASAN_BUILD)/CMakeCache.txt
 # The test command: the whole suite under ASan + UBSan.
 test: assets build-asan
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+$(TSAN_BUILD)/CMakeCache.txt:
+	$(CMAKE) -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPECX_TSAN=ON
+
+build-tsan: deps $(TSAN_BUILD)/CMakeCache.txt
+	$(CMAKE) --build $(TSAN_BUILD) -j $(JOBS)
+
+# ThreadSanitizer: the tests labelled `tsan` (core, rpc, the pipeline engine),
+# with their time bounds stretched for TSan's slowdown; tests/tsan.supp says
+# what is left out (uninstrumented libraries only). TSAN_CTEST_ARGS narrows
+# the selection (e.g. TSAN_CTEST_ARGS="-R '^core[.]'").
+TSAN_TIMEOUT_SCALE ?= 3
+tsan: assets build-tsan
+	cd $(TSAN_BUILD) && SPECX_TEST_TIMEOUT_SCALE=$(TSAN_TIMEOUT_SCALE) \
+	  ctest --output-on-failure -j $(JOBS) -L tsan $(TSAN_CTEST_ARGS)
 
 demo: assets build
 	$(BUILD)/specx demo $(DEMO_ARGS)
@@ -63,4 +79,4 @@ tidy: build
 	  $$(git ls-files 'src/*.c' 'apps/*.c' 'bench/*.c' 'examples/*.c' $(foreach f,$(TIDY_EXCLUDE),':!$(f)'))
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

@@ -224,12 +224,12 @@ static specx_detector *open_det(const bench_opts *o, const char *model, const ch
 static void profile_model(const bench_opts *o, const char *model, const specx_image *img)
 {
     char dir[4096];
-    specx_model_files files;
+    sx_model_files files;
     specx_err err = {0};
-    specx_xnn *x = NULL;
+    sx_xnn *x = NULL;
     if (specx_model_dir_resolve(o->model_dir, dir, sizeof dir, &err) != SPECX_OK ||
-        specx_model_files_resolve(model, dir, &files, &err) != SPECX_OK ||
-        specx_xnn_open(files.cfg, files.weights, files.names, 1, 0, &x, &err) != SPECX_OK) {
+        sx_model_files_resolve(model, dir, &files, &err) != SPECX_OK ||
+        sx_xnn_open(files.cfg, files.weights, files.names, 1, 0, &x, &err) != SPECX_OK) {
         fprintf(stderr, "specx bench detect: profile %s: %s\n", model, err.msg);
         return;
     }
@@ -237,18 +237,18 @@ static void profile_model(const bench_opts *o, const char *model, const specx_im
     specx_detections_init(&d);
     for (int i = 0; i < o->warmup; i++) {
         specx_detections_reset(&d);
-        specx_xnn_detect(x, img, 0.25f, 0.45f, NULL, &d, &err);
+        sx_xnn_detect(x, img, 0.25f, 0.45f, NULL, &d, &err);
     }
-    specx_xnn_profile(x, true);
+    sx_xnn_profile(x, true);
     for (int i = 0; i < o->frames; i++) {
         specx_detections_reset(&d);
-        specx_xnn_detect(x, img, 0.25f, 0.45f, NULL, &d, &err);
+        sx_xnn_detect(x, img, 0.25f, 0.45f, NULL, &d, &err);
     }
     printf("\nper-layer profile: %s, xnnpack, 1 thread, %d frames (%.3f GFLOP/frame)\n", model,
-           o->frames, specx_xnn_gflops(x));
-    specx_xnn_profile_print(x, stdout);
+           o->frames, sx_xnn_gflops(x));
+    sx_xnn_profile_print(x, stdout);
     specx_detections_clear(&d);
-    specx_xnn_close(x);
+    sx_xnn_close(x);
 }
 
 int specx_bench_detect(int argc, char **argv)

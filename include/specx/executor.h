@@ -10,8 +10,11 @@
  *  - cancel() asks the executor to stop; it is idempotent, callable from any
  *    thread, never blocks on the work itself, and may race with completion:
  *    the call handle stays valid memory until specx_call_complete() returns,
- *    and cancel() is never invoked after that. A cancelled call still
- *    completes (typically with SPECX_ECANCELED); its result is discarded.
+ *    and cancel() is neither invoked nor still running after that (a
+ *    completion on another thread than a running cancel() of the same call
+ *    waits for it to return; a cancel() not started yet when its call
+ *    completes is not invoked). A cancelled call still completes (typically
+ *    with SPECX_ECANCELED); its result is discarded.
  *  - The operator never holds its own lock while calling start/cancel, so an
  *    executor may call back into the operator (complete inline, cancel) freely.
  *  - Results are opaque to the operator; free_result() releases one (the
@@ -55,7 +58,8 @@ typedef struct specx_executor {
 /* Report the outcome of a call: status SPECX_OK with a result (ownership moves
  * to the operator), or an error status with result NULL and an optional
  * one-line message (copied). Exactly once per successfully started call.
- * Thread-safe; never blocks on other calls' work. */
+ * Thread-safe; never blocks on other calls' work: the only wait is for a
+ * cancel() of this same call running on another thread (see above). */
 void specx_call_complete(specx_call *call, specx_status status, void *result, const char *errmsg);
 
 /* Executor-private per-call data (not touched by the operator). */

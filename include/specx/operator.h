@@ -33,7 +33,9 @@
  * preferred first; a call not yet started when its message is decided (e.g.
  * a more preferred executor completed inside its start()) is never started
  * (fate cancelled, not counted as sent). A plan deadline already in the past
- * still sends the call; it expires at once.
+ * still sends the call (the message is not decided before it was sent); it
+ * expires as soon as start() returned, accounted like any call that missed
+ * its deadline (remote-only: "no result", SPECX_ETIMEDOUT).
  * fallback: the winner is the local executor and its result arrived at or
  * after the message deadline (rule 5). late_accepted (option of rule 4): only
  * while a local call is still outstanding; with no local executor, or once
@@ -72,12 +74,16 @@
  *    a slow callback then delays that thread's other work.
  * specx_operator_process hands its own output to its caller instead.
  * The plan callback and executor callbacks (start, cancel) may call submit
- * and specx_call_complete, but not process, shutdown or destroy (they would
- * wait for themselves).
+ * and specx_call_complete, but not process, shutdown or destroy: they would
+ * wait for the calling thread itself. From there, and from output callbacks
+ * and input_release, process returns SPECX_EINVAL and shutdown returns at
+ * once without doing anything; destroy must not be called.
  * Executors must not hold a lock that their cancel() takes while calling
- * specx_call_complete(): completion waits for a concurrent cancel() of the
- * same call to return (the executor.h guarantee that cancel never runs after
- * completion returned). */
+ * specx_call_complete(): completion waits for a cancel() of the same call
+ * that is running on another thread (the executor.h guarantee that cancel()
+ * never runs after completion returned); it never waits for other calls'
+ * cancel(), and a cancel() not yet started when its call completes is not
+ * invoked at all. */
 #ifndef SPECX_OPERATOR_H
 #define SPECX_OPERATOR_H
 
@@ -212,9 +218,10 @@ typedef struct specx_operator_config {
      * submitter, the process() caller inside specx_output_free, or the
      * thread in specx_operator_shutdown/_destroy. Calls may run concurrently
      * on different threads. It may call submit, not process, shutdown or
-     * destroy. When specx_operator_shutdown returns, every release has run
-     * except those of process() outputs not yet released; every release has
-     * run before specx_operator_destroy returns. NULL: nothing is called. */
+     * destroy (see "Threads" above). When specx_operator_shutdown returns,
+     * every release has run except those of process() outputs not yet
+     * released; every release has run before specx_operator_destroy returns.
+     * NULL: nothing is called. */
     void (*input_release)(void *release_user, void *input, void *user);
     void *release_user;
 } specx_operator_config;
@@ -230,6 +237,8 @@ specx_status specx_operator_add_local(specx_operator *op, const specx_executor_c
 specx_status specx_operator_add_remote(specx_operator *op, const specx_executor_config *cfg,
                                        size_t *index, specx_err *err);
 
+/* Thread-safe (also against add_*). The name is the operator's copy, valid
+ * until specx_operator_destroy; NULL when index is out of range. */
 size_t specx_operator_executor_count(const specx_operator *op);
 const char *specx_operator_executor_name(const specx_operator *op, size_t index);
 
@@ -252,7 +261,9 @@ void specx_operator_free_result(specx_operator *op, int exec_index, void *result
 /* Stop accepting messages; every message still pending is emitted now with
  * its best held result, or as "no result" (SPECX_ESTOPPED); outstanding calls
  * are cancelled; returns when every output has been delivered and every call
- * has completed. Idempotent. Not from an output callback. */
+ * has completed. Idempotent. From the operator's own calls out (plan, start,
+ * cancel, output callback, input_release) it would wait for itself: there it
+ * returns at once and does nothing. */
 void specx_operator_shutdown(specx_operator *op);
 
 /* Shutdown (if needed), then free everything, destroying the executors.

@@ -24,7 +24,7 @@
 #include "core/operator_internal.h"
 
 _Thread_local specx_operator *sx_op_tls_in_exec;
-_Thread_local specx_operator *sx_op_tls_in_output;
+_Thread_local specx_operator *sx_op_tls_in_callback;
 
 const char *specx_fate_name(specx_fate f)
 {
@@ -147,12 +147,21 @@ static specx_status add_exec(specx_operator *op, const specx_executor_config *cf
     if (st != SPECX_OK) {
         return st;
     }
+    /* the name handed out by specx_operator_executor_name: its own
+     * allocation, so it does not move when the table grows */
+    char *name = strdup(cfg->name);
+    if (name == NULL) {
+        return specx_err_set(err, SPECX_ENOMEM, "operator: out of memory");
+    }
     sx_op_lock(op);
     st = check_registrable(op, cfg, is_local, err);
-    if (st == SPECX_OK) {
+    if (st != SPECX_OK) {
+        free(name);
+    } else {
         exec_entry *e = &op->ex[op->n_ex];
         memset(e, 0, sizeof *e);
         e->cfg = *cfg;
+        e->name = name;
         e->is_local = is_local;
         snprintf(e->st.name, sizeof e->st.name, "%s", cfg->name);
         e->st.priority = cfg->priority;
@@ -183,14 +192,33 @@ specx_status specx_operator_add_remote(specx_operator *op, const specx_executor_
     return add_exec(op, cfg, false, index, err);
 }
 
+/* The accessors take a const operator but must lock it: the mutex is the one
+ * part of it that reading changes. */
+static specx_operator *lockable(const specx_operator *op)
+{
+    return (specx_operator *)op;
+}
+
 size_t specx_operator_executor_count(const specx_operator *op)
 {
-    return op->n_ex;
+    if (op == NULL) {
+        return 0;
+    }
+    sx_op_lock(lockable(op));
+    size_t n = op->n_ex;
+    sx_op_unlock(lockable(op));
+    return n;
 }
 
 const char *specx_operator_executor_name(const specx_operator *op, size_t index)
 {
-    return index < op->n_ex ? op->ex[index].cfg.name : NULL;
+    if (op == NULL) {
+        return NULL;
+    }
+    sx_op_lock(lockable(op));
+    const char *name = index < op->n_ex ? op->ex[index].name : NULL;
+    sx_op_unlock(lockable(op));
+    return name;
 }
 
 /* ---- freeze: start order, ranks, threads ------------------------------------ */
@@ -356,8 +384,8 @@ static void join_threads(specx_operator *op)
 
 void specx_operator_shutdown(specx_operator *op)
 {
-    if (op == NULL || sx_op_tls_in_output == op) {
-        return; /* from an output callback it would wait for itself */
+    if (op == NULL || sx_op_tls_in_callback == op || sx_op_tls_in_exec == op) {
+        return; /* from the operator's own calls out it would wait for itself */
     }
     sx_op_lock(op);
     if (op->stopped) {
@@ -383,6 +411,7 @@ void specx_operator_destroy(specx_operator *op)
         if (x->ops->destroy != NULL) {
             x->ops->destroy(x->ctx);
         }
+        free(op->ex[i].name);
     }
     free(op->ex);
     free(op->order);

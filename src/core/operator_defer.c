@@ -4,10 +4,12 @@
  * Design notes
  *  - Nothing here runs executor or user code with op->mu held; that is the
  *    whole point (see the lock order in core/operator_internal.h).
- *  - A queued cancel holds a message reference and an op->active claim, and
- *    its slot is marked `cancelling` by this thread: after cancel() returned
- *    the mark is cleared and a completion waiting for it is woken (the
- *    cancel vs complete handshake), then the claims are dropped. */
+ *  - A queued cancel holds a message reference and an op->active claim
+ *    (dropped under op->mu once the list ran). The cancel handshake with
+ *    completions (core/operator_internal.h) is per item and lock-free: a
+ *    cancel() starts only if its call has not completed meanwhile, and a
+ *    completion waiting for it is woken as soon as it returned, not after
+ *    the rest of the list. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,11 +56,32 @@ void sx_op_defer_request_free_slow(defer *d, slot *s, msg *hold)
 void sx_op_defer_cancel(specx_operator *op, msg *m, size_t i, defer *d)
 {
     slot *s = &m->slots[i];
-    s->cancelling = true;
+    atomic_store(&s->cx, CX_QUEUED);
     s->canceller = pthread_self();
     m->refs++;
     op->active++;
     sx_op_defer_push(d, (ditem){.kind = D_CANCEL, .exec = (uint32_t)i, .p = &s->call});
+}
+
+/* No lock: cancel() of the call, unless it completed since the decision;
+ * then wake a completion that waited for this cancel() to return. */
+static void run_cancel(specx_operator *op, specx_call *call)
+{
+    slot *s = &call->msg->slots[call->exec];
+    uint8_t cx = CX_QUEUED;
+    if (!atomic_compare_exchange_strong(&s->cx, &cx, CX_RUNNING)) {
+        return; /* completed first: cancel() must not run after completion */
+    }
+    const specx_executor *x = &op->ex[call->exec].cfg.exec;
+    specx_operator *prev = sx_op_tls_in_exec;
+    sx_op_tls_in_exec = op;
+    x->ops->cancel(x->ctx, call);
+    sx_op_tls_in_exec = prev;
+    if (atomic_exchange(&s->cx, CX_NONE) == CX_WAITED) {
+        sx_op_lock(op);
+        pthread_cond_broadcast(&op->cv);
+        sx_op_unlock(op);
+    }
 }
 
 /* The calls themselves, with op->mu not held. */
@@ -73,21 +96,16 @@ static void run_unlocked(specx_operator *op, const defer *d)
         case D_REQ_FREE:
             it->fn(it->p, it->user);
             break;
-        case D_CANCEL: {
-            const specx_executor *x = &op->ex[it->exec].cfg.exec;
-            specx_operator *prev = sx_op_tls_in_exec;
-            sx_op_tls_in_exec = op;
-            x->ops->cancel(x->ctx, (specx_call *)it->p);
-            sx_op_tls_in_exec = prev;
+        case D_CANCEL:
+            run_cancel(op, it->p);
             break;
-        }
         default:
             break;
         }
     }
 }
 
-/* op->mu held: drop what the items held, end the cancel handshakes. */
+/* op->mu held: drop what the items held. */
 static void settle_locked(specx_operator *op, const defer *d)
 {
     for (size_t k = 0; k < d->n; k++) {
@@ -95,18 +113,11 @@ static void settle_locked(specx_operator *op, const defer *d)
         if (it->hold != NULL) {
             sx_op_msg_unref(it->hold);
         }
-        if (it->kind != D_CANCEL) {
-            continue;
+        if (it->kind == D_CANCEL) {
+            const specx_call *c = it->p;
+            op->active--;
+            sx_op_msg_unref(c->msg);
         }
-        specx_call *c = it->p;
-        slot *s = &c->msg->slots[c->exec];
-        s->cancelling = false;
-        if (s->complete_waiting) {
-            s->complete_waiting = false;
-            pthread_cond_broadcast(&op->cv);
-        }
-        op->active--;
-        sx_op_msg_unref(c->msg);
     }
 }
 

@@ -39,8 +39,11 @@ static void drain_releases(void)
     while (sx_op_tls_release != NULL) {
         msg *m = sx_op_tls_release;
         sx_op_tls_release = m->next;
-        const specx_operator_config *c = &m->op->cfg;
-        c->input_release(c->release_user, m->input, m->user);
+        specx_operator *op = m->op;
+        specx_operator *prev = sx_op_tls_in_callback;
+        sx_op_tls_in_callback = op; /* no process or shutdown from there */
+        op->cfg.input_release(op->cfg.release_user, m->input, m->user);
+        sx_op_tls_in_callback = prev;
         free(m);
     }
 }
@@ -94,10 +97,10 @@ static void run_callbacks(specx_operator *op, msg *first)
         o->emitted = specx_time_now();
         o->latency = o->emitted - o->arrival;
         if (op->cfg.output != NULL) {
-            specx_operator *prev = sx_op_tls_in_output;
-            sx_op_tls_in_output = op;
+            specx_operator *prev = sx_op_tls_in_callback;
+            sx_op_tls_in_callback = op;
             op->cfg.output(op->cfg.output_user, o);
-            sx_op_tls_in_output = prev;
+            sx_op_tls_in_callback = prev;
         }
         if (o->result != NULL) {
             sx_op_free_result(op, o->winner, o->result);
@@ -106,9 +109,10 @@ static void run_callbacks(specx_operator *op, msg *first)
     }
 }
 
-void sx_op_deliver_locked(specx_operator *op)
+/* op->mu held (dropped around the callbacks), op->delivering set: deliver
+ * the ready head of line in batches. */
+static void deliver_ready(specx_operator *op)
 {
-    op->delivering = true;
     while (sx_op_head_ready(op)) {
         msg *waiter = NULL;
         msg *first = pop_batch(op, &waiter);
@@ -130,7 +134,17 @@ void sx_op_deliver_locked(specx_operator *op)
             pthread_cond_broadcast(&op->cv);
         }
     }
-    sx_op_run_releases(op);
+}
+
+void sx_op_deliver_locked(specx_operator *op)
+{
+    op->delivering = true;
+    do {
+        deliver_ready(op);
+        /* The releases drop the lock while `delivering` is still set: a
+         * head of line decided meanwhile was left to this thread. */
+        sx_op_run_releases(op);
+    } while (sx_op_head_ready(op));
     op->delivering = false;
     sx_op_wake_waiters(op);
 }

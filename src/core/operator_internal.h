@@ -51,18 +51,27 @@
  *    (op->total_in_flight == 0), op->active == 0 and !op->delivering.
  *  - A message is in the timer heap only while MSG_LIVE, keyed by (its next
  *    pending remote deadline, its seq); decide() takes it out.
- *  - Cancel vs complete: a slot whose cancel() is running is marked
- *    `cancelling` with the canceller's thread; a completion from another
- *    thread waits on op->cv until cancel() returned, which keeps
- *    executor.h's promise that cancel() never runs after
- *    specx_call_complete() returned. A completion from inside cancel()
- *    (same thread) does not wait.
+ *  - Cancel vs complete (executor.h: cancel() is never invoked, nor still
+ *    running, after specx_call_complete() returned; a completion never
+ *    blocks on other calls' work). Each slot has an atomic cancel state,
+ *    slot.cx, so that neither side needs op->mu around each cancel():
+ *    the decision queues a cancel (CX_QUEUED, with the canceller's thread);
+ *    the canceller moves it to CX_RUNNING just before cancel(), and back to
+ *    CX_NONE after; a completion that finds it still CX_QUEUED takes it
+ *    back (CX_NONE: that cancel() is never invoked) and does not wait; one
+ *    that finds it CX_RUNNING on another thread marks it CX_WAITED and
+ *    waits on op->cv, which the canceller broadcasts (under op->mu) when it
+ *    ends a CX_WAITED cancel. So a completion waits only for a cancel() of
+ *    its own call that is already running. A completion from inside that
+ *    cancel() (same thread) does not wait.
  *  - The executor set (op->ex, op->n_ex, op->order, ranks) is frozen at the
- *    first submit and read without the lock from then on. */
+ *    first submit and read without the lock from then on; before that it
+ *    is read and written under op->mu (add_*, executor_count/_name). */
 #ifndef SX_CORE_OPERATOR_INTERNAL_H
 #define SX_CORE_OPERATOR_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -95,6 +104,14 @@ enum {
     CALL_DONE,     /* completed (or start failed) */
 };
 
+/* slot cancel state (slot.cx) */
+enum {
+    CX_NONE = 0, /* no cancel queued, or it is over */
+    CX_QUEUED,   /* decided: cancel() queued on `canceller`, not invoked yet */
+    CX_RUNNING,  /* cancel() running on `canceller` */
+    CX_WAITED,   /* running, and a completion on another thread waits for it */
+};
+
 /* message state */
 enum { MSG_PLANNING = 0, MSG_LIVE, MSG_DECIDED, MSG_HANDED };
 
@@ -115,10 +132,9 @@ typedef struct slot {
     specx_status status;
     uint8_t sel, cstate;
     bool cancel_req; /* decided while start() ran: cancel after it returns */
-    bool cancelling; /* cancel() in progress on `canceller` */
-    bool complete_waiting;
     bool late_accepted;
-    pthread_t canceller;
+    _Atomic uint8_t cx;  /* CX_*: the cancel handshake (see the top) */
+    pthread_t canceller; /* the thread that queued the cancel (op->mu) */
     char errmsg[120];
 } slot;
 
@@ -140,6 +156,7 @@ typedef struct msg {
 
 typedef struct exec_entry {
     specx_executor_config cfg;
+    char *name; /* cfg.name's copy that never moves (executor_name) */
     bool is_local;
     int rank; /* higher = more preferred; local is 0 */
     uint64_t in_flight;
@@ -181,10 +198,12 @@ struct specx_operator {
     specx_hist latency, hol_wait;
 };
 
-/* Inside start()/cancel() of this operator (then no inline delivery). */
+/* Inside plan/start/cancel of this operator: then no inline delivery, and
+ * process/shutdown refuse (they would wait for this thread). */
 extern _Thread_local specx_operator *sx_op_tls_in_exec;
-/* Inside an output callback of this operator (then no process/shutdown). */
-extern _Thread_local specx_operator *sx_op_tls_in_output;
+/* Inside an output callback or input_release of this operator: then
+ * process/shutdown refuse (they would wait for this thread). */
+extern _Thread_local specx_operator *sx_op_tls_in_callback;
 
 /* ---- locking -------------------------------------------------------------- */
 
@@ -346,9 +365,10 @@ static inline void sx_op_defer_request_free(defer *d, slot *s, msg *hold)
     }
 }
 
-/* op->mu held. Mark m's call on executor i as being cancelled by this thread
- * and queue its cancel(); takes a message reference and an op->active claim,
- * both dropped by sx_op_run_defers after cancel() returned. */
+/* op->mu held. Queue the cancel() of m's call on executor i on this thread
+ * (slot.cx = CX_QUEUED); takes a message reference and an op->active claim,
+ * both dropped by sx_op_run_defers after cancel() returned (or was skipped
+ * because the call completed first). */
 void sx_op_defer_cancel(specx_operator *op, msg *m, size_t i, defer *d);
 
 /* op->mu NOT held; returns with it held. Run the deferred work and empty d. */

@@ -14,10 +14,12 @@
  *    (failed, late), at the decision (won, outranked, never started), or at
  *    the completion of a call outstanding at the decision (late or
  *    cancelled).
- *  - Cancel vs complete: a completion from another thread than a running
- *    cancel() of the same call waits on op->cv until that cancel() returned
- *    (executor.h: cancel() never runs after specx_call_complete() returned);
- *    a completion from inside cancel() (same thread) does not wait. */
+ *  - Cancel vs complete (the handshake on slot.cx, core/operator_internal.h):
+ *    a completion withdraws its call's queued cancel() if that has not
+ *    started, and waits on op->cv only while a cancel() of the same call
+ *    runs on another thread (executor.h: cancel() is never running after
+ *    specx_call_complete() returned; a completion never blocks on other
+ *    calls' work). A completion from inside that cancel() does not wait. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -95,8 +97,12 @@ static specx_status no_result_reason(specx_operator *op, msg *m, specx_status fo
 {
     reason_sum sum = {.first_failure = SPECX_OK};
     m->reason[0] = '\0';
-    if (forced != SPECX_OK) {
+    if (forced == SPECX_ESTOPPED) {
         set_reason(m, "operator shut down before a result;");
+    } else if (forced == SPECX_ENOMEM) {
+        set_reason(m, "out of memory arming the deadline timer, decided at once;");
+    } else if (forced != SPECX_OK) {
+        set_reason(m, "no result (%s):", specx_strerror(forced));
     } else {
         set_reason(m, "no result:");
     }
@@ -258,15 +264,20 @@ void sx_op_evaluate(specx_operator *op, msg *m, specx_time_t now, defer *d)
     for (size_t i = 0; i < op->n_ex; i++) {
         slot *s = &m->slots[i];
         int rank = op->ex[i].rank;
-        if (s->sel == SEL_PENDING && s->deadline != SPECX_TIME_NEVER && s->deadline <= now) {
-            s->sel = SEL_EXPIRED; /* rule 3: no longer pending */
-        }
         if (s->sel == SEL_PENDING) {
+            if (s->deadline > now || s->deadline == SPECX_TIME_NEVER) {
+                if (s->deadline < next) {
+                    next = s->deadline;
+                }
+            } else if (s->cstate != CALL_RESERVED) {
+                s->sel = SEL_EXPIRED; /* rule 3: no longer pending */
+                continue;
+            }
+            /* else: not sent yet, its deadline already past (from the
+             * plan): it is still sent, and expires once started, not here
+             * (no timer either) */
             if (rank > best_pending_rank) {
                 best_pending_rank = rank;
-            }
-            if (s->deadline < next) {
-                next = s->deadline;
             }
         } else if (s->sel == SEL_HELD && rank > best_held_rank) {
             best_held_rank = rank;
@@ -340,11 +351,35 @@ static void record_completion(specx_operator *op, slot *s, exec_entry *e, specx_
         snprintf(s->errmsg, sizeof s->errmsg, "%s", errmsg);
     }
     s->cstate = CALL_DONE;
+    /* A cancel() queued but not started will not be: the call is over.
+     * CX_QUEUED is only ever stored under op->mu (held here) and never comes
+     * back, so a plain load spares the common case the atomic exchange. */
+    uint8_t queued = CX_QUEUED;
+    if (atomic_load_explicit(&s->cx, memory_order_relaxed) == CX_QUEUED) {
+        atomic_compare_exchange_strong(&s->cx, &queued, CX_NONE);
+    }
     e->in_flight--;
     op->total_in_flight--;
     e->st.completed++;
     if (status == SPECX_OK) {
         specx_hist_record(&e->st.latency, now - s->started);
+    }
+}
+
+/* op->mu held: wait while a cancel() of this call runs on another thread
+ * (executor.h: cancel() is never running after complete() returned). */
+static void wait_own_cancel(specx_operator *op, slot *s)
+{
+    for (;;) {
+        uint8_t cx = atomic_load(&s->cx);
+        if ((cx != CX_RUNNING && cx != CX_WAITED) || pthread_equal(s->canceller, pthread_self())) {
+            return;
+        }
+        /* ask the canceller to wake us; it broadcasts under op->mu, so it
+         * cannot do so before this thread waits */
+        if (cx == CX_WAITED || atomic_compare_exchange_strong(&s->cx, &cx, CX_WAITED)) {
+            sx_op_cv_wait(op);
+        }
     }
 }
 
@@ -381,11 +416,7 @@ void specx_call_complete(specx_call *call, specx_status status, void *result, co
     sx_op_unlock(op);
 
     sx_op_finish(op, &d);
-    /* executor.h: cancel() never runs after complete() returned */
-    while (s->cancelling && !pthread_equal(s->canceller, pthread_self())) {
-        s->complete_waiting = true;
-        sx_op_cv_wait(op);
-    }
+    wait_own_cancel(op, s);
     sx_op_msg_unref(m); /* the call's reference */
     sx_op_run_releases(op);
     op->active--;

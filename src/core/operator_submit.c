@@ -14,6 +14,10 @@
  *    decision drops its reservation (CALL_RESERVED -> CALL_NONE).
  *  - Decided while its start() runs (CALL_STARTING), a call is cancelled
  *    right after start() returns (cancel_req).
+ *  - A reserved call whose deadline is already past (the plan gave one, or
+ *    earlier start()s took that long) is still sent (operator.h): it stays
+ *    pending until started, without a timer, and the evaluation after its
+ *    start() expires it.
  *  - The submitting thread holds a message reference and an op->active
  *    claim until submit returns. */
 #include <stdio.h>
@@ -209,6 +213,9 @@ static void start_one(specx_operator *op, msg *m, size_t i, defer *d)
         if (s->cancel_req) {
             s->cancel_req = false;
             sx_op_defer_cancel(op, m, i, d);
+        } else if (s->deadline <= s->started) {
+            /* sent with its deadline already past: it expires now */
+            sx_op_evaluate(op, m, specx_time_now(), d);
         }
     }
     /* else: completed during start(); the completer has released the call's
@@ -259,9 +266,12 @@ static specx_status submit_msg(specx_operator *op, void *input, void *user, bool
     sx_op_unlock(op);
 
     specx_msg_info info = {.seq = m->seq, .arrival = m->arrival, .input = input, .user = user};
+    specx_operator *prev = sx_op_tls_in_exec;
+    sx_op_tls_in_exec = op; /* plan: no process or shutdown from there */
     for (size_t i = 0; i < op->n_ex; i++) {
         plan_one(op, m, &info, i);
     }
+    sx_op_tls_in_exec = prev;
 
     defer d;
     sx_op_defer_init(&d);
@@ -296,8 +306,8 @@ specx_status specx_operator_process(specx_operator *op, void *input, void *user,
     if (op == NULL || out == NULL) {
         return SPECX_EINVAL;
     }
-    if (sx_op_tls_in_output == op || sx_op_tls_in_exec == op) {
-        return SPECX_EINVAL; /* would wait for its own delivery: deadlock */
+    if (sx_op_tls_in_callback == op || sx_op_tls_in_exec == op) {
+        return SPECX_EINVAL; /* would wait for this thread: deadlock */
     }
     msg *m = NULL;
     specx_status st = submit_msg(op, input, user, true, &m, NULL);

@@ -6,43 +6,41 @@
 
 #include "specx/detector.h"
 
-typedef struct specx_model_files {
+typedef struct sx_model_files {
     char name[SPECX_MODEL_NAME_MAX];
     char cfg[4096];     /* darknet .cfg */
     char weights[4096]; /* darknet .weights */
     char names[4096];   /* class names, one per line (coco.names) */
-} specx_model_files;
+} sx_model_files;
 
 /* Resolves a model NAME in model_dir to its files and checks them as far as
  * possible without building the network: the files exist and are readable,
  * the cfg is a darknet cfg, the weights start with a darknet header. Errors
  * name the file. */
-specx_status specx_model_files_resolve(const char *name, const char *model_dir,
-                                       specx_model_files *files, specx_err *err);
-specx_status specx_model_check_cfg(const specx_model_files *files, specx_err *err);
-specx_status specx_model_check_weights_header(const specx_model_files *files, specx_err *err);
+specx_status sx_model_files_resolve(const char *name, const char *model_dir, sx_model_files *files,
+                                    specx_err *err);
+specx_status sx_model_check_cfg(const sx_model_files *files, specx_err *err);
+specx_status sx_model_check_weights_header(const sx_model_files *files, specx_err *err);
 /* Size of the weights file header (20 or 16 bytes), -1 if unreadable. */
-long specx_model_weights_header_bytes(const specx_model_files *files);
+long sx_model_weights_header_bytes(const sx_model_files *files);
 /* "a, b, c": the known model names, for messages. */
-void specx_model_names_joined(char *buf, size_t buflen);
+void sx_model_names_joined(char *buf, size_t buflen);
 
 /* Reads a names file (one class per line) into a malloc'd array of
- * `count` malloc'd strings; free with specx_class_names_free. Errors name the
+ * `count` malloc'd strings; free with sx_class_names_free. Errors name the
  * file. */
-specx_status specx_class_names_load(const char *path, char ***names, int *count, specx_err *err);
-void specx_class_names_free(char **names, int count);
+specx_status sx_class_names_load(const char *path, char ***names, int *count, specx_err *err);
+void sx_class_names_free(char **names, int count);
 
-typedef specx_status (*specx_backend_open_fn)(const specx_model_files *files,
-                                              const specx_detector_config *cfg,
-                                              specx_detector **out, specx_err *err);
+typedef specx_status (*sx_backend_open_fn)(const sx_model_files *files,
+                                           const specx_detector_config *cfg, specx_detector **out,
+                                           specx_err *err);
 
 /* Debian's libdarknet: the reference backend. */
-specx_status specx_backend_darknet_open(const specx_model_files *files,
-                                        const specx_detector_config *cfg, specx_detector **out,
-                                        specx_err *err);
+specx_status sx_backend_darknet_open(const sx_model_files *files, const specx_detector_config *cfg,
+                                     specx_detector **out, specx_err *err);
 /* Our own cfg/weights loader on XNNPACK: the fast backend. */
-specx_status specx_backend_xnnpack_open(const specx_model_files *files,
-                                        const specx_detector_config *cfg, specx_detector **out,
-                                        specx_err *err);
+specx_status sx_backend_xnnpack_open(const sx_model_files *files, const specx_detector_config *cfg,
+                                     specx_detector **out, specx_err *err);
 
 #endif

@@ -36,7 +36,7 @@
 #include "specx/detector.h"
 #include "specx/time.h"
 
-struct specx_darknet {
+struct sx_darknet {
     network *net;
     char **names;
     int n_names;
@@ -44,7 +44,7 @@ struct specx_darknet {
     char model[SPECX_MODEL_NAME_MAX];
     float *rgb;        /* input image as darknet floats (CHW, 0..1), reused */
     size_t rgb_floats; /* capacity of rgb */
-    specx_darknet_layer_hook hook;
+    sx_darknet_layer_hook hook;
     void *hook_user;
 };
 
@@ -341,27 +341,27 @@ static long long file_size(const char *path)
     return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
-specx_status specx_darknet_load(const specx_model_files *files, specx_darknet **out, specx_err *err)
+specx_status sx_darknet_load(const sx_model_files *files, sx_darknet **out, specx_err *err)
 {
     if (files == NULL || out == NULL) {
         return specx_err_set(err, SPECX_EINVAL, "darknet_load: no files or no output");
     }
     specx_status st = dk_ready(err);
     if (st == SPECX_OK) {
-        st = specx_model_check_cfg(files, err);
+        st = sx_model_check_cfg(files, err);
     }
     if (st == SPECX_OK) {
-        st = specx_model_check_weights_header(files, err);
+        st = sx_model_check_weights_header(files, err);
     }
     if (st != SPECX_OK) {
         return st;
     }
-    specx_darknet *dn = calloc(1, sizeof *dn);
+    sx_darknet *dn = calloc(1, sizeof *dn);
     if (dn == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "out of memory");
     }
     snprintf(dn->model, sizeof dn->model, "%s", files->name);
-    st = specx_class_names_load(files->names, &dn->names, &dn->n_names, err);
+    st = sx_class_names_load(files->names, &dn->names, &dn->n_names, err);
     if (st != SPECX_OK) {
         free(dn);
         return st;
@@ -383,7 +383,7 @@ specx_status specx_darknet_load(const specx_model_files *files, specx_darknet **
     }
     char bad[64] = "";
     long long floats = net != NULL ? expected_weight_floats(net, bad, sizeof bad) : -1;
-    long long want = floats >= 0 ? specx_model_weights_header_bytes(files) + floats * 4 : -1;
+    long long want = floats >= 0 ? sx_model_weights_header_bytes(files) + floats * 4 : -1;
     long long have = file_size(files->weights);
     if (net != NULL && floats >= 0 && want == have) {
         dk.load_weights(net, wpath);
@@ -432,7 +432,7 @@ specx_status specx_darknet_load(const specx_model_files *files, specx_darknet **
         if (net != NULL) {
             dk.free_network(net);
         }
-        specx_class_names_free(dn->names, dn->n_names);
+        sx_class_names_free(dn->names, dn->n_names);
         free(dn);
         return st;
     }
@@ -441,29 +441,29 @@ specx_status specx_darknet_load(const specx_model_files *files, specx_darknet **
     return SPECX_OK;
 }
 
-void specx_darknet_free(specx_darknet *dn)
+void sx_darknet_free(sx_darknet *dn)
 {
     if (dn == NULL) {
         return;
     }
     dk.free_network(dn->net);
-    specx_class_names_free(dn->names, dn->n_names);
+    sx_class_names_free(dn->names, dn->n_names);
     free(dn->rgb);
     free(dn);
 }
 
-void specx_darknet_input_size(const specx_darknet *dn, int *w, int *h)
+void sx_darknet_input_size(const sx_darknet *dn, int *w, int *h)
 {
     *w = dn->net->w;
     *h = dn->net->h;
 }
 
-int specx_darknet_num_classes(const specx_darknet *dn)
+int sx_darknet_num_classes(const sx_darknet *dn)
 {
     return dn->classes;
 }
 
-void specx_darknet_set_layer_hook(specx_darknet *dn, specx_darknet_layer_hook fn, void *user)
+void sx_darknet_set_layer_hook(sx_darknet *dn, sx_darknet_layer_hook fn, void *user)
 {
     dn->hook = fn;
     dn->hook_user = user;
@@ -474,8 +474,7 @@ void specx_darknet_set_layer_hook(specx_darknet *dn, specx_darknet_layer_hook fn
 /* RGB8 -> darknet's planar floats in 0..1 (channel 0 = R, as darknet's own
  * loaders produce), then darknet's letterbox. The result is darknet-owned:
  * free_image(). */
-static specx_status letterbox(specx_darknet *dn, const specx_image *img, image *boxed,
-                              specx_err *err)
+static specx_status letterbox(sx_darknet *dn, const specx_image *img, image *boxed, specx_err *err)
 {
     /* darknet's letterbox scales the long side to the network size with
      * integer arithmetic; a side that would scale to 0 pixels breaks its box
@@ -519,7 +518,7 @@ static specx_status letterbox(specx_darknet *dn, const specx_image *img, image *
 
 /* forward_network(), one layer at a time, with a cancellation checkpoint
  * before each layer. Leaves *dn->net as it found it (as network_predict). */
-static specx_status forward(specx_darknet *dn, float *input, const atomic_bool *cancel)
+static specx_status forward(sx_darknet *dn, float *input, const atomic_bool *cancel)
 {
     network *netp = dn->net;
     network saved = *netp;
@@ -557,9 +556,8 @@ static float clampf(float v, float lo, float hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
-specx_status specx_darknet_detect(specx_darknet *dn, const specx_image *img, float thresh,
-                                  float nms, const atomic_bool *cancel, specx_detections *out,
-                                  specx_err *err)
+specx_status sx_darknet_detect(sx_darknet *dn, const specx_image *img, float thresh, float nms,
+                               const atomic_bool *cancel, specx_detections *out, specx_err *err)
 {
     specx_time_t t0 = specx_time_mono();
     image boxed;
@@ -608,8 +606,8 @@ specx_status specx_darknet_detect(specx_darknet *dn, const specx_image *img, flo
     return st;
 }
 
-specx_status specx_darknet_yolo_outputs(specx_darknet *dn, const specx_image *img,
-                                        specx_yolo_outputs *out, specx_err *err)
+specx_status sx_darknet_yolo_outputs(sx_darknet *dn, const specx_image *img, sx_yolo_outputs *out,
+                                     specx_err *err)
 {
     memset(out, 0, sizeof *out);
     image boxed;
@@ -624,7 +622,7 @@ specx_status specx_darknet_yolo_outputs(specx_darknet *dn, const specx_image *im
         n += net->layers[i].type == YOLO;
     }
     float *input = malloc(in_count * sizeof *input);
-    specx_yolo_output *layers = calloc(n ? n : 1, sizeof *layers);
+    sx_yolo_output *layers = calloc(n ? n : 1, sizeof *layers);
     if (input == NULL || layers == NULL) {
         free(input);
         free(layers);
@@ -643,7 +641,7 @@ specx_status specx_darknet_yolo_outputs(specx_darknet *dn, const specx_image *im
         if (l->type != YOLO) {
             continue;
         }
-        specx_yolo_output *o = &out->layers[out->n];
+        sx_yolo_output *o = &out->layers[out->n];
         o->layer = i;
         o->w = l->w;
         o->h = l->h;
@@ -659,12 +657,12 @@ specx_status specx_darknet_yolo_outputs(specx_darknet *dn, const specx_image *im
         out->n++;
     }
     if (st != SPECX_OK) {
-        specx_yolo_outputs_free(out);
+        sx_yolo_outputs_free(out);
     }
     return st;
 }
 
-void specx_yolo_outputs_free(specx_yolo_outputs *o)
+void sx_yolo_outputs_free(sx_yolo_outputs *o)
 {
     if (o == NULL) {
         return;
@@ -680,7 +678,7 @@ void specx_yolo_outputs_free(specx_yolo_outputs *o)
 /* ---- the backend -------------------------------------------------------- */
 
 typedef struct darknet_impl {
-    specx_darknet *dn;
+    sx_darknet *dn;
     float thresh, nms;
 } darknet_impl;
 
@@ -688,21 +686,20 @@ static specx_status impl_detect(void *impl, const specx_image *img, const atomic
                                 specx_detections *out, specx_err *err)
 {
     darknet_impl *d = impl;
-    return specx_darknet_detect(d->dn, img, d->thresh, d->nms, cancel, out, err);
+    return sx_darknet_detect(d->dn, img, d->thresh, d->nms, cancel, out, err);
 }
 
 static void impl_destroy(void *impl)
 {
     darknet_impl *d = impl;
-    specx_darknet_free(d->dn);
+    sx_darknet_free(d->dn);
     free(d);
 }
 
 static const specx_detector_ops darknet_ops = {.detect = impl_detect, .destroy = impl_destroy};
 
-specx_status specx_backend_darknet_open(const specx_model_files *files,
-                                        const specx_detector_config *cfg, specx_detector **out,
-                                        specx_err *err)
+specx_status sx_backend_darknet_open(const sx_model_files *files, const specx_detector_config *cfg,
+                                     specx_detector **out, specx_err *err)
 {
     if (cfg->threads > 1) {
         return specx_err_set(err, SPECX_EUNSUPPORTED,
@@ -716,7 +713,7 @@ specx_status specx_backend_darknet_open(const specx_model_files *files,
     }
     d->thresh = cfg->threshold > 0.0f ? cfg->threshold : 0.25f;
     d->nms = cfg->nms > 0.0f ? cfg->nms : 0.45f;
-    specx_status st = specx_darknet_load(files, &d->dn, err);
+    specx_status st = sx_darknet_load(files, &d->dn, err);
     if (st != SPECX_OK) {
         free(d);
         return st;
@@ -725,8 +722,8 @@ specx_status specx_backend_darknet_open(const specx_model_files *files,
     memset(&info, 0, sizeof info);
     snprintf(info.model, sizeof info.model, "%s", files->name);
     snprintf(info.backend, sizeof info.backend, "darknet");
-    specx_darknet_input_size(d->dn, &info.input_width, &info.input_height);
-    info.num_classes = specx_darknet_num_classes(d->dn);
+    sx_darknet_input_size(d->dn, &info.input_width, &info.input_height);
+    info.num_classes = sx_darknet_num_classes(d->dn);
     st = specx_detector_wrap(&darknet_ops, d, &info, out);
     if (st != SPECX_OK) {
         impl_destroy(d);

@@ -20,7 +20,7 @@ const char *specx_detector_default_backend(void)
 
 typedef struct backend_entry {
     const char *name;
-    specx_backend_open_fn open;
+    sx_backend_open_fn open;
 } backend_entry;
 
 specx_status specx_detector_open(const specx_detector_config *cfg, specx_detector **out,
@@ -45,8 +45,8 @@ specx_status specx_detector_open(const specx_detector_config *cfg, specx_detecto
         return sx_detect_test_open(test_spec, out, err);
     }
     const backend_entry backends[] = {
-        {"darknet", specx_backend_darknet_open},
-        {"xnnpack", specx_backend_xnnpack_open},
+        {"darknet", sx_backend_darknet_open},
+        {"xnnpack", sx_backend_xnnpack_open},
     };
     const char *bname =
         (cfg->backend != NULL && cfg->backend[0] != '\0') ? cfg->backend : SPECX_DEFAULT_BACKEND;
@@ -65,16 +65,16 @@ specx_status specx_detector_open(const specx_detector_config *cfg, specx_detecto
     if (st != SPECX_OK) {
         return st;
     }
-    specx_model_files files;
-    st = specx_model_files_resolve(cfg->model, dir, &files, err);
+    sx_model_files files;
+    st = sx_model_files_resolve(cfg->model, dir, &files, err);
     if (st != SPECX_OK) {
         return st;
     }
     return be->open(&files, cfg, out, err);
 }
 
-specx_status specx_class_names_load(const char *path, char ***names_out, int *count_out,
-                                    specx_err *err)
+specx_status sx_class_names_load(const char *path, char ***names_out, int *count_out,
+                                 specx_err *err)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL) {
@@ -114,7 +114,7 @@ specx_status specx_class_names_load(const char *path, char ***names_out, int *co
         specx_err_set(err, st, "out of memory reading %s", path);
     }
     if (st != SPECX_OK) {
-        specx_class_names_free(names, count);
+        sx_class_names_free(names, count);
         return st;
     }
     *names_out = names;
@@ -122,7 +122,7 @@ specx_status specx_class_names_load(const char *path, char ***names_out, int *co
     return SPECX_OK;
 }
 
-void specx_class_names_free(char **names, int count)
+void sx_class_names_free(char **names, int count)
 {
     if (names == NULL) {
         return;

@@ -48,7 +48,7 @@ const char *specx_model_summary(size_t index)
     return index < N_MODELS ? models[index].summary : NULL;
 }
 
-void specx_model_names_joined(char *buf, size_t buflen)
+void sx_model_names_joined(char *buf, size_t buflen)
 {
     size_t used = 0;
     if (buflen == 0) {
@@ -157,12 +157,12 @@ static specx_status join(char *out, size_t outlen, const char *dir, const char *
     return SPECX_OK;
 }
 
-specx_status specx_model_files_resolve(const char *name, const char *model_dir,
-                                       specx_model_files *files, specx_err *err)
+specx_status sx_model_files_resolve(const char *name, const char *model_dir, sx_model_files *files,
+                                    specx_err *err)
 {
     char known[512];
     if (name == NULL || name[0] == '\0') {
-        specx_model_names_joined(known, sizeof known);
+        sx_model_names_joined(known, sizeof known);
         return specx_err_set(err, SPECX_EINVAL, "no model name given (known models: %s)", known);
     }
     const model_entry *m = NULL;
@@ -173,12 +173,12 @@ specx_status specx_model_files_resolve(const char *name, const char *model_dir,
         }
     }
     if (m == NULL) {
-        specx_model_names_joined(known, sizeof known);
+        sx_model_names_joined(known, sizeof known);
         return specx_err_set(err, SPECX_ENOTFOUND,
                              "unknown model '%s' (models are named, not pathed; known: %s)", name,
                              known);
     }
-    specx_model_files f;
+    sx_model_files f;
     memset(&f, 0, sizeof f);
     snprintf(f.name, sizeof f.name, "%s", m->name);
     specx_status st = join(f.cfg, sizeof f.cfg, model_dir, m->cfg, err);
@@ -197,8 +197,8 @@ specx_status specx_model_files_resolve(const char *name, const char *model_dir,
         (st = check_file(name, f.names, "class names", NULL, err)) != SPECX_OK) {
         return st;
     }
-    if ((st = specx_model_check_cfg(&f, err)) != SPECX_OK ||
-        (st = specx_model_check_weights_header(&f, err)) != SPECX_OK) {
+    if ((st = sx_model_check_cfg(&f, err)) != SPECX_OK ||
+        (st = sx_model_check_weights_header(&f, err)) != SPECX_OK) {
         return st;
     }
     *files = f;
@@ -227,7 +227,7 @@ static int known_section(const char *s, size_t len)
     return 0;
 }
 
-specx_status specx_model_check_cfg(const specx_model_files *files, specx_err *err)
+specx_status sx_model_check_cfg(const sx_model_files *files, specx_err *err)
 {
     FILE *f = fopen(files->cfg, "r");
     if (f == NULL) {
@@ -294,7 +294,7 @@ specx_status specx_model_check_cfg(const specx_model_files *files, specx_err *er
     return SPECX_OK;
 }
 
-specx_status specx_model_check_weights_header(const specx_model_files *files, specx_err *err)
+specx_status sx_model_check_weights_header(const sx_model_files *files, specx_err *err)
 {
     FILE *f = fopen(files->weights, "rb");
     if (f == NULL) {
@@ -320,7 +320,7 @@ specx_status specx_model_check_weights_header(const specx_model_files *files, sp
     return SPECX_OK;
 }
 
-long specx_model_weights_header_bytes(const specx_model_files *files)
+long sx_model_weights_header_bytes(const sx_model_files *files)
 {
     FILE *f = fopen(files->weights, "rb");
     if (f == NULL) {

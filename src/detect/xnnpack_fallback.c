@@ -4,9 +4,9 @@
  * when src/detect/xnn/ exists (see src/detect/CMakeLists.txt). */
 #include "backend.h"
 
-__attribute__((weak)) specx_status specx_backend_xnnpack_open(const specx_model_files *files,
-                                                              const specx_detector_config *cfg,
-                                                              specx_detector **out, specx_err *err)
+__attribute__((weak)) specx_status sx_backend_xnnpack_open(const sx_model_files *files,
+                                                           const specx_detector_config *cfg,
+                                                           specx_detector **out, specx_err *err)
 {
     (void)files;
     (void)cfg;

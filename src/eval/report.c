@@ -161,7 +161,7 @@ static bool accuracy_plot(FILE *f, const specx_eval_results *r, bool coco)
     double *mean = calloc(r->n_modes * nd, sizeof *mean);
     double *lo = calloc(r->n_modes * nd, sizeof *lo);
     double *hi = calloc(r->n_modes * nd, sizeof *hi);
-    specx_svg_series *s = calloc(r->n_modes, sizeof *s);
+    sx_svg_series *s = calloc(r->n_modes, sizeof *s);
     bool ok = mean && lo && hi && s;
     for (size_t m = 0; ok && m < r->n_modes; m++) {
         for (size_t d = 0; d < nd; d++) {
@@ -177,17 +177,17 @@ static bool accuracy_plot(FILE *f, const specx_eval_results *r, bool coco)
             lo[m * nd + d] = mn;
             hi[m * nd + d] = mx;
         }
-        s[m] = (specx_svg_series){.name = r->modes[m],
-                                  .color = specx_svg_color(m),
-                                  .n = nd,
-                                  .x = r->deadlines_ms,
-                                  .y = mean + m * nd,
-                                  .ylo = r->n_repeats > 1 ? lo + m * nd : NULL,
-                                  .yhi = r->n_repeats > 1 ? hi + m * nd : NULL,
-                                  .markers = true};
+        s[m] = (sx_svg_series){.name = r->modes[m],
+                               .color = sx_svg_color(m),
+                               .n = nd,
+                               .x = r->deadlines_ms,
+                               .y = mean + m * nd,
+                               .ylo = r->n_repeats > 1 ? lo + m * nd : NULL,
+                               .yhi = r->n_repeats > 1 ? hi + m * nd : NULL,
+                               .markers = true};
     }
     if (ok) {
-        specx_svg_axes ax = {
+        sx_svg_axes ax = {
             .title = coco ? "mAP@[.5:.95] vs deadline" : "mAP@0.5 vs deadline",
             .xlabel = "deadline (ms)",
             .ylabel = coco ? "mAP@[.5:.95]" : "mAP@0.5",
@@ -196,7 +196,7 @@ static bool accuracy_plot(FILE *f, const specx_eval_results *r, bool coco)
             .ymin = 0,
             .ymax = NAN,
         };
-        specx_svg_line_plot(f, 900, 420, &ax, s, r->n_modes);
+        sx_svg_line_plot(f, 900, 420, &ax, s, r->n_modes);
     }
     free(mean);
     free(lo);
@@ -209,7 +209,7 @@ static bool latency_cdfs(FILE *f, const specx_eval_results *r)
 {
     size_t idx[MAX_PANELS], np;
     panel_deadlines(r, idx, &np);
-    specx_svg_cdf_set *sets = calloc(r->n_modes, sizeof *sets);
+    sx_svg_cdf_set *sets = calloc(r->n_modes, sizeof *sets);
     double **pool = calloc(r->n_modes, sizeof *pool);
     bool ok = sets && pool;
     bool wide = false; /* log axis when latencies span more than a decade */
@@ -239,8 +239,8 @@ static bool latency_cdfs(FILE *f, const specx_eval_results *r)
                     }
                 }
             }
-            sets[m] = (specx_svg_cdf_set){
-                .name = r->modes[m], .color = specx_svg_color(m), .values = pool[m], .n = n};
+            sets[m] = (sx_svg_cdf_set){
+                .name = r->modes[m], .color = sx_svg_color(m), .values = pool[m], .n = n};
         }
         if (!ok) {
             break;
@@ -248,15 +248,15 @@ static bool latency_cdfs(FILE *f, const specx_eval_results *r)
         wide = isfinite(lmin) && lmax / lmin > 20.0;
         char title[96];
         snprintf(title, sizeof title, "latency CDF, deadline %g ms", r->deadlines_ms[d]);
-        specx_svg_axes ax = {.title = title,
-                             .xlabel = wide ? "latency (ms, log scale)" : "latency (ms)",
-                             .ylabel = "fraction of frames",
-                             .xmin = wide ? NAN : 0,
-                             .xmax = NAN,
-                             .ymin = 0,
-                             .ymax = 1,
-                             .xlog = wide};
-        ok = specx_svg_cdf(f, 900, 340, &ax, sets, r->n_modes);
+        sx_svg_axes ax = {.title = title,
+                          .xlabel = wide ? "latency (ms, log scale)" : "latency (ms)",
+                          .ylabel = "fraction of frames",
+                          .xmin = wide ? NAN : 0,
+                          .xmax = NAN,
+                          .ymin = 0,
+                          .ymax = 1,
+                          .xlog = wide};
+        ok = sx_svg_cdf(f, 900, 340, &ax, sets, r->n_modes);
     }
     for (size_t m = 0; pool && m < r->n_modes; m++) {
         free(pool[m]);
@@ -272,25 +272,25 @@ static bool winner_strips(FILE *f, const specx_eval_results *r)
     panel_deadlines(r, idx, &np);
     const char **names = calloc(r->n_executors + 1, sizeof *names);
     const char **colors = calloc(r->n_executors + 1, sizeof *colors);
-    specx_svg_strip *rows = calloc(r->n_modes, sizeof *rows);
+    sx_svg_strip *rows = calloc(r->n_modes, sizeof *rows);
     bool ok = names && colors && rows;
     for (size_t e = 0; ok && e < r->n_executors; e++) {
         names[e] = r->executors[e];
         /* Executors get colours after the modes' so the two never clash. */
-        colors[e] = specx_svg_color(r->n_modes + e);
+        colors[e] = sx_svg_color(r->n_modes + e);
     }
     for (size_t p = 0; ok && p < np; p++) {
         size_t d = idx[p];
         for (size_t m = 0; m < r->n_modes; m++) {
             const specx_eval_run *run = specx_eval_results_run(r, m, d, 0);
-            rows[m] = (specx_svg_strip){
+            rows[m] = (sx_svg_strip){
                 .label = r->modes[m], .n = run->winner ? run->n_frames : 0, .cat = run->winner};
         }
         char title[96];
         snprintf(title, sizeof title, "which executor won each frame, deadline %g ms (repeat 0)",
                  r->deadlines_ms[d]);
-        specx_svg_strips(f, 900, title, rows, r->n_modes, names, colors, r->n_executors,
-                         "no result", none_color);
+        sx_svg_strips(f, 900, title, rows, r->n_modes, names, colors, r->n_executors, "no result",
+                      none_color);
     }
     free(names);
     free(colors);
@@ -305,7 +305,7 @@ static bool summary_table(FILE *f, const specx_eval_results *r)
           f);
     for (size_t e = 0; e < r->n_executors; e++) {
         fputs("<th>won by ", f);
-        specx_svg_escape(f, r->executors[e]);
+        sx_svg_escape(f, r->executors[e]);
         fputs("</th>", f);
     }
     fputs("</tr>\n", f);
@@ -330,7 +330,7 @@ static bool summary_table(FILE *f, const specx_eval_results *r)
                 return false;
             }
             fputs("<tr><td>", f);
-            specx_svg_escape(f, r->modes[m]);
+            sx_svg_escape(f, r->modes[m]);
             double k = (double)r->n_repeats;
             fprintf(f,
                     "</td><td>%g</td><td>%.3f (%.3f–%.3f)</td><td>%.3f</td>"
@@ -391,7 +391,7 @@ specx_status specx_eval_write_report(const specx_eval_results *r, const char *pa
     }
     const char *title = r->title[0] ? r->title : "specx evaluation";
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>", f);
-    specx_svg_escape(f, title);
+    sx_svg_escape(f, title);
     fputs("</title>\n<style>\n"
           "body{font-family:sans-serif;margin:24px;max-width:960px;color:#222}\n"
           "h1{font-size:22px} h2{font-size:17px;margin-top:28px}\n"
@@ -402,11 +402,11 @@ specx_status specx_eval_write_report(const specx_eval_results *r, const char *pa
           ".notes{white-space:pre-wrap;color:#555}\n"
           "</style></head><body>\n<h1>",
           f);
-    specx_svg_escape(f, title);
+    sx_svg_escape(f, title);
     fputs("</h1>\n", f);
     if (r->notes[0]) {
         fputs("<p class=\"notes\">", f);
-        specx_svg_escape(f, r->notes);
+        sx_svg_escape(f, r->notes);
         fputs("</p>\n", f);
     }
     fprintf(f,

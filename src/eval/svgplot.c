@@ -10,7 +10,7 @@
 #define M_TOP 34
 #define M_BOTTOM 48
 
-const char *specx_svg_color(size_t i)
+const char *sx_svg_color(size_t i)
 {
     /* Okabe–Ito palette: distinguishable with the common colour-vision
      * deficiencies. */
@@ -19,7 +19,7 @@ const char *specx_svg_color(size_t i)
     return pal[i % (sizeof pal / sizeof pal[0])];
 }
 
-void specx_svg_escape(FILE *out, const char *s)
+void sx_svg_escape(FILE *out, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
@@ -79,7 +79,7 @@ static void fmt_tick(char *buf, size_t len, double v)
     snprintf(buf, len, "%g", v);
 }
 
-static void axes_and_frame(FILE *out, int width, int height, const specx_svg_axes *ax, frame *f)
+static void axes_and_frame(FILE *out, int width, int height, const sx_svg_axes *ax, frame *f)
 {
     fprintf(out,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" width=\"%d\" height=\"%d\" "
@@ -92,7 +92,7 @@ static void axes_and_frame(FILE *out, int width, int height, const specx_svg_axe
                 "<text x=\"%d\" y=\"20\" text-anchor=\"middle\" font-size=\"14\" "
                 "font-weight=\"bold\">",
                 (f->left + f->right) / 2);
-        specx_svg_escape(out, ax->title);
+        sx_svg_escape(out, ax->title);
         fputs("</text>\n", out);
     }
     /* Grid and ticks. */
@@ -149,19 +149,19 @@ static void axes_and_frame(FILE *out, int width, int height, const specx_svg_axe
     if (ax->xlabel) {
         fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">", (f->left + f->right) / 2,
                 height - 10);
-        specx_svg_escape(out, ax->xlabel);
+        sx_svg_escape(out, ax->xlabel);
         fputs("</text>\n", out);
     }
     if (ax->ylabel) {
         fprintf(out,
                 "<text x=\"16\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 16 %d)\">",
                 (f->top + f->bottom) / 2, (f->top + f->bottom) / 2);
-        specx_svg_escape(out, ax->ylabel);
+        sx_svg_escape(out, ax->ylabel);
         fputs("</text>\n", out);
     }
 }
 
-static void legend(FILE *out, const frame *f, const specx_svg_series *s, size_t n)
+static void legend(FILE *out, const frame *f, const sx_svg_series *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         int y = f->top + 10 + (int)i * 20;
@@ -169,12 +169,12 @@ static void legend(FILE *out, const frame *f, const specx_svg_series *s, size_t 
                 "<g class=\"legend\"><line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
                 "stroke-width=\"3\"/><text x=\"%d\" y=\"%d\">",
                 f->right + 10, y, f->right + 34, y, s[i].color, f->right + 40, y + 4);
-        specx_svg_escape(out, s[i].name);
+        sx_svg_escape(out, s[i].name);
         fputs("</text></g>\n", out);
     }
 }
 
-static void data_range(const specx_svg_axes *ax, const specx_svg_series *s, size_t n, frame *f)
+static void data_range(const sx_svg_axes *ax, const sx_svg_series *s, size_t n, frame *f)
 {
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
     for (size_t i = 0; i < n; i++) {
@@ -251,16 +251,16 @@ static void data_range(const specx_svg_axes *ax, const specx_svg_series *s, size
     f->xlog = ax->xlog;
 }
 
-void specx_svg_line_plot(FILE *out, int width, int height, const specx_svg_axes *ax,
-                         const specx_svg_series *series, size_t n_series)
+void sx_svg_line_plot(FILE *out, int width, int height, const sx_svg_axes *ax,
+                      const sx_svg_series *series, size_t n_series)
 {
     frame f = {.left = M_LEFT, .right = width - M_RIGHT, .top = M_TOP, .bottom = height - M_BOTTOM};
     data_range(ax, series, n_series, &f);
     axes_and_frame(out, width, height, ax, &f);
     for (size_t i = 0; i < n_series; i++) {
-        const specx_svg_series *s = &series[i];
+        const sx_svg_series *s = &series[i];
         fprintf(out, "<g class=\"series\" data-name=\"");
-        specx_svg_escape(out, s->name);
+        sx_svg_escape(out, s->name);
         fprintf(out, "\">\n<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"", s->color);
         bool started = false;
         for (size_t k = 0; k < s->n; k++) {
@@ -314,10 +314,10 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-bool specx_svg_cdf(FILE *out, int width, int height, const specx_svg_axes *ax,
-                   const specx_svg_cdf_set *sets, size_t n_sets)
+bool sx_svg_cdf(FILE *out, int width, int height, const sx_svg_axes *ax, const sx_svg_cdf_set *sets,
+                size_t n_sets)
 {
-    specx_svg_series *ser = calloc(n_sets ? n_sets : 1, sizeof *ser);
+    sx_svg_series *ser = calloc(n_sets ? n_sets : 1, sizeof *ser);
     double **xs = calloc(n_sets ? n_sets : 1, sizeof *xs);
     double **ys = calloc(n_sets ? n_sets : 1, sizeof *ys);
     bool ok = ser && xs && ys;
@@ -340,18 +340,18 @@ bool specx_svg_cdf(FILE *out, int width, int height, const specx_svg_axes *ax,
         for (size_t k = 0; k < m; k++) {
             ys[i][k] = (double)(k + 1) / (double)sets[i].n;
         }
-        ser[i] = (specx_svg_series){.name = sets[i].name,
-                                    .color = sets[i].color,
-                                    .n = m,
-                                    .x = xs[i],
-                                    .y = ys[i],
-                                    .step = true};
+        ser[i] = (sx_svg_series){.name = sets[i].name,
+                                 .color = sets[i].color,
+                                 .n = m,
+                                 .x = xs[i],
+                                 .y = ys[i],
+                                 .step = true};
     }
     if (ok) {
-        specx_svg_axes a = *ax;
+        sx_svg_axes a = *ax;
         a.ymin = 0;
         a.ymax = 1;
-        specx_svg_line_plot(out, width, height, &a, ser, n_sets);
+        sx_svg_line_plot(out, width, height, &a, ser, n_sets);
     }
     for (size_t i = 0; xs && ys && i < n_sets; i++) {
         free(xs[i]);
@@ -363,9 +363,9 @@ bool specx_svg_cdf(FILE *out, int width, int height, const specx_svg_axes *ax,
     return ok;
 }
 
-void specx_svg_strips(FILE *out, int width, const char *title, const specx_svg_strip *rows,
-                      size_t n_rows, const char *const *cat_names, const char *const *cat_colors,
-                      size_t n_cats, const char *none_name, const char *none_color)
+void sx_svg_strips(FILE *out, int width, const char *title, const sx_svg_strip *rows, size_t n_rows,
+                   const char *const *cat_names, const char *const *cat_colors, size_t n_cats,
+                   const char *none_name, const char *none_color)
 {
     const int label_w = 170, row_h = 16, gap = 6, top = 30, right = 20;
     int legend_y = top + (int)n_rows * (row_h + gap) + 10;
@@ -377,14 +377,14 @@ void specx_svg_strips(FILE *out, int width, const char *title, const specx_svg_s
             width, height, width, height, width, height);
     if (title) {
         fprintf(out, "<text x=\"%d\" y=\"20\" font-size=\"14\" font-weight=\"bold\">", label_w);
-        specx_svg_escape(out, title);
+        sx_svg_escape(out, title);
         fputs("</text>\n", out);
     }
     double span = width - label_w - right;
     for (size_t r = 0; r < n_rows; r++) {
         int y = top + (int)r * (row_h + gap);
         fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", label_w - 8, y + row_h - 4);
-        specx_svg_escape(out, rows[r].label);
+        sx_svg_escape(out, rows[r].label);
         fputs("</text>\n", out);
         size_t n = rows[r].n;
         for (size_t i = 0; i < n;) {
@@ -411,7 +411,7 @@ void specx_svg_strips(FILE *out, int width, const char *title, const specx_svg_s
                 "<g class=\"legend\"><rect x=\"%d\" y=\"%d\" width=\"14\" height=\"14\" "
                 "fill=\"%s\" stroke=\"#333333\" stroke-width=\"0.5\"/><text x=\"%d\" y=\"%d\">",
                 x, legend_y, col, x + 18, legend_y + 12);
-        specx_svg_escape(out, name);
+        sx_svg_escape(out, name);
         fputs("</text></g>\n", out);
         x += 40 + 8 * (int)strlen(name);
     }

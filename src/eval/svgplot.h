@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-typedef struct specx_svg_series {
+typedef struct sx_svg_series {
     const char *name;
     const char *color; /* any SVG colour, e.g. "#1f77b4" */
     size_t n;
@@ -21,46 +21,46 @@ typedef struct specx_svg_series {
     const double *ylo, *yhi; /* optional error bars (NULL = none) */
     bool step;               /* draw as a right-continuous step function */
     bool markers;            /* dots at the points */
-} specx_svg_series;
+} sx_svg_series;
 
-typedef struct specx_svg_axes {
+typedef struct sx_svg_axes {
     const char *title, *xlabel, *ylabel;
     double xmin, xmax, ymin, ymax; /* NAN = from the data */
     bool xlog;                     /* log10 x axis (x <= 0 values are skipped) */
-} specx_svg_axes;
+} sx_svg_axes;
 
 /* The i-th colour of a colour-blind-friendly palette (cycles). */
-const char *specx_svg_color(size_t i);
+const char *sx_svg_color(size_t i);
 
 /* Writes `s` with XML special characters escaped. */
-void specx_svg_escape(FILE *out, const char *s);
+void sx_svg_escape(FILE *out, const char *s);
 
-void specx_svg_line_plot(FILE *out, int width, int height, const specx_svg_axes *ax,
-                         const specx_svg_series *series, size_t n_series);
+void sx_svg_line_plot(FILE *out, int width, int height, const sx_svg_axes *ax,
+                      const sx_svg_series *series, size_t n_series);
 
 /* Empirical CDF of each value set as step lines. NAN values count in the
  * total but are never reached, so the curve ends at the share of finite
  * values (e.g. frames that got an output). */
-typedef struct specx_svg_cdf_set {
+typedef struct sx_svg_cdf_set {
     const char *name, *color;
     const double *values;
     size_t n;
-} specx_svg_cdf_set;
+} sx_svg_cdf_set;
 
 /* Returns false only when out of memory. */
-bool specx_svg_cdf(FILE *out, int width, int height, const specx_svg_axes *ax,
-                   const specx_svg_cdf_set *sets, size_t n_sets);
+bool sx_svg_cdf(FILE *out, int width, int height, const sx_svg_axes *ax, const sx_svg_cdf_set *sets,
+                size_t n_sets);
 
 /* Rows of categories, one cell per item; runs of equal values are drawn as
  * one rectangle. A category < 0 or >= n_cats uses `none_color`. */
-typedef struct specx_svg_strip {
+typedef struct sx_svg_strip {
     const char *label;
     size_t n;
     const int *cat;
-} specx_svg_strip;
+} sx_svg_strip;
 
-void specx_svg_strips(FILE *out, int width, const char *title, const specx_svg_strip *rows,
-                      size_t n_rows, const char *const *cat_names, const char *const *cat_colors,
-                      size_t n_cats, const char *none_name, const char *none_color);
+void sx_svg_strips(FILE *out, int width, const char *title, const sx_svg_strip *rows, size_t n_rows,
+                   const char *const *cat_names, const char *const *cat_colors, size_t n_cats,
+                   const char *none_name, const char *none_color);
 
 #endif

@@ -34,7 +34,7 @@ struct fake_exec {
     size_t cap;
     timed *q; /* sorted by due */
     size_t qn, qcap;
-    size_t starts, cancels, completions, made, freed;
+    size_t starts, cancels, late_cancels, completions, made, freed;
 };
 
 static rec_int *rec_at(fake_exec *f, uint64_t seq)
@@ -104,6 +104,7 @@ bool fake_complete(fake_exec *f, uint64_t seq, specx_status st)
     specx_time_t after = specx_time_now();
     pthread_mutex_lock(&f->mu);
     f->recs[seq].pub.t_after = after;
+    f->recs[seq].pub.returned = true;
     pthread_mutex_unlock(&f->mu);
     return true;
 }
@@ -174,6 +175,9 @@ static void fake_cancel(void *ctx, specx_call *call)
     rec_int *r = rec_at(f, seq);
     r->pub.cancels++;
     f->cancels++;
+    if (r->pub.returned) {
+        f->late_cancels++; /* the operator broke executor.h's promise */
+    }
     bool outstanding = r->call != NULL;
     fake_cancel_mode m = f->cancel_mode;
     if (outstanding && m == FAKE_CANCEL_ASYNC) {
@@ -269,6 +273,7 @@ specx_executor fake_executor(fake_exec *f)
     }
 FAKE_GETTER(fake_starts, starts)
 FAKE_GETTER(fake_cancels, cancels)
+FAKE_GETTER(fake_late_cancels, late_cancels)
 FAKE_GETTER(fake_completions, completions)
 FAKE_GETTER(fake_results_made, made)
 FAKE_GETTER(fake_results_freed, freed)

@@ -51,6 +51,7 @@ typedef struct fake_rec {
     specx_time_t t_start;  /* specx_time_mono() at start */
     specx_time_t t_before; /* just before specx_call_complete */
     specx_time_t t_after;  /* just after it returned */
+    bool returned;         /* specx_call_complete returned */
 } fake_rec;
 
 typedef struct fake_exec fake_exec;
@@ -67,6 +68,9 @@ bool fake_complete(fake_exec *f, uint64_t seq, specx_status st);
 
 size_t fake_starts(fake_exec *f);
 size_t fake_cancels(fake_exec *f);
+/* cancel() calls that arrived after specx_call_complete() for that call had
+ * returned: executor.h says there are none. */
+size_t fake_late_cancels(fake_exec *f);
 size_t fake_completions(fake_exec *f);
 size_t fake_results_made(fake_exec *f);
 size_t fake_results_freed(fake_exec *f);

@@ -29,6 +29,9 @@ static void add(fx *f, fake_exec *x, const char *name, int prio, int max, bool l
 static void rel_fn(void *user, void *input, void *msg_user)
 {
     fx *f = user;
+    if (f->rel_hook != NULL) {
+        f->rel_hook(f->rel_hook_user, input);
+    }
     size_t outs = hcollect_count(&f->out);
     pthread_mutex_lock(&f->rel->mu);
     size_t rf = 0;

@@ -51,6 +51,9 @@ typedef struct fx {
     hcollect out;
     unsigned flags;
     fx_rel *rel; /* FX_RELEASE */
+    /* FX_RELEASE: called first in every input_release, no lock held */
+    void (*rel_hook)(void *hook_user, void *input);
+    void *rel_hook_user;
 } fx;
 
 /* Number of input_release calls so far; the i-th one. */

@@ -6,11 +6,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 /* cmocka.h needs the headers above */
 #include <cmocka.h>
 
+#include "core/operator_internal.h"
 #include "fixture.h"
+#include "test_timeout.h"
 
 #define OK SPECX_OK
 
@@ -405,6 +409,85 @@ static void test_rule5_remote_only_timeout(void **state)
     fx_teardown(&f);
 }
 
+/* A plan deadline already in the past still sends the call (the executor
+ * sees the past deadline and can fail fast); the call expires at once and is
+ * accounted like any call that missed its deadline. Remote-only: the message
+ * is "no result", timed out, the calls pending_cancelled and counted when
+ * they complete; a fail-fast ETIMEDOUT inside start() is late. */
+static void test_past_deadline_still_sent(void **state)
+{
+    (void)state;
+    fx f;
+    fx_setup(&f, FX_NO_LOCAL);
+    specx_time_t past = FX_T0 - SPECX_MS(5);
+    f.plan.e[f.ia] = (hplan){.kind = SPECX_DEADLINE_ABSOLUTE, .deadline = past};
+    f.plan.e[f.ib] = (hplan){.kind = SPECX_DEADLINE_ABSOLUTE, .deadline = past};
+    assert_int_equal(specx_operator_submit(f.op, NULL, NULL, NULL), OK);
+    assert_int_equal(fake_starts(f.a), 1);
+    assert_int_equal(fake_starts(f.b), 1);
+    assert_int_equal(fake_get(f.a, 0).deadline, past);
+    assert_int_equal(hcollect_count(&f.out), 1); /* expired at once */
+    hout o = hcollect_get(&f.out, 0);
+    assert_int_equal(o.winner, -1);
+    assert_int_equal(o.status, SPECX_ETIMEDOUT);
+    assert_int_equal(o.deadline, past);
+    assert_non_null(strstr(o.reason, "cloud-a missed its deadline"));
+    assert_non_null(strstr(o.reason, "cloud-b missed its deadline"));
+    check_fates(&o, &f, SPECX_FATE_PENDING_CANCELLED, SPECX_FATE_PENDING_CANCELLED, 0);
+    assert_int_equal(fake_get(f.a, 0).cancels, 1); /* completes ECANCELED in cancel() */
+    check_counts(&f, f.ia, 1, 1, 0, 0, 0, 0, 0, 0, 1);
+    assert_int_equal(sx_operator_next_deadline(f.op), SPECX_TIME_NEVER);
+
+    /* cloud-a fails fast inside start(): a missed deadline, late */
+    fake_set_default(f.a, (fake_action){.mode = FAKE_INLINE, .status = SPECX_ETIMEDOUT});
+    f.plan.e[f.ib].skip = true;
+    assert_int_equal(specx_operator_submit(f.op, NULL, NULL, NULL), OK);
+    assert_int_equal(fake_starts(f.a), 2);
+    assert_int_equal(hcollect_count(&f.out), 2);
+    o = hcollect_get(&f.out, 1);
+    assert_int_equal(o.status, SPECX_ETIMEDOUT);
+    check_fates(&o, &f, SPECX_FATE_LATE, SPECX_FATE_SKIPPED, 0);
+    check_counts(&f, f.ia, 2, 2, 0, 0, 1, 0, 0, 0, 1);
+
+    /* beside a future deadline: sent too, and not pending: cloud-b's result
+     * is emitted on arrival although cloud-a ranks higher */
+    fake_set_default(f.a, (fake_action){.mode = FAKE_HOLD});
+    f.plan.e[f.ib] = (hplan){.kind = SPECX_DEADLINE_RELATIVE, .deadline = SPECX_MS(100)};
+    assert_int_equal(specx_operator_submit(f.op, NULL, NULL, NULL), OK);
+    assert_int_equal(fake_starts(f.a), 3);
+    fx_at(&f, 10);
+    assert_true(fake_complete(f.b, 2, OK));
+    assert_int_equal(hcollect_count(&f.out), 3);
+    o = hcollect_get(&f.out, 2);
+    assert_int_equal(o.winner, f.ib);
+    check_fates(&o, &f, SPECX_FATE_PENDING_CANCELLED, SPECX_FATE_WON, 0);
+    fx_teardown(&f);
+}
+
+/* A deadline timer that cannot be armed (allocation failure) decides the
+ * message at once: "no result" with SPECX_ENOMEM and a reason that says so,
+ * not the shutdown text. White-box: the timer heap is replaced by one that
+ * holds a single entry, so the second message's arm fails. */
+static void test_timer_arm_failure_reason(void **state)
+{
+    (void)state;
+    fx f;
+    fx_setup(&f, FX_NO_B);
+    sx_heap_fini(&f.op->timers); /* no submit yet: nothing armed, no thread */
+    assert_int_equal(sx_heap_init_fixed(&f.op->timers, 1), OK);
+    assert_int_equal(specx_operator_submit(f.op, NULL, NULL, NULL), OK);
+    assert_int_equal(specx_operator_submit(f.op, NULL, NULL, NULL), OK);
+    assert_int_equal(hcollect_count(&f.out), 0); /* message 1 waits behind 0 */
+    assert_true(fake_complete(f.a, 0, OK));
+    assert_int_equal(hcollect_count(&f.out), 2);
+    hout o = hcollect_get(&f.out, 1);
+    assert_int_equal(o.winner, -1);
+    assert_int_equal(o.status, SPECX_ENOMEM);
+    assert_null(strstr(o.reason, "shut down"));
+    assert_non_null(strstr(o.reason, "out of memory"));
+    fx_teardown(&f);
+}
+
 /* Rule 6 counting: a cancelled call that completes OK anyway counts as
  * cancelled before its deadline, late after it. */
 static void test_rule6_cancelled_completes_anyway(void **state)
@@ -687,6 +770,220 @@ static void test_advance_needs_manual_timers(void **state)
     fx_teardown(&f);
 }
 
+/* An executor that never runs (the operator below never submits). */
+static specx_status idle_start(void *ctx, specx_call *call, void *request, specx_time_t deadline)
+{
+    (void)ctx;
+    (void)call;
+    (void)request;
+    (void)deadline;
+    return SPECX_EUNAVAILABLE;
+}
+
+static void idle_cancel(void *ctx, specx_call *call)
+{
+    (void)ctx;
+    (void)call;
+}
+
+static const specx_executor_ops idle_ops = {.start = idle_start, .cancel = idle_cancel};
+
+enum { N_NAMES = 200 };
+
+typedef struct adder {
+    specx_operator *op;
+    specx_status st;
+} adder;
+
+static void *add_remotes(void *arg)
+{
+    adder *a = arg;
+    for (int i = 1; i < N_NAMES && a->st == OK; i++) {
+        specx_executor_config c = {.exec = {.ops = &idle_ops}};
+        snprintf(c.name, sizeof c.name, "r%d", i);
+        a->st = specx_operator_add_remote(a->op, &c, NULL, NULL);
+    }
+    return NULL;
+}
+
+/* executor_count / executor_name are thread-safe against add_*, and a name
+ * stays valid until destroy (the table it came from grows meanwhile). */
+static void test_executor_names_while_adding(void **state)
+{
+    (void)state;
+    specx_operator *op = NULL;
+    specx_operator_config cfg = {0};
+    assert_int_equal(specx_operator_create(&cfg, &op, NULL), OK);
+    specx_executor_config c = {.name = "r0", .exec = {.ops = &idle_ops}};
+    assert_int_equal(specx_operator_add_remote(op, &c, NULL, NULL), OK);
+    const char *first = specx_operator_executor_name(op, 0);
+    adder a = {.op = op, .st = OK};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, add_remotes, &a), 0);
+    /* read while the other thread adds (and the table is reallocated) */
+    size_t bad = 0;
+    for (int k = 0; k < 20000 && specx_operator_executor_count(op) < N_NAMES; k++) {
+        size_t n = specx_operator_executor_count(op);
+        const char *name = specx_operator_executor_name(op, n - 1);
+        char want[16];
+        snprintf(want, sizeof want, "r%zu", n - 1);
+        bad += name == NULL || strcmp(name, want) != 0;
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(a.st, OK);
+    assert_int_equal(bad, 0);
+    assert_int_equal(specx_operator_executor_count(op), N_NAMES);
+    assert_string_equal(first, "r0");
+    assert_null(specx_operator_executor_name(op, N_NAMES));
+    specx_operator_destroy(op);
+}
+
+/* shutdown and process from inside the operator's calls into user and
+ * executor code (plan, start, cancel, input_release) would wait for the
+ * calling thread itself: shutdown returns at once without doing anything,
+ * process fails with SPECX_EINVAL, and the message goes on as if nothing
+ * was asked. Each case runs on a worker thread so that a hang fails the
+ * test instead of stalling it. */
+enum { NEST_PLAN, NEST_START, NEST_CANCEL, NEST_RELEASE, NEST_COUNT };
+
+typedef struct nest nest;
+typedef struct nest_exec {
+    nest *n;
+    specx_call *held;
+} nest_exec;
+
+struct nest {
+    specx_operator *op;
+    int where;
+    nest_exec ex[2]; /* 0: "win" (priority 10), 1: "other" (priority 5) */
+    hcollect out;
+    int nested;              /* times shutdown returned inside a callback */
+    specx_status process_st; /* process() inside the callback */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+};
+
+static void nest_call(nest *n, int where)
+{
+    if (n->where != where) {
+        return;
+    }
+    specx_operator_shutdown(n->op);
+    n->nested++;
+    specx_output *out = NULL;
+    n->process_st = specx_operator_process(n->op, NULL, NULL, &out);
+}
+
+static void nest_plan(void *user, const specx_msg_info *msg, size_t exec_index, specx_plan *out)
+{
+    (void)msg;
+    nest *n = user;
+    if (exec_index == 1) {
+        nest_call(n, NEST_PLAN);
+    }
+    out->deadline = SPECX_SEC(60);
+}
+
+static specx_status nest_start(void *ctx, specx_call *call, void *request, specx_time_t deadline)
+{
+    (void)request;
+    (void)deadline;
+    nest_exec *x = ctx;
+    x->held = call;
+    if (x == &x->n->ex[1]) {
+        nest_call(x->n, NEST_START);
+    }
+    return OK;
+}
+
+static void nest_cancel(void *ctx, specx_call *call)
+{
+    nest_exec *x = ctx;
+    nest_call(x->n, NEST_CANCEL);
+    if (x->held == call) {
+        x->held = NULL;
+        specx_call_complete(call, SPECX_ECANCELED, NULL, NULL);
+    }
+}
+
+static void nest_release(void *user, void *input, void *msg_user)
+{
+    (void)input;
+    (void)msg_user;
+    nest_call(user, NEST_RELEASE);
+}
+
+static const specx_executor_ops nest_ops = {.start = nest_start, .cancel = nest_cancel};
+
+/* submit; "win" answers, which cancels "other"; all on this thread (inline
+ * delivery, cancel completes inline, the last reference drops here). */
+static void *nest_run(void *arg)
+{
+    nest *n = arg;
+    if (specx_operator_submit(n->op, NULL, NULL, NULL) == OK && n->ex[0].held != NULL) {
+        specx_call *c = n->ex[0].held;
+        n->ex[0].held = NULL;
+        fake_result *r = malloc(sizeof *r); /* what the output collector reads */
+        if (r != NULL) {
+            *r = (fake_result){.id = 1};
+        }
+        specx_call_complete(c, r != NULL ? OK : SPECX_ENOMEM, r, NULL);
+    }
+    pthread_mutex_lock(&n->mu);
+    n->done = true;
+    pthread_cond_signal(&n->cv);
+    pthread_mutex_unlock(&n->mu);
+    return NULL;
+}
+
+static void test_shutdown_inside_callbacks(void **state)
+{
+    (void)state;
+    for (int where = 0; where < NEST_COUNT; where++) {
+        nest n = {.where = where};
+        hcollect_init(&n.out);
+        pthread_mutex_init(&n.mu, NULL);
+        pthread_cond_init(&n.cv, NULL);
+        specx_operator_config cfg = {.plan = nest_plan,
+                                     .plan_user = &n,
+                                     .output = hcollect_output,
+                                     .output_user = &n.out,
+                                     .delivery = SPECX_DELIVER_INLINE,
+                                     .input_release = nest_release,
+                                     .release_user = &n};
+        assert_int_equal(specx_operator_create(&cfg, &n.op, NULL), OK);
+        for (int i = 0; i < 2; i++) {
+            n.ex[i].n = &n;
+            specx_executor_config c = {.priority = 10 - 5 * i,
+                                       .exec = {.ops = &nest_ops, .ctx = &n.ex[i]}};
+            snprintf(c.name, sizeof c.name, "%s", i == 0 ? "win" : "other");
+            assert_int_equal(specx_operator_add_remote(n.op, &c, NULL, NULL), OK);
+        }
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, nest_run, &n), 0);
+        struct timespec until = specx_test_realtime_in(10);
+        pthread_mutex_lock(&n.mu);
+        while (!n.done && pthread_cond_timedwait(&n.cv, &n.mu, &until) == 0) {
+        }
+        bool done = n.done;
+        pthread_mutex_unlock(&n.mu);
+        if (!done) {
+            fail_msg("case %d: shutdown inside the callback did not return", where);
+        }
+        pthread_join(t, NULL);
+        assert_int_equal(n.nested, 1);
+        assert_int_equal(n.process_st, SPECX_EINVAL);
+        assert_int_equal(hcollect_count(&n.out), 1);
+        hout o = hcollect_get(&n.out, 0);
+        assert_int_equal(o.winner, 0); /* the nested shutdown changed nothing */
+        specx_operator_destroy(n.op);
+        hcollect_fini(&n.out);
+        pthread_mutex_destroy(&n.mu);
+        pthread_cond_destroy(&n.cv);
+    }
+}
+
 /* Contract checks: registration errors and submit without executors. */
 static void test_config_errors(void **state)
 {
@@ -729,6 +1026,8 @@ int main(void)
         cmocka_unit_test(test_rule5_fallback_after_deadline),
         cmocka_unit_test(test_rule5_all_failed),
         cmocka_unit_test(test_rule5_remote_only_timeout),
+        cmocka_unit_test(test_past_deadline_still_sent),
+        cmocka_unit_test(test_timer_arm_failure_reason),
         cmocka_unit_test(test_rule6_cancelled_completes_anyway),
         cmocka_unit_test(test_rule7_shed_and_skip),
         cmocka_unit_test(test_rule8_local_only),
@@ -739,6 +1038,8 @@ int main(void)
         cmocka_unit_test(test_ordering_slow_early_message),
         cmocka_unit_test(test_advance_needs_manual_timers),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_executor_names_while_adding),
+        cmocka_unit_test(test_shutdown_inside_callbacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -143,6 +143,7 @@ static void race_cancel_vs_complete(unsigned flags, fake_cancel_mode cm)
     }
     assert_true(f.out.in_order);
     assert_int_equal(fake_completions(f.b), (size_t)n); /* exactly once each */
+    assert_int_equal(fake_late_cancels(f.b), 0);        /* never after completion */
     assert_true((size_t)r.won_race >= outranked);
     specx_exec_stats b = fx_stats(&f, f.ib);
     assert_int_equal(b.outranked + b.cancelled, (uint64_t)n);

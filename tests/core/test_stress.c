@@ -161,6 +161,7 @@ static void run(specx_delivery delivery)
         assert_int_equal(e->won, wins[i]);
         assert_int_equal(e->in_flight, 0);
         assert_int_equal(e->completed, fake_completions(fx[i]));
+        assert_int_equal(fake_late_cancels(fx[i]), 0);
     }
     print_message("%s: wins r0 %zu r1 %zu r2 %zu local %zu none %zu, fallbacks %zu, shed r0 "
                   "%llu, late r0 %llu, e2e p50 %.3f ms p99 %.3f ms\n",

@@ -285,31 +285,30 @@ static void test_cancel_between_layers(void **state)
 {
     (void)state;
     char path[4200];
-    specx_model_files files;
+    sx_model_files files;
     memset(&files, 0, sizeof files);
     snprintf(files.name, sizeof files.name, "yolo-fastest-1.1");
     snprintf(files.cfg, sizeof files.cfg, "%s/yolo-fastest-1.1.cfg", models_dir());
     snprintf(files.weights, sizeof files.weights, "%s/yolo-fastest-1.1.weights", models_dir());
     snprintf(path, sizeof path, "%s/coco.names", models_dir());
     snprintf(files.names, sizeof files.names, "%s", path);
-    specx_darknet *dn = NULL;
+    sx_darknet *dn = NULL;
     specx_err err = {{0}};
-    assert_int_equal(specx_darknet_load(&files, &dn, &err), SPECX_OK);
+    assert_int_equal(sx_darknet_load(&files, &dn, &err), SPECX_OK);
     specx_image img;
     load_dog(&img);
 
     specx_detections base, d;
     specx_detections_init(&base);
     specx_detections_init(&d);
-    assert_int_equal(specx_darknet_detect(dn, &img, THRESH, 0.45f, NULL, &base, &err), SPECX_OK);
+    assert_int_equal(sx_darknet_detect(dn, &img, THRESH, 0.45f, NULL, &base, &err), SPECX_OK);
     assert_true(base.count > 0);
 
     atomic_bool flag = false;
     hook_state h = {.flag = &flag, .cancel_at = 10, .last_seen = -1};
-    specx_darknet_set_layer_hook(dn, hook, &h);
+    sx_darknet_set_layer_hook(dn, hook, &h);
     /* Cancelled mid-network: stops at the checkpoint right after the flag. */
-    assert_int_equal(specx_darknet_detect(dn, &img, THRESH, 0.45f, &flag, &d, &err),
-                     SPECX_ECANCELED);
+    assert_int_equal(sx_darknet_detect(dn, &img, THRESH, 0.45f, &flag, &d, &err), SPECX_ECANCELED);
     assert_int_equal(h.last_seen, 10);
     assert_int_equal(h.calls, 11);
     assert_int_equal(d.count, 0);
@@ -317,14 +316,13 @@ static void test_cancel_between_layers(void **state)
     /* Already cancelled: no layer runs. */
     h.calls = 0;
     h.cancel_at = -1;
-    assert_int_equal(specx_darknet_detect(dn, &img, THRESH, 0.45f, &flag, &d, &err),
-                     SPECX_ECANCELED);
+    assert_int_equal(sx_darknet_detect(dn, &img, THRESH, 0.45f, &flag, &d, &err), SPECX_ECANCELED);
     assert_int_equal(h.calls, 1);
 
     /* The network is intact afterwards: same detections as before. */
     atomic_store(&flag, false);
     h.calls = 0;
-    assert_int_equal(specx_darknet_detect(dn, &img, THRESH, 0.45f, &flag, &d, &err), SPECX_OK);
+    assert_int_equal(sx_darknet_detect(dn, &img, THRESH, 0.45f, &flag, &d, &err), SPECX_OK);
     assert_true(h.calls > 100);
     assert_int_equal(d.count, base.count);
     for (size_t k = 0; k < d.count; k++) {
@@ -336,9 +334,9 @@ static void test_cancel_between_layers(void **state)
     /* Raw outputs: two YOLO layers at strides 32 and 16 of 320; the letterbox
      * pads 768x576 to 320x240 centred (grey 0.5 bars of 40 rows); the best
      * objectness*class in the raw outputs is the best detection's score. */
-    specx_darknet_set_layer_hook(dn, NULL, NULL);
-    specx_yolo_outputs yo;
-    assert_int_equal(specx_darknet_yolo_outputs(dn, &img, &yo, &err), SPECX_OK);
+    sx_darknet_set_layer_hook(dn, NULL, NULL);
+    sx_yolo_outputs yo;
+    assert_int_equal(sx_darknet_yolo_outputs(dn, &img, &yo, &err), SPECX_OK);
     assert_int_equal(yo.in_w, 320);
     assert_int_equal(yo.in_h, 320);
     assert_float_equal(yo.input[0], 0.5, 1e-6);
@@ -348,7 +346,7 @@ static void test_cancel_between_layers(void **state)
     assert_int_equal(yo.layers[0].w, 10);
     assert_int_equal(yo.layers[1].w, 20);
     for (size_t i = 0; i < yo.n; i++) {
-        const specx_yolo_output *o = &yo.layers[i];
+        const sx_yolo_output *o = &yo.layers[i];
         assert_int_equal(o->anchors, 3);
         assert_int_equal(o->classes, 80);
         assert_int_equal(o->count, (size_t)o->w * o->h * o->anchors * (5 + o->classes));
@@ -357,7 +355,7 @@ static void test_cancel_between_layers(void **state)
         int cls = base.items[k].class_id;
         float best = 0;
         for (size_t i = 0; i < yo.n; i++) {
-            const specx_yolo_output *o = &yo.layers[i];
+            const sx_yolo_output *o = &yo.layers[i];
             size_t cells = (size_t)o->w * o->h;
             for (int a = 0; a < o->anchors; a++) {
                 const float *p = o->data + (size_t)a * (5 + o->classes) * cells;
@@ -378,24 +376,24 @@ static void test_cancel_between_layers(void **state)
         }
         assert_float_equal(best, top, 1e-5);
     }
-    specx_yolo_outputs_free(&yo);
-    specx_yolo_outputs_free(&yo); /* zeroed: safe twice */
+    sx_yolo_outputs_free(&yo);
+    sx_yolo_outputs_free(&yo); /* zeroed: safe twice */
 
     /* An image that letterboxes to 0 rows is refused, one that gives 1 row
      * works. */
     specx_image thin;
     assert_int_equal(specx_image_alloc(&thin, 2000, 1), SPECX_OK);
-    assert_int_equal(specx_darknet_detect(dn, &thin, THRESH, 0.45f, NULL, &d, &err), SPECX_EINVAL);
+    assert_int_equal(sx_darknet_detect(dn, &thin, THRESH, 0.45f, NULL, &d, &err), SPECX_EINVAL);
     assert_non_null(strstr(err.msg, "2000x1"));
     specx_image_clear(&thin);
     assert_int_equal(specx_image_alloc(&thin, 2000, 7), SPECX_OK);
-    assert_int_equal(specx_darknet_detect(dn, &thin, THRESH, 0.45f, NULL, &d, &err), SPECX_OK);
+    assert_int_equal(sx_darknet_detect(dn, &thin, THRESH, 0.45f, NULL, &d, &err), SPECX_OK);
     specx_image_clear(&thin);
 
     specx_detections_clear(&base);
     specx_detections_clear(&d);
     specx_image_clear(&img);
-    specx_darknet_free(dn);
+    sx_darknet_free(dn);
 }
 
 int main(void)

@@ -47,7 +47,7 @@ static void test_letterbox(void **state)
             float *mine = malloc((size_t)w * h * 3 * sizeof(float));
             assert_non_null(mine);
             specx_err err = {0};
-            assert_int_equal(specx_xnn_letterbox_chw(&img, w, h, mine, &err), SPECX_OK);
+            assert_int_equal(sx_xnn_letterbox_chw(&img, w, h, mine, &err), SPECX_OK);
             double md = 0;
             for (size_t k = 0; k < (size_t)w * h * 3; k++) {
                 double d = fabs((double)mine[k] - ref.data[k]);
@@ -84,16 +84,16 @@ static void test_agreement(void **state)
     network *net = load_network(mf.cfg, mf.weights, 0);
     assert_non_null(net);
     set_batch_network(net, 1);
-    specx_xnn *xs[NCONF] = {NULL};
+    sx_xnn *xs[NCONF] = {NULL};
     specx_err err = {0};
     for (size_t c = 0; c < NCONF; c++) {
-        specx_status st = specx_xnn_open(mf.cfg, mf.weights, mf.names, configs[c].threads,
-                                         configs[c].flags, &xs[c], &err);
+        specx_status st = sx_xnn_open(mf.cfg, mf.weights, mf.names, configs[c].threads,
+                                      configs[c].flags, &xs[c], &err);
         if (st != SPECX_OK) {
             fail_msg("open: %s", err.msg);
         }
         int nw, nh;
-        specx_xnn_input_size(xs[c], &nw, &nh);
+        sx_xnn_input_size(xs[c], &nw, &nh);
         assert_int_equal(nw, net->w);
         assert_int_equal(nh, net->h);
     }
@@ -120,9 +120,9 @@ static void test_agreement(void **state)
         xt_darknet_detections(net, im.w, im.h, 0.25f, 0.45f, mf.nnames, mf.name_list, &ref);
 
         for (size_t cf = 0; cf < NCONF; cf++) {
-            specx_xnn *x = xs[cf];
+            sx_xnn *x = xs[cf];
             /* raw outputs after a plain forward */
-            assert_int_equal(specx_xnn_forward_image(x, &img, &err), SPECX_OK);
+            assert_int_equal(sx_xnn_forward_image(x, &img, &err), SPECX_OK);
             int k = 0;
             double worst = 0;
             for (int li = 0; li < net->n; li++) {
@@ -132,7 +132,7 @@ static void test_agreement(void **state)
                 }
                 float *mine = NULL;
                 int w, h, c;
-                assert_int_equal(specx_xnn_yolo_output(x, k, &mine, &w, &h, &c, &err), SPECX_OK);
+                assert_int_equal(sx_xnn_yolo_output(x, k, &mine, &w, &h, &c, &err), SPECX_OK);
                 assert_int_equal(w, l->w);
                 assert_int_equal(h, l->h);
                 assert_int_equal(w * h * c, l->outputs);
@@ -145,12 +145,12 @@ static void test_agreement(void **state)
                 free(mine);
                 k++;
             }
-            assert_int_equal(k, specx_xnn_yolo_count(x));
+            assert_int_equal(k, sx_xnn_yolo_count(x));
 
             /* detections */
             specx_detections got;
             specx_detections_init(&got);
-            assert_int_equal(specx_xnn_detect(x, &img, 0.25f, 0.45f, NULL, &got, &err), SPECX_OK);
+            assert_int_equal(sx_xnn_detect(x, &img, 0.25f, 0.45f, NULL, &got, &err), SPECX_OK);
             printf("%s [%s] %s: yolo max abs diff %.3g; darknet %zu detections, xnnpack %zu\n",
                    g_model, configs[cf].what, paths[i], worst, ref.count, got.count);
             assert_true(worst <= 1e-3);
@@ -180,7 +180,7 @@ static void test_agreement(void **state)
     /* the comparison means something only if there were boxes to compare */
     assert_true(total_dets > 0);
     for (size_t c = 0; c < NCONF; c++) {
-        specx_xnn_close(xs[c]);
+        sx_xnn_close(xs[c]);
     }
     free_network(net);
     xt_model_files_free(&mf);

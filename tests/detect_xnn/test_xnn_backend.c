@@ -173,12 +173,12 @@ static void test_damaged_cfg(void **state)
         assert_true(fd >= 0);
         assert_int_equal(write(fd, m, len), (ssize_t)len);
         close(fd);
-        specx_xnn *x = NULL;
+        sx_xnn *x = NULL;
         specx_err err = {0};
-        specx_status st = specx_xnn_open(path, mf.weights, mf.names, 1, 0, &x, &err);
+        specx_status st = sx_xnn_open(path, mf.weights, mf.names, 1, 0, &x, &err);
         if (st == SPECX_OK) {
             ok++;
-            specx_xnn_close(x);
+            sx_xnn_close(x);
         } else {
             failed++;
             assert_true(err.msg[0] != '\0');

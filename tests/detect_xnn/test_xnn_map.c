@@ -51,9 +51,9 @@ static void test_map(void **state)
     network *net = load_network(mf.cfg, mf.weights, 0);
     assert_non_null(net);
     set_batch_network(net, 1);
-    specx_xnn *x = NULL;
+    sx_xnn *x = NULL;
     specx_err err = {0};
-    assert_int_equal(specx_xnn_open(mf.cfg, mf.weights, mf.names, 1, 0, &x, &err), SPECX_OK);
+    assert_int_equal(sx_xnn_open(mf.cfg, mf.weights, mf.names, 1, 0, &x, &err), SPECX_OK);
     xt_map *m_dn = xt_map_new(80), *m_xn = xt_map_new(80);
     int gt_total = 0;
     for (int i = 0; i < n; i++) {
@@ -70,7 +70,7 @@ static void test_map(void **state)
         specx_detections_init(&a);
         specx_detections_init(&b);
         xt_darknet_detections(net, im.w, im.h, EVAL_THRESH, 0.45f, mf.nnames, mf.name_list, &a);
-        assert_int_equal(specx_xnn_detect(x, &img, EVAL_THRESH, 0.45f, NULL, &b, &err), SPECX_OK);
+        assert_int_equal(sx_xnn_detect(x, &img, EVAL_THRESH, 0.45f, NULL, &b, &err), SPECX_OK);
         int g1 = xt_map_add_image(m_dn, lbl, im.w, im.h, &a);
         int g2 = xt_map_add_image(m_xn, lbl, im.w, im.h, &b);
         assert_int_equal(g1, g2);
@@ -91,7 +91,7 @@ static void test_map(void **state)
     assert_true(fabs(map_dn - map_xn) <= 0.005);
     xt_map_free(m_dn);
     xt_map_free(m_xn);
-    specx_xnn_close(x);
+    sx_xnn_close(x);
     free_network(net);
     xt_model_files_free(&mf);
 }

@@ -59,11 +59,11 @@ static specx_status try_open(const char *cfg_text, size_t weights_len, specx_err
         write_tmp(wp, ".weights", buf, weights_len);
         free(buf);
     }
-    specx_xnn *x = NULL;
+    sx_xnn *x = NULL;
     specx_status st =
-        specx_xnn_open(cfg_text != NULL ? cfgp : mf.cfg, weights_len != SIZE_MAX ? wp : mf.weights,
-                       mf.names, 1, 0, &x, err);
-    specx_xnn_close(x);
+        sx_xnn_open(cfg_text != NULL ? cfgp : mf.cfg, weights_len != SIZE_MAX ? wp : mf.weights,
+                    mf.names, 1, 0, &x, err);
+    sx_xnn_close(x);
     if (cfg_text != NULL) {
         unlink(cfgp);
     }
@@ -201,10 +201,10 @@ static void test_malformed(void **state)
 static void test_missing_files(void **state)
 {
     (void)state;
-    specx_xnn *x = NULL;
+    sx_xnn *x = NULL;
     specx_err err = {0};
     assert_int_equal(
-        specx_xnn_open("/nonexistent/a.cfg", "/nonexistent/a.weights", NULL, 1, 0, &x, &err),
+        sx_xnn_open("/nonexistent/a.cfg", "/nonexistent/a.weights", NULL, 1, 0, &x, &err),
         SPECX_ENOTFOUND);
     assert_non_null(strstr(err.msg, "/nonexistent/a.cfg"));
     assert_null(x);

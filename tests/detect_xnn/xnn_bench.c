@@ -66,9 +66,9 @@ int main(int argc, char **argv)
     image im = load_image_color(image_path, 0, 0);
     specx_image img;
     xt_to_specx(&im, &img);
-    specx_xnn *x = NULL;
+    sx_xnn *x = NULL;
     specx_err err = {0};
-    if (specx_xnn_open(mf.cfg, mf.weights, mf.names, threads, flags, &x, &err) != SPECX_OK) {
+    if (sx_xnn_open(mf.cfg, mf.weights, mf.names, threads, flags, &x, &err) != SPECX_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
@@ -76,22 +76,22 @@ int main(int argc, char **argv)
     specx_detections_init(&d);
     for (int i = 0; i < 5; i++) {
         specx_detections_reset(&d);
-        specx_xnn_detect(x, &img, 0.25f, 0.45f, NULL, &d, &err);
+        sx_xnn_detect(x, &img, 0.25f, 0.45f, NULL, &d, &err);
     }
-    specx_xnn_profile(x, profile != 0);
+    sx_xnn_profile(x, profile != 0);
     double *t = malloc(sizeof *t * (size_t)(frames > dframes ? frames : dframes));
     for (int i = 0; i < frames; i++) {
         specx_detections_reset(&d);
         double t0 = now_ms();
-        specx_xnn_detect(x, &img, 0.25f, 0.45f, NULL, &d, &err);
+        sx_xnn_detect(x, &img, 0.25f, 0.45f, NULL, &d, &err);
         t[i] = now_ms() - t0;
     }
     double xp50 = pct(t, frames, 0.5), xp99 = pct(t, frames, 0.99), xmin = t[0];
     printf("%s xnnpack threads=%d: min %.3f p50 %.3f ms p99 %.3f ms (%d frames, %.3f GFLOP, %zu "
            "dets)\n",
-           model, threads, xmin, xp50, xp99, frames, specx_xnn_gflops(x), d.count);
+           model, threads, xmin, xp50, xp99, frames, sx_xnn_gflops(x), d.count);
     if (profile) {
-        specx_xnn_profile_print(x, stdout);
+        sx_xnn_profile_print(x, stdout);
     }
     if (dframes > 0) {
         network *net = load_network(mf.cfg, mf.weights, 0);
@@ -114,7 +114,7 @@ int main(int argc, char **argv)
     }
     free(t);
     specx_detections_clear(&d);
-    specx_xnn_close(x);
+    sx_xnn_close(x);
     specx_image_clear(&img);
     free_image(im);
     xt_model_files_free(&mf);

@@ -200,10 +200,10 @@ static void test_svg_pieces(void **state)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     double x[] = {1, 10, 100, 1000}, y[] = {0.1, 0.2, 0.3, 0.4};
-    specx_svg_series s = {.name = "a<b", .color = "#123456", .n = 4, .x = x, .y = y};
-    specx_svg_axes ax = {
+    sx_svg_series s = {.name = "a<b", .color = "#123456", .n = 4, .x = x, .y = y};
+    sx_svg_axes ax = {
         .title = "t", .xmin = NAN, .xmax = NAN, .ymin = NAN, .ymax = NAN, .xlog = true};
-    specx_svg_line_plot(f, 600, 300, &ax, &s, 1);
+    sx_svg_line_plot(f, 600, 300, &ax, &s, 1);
     fclose(f);
     assert_non_null(strstr(buf, "data-name=\"a&lt;b\""));
     /* A log axis labels the decades. */
@@ -214,9 +214,9 @@ static void test_svg_pieces(void **state)
     /* Strips merge runs: 0 0 0 1 1 -1 → three cells. */
     f = open_memstream(&buf, &len);
     int cats[] = {0, 0, 0, 1, 1, -1};
-    specx_svg_strip row = {.label = "m", .n = 6, .cat = cats};
+    sx_svg_strip row = {.label = "m", .n = 6, .cat = cats};
     const char *names[] = {"x", "y"}, *colors[] = {"#111111", "#222222"};
-    specx_svg_strips(f, 500, "s", &row, 1, names, colors, 2, "none", "#bbbbbb");
+    sx_svg_strips(f, 500, "s", &row, 1, names, colors, 2, "none", "#bbbbbb");
     fclose(f);
     assert_int_equal(count(buf, "class=\"strip-cell\""), 3);
     assert_non_null(strstr(buf, "fill=\"#bbbbbb\"><title>frames 5-5"));
@@ -225,9 +225,9 @@ static void test_svg_pieces(void **state)
     /* A CDF ends at 1 and skips NaN. */
     f = open_memstream(&buf, &len);
     double v[] = {3, NAN, 1, 2};
-    specx_svg_cdf_set set = {.name = "c", .color = "#333333", .values = v, .n = 4};
-    specx_svg_axes cax = {.xmin = 0, .xmax = NAN, .ymin = 0, .ymax = 1};
-    assert_true(specx_svg_cdf(f, 400, 200, &cax, &set, 1));
+    sx_svg_cdf_set set = {.name = "c", .color = "#333333", .values = v, .n = 4};
+    sx_svg_axes cax = {.xmin = 0, .xmax = NAN, .ymin = 0, .ymax = 1};
+    assert_true(sx_svg_cdf(f, 400, 200, &cax, &set, 1));
     fclose(f);
     assert_int_equal(count(buf, " V"), 3); /* one rise per finite value */
     /* 3 of 4 values finite: the curve tops out at 0.75. The plot area runs
@@ -300,8 +300,8 @@ static void test_chromium_render(void **state)
     assert_true(png_image_finish_read(&img, NULL, px, 0, NULL));
     printf("screenshot %ux%u\n", img.width, img.height);
     assert_true(img.width >= 900 && img.height >= 2000);
-    const char *want[] = {specx_svg_color(0), specx_svg_color(1), specx_svg_color(2),
-                          specx_svg_color(3), specx_svg_color(4)};
+    const char *want[] = {sx_svg_color(0), sx_svg_color(1), sx_svg_color(2), sx_svg_color(3),
+                          sx_svg_color(4)};
     size_t hits[5] = {0}, white = 0;
     size_t npx = (size_t)img.width * img.height;
     for (size_t i = 0; i < npx; i++) {

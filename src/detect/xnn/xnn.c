@@ -7,7 +7,7 @@
  * where it computes in double, so that both backends return the same boxes.
  * Decoding only takes the logistic of a cell's box and classes once its
  * objectness passed the threshold; the full darknet-layout tensor is built
- * only on request (specx_xnn_yolo_output, for the agreement tests). */
+ * only on request (sx_xnn_yolo_output, for the agreement tests). */
 #include "xnn.h"
 
 #include <errno.h>
@@ -19,7 +19,7 @@
 #include "xnn_model.h"
 #include "xnn_net.h"
 
-struct specx_xnn {
+struct sx_xnn {
     xnn_model model;
     xnn_net *net;
     int classes;
@@ -53,7 +53,7 @@ static void init_lut(void)
     }
 }
 
-static specx_status load_names(specx_xnn *x, const char *path, specx_err *err)
+static specx_status load_names(sx_xnn *x, const char *path, specx_err *err)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
@@ -107,14 +107,14 @@ static specx_status load_names(specx_xnn *x, const char *path, specx_err *err)
     return SPECX_OK;
 }
 
-specx_status specx_xnn_open(const char *cfg, const char *weights, const char *names, int threads,
-                            unsigned flags, specx_xnn **out, specx_err *err)
+specx_status sx_xnn_open(const char *cfg, const char *weights, const char *names, int threads,
+                         unsigned flags, sx_xnn **out, specx_err *err)
 {
     if (cfg == NULL || weights == NULL || out == NULL) {
         return specx_err_set(err, SPECX_EINVAL, "xnnpack: cfg and weights are required");
     }
     init_lut();
-    specx_xnn *x = calloc(1, sizeof *x);
+    sx_xnn *x = calloc(1, sizeof *x);
     if (x == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
     }
@@ -138,14 +138,14 @@ specx_status specx_xnn_open(const char *cfg, const char *weights, const char *na
         st = load_names(x, names, err);
     }
     if (st != SPECX_OK) {
-        specx_xnn_close(x);
+        sx_xnn_close(x);
         return st;
     }
     *out = x;
     return SPECX_OK;
 }
 
-void specx_xnn_close(specx_xnn *x)
+void sx_xnn_close(sx_xnn *x)
 {
     if (x == NULL) {
         return;
@@ -163,18 +163,18 @@ void specx_xnn_close(specx_xnn *x)
     free(x);
 }
 
-void specx_xnn_input_size(const specx_xnn *x, int *width, int *height)
+void sx_xnn_input_size(const sx_xnn *x, int *width, int *height)
 {
     *width = x->model.width;
     *height = x->model.height;
 }
 
-int specx_xnn_num_classes(const specx_xnn *x)
+int sx_xnn_num_classes(const sx_xnn *x)
 {
     return x->classes;
 }
 
-double specx_xnn_gflops(const specx_xnn *x)
+double sx_xnn_gflops(const sx_xnn *x)
 {
     return x->model.flops / 1e9;
 }
@@ -292,7 +292,7 @@ static specx_status check_image(const specx_image *img, specx_err *err)
 
 /* Letterbox scratch: 7 * W floats (two resized rows, the x fractions) and
  * W ints (the x indices). */
-static bool lb_scratch(specx_xnn *x, int W)
+static bool lb_scratch(sx_xnn *x, int W)
 {
     size_t need = (size_t)W;
     if (x->lb_cap < need) {
@@ -311,8 +311,8 @@ static bool lb_scratch(specx_xnn *x, int W)
     return true;
 }
 
-specx_status specx_xnn_letterbox_chw(const specx_image *img, int width, int height, float *dst,
-                                     specx_err *err)
+specx_status sx_xnn_letterbox_chw(const specx_image *img, int width, int height, float *dst,
+                                  specx_err *err)
 {
     specx_status st = check_image(img, err);
     if (st != SPECX_OK) {
@@ -343,7 +343,7 @@ specx_status specx_xnn_letterbox_chw(const specx_image *img, int width, int heig
 }
 
 /* Letterbox img into the network input and run the network. */
-static specx_status forward(specx_xnn *x, const specx_image *img, const atomic_bool *cancel,
+static specx_status forward(sx_xnn *x, const specx_image *img, const atomic_bool *cancel,
                             specx_err *err)
 {
     specx_status st = check_image(img, err);
@@ -357,12 +357,12 @@ static specx_status forward(specx_xnn *x, const specx_image *img, const atomic_b
     return xnn_net_run(x->net, cancel, err);
 }
 
-specx_status specx_xnn_forward_image(specx_xnn *x, const specx_image *img, specx_err *err)
+specx_status sx_xnn_forward_image(sx_xnn *x, const specx_image *img, specx_err *err)
 {
     return forward(x, img, NULL, err);
 }
 
-specx_status specx_xnn_forward_chw(specx_xnn *x, const float *chw, specx_err *err)
+specx_status sx_xnn_forward_chw(sx_xnn *x, const float *chw, specx_err *err)
 {
     size_t plane = (size_t)x->model.width * x->model.height;
     float *in = xnn_net_input(x->net);
@@ -381,13 +381,13 @@ static float logistic(float v)
     return (float)(1. / (1. + exp(-(double)v)));
 }
 
-int specx_xnn_yolo_count(const specx_xnn *x)
+int sx_xnn_yolo_count(const sx_xnn *x)
 {
     return xnn_net_yolo_count(x->net);
 }
 
-specx_status specx_xnn_yolo_output(const specx_xnn *x, int k, float **data, int *w, int *h, int *c,
-                                   specx_err *err)
+specx_status sx_xnn_yolo_output(const sx_xnn *x, int k, float **data, int *w, int *h, int *c,
+                                specx_err *err)
 {
     if (k < 0 || k >= xnn_net_yolo_count(x->net)) {
         return specx_err_set(err, SPECX_EINVAL, "xnnpack: no yolo layer %d", k);
@@ -416,7 +416,7 @@ specx_status specx_xnn_yolo_output(const specx_xnn *x, int k, float **data, int 
 
 /* ---- decoding and NMS --------------------------------------------------- */
 
-static specx_status reserve_dets(specx_xnn *x, size_t n)
+static specx_status reserve_dets(sx_xnn *x, size_t n)
 {
     if (n <= x->det_cap) {
         return SPECX_OK;
@@ -488,7 +488,7 @@ static int by_prob(const void *pa, const void *pb)
 }
 
 /* Collects candidates of every yolo layer; returns the count in *n. */
-static specx_status decode(specx_xnn *x, float thresh, int imw, int imh, size_t *n)
+static specx_status decode(sx_xnn *x, float thresh, int imw, int imh, size_t *n)
 {
     int netw = x->model.width, neth = x->model.height;
     size_t count = 0;
@@ -548,7 +548,7 @@ static specx_status decode(specx_xnn *x, float thresh, int imw, int imh, size_t 
     return SPECX_OK;
 }
 
-static void nms(specx_xnn *x, size_t n, float thresh)
+static void nms(sx_xnn *x, size_t n, float thresh)
 {
     for (int k = 0; k < x->classes; k++) {
         size_t m = 0;
@@ -599,8 +599,8 @@ static float clampf(float v, float lo, float hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-specx_status specx_xnn_detect(specx_xnn *x, const specx_image *img, float thresh, float nms_thresh,
-                              const atomic_bool *cancel, specx_detections *out, specx_err *err)
+specx_status sx_xnn_detect(sx_xnn *x, const specx_image *img, float thresh, float nms_thresh,
+                           const atomic_bool *cancel, specx_detections *out, specx_err *err)
 {
     specx_status st = forward(x, img, cancel, err);
     if (st != SPECX_OK) {
@@ -647,17 +647,17 @@ specx_status specx_xnn_detect(specx_xnn *x, const specx_image *img, float thresh
     return SPECX_OK;
 }
 
-void specx_xnn_profile(specx_xnn *x, bool on)
+void sx_xnn_profile(sx_xnn *x, bool on)
 {
     xnn_net_set_profile(x->net, on);
 }
 
-void specx_xnn_profile_reset(specx_xnn *x)
+void sx_xnn_profile_reset(sx_xnn *x)
 {
     xnn_net_profile_reset(x->net);
 }
 
-void specx_xnn_profile_print(const specx_xnn *x, FILE *f)
+void sx_xnn_profile_print(const sx_xnn *x, FILE *f)
 {
     xnn_net_profile_print(x->net, f);
 }

@@ -1,4 +1,4 @@
-/* xnn_backend.c — the "xnnpack" detector backend: specx_xnn behind the
+/* xnn_backend.c — the "xnnpack" detector backend: sx_xnn behind the
  * specx_detector interface. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 #include "xnn.h"
 
 typedef struct xnn_impl {
-    specx_xnn *x;
+    sx_xnn *x;
     float thresh, nms;
 } xnn_impl;
 
@@ -27,7 +27,7 @@ static specx_status xnn_detect(void *impl, const specx_image *img, const atomic_
 {
     xnn_impl *d = impl;
     double t0 = now_ms();
-    specx_status st = specx_xnn_detect(d->x, img, d->thresh, d->nms, cancel, out, err);
+    specx_status st = sx_xnn_detect(d->x, img, d->thresh, d->nms, cancel, out, err);
     out->infer_ms = now_ms() - t0;
     return st;
 }
@@ -35,15 +35,14 @@ static specx_status xnn_detect(void *impl, const specx_image *img, const atomic_
 static void xnn_destroy(void *impl)
 {
     xnn_impl *d = impl;
-    specx_xnn_close(d->x);
+    sx_xnn_close(d->x);
     free(d);
 }
 
 static const specx_detector_ops xnn_ops = {.detect = xnn_detect, .destroy = xnn_destroy};
 
-specx_status specx_backend_xnnpack_open(const specx_model_files *files,
-                                        const specx_detector_config *cfg, specx_detector **out,
-                                        specx_err *err)
+specx_status sx_backend_xnnpack_open(const sx_model_files *files, const specx_detector_config *cfg,
+                                     specx_detector **out, specx_err *err)
 {
     if (files == NULL || cfg == NULL || out == NULL) {
         return specx_err_set(err, SPECX_EINVAL, "xnnpack: missing model files or config");
@@ -59,8 +58,8 @@ specx_status specx_backend_xnnpack_open(const specx_model_files *files,
     }
     d->thresh = cfg->threshold > 0 ? cfg->threshold : 0.25f;
     d->nms = cfg->nms > 0 ? cfg->nms : 0.45f;
-    specx_status st = specx_xnn_open(files->cfg, files->weights, files->names,
-                                     cfg->threads > 0 ? cfg->threads : 1, 0, &d->x, err);
+    specx_status st = sx_xnn_open(files->cfg, files->weights, files->names,
+                                  cfg->threads > 0 ? cfg->threads : 1, 0, &d->x, err);
     if (st != SPECX_OK) {
         free(d);
         return st;
@@ -68,8 +67,8 @@ specx_status specx_backend_xnnpack_open(const specx_model_files *files,
     specx_detector_info info = {0};
     snprintf(info.model, sizeof info.model, "%s", files->name);
     snprintf(info.backend, sizeof info.backend, "xnnpack");
-    specx_xnn_input_size(d->x, &info.input_width, &info.input_height);
-    info.num_classes = specx_xnn_num_classes(d->x);
+    sx_xnn_input_size(d->x, &info.input_width, &info.input_height);
+    info.num_classes = sx_xnn_num_classes(d->x);
     st = specx_detector_wrap(&xnn_ops, d, &info, out);
     if (st != SPECX_OK) {
         xnn_destroy(d);
