@@ -25,7 +25,17 @@ typedef struct serve_opts {
     const char *bind, *tls_cert, *tls_key, *stats_json, *client_key_header;
     int port, workers, queue;
     double grace_s, drain_s, stats_interval_s, max_message_mb;
+    /* limits (0 = the library's default) */
+    int max_streams, max_pending;
+    double max_mpixels, request_timeout_s, keepalive_s, keepalive_timeout_s, handshake_timeout_s,
+        idle_timeout_s;
 } serve_opts;
+
+/* Seconds from the command line as a duration: 0 stays 0 (the default). */
+static specx_dur_t secs(double s)
+{
+    return s >= 9e9 ? SPECX_TIME_NEVER : (specx_dur_t)(s * 1e9);
+}
 
 static void usage(FILE *f, const specx_cli_opt *opts)
 {
@@ -157,7 +167,15 @@ static int serve(const serve_opts *o)
                                .open_detector_user = (void *)&o->model,
                                .tls_cert_file = o->tls_cert,
                                .tls_key_file = o->tls_key,
-                               .client_key_header = o->client_key_header};
+                               .client_key_header = o->client_key_header,
+                               .max_pixels = (size_t)(o->max_mpixels * 1e6),
+                               .max_streams_per_conn = o->max_streams,
+                               .max_pending_calls = o->max_pending,
+                               .request_timeout = secs(o->request_timeout_s),
+                               .keepalive_time = secs(o->keepalive_s),
+                               .keepalive_timeout = secs(o->keepalive_timeout_s),
+                               .handshake_timeout = secs(o->handshake_timeout_s),
+                               .max_connection_idle = secs(o->idle_timeout_s)};
     specx_server *srv;
     specx_err err = {{0}};
     specx_status st = specx_server_start(&cfg, &srv, &err);
@@ -204,6 +222,8 @@ int specx_cmd_serve(int argc, char **argv)
         {"queue", 0, SPECX_CLI_INT, &o.queue, 1, 1000000, .meta = "N",
          .help = "requests waiting for a worker (default 64)"},
         {"backend", 0, SPECX_CLI_STRING, &o.model.backend, .meta = "B", .help = backend_help},
+        {"precision", 0, SPECX_CLI_STRING, &o.model.precision, .meta = "P",
+         .help = "fp32 (default) or int8 (xnnpack backend only)"},
         {"model-dir", 0, SPECX_CLI_STRING, &o.model.model_dir, .meta = "DIR",
          .help = "where models live (default: $SPECX_MODEL_DIR, ./assets/models,\n"
                  "../shared/assets/models)"},
@@ -213,6 +233,24 @@ int specx_cmd_serve(int argc, char **argv)
          .help = "score threshold (default 0.25)"},
         {"max-message-mb", 0, SPECX_CLI_DOUBLE, &o.max_message_mb, 0.001, INFINITY, .meta = "X",
          .help = "largest accepted request (default 16)"},
+        {"max-mpixels", 0, SPECX_CLI_DOUBLE, &o.max_mpixels, 1e-6, 1e4, .meta = "X",
+         .help = "largest decoded image in Mpixel, checked from its header\n"
+                 "before decoding (default 16.8: 4096x4096)"},
+        {"max-streams", 0, SPECX_CLI_INT, &o.max_streams, 1, 1000000, .meta = "N",
+         .help = "calls at once on one connection (default 100)"},
+        {"max-pending", 0, SPECX_CLI_INT, &o.max_pending, 1, 10000000, .meta = "N",
+         .help = "calls in progress in the whole server (default 1000)"},
+        {"request-timeout", 0, SPECX_CLI_DOUBLE, &o.request_timeout_s, 0.001, 1e10, .meta = "S",
+         .help = "a unary request must arrive within S seconds of its call;\n"
+                 "an idle stream is closed after S (default 30)"},
+        {"keepalive", 0, SPECX_CLI_DOUBLE, &o.keepalive_s, 0.01, 1e10, .meta = "S",
+         .help = "ping a connection after S seconds without traffic (default 60)"},
+        {"keepalive-timeout", 0, SPECX_CLI_DOUBLE, &o.keepalive_timeout_s, 0.01, 1e10, .meta = "S",
+         .help = "close it when the ping is unanswered for S (default 20)"},
+        {"handshake-timeout", 0, SPECX_CLI_DOUBLE, &o.handshake_timeout_s, 0.01, 1e10, .meta = "S",
+         .help = "close a connection not set up within S (default 10)"},
+        {"idle-timeout", 0, SPECX_CLI_DOUBLE, &o.idle_timeout_s, 0.01, 1e10, .meta = "S",
+         .help = "close a connection without calls after S (default 300)"},
         {"tls-cert", 0, SPECX_CLI_STRING, &o.tls_cert, .meta = "FILE",
          .help = "PEM certificate: serve TLS instead of plaintext (with --tls-key)"},
         {"tls-key", 0, SPECX_CLI_STRING, &o.tls_key, .meta = "FILE",

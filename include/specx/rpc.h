@@ -110,6 +110,13 @@ specx_status specx_rpc_client_create(const specx_rpc_client_config *cfg, specx_r
  * Not from a done callback. */
 void specx_rpc_client_destroy(specx_rpc_client *c);
 
+/* The input size of the model behind this server (its letterbox), as the
+ * latest reply with detections said (the Response's model_input); false
+ * while unknown: no such reply yet, or a server that does not send it (the
+ * last reply decides, so a server restarted with another model is followed).
+ * Lock-free; *width / *height are left alone when false. */
+bool specx_rpc_client_model_input(const specx_rpc_client *c, int *width, int *height);
+
 /* Sends `frame` (referenced, not copied) with an absolute monotonic deadline
  * (SPECX_TIME_NEVER = none). On SPECX_OK, done runs exactly once; *out (may be
  * NULL) is set before any work begins and stays valid until done returns. */

@@ -47,7 +47,8 @@ typedef struct specx_server_config {
     int workers;              /* detector threads; 0 = 1 */
     int queue_capacity;       /* requests waiting for a worker; 0 = 64; more = RESOURCE_EXHAUSTED */
     size_t max_message_bytes; /* largest accepted request; 0 = 16 MiB */
-    size_t max_pixels;        /* decode limit; 0 = the codec's default */
+    size_t max_pixels;        /* decoded image limit, checked from the header before any decode; 0 =
+                               * SPECX_SERVER_DEFAULT_MAX_PIXELS; more = RESOURCE_EXHAUSTED */
     specx_server_open_detector_fn open_detector; /* required */
     void *open_detector_user;
     /* Benchmarks of the transport only: image_data is not decoded (any bytes
@@ -62,7 +63,25 @@ typedef struct specx_server_config {
      * its value is the client instead. Only for headers that a trusted proxy
      * sets (it overwrites what vehicles send); NULL = the connection. */
     const char *client_key_header;
+    /* Limits against broken or hostile clients (docs/reliability.md); 0 = the
+     * default named. A call over a call limit is answered RESOURCE_EXHAUSTED
+     * at once. */
+    int max_streams_per_conn; /* calls at once on one connection (also HTTP/2
+                               * SETTINGS_MAX_CONCURRENT_STREAMS); 0 = 100 */
+    int max_pending_calls;    /* calls in progress in the whole server; 0 = 1000 */
+    /* A unary call's request must arrive within this after its headers
+     * (else DEADLINE_EXCEEDED), and a stream with nothing outstanding that
+     * receives no message for this long is ended (UNAVAILABLE); 0 = 30 s,
+     * SPECX_TIME_NEVER = no limit. */
+    specx_dur_t request_timeout;
+    specx_dur_t keepalive_time;    /* ping a connection after this long without traffic; 0 = 60 s */
+    specx_dur_t keepalive_timeout; /* close it if the ping is not answered in this; 0 = 20 s */
+    specx_dur_t handshake_timeout; /* accept to HTTP/2 (and TLS) set up, else closed; 0 = 10 s */
+    specx_dur_t max_connection_idle; /* close a connection without calls after this; 0 = 300 s,
+                                      * SPECX_TIME_NEVER = never */
 } specx_server_config;
+
+#define SPECX_SERVER_DEFAULT_MAX_PIXELS ((size_t)4096 * 4096)
 
 typedef struct specx_server_stats {
     uint64_t received;  /* requests accepted for work (unary calls and stream messages) */

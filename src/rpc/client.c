@@ -59,7 +59,8 @@ void sx_rpc_finish(sx_rpc_finished *f)
     pthread_mutex_unlock(&c->mu);
 }
 
-void sx_rpc_reply_decode(grpc_byte_buffer *bb, sx_rpc_finished *f, int32_t *req_id)
+void sx_rpc_reply_decode(specx_rpc_client *c, grpc_byte_buffer *bb, sx_rpc_finished *f,
+                         int32_t *req_id)
 {
     sx_rpc_response r;
     f->st = sx_rpc_response_decode(bb, &r);
@@ -81,6 +82,11 @@ void sx_rpc_reply_decode(grpc_byte_buffer *bb, sx_rpc_finished *f, int32_t *req_
         return;
     }
     f->result = r.det;
+    /* Only replies with detections: an error may come from a server that
+     * never reached its model (a proxy, a refusal). A server that does not
+     * say (an old one, or a model without a fixed input) resets it. */
+    uint64_t input = (uint64_t)(uint32_t)r.model_input_width << 32 | (uint32_t)r.model_input_height;
+    atomic_store_explicit(&c->model_input, input, memory_order_relaxed);
 }
 
 /* ---- backends ---------------------------------------------------------- */
@@ -152,7 +158,7 @@ static void unary_done(sx_rpc_tag *t, bool ok)
         f.st = SPECX_EFORMAT;
         snprintf(f.msg, sizeof f.msg, "%s: OK status without a reply message", c->cfg.target);
     } else {
-        sx_rpc_reply_decode(k->recv_bb, &f, NULL);
+        sx_rpc_reply_decode(c, k->recv_bb, &f, NULL);
     }
     sx_rpc_count_backend(c, k->gc, f.st);
     pthread_mutex_lock(&c->mu);
@@ -284,6 +290,18 @@ specx_status specx_rpc_call_start(specx_rpc_client *c, specx_encoded_frame *fram
                                   specx_rpc_call **out)
 {
     return sx_rpc_call_begin(c, frame, deadline, done, user, out != NULL ? set_out : NULL, out);
+}
+
+bool specx_rpc_client_model_input(const specx_rpc_client *c, int *width, int *height)
+{
+    uint64_t v = atomic_load_explicit(&c->model_input, memory_order_relaxed);
+    int w = (int)(uint32_t)(v >> 32), h = (int)(uint32_t)v;
+    if (w < 1 || h < 1) {
+        return false;
+    }
+    *width = w;
+    *height = h;
+    return true;
 }
 
 void specx_rpc_call_cancel(specx_rpc_call *k)
@@ -438,6 +456,7 @@ specx_status specx_rpc_client_create(const specx_rpc_client_config *cfg, specx_r
     c->cfg = *cfg;
     c->armed = SPECX_TIME_NEVER;
     c->next_req_id = 1;
+    atomic_init(&c->model_input, 0);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     sx_rpc_global_init();

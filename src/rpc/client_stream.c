@@ -272,7 +272,7 @@ static void s_on_recv(sx_rpc_tag *t, bool ok)
     sx_rpc_finished f = {.st = SPECX_OK};
     int32_t req_id = 0;
     if (more) {
-        sx_rpc_reply_decode(bb, &f, &req_id);
+        sx_rpc_reply_decode(c, bb, &f, &req_id);
         grpc_byte_buffer_destroy(bb);
     }
     pthread_mutex_lock(&c->mu);

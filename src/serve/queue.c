@@ -32,23 +32,44 @@ void sx_serve_job_set_client(sx_serve_job *j, const char *key)
     snprintf(j->client, sizeof j->client, "%s", key != NULL ? key : "");
 }
 
-static specx_status check_image(const sx_rpc_request *r, bool no_decode, char *msg, size_t msglen)
+/* The image is there, is JPEG or PNG, and its header says it decodes to
+ * no more than max_pixels: checked on arrival, so an image too large to
+ * decode never reaches a worker. */
+static specx_status check_image(const sx_rpc_request *r, bool no_decode, size_t max_pixels,
+                                char *msg, size_t msglen)
 {
     if (r->image_len == 0) {
         snprintf(msg, msglen, "image_data is empty (expected a JPEG or PNG image)");
         return SPECX_EINVAL;
     }
-    if (!no_decode && specx_image_sniff(r->image, r->image_len) == SPECX_FORMAT_UNKNOWN) {
+    if (no_decode) {
+        return SPECX_OK;
+    }
+    if (specx_image_sniff(r->image, r->image_len) == SPECX_FORMAT_UNKNOWN) {
         snprintf(msg, msglen,
                  "image_data (%zu bytes) is neither JPEG nor PNG (first bytes %02x %02x)",
                  r->image_len, r->image[0], r->image_len > 1 ? r->image[1] : 0);
         return SPECX_EINVAL;
     }
+    int w = 0, h = 0;
+    specx_err err = {{0}};
+    specx_status st = specx_image_probe(r->image, r->image_len, &w, &h, &err);
+    if (st != SPECX_OK) {
+        snprintf(msg, msglen, "image_data (%zu bytes): %s", r->image_len, specx_err_text(&err, st));
+        return SPECX_EINVAL;
+    }
+    if ((uint64_t)w * (uint64_t)h > max_pixels) {
+        snprintf(msg, msglen,
+                 "image_data is %dx%d (%.1f Mpixel), over the server's limit of %zu pixels "
+                 "(--max-mpixels)",
+                 w, h, (double)w * h / 1e6, max_pixels);
+        return SPECX_ETOOBIG;
+    }
     return SPECX_OK;
 }
 
-specx_status sx_serve_job_parse(sx_serve_job *j, grpc_byte_buffer *bb, bool no_decode, char *msg,
-                                size_t msglen)
+specx_status sx_serve_job_parse(sx_serve_job *j, grpc_byte_buffer *bb, bool no_decode,
+                                size_t max_pixels, char *msg, size_t msglen)
 {
     if (bb == NULL) {
         snprintf(msg, msglen, "no request message");
@@ -58,15 +79,19 @@ specx_status sx_serve_job_parse(sx_serve_job *j, grpc_byte_buffer *bb, bool no_d
     if (st != SPECX_OK) {
         return st;
     }
-    if (!j->req.cancel && (st = check_image(&j->req, no_decode, msg, msglen)) != SPECX_OK) {
+    if (!j->req.cancel &&
+        (st = check_image(&j->req, no_decode, max_pixels, msg, msglen)) != SPECX_OK) {
         /* keep req_id: a stream answers the error in-band under it */
         int32_t id = j->req.req_id;
         sx_rpc_request_clear(&j->req);
         j->req.req_id = id;
         return st;
     }
-    if (j->req.deadline_budget_us > 0) {
-        specx_time_t d = specx_time_add(j->arrival, SPECX_US(j->req.deadline_budget_us));
+    /* A budget too large for the clock (1e16 us and up overflow ns) is no
+     * tighter than none: saturate instead of wrapping into the past. */
+    int64_t budget = j->req.deadline_budget_us;
+    if (budget > 0 && budget < (SPECX_TIME_NEVER - j->arrival) / 1000) {
+        specx_time_t d = j->arrival + SPECX_US(budget);
         j->deadline = d < j->deadline ? d : j->deadline;
     }
     return SPECX_OK;
@@ -148,9 +173,12 @@ static void run_job(sx_serve_queue *q, specx_detector *det, sx_serve_job *j, spe
     }
     specx_err err = {{0}};
     specx_image img = {0};
-    specx_status st = q->no_decode ? specx_image_alloc(&img, 1, 1)
-                                   : specx_image_decode(j->req.image, j->req.image_len,
-                                                        q->max_pixels, &img, &err);
+    int full_w = 1, full_h = 1;
+    specx_status st = q->no_decode
+                          ? specx_image_alloc(&img, 1, 1)
+                          : specx_image_decode_fit(j->req.image, j->req.image_len, q->max_pixels,
+                                                   r->model_input_width, r->model_input_height,
+                                                   &img, &full_w, &full_h, &err);
     if (st != SPECX_OK) {
         r->st = st == SPECX_ETOOBIG ? SPECX_ETOOBIG : SPECX_EINVAL;
         snprintf(r->msg, sizeof r->msg, "image_data (%zu bytes): %s", j->req.image_len,
@@ -159,6 +187,8 @@ static void run_job(sx_serve_queue *q, specx_detector *det, sx_serve_job *j, spe
         return;
     }
     st = specx_detector_detect(det, &img, &j->cancel, &r->det, &err);
+    /* Decoded at a DCT scale: boxes back to the image as sent. */
+    specx_detections_rescale(&r->det, img.width, img.height, full_w, full_h);
     specx_image_clear(&img);
     specx_time_t end = specx_time_now();
     r->infer_ms = specx_dur_ms(end - start);
@@ -202,6 +232,7 @@ static void *worker_main(void *arg)
     free(wa);
     sx_serve_reply r;
     specx_detections_init(&r.det);
+    const specx_detector_info *info = specx_detector_get_info(det);
     sx_serve_job *j;
     specx_dur_t least;
     while ((j = next_job(q, &least)) != NULL) {
@@ -209,6 +240,8 @@ static void *worker_main(void *arg)
         r.det.model[0] = '\0';
         r.det.image_width = r.det.image_height = 0;
         r.infer_ms = r.queue_ms = 0;
+        r.model_input_width = info->input_width;
+        r.model_input_height = info->input_height;
         r.msg[0] = '\0';
         run_job(q, det, j, least, &r);
         j->done(j, &r);
@@ -224,7 +257,8 @@ specx_status sx_serve_queue_init(sx_serve_queue *q, const specx_server_config *c
 {
     *q = (sx_serve_queue){.stats = stats,
                           .no_decode = cfg->no_decode,
-                          .max_pixels = cfg->max_pixels,
+                          .max_pixels = cfg->max_pixels > 0 ? cfg->max_pixels
+                                                            : SPECX_SERVER_DEFAULT_MAX_PIXELS,
                           .nworkers = cfg->workers > 0 ? cfg->workers : 1};
     sx_serve_fairq_init(&q->fq,
                         cfg->queue_capacity > 0 ? (size_t)cfg->queue_capacity : DEFAULT_QUEUE);

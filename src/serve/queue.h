@@ -17,8 +17,10 @@
  *    inference (it could not finish in time), or whose cancel flag is set,
  *    by the time it reaches a worker is answered without computing it
  *    (counted expired / cancelled; it does not use up its client's turn);
- *    otherwise the worker decodes the image and runs its detector, which
- *    sees the job's cancel flag. Either way it calls job->done(job, reply) once, with
+ *    otherwise the worker decodes the image (a JPEG at the DCT scale that
+ *    fits its detector's input, specx_image_decode_fit) and runs its
+ *    detector, which sees the job's cancel flag; boxes go back in pixels of
+ *    the image as sent. Either way it calls job->done(job, reply) once, with
  *    no queue lock held; the job then belongs to done.
  *  - Lock order: a stream's lock, then the queue's, then the statistics'.
  *  - Not restartable: init, start, stop (workers finish what is queued and
@@ -41,6 +43,7 @@ typedef struct sx_serve_reply {
     char msg[256]; /* why, when st != SPECX_OK */
     specx_detections det;
     double infer_ms, queue_ms;
+    int model_input_width, model_input_height; /* the worker's model; 0 = none */
 } sx_serve_reply;
 
 typedef struct sx_serve_job sx_serve_job;
@@ -66,11 +69,12 @@ struct sx_serve_job {
 void sx_serve_job_init(sx_serve_job *j, specx_time_t deadline, sx_serve_job_done_fn done);
 /* Sets the job's fairness key (cut to SX_SERVE_CLIENT_KEY_MAX - 1 bytes). */
 void sx_serve_job_set_client(sx_serve_job *j, const char *key);
-/* Decodes a Request into j->req and checks it: an image that is there and
- * is JPEG or PNG (unless no_decode), or a cancel. Tightens j->deadline by
- * the request's budget. On error msg says what was wrong (j->req is empty). */
-specx_status sx_serve_job_parse(sx_serve_job *j, grpc_byte_buffer *bb, bool no_decode, char *msg,
-                                size_t msglen);
+/* Decodes a Request into j->req and checks it: an image that is there, is
+ * JPEG or PNG and whose header says at most max_pixels (unless no_decode;
+ * SPECX_ETOOBIG when over), or a cancel. Tightens j->deadline by the
+ * request's budget. On error msg says what was wrong (j->req is empty). */
+specx_status sx_serve_job_parse(sx_serve_job *j, grpc_byte_buffer *bb, bool no_decode,
+                                size_t max_pixels, char *msg, size_t msglen);
 
 typedef struct sx_serve_queue {
     pthread_mutex_t mu;
@@ -84,7 +88,7 @@ typedef struct sx_serve_queue {
     bool quit;
     sx_serve_stats *stats;
     bool no_decode;
-    size_t max_pixels;
+    size_t max_pixels; /* in effect (the default applied) */
     int nworkers, started;
     specx_detector **dets;
     pthread_t *threads;

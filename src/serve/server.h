@@ -1,18 +1,22 @@
 /* serve/server.h — internal to src/serve: the server object and the entry
  * points of its parts: lifecycle (server.c), unary calls (unary.c), streams
  * (stream.c), health messages and Check (health.c), health Watch (watch.c),
- * the fairness key (client_key.c). The queue and statistics have their own
- * headers.
+ * the fairness key (client_key.c), calls to unknown methods (generic.c).
+ * The queue, statistics, call admission and timers have their own headers.
  *
  * Design notes
  * - One completion queue drained by one thread: it accepts calls, parses
  *   requests, enqueues jobs and runs every batch completion. Workers compute
  *   and start the reply batches themselves.
- * - Each method keeps a few calls armed (grpc_server_request_registered_call);
- *   a call that arrives re-arms one of its kind before it is handled.
+ * - Each method keeps a few calls armed (grpc_server_request_registered_call,
+ *   and grpc_server_request_call for unknown methods); a call that arrives
+ *   re-arms one of its kind before it is handled. Every method reads its
+ *   request itself (GRPC_SRM_PAYLOAD_NONE), so every call reaches the
+ *   server at its headers and counts against the call limits (admit.h).
  * - Lock order: streams_mu, then a stream's lock, then the queue's, then the
  *   statistics'; srv->mu (lifecycle flags) is taken alone; health_mu (the
- *   health status and the Watch calls) before the statistics' only. */
+ *   health status and the Watch calls) before the statistics' only; the
+ *   admission and timer locks are leaves. */
 #ifndef SX_SERVE_SERVER_H
 #define SX_SERVE_SERVER_H
 
@@ -21,8 +25,10 @@
 #include "specx/serve.h"
 
 #include "rpc/grpc_util.h"
+#include "serve/admit.h"
 #include "serve/queue.h"
 #include "serve/stats.h"
+#include "serve/timer.h"
 
 typedef enum sx_serve_method {
     SX_SERVE_METHOD_DETECT, /* object_detection.GRPCImage/ProcessImageSync */
@@ -48,6 +54,9 @@ struct specx_server {
     int port;
     sx_serve_queue queue;
     sx_serve_stats stats;
+    sx_serve_admit admit;
+    sx_serve_timers timers;
+    specx_dur_t request_timeout; /* in effect; SPECX_TIME_NEVER = none */
 
     pthread_mutex_t mu;
     pthread_cond_t cv; /* shutdown_done, stopped */
@@ -69,6 +78,10 @@ bool sx_serve_stopping(specx_server *srv);
 
 /* unary.c: arms one call of method m. */
 void sx_serve_unary_arm(specx_server *srv, sx_serve_method m);
+
+/* generic.c: arms one call to a method the server does not implement (it
+ * is answered UNIMPLEMENTED). */
+void sx_serve_generic_arm(specx_server *srv);
 
 /* stream.c: arms one ProcessImageStreaming call. */
 void sx_serve_stream_arm(specx_server *srv);
