@@ -4,10 +4,12 @@
 JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 300
 TSAN_BUILD ?= build-tsan
 CMAKE ?= cmake
 
-.PHONY: all deps assets build build-asan build-tsan test tsan demo bench valgrind format format-check lint tidy clean
+.PHONY: all deps assets build build-asan build-tsan test tsan fuzz demo bench valgrind format format-check lint tidy clean
 
 all: build
 
@@ -48,6 +50,16 @@ tsan: assets build-tsan
 	cd $(TSAN_BUILD) && SPECX_TEST_TIMEOUT_SCALE=$(TSAN_TIMEOUT_SCALE) \
 	  ctest --output-on-failure -j $(JOBS) -L tsan $(TSAN_CTEST_ARGS)
 
+# libFuzzer harnesses (fuzz/), each run FUZZ_SECONDS from its seed corpus;
+# clang with ASan + UBSan, every module instrumented for coverage.
+$(FUZZ_BUILD)/CMakeCache.txt:
+	CC=clang CXX=clang++ $(CMAKE) -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DSPECX_SANITIZE=ON -DSPECX_FUZZ=ON -DSPECX_WITH_XNN=OFF
+
+fuzz: deps $(FUZZ_BUILD)/CMakeCache.txt
+	$(CMAKE) --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
+	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 demo: assets build
 	$(BUILD)/specx demo $(DEMO_ARGS)
 
@@ -80,4 +92,4 @@ tidy: build
 	  $$(git ls-files 'src/*.c' 'apps/*.c' 'bench/*.c' 'examples/*.c' $(foreach f,$(TIDY_EXCLUDE),':!$(f)'))
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -11,5 +11,6 @@ int specx_bench_rpc(int argc, char **argv);
 int specx_bench_detect(int argc, char **argv);
 int specx_bench_pipeline(int argc, char **argv);
 int specx_bench_metrics(int argc, char **argv);
+int specx_bench_fleet(int argc, char **argv);
 
 #endif

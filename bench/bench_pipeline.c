@@ -13,7 +13,15 @@
  *     (K = 2W by default: one computing, one queued per worker), frames/s;
  *     ratio = (3) / (2): 1.0 would be a free server. (2) and (3) alternate
  *     in three rounds on the same detectors and server, and the medians are
- *     printed, so load drifting on the shared machine hits both alike. */
+ *     printed, so load drifting on the shared machine hits both alike;
+ *  4. the uplink of one frame to the server model, three ways on the same
+ *     frames, alternating frame by frame: the old path (whole frame, JPEG,
+ *     full decode), an old client's whole frame decoded at a DCT scale, and
+ *     the frame scaled to the model's letterbox on the vehicle: bytes, encode,
+ *     decode, letterbox and inference times, p50/p99 and ratios to the old
+ *     path. The letterbox is timed as detect() with its cancel flag already
+ *     set: both backends letterbox before their first cancellation
+ *     checkpoint, so that call is the letterbox (plus an image check). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -147,9 +155,11 @@ static int bench_model(const bench_opts *o, const char *model, const frames *fr)
         st = specx_detector_detect(det, &fr->img[k], NULL, &d, &err);
         specx_time_t t1 = specx_time_mono();
         specx_image img = {0};
-        if (st == SPECX_OK) {
-            st = specx_image_decode(specx_encoded_frame_data(fr->jpeg[k]),
-                                    specx_encoded_frame_size(fr->jpeg[k]), 0, &img, &err);
+        if (st == SPECX_OK) { /* as a server decodes it */
+            const specx_detector_info *in = specx_detector_get_info(det);
+            st = specx_image_decode_fit(specx_encoded_frame_data(fr->jpeg[k]),
+                                        specx_encoded_frame_size(fr->jpeg[k]), 0, in->input_width,
+                                        in->input_height, &img, NULL, NULL, &err);
         }
         if (st == SPECX_OK) {
             st = specx_detector_detect(det, &img, NULL, &d, &err);
@@ -199,8 +209,9 @@ static void *inproc_main(void *arg)
         }
         const specx_encoded_frame *j = w->fr->jpeg[i % w->fr->n];
         specx_image img = {0};
-        w->st = specx_image_decode(specx_encoded_frame_data(j), specx_encoded_frame_size(j), 0,
-                                   &img, &err);
+        const specx_detector_info *in = specx_detector_get_info(w->det);
+        w->st = specx_image_decode_fit(specx_encoded_frame_data(j), specx_encoded_frame_size(j), 0,
+                                       in->input_width, in->input_height, &img, NULL, NULL, &err);
         if (w->st == SPECX_OK) {
             w->st = specx_detector_detect(w->det, &img, NULL, &d, &err);
         }
@@ -429,6 +440,167 @@ out:
     return rc;
 }
 
+/* ---- 4. the uplink ------------------------------------------------------------------ */
+
+enum { UP_OLD, UP_OLD_SCALED, UP_FIT, UP_PATHS };
+enum { T_ENCODE, T_DECODE, T_LETTERBOX, T_DECLB, T_INFER, T_COUNT };
+
+static const char *const up_names[UP_PATHS] = {"whole frame (old)", "whole, decoded at scale",
+                                               "scaled to the model"};
+
+typedef struct up_stats {
+    specx_hist t[T_COUNT];
+    double bytes; /* summed over the frames */
+    int n;
+    int dec_w, dec_h, sent_w, sent_h;
+} up_stats;
+
+/* The vehicle's side of one path: the JPEG the server gets. */
+static specx_status up_encode(int path, const specx_image *frame, int fit_w, int fit_h, int quality,
+                              uint8_t **jpg, size_t *len, up_stats *s, specx_err *err)
+{
+    specx_time_t t0 = specx_time_mono();
+    specx_image small = {0};
+    const specx_image *src = frame;
+    specx_status st = SPECX_OK;
+    if (path == UP_FIT) {
+        int w, h;
+        specx_image_fit_size(frame->width, frame->height, fit_w, fit_h, &w, &h);
+        st = specx_image_resize(frame, w, h, &small, err);
+        src = &small;
+    }
+    if (st == SPECX_OK) {
+        /* as the pipeline: full chroma for a scaled frame */
+        st = specx_jpeg_encode_chroma(
+            src, quality, path == UP_FIT ? SPECX_CHROMA_444 : SPECX_CHROMA_AUTO, jpg, len, err);
+    }
+    specx_hist_record(&s->t[T_ENCODE], specx_time_mono() - t0);
+    s->sent_w = src->width;
+    s->sent_h = src->height;
+    specx_image_clear(&small);
+    return st;
+}
+
+/* The server's side: decode, letterbox, inference. */
+static specx_status up_serve(int path, specx_detector *det, const uint8_t *jpg, size_t len,
+                             up_stats *s, specx_detections *d, specx_err *err)
+{
+    const specx_detector_info *info = specx_detector_get_info(det);
+    specx_image img = {0};
+    specx_time_t t0 = specx_time_mono();
+    specx_status st = path == UP_OLD
+                          ? specx_image_decode(jpg, len, 0, &img, err)
+                          : specx_image_decode_fit(jpg, len, 0, info->input_width,
+                                                   info->input_height, &img, NULL, NULL, err);
+    specx_time_t t1 = specx_time_mono();
+    atomic_bool cancel;
+    atomic_init(&cancel, true);
+    specx_err lerr = {{0}};
+    specx_status lst = st == SPECX_OK ? specx_detector_detect(det, &img, &cancel, d, &lerr) : st;
+    specx_time_t t2 = specx_time_mono();
+    if (st == SPECX_OK && lst != SPECX_ECANCELED) {
+        st = specx_err_set(err, SPECX_EUNSUPPORTED,
+                           "the letterbox cannot be timed: detect() with its cancel flag set "
+                           "returned %s",
+                           specx_status_name(lst));
+    }
+    if (st == SPECX_OK) {
+        st = specx_detector_detect(det, &img, NULL, d, err);
+    }
+    specx_time_t t3 = specx_time_mono();
+    if (st == SPECX_OK) {
+        specx_hist_record(&s->t[T_DECODE], t1 - t0);
+        specx_hist_record(&s->t[T_LETTERBOX], t2 - t1);
+        specx_hist_record(&s->t[T_DECLB], (t1 - t0) + (t2 - t1));
+        specx_hist_record(&s->t[T_INFER], (t3 - t2) - (t2 - t1));
+        s->bytes += (double)len;
+        s->n++;
+        s->dec_w = img.width;
+        s->dec_h = img.height;
+    }
+    specx_image_clear(&img);
+    return st;
+}
+
+static void up_print(const up_stats *s)
+{
+    const char *cols[T_COUNT] = {"encode", "decode", "letterbox", "dec+lbox", "inference"};
+    printf("%-23s %9s %9s %8s", "path", "sent", "decoded", "KB/frame");
+    for (int t = 0; t < T_COUNT; t++) {
+        printf(" %13s", cols[t]);
+    }
+    printf("\n");
+    for (int p = 0; p < UP_PATHS; p++) {
+        const up_stats *u = &s[p];
+        printf("%-23s %4dx%-4d %4dx%-4d %8.1f", up_names[p], u->sent_w, u->sent_h, u->dec_w,
+               u->dec_h, u->bytes / u->n / 1024.0);
+        for (int t = 0; t < T_COUNT; t++) {
+            printf(" %6.2f/%-6.2f", ms(specx_hist_quantile(&u->t[t], 0.5)),
+                   ms(specx_hist_quantile(&u->t[t], 0.99)));
+        }
+        printf("\n");
+    }
+    printf("ratio to the old path (bytes: mean; times: p50)\n");
+    for (int p = 1; p < UP_PATHS; p++) {
+        printf("  %-21s %9s %9s %8.3f", up_names[p], "", "",
+               (s[p].bytes / s[p].n) / (s[UP_OLD].bytes / s[UP_OLD].n));
+        for (int t = 0; t < T_COUNT; t++) {
+            double a = (double)specx_hist_quantile(&s[p].t[t], 0.5);
+            double b = (double)specx_hist_quantile(&s[UP_OLD].t[t], 0.5);
+            printf(" %13.3f", b > 0 ? a / b : 0);
+        }
+        printf("\n");
+    }
+}
+
+static int bench_uplink(const bench_opts *o, const frames *fr)
+{
+    specx_err err = {{0}};
+    specx_detector *det;
+    specx_status st = open_det(o, o->server_model, &det, &err);
+    if (st != SPECX_OK) {
+        fprintf(stderr, "specx bench pipeline: %s\n", specx_err_text(&err, st));
+        return 1;
+    }
+    const specx_detector_info *info = specx_detector_get_info(det);
+    /* [0..UP_PATHS): timed; [UP_PATHS..): warm-up, thrown away */
+    up_stats *s = calloc(2 * UP_PATHS, sizeof *s);
+    if (s == NULL) {
+        specx_detector_close(det);
+        return 1;
+    }
+    for (int p = 0; p < 2 * UP_PATHS; p++) {
+        for (int t = 0; t < T_COUNT; t++) {
+            specx_hist_init(&s[p].t[t]);
+        }
+    }
+    specx_detections d;
+    specx_detections_init(&d);
+    for (int i = 0; i < o->warmup + o->frames && st == SPECX_OK; i++) {
+        up_stats *into = i < o->warmup ? s + UP_PATHS : s;
+        for (int k = 0; k < UP_PATHS && st == SPECX_OK; k++) {
+            int p = (i + k) % UP_PATHS; /* rotate who goes first */
+            uint8_t *jpg = NULL;
+            size_t len = 0;
+            st = up_encode(p, &fr->img[i % fr->n], info->input_width, info->input_height,
+                           o->jpeg_quality, &jpg, &len, &into[p], &err);
+            if (st == SPECX_OK) {
+                st = up_serve(p, det, jpg, len, &into[p], &d, &err);
+            }
+            free(jpg);
+        }
+    }
+    if (st == SPECX_OK) {
+        up_print(s);
+    } else {
+        fprintf(stderr, "specx bench pipeline: uplink: %s\n", specx_err_text(&err, st));
+    }
+    free(s);
+    specx_detections_clear(&d);
+    specx_detector_close(det);
+    return st == SPECX_OK ? 0 : 1;
+}
+
 /* ---- command ---------------------------------------------------------------------- */
 
 /* "1,2": server worker counts, 1..8 each, at most 4. */
@@ -550,6 +722,11 @@ int specx_bench_pipeline(int argc, char **argv)
     for (char *m = strtok_r(models, ",", &save); m != NULL; m = strtok_r(NULL, ",", &save)) {
         rc |= bench_model(&o, m, &fr);
     }
+
+    printf("\nuplink of one frame to %s (times in ms, p50/p99; encode on the vehicle,\n"
+           "the rest on the server; letterbox = detect() cancelled before its first layer)\n",
+           o.server_model);
+    rc |= bench_uplink(&o, &fr);
 
     printf("\nserver throughput, %s over loopback gRPC (unary, client in this process)\n",
            o.server_model);

@@ -13,8 +13,9 @@ PACKAGES=(
   libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   # interoperability tests: Debian's Python gRPC (run with /usr/bin/python3)
   python3 python3-grpcio python3-protobuf
-  # detection: darknet reference backend, XNNPACK fast backend
-  darknet libxnnpack-dev libpthreadpool-dev
+  # detection: darknet reference backend, XNNPACK fast backend; OpenCV DNN,
+  # the peer `specx bench detect` times on the same models (through python3)
+  darknet libxnnpack-dev libpthreadpool-dev python3-opencv
   # media: JPEG, PNG, video decode/encode
   libturbojpeg0-dev libpng-dev libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   # report tests: headless browser
@@ -23,8 +24,14 @@ PACKAGES=(
   libmicrohttpd-dev prometheus
   # auth: SHA-256 of bearer tokens, constant-time compare; test certificates
   libssl-dev
+  # fleet: nginx as the gRPC proxy in front of replicas (tests/fleet, deploy/);
+  # python3-yaml to check the Kubernetes and compose files
+  nginx python3-yaml
   # sanitizers, checks
   valgrind
+  # fuzzing: clang with libFuzzer (-fsanitize=fuzzer is in libclang-rt-14-dev,
+  # which clang only recommends)
+  clang libclang-rt-14-dev
 )
 
 dry=0

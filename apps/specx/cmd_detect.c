@@ -148,6 +148,8 @@ int specx_cmd_detect(int argc, char **argv)
         {"model", 0, SPECX_CLI_STRING, &cfg.model, .meta = "NAME",
          .help = "model to run (required; the list is below)"},
         {"backend", 0, SPECX_CLI_STRING, &cfg.backend, .meta = "B", .help = backend_help},
+        {"precision", 0, SPECX_CLI_STRING, &cfg.precision, .meta = "P",
+         .help = "fp32 (default) or int8 (xnnpack backend only)"},
         {"model-dir", 0, SPECX_CLI_STRING, &cfg.model_dir, .meta = "DIR",
          .help = "where the models are (default: $SPECX_MODEL_DIR, else\n"
                  "./assets/models, else ../shared/assets/models)"},

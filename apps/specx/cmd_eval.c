@@ -23,6 +23,8 @@
  *    specx_pipeline_finish (which synchronises through the pipeline).
  *  - Ctrl-C stops feeding the current run; eval then drains it and exits
  *    with status 1 without writing a report (a partial grid would mislead). */
+#include "cmd_eval.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -63,6 +65,7 @@ typedef struct eval_opts {
     float threshold;
     int64_t limit;
     bool quiet;
+    bool full_frames; /* servers get whole frames (the uplink before issue 14) */
 } eval_opts;
 
 /* Everything a run needs that outlives it. */
@@ -84,6 +87,10 @@ typedef struct eval_ctx {
     size_t runs_done, runs_total;
     bool warned_unknown_label;
     atomic_bool stop; /* SIGINT */
+    /* compute times of winning answers, per results executor: what the
+     * replay is given to reproduce this run (compute-<executor>.txt) */
+    double *compute[MAX_SERVERS + 1];
+    size_t n_compute[MAX_SERVERS + 1], cap_compute[MAX_SERVERS + 1];
 } eval_ctx;
 
 /* One run's per-frame outputs. */
@@ -93,10 +100,12 @@ typedef struct run_rec {
     const char *label; /* for progress */
     specx_detections *dets;
     double *latency_ms;
+    double *infer_ms; /* the winner's compute time (detector or server infer_ms) */
     int *winner;
     int exec_map[MAX_SERVERS + 1]; /* pipeline executor index -> results index */
     size_t outputs;
     size_t unknown_labels;
+    specx_time_t link_start, first_arrival; /* for link_offset_ms */
     specx_time_t last_progress;
 } run_rec;
 
@@ -108,15 +117,39 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* "50,100,200": positive numbers in ms, sorted, no duplicates. */
-static bool parse_deadlines(const char *s, eval_opts *o)
+/* N values log-spaced from a to b, to 3 significant digits. */
+static bool log_deadlines(const char *s, double *out, size_t max, size_t *n)
 {
+    double a, b;
+    int k, used = 0;
+    if (sscanf(s, "log:%lf:%lf:%d%n", &a, &b, &k, &used) != 3 || s[used] != '\0' || !(a > 0) ||
+        !(b > a) || k < 2 || (size_t)k > max || b > 1e7) {
+        return false;
+    }
+    for (int i = 0; i < k; i++) {
+        double v = a * pow(b / a, (double)i / (k - 1));
+        double mag = pow(10.0, floor(log10(v)) - 2);
+        out[i] = round(v / mag) * mag;
+        if (i > 0 && out[i] <= out[i - 1]) {
+            return false; /* too many points for the range at 3 digits */
+        }
+    }
+    *n = (size_t)k;
+    return true;
+}
+
+bool specx_eval_parse_deadlines(const char *s, double *out, size_t max, size_t *n_out)
+{
+    if (strncmp(s, "log:", 4) == 0) {
+        return log_deadlines(s, out, max, n_out);
+    }
     size_t n = 0;
-    double v[MAX_DEADLINES];
+    double v[256];
+    max = max < 256 ? max : 256;
     for (const char *p = s;; p++) {
         size_t len = strcspn(p, ",");
         char tok[64];
-        if (len == 0 || len >= sizeof tok || n >= MAX_DEADLINES) {
+        if (len == 0 || len >= sizeof tok || n >= max) {
             return false; /* empty field ("50,", ",50", "50,,100"), or too many */
         }
         snprintf(tok, sizeof tok, "%.*s", (int)len, p);
@@ -135,9 +168,14 @@ static bool parse_deadlines(const char *s, eval_opts *o)
             return false;
         }
     }
-    memcpy(o->deadlines, v, n * sizeof v[0]);
-    o->n_deadlines = n;
+    memcpy(out, v, n * sizeof v[0]);
+    *n_out = n;
     return true;
+}
+
+static bool parse_deadlines(const char *s, eval_opts *o)
+{
+    return specx_eval_parse_deadlines(s, o->deadlines, MAX_DEADLINES, &o->n_deadlines);
 }
 
 static bool parse_modes(const char *s, eval_opts *o)
@@ -289,6 +327,7 @@ static void on_output(void *user, const specx_pipeline_output *out)
         }
     }
     snprintf(d->model, sizeof d->model, "%s", src->model);
+    r->infer_ms[i] = src->infer_ms;
     show_progress(r, false);
 }
 
@@ -330,8 +369,9 @@ static specx_status rec_init(run_rec *r, eval_ctx *e, eval_mode mode, specx_err 
     *r = (run_rec){.e = e, .mode = mode};
     r->dets = calloc(e->n, sizeof *r->dets);
     r->latency_ms = malloc(e->n * sizeof *r->latency_ms);
+    r->infer_ms = calloc(e->n, sizeof *r->infer_ms);
     r->winner = malloc(e->n * sizeof *r->winner);
-    if (r->dets == NULL || r->latency_ms == NULL || r->winner == NULL) {
+    if (r->dets == NULL || r->latency_ms == NULL || r->infer_ms == NULL || r->winner == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < e->n; i++) {
@@ -359,15 +399,17 @@ static void rec_clear(run_rec *r)
     }
     free(r->dets);
     free(r->latency_ms);
+    free(r->infer_ms);
     free(r->winner);
 }
 
 /* Pushes copies of every frame at the camera rate; returns what was pushed. */
-static specx_status feed(eval_ctx *e, specx_pipeline *p, size_t *pushed, specx_err *err)
+static specx_status feed(eval_ctx *e, run_rec *r, specx_pipeline *p, size_t *pushed, specx_err *err)
 {
     const eval_opts *o = e->o;
     specx_pacer pacer;
     specx_pacer_start(&pacer, o->fps);
+    r->first_arrival = pacer.t0;
     for (size_t i = 0; i < e->n; i++) {
         if (!specx_pacer_wait(&pacer, (int64_t)i, &e->stop)) {
             return specx_err_set(err, SPECX_ECANCELED, "interrupted");
@@ -411,6 +453,7 @@ static specx_pipeline_config run_config(const eval_ctx *e, eval_mode mode, doubl
                                    .remote_max_in_flight = inflight,
                                    .deadline = deadline,
                                    .jpeg_quality = o->jpeg_quality,
+                                   .full_frames = o->full_frames,
                                    .mode = SPECX_PIPELINE_STREAM,
                                    .output = on_output,
                                    .output_user = r};
@@ -433,9 +476,29 @@ static specx_status score(eval_ctx *e, run_rec *r, specx_eval_run *run, specx_er
         return st;
     }
     st = specx_eval_run_frames(run, e->n, err);
+    for (size_t i = 0; st == SPECX_OK && i < e->n; i++) {
+        int x = r->winner[i];
+        if (x < 0 || x > MAX_SERVERS || !(r->infer_ms[i] > 0)) {
+            continue;
+        }
+        if (e->n_compute[x] == e->cap_compute[x]) {
+            size_t cap = e->cap_compute[x] ? 2 * e->cap_compute[x] : 256;
+            double *v = realloc(e->compute[x], cap * sizeof *v);
+            if (v == NULL) {
+                st = specx_err_set(err, SPECX_ENOMEM, "out of memory");
+                break;
+            }
+            e->compute[x] = v;
+            e->cap_compute[x] = cap;
+        }
+        e->compute[x][e->n_compute[x]++] = r->infer_ms[i];
+    }
     if (st == SPECX_OK) {
         run->map50 = mr.map50;
         run->map = mr.map;
+        for (size_t i = 0; i < e->n; i++) {
+            run->compute_ms[i] = r->winner[i] >= 0 && r->infer_ms[i] > 0 ? r->infer_ms[i] : NAN;
+        }
         memcpy(run->latency_ms, r->latency_ms, e->n * sizeof *r->latency_ms);
         memcpy(run->winner, r->winner, e->n * sizeof *r->winner);
     }
@@ -453,6 +516,7 @@ static specx_status run_once(eval_ctx *e, eval_mode mode, double deadline_ms, si
     run_rec r;
     specx_status st = rec_init(&r, e, mode, err);
     if (st == SPECX_OK) {
+        r.link_start = specx_time_now();
         st = start_links(e, n_servers, repeat, servers, links, err);
     }
     char label[96];
@@ -472,7 +536,7 @@ static specx_status run_once(eval_ctx *e, eval_mode mode, double deadline_ms, si
         st = specx_pipeline_create(&pc, &p, err);
     }
     if (st == SPECX_OK) {
-        st = feed(e, p, &pushed, err);
+        st = feed(e, &r, p, &pushed, err);
         specx_pipeline_finish(p);
         specx_pipeline_destroy(p);
         show_progress(&r, true);
@@ -482,6 +546,9 @@ static specx_status run_once(eval_ctx *e, eval_mode mode, double deadline_ms, si
     }
     if (st == SPECX_OK) {
         st = score(e, &r, run, err);
+    }
+    if (st == SPECX_OK && e->profile != NULL && n_servers > 0) {
+        run->link_offset_ms = specx_dur_ms(r.first_arrival - r.link_start);
     }
     rec_clear(&r);
     stop_links(links, n_servers);
@@ -497,6 +564,7 @@ static specx_status copy_run(specx_eval_run *dst, const specx_eval_run *src, spe
     }
     dst->map50 = src->map50;
     dst->map = src->map;
+    memcpy(dst->compute_ms, src->compute_ms, src->n_frames * sizeof *src->compute_ms);
     memcpy(dst->latency_ms, src->latency_ms, src->n_frames * sizeof *src->latency_ms);
     memcpy(dst->winner, src->winner, src->n_frames * sizeof *src->winner);
     return SPECX_OK;
@@ -650,6 +718,18 @@ static bool prepare(eval_ctx *e)
         }
     }
     load_names(e);
+    if (e->n_names == 0) {
+        fprintf(stderr, "specx eval: no coco.names in the model directory: label class ids "
+                        "are not checked\n");
+    } else {
+        /* a class id past the names is a label the models cannot produce:
+         * it would count as a miss, silently */
+        st = specx_eval_dataset_check_classes(e->ds, (int)e->n_names, "coco.names", &err);
+        if (st != SPECX_OK) {
+            fprintf(stderr, "specx eval: %s\n", specx_err_text(&err, st));
+            return false;
+        }
+    }
     if (!o->quiet) {
         fprintf(stderr, "specx eval: decoding %zu images of %s\n", e->n, o->dataset);
     }
@@ -784,7 +864,33 @@ static bool run_all(eval_ctx *e, specx_eval_results *res, const size_t *mode_of)
     return true;
 }
 
-/* Notes, table, report.html, results.json, results.csv. */
+/* compute-<executor>.txt: the compute time of every answer that won a
+ * frame, one ms per line (for `specx eval --replay --cloud-compute-ms FILE`). */
+static specx_status write_compute(const eval_ctx *e, const specx_eval_results *res, specx_err *err)
+{
+    for (size_t x = 0; x < res->n_executors && x <= MAX_SERVERS; x++) {
+        if (e->n_compute[x] == 0) {
+            continue;
+        }
+        char path[4200];
+        snprintf(path, sizeof path, "%s/compute-%s.txt", e->o->out_dir, res->executors[x]);
+        FILE *f = fopen(path, "w");
+        if (f == NULL) {
+            return specx_err_set(err, SPECX_EIO, "cannot write %s: %s", path, strerror(errno));
+        }
+        fprintf(f, "# %s: compute time (ms) of each answer that won a frame, all runs\n",
+                res->executors[x]);
+        for (size_t i = 0; i < e->n_compute[x]; i++) {
+            fprintf(f, "%.3f\n", e->compute[x][i]);
+        }
+        if (fclose(f) != 0) {
+            return specx_err_set(err, SPECX_EIO, "cannot write %s", path);
+        }
+    }
+    return SPECX_OK;
+}
+
+/* Notes, table, report.html, results.json, results.csv, compute-*.txt. */
 static bool write_outputs(const eval_ctx *e, specx_eval_results *res, const size_t *mode_of,
                           double load_start, double wall_s)
 {
@@ -815,12 +921,16 @@ static bool write_outputs(const eval_ctx *e, specx_eval_results *res, const size
         snprintf(path, sizeof path, "%s/results.csv", o->out_dir);
         st = specx_eval_write_csv(res, path, &err);
     }
+    if (st == SPECX_OK) {
+        st = write_compute(e, res, &err);
+    }
     if (st != SPECX_OK) {
         fprintf(stderr, "specx eval: %s\n", specx_err_text(&err, st));
         return false;
     }
     if (!o->quiet) {
-        fprintf(stderr, "specx eval: wrote %s/report.html, results.json, results.csv\n",
+        fprintf(stderr,
+                "specx eval: wrote %s/report.html, results.json, results.csv, compute-*.txt\n",
                 o->out_dir);
     }
     return true;
@@ -839,6 +949,9 @@ static void eval_ctx_clear(eval_ctx *e)
     }
     free(e->frames);
     free(e->names);
+    for (size_t x = 0; x <= MAX_SERVERS; x++) {
+        free(e->compute[x]);
+    }
     specx_eval_dataset_free(e->ds);
 }
 
@@ -883,6 +996,9 @@ static void usage(FILE *f, const specx_cli_opt *opts)
             "the deadline, else nothing for that frame), speculative (local and cloud; the\n"
             "cloud's answer if in time, else the local one), cloud-unbounded (waits for the\n"
             "server however long: the accuracy ceiling, with its latency; run once per repeat).\n"
+            "\n"
+            "specx eval --replay ...: the same sweep on a virtual clock, from cached answers,\n"
+            "measured compute times and the netem link model (specx eval --replay --help).\n"
             "\n");
     specx_cli_print_options(f, opts);
 }
@@ -920,6 +1036,14 @@ static bool take_threshold(const char *v, void *out, char *msg, size_t n)
 
 int specx_cmd_eval(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--replay") == 0) {
+            return specx_cmd_eval_replay(argc, argv);
+        }
+        if (strcmp(argv[i], "--") == 0) {
+            break;
+        }
+    }
     eval_opts o = {.local_model = DEFAULT_LOCAL_MODEL,
                    .cloud_model = DEFAULT_CLOUD_MODEL,
                    .out_dir = "specx-eval-out",
@@ -956,7 +1080,8 @@ int specx_cmd_eval(int argc, char **argv)
          .help = "netem link in front of every server (5g-sf, lte, lan, none;\n"
                  "default: no link, direct connection)"},
         {"deadlines", 0, SPECX_CLI_CALL, &o, .call = take_deadlines, .meta = "LIST",
-         .help = "milliseconds after arrival (default 50,100,200,400,800)"},
+         .help = "milliseconds after arrival (default 50,100,200,400,800),\n"
+                 "or log:A:B:N (N values log-spaced from A to B)"},
         {"modes", 0, SPECX_CLI_CALL, &o, .call = take_modes, .meta = "LIST",
          .help = "default local,cloud,speculative,cloud-unbounded"},
         {"repeats", 0, SPECX_CLI_INT, &o.repeats, 1, 1000, .meta = "N",
@@ -972,6 +1097,8 @@ int specx_cmd_eval(int argc, char **argv)
         {"out", 0, SPECX_CLI_STRING, &o.out_dir, .help = NULL}, /* the old spelling of --out-dir */
         {"jpeg-quality", 0, SPECX_CLI_INT, &o.jpeg_quality, 1, 100, .meta = "Q",
          .help = "JPEG quality of frames sent to servers (default 90)"},
+        {"full-frames", 0, SPECX_CLI_FLAG, &o.full_frames,
+         .help = "send servers whole frames, not scaled to their model\n(for comparisons)"},
         {"max-in-flight", 0, SPECX_CLI_INT, &o.max_in_flight, 1, 100000, .meta = "N",
          .help = "calls outstanding per server (default deadline x fps + 1,\n"
                  "at least 4; cloud-unbounded: no bound)"},

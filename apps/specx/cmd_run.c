@@ -98,6 +98,51 @@ static const char *mode_name(const specx_pipeline_run_config *cfg)
     return cfg->pipeline.mode == SPECX_PIPELINE_SYNC ? "sync" : "stream";
 }
 
+/* "backends": {server name: [{peer, calls, ok, failed}, ...]} — where
+ * each server's calls went (gRPC load balancing between its backends). */
+static void backends_json(cJSON *j, specx_pipeline *p, size_t n_exec)
+{
+    cJSON *all = NULL;
+    for (size_t i = 0; i < n_exec; i++) {
+        specx_rpc_backend_stats b[SPECX_RPC_MAX_BACKENDS];
+        size_t n = specx_pipeline_server_backends(p, i, b, SPECX_RPC_MAX_BACKENDS);
+        if (n == 0) {
+            continue;
+        }
+        if (all == NULL && (all = cJSON_AddObjectToObject(j, "backends")) == NULL) {
+            return;
+        }
+        cJSON *arr = cJSON_AddArrayToObject(all, specx_pipeline_executor_name(p, i));
+        for (size_t k = 0; arr != NULL && k < n; k++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "peer", b[k].peer);
+            cJSON_AddNumberToObject(o, "calls", (double)b[k].calls);
+            cJSON_AddNumberToObject(o, "ok", (double)b[k].ok);
+            cJSON_AddNumberToObject(o, "failed", (double)b[k].failed);
+            cJSON_AddItemToArray(arr, o);
+        }
+    }
+}
+
+/* One line per server whose calls went to more than one backend. */
+static void print_backends(specx_pipeline *p, size_t n_exec, FILE *f)
+{
+    for (size_t i = 0; i < n_exec; i++) {
+        specx_rpc_backend_stats b[SPECX_RPC_MAX_BACKENDS];
+        size_t n = specx_pipeline_server_backends(p, i, b, SPECX_RPC_MAX_BACKENDS);
+        if (n < 2) {
+            continue;
+        }
+        fprintf(f, "%s backends (calls, ok):", specx_pipeline_executor_name(p, i));
+        for (size_t k = 0; k < n; k++) {
+            fprintf(f, "%s %s %llu %llu", k > 0 ? "," : "",
+                    b[k].peer[0] != '\0' ? b[k].peer : "(none)", (unsigned long long)b[k].calls,
+                    (unsigned long long)b[k].ok);
+        }
+        fputc('\n', f);
+    }
+}
+
 static cJSON *summary_json(const specx_pipeline_run_config *cfg, specx_pipeline *p,
                            const specx_pipeline_run_counts *c, const specx_operator_stats *s)
 {
@@ -139,6 +184,15 @@ static cJSON *summary_json(const specx_pipeline_run_config *cfg, specx_pipeline 
         cJSON_AddNumberToObject(l, "timed_out", (double)ls.timed_out);
         cJSON_AddNumberToObject(l, "failed", (double)ls.failed);
     }
+    backends_json(j, p, c->n_exec);
+    specx_pipeline_uplink_counts u;
+    cJSON *up = c->n_exec > 0 ? cJSON_AddObjectToObject(j, "uplink") : NULL;
+    for (size_t i = 0; up != NULL && specx_pipeline_uplink_stats(p, i, &u); i++) {
+        cJSON *e = cJSON_AddObjectToObject(up, specx_pipeline_executor_name(p, i));
+        cJSON_AddNumberToObject(e, "frames", (double)u.frames_sent);
+        cJSON_AddNumberToObject(e, "scaled", (double)u.frames_scaled);
+        cJSON_AddNumberToObject(e, "bytes", (double)u.bytes_sent);
+    }
     cJSON *op = specx_stats_to_cjson(s);
     if (op != NULL) {
         cJSON_AddItemToObject(j, "operator", op);
@@ -146,19 +200,26 @@ static cJSON *summary_json(const specx_pipeline_run_config *cfg, specx_pipeline 
     return j;
 }
 
-static void write_summary_json(const specx_pipeline_run_config *cfg, const specx_run_report *rep,
+/* False (after saying why) when the file could not be written. */
+static bool write_summary_json(const specx_pipeline_run_config *cfg, const specx_run_report *rep,
                                specx_pipeline *p, const specx_pipeline_run_counts *c,
                                const specx_operator_stats *s)
 {
     cJSON *j = summary_json(cfg, p, c, s);
     char *txt = j != NULL ? cJSON_Print(j) : NULL;
     FILE *sf = txt != NULL ? fopen(rep->stats_json, "w") : NULL;
-    if (sf == NULL || fprintf(sf, "%s\n", txt) < 0 || fclose(sf) != 0) {
+    bool ok = sf != NULL;
+    if (sf != NULL) {
+        ok = fprintf(sf, "%s\n", txt) >= 0;
+        ok = fclose(sf) == 0 && ok; /* a full disk shows at the flush */
+    }
+    if (!ok) {
         fprintf(stderr, "%s: cannot write %s: %s\n", rep->prog, rep->stats_json,
                 txt == NULL ? "out of memory" : strerror(errno));
     }
     free(txt);
     cJSON_Delete(j);
+    return ok;
 }
 
 static void print_counts(specx_pipeline *p, const specx_pipeline_run_counts *c, FILE *f)
@@ -178,7 +239,30 @@ static void print_counts(specx_pipeline *p, const specx_pipeline_run_counts *c, 
     fprintf(f, "%s\n", c->no_result > 0 ? ")" : "");
 }
 
-static void print_summary(const specx_pipeline_run_config *cfg, const specx_run_report *rep,
+/* What went to the servers: frames, how many scaled to the server's model,
+ * bytes per frame; the JPEGs made for them and the time each took. */
+static void print_uplink(specx_pipeline *p, FILE *f)
+{
+    specx_pipeline_uplink_counts u;
+    for (size_t i = 0; specx_pipeline_uplink_stats(p, i, &u); i++) {
+        fprintf(f, "uplink to %s: %llu frames, %llu scaled to its model, %.1f KB/frame\n",
+                specx_pipeline_executor_name(p, i), (unsigned long long)u.frames_sent,
+                (unsigned long long)u.frames_scaled,
+                u.frames_sent > 0 ? (double)u.bytes_sent / (double)u.frames_sent / 1024.0 : 0.0);
+    }
+    specx_pipeline_encoder_counts e;
+    if (specx_pipeline_encoder_stats(p, &e) && e.encodes > 0) {
+        fprintf(f,
+                "frames encoded for the servers: %llu (%llu not needed any more), %.2f ms p50, "
+                "%.2f ms p99 each\n",
+                (unsigned long long)e.encodes, (unsigned long long)e.skipped,
+                specx_dur_ms(specx_hist_quantile(&e.encode_ns, 0.5)),
+                specx_dur_ms(specx_hist_quantile(&e.encode_ns, 0.99)));
+    }
+}
+
+/* False when the summary or its JSON could not be written (said on stderr). */
+static bool print_summary(const specx_pipeline_run_config *cfg, const specx_run_report *rep,
                           specx_pipeline_run *run, FILE *f)
 {
     specx_pipeline *p = specx_pipeline_run_engine(run);
@@ -186,7 +270,7 @@ static void print_summary(const specx_pipeline_run_config *cfg, const specx_run_
     specx_operator_stats *s = NULL;
     if (specx_pipeline_stats(p, &s) != SPECX_OK) {
         fprintf(stderr, "%s: cannot read statistics\n", rep->prog);
-        return;
+        return false;
     }
     char dl[32] = "none";
     if (cfg->pipeline.deadline != SPECX_TIME_NEVER) {
@@ -198,6 +282,7 @@ static void print_summary(const specx_pipeline_run_config *cfg, const specx_run_
     specx_stats_print(s, f);
     fprintf(f, "fallback ratio %.3f; winners:", specx_stats_fallback_ratio(s));
     print_counts(p, c, f);
+    print_backends(p, c->n_exec, f);
     specx_local_executor_stats ls;
     if (specx_pipeline_local_stats(p, &ls)) {
         fprintf(f,
@@ -205,6 +290,7 @@ static void print_summary(const specx_pipeline_run_config *cfg, const specx_run_
                 "frame), %llu cancelled, %llu expired\n",
                 ls.started, ls.completed, ls.dropped, ls.cancelled, ls.timed_out);
     }
+    print_uplink(p, f);
     if (cfg->annotate != NULL) {
         fprintf(f, "annotated output: %s (encoder queue peak %zu of %zu frames)\n", cfg->annotate,
                 c->annotate_queue_peak, c->annotate_queue_max);
@@ -215,10 +301,14 @@ static void print_summary(const specx_pipeline_run_config *cfg, const specx_run_
                     c->first_failure[i]);
         }
     }
-    if (rep->stats_json != NULL) {
-        write_summary_json(cfg, rep, p, c, s);
-    }
+    bool ok = rep->stats_json == NULL || write_summary_json(cfg, rep, p, c, s);
     specx_operator_stats_free(s);
+    if (fflush(f) != 0 || ferror(f)) {
+        fprintf(stderr, "%s: cannot write the summary to %s: %s\n", rep->prog,
+                f == stdout ? "stdout" : "stderr", strerror(errno));
+        ok = false;
+    }
+    return ok;
 }
 
 /* Opens the run with FFmpeg's own lines about a file it cannot open ("moov
@@ -268,14 +358,31 @@ static int run_video(const specx_pipeline_run_config *run_cfg, const specx_run_r
     with_hooks.notice_user = &v;
     const specx_pipeline_run_config *cfg = &with_hooks;
     specx_err err = {{0}};
-    specx_status st = open_quietly(cfg, rep->verbose, &v.run, &err);
-    if (st != SPECX_OK) {
-        fprintf(stderr, "%s: %s\n", rep->prog, specx_err_text(&err, st));
-        return 1;
-    }
+    /* Caught from before the open (a model load, FFmpeg probing a stream
+     * can take seconds): a SIGINT then is not lost, also in a process that
+     * inherited SIGINT ignored (a background job of a script), which would
+     * otherwise run to the end of the video. */
     atomic_bool stop = false;
     specx_cli_sigint_catch(&stop);
+    specx_status st = open_quietly(cfg, rep->verbose, &v.run, &err);
+    if (st != SPECX_OK || atomic_load(&stop)) {
+        specx_cli_sigint_restore();
+        if (st != SPECX_OK) {
+            fprintf(stderr, "%s: %s\n", rep->prog, specx_err_text(&err, st));
+        } else {
+            fprintf(stderr, "%s: interrupted before the first frame\n", rep->prog);
+            specx_pipeline_run_close(v.run);
+        }
+        return 1;
+    }
+    /* FFmpeg's own lines about a damaged stream would come before, and
+     * repeat, what our error says; --verbose shows them. */
+    int av_level = av_log_get_level();
+    if (!rep->verbose) {
+        av_log_set_level(AV_LOG_FATAL);
+    }
     st = specx_pipeline_run_play(v.run, &stop, &err);
+    av_log_set_level(av_level);
     specx_cli_sigint_restore();
     const specx_pipeline_run_counts *c = specx_pipeline_run_counts_get(v.run);
     if (v.progress_shown) {
@@ -292,7 +399,11 @@ static int run_video(const specx_pipeline_run_config *run_cfg, const specx_run_r
     }
     if (c->pushed > 0) {
         bool to_stdout = cfg->jsonl != NULL && strcmp(cfg->jsonl, "-") == 0;
-        print_summary(cfg, rep, v.run, to_stdout ? stderr : stdout);
+        /* lost output fails the run: a caller reading our exit code must
+         * not take a missing summary or stats file for a result */
+        if (!print_summary(cfg, rep, v.run, to_stdout ? stderr : stdout)) {
+            rc = 1;
+        }
     }
     if (rc == 0 && c->outputs > 0 && c->no_result == c->outputs) {
         /* e.g. remote-only against a server that is down */
@@ -381,9 +492,12 @@ int specx_cmd_run(int argc, char **argv)
         {"video", 0, SPECX_CLI_STRING, &a.cfg.video, .meta = "PATH",
          .help = "video file, URL or directory of .jpg/.png images (required)"},
         {"server", 0, SPECX_CLI_CALL, &a, .call = take_server, .meta = "SPEC",
-         .help = "HOST:PORT[,prio=N][,stream][,name=S][,inflight=N][,wait-ready]\n"
+         .help = "TARGET[,prio=N][,stream][,name=S][,inflight=N][,wait-ready]\n"
+                 "[,lb=round_robin|pick_first][,health=on|off]\n"
                  "[,tls-ca=FILE][,tls-cert=FILE,tls-key=FILE]\n"
                  "[,token-file=PATH|token-env=VAR] (repeatable, up to 16).\n"
+                 "TARGET is HOST:PORT, ipv4:HOST:PORT,HOST:PORT,... (several\n"
+                 "replicas, one executor) or dns:///HOST:PORT.\n"
                  "tls-ca: the server's CA (TLS); tls-cert/tls-key: this vehicle's\n"
                  "certificate for servers that require one (mutual TLS);\n"
                  "token-file/token-env: where the vehicle's bearer token is (sent as\n"
@@ -411,12 +525,16 @@ int specx_cmd_run(int argc, char **argv)
          .help = "the summary as JSON"},
         {"jpeg-quality", 0, SPECX_CLI_INT, &pc->jpeg_quality, 1, 100, .meta = "Q",
          .help = "JPEG quality of frames sent to servers (default 90)"},
+        {"full-frames", 0, SPECX_CLI_FLAG, &pc->full_frames,
+         .help = "send servers whole frames, not scaled to their model\n(for comparisons)"},
         {"local-queue", 0, SPECX_CLI_INT, &pc->local_queue_depth, 1, 1000, .meta = "N",
          .help = "frames waiting for the local model, drop-oldest (default 1)"},
         {"max-in-flight", 0, SPECX_CLI_INT, &pc->remote_max_in_flight, 1, 100000, .meta = "N",
          .help = "calls outstanding per server before frames are shed\n"
                  "(default 4; inflight=N in --server overrides)"},
         {"backend", 0, SPECX_CLI_STRING, &pc->local.backend, .meta = "B", .help = backend_help},
+        {"precision", 0, SPECX_CLI_STRING, &pc->local.precision, .meta = "P",
+         .help = "fp32 (default) or int8 (xnnpack backend only)"},
         {"model-dir", 0, SPECX_CLI_STRING, &pc->local.model_dir, .meta = "DIR",
          .help = "where models live (default: $SPECX_MODEL_DIR, ./assets/models,\n"
                  "../shared/assets/models)"},

@@ -1,6 +1,9 @@
 /* cmd_serve.c — `specx serve`: serve a detection model over gRPC until
- * SIGINT/SIGTERM, then stop gracefully and print the statistics; SIGHUP
- * re-reads the token file; --metrics serves /metrics. */
+ * SIGINT/SIGTERM, then stop gracefully and print the statistics. SIGTERM
+ * (what an orchestrator sends) first drains: health NOT_SERVING while every
+ * call is still served for --drain seconds, so that load balancers move
+ * traffic away before anything is refused. SIGHUP re-reads the token file;
+ * --metrics serves /metrics. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -21,19 +24,34 @@
 
 typedef struct serve_opts {
     specx_detector_config model; /* every worker opens this */
-    const char *bind, *tls_cert, *tls_key, *tls_client_ca, *auth_tokens, *stats_json, *metrics;
+    const char *bind, *tls_cert, *tls_key, *tls_client_ca, *auth_tokens, *stats_json, *metrics,
+        *client_key_header;
     int port, workers, queue, max_clients;
-    double grace_s, stats_interval_s, max_message_mb;
+    double grace_s, drain_s, stats_interval_s, max_message_mb;
     double quota_rps, quota_rps_burst, quota_bps, quota_bps_burst;
+    /* limits (0 = the library's default) */
+    int max_streams, max_pending;
+    double max_mpixels, request_timeout_s, keepalive_s, keepalive_timeout_s, handshake_timeout_s,
+        idle_timeout_s;
 } serve_opts;
+
+/* Seconds from the command line as a duration: 0 stays 0 (the default). */
+static specx_dur_t secs(double s)
+{
+    return s >= 9e9 ? SPECX_TIME_NEVER : (specx_dur_t)(s * 1e9);
+}
 
 static void usage(FILE *f, const specx_cli_opt *opts)
 {
     fprintf(f, "usage: specx serve --model NAME [options]\n"
                "\n"
                "Serves object_detection.GRPCImage (ProcessImageSync, ProcessImageStreaming)\n"
-               "and grpc.health.v1.Health/Check. Prints \"listening on ADDR:PORT\" once ready.\n"
-               "SIGINT/SIGTERM: stop accepting, finish in-flight work within --grace, exit 0.\n"
+               "and grpc.health.v1.Health (Check, Watch). Prints \"listening on ADDR:PORT\"\n"
+               "once ready. Requests are shared fairly between clients (connections, or\n"
+               "--client-key-header behind a proxy), earliest deadline first within each.\n"
+               "SIGTERM: health NOT_SERVING, keep serving for --drain seconds, then stop\n"
+               "accepting, finish in-flight work within --grace, exit 0. SIGINT: the same\n"
+               "without the drain. A second signal cuts the drain short.\n"
                "SIGHUP: re-read the --auth-tokens file (connections stay up).\n"
                "Access control (--tls-client-ca, --auth-tokens, --quota-*) and the token\n"
                "file: docs/security.md; the metrics: docs/metrics.md.\n"
@@ -69,11 +87,12 @@ static void print_stats(specx_server *srv)
     }
     specx_server_get_stats(srv, st);
     printf("requests: received %llu, completed %llu, expired-before-start %llu, cancelled %llu, "
-           "rejected %llu, errors %llu (streams %llu, health checks %llu)\n",
+           "rejected %llu, errors %llu (streams %llu, health checks %llu), evicted %llu\n",
            (unsigned long long)st->received, (unsigned long long)st->completed,
            (unsigned long long)st->expired, (unsigned long long)st->cancelled,
            (unsigned long long)st->rejected, (unsigned long long)st->errors,
-           (unsigned long long)st->streams, (unsigned long long)st->health_checks);
+           (unsigned long long)st->streams, (unsigned long long)st->health_checks,
+           (unsigned long long)st->evicted);
     const specx_hist *h[2] = {&st->queue_wait, &st->compute};
     const char *names[2] = {"queue wait", "compute"};
     for (int i = 0; i < 2; i++) {
@@ -99,6 +118,11 @@ static void reload(specx_server *srv, const serve_opts *o)
     }
 }
 
+static struct timespec seconds_ts(double s)
+{
+    return (struct timespec){.tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9)};
+}
+
 /* Waits for the next signal of sigs; with --stats-json, writes the
  * statistics every interval meanwhile. */
 static int next_signal(specx_server *srv, const serve_opts *o, const sigset_t *sigs)
@@ -107,18 +131,40 @@ static int next_signal(specx_server *srv, const serve_opts *o, const sigset_t *s
         int sig;
         if (o->stats_json != NULL) {
             write_stats(srv, o->stats_json);
-            struct timespec ts = {
-                .tv_sec = (time_t)o->stats_interval_s,
-                .tv_nsec =
-                    (long)((o->stats_interval_s - (double)(time_t)o->stats_interval_s) * 1e9)};
+            struct timespec ts = seconds_ts(o->stats_interval_s);
             sig = sigtimedwait(sigs, NULL, &ts);
             if (sig < 0) {
                 continue; /* the interval passed (or EINTR): write again */
             }
-            return sig;
+        } else if (sigwait(sigs, &sig) != 0) {
+            continue;
         }
-        if (sigwait(sigs, &sig) == 0) {
-            return sig;
+        return sig;
+    }
+}
+
+/* SIGTERM: NOT_SERVING while still serving, for the drain period or until
+ * SIGINT/SIGTERM (SIGHUP reloads the tokens meanwhile). */
+static void drain(specx_server *srv, const serve_opts *o, const sigset_t *sigs)
+{
+    specx_server_set_serving(srv, false);
+    if (o->stats_json != NULL) {
+        write_stats(srv, o->stats_json);
+    }
+    specx_time_t until = specx_time_add(specx_time_mono(), (specx_dur_t)(o->drain_s * 1e9));
+    for (;;) {
+        specx_time_t now = specx_time_mono();
+        if (now >= until) {
+            return;
+        }
+        struct timespec ts = seconds_ts((double)(until - now) / 1e9);
+        int sig = sigtimedwait(sigs, NULL, &ts);
+        if (sig == SIGHUP) {
+            reload(srv, o);
+        } else if (sig > 0) {
+            fprintf(stderr, "specx serve: %s during the drain, stopping now\n",
+                    sig == SIGINT ? "SIGINT" : "SIGTERM");
+            return;
         }
     }
 }
@@ -141,7 +187,16 @@ static void server_config(const serve_opts *o, specx_metrics *reg, specx_server_
                                  .quota_bytes_per_s = o->quota_bps,
                                  .quota_bytes_burst = o->quota_bps_burst,
                                  .metrics = reg,
-                                 .metrics_max_clients = (size_t)o->max_clients};
+                                 .metrics_max_clients = (size_t)o->max_clients,
+                                 .client_key_header = o->client_key_header,
+                                 .max_pixels = (size_t)(o->max_mpixels * 1e6),
+                                 .max_streams_per_conn = o->max_streams,
+                                 .max_pending_calls = o->max_pending,
+                                 .request_timeout = secs(o->request_timeout_s),
+                                 .keepalive_time = secs(o->keepalive_s),
+                                 .keepalive_timeout = secs(o->keepalive_timeout_s),
+                                 .handshake_timeout = secs(o->handshake_timeout_s),
+                                 .max_connection_idle = secs(o->idle_timeout_s)};
 }
 
 /* The registry and its endpoint for --metrics (nothing without it). */
@@ -208,6 +263,11 @@ static int serve(const serve_opts *o)
     while ((sig = next_signal(srv, o, &sigs)) == SIGHUP) {
         reload(srv, o);
     }
+    if (sig == SIGTERM && o->drain_s > 0) {
+        fprintf(stderr, "specx serve: SIGTERM, health NOT_SERVING, draining for %.1f s\n",
+                o->drain_s);
+        drain(srv, o, &sigs);
+    }
     fprintf(stderr, "specx serve: %s, stopping (grace %.1f s)\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM", o->grace_s);
     specx_server_stop(srv, (specx_dur_t)(o->grace_s * 1e9));
@@ -223,7 +283,7 @@ static int serve(const serve_opts *o)
 
 int specx_cmd_serve(int argc, char **argv)
 {
-    serve_opts o = {.port = 12345, .workers = 1, .grace_s = 5, .stats_interval_s = 5};
+    serve_opts o = {.port = 12345, .workers = 1, .grace_s = 5, .drain_s = 1, .stats_interval_s = 5};
     char backend_help[96];
     snprintf(backend_help, sizeof backend_help, "detector backend (default: %s)",
              specx_detector_default_backend());
@@ -240,6 +300,8 @@ int specx_cmd_serve(int argc, char **argv)
         {"queue", 0, SPECX_CLI_INT, &o.queue, 1, 1000000, .meta = "N",
          .help = "requests waiting for a worker (default 64)"},
         {"backend", 0, SPECX_CLI_STRING, &o.model.backend, .meta = "B", .help = backend_help},
+        {"precision", 0, SPECX_CLI_STRING, &o.model.precision, .meta = "P",
+         .help = "fp32 (default) or int8 (xnnpack backend only)"},
         {"model-dir", 0, SPECX_CLI_STRING, &o.model.model_dir, .meta = "DIR",
          .help = "where models live (default: $SPECX_MODEL_DIR, ./assets/models,\n"
                  "../shared/assets/models)"},
@@ -249,6 +311,24 @@ int specx_cmd_serve(int argc, char **argv)
          .help = "score threshold (default 0.25)"},
         {"max-message-mb", 0, SPECX_CLI_DOUBLE, &o.max_message_mb, 0.001, INFINITY, .meta = "X",
          .help = "largest accepted request (default 16)"},
+        {"max-mpixels", 0, SPECX_CLI_DOUBLE, &o.max_mpixels, 1e-6, 1e4, .meta = "X",
+         .help = "largest decoded image in Mpixel, checked from its header\n"
+                 "before decoding (default 16.8: 4096x4096)"},
+        {"max-streams", 0, SPECX_CLI_INT, &o.max_streams, 1, 1000000, .meta = "N",
+         .help = "calls at once on one connection (default 100)"},
+        {"max-pending", 0, SPECX_CLI_INT, &o.max_pending, 1, 10000000, .meta = "N",
+         .help = "calls in progress in the whole server (default 1000)"},
+        {"request-timeout", 0, SPECX_CLI_DOUBLE, &o.request_timeout_s, 0.001, 1e10, .meta = "S",
+         .help = "a unary request must arrive within S seconds of its call;\n"
+                 "an idle stream is closed after S (default 30)"},
+        {"keepalive", 0, SPECX_CLI_DOUBLE, &o.keepalive_s, 0.01, 1e10, .meta = "S",
+         .help = "ping a connection after S seconds without traffic (default 60)"},
+        {"keepalive-timeout", 0, SPECX_CLI_DOUBLE, &o.keepalive_timeout_s, 0.01, 1e10, .meta = "S",
+         .help = "close it when the ping is unanswered for S (default 20)"},
+        {"handshake-timeout", 0, SPECX_CLI_DOUBLE, &o.handshake_timeout_s, 0.01, 1e10, .meta = "S",
+         .help = "close a connection not set up within S (default 10)"},
+        {"idle-timeout", 0, SPECX_CLI_DOUBLE, &o.idle_timeout_s, 0.01, 1e10, .meta = "S",
+         .help = "close a connection without calls after S (default 300)"},
         {"tls-cert", 0, SPECX_CLI_STRING, &o.tls_cert, .meta = "FILE",
          .help = "PEM certificate: serve TLS instead of plaintext (with --tls-key)"},
         {"tls-key", 0, SPECX_CLI_STRING, &o.tls_key, .meta = "FILE",
@@ -281,6 +361,13 @@ int specx_cmd_serve(int argc, char **argv)
          .help = "seconds between --stats-json writes (default 5)"},
         {"grace", 0, SPECX_CLI_DOUBLE, &o.grace_s, 0, INFINITY, .meta = "S",
          .help = "seconds to finish in-flight work at shutdown (default 5)"},
+        {"drain", 0, SPECX_CLI_DOUBLE, &o.drain_s, 0, INFINITY, .meta = "S",
+         .help = "on SIGTERM, seconds of health NOT_SERVING while still\n"
+                 "serving, before the shutdown (default 1; 0 = none)"},
+        {"client-key-header", 0, SPECX_CLI_STRING, &o.client_key_header, .meta = "NAME",
+         .help = "fairness: a request header (lower case) naming the client,\n"
+                 "set by a trusted proxy (nginx: x-specx-client); default:\n"
+                 "each connection is a client"},
         {0},
     };
     int prc = specx_cli_parse("specx serve", opts, argc, argv, NULL);

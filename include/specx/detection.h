@@ -37,6 +37,11 @@ void specx_detections_init(specx_detections *d);
 specx_status specx_detections_push(specx_detections *d, const specx_detection *item);
 void specx_detections_reset(specx_detections *d); /* keeps capacity */
 void specx_detections_clear(specx_detections *d); /* frees items, re-inits */
+/* Boxes found on a from_width x from_height image mapped to the same image
+ * at to_width x to_height (each axis scaled by its own ratio); image_width /
+ * image_height become the new size. Nothing changes if a size is below 1. */
+void specx_detections_rescale(specx_detections *d, int from_width, int from_height, int to_width,
+                              int to_height);
 
 /* Heap-allocated variant used as an executor result. */
 specx_detections *specx_detections_create(void);

@@ -44,6 +44,10 @@ typedef struct specx_detector_config {
     float threshold;       /* score threshold; 0 means the default 0.25 */
     float nms;             /* NMS IoU threshold; 0 means the default 0.45 */
     int threads;           /* backend threads; 0 means 1 */
+    /* NULL, "" or "fp32"; or "int8" (xnnpack only: u8 activations, s8
+     * weights; activation ranges from the model's batch-norm statistics,
+     * see docs/xnnpack.md) */
+    const char *precision;
 } specx_detector_config;
 
 /* Opens a detector. Errors name the missing/corrupt file.

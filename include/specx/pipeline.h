@@ -25,9 +25,10 @@
  *    finish block until outputs are delivered (bounded by the deadline and the
  *    local queue, or by the servers when the deadline is SPECX_TIME_NEVER).
  *  - Ownership: push takes the image (also on error); everything in a
- *    specx_pipeline_output is borrowed for the callback (the image may be
- *    drawn on). Errors are specx_status with a message naming the model,
- *    server or file. */
+ *    specx_pipeline_output is borrowed, read-only, for the callback (the
+ *    frame's pixels may still be read by a cancelled local call: draw on a
+ *    copy). Errors are specx_status with a message naming the model, server
+ *    or file. */
 #ifndef SPECX_PIPELINE_H
 #define SPECX_PIPELINE_H
 
@@ -38,6 +39,7 @@
 
 #include "specx/detection.h"
 #include "specx/detector.h"
+#include "specx/hist.h"
 #include "specx/image.h"
 #include "specx/local_executor.h"
 #include "specx/metrics.h"
@@ -88,8 +90,11 @@ typedef struct specx_pipeline_output {
     size_t n_exec;
     const specx_pipeline_exec *exec;    /* indexed like executors */
     const specx_detections *detections; /* the winner's; NULL for "no result" */
-    specx_image *image;                 /* the frame; the callback may draw on it */
-    const specx_output *raw;            /* the operator's output */
+    /* The frame, read-only: a local call cancelled when this output was
+     * decided may still be reading it (until its detector's next cancel
+     * checkpoint). Copy it to draw on it. */
+    const specx_image *image;
+    const specx_output *raw; /* the operator's output */
 } specx_pipeline_output;
 
 typedef void (*specx_pipeline_output_fn)(void *user, const specx_pipeline_output *out);
@@ -110,7 +115,13 @@ typedef struct specx_pipeline_config {
      * remote_max_in_flight. */
     int remote_max_in_flight; /* 0 = 4 */
     specx_dur_t deadline;     /* relative to arrival; SPECX_TIME_NEVER = none */
-    int jpeg_quality;         /* frames sent to servers, encoded once per frame; 0 = 90 */
+    /* Frames sent to servers: JPEG at this quality (0 = 90), each server's
+     * scaled to the input of its model as the server's replies report it
+     * (the whole frame while unknown), encoded once per distinct size off
+     * the pushing thread; boxes come back in pixels of the frame.
+     * full_frames: every server gets the whole frame (for comparisons). */
+    int jpeg_quality;
+    bool full_frames;
     bool accept_late_while_no_local;
     specx_pipeline_mode mode;
     specx_pipeline_output_fn output; /* required */
@@ -135,8 +146,10 @@ specx_status specx_pipeline_push(specx_pipeline *p, specx_image *img, int64_t in
 void specx_pipeline_drain(specx_pipeline *p);
 
 /* Drains, then shuts the operator down: every call (cancelled local work
- * included) has completed when it returns, so statistics read afterwards are
- * final. Idempotent. */
+ * included) has completed and the uplink's encoder is idle when it returns,
+ * so statistics read afterwards are final. Idempotent. (A probe left to
+ * finish on the wire to learn a server's model size, docs/run.md, may still
+ * be out; destroy cancels it.) */
 void specx_pipeline_finish(specx_pipeline *p);
 
 size_t specx_pipeline_executor_count(const specx_pipeline *p);
@@ -150,8 +163,31 @@ int specx_pipeline_palette_index(const specx_pipeline *p, int exec_index);
 
 /* Operator statistics snapshot (free with specx_operator_stats_free). */
 specx_status specx_pipeline_stats(specx_pipeline *p, specx_operator_stats **out);
+/* What was sent to one server (executor index < n_servers): frames sent,
+ * how many were scaled to its model's input, their JPEG bytes. */
+typedef struct specx_pipeline_uplink_counts {
+    uint64_t frames_sent, frames_scaled, bytes_sent;
+} specx_pipeline_uplink_counts;
+/* false when exec_index is not a server. Thread-safe. */
+bool specx_pipeline_uplink_stats(specx_pipeline *p, size_t exec_index,
+                                 specx_pipeline_uplink_counts *out);
+
+/* The encoding of frames for the servers (on the pipeline's uplink thread):
+ * JPEGs made (one per frame and distinct size wanted), jobs skipped (every
+ * call that wanted one was decided or cancelled first), and the time per
+ * JPEG, scaling included (ns). false when there are no servers. */
+typedef struct specx_pipeline_encoder_counts {
+    uint64_t encodes, skipped;
+    specx_hist encode_ns;
+} specx_pipeline_encoder_counts;
+bool specx_pipeline_encoder_stats(specx_pipeline *p, specx_pipeline_encoder_counts *out);
+
 /* Local detector queue counters; false when there is no local detector. */
 bool specx_pipeline_local_stats(specx_pipeline *p, specx_local_executor_stats *out);
+/* Calls per backend of server executor i (specx_rpc_client_backends: where
+ * gRPC's load balancing sent them); 0 for the local executor. Thread-safe. */
+size_t specx_pipeline_server_backends(specx_pipeline *p, size_t i, specx_rpc_backend_stats *out,
+                                      size_t max);
 
 /* Drains, shuts the operator down, closes detectors and channels. NULL-safe. */
 void specx_pipeline_destroy(specx_pipeline *p);

@@ -52,33 +52,51 @@ void specx_encoded_frame_request_free(void *request, void *user);
 /* ---- Client ----------------------------------------------------------- */
 
 typedef struct specx_rpc_client_config {
-    char target[256];       /* HOST:PORT (any gRPC target string) */
-    char name[64];          /* executor name; "" = the target */
-    int priority;           /* higher = more preferred (operator convention) */
-    bool priority_set;      /* prio=N was given (else priority is the default) */
-    int max_in_flight;      /* operator bound; 0 = unbounded */
-    bool max_in_flight_set; /* inflight=N was given */
-    bool streaming;         /* one bidirectional stream instead of unary calls */
-    bool wait_for_ready;    /* wait for the server to come up instead of failing fast */
-    char tls_ca[512];       /* PEM root certificates file; "" = plaintext */
-    char tls_host[128];     /* TLS name override (tests); "" = from target */
-    char tls_cert[512];     /* PEM client certificate (mutual TLS); with tls_key */
-    char tls_key[512];      /* PEM private key of tls_cert */
+    /* A gRPC target: HOST:PORT, a list of backends "ipv4:A:P,B:P,..." (or
+     * ipv6:), "dns:///HOST:PORT" (every address the name resolves to), or
+     * any other target URI gRPC understands. */
+    char target[512];
+    char name[64];             /* executor name; "" = the target */
+    int priority;              /* higher = more preferred (operator convention) */
+    bool priority_set;         /* prio=N was given (else priority is the default) */
+    int max_in_flight;         /* operator bound; 0 = unbounded */
+    bool max_in_flight_set;    /* inflight=N was given */
+    bool streaming;            /* one bidirectional stream instead of unary calls */
+    bool wait_for_ready;       /* wait for the server to come up instead of failing fast */
+    char tls_ca[512];          /* PEM root certificates file; "" = plaintext */
+    char tls_host[128];        /* TLS name override (tests); "" = from target */
+    char tls_cert[512];        /* PEM client certificate (mutual TLS); with tls_key */
+    char tls_key[512];         /* PEM private key of tls_cert */
     /* Bearer token for `authorization: Bearer ...` on every call, read at
      * client_create from a file or an environment variable (never given on
      * a command line); "" = none. At most one of the two. */
     char token_file[512];
     char token_env[128];
     specx_dur_t reconnect_max; /* max reconnect backoff; 0 = 1 s */
+    /* Load balancing between the target's backends, through gRPC's service
+     * config: "" = gRPC's default (pick_first: one backend at a time),
+     * "round_robin" (every call to the next healthy backend), "pick_first". */
+    char lb[32];
+    /* No client-side health checking. By default the service config asks
+     * gRPC to watch grpc.health.v1 on every backend (healthCheckConfig,
+     * service object_detection.GRPCImage); round_robin then sends calls only
+     * to backends that report SERVING (pick_first ignores health). */
+    bool no_health_check;
 } specx_rpc_client_config;
 
-/* Parses "HOST:PORT[,prio=N][,stream][,tls-ca=FILE][,tls-cert=FILE,
+/* Parses "TARGET[,prio=N][,stream][,tls-ca=FILE][,tls-cert=FILE,
  * tls-key=FILE][,token-file=PATH|token-env=VAR][,wait-ready][,name=S]
- * [,inflight=N][,tls-host=S]". Defaults: priority 1, unary, plaintext, fail
- * fast; priority_set / max_in_flight_set say whether prio= / inflight= were
- * given, so that a caller can apply its own default (specx run gives the
- * i-th of n servers priority n - i). On error *out is unchanged and err says
- * which part is wrong. */
+ * [,inflight=N][,tls-host=S][,lb=POLICY][,health=on|off]", where TARGET is
+ * HOST:PORT, a target URI (dns:///HOST:PORT, unix:PATH, ...), or a list of
+ * backends "ipv4:HOST:PORT,HOST:PORT,..." / "ipv6:[ADDR]:PORT,...": after
+ * an ipv4:/ipv6: target every comma-separated item that has a ':' and no
+ * '=' is one more backend, up to the first option (options have no ':'
+ * unless after '='), so the list needs no other separator. Defaults:
+ * priority 1, unary, plaintext, fail fast, gRPC's pick_first, health
+ * checking on; priority_set / max_in_flight_set say whether prio= /
+ * inflight= were given, so that a caller can apply its own default (specx
+ * run gives the i-th of n servers priority n - i). On error *out is
+ * unchanged and err says which part is wrong. */
 specx_status specx_rpc_client_config_parse(const char *s, specx_rpc_client_config *out,
                                            specx_err *err);
 void specx_rpc_client_config_init(specx_rpc_client_config *cfg);
@@ -103,6 +121,13 @@ specx_status specx_rpc_client_create(const specx_rpc_client_config *cfg, specx_r
  * Not from a done callback. */
 void specx_rpc_client_destroy(specx_rpc_client *c);
 
+/* The input size of the model behind this server (its letterbox), as the
+ * latest reply with detections said (the Response's model_input); false
+ * while unknown: no such reply yet, or a server that does not send it (the
+ * last reply decides, so a server restarted with another model is followed).
+ * Lock-free; *width / *height are left alone when false. */
+bool specx_rpc_client_model_input(const specx_rpc_client *c, int *width, int *height);
+
 /* Sends `frame` (referenced, not copied) with an absolute monotonic deadline
  * (SPECX_TIME_NEVER = none). On SPECX_OK, done runs exactly once; *out (may be
  * NULL) is set before any work begins and stays valid until done returns. */
@@ -125,6 +150,22 @@ typedef struct specx_rpc_link {
 } specx_rpc_link;
 void specx_rpc_client_link(const specx_rpc_client *c, specx_rpc_link *out);
 
+/* Calls per backend, as gRPC reports the peer of each finished call. */
+typedef struct specx_rpc_backend_stats {
+    char peer[96];   /* "ipv4:10.0.0.5:5001"; "" = calls that reached no backend */
+    uint64_t calls;  /* finished calls (a streamed request is a call) */
+    uint64_t ok;     /* answered with detections */
+    uint64_t failed; /* any other outcome (error, deadline, cancel) */
+} specx_rpc_backend_stats;
+
+#define SPECX_RPC_MAX_BACKENDS 32
+
+/* Copies up to max backends' counts (in the order first seen) into out and
+ * returns how many there are (at most SPECX_RPC_MAX_BACKENDS; calls beyond
+ * that many backends count under the last). Behind a proxy (nginx) the only
+ * peer is the proxy: the replicas' own statistics tell the split. */
+size_t specx_rpc_client_backends(specx_rpc_client *c, specx_rpc_backend_stats *out, size_t max);
+
 /* An operator executor backed by a new client. The request given to start()
  * is a specx_encoded_frame*; results are specx_detections* (freed with
  * specx_detections_destroy). The executor owns the client (ops->destroy). */
@@ -132,6 +173,10 @@ specx_status specx_rpc_executor_create(const specx_rpc_client_config *cfg, specx
                                        specx_err *err);
 /* specx_rpc_client_link of such an executor's client. */
 void specx_rpc_executor_link(const specx_executor *ex, specx_rpc_link *out);
+/* specx_rpc_client_backends of an executor made by specx_rpc_executor_create
+ * (0 for any other executor). */
+size_t specx_rpc_executor_backends(const specx_executor *e, specx_rpc_backend_stats *out,
+                                   size_t max);
 
 /* gRPC status code <-> specx_status (docs/rpc.md). */
 specx_status specx_rpc_status_from_grpc(int code);

@@ -1,6 +1,6 @@
 /* specx/serve.h — the detection service (object_detection.GRPCImage and
- * grpc.health.v1.Health/Check over gRPC, DESIGN.md §3, docs/rpc.md) run in
- * this process: what `specx serve` runs, and what tests, benchmarks and
+ * grpc.health.v1.Health/Check and /Watch over gRPC, DESIGN.md §3,
+ * docs/rpc.md) run in this process: what `specx serve` runs, and what tests, benchmarks and
  * `specx demo`/`eval` start in-process. Only specx types here; gRPC stays
  * inside src/serve/. Library specx_serve (links the detectors and the image
  * codecs; a vehicle that only calls servers needs specx/rpc.h alone).
@@ -10,9 +10,14 @@
  * blocks while the detectors load; stop and destroy block until every call
  * is over and the workers have exited (never call them from a detector).
  * Every function is thread-safe unless noted; a failing start leaves nothing
- * behind. Deadlines: the work queue runs the earliest deadline first and
- * answers a request whose deadline passed before a worker was free without
- * computing it (DEADLINE_EXCEEDED).
+ * behind. Deadlines: the work queue runs the earliest deadline first within
+ * each client and answers a request whose deadline passed before a worker
+ * was free without computing it (DEADLINE_EXCEEDED). Fairness: clients
+ * (the connection, or a key a trusted proxy sets: client_key_header) take
+ * turns at the workers, one request each (docs/rpc.md).
+ * Health: SERVING from start until specx_server_set_serving(false) or stop;
+ * Watch calls are told of every change (client-side load balancing uses it
+ * to take a draining replica out of rotation).
  *
  * Identity and access (docs/security.md): with a CA file the TLS handshake
  * requires a client certificate it signed; with a token file every
@@ -52,7 +57,8 @@ typedef struct specx_server_config {
     int workers;              /* detector threads; 0 = 1 */
     int queue_capacity;       /* requests waiting for a worker; 0 = 64; more = RESOURCE_EXHAUSTED */
     size_t max_message_bytes; /* largest accepted request; 0 = 16 MiB */
-    size_t max_pixels;        /* decode limit; 0 = the codec's default */
+    size_t max_pixels;        /* decoded image limit, checked from the header before any decode; 0 =
+                               * SPECX_SERVER_DEFAULT_MAX_PIXELS; more = RESOURCE_EXHAUSTED */
     specx_server_open_detector_fn open_detector; /* required */
     void *open_detector_user;
     /* Benchmarks of the transport only: image_data is not decoded (any bytes
@@ -77,7 +83,32 @@ typedef struct specx_server_config {
     specx_metrics *metrics;
     /* Series limit of the per-client families (identities); 0 = 1024. */
     size_t metrics_max_clients;
+    /* Fairness key: requests are shared fairly between clients, a client
+     * being its connection (the peer address and port). A proxy in front
+     * (nginx) makes every vehicle one connection: when this names a request
+     * header (e.g. "x-specx-client", lower case) and a request carries it,
+     * its value is the client instead. Only for headers that a trusted proxy
+     * sets (it overwrites what vehicles send); NULL = the connection. */
+    const char *client_key_header;
+    /* Limits against broken or hostile clients (docs/reliability.md); 0 = the
+     * default named. A call over a call limit is answered RESOURCE_EXHAUSTED
+     * at once. */
+    int max_streams_per_conn; /* calls at once on one connection (also HTTP/2
+                               * SETTINGS_MAX_CONCURRENT_STREAMS); 0 = 100 */
+    int max_pending_calls;    /* calls in progress in the whole server; 0 = 1000 */
+    /* A unary call's request must arrive within this after its headers
+     * (else DEADLINE_EXCEEDED), and a stream with nothing outstanding that
+     * receives no message for this long is ended (UNAVAILABLE); 0 = 30 s,
+     * SPECX_TIME_NEVER = no limit. */
+    specx_dur_t request_timeout;
+    specx_dur_t keepalive_time;    /* ping a connection after this long without traffic; 0 = 60 s */
+    specx_dur_t keepalive_timeout; /* close it if the ping is not answered in this; 0 = 20 s */
+    specx_dur_t handshake_timeout; /* accept to HTTP/2 (and TLS) set up, else closed; 0 = 10 s */
+    specx_dur_t max_connection_idle; /* close a connection without calls after this; 0 = 300 s,
+                                      * SPECX_TIME_NEVER = never */
 } specx_server_config;
+
+#define SPECX_SERVER_DEFAULT_MAX_PIXELS ((size_t)4096 * 4096)
 
 typedef struct specx_server_stats {
     uint64_t received;  /* requests accepted for work (unary calls and stream messages) */
@@ -85,12 +116,14 @@ typedef struct specx_server_stats {
     uint64_t expired;   /* deadline passed before a worker started them: not computed */
     uint64_t cancelled; /* cancelled by the client (before or during work) */
     uint64_t rejected;  /* queue full or bad request (bad image, bad message) */
+    uint64_t evicted;   /* queued, then pushed out of the full queue for a client with fewer */
     uint64_t errors;    /* detector or internal failures */
     uint64_t health_checks;
-    uint64_t streams;      /* streaming calls opened */
-    uint64_t queue_len;    /* now waiting */
-    specx_hist queue_wait; /* ns, arrival to worker start */
-    specx_hist compute;    /* ns, decode + detect */
+    uint64_t streams;       /* streaming calls opened */
+    uint64_t queue_len;     /* now waiting */
+    uint64_t queue_clients; /* clients with requests waiting now */
+    specx_hist queue_wait;  /* ns, arrival to worker start */
+    specx_hist compute;     /* ns, decode + detect */
 } specx_server_stats;
 
 /* Binds, opens one detector per worker and starts serving; returns when the
@@ -103,6 +136,15 @@ int specx_server_port(const specx_server *s);
  * what is left (cancel flags reach the detectors); returns once every call is
  * over and the workers have exited. Idempotent. Blocks. */
 void specx_server_stop(specx_server *s, specx_dur_t grace);
+/* Sets the health status (grpc.health.v1, the server "" and
+ * object_detection.GRPCImage): SERVING (true, the state after start) or
+ * NOT_SERVING. Open Watch calls are sent the new status at once. The server
+ * keeps serving every call either way: this is how a replica drains (health
+ * NOT_SERVING, load balancers move new calls away, then stop). Never blocks
+ * on the network. Ignored once stop began (stop reports NOT_SERVING). */
+void specx_server_set_serving(specx_server *s, bool serving);
+/* The health status: false after set_serving(false) or once stop began. */
+bool specx_server_serving(specx_server *s);
 /* Stops (grace 0 if not stopped yet), closes the detectors, frees. NULL-safe. */
 void specx_server_destroy(specx_server *s);
 /* Re-reads the token file (revocations take effect for the next call;

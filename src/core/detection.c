@@ -51,3 +51,24 @@ void specx_detections_destroy(specx_detections *d)
         free(d);
     }
 }
+
+void specx_detections_rescale(specx_detections *d, int from_width, int from_height, int to_width,
+                              int to_height)
+{
+    if (from_width < 1 || from_height < 1 || to_width < 1 || to_height < 1) {
+        return;
+    }
+    if (from_width != to_width || from_height != to_height) {
+        float sx = (float)((double)to_width / from_width);
+        float sy = (float)((double)to_height / from_height);
+        for (size_t i = 0; i < d->count; i++) {
+            specx_detection *e = &d->items[i];
+            e->xmin *= sx;
+            e->xmax *= sx;
+            e->ymin *= sy;
+            e->ymax *= sy;
+        }
+    }
+    d->image_width = to_width;
+    d->image_height = to_height;
+}

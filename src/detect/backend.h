@@ -13,13 +13,11 @@ typedef struct sx_model_files {
     char names[4096];   /* class names, one per line (coco.names) */
 } sx_model_files;
 
-/* Resolves a model NAME in model_dir to its files and checks them as far as
- * possible without building the network: the files exist and are readable,
- * the cfg is a darknet cfg, the weights start with a darknet header. Errors
- * name the file. */
+/* Resolves a model NAME in model_dir to its files and checks them without
+ * building the network: the files exist and are readable, and pass
+ * sx_detect_cfg_check (cfg_check.h). Errors name the file. */
 specx_status sx_model_files_resolve(const char *name, const char *model_dir, sx_model_files *files,
                                     specx_err *err);
-specx_status sx_model_check_cfg(const sx_model_files *files, specx_err *err);
 specx_status sx_model_check_weights_header(const sx_model_files *files, specx_err *err);
 /* Size of the weights file header (20 or 16 bytes), -1 if unreadable. */
 long sx_model_weights_header_bytes(const sx_model_files *files);

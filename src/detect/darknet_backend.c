@@ -11,9 +11,11 @@
  *    (each layer's `forward` is in darknet.h) and check the cancel flag before
  *    every layer, so a cancel is seen within one layer's time (about 1 ms for
  *    these models), not a whole frame's.
- *  - libdarknet calls exit() on files it cannot parse, so every file is
- *    checked before darknet sees it (models.c: existence, cfg shape, weights
- *    header; here: weights size against the parsed network, then values).
+ *  - libdarknet calls exit() on files it cannot parse and crashes on values
+ *    it does not expect, so every file passes cfg_check.h before darknet
+ *    sees it (every layer's shape, names, weights header and size); here
+ *    the weights size is checked again against the parsed network, then
+ *    the values.
  *  - darknet prints a layer table and warnings to stderr while loading. Loads
  *    are serialised by load_lock; during a load fd 2 is pointed at a temporary
  *    file, and afterwards every captured line that is not darknet's chatter is
@@ -35,6 +37,8 @@
 
 #include "specx/detector.h"
 #include "specx/time.h"
+
+#include "cfg_check.h"
 
 struct sx_darknet {
     network *net;
@@ -348,10 +352,7 @@ specx_status sx_darknet_load(const sx_model_files *files, sx_darknet **out, spec
     }
     specx_status st = dk_ready(err);
     if (st == SPECX_OK) {
-        st = sx_model_check_cfg(files, err);
-    }
-    if (st == SPECX_OK) {
-        st = sx_model_check_weights_header(files, err);
+        st = sx_detect_cfg_check(files, err); /* libdarknet trusts its cfg: it must be checked */
     }
     if (st != SPECX_OK) {
         return st;

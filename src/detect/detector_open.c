@@ -39,6 +39,12 @@ specx_status specx_detector_open(const specx_detector_config *cfg, specx_detecto
         return specx_err_set(err, SPECX_EINVAL, "detector_open: threads must be >= 0 (got %d)",
                              cfg->threads);
     }
+    const char *prec =
+        cfg->precision != NULL && cfg->precision[0] != '\0' ? cfg->precision : "fp32";
+    if (strcmp(prec, "fp32") != 0 && strcmp(prec, "int8") != 0) {
+        return specx_err_set(err, SPECX_EINVAL,
+                             "detector_open: precision must be fp32 or int8 (got '%s')", prec);
+    }
     /* The one place where "test[:SPEC]" is resolved: no files, no backend. */
     const char *test_spec;
     if (sx_detect_test_model(cfg->model, &test_spec)) {
@@ -58,6 +64,11 @@ specx_status specx_detector_open(const specx_detector_config *cfg, specx_detecto
     }
     if (be == NULL) {
         return specx_err_set(err, SPECX_EINVAL, "unknown backend '%s' (known: darknet, xnnpack)",
+                             bname);
+    }
+    if (strcmp(prec, "int8") == 0 && strcmp(bname, "xnnpack") != 0) {
+        return specx_err_set(err, SPECX_EUNSUPPORTED,
+                             "precision int8 needs the xnnpack backend (backend '%s' is fp32 only)",
                              bname);
     }
     char dir[4096];

@@ -3,10 +3,10 @@
  *
  * Design notes: models are named, not pathed, so that a configuration written
  * on one machine works on another; the table below is the only place that
- * maps a name to files. Checks here are backend-independent (the files exist,
- * are regular and readable, the cfg looks like a darknet cfg, the weights
- * header is sane); each backend then checks the weights size against the
- * network it builds, since only it knows the parameter count. */
+ * maps a name to files. Checks here are backend-independent: the files exist,
+ * are regular and readable, and pass the one model check (cfg_check.h:
+ * every layer's shape, the names, the weights header and size) before any
+ * backend reads them. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "cfg_check.h"
 
 typedef struct model_entry {
     const char *name;
@@ -197,100 +198,11 @@ specx_status sx_model_files_resolve(const char *name, const char *model_dir, sx_
         (st = check_file(name, f.names, "class names", NULL, err)) != SPECX_OK) {
         return st;
     }
-    if ((st = sx_model_check_cfg(&f, err)) != SPECX_OK ||
-        (st = sx_model_check_weights_header(&f, err)) != SPECX_OK) {
+    /* The one check of cfg, names and weights before any backend (cfg_check.h). */
+    if ((st = sx_detect_cfg_check(&f, err)) != SPECX_OK) {
         return st;
     }
     *files = f;
-    return SPECX_OK;
-}
-
-/* Section types the pjreddie darknet parser knows; anything else would make
- * it print "Type not recognized" and build a broken network. */
-static const char *const known_sections[] = {
-    "net",      "network",   "convolutional", "conv",     "deconvolutional",
-    "deconv",   "connected", "conn",          "maxpool",  "max",
-    "avgpool",  "avg",       "route",         "shortcut", "upsample",
-    "yolo",     "region",    "detection",     "dropout",  "softmax",
-    "soft",     "cost",      "crop",          "local",    "activation",
-    "logistic", "l2norm",    "normalization", "lrn",      "batchnorm",
-    "reorg",    "rnn",       "gru",           "lstm",     "crnn",
-};
-
-static int known_section(const char *s, size_t len)
-{
-    for (size_t i = 0; i < sizeof known_sections / sizeof known_sections[0]; i++) {
-        if (strlen(known_sections[i]) == len && strncmp(known_sections[i], s, len) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-specx_status sx_model_check_cfg(const sx_model_files *files, specx_err *err)
-{
-    FILE *f = fopen(files->cfg, "r");
-    if (f == NULL) {
-        return specx_err_set(err, SPECX_EIO, "model '%s': cannot open cfg %s: %s", files->name,
-                             files->cfg, strerror(errno));
-    }
-    char line[1024];
-    int lineno = 0, sections = 0, in_net = 0, width = 0, height = 0;
-    specx_status st = SPECX_OK;
-    while (fgets(line, sizeof line, f) != NULL) {
-        lineno++;
-        char *p = line;
-        while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') {
-            p++;
-        }
-        if (*p == '\0' || *p == '#' || *p == ';') {
-            continue;
-        }
-        if (*p == '[') {
-            char *end = strchr(p, ']');
-            if (end == NULL || !known_section(p + 1, (size_t)(end - p - 1))) {
-                st = specx_err_set(
-                    err, SPECX_EFORMAT,
-                    "model '%s': cfg %s line %d: unknown or malformed section '%.40s'", files->name,
-                    files->cfg, lineno, p);
-                break;
-            }
-            int is_net = strncmp(p, "[net]", 5) == 0 || strncmp(p, "[network]", 9) == 0;
-            if (sections == 0 && !is_net) {
-                st = specx_err_set(err, SPECX_EFORMAT,
-                                   "model '%s': cfg %s: first section must be [net], found %.40s",
-                                   files->name, files->cfg, p);
-                break;
-            }
-            in_net = is_net;
-            sections++;
-            continue;
-        }
-        if (sections == 0 || strchr(p, '=') == NULL) {
-            st = specx_err_set(err, SPECX_EFORMAT,
-                               "model '%s': cfg %s line %d is not 'key=value' inside a section",
-                               files->name, files->cfg, lineno);
-            break;
-        }
-        if (in_net) {
-            int v = 0;
-            if (sscanf(p, "width = %d", &v) == 1) {
-                width = v;
-            } else if (sscanf(p, "height = %d", &v) == 1) {
-                height = v;
-            }
-        }
-    }
-    fclose(f);
-    if (st != SPECX_OK) {
-        return st;
-    }
-    if (sections < 2 || width <= 0 || height <= 0 || width > 8192 || height > 8192) {
-        return specx_err_set(err, SPECX_EFORMAT,
-                             "model '%s': cfg %s is not a darknet network (needs [net] with "
-                             "width/height and at least one layer)",
-                             files->name, files->cfg);
-    }
     return SPECX_OK;
 }
 

@@ -3,11 +3,14 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "specx/eval.h"
 
@@ -65,10 +68,17 @@ static specx_status jpeg_size(FILE *f, const char *path, int *w, int *h, specx_e
 
 specx_status specx_eval_image_size(const char *path, int *width, int *height, specx_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    /* not blocking on a FIFO named like an image */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         return specx_err_set(err, SPECX_ENOTFOUND, "cannot open image '%s': %s", path,
                              strerror(errno));
+    }
+    struct stat sb;
+    FILE *f = NULL;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (f = fdopen(fd, "rb")) == NULL) {
+        close(fd);
+        return specx_err_set(err, SPECX_EFORMAT, "image '%s' is not a regular file", path);
     }
     uint8_t head[24];
     size_t n = fread(head, 1, sizeof head, f);
@@ -124,7 +134,9 @@ static char *join(const char *a, const char *b, const char *c)
     return s;
 }
 
-static specx_status load_labels(specx_eval_image *im, const char *labels_dir, specx_err *err)
+/* Reads im's label file if there is one (*found says whether). */
+static specx_status load_labels(specx_eval_image *im, const char *labels_dir, bool *found,
+                                specx_err *err)
 {
     const char *dot = strrchr(im->name, '.');
     size_t stem = dot ? (size_t)(dot - im->name) : strlen(im->name);
@@ -139,6 +151,7 @@ static specx_status load_labels(specx_eval_image *im, const char *labels_dir, sp
         free(path);
         return SPECX_OK; /* no label file: an image with no objects */
     }
+    *found = true;
     char line[512];
     int ln = 0;
     size_t cap = 0;
@@ -183,6 +196,58 @@ static specx_status load_labels(specx_eval_image *im, const char *labels_dir, sp
     fclose(f);
     free(path);
     return st;
+}
+
+/* Sizes and labels of every image. A labels directory that is missing, or
+ * that holds no labelled object for any image, is an error: an evaluation
+ * against no ground truth would report mAP 0 as if it had measured it. */
+static specx_status load_all_labels(specx_eval_dataset *ds, const char *lab_dir,
+                                    const char *labels_opt, specx_err *err)
+{
+    DIR *ld = opendir(lab_dir);
+    if (!ld) {
+        return specx_err_set(err, SPECX_ENOTFOUND,
+                             "eval: cannot open label directory '%s' (%s): %s", lab_dir,
+                             labels_opt ? "--labels" : "the default 'labels'", strerror(errno));
+    }
+    closedir(ld);
+    size_t files = 0, boxes = 0;
+    specx_status st = SPECX_OK;
+    for (size_t i = 0; i < ds->count && st == SPECX_OK; i++) {
+        specx_eval_image *im = &ds->images[i];
+        bool found = false;
+        st = specx_eval_image_size(im->path, &im->width, &im->height, err);
+        if (st == SPECX_OK) {
+            st = load_labels(im, lab_dir, &found, err);
+        }
+        files += found;
+        boxes += im->n_boxes;
+    }
+    if (st == SPECX_OK && boxes == 0) {
+        st = specx_err_set(err, SPECX_EFORMAT,
+                           "eval: no labelled objects: %zu of the %zu images have a label file "
+                           "in '%s' and all of those are empty (YOLO lines 'class cx cy w h')",
+                           files, ds->count, lab_dir);
+    }
+    return st;
+}
+
+specx_status specx_eval_dataset_check_classes(const specx_eval_dataset *ds, int n_classes,
+                                              const char *names_origin, specx_err *err)
+{
+    for (size_t i = 0; i < ds->count; i++) {
+        const specx_eval_image *im = &ds->images[i];
+        for (size_t k = 0; k < im->n_boxes; k++) {
+            if (im->boxes[k].class_id >= n_classes) {
+                return specx_err_set(err, SPECX_EFORMAT,
+                                     "eval: the labels of %s have class %d, outside the %d "
+                                     "classes of %s (0..%d)",
+                                     im->name, im->boxes[k].class_id, n_classes,
+                                     names_origin ? names_origin : "the names list", n_classes - 1);
+            }
+        }
+    }
+    return SPECX_OK;
 }
 
 void specx_eval_dataset_free(specx_eval_dataset *ds)
@@ -252,13 +317,7 @@ specx_status specx_eval_dataset_load(const char *root, const char *images, const
         goto done;
     }
     qsort(ds->images, ds->count, sizeof *ds->images, cmp_name);
-    for (size_t i = 0; i < ds->count && st == SPECX_OK; i++) {
-        specx_eval_image *im = &ds->images[i];
-        st = specx_eval_image_size(im->path, &im->width, &im->height, err);
-        if (st == SPECX_OK) {
-            st = load_labels(im, lab_dir, err);
-        }
-    }
+    st = load_all_labels(ds, lab_dir, labels, err);
 done:
     if (d) {
         closedir(d);

@@ -18,9 +18,11 @@
 
 #include "specx/eval.h"
 
-#define NT 10
+#include "eval/match.h"
 
-enum { ST_FP = 0, ST_TP = 1, ST_IGN = 2 };
+#define NT SX_EVAL_NT
+
+enum { ST_FP = SX_EVAL_FP, ST_TP = SX_EVAL_TP, ST_IGN = SX_EVAL_IGN };
 
 static const double area_lo[SPECX_AREA_COUNT] = {0, 0, 32.0 * 32.0, 96.0 * 96.0};
 static const double area_hi[SPECX_AREA_COUNT] = {1e10, 32.0 * 32.0, 96.0 * 96.0, 1e10};
@@ -512,4 +514,79 @@ done:
         specx_map_result_free(out);
     }
     return st;
+}
+
+/* ---- one image on its own (eval/match.h) ------------------------------------ */
+
+static void work_free(work *w)
+{
+    free(w->ent);
+    free(w->order);
+    free(w->gidx);
+    free(w->gtm);
+    free(w->gig);
+    free(w->ious);
+}
+
+specx_status sx_eval_match_image(const specx_eval_image *gt, const specx_detections *d,
+                                 size_t max_dets, sx_eval_matched **out, size_t *n, specx_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    int ncls = 0;
+    for (size_t g = 0; g < gt->n_boxes; g++) {
+        ncls = gt->boxes[g].class_id + 1 > ncls ? gt->boxes[g].class_id + 1 : ncls;
+    }
+    for (size_t j = 0; j < d->count; j++) {
+        ncls = d->items[j].class_id + 1 > ncls ? d->items[j].class_id + 1 : ncls;
+    }
+    work w = {0};
+    w.order = malloc((d->count + 1) * sizeof *w.order);
+    w.gidx = malloc((gt->n_boxes + 1) * sizeof *w.gidx);
+    w.gtm = malloc(gt->n_boxes + 1);
+    w.gig = malloc(gt->n_boxes + 1);
+    w.ious = malloc((d->count + 1) * (gt->n_boxes + 1) * sizeof *w.ious);
+    if (!w.order || !w.gidx || !w.gtm || !w.gig || !w.ious) {
+        work_free(&w);
+        return specx_err_set(err, SPECX_ENOMEM, "eval: out of memory");
+    }
+    /* One class at a time, so the entries come out grouped by class. */
+    size_t *cls_end = malloc(((size_t)ncls + 1) * sizeof *cls_end);
+    if (!cls_end) {
+        work_free(&w);
+        return specx_err_set(err, SPECX_ENOMEM, "eval: out of memory");
+    }
+    for (int c = 0; c < ncls; c++) {
+        size_t npig[SPECX_AREA_COUNT] = {0}, base = 0;
+        if (!coco_image(&w, gt, d, c, 0, max_dets ? max_dets : 100, &base, npig)) {
+            free(cls_end);
+            work_free(&w);
+            return specx_err_set(err, SPECX_ENOMEM, "eval: out of memory");
+        }
+        cls_end[c] = w.nent;
+    }
+    if (w.nent == 0) {
+        free(cls_end);
+        work_free(&w);
+        return SPECX_OK;
+    }
+    sx_eval_matched *m = malloc(w.nent * sizeof *m);
+    if (!m) {
+        free(cls_end);
+        work_free(&w);
+        return specx_err_set(err, SPECX_ENOMEM, "eval: out of memory");
+    }
+    size_t k = 0;
+    for (int c = 0; c < ncls; c++) {
+        for (; k < cls_end[c] && k < w.nent; k++) {
+            m[k].score = (float)w.ent[k].score;
+            m[k].cls = c;
+            memcpy(m[k].st, w.ent[k].st[SPECX_AREA_ALL], SX_EVAL_NT);
+        }
+    }
+    free(cls_end);
+    work_free(&w);
+    *out = m;
+    *n = k;
+    return SPECX_OK;
 }

@@ -46,10 +46,13 @@ void specx_eval_results_free(specx_eval_results *r)
     if (r->runs) {
         for (size_t i = 0; i < r->n_modes * r->n_deadlines * r->n_repeats; i++) {
             free(r->runs[i].latency_ms);
+            free(r->runs[i].compute_ms);
             free(r->runs[i].winner);
         }
     }
     free(r->runs);
+    free(r->cells);
+    free(r->gains);
     free(r->modes);
     free(r->executors);
     free(r->deadlines_ms);
@@ -65,23 +68,47 @@ specx_eval_run *specx_eval_results_run(const specx_eval_results *r, size_t mode,
     return &r->runs[(mode * r->n_deadlines + deadline) * r->n_repeats + repeat];
 }
 
+const specx_eval_cell *specx_eval_results_cell(const specx_eval_results *r, size_t mode,
+                                               size_t deadline)
+{
+    if (!r->cells || mode >= r->n_modes || deadline >= r->n_deadlines) {
+        return NULL;
+    }
+    return &r->cells[mode * r->n_deadlines + deadline];
+}
+
+int specx_eval_results_mode(const specx_eval_results *r, const char *name)
+{
+    for (size_t m = 0; m < r->n_modes; m++) {
+        if (strcmp(r->modes[m], name) == 0) {
+            return (int)m;
+        }
+    }
+    return -1;
+}
+
 specx_status specx_eval_run_frames(specx_eval_run *run, size_t n_frames, specx_err *err)
 {
     double *lat = malloc((n_frames ? n_frames : 1) * sizeof *lat);
+    double *comp = malloc((n_frames ? n_frames : 1) * sizeof *comp);
     int *win = malloc((n_frames ? n_frames : 1) * sizeof *win);
-    if (!lat || !win) {
+    if (!lat || !comp || !win) {
         free(lat);
+        free(comp);
         free(win);
         return specx_err_set(err, SPECX_ENOMEM, "eval: out of memory");
     }
     for (size_t i = 0; i < n_frames; i++) {
-        lat[i] = NAN;
+        lat[i] = comp[i] = NAN;
         win[i] = -1;
     }
     free(run->latency_ms);
+    free(run->compute_ms);
     free(run->winner);
     run->latency_ms = lat;
+    run->compute_ms = comp;
     run->winner = win;
+    run->link_offset_ms = NAN;
     run->n_frames = n_frames;
     return SPECX_OK;
 }
@@ -155,6 +182,41 @@ static const char *none_color = "#bbbbbb";
 
 /* ---- report.html --------------------------------------------------------------- */
 
+/* Deadlines spanning more than 20x go on a log axis. */
+static bool wide_deadlines(const specx_eval_results *r)
+{
+    return r->n_deadlines > 1 && r->deadlines_ms[0] > 0 &&
+           r->deadlines_ms[r->n_deadlines - 1] / r->deadlines_ms[0] > 20.0;
+}
+
+/* Per mode: the estimate and its interval from the cells, else the mean
+ * over repeats with min–max bars. */
+static void accuracy_values(const specx_eval_results *r, size_t m, bool coco, double *y, double *lo,
+                            double *hi)
+{
+    for (size_t d = 0; d < r->n_deadlines; d++) {
+        const specx_eval_cell *c = specx_eval_results_cell(r, m, d);
+        if (c) {
+            const specx_eval_ci *ci = coco ? &c->map : &c->map50;
+            y[d] = ci->est;
+            lo[d] = ci->lo;
+            hi[d] = ci->hi;
+            continue;
+        }
+        double sum = 0, mn = INFINITY, mx = -INFINITY;
+        for (size_t k = 0; k < r->n_repeats; k++) {
+            const specx_eval_run *run = specx_eval_results_run(r, m, d, k);
+            double v = coco ? run->map : run->map50;
+            sum += v;
+            mn = fmin(mn, v);
+            mx = fmax(mx, v);
+        }
+        y[d] = sum / (double)r->n_repeats;
+        lo[d] = mn;
+        hi[d] = mx;
+    }
+}
+
 static bool accuracy_plot(FILE *f, const specx_eval_results *r, bool coco)
 {
     size_t nd = r->n_deadlines;
@@ -163,38 +225,31 @@ static bool accuracy_plot(FILE *f, const specx_eval_results *r, bool coco)
     double *hi = calloc(r->n_modes * nd, sizeof *hi);
     sx_svg_series *s = calloc(r->n_modes, sizeof *s);
     bool ok = mean && lo && hi && s;
+    bool cells = r->cells != NULL, bars = !cells && r->n_repeats > 1;
     for (size_t m = 0; ok && m < r->n_modes; m++) {
-        for (size_t d = 0; d < nd; d++) {
-            double sum = 0, mn = INFINITY, mx = -INFINITY;
-            for (size_t k = 0; k < r->n_repeats; k++) {
-                const specx_eval_run *run = specx_eval_results_run(r, m, d, k);
-                double v = coco ? run->map : run->map50;
-                sum += v;
-                mn = fmin(mn, v);
-                mx = fmax(mx, v);
-            }
-            mean[m * nd + d] = sum / (double)r->n_repeats;
-            lo[m * nd + d] = mn;
-            hi[m * nd + d] = mx;
-        }
+        accuracy_values(r, m, coco, mean + m * nd, lo + m * nd, hi + m * nd);
         s[m] = (sx_svg_series){.name = r->modes[m],
                                .color = sx_svg_color(m),
                                .n = nd,
                                .x = r->deadlines_ms,
                                .y = mean + m * nd,
-                               .ylo = r->n_repeats > 1 ? lo + m * nd : NULL,
-                               .yhi = r->n_repeats > 1 ? hi + m * nd : NULL,
+                               .ylo = bars ? lo + m * nd : NULL,
+                               .yhi = bars ? hi + m * nd : NULL,
+                               .band_lo = cells ? lo + m * nd : NULL,
+                               .band_hi = cells ? hi + m * nd : NULL,
                                .markers = true};
     }
     if (ok) {
+        bool wide = wide_deadlines(r);
         sx_svg_axes ax = {
             .title = coco ? "mAP@[.5:.95] vs deadline" : "mAP@0.5 vs deadline",
-            .xlabel = "deadline (ms)",
+            .xlabel = wide ? "deadline (ms, log scale)" : "deadline (ms)",
             .ylabel = coco ? "mAP@[.5:.95]" : "mAP@0.5",
             .xmin = NAN,
             .xmax = NAN,
             .ymin = 0,
             .ymax = NAN,
+            .xlog = wide,
         };
         sx_svg_line_plot(f, 900, 420, &ax, s, r->n_modes);
     }
@@ -202,6 +257,105 @@ static bool accuracy_plot(FILE *f, const specx_eval_results *r, bool coco)
     free(lo);
     free(hi);
     free(s);
+    return ok;
+}
+
+/* speculative − max(local, cloud) per deadline, with its paired interval. */
+static bool gain_plot(FILE *f, const specx_eval_results *r)
+{
+    size_t nd = r->n_deadlines;
+    double *v = calloc(3 * nd, sizeof *v);
+    if (!v) {
+        return false;
+    }
+    for (size_t d = 0; d < nd; d++) {
+        v[d] = r->gains[d].vs_best.est;
+        v[nd + d] = r->gains[d].vs_best.lo;
+        v[2 * nd + d] = r->gains[d].vs_best.hi;
+    }
+    char name[96];
+    snprintf(name, sizeof name, "spec − best");
+    sx_svg_series s = {.name = name,
+                       .color = sx_svg_color(2),
+                       .n = nd,
+                       .x = r->deadlines_ms,
+                       .y = v,
+                       .band_lo = v + nd,
+                       .band_hi = v + 2 * nd,
+                       .markers = true};
+    bool wide = wide_deadlines(r);
+    char title[128];
+    snprintf(title, sizeof title,
+             "mAP@0.5 of speculative minus the better of local and cloud (%.0f %% CI band)",
+             100 * r->ci_level);
+    sx_svg_axes ax = {
+        .title = title,
+        .xlabel = wide ? "deadline (ms, log scale)" : "deadline (ms)",
+        .ylabel = "Δ mAP@0.5",
+        .xmin = NAN,
+        .xmax = NAN,
+        .ymin = NAN,
+        .ymax = NAN,
+        .xlog = wide,
+        .zero_line = true,
+    };
+    sx_svg_line_plot(f, 900, 420, &ax, &s, 1);
+    free(v);
+    return true;
+}
+
+/* Latency p50 (solid) and p90 (dashed) per mode vs deadline, with bands. */
+static bool latency_plot(FILE *f, const specx_eval_results *r)
+{
+    size_t nd = r->n_deadlines, nm = r->n_modes;
+    double *v = calloc(6 * nm * nd, sizeof *v);
+    sx_svg_series *s = calloc(2 * nm, sizeof *s);
+    char(*names)[64] = calloc(2 * nm, sizeof *names);
+    bool ok = v && s && names;
+    for (size_t m = 0; ok && m < nm; m++) {
+        for (int q = 0; q < 2; q++) {
+            double *y = v + ((m * 2 + (size_t)q) * 3) * nd;
+            for (size_t d = 0; d < nd; d++) {
+                const specx_eval_cell *c = specx_eval_results_cell(r, m, d);
+                const specx_eval_ci *ci = q == 0 ? &c->latency_p50 : &c->latency_p90;
+                y[d] = ci->est;
+                y[nd + d] = ci->lo;
+                y[2 * nd + d] = ci->hi;
+            }
+            /* the legend column is narrow: "cloud-unbounded p50" would be cut */
+            const char *mode =
+                strcmp(r->modes[m], "cloud-unbounded") == 0 ? "unbounded" : r->modes[m];
+            snprintf(names[m * 2 + (size_t)q], sizeof names[0], "%s %s", mode,
+                     q == 0 ? "p50" : "p90");
+            s[m * 2 + (size_t)q] = (sx_svg_series){.name = names[m * 2 + (size_t)q],
+                                                   .color = sx_svg_color(m),
+                                                   .n = nd,
+                                                   .x = r->deadlines_ms,
+                                                   .y = y,
+                                                   .band_lo = y + nd,
+                                                   .band_hi = y + 2 * nd,
+                                                   .markers = q == 0,
+                                                   .dashed = q == 1};
+        }
+    }
+    if (ok) {
+        bool wide = wide_deadlines(r);
+        sx_svg_axes ax = {
+            .title = "latency from arrival to output vs deadline",
+            .xlabel = wide ? "deadline (ms, log scale)" : "deadline (ms)",
+            .ylabel = "latency (ms, log scale)",
+            .xmin = NAN,
+            .xmax = NAN,
+            .ymin = NAN,
+            .ymax = NAN,
+            .xlog = wide,
+            .ylog = true,
+        };
+        sx_svg_line_plot(f, 900, 460, &ax, s, 2 * nm);
+    }
+    free(v);
+    free(s);
+    free(names);
     return ok;
 }
 
@@ -355,6 +509,66 @@ static bool summary_table(FILE *f, const specx_eval_results *r)
     return true;
 }
 
+static void ci_cell(FILE *f, const specx_eval_ci *c, const char *fmt, double scale)
+{
+    char a[32], b[32], e[32];
+    snprintf(e, sizeof e, fmt, c->est * scale);
+    if (!isfinite(c->lo) || !isfinite(c->hi)) {
+        fprintf(f, "<td>%s</td>", e);
+        return;
+    }
+    snprintf(a, sizeof a, fmt, c->lo * scale);
+    snprintf(b, sizeof b, fmt, c->hi * scale);
+    fprintf(f, "<td>%s <small>[%s, %s]</small></td>", e, a, b);
+}
+
+/* The table with intervals (cells), then the gains. */
+static void ci_table(FILE *f, const specx_eval_results *r)
+{
+    fprintf(f, "<table>\n<tr><th>mode</th><th>deadline ms</th><th>mAP@0.5</th><th>mAP@[.5:.95]</th>"
+               "<th>latency p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>no result %%</th>");
+    for (size_t e = 0; e < r->n_executors && e < SPECX_EVAL_MAX_EXECUTORS; e++) {
+        fputs("<th>won by ", f);
+        sx_svg_escape(f, r->executors[e]);
+        fputs(" %</th>", f);
+    }
+    fputs("</tr>\n", f);
+    for (size_t m = 0; m < r->n_modes; m++) {
+        for (size_t d = 0; d < r->n_deadlines; d++) {
+            const specx_eval_cell *c = specx_eval_results_cell(r, m, d);
+            fputs("<tr><td>", f);
+            sx_svg_escape(f, r->modes[m]);
+            fprintf(f, "</td><td>%g</td>", r->deadlines_ms[d]);
+            ci_cell(f, &c->map50, "%.3f", 1);
+            ci_cell(f, &c->map, "%.3f", 1);
+            ci_cell(f, &c->latency_p50, "%.1f", 1);
+            ci_cell(f, &c->latency_p90, "%.1f", 1);
+            ci_cell(f, &c->latency_p99, "%.1f", 1);
+            ci_cell(f, &c->no_result, "%.1f", 100);
+            for (size_t e = 0; e < r->n_executors && e < SPECX_EVAL_MAX_EXECUTORS; e++) {
+                ci_cell(f, &c->won[e], "%.1f", 100);
+            }
+            fputs("</tr>\n", f);
+        }
+    }
+    fputs("</table>\n", f);
+    if (!r->gains) {
+        return;
+    }
+    fputs("<h2 id=\"gains\">Speculative against local and cloud (mAP@0.5, paired)</h2>\n"
+          "<table>\n<tr><th>deadline ms</th><th>speculative − local</th>"
+          "<th>speculative − cloud</th><th>speculative − max(local, cloud)</th></tr>\n",
+          f);
+    for (size_t d = 0; d < r->n_deadlines; d++) {
+        fprintf(f, "<tr><td>%g</td>", r->deadlines_ms[d]);
+        ci_cell(f, &r->gains[d].vs_local, "%+.3f", 1);
+        ci_cell(f, &r->gains[d].vs_cloud, "%+.3f", 1);
+        ci_cell(f, &r->gains[d].vs_best, "%+.3f", 1);
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
 static specx_status open_out(const char *path, FILE **f, specx_err *err)
 {
     *f = fopen(path, "w");
@@ -409,14 +623,29 @@ specx_status specx_eval_write_report(const specx_eval_results *r, const char *pa
         sx_svg_escape(f, r->notes);
         fputs("</p>\n", f);
     }
-    fprintf(f,
-            "<p>%zu modes × %zu deadlines × %zu repeats. Bars span the minimum and maximum over "
-            "repeats; lines join the means.</p>\n",
-            r->n_modes, r->n_deadlines, r->n_repeats);
+    if (r->cells) {
+        fprintf(f,
+                "<p>%zu modes × %zu deadlines × %zu repeats. Lines join the estimates (every "
+                "repeat's answers pooled); bands and brackets are %.0f %% bootstrap confidence "
+                "intervals (%zu resamples of frames and repeats).</p>\n",
+                r->n_modes, r->n_deadlines, r->n_repeats, 100 * r->ci_level, r->boot_samples);
+    } else {
+        fprintf(f,
+                "<p>%zu modes × %zu deadlines × %zu repeats. Bars span the minimum and maximum "
+                "over repeats; lines join the means.</p>\n",
+                r->n_modes, r->n_deadlines, r->n_repeats);
+    }
     bool ok = true;
     fputs("<h2 id=\"accuracy\">Accuracy vs deadline</h2>\n", f);
     ok = ok && accuracy_plot(f, r, false);
     ok = ok && accuracy_plot(f, r, true);
+    if (ok && r->gains) {
+        ok = gain_plot(f, r);
+    }
+    if (ok && r->cells) {
+        fputs("<h2 id=\"latency-cost\">Latency cost</h2>\n", f);
+        ok = latency_plot(f, r);
+    }
     fputs("<h2 id=\"latency\">Latency</h2>\n<p>Time from a frame's arrival to its output, "
           "all repeats pooled. Frames with no output count in the total but never arrive, "
           "so such a curve ends below 1.</p>\n",
@@ -425,7 +654,11 @@ specx_status specx_eval_write_report(const specx_eval_results *r, const char *pa
     fputs("<h2 id=\"winners\">Which executor won</h2>\n", f);
     ok = ok && winner_strips(f, r);
     fputs("<h2 id=\"table\">Numbers</h2>\n", f);
-    ok = ok && summary_table(f, r);
+    if (r->cells) {
+        ci_table(f, r);
+    } else {
+        ok = ok && summary_table(f, r);
+    }
     fputs("</body></html>\n", f);
     return close_out(f, path, ok, err);
 }
@@ -494,9 +727,157 @@ specx_status specx_eval_write_csv(const specx_eval_results *r, const char *path,
     return close_out(f, path, ok, err);
 }
 
+static void csv_ci(FILE *f, const specx_eval_ci *c)
+{
+    fprintf(f, ",%.6g,%.6g,%.6g", c->est, c->lo, c->hi);
+}
+
+specx_status specx_eval_write_summary_csv(const specx_eval_results *r, const char *path,
+                                          specx_err *err)
+{
+    if (!r || !r->cells) {
+        return specx_err_set(err, SPECX_EINVAL, "eval: no intervals to write");
+    }
+    FILE *f;
+    specx_status st = open_out(path, &f, err);
+    if (st != SPECX_OK) {
+        return st;
+    }
+    static const char *const figs[] = {
+        "map50", "map", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "no_result"};
+    fputs("kind,mode,deadline_ms", f);
+    for (size_t i = 0; i < sizeof figs / sizeof figs[0]; i++) {
+        fprintf(f, ",%s,%s_lo,%s_hi", figs[i], figs[i], figs[i]);
+    }
+    size_t ne =
+        r->n_executors < SPECX_EVAL_MAX_EXECUTORS ? r->n_executors : SPECX_EVAL_MAX_EXECUTORS;
+    for (size_t e = 0; e < ne; e++) {
+        for (int k = 0; k < 3; k++) {
+            fputs(k == 0 ? ",won_" : k == 1 ? ",won_lo_" : ",won_hi_", f);
+            csv_field(f, r->executors[e]);
+        }
+    }
+    fputc('\n', f);
+    for (size_t m = 0; m < r->n_modes; m++) {
+        for (size_t d = 0; d < r->n_deadlines; d++) {
+            const specx_eval_cell *c = specx_eval_results_cell(r, m, d);
+            fputs("cell,", f);
+            csv_field(f, r->modes[m]);
+            fprintf(f, ",%g", r->deadlines_ms[d]);
+            const specx_eval_ci *v[] = {&c->map50,       &c->map,         &c->latency_p50,
+                                        &c->latency_p90, &c->latency_p99, &c->no_result};
+            for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+                csv_ci(f, v[i]);
+            }
+            for (size_t e = 0; e < ne; e++) {
+                csv_ci(f, &c->won[e]);
+            }
+            fputc('\n', f);
+        }
+    }
+    for (size_t d = 0; r->gains && d < r->n_deadlines; d++) {
+        static const char *const names[] = {"gain_vs_local", "gain_vs_cloud", "gain_vs_best"};
+        const specx_eval_ci *v[] = {&r->gains[d].vs_local, &r->gains[d].vs_cloud,
+                                    &r->gains[d].vs_best};
+        for (int k = 0; k < 3; k++) {
+            fprintf(f, "%s,speculative,%g", names[k], r->deadlines_ms[d]);
+            csv_ci(f, v[k]);
+            fputc('\n', f);
+        }
+    }
+    return close_out(f, path, true, err);
+}
+
+static specx_status write_svg(const specx_eval_results *r, const char *dir, const char *name,
+                              int which, specx_err *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f;
+    specx_status st = open_out(path, &f, err);
+    if (st != SPECX_OK) {
+        return st;
+    }
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
+    bool ok = which == 0   ? accuracy_plot(f, r, false)
+              : which == 1 ? accuracy_plot(f, r, true)
+              : which == 2 ? gain_plot(f, r)
+                           : latency_plot(f, r);
+    return close_out(f, path, ok, err);
+}
+
+specx_status specx_eval_write_svgs(const specx_eval_results *r, const char *dir, specx_err *err)
+{
+    if (!r || !r->runs) {
+        return specx_err_set(err, SPECX_EINVAL, "eval: no results to plot");
+    }
+    specx_status st = write_svg(r, dir, "map50.svg", 0, err);
+    if (st == SPECX_OK) {
+        st = write_svg(r, dir, "map.svg", 1, err);
+    }
+    if (st == SPECX_OK && r->gains) {
+        st = write_svg(r, dir, "gain.svg", 2, err);
+    }
+    if (st == SPECX_OK && r->cells) {
+        st = write_svg(r, dir, "latency.svg", 3, err);
+    }
+    return st;
+}
+
 static cJSON *num_or_null(double v)
 {
     return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+static cJSON *ci_json(const specx_eval_ci *c)
+{
+    cJSON *a = cJSON_CreateArray();
+    cJSON_AddItemToArray(a, num_or_null(c->est));
+    cJSON_AddItemToArray(a, num_or_null(c->lo));
+    cJSON_AddItemToArray(a, num_or_null(c->hi));
+    return a;
+}
+
+/* "summary": cells with [est, lo, hi] per figure; "gains" per deadline. */
+static void summary_json(cJSON *root, const specx_eval_results *r)
+{
+    cJSON *sum = cJSON_AddObjectToObject(root, "summary");
+    cJSON_AddNumberToObject(sum, "ci_level", r->ci_level);
+    cJSON_AddNumberToObject(sum, "resamples", (double)r->boot_samples);
+    cJSON *cells = cJSON_AddArrayToObject(sum, "cells");
+    size_t ne =
+        r->n_executors < SPECX_EVAL_MAX_EXECUTORS ? r->n_executors : SPECX_EVAL_MAX_EXECUTORS;
+    for (size_t m = 0; m < r->n_modes; m++) {
+        for (size_t d = 0; d < r->n_deadlines; d++) {
+            const specx_eval_cell *c = specx_eval_results_cell(r, m, d);
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "mode", r->modes[m]);
+            cJSON_AddNumberToObject(o, "deadline_ms", r->deadlines_ms[d]);
+            cJSON_AddItemToObject(o, "map50", ci_json(&c->map50));
+            cJSON_AddItemToObject(o, "map", ci_json(&c->map));
+            cJSON_AddItemToObject(o, "latency_p50_ms", ci_json(&c->latency_p50));
+            cJSON_AddItemToObject(o, "latency_p90_ms", ci_json(&c->latency_p90));
+            cJSON_AddItemToObject(o, "latency_p99_ms", ci_json(&c->latency_p99));
+            cJSON_AddItemToObject(o, "no_result", ci_json(&c->no_result));
+            cJSON *won = cJSON_AddObjectToObject(o, "won");
+            for (size_t e = 0; e < ne; e++) {
+                cJSON_AddItemToObject(won, r->executors[e], ci_json(&c->won[e]));
+            }
+            cJSON_AddItemToArray(cells, o);
+        }
+    }
+    if (!r->gains) {
+        return;
+    }
+    cJSON *g = cJSON_AddArrayToObject(sum, "gains");
+    for (size_t d = 0; d < r->n_deadlines; d++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "deadline_ms", r->deadlines_ms[d]);
+        cJSON_AddItemToObject(o, "vs_local", ci_json(&r->gains[d].vs_local));
+        cJSON_AddItemToObject(o, "vs_cloud", ci_json(&r->gains[d].vs_cloud));
+        cJSON_AddItemToObject(o, "vs_best", ci_json(&r->gains[d].vs_best));
+        cJSON_AddItemToArray(g, o);
+    }
 }
 
 static cJSON *results_json(const specx_eval_results *r)
@@ -517,6 +898,9 @@ static cJSON *results_json(const specx_eval_results *r)
         cJSON_AddItemToArray(dl, cJSON_CreateNumber(r->deadlines_ms[d]));
     }
     cJSON_AddNumberToObject(root, "repeats", (double)r->n_repeats);
+    if (r->cells) {
+        summary_json(root, r);
+    }
     cJSON *runs = cJSON_AddArrayToObject(root, "runs");
     for (size_t m = 0; m < r->n_modes; m++) {
         for (size_t d = 0; d < r->n_deadlines; d++) {
@@ -534,6 +918,9 @@ static cJSON *results_json(const specx_eval_results *r)
                 cJSON_AddItemToObject(o, "map50", num_or_null(run->map50));
                 cJSON_AddItemToObject(o, "map", num_or_null(run->map));
                 cJSON_AddNumberToObject(o, "frames", (double)run->n_frames);
+                if (isfinite(run->link_offset_ms)) {
+                    cJSON_AddNumberToObject(o, "link_offset_ms", run->link_offset_ms);
+                }
                 cJSON_AddNumberToObject(o, "no_result", (double)ls.no_result);
                 cJSON *q = cJSON_AddObjectToObject(o, "latency_ms");
                 cJSON_AddItemToObject(q, "p50", num_or_null(ls.p50));
@@ -541,11 +928,14 @@ static cJSON *results_json(const specx_eval_results *r)
                 cJSON_AddItemToObject(q, "p99", num_or_null(ls.p99));
                 cJSON *lat = cJSON_AddArrayToObject(o, "frame_latency_ms");
                 cJSON *win = cJSON_AddArrayToObject(o, "frame_winner");
+                cJSON *comp = cJSON_AddArrayToObject(o, "frame_compute_ms");
                 for (size_t i = 0; i < run->n_frames; i++) {
                     cJSON_AddItemToArray(lat,
                                          num_or_null(run->latency_ms ? run->latency_ms[i] : NAN));
                     cJSON_AddItemToArray(win,
                                          cJSON_CreateNumber(run->winner ? run->winner[i] : -1));
+                    cJSON_AddItemToArray(comp,
+                                         num_or_null(run->compute_ms ? run->compute_ms[i] : NAN));
                 }
                 cJSON_AddItemToArray(runs, o);
             }

@@ -53,8 +53,8 @@ static double nice_step(double range, int target)
 }
 
 typedef struct frame {
-    double x0, x1, y0, y1; /* data range (x in log10 when xlog) */
-    bool xlog;
+    double x0, x1, y0, y1; /* data range (log10 on a log axis) */
+    bool xlog, ylog;
     int left, right, top, bottom; /* pixel box of the plot area */
 } frame;
 
@@ -67,7 +67,8 @@ static double fx(const frame *f, double x)
 
 static double fy(const frame *f, double y)
 {
-    double py = f->bottom - (y - f->y0) / (f->y1 - f->y0) * (f->bottom - f->top);
+    double v = !f->ylog ? y : y > 0 ? log10(y) : f->y0; /* nothing below the axis */
+    double py = f->bottom - (v - f->y0) / (f->y1 - f->y0) * (f->bottom - f->top);
     return fmin(fmax(py, f->top), f->bottom);
 }
 
@@ -77,6 +78,41 @@ static void fmt_tick(char *buf, size_t len, double v)
         v = 0;
     }
     snprintf(buf, len, "%g", v);
+}
+
+/* Ticks at 1, 2, 5 times the decades of a log axis (decades only on a wide
+ * one), with grid lines. */
+static void log_ticks(FILE *out, const frame *f, bool x)
+{
+    double lo = x ? f->x0 : f->y0, hi = x ? f->x1 : f->y1;
+    for (int k = (int)floor(lo); k <= (int)ceil(hi); k++) {
+        static const double mult[] = {1, 2, 5};
+        for (int m = 0; m < 3; m++) {
+            if (m > 0 && hi - lo > 3.5) {
+                continue; /* only decades on wide ranges */
+            }
+            double v = mult[m] * pow(10.0, k);
+            double lv = log10(v);
+            if (lv < lo - 1e-9 || lv > hi + 1e-9) {
+                continue;
+            }
+            char b[32];
+            fmt_tick(b, sizeof b, v);
+            if (x) {
+                double px = fx(f, v);
+                fprintf(out,
+                        "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#e0e0e0\"/>"
+                        "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
+                        px, f->top, px, f->bottom, px, f->bottom + 16, b);
+            } else {
+                double py = fy(f, v);
+                fprintf(out,
+                        "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#e0e0e0\"/>"
+                        "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
+                        f->left, py, f->right, py, f->left - 6, py + 4, b);
+            }
+        }
+    }
 }
 
 static void axes_and_frame(FILE *out, int width, int height, const sx_svg_axes *ax, frame *f)
@@ -97,27 +133,7 @@ static void axes_and_frame(FILE *out, int width, int height, const sx_svg_axes *
     }
     /* Grid and ticks. */
     if (f->xlog) {
-        double span = f->x1 - f->x0;
-        for (int k = (int)floor(f->x0); k <= (int)ceil(f->x1); k++) {
-            static const double mult[] = {1, 2, 5};
-            for (int m = 0; m < 3; m++) {
-                if (m > 0 && span > 3.5) {
-                    continue; /* only decades on wide ranges */
-                }
-                double v = mult[m] * pow(10.0, k);
-                double lv = log10(v);
-                if (lv < f->x0 - 1e-9 || lv > f->x1 + 1e-9) {
-                    continue;
-                }
-                double px = fx(f, v);
-                char b[32];
-                fmt_tick(b, sizeof b, v);
-                fprintf(out,
-                        "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#e0e0e0\"/>"
-                        "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>\n",
-                        px, f->top, px, f->bottom, px, f->bottom + 16, b);
-            }
-        }
+        log_ticks(out, f, true);
     } else {
         double step = nice_step(f->x1 - f->x0, 6);
         // NOLINTNEXTLINE(clang-analyzer-security.FloatLoopCounter): a few ticks, no drift shows
@@ -132,8 +148,12 @@ static void axes_and_frame(FILE *out, int width, int height, const sx_svg_axes *
         }
     }
     double ystep = nice_step(f->y1 - f->y0, 5);
+    if (f->ylog) {
+        log_ticks(out, f, false);
+    }
     // NOLINTNEXTLINE(clang-analyzer-security.FloatLoopCounter): as above
-    for (double v = ceil(f->y0 / ystep - 1e-9) * ystep; v <= f->y1 + ystep * 1e-9; v += ystep) {
+    for (double v = ceil(f->y0 / ystep - 1e-9) * ystep; !f->ylog && v <= f->y1 + ystep * 1e-9;
+         v += ystep) {
         double py = fy(f, v);
         char b[32];
         fmt_tick(b, sizeof b, v);
@@ -167,36 +187,63 @@ static void legend(FILE *out, const frame *f, const sx_svg_series *s, size_t n)
         int y = f->top + 10 + (int)i * 20;
         fprintf(out,
                 "<g class=\"legend\"><line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
-                "stroke-width=\"3\"/><text x=\"%d\" y=\"%d\">",
-                f->right + 10, y, f->right + 34, y, s[i].color, f->right + 40, y + 4);
+                "stroke-width=\"3\"%s/><text x=\"%d\" y=\"%d\">",
+                f->right + 10, y, f->right + 34, y, s[i].color,
+                s[i].dashed ? " stroke-dasharray=\"6 4\"" : "", f->right + 40, y + 4);
         sx_svg_escape(out, s[i].name);
         fputs("</text></g>\n", out);
     }
+}
+
+/* y in axis units (log10 on a log axis); false when it cannot be shown. */
+static bool yval(const sx_svg_axes *ax, double y, double *out)
+{
+    if (!isfinite(y) || (ax->ylog && y <= 0)) {
+        return false;
+    }
+    *out = ax->ylog ? log10(y) : y;
+    return true;
+}
+
+static void series_range(const sx_svg_axes *ax, const sx_svg_series *s, double *x0, double *x1,
+                         double *y0, double *y1)
+{
+    for (size_t k = 0; k < s->n; k++) {
+        double x = s->x[k], yv;
+        if (!isfinite(x) || (ax->xlog && x <= 0)) {
+            continue;
+        }
+        double xv = ax->xlog ? log10(x) : x;
+        *x0 = fmin(*x0, xv);
+        *x1 = fmax(*x1, xv);
+        const double *ys[5] = {s->y, s->ylo, s->yhi, s->band_lo, s->band_hi};
+        for (int j = 0; j < 5; j++) {
+            if (ys[j] && yval(ax, ys[j][k], &yv)) {
+                *y0 = fmin(*y0, yv);
+                *y1 = fmax(*y1, yv);
+            }
+        }
+    }
+}
+
+/* An explicit axis bound, in axis units; NAN when not given or unusable. */
+static double bound(double v, bool logax)
+{
+    if (isnan(v) || (logax && v <= 0)) {
+        return NAN;
+    }
+    return logax ? log10(v) : v;
 }
 
 static void data_range(const sx_svg_axes *ax, const sx_svg_series *s, size_t n, frame *f)
 {
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
     for (size_t i = 0; i < n; i++) {
-        for (size_t k = 0; k < s[i].n; k++) {
-            double x = s[i].x[k], y = s[i].y[k];
-            if (!isfinite(x) || (ax->xlog && x <= 0)) {
-                continue;
-            }
-            double xv = ax->xlog ? log10(x) : x;
-            x0 = fmin(x0, xv);
-            x1 = fmax(x1, xv);
-            if (isfinite(y)) {
-                y0 = fmin(y0, y);
-                y1 = fmax(y1, y);
-            }
-            if (s[i].ylo && isfinite(s[i].ylo[k])) {
-                y0 = fmin(y0, s[i].ylo[k]);
-            }
-            if (s[i].yhi && isfinite(s[i].yhi[k])) {
-                y1 = fmax(y1, s[i].yhi[k]);
-            }
-        }
+        series_range(ax, &s[i], &x0, &x1, &y0, &y1);
+    }
+    if (ax->zero_line && !ax->ylog) {
+        y0 = fmin(y0, 0);
+        y1 = fmax(y1, 0);
     }
     if (!isfinite(x0)) {
         x0 = 0;
@@ -206,18 +253,12 @@ static void data_range(const sx_svg_axes *ax, const sx_svg_series *s, size_t n, 
         y0 = 0;
         y1 = 1;
     }
-    if (!isnan(ax->xmin) && !(ax->xlog && ax->xmin <= 0)) {
-        x0 = ax->xlog ? log10(ax->xmin) : ax->xmin;
-    }
-    if (!isnan(ax->xmax) && !(ax->xlog && ax->xmax <= 0)) {
-        x1 = ax->xlog ? log10(ax->xmax) : ax->xmax;
-    }
-    if (!isnan(ax->ymin)) {
-        y0 = ax->ymin;
-    }
-    if (!isnan(ax->ymax)) {
-        y1 = ax->ymax;
-    }
+    double bx0 = bound(ax->xmin, ax->xlog), bx1 = bound(ax->xmax, ax->xlog);
+    double by0 = bound(ax->ymin, ax->ylog), by1 = bound(ax->ymax, ax->ylog);
+    x0 = isnan(bx0) ? x0 : bx0;
+    x1 = isnan(bx1) ? x1 : bx1;
+    y0 = isnan(by0) ? y0 : by0;
+    y1 = isnan(by1) ? y1 : by1;
     if (x1 <= x0) {
         x1 = x0 + 1;
         x0 -= ax->xlog ? 0 : 1;
@@ -228,27 +269,64 @@ static void data_range(const sx_svg_axes *ax, const sx_svg_series *s, size_t n, 
     if (ax->xlog) {
         x0 = floor(x0 * 10) / 10;
         x1 = ceil(x1 * 10) / 10;
-    } else if (isnan(ax->xmin) || isnan(ax->xmax)) {
+    } else if (isnan(bx0) || isnan(bx1)) {
         double st = nice_step(x1 - x0, 6);
-        if (isnan(ax->xmin)) {
+        if (isnan(bx0)) {
             x0 = floor(x0 / st) * st;
         }
-        if (isnan(ax->xmax)) {
+        if (isnan(bx1)) {
             x1 = ceil(x1 / st) * st;
         }
     }
-    double yst = nice_step(y1 - y0, 5);
-    if (isnan(ax->ymin)) {
-        y0 = floor(y0 / yst) * yst;
-    }
-    if (isnan(ax->ymax)) {
-        y1 = ceil(y1 / yst) * yst;
+    if (ax->ylog) {
+        y0 = isnan(by0) ? floor(y0 * 10) / 10 : y0;
+        y1 = isnan(by1) ? ceil(y1 * 10) / 10 : y1;
+    } else {
+        double yst = nice_step(y1 - y0, 5);
+        y0 = isnan(by0) ? floor(y0 / yst) * yst : y0;
+        y1 = isnan(by1) ? ceil(y1 / yst) * yst : y1;
     }
     f->x0 = x0;
     f->x1 = x1;
     f->y0 = y0;
     f->y1 = y1;
     f->xlog = ax->xlog;
+    f->ylog = ax->ylog;
+}
+
+/* The band of s as closed polygons (one per run of points with both
+ * bounds shown). */
+static void band(FILE *out, const frame *f, const sx_svg_series *s)
+{
+    size_t k = 0;
+    while (k < s->n) {
+        size_t a = k;
+        while (a < s->n &&
+               !(isfinite(s->x[a]) && !(f->xlog && s->x[a] <= 0) && isfinite(s->band_lo[a]) &&
+                 isfinite(s->band_hi[a]) && !(f->ylog && (s->band_lo[a] <= 0)))) {
+            a++;
+        }
+        size_t b = a;
+        while (b < s->n && isfinite(s->x[b]) && !(f->xlog && s->x[b] <= 0) &&
+               isfinite(s->band_lo[b]) && isfinite(s->band_hi[b]) &&
+               !(f->ylog && s->band_lo[b] <= 0)) {
+            b++;
+        }
+        if (b > a) {
+            fprintf(out,
+                    "<path class=\"band\" fill=\"%s\" fill-opacity=\"0.18\" stroke=\"none\" d=\"",
+                    s->color);
+            for (size_t j = a; j < b; j++) {
+                fprintf(out, "%c%.1f %.1f ", j == a ? 'M' : 'L', fx(f, s->x[j]),
+                        fy(f, s->band_hi[j]));
+            }
+            for (size_t j = b; j-- > a;) {
+                fprintf(out, "L%.1f %.1f ", fx(f, s->x[j]), fy(f, s->band_lo[j]));
+            }
+            fputs("Z\"/>\n", out);
+        }
+        k = b > a ? b : a + 1;
+    }
 }
 
 void sx_svg_line_plot(FILE *out, int width, int height, const sx_svg_axes *ax,
@@ -258,13 +336,26 @@ void sx_svg_line_plot(FILE *out, int width, int height, const sx_svg_axes *ax,
     data_range(ax, series, n_series, &f);
     axes_and_frame(out, width, height, ax, &f);
     for (size_t i = 0; i < n_series; i++) {
+        if (series[i].band_lo && series[i].band_hi) {
+            band(out, &f, &series[i]);
+        }
+    }
+    if (ax->zero_line && !f.ylog && f.y0 <= 0 && f.y1 >= 0) {
+        fprintf(out,
+                "<line class=\"zero\" x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" "
+                "stroke=\"#333333\" stroke-width=\"1\"/>\n",
+                f.left, fy(&f, 0), f.right, fy(&f, 0));
+    }
+    for (size_t i = 0; i < n_series; i++) {
         const sx_svg_series *s = &series[i];
         fprintf(out, "<g class=\"series\" data-name=\"");
         sx_svg_escape(out, s->name);
-        fprintf(out, "\">\n<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\" d=\"", s->color);
+        fprintf(out, "\">\n<path fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s d=\"", s->color,
+                s->dashed ? " stroke-dasharray=\"6 4\"" : "");
         bool started = false;
         for (size_t k = 0; k < s->n; k++) {
-            if (!isfinite(s->x[k]) || !isfinite(s->y[k]) || (f.xlog && s->x[k] <= 0)) {
+            if (!isfinite(s->x[k]) || !isfinite(s->y[k]) || (f.xlog && s->x[k] <= 0) ||
+                (f.ylog && s->y[k] <= 0)) {
                 continue;
             }
             double px = fx(&f, s->x[k]), py = fy(&f, s->y[k]);
@@ -290,14 +381,15 @@ void sx_svg_line_plot(FILE *out, int width, int height, const sx_svg_axes *ax,
                 continue;
             }
             double px = fx(&f, s->x[k]);
-            if (s->ylo && s->yhi && isfinite(s->ylo[k]) && isfinite(s->yhi[k])) {
+            if (s->ylo && s->yhi && isfinite(s->ylo[k]) && isfinite(s->yhi[k]) &&
+                !(f.ylog && s->ylo[k] <= 0)) {
                 double a = fy(&f, s->ylo[k]), b = fy(&f, s->yhi[k]);
                 fprintf(out,
                         "<path class=\"errbar\" stroke=\"%s\" stroke-width=\"1.5\" "
                         "d=\"M%.1f %.1f V%.1f M%.1f %.1f H%.1f M%.1f %.1f H%.1f\"/>\n",
                         s->color, px, a, b, px - 5, a, px + 5, px - 5, b, px + 5);
             }
-            if (s->markers && isfinite(s->y[k])) {
+            if (s->markers && isfinite(s->y[k]) && !(f.ylog && s->y[k] <= 0)) {
                 fprintf(out, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"/>\n", px,
                         fy(&f, s->y[k]), s->color);
             }

@@ -4,7 +4,8 @@
  *
  * Output is an <svg> element written to a FILE*, meant to be inlined in an
  * HTML page (no scripts, no external resources). Elements carry classes
- * ("series", "errbar", "strip-cell", "legend") so tests can find them.
+ * ("series", "errbar", "band", "strip-cell", "legend") so tests can find
+ * them.
  * Thread-compatible; never allocates more than a copy of the CDF values. */
 #ifndef SPECX_EVAL_SVGPLOT_H
 #define SPECX_EVAL_SVGPLOT_H
@@ -19,14 +20,21 @@ typedef struct sx_svg_series {
     size_t n;
     const double *x, *y;
     const double *ylo, *yhi; /* optional error bars (NULL = none) */
-    bool step;               /* draw as a right-continuous step function */
-    bool markers;            /* dots at the points */
+    /* optional band: a translucent area from band_lo to band_hi (e.g. a
+     * confidence interval), drawn under every line; a point with a
+     * non-finite bound breaks the band */
+    const double *band_lo, *band_hi;
+    bool step;    /* draw as a right-continuous step function */
+    bool markers; /* dots at the points */
+    bool dashed;  /* dashed line (e.g. a second statistic of the same mode) */
 } sx_svg_series;
 
 typedef struct sx_svg_axes {
     const char *title, *xlabel, *ylabel;
     double xmin, xmax, ymin, ymax; /* NAN = from the data */
     bool xlog;                     /* log10 x axis (x <= 0 values are skipped) */
+    bool ylog;                     /* log10 y axis (y <= 0 values are skipped) */
+    bool zero_line;                /* a dark horizontal line at y = 0 */
 } sx_svg_axes;
 
 /* The i-th colour of a colour-blind-friendly palette (cycles). */

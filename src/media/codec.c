@@ -15,6 +15,7 @@
 #include "specx/codec.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <png.h>
 #include <setjmp.h>
@@ -24,6 +25,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <turbojpeg.h>
+#include <unistd.h>
 
 #define DEFAULT_MAX_PIXELS ((size_t)64 * 1024 * 1024)
 #define IMAGE_MAX_SIDE 32768                          /* specx_image_alloc's limit */
@@ -104,8 +106,33 @@ static void cmyk_to_rgb(const uint8_t *cmyk, specx_image *img)
     }
 }
 
-static specx_status jpeg_decode(const uint8_t *data, size_t len, size_t max_pixels,
-                                specx_image *out, specx_err *err)
+/* The DCT scale a fit decode uses: the smallest of 1/8, 1/4 and 1/2 whose
+ * image still covers what a letterbox into fit_w x fit_h keeps of it, else
+ * 1. Only these four: libjpeg-turbo computes them with its reduced IDCTs
+ * (1/2 costs fewer instructions than the full decode), while other n/8
+ * scales go through generic C IDCTs (3/8 of a 1280x720 q90 frame costs
+ * about as much as decoding it whole). docs/media.md has the figures. */
+static int jpeg_fit_scale(int w, int h, int fit_w, int fit_h)
+{
+    if (fit_w < 1 || fit_h < 1) {
+        return 8;
+    }
+    int need_w, need_h;
+    specx_image_fit_size(w, h, fit_w, fit_h, &need_w, &need_h);
+    for (int num = 1; num < 8; num *= 2) {
+        tjscalingfactor sf = {num, 8};
+        if (TJSCALED(w, sf) >= need_w && TJSCALED(h, sf) >= need_h) {
+            return num;
+        }
+    }
+    return 8;
+}
+
+/* Decodes at the fit scale (full size without a fit); full_w, full_h
+ * get the header's size. */
+static specx_status jpeg_decode(const uint8_t *data, size_t len, size_t max_pixels, int fit_w,
+                                int fit_h, specx_image *out, int *full_w, int *full_h,
+                                specx_err *err)
 {
     if (len > ULONG_MAX) {
         return specx_err_set(err, SPECX_ETOOBIG, "JPEG of %zu bytes is too large", len);
@@ -133,23 +160,25 @@ static specx_status jpeg_decode(const uint8_t *data, size_t len, size_t max_pixe
     if (st != SPECX_OK) {
         goto done;
     }
-    st = specx_image_alloc(&img, w, h);
+    tjscalingfactor sf = {jpeg_fit_scale(w, h, fit_w, fit_h), 8};
+    int sw = TJSCALED(w, sf), sh = TJSCALED(h, sf);
+    st = specx_image_alloc(&img, sw, sh);
     if (st != SPECX_OK) {
-        st = specx_err_set(err, st, "cannot allocate a %dx%d image", w, h);
+        st = specx_err_set(err, st, "cannot allocate a %dx%d image", sw, sh);
         goto done;
     }
     int is_cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
     int rc;
     if (is_cmyk) {
-        cmyk = malloc((size_t)w * (size_t)h * 4);
+        cmyk = malloc((size_t)sw * (size_t)sh * 4);
         if (cmyk == NULL) {
-            st = specx_err_set(err, SPECX_ENOMEM, "cannot allocate a %dx%d CMYK buffer", w, h);
+            st = specx_err_set(err, SPECX_ENOMEM, "cannot allocate a %dx%d CMYK buffer", sw, sh);
             goto done;
         }
-        rc = tjDecompress2(tj, data, (unsigned long)len, cmyk, w, w * 4, h, TJPF_CMYK,
+        rc = tjDecompress2(tj, data, (unsigned long)len, cmyk, sw, sw * 4, sh, TJPF_CMYK,
                            TJFLAG_STOPONWARNING);
     } else {
-        rc = tjDecompress2(tj, data, (unsigned long)len, img.data, w, img.stride, h, TJPF_RGB,
+        rc = tjDecompress2(tj, data, (unsigned long)len, img.data, sw, img.stride, sh, TJPF_RGB,
                            TJFLAG_STOPONWARNING);
     }
     /* With STOPONWARNING a warning also returns -1 (code TJERR_WARNING);
@@ -163,6 +192,8 @@ static specx_status jpeg_decode(const uint8_t *data, size_t len, size_t max_pixe
     }
     *out = img;
     img.data = NULL;
+    *full_w = w;
+    *full_h = h;
     st = SPECX_OK;
 done:
     free(cmyk);
@@ -171,8 +202,8 @@ done:
     return st;
 }
 
-specx_status specx_jpeg_encode(const specx_image *img, int quality, uint8_t **out, size_t *out_len,
-                               specx_err *err)
+specx_status specx_jpeg_encode_chroma(const specx_image *img, int quality, specx_jpeg_chroma chroma,
+                                      uint8_t **out, size_t *out_len, specx_err *err)
 {
     if (img == NULL || img->data == NULL || img->width < 1 || img->height < 1 ||
         img->stride < 3 * img->width || out == NULL || out_len == NULL) {
@@ -184,7 +215,10 @@ specx_status specx_jpeg_encode(const specx_image *img, int quality, uint8_t **ou
     }
     /* Chroma subsampling costs little visible quality at normal settings and
      * halves the size; near-lossless requests keep full chroma. */
-    int subsamp = quality >= 95 ? TJSAMP_444 : TJSAMP_420;
+    int subsamp = chroma == SPECX_CHROMA_444   ? TJSAMP_444
+                  : chroma == SPECX_CHROMA_420 ? TJSAMP_420
+                  : quality >= 95              ? TJSAMP_444
+                                               : TJSAMP_420;
     unsigned long cap = tjBufSize(img->width, img->height, subsamp);
     if (cap == (unsigned long)-1) {
         return specx_err_set(err, SPECX_EINVAL, "jpeg encode: bad size %dx%d", img->width,
@@ -220,6 +254,12 @@ specx_status specx_jpeg_encode(const specx_image *img, int quality, uint8_t **ou
     *out = buf;
     *out_len = size;
     return SPECX_OK;
+}
+
+specx_status specx_jpeg_encode(const specx_image *img, int quality, uint8_t **out, size_t *out_len,
+                               specx_err *err)
+{
+    return specx_jpeg_encode_chroma(img, quality, SPECX_CHROMA_AUTO, out, out_len, err);
 }
 
 /* ---- PNG ----------------------------------------------------------------- */
@@ -464,10 +504,190 @@ specx_status specx_png_encode(const specx_image *img, uint8_t **out, size_t *out
     return SPECX_OK;
 }
 
+/* ---- scaling --------------------------------------------------------------- */
+
+void specx_image_fit_size(int width, int height, int fit_width, int fit_height, int *out_width,
+                          int *out_height)
+{
+    int w = 0, h = 0;
+    if (width >= 1 && height >= 1 && fit_width >= 1 && fit_height >= 1) {
+        /* The detectors' (darknet's) letterbox: the ratio compared in float,
+         * the other side by integer division. */
+        if ((float)fit_width / (float)width < (float)fit_height / (float)height) {
+            w = fit_width;
+            h = (int)(((long long)height * fit_width) / width);
+        } else {
+            h = fit_height;
+            w = (int)(((long long)width * fit_height) / height);
+        }
+        w = w < 1 ? 1 : w;
+        h = h < 1 ? 1 : h;
+    }
+    *out_width = w;
+    *out_height = h;
+}
+
+/* Resampling weights are fixed point, WBITS fractional bits. */
+#define WBITS 11
+#define WONE (1 << WBITS)
+
+/* Source positions of one axis: output i samples src at i * scale, scale =
+ * (n_src - 1) / (n_dst - 1) in float (corners aligned, as the letterbox):
+ * idx[i] and the weight of idx[i] + 1, frac[i] in 0..WONE (0 at the last
+ * source sample, which has no right-hand neighbour). */
+static void resize_axis(int n_src, int n_dst, int *idx, int *frac)
+{
+    float scale = n_dst > 1 ? (float)(n_src - 1) / (float)(n_dst - 1) : 0.0f;
+    for (int i = 0; i < n_dst; i++) {
+        float s = (float)i * scale;
+        int k = (int)s;
+        if (k >= n_src - 1) {
+            idx[i] = n_src - 1;
+            frac[i] = 0;
+        } else {
+            idx[i] = k;
+            frac[i] = (int)((s - (float)k) * WONE + 0.5f);
+        }
+    }
+}
+
+/* The vertical pass, a plain loop the compiler vectorises: built for AVX-512,
+ * AVX2 and baseline x86-64 where GCC supports it (xnn_kernels.c does the
+ * same). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define SX_VECTOR_CLONES                                                                           \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SX_VECTOR_CLONES
+#endif
+
+/* Vertical pass first (bilinear is separable): two source rows blended into
+ * one of n values x 256 (8 more bits kept for the horizontal pass). */
+SX_VECTOR_CLONES static void blend_rows(const uint8_t *a, const uint8_t *b, int wb, size_t n,
+                                        uint16_t *out)
+{
+    uint32_t wa = (uint32_t)(WONE - wb), w = (uint32_t)wb;
+    for (size_t i = 0; i < n; i++) {
+        out[i] = (uint16_t)((a[i] * wa + b[i] * w + (1u << (WBITS - 9))) >> (WBITS - 8));
+    }
+}
+
+/* Horizontal pass of a blended row into dst_w RGB pixels, rounded to 8 bits. */
+static void sample_row(const uint16_t *row, int dst_w, const int *ix, const int *fx, uint8_t *dst)
+{
+    const uint32_t half = 1u << (WBITS + 7);
+    for (int c = 0; c < dst_w; c++) {
+        const uint16_t *p = row + (size_t)ix[c] * 3;
+        uint32_t w = (uint32_t)fx[c], e = (uint32_t)(WONE - fx[c]);
+        const uint16_t *q = w != 0 ? p + 3 : p; /* no neighbour read at the edge */
+        dst[c * 3 + 0] = (uint8_t)((p[0] * e + q[0] * w + half) >> (WBITS + 8));
+        dst[c * 3 + 1] = (uint8_t)((p[1] * e + q[1] * w + half) >> (WBITS + 8));
+        dst[c * 3 + 2] = (uint8_t)((p[2] * e + q[2] * w + half) >> (WBITS + 8));
+    }
+}
+
+specx_status specx_image_resize(const specx_image *src, int width, int height, specx_image *out,
+                                specx_err *err)
+{
+    if (src == NULL || src->data == NULL || src->width < 1 || src->height < 1 ||
+        src->stride < 3 * src->width || out == NULL) {
+        return specx_err_set(err, SPECX_EINVAL, "image resize: invalid image or output");
+    }
+    if (width < 1 || height < 1 || width > IMAGE_MAX_SIDE || height > IMAGE_MAX_SIDE) {
+        return specx_err_set(err, SPECX_EINVAL, "image resize: bad size %dx%d", width, height);
+    }
+    specx_image img = {0};
+    int *ix = malloc(sizeof *ix * (size_t)width);
+    int *fx = malloc(sizeof *fx * (size_t)width);
+    int *iy = malloc(sizeof *iy * (size_t)height);
+    int *fy = malloc(sizeof *fy * (size_t)height);
+    uint16_t *row = malloc(sizeof *row * (size_t)src->width * 3);
+    specx_status st = SPECX_ENOMEM;
+    if (ix != NULL && fx != NULL && iy != NULL && fy != NULL && row != NULL) {
+        st = specx_image_alloc(&img, width, height);
+    }
+    if (st != SPECX_OK) {
+        st = specx_err_set(err, st, "image resize: cannot allocate a %dx%d image", width, height);
+        goto done;
+    }
+    resize_axis(src->width, width, ix, fx);
+    resize_axis(src->height, height, iy, fy);
+    /* Each output row blends its two source rows whole (vectorised), then
+     * samples that row once: cheaper than sampling two rows per output row
+     * when shrinking, and exact where a weight is 0 (an image at its own
+     * size comes back unchanged). */
+    for (int y = 0; y < height; y++) {
+        const uint8_t *a = src->data + (size_t)iy[y] * (size_t)src->stride;
+        const uint8_t *b = fy[y] != 0 ? a + src->stride : a;
+        blend_rows(a, b, fy[y], (size_t)src->width * 3, row);
+        sample_row(row, width, ix, fx, img.data + (size_t)y * (size_t)img.stride);
+    }
+    *out = img;
+    img.data = NULL;
+    st = SPECX_OK;
+done:
+    specx_image_clear(&img);
+    free(ix);
+    free(fx);
+    free(iy);
+    free(fy);
+    free(row);
+    return st;
+}
+
 /* ---- dispatch and files -------------------------------------------------- */
 
-specx_status specx_image_decode(const uint8_t *data, size_t len, size_t max_pixels,
-                                specx_image *out, specx_err *err)
+specx_status specx_image_probe(const uint8_t *data, size_t len, int *width, int *height,
+                               specx_err *err)
+{
+    if (data == NULL || width == NULL || height == NULL) {
+        return specx_err_set(err, SPECX_EINVAL, "image probe: NULL argument");
+    }
+    switch (specx_image_sniff(data, len)) {
+    case SPECX_FORMAT_PNG: {
+        /* IHDR is the first chunk: length (13), type, width, height. */
+        if (len < 24 || memcmp(data + 12, "IHDR", 4) != 0) {
+            return specx_err_set(err, SPECX_EFORMAT, "corrupt PNG (no IHDR chunk first)");
+        }
+        uint32_t w = (uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 | (uint32_t)data[18] << 8 |
+                     data[19];
+        uint32_t h = (uint32_t)data[20] << 24 | (uint32_t)data[21] << 16 | (uint32_t)data[22] << 8 |
+                     data[23];
+        if (w < 1 || h < 1 || w > INT_MAX || h > INT_MAX) {
+            return specx_err_set(err, SPECX_EFORMAT, "corrupt PNG: image size %ux%u", (unsigned)w,
+                                 (unsigned)h);
+        }
+        *width = (int)w;
+        *height = (int)h;
+        return SPECX_OK;
+    }
+    case SPECX_FORMAT_JPEG: {
+        tjhandle tj = tjInitDecompress();
+        if (tj == NULL) {
+            return specx_err_set(err, SPECX_ENOMEM, "cannot create a JPEG decoder");
+        }
+        int w = 0, h = 0, subsamp = 0, cs = 0;
+        specx_status st = SPECX_OK;
+        if (len > ULONG_MAX ||
+            tjDecompressHeader3(tj, data, (unsigned long)len, &w, &h, &subsamp, &cs) != 0) {
+            st = jpeg_error(data, len, tjGetErrorStr2(tj), err);
+        } else if (w < 1 || h < 1) {
+            st = jpeg_error(data, len, "no image frame", err);
+        }
+        tjDestroy(tj);
+        *width = w;
+        *height = h;
+        return st;
+    }
+    default:
+        return specx_err_set(err, SPECX_EFORMAT, "neither JPEG nor PNG");
+    }
+}
+
+/* Both decoders behind the format sniff; fit 0 x 0 decodes at full size. */
+static specx_status decode_any(const uint8_t *data, size_t len, size_t max_pixels, int fit_w,
+                               int fit_h, specx_image *out, int *full_w, int *full_h,
+                               specx_err *err)
 {
     if (out == NULL || (data == NULL && len > 0)) {
         return specx_err_set(err, SPECX_EINVAL, "image decode: NULL argument");
@@ -475,11 +695,17 @@ specx_status specx_image_decode(const uint8_t *data, size_t len, size_t max_pixe
     if (len == 0) {
         return specx_err_set(err, SPECX_EFORMAT, "empty image data (0 bytes)");
     }
+    specx_status st;
     switch (specx_image_sniff(data, len)) {
     case SPECX_FORMAT_JPEG:
-        return jpeg_decode(data, len, max_pixels, out, err);
+        return jpeg_decode(data, len, max_pixels, fit_w, fit_h, out, full_w, full_h, err);
     case SPECX_FORMAT_PNG:
-        return png_decode(data, len, max_pixels, out, err);
+        st = png_decode(data, len, max_pixels, out, err);
+        if (st == SPECX_OK) {
+            *full_w = out->width;
+            *full_h = out->height;
+        }
+        return st;
     default:
         break;
     }
@@ -495,20 +721,48 @@ specx_status specx_image_decode(const uint8_t *data, size_t len, size_t max_pixe
                          len > 3 ? data[3] : 0);
 }
 
+specx_status specx_image_decode(const uint8_t *data, size_t len, size_t max_pixels,
+                                specx_image *out, specx_err *err)
+{
+    int w, h;
+    return decode_any(data, len, max_pixels, 0, 0, out, &w, &h, err);
+}
+
+specx_status specx_image_decode_fit(const uint8_t *data, size_t len, size_t max_pixels,
+                                    int fit_width, int fit_height, specx_image *out,
+                                    int *full_width, int *full_height, specx_err *err)
+{
+    int w = 0, h = 0;
+    specx_status st = decode_any(data, len, max_pixels, fit_width > 0 ? fit_width : 0,
+                                 fit_height > 0 ? fit_height : 0, out, &w, &h, err);
+    if (st == SPECX_OK) {
+        if (full_width != NULL) {
+            *full_width = w;
+        }
+        if (full_height != NULL) {
+            *full_height = h;
+        }
+    }
+    return st;
+}
+
 specx_status specx_image_load(const char *path, specx_image *out, specx_err *err)
 {
     if (path == NULL || out == NULL) {
         return specx_err_set(err, SPECX_EINVAL, "image load: NULL argument");
     }
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
+    /* Opened without blocking, so that a FIFO (or a device) is refused as
+     * not a regular file instead of waiting forever for a writer. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         int e = errno;
         return specx_err_set(err, e == ENOENT ? SPECX_ENOTFOUND : SPECX_EIO, "%s: %s", path,
                              strerror(e));
     }
     struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(f);
+    FILE *f = NULL;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (f = fdopen(fd, "rb")) == NULL) {
+        close(fd);
         return specx_err_set(err, SPECX_EIO, "%s: not a regular file", path);
     }
     if ((long long)sb.st_size > FILE_MAX_BYTES) {

@@ -60,6 +60,9 @@ double sx_netem_dist_at(const sx_netem_dist *d, double z)
     if (d->max_ms > 0 && v > d->max_ms) {
         v = d->max_ms;
     }
+    if (!(v <= SX_NETEM_MAX_DELAY_MS)) {
+        v = SX_NETEM_MAX_DELAY_MS; /* a far tail (or NaN): still a time */
+    }
     return v < 0 ? 0 : v;
 }
 

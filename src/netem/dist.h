@@ -23,6 +23,10 @@ typedef enum sx_netem_dist_kind {
 } sx_netem_dist_kind;
 
 #define SX_NETEM_MAX_KNOTS 16
+/* The largest one-way delay a distribution gives (an hour): profiles are
+ * refused above it and sx_netem_dist_at clamps to it, so a delay always
+ * fits the nanosecond clock. */
+#define SX_NETEM_MAX_DELAY_MS 3.6e6
 
 typedef struct sx_netem_dist {
     sx_netem_dist_kind kind;
@@ -37,7 +41,8 @@ typedef struct sx_netem_dist {
     double min_ms, max_ms; /* clamp; max_ms <= 0 means none */
 } sx_netem_dist;
 
-/* The delay in ms at standard-normal score z (see above). */
+/* The delay in ms at standard-normal score z (see above), in
+ * [0, SX_NETEM_MAX_DELAY_MS]. */
 double sx_netem_dist_at(const sx_netem_dist *d, double z);
 
 /* True when the delay does not depend on z (none, const): the delay process

@@ -8,10 +8,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "netem/rng.h"
 
@@ -233,13 +236,28 @@ static specx_status each_kv(parse_ctx *c, char *rest, void *obj, kv_fn fn)
     return SPECX_OK;
 }
 
-static specx_status number(parse_ctx *c, const char *k, const char *v, double *out, double lo)
+/* Bounds on what a profile may say, so that every delay and duration fits
+ * the nanosecond clock with room to add: 1e308 ms would be accepted and
+ * wrap to no delay at all. An hour of one-way delay is far past any link. */
+#define MAX_DELAY_MS SX_NETEM_MAX_DELAY_MS /* any delay, correlation time, RTT target */
+#define MAX_OUTAGE_MS 8.64e7               /* outage durations, periods, offsets: a day */
+#define MIN_RATE_BPS 1e3                   /* a capacity, when given: 1 kbit/s .. */
+#define MAX_RATE_BPS 1e12                  /* .. 1 Tbit/s */
+#define MAX_TRACE_BYTES (64 << 20)
+#define MAX_TRACE_SAMPLES ((size_t)1 << 22)
+
+static specx_status number(parse_ctx *c, const char *k, const char *v, double *out, double lo,
+                           double hi)
 {
     if (!parse_double(v, out)) {
         return perr(c, SPECX_EFORMAT, "'%s' needs a number, got '%s'", k, v);
     }
     if (*out < lo) {
-        return perr(c, SPECX_EINVAL, "'%s' must not be negative (got %s)", k, v);
+        return lo == 0 ? perr(c, SPECX_EINVAL, "'%s' must not be negative (got %s)", k, v)
+                       : perr(c, SPECX_EINVAL, "'%s' must not be below %g (got %s)", k, lo, v);
+    }
+    if (*out > hi) {
+        return perr(c, SPECX_EINVAL, "'%s' must not be above %g (got %s)", k, hi, v);
     }
     return SPECX_OK;
 }
@@ -259,16 +277,40 @@ static specx_status load_trace(parse_ctx *c, sx_netem_dist *d, const char *path)
         snprintf(full, sizeof full, "%s", path);
     }
     snprintf(d->trace_path, sizeof d->trace_path, "%s", full);
-    FILE *f = fopen(full, "r");
-    if (!f) {
+    /* Opened without blocking and checked to be a regular file of bounded
+     * size: a FIFO would block the open, /dev/zero would never end. */
+    int fd = open(full, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0) {
         return perr(c, SPECX_ENOTFOUND, "cannot open trace file '%s': %s", full, strerror(errno));
     }
-    char line[256];
-    size_t cap = 0;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size > MAX_TRACE_BYTES) {
+        close(fd);
+        return perr(c, SPECX_EINVAL, "trace file '%s' is not a regular file of at most %d MiB",
+                    full, MAX_TRACE_BYTES >> 20);
+    }
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return specx_err_set(c->err, SPECX_ENOMEM, "netem: out of memory");
+    }
+    char *line = NULL;
+    size_t linecap = 0, cap = 0;
+    ssize_t got;
     int ln = 0;
     specx_status st = SPECX_OK;
-    while (fgets(line, sizeof line, f)) {
+    while ((got = getline(&line, &linecap, f)) >= 0) {
         ln++;
+        if ((size_t)got != strlen(line)) {
+            st = perr(c, SPECX_EFORMAT, "trace '%s' line %d holds a NUL byte: not a text file",
+                      full, ln);
+            break;
+        }
+        if (d->ntrace == MAX_TRACE_SAMPLES) {
+            st = perr(c, SPECX_EINVAL, "trace '%s' has more than %zu samples", full,
+                      MAX_TRACE_SAMPLES);
+            break;
+        }
         char *hash = strchr(line, '#');
         if (hash) {
             *hash = '\0';
@@ -282,11 +324,11 @@ static specx_status load_trace(parse_ctx *c, sx_netem_dist *d, const char *path)
             *comma = '\0';
         }
         double v;
-        if (!parse_double(trim(s), &v) || v < 0) {
+        if (!parse_double(trim(s), &v) || v < 0 || v > 2 * MAX_DELAY_MS) {
             char where[32];
             snprintf(where, sizeof where, "%d", ln);
-            st = perr(c, SPECX_EFORMAT, "trace '%s' line %s: not a non-negative RTT in ms", full,
-                      where);
+            st = perr(c, SPECX_EFORMAT, "trace '%s' line %s: not an RTT in ms (0..%g)", full, where,
+                      2 * MAX_DELAY_MS);
             break;
         }
         if (d->ntrace == cap) {
@@ -300,6 +342,7 @@ static specx_status load_trace(parse_ctx *c, sx_netem_dist *d, const char *path)
         }
         d->trace[d->ntrace++] = v / 2.0; /* one-way = RTT / 2 */
     }
+    free(line);
     fclose(f);
     if (st == SPECX_OK && d->ntrace == 0) {
         st = perr(c, SPECX_EFORMAT, "trace '%s' holds no RTT samples", full);
@@ -313,10 +356,10 @@ static specx_status load_trace(parse_ctx *c, sx_netem_dist *d, const char *path)
 static specx_status dist_kv(parse_ctx *c, void *obj, const char *k, const char *v)
 {
     sx_netem_dist *d = obj;
-    double x;
+    double x = 0;
     specx_status st;
     if (strcmp(k, "min_ms") == 0 || strcmp(k, "max_ms") == 0) {
-        if ((st = number(c, k, v, &x, 0)) != SPECX_OK) {
+        if ((st = number(c, k, v, &x, 0, MAX_DELAY_MS)) != SPECX_OK) {
             return st;
         }
         *(k[1] == 'i' ? &d->min_ms : &d->max_ms) = x;
@@ -325,23 +368,23 @@ static specx_status dist_kv(parse_ctx *c, void *obj, const char *k, const char *
     switch (d->kind) {
     case SX_NETEM_DIST_CONST:
         if (strcmp(k, "ms") == 0) {
-            return number(c, k, v, &d->a, 0);
+            return number(c, k, v, &d->a, 0, MAX_DELAY_MS);
         }
         break;
     case SX_NETEM_DIST_NORMAL:
         if (strcmp(k, "mean_ms") == 0) {
-            return number(c, k, v, &d->a, 0);
+            return number(c, k, v, &d->a, 0, MAX_DELAY_MS);
         }
         if (strcmp(k, "sd_ms") == 0) {
-            return number(c, k, v, &d->b, 0);
+            return number(c, k, v, &d->b, 0, MAX_DELAY_MS);
         }
         break;
     case SX_NETEM_DIST_LOGNORMAL:
         if (strcmp(k, "median_ms") == 0) {
-            return number(c, k, v, &d->a, 0);
+            return number(c, k, v, &d->a, 0, MAX_DELAY_MS);
         }
         if (strcmp(k, "sigma") == 0) {
-            return number(c, k, v, &d->b, 0);
+            return number(c, k, v, &d->b, 0, 10);
         }
         break;
     case SX_NETEM_DIST_QUANTILES:
@@ -350,7 +393,7 @@ static specx_status dist_kv(parse_ctx *c, void *obj, const char *k, const char *
             if (!parse_double(k + 1, &pct) || pct <= 0 || pct >= 100) {
                 return perr(c, SPECX_EFORMAT, "quantile '%s' must be pNN with 0 < NN < 100", k);
             }
-            if ((st = number(c, k, v, &x, 0)) != SPECX_OK) {
+            if ((st = number(c, k, v, &x, 0, MAX_DELAY_MS)) != SPECX_OK) {
                 return st;
             }
             if (x <= 0) {
@@ -438,16 +481,16 @@ static specx_status outage_kv(parse_ctx *c, void *obj, const char *k, const char
 {
     sx_netem_outage_cfg *o = obj;
     if (strcmp(k, "period_ms") == 0 && o->kind == SX_NETEM_OUTAGE_PERIODIC) {
-        return number(c, k, v, &o->period_ms, 0);
+        return number(c, k, v, &o->period_ms, 0, MAX_OUTAGE_MS);
     }
     if (strcmp(k, "mean_interval_ms") == 0 && o->kind == SX_NETEM_OUTAGE_RANDOM) {
-        return number(c, k, v, &o->mean_interval_ms, 0);
+        return number(c, k, v, &o->mean_interval_ms, 0, MAX_OUTAGE_MS);
     }
     if (strcmp(k, "duration_ms") == 0) {
-        return number(c, k, v, &o->duration_ms, 0);
+        return number(c, k, v, &o->duration_ms, 0, MAX_OUTAGE_MS);
     }
     if (strcmp(k, "offset_ms") == 0) {
-        return number(c, k, v, &o->offset_ms, 0);
+        return number(c, k, v, &o->offset_ms, 0, MAX_OUTAGE_MS);
     }
     if (strcmp(k, "duration") == 0 && o->kind == SX_NETEM_OUTAGE_RANDOM) {
         if (strcmp(v, "exp") == 0) {
@@ -500,7 +543,9 @@ static specx_status traffic_kv(parse_ctx *c, void *obj, const char *k, const cha
 {
     specx_netem_traffic *t = obj;
     double x = 0;
-    specx_status st = number(c, k, v, &x, 0);
+    /* bytes up to 1 GiB, hz up to 10 kHz, seconds up to ~115 days */
+    double hi = k[0] == 'h' ? 1e4 : k[0] == 's' ? 1e7 : (double)(1 << 30);
+    specx_status st = number(c, k, v, &x, 0, hi);
     if (st != SPECX_OK) {
         return st;
     }
@@ -539,11 +584,11 @@ static specx_status parse_traffic(parse_ctx *c, char *val, specx_netem_traffic *
 static specx_status target_kv(parse_ctx *c, void *obj, const char *k, const char *v)
 {
     specx_netem_profile *p = obj;
-    double pct, x;
+    double pct = 0, x = 0;
     if (k[0] != 'p' || !parse_double(k + 1, &pct) || pct <= 0 || pct >= 100) {
         return perr(c, SPECX_EFORMAT, "target '%s' must be pNN with 0 < NN < 100", k);
     }
-    specx_status st = number(c, k, v, &x, 0);
+    specx_status st = number(c, k, v, &x, 0, MAX_DELAY_MS);
     if (st != SPECX_OK) {
         return st;
     }
@@ -567,16 +612,20 @@ static specx_status parse_dir_key(parse_ctx *c, sx_netem_dir_cfg *d, const char 
     if (strcmp(key, "outage") == 0) {
         return parse_outage(c, copy, &d->outage);
     }
-    double x;
-    specx_status st = number(c, key, val, &x, 0);
+    double x = 0;
+    if (strcmp(key, "tau_ms") == 0) {
+        return number(c, key, val, &d->tau_ms, 0, MAX_DELAY_MS);
+    }
+    double unit = key[5] == 'm' ? 1e6 : 1e3;
+    specx_status st = number(c, key, val, &x, 0, MAX_RATE_BPS / unit);
     if (st != SPECX_OK) {
         return st;
     }
-    if (strcmp(key, "tau_ms") == 0) {
-        d->tau_ms = x;
-    } else {
-        d->rate_bps = x * (key[5] == 'm' ? 1e6 : 1e3);
+    if (x > 0 && x * unit < MIN_RATE_BPS) {
+        return perr(c, SPECX_EINVAL, "'%s' must be 0 (unlimited) or at least 1 kbit/s (got %s)",
+                    key, val);
     }
+    d->rate_bps = x * unit;
     return SPECX_OK;
 }
 
@@ -703,12 +752,19 @@ specx_status specx_netem_profile_load(const char *name_or_path, specx_netem_prof
     if (text) {
         return specx_netem_profile_parse(text, name_or_path, NULL, out, err);
     }
-    FILE *f = fopen(name_or_path, "r");
-    if (!f) {
+    int fd = open(name_or_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
         return specx_err_set(err, SPECX_ENOTFOUND,
                              "netem: '%s' is neither a built-in profile (5g-sf, lan, lte, none) "
                              "nor a readable file: %s",
                              name_or_path, strerror(errno));
+    }
+    struct stat sb;
+    FILE *f = NULL;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (f = fdopen(fd, "r")) == NULL) {
+        close(fd);
+        return specx_err_set(err, SPECX_EINVAL, "netem: profile '%s' is not a regular file",
+                             name_or_path);
     }
     char *buf = NULL;
     size_t len = 0, cap = 0;

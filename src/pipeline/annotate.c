@@ -119,9 +119,8 @@ specx_status sx_pipeline_annotator_open(const char *path, const char *codec, dou
     return SPECX_OK;
 }
 
-static void draw(const sx_pipeline_annotator *a, const specx_pipeline_output *out)
+static void draw(const sx_pipeline_annotator *a, const specx_pipeline_output *out, specx_image *img)
 {
-    specx_image *img = out->image;
     int scale = img->width >= 960 ? 2 : 1;
     specx_rgb white = {255, 255, 255}, red = {200, 30, 30};
     if (out->winner >= 0 && (size_t)out->winner < a->n_exec) {
@@ -146,13 +145,17 @@ static void draw(const sx_pipeline_annotator *a, const specx_pipeline_output *ou
 
 void sx_pipeline_annotator_add(sx_pipeline_annotator *a, const specx_pipeline_output *out)
 {
-    draw(a, out);
+    /* Drawn on the encoder's copy, never on the frame: a local call that was
+     * cancelled when this output was decided may still be reading the
+     * frame's pixels until its detector's next cancel checkpoint. The copy
+     * was made for the encoder queue anyway, so this costs nothing. */
     ann_item *it = calloc(1, sizeof *it);
     if (it == NULL || specx_image_copy(&it->img, out->image) != SPECX_OK) {
         free(it);
         fail(a, "out of memory for annotated frames");
         return;
     }
+    draw(a, out, &it->img);
     pthread_mutex_lock(&a->mu);
     while (a->len >= SX_PIPELINE_ANNOTATE_QUEUE_MAX) {
         pthread_cond_wait(&a->cv, &a->mu);

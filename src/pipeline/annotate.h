@@ -1,6 +1,8 @@
 /* annotate.h — the annotated output of a run (internal): each output drawn
- * on its frame (the winner's boxes in its colour, a banner, a legend) on the
- * delivery thread, then encoded on the annotator's own thread.
+ * on a copy of its frame (the winner's boxes in its colour, a banner, a
+ * legend) on the delivery thread, then encoded on the annotator's own
+ * thread. The frame itself is never written: a cancelled local call may
+ * still be reading it.
  *
  * Threads: add from one thread at a time (the delivery thread); close from
  * the owner once no add can come. add blocks while
@@ -23,7 +25,7 @@ typedef struct sx_pipeline_annotator sx_pipeline_annotator;
 specx_status sx_pipeline_annotator_open(const char *path, const char *codec, double fps,
                                         const specx_pipeline *p, sx_pipeline_annotator **out,
                                         specx_err *err);
-/* Draws on out->image and queues a copy for the encoder. */
+/* Copies out->image, draws on the copy and queues it for the encoder. */
 void sx_pipeline_annotator_add(sx_pipeline_annotator *a, const specx_pipeline_output *out);
 /* Most frames that waited for the encoder at once. */
 size_t sx_pipeline_annotator_peak(sx_pipeline_annotator *a);

@@ -15,6 +15,8 @@
 #include "specx/local_executor.h"
 #include "specx/rpc.h"
 
+#include "pipeline/uplink.h"
+
 /* The fates exported, and where each operator fate is counted. */
 enum { F_WON, F_OUTRANKED, F_LATE, F_FAILED, F_SKIPPED, F_SHED, F_CANCELLED, F_COUNT };
 static const char *const fate_names[F_COUNT] = {"won",     "outranked", "late",     "failed",
@@ -186,7 +188,7 @@ static void collect(void *arg)
         uint64_t in = atomic_load_explicit(e->src.started, memory_order_acquire);
         specx_gauge_set(e->in_flight, (double)(in - done));
         specx_rpc_link link;
-        specx_rpc_executor_link(e->src.exec, &link);
+        sx_uplink_executor_link(e->src.exec, &link);
         if (link.rtt >= 0) {
             if (e->rtt == NULL) {
                 e->rtt = specx_gauge_family_get(m->rtt_family, &e->src.name);

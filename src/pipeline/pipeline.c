@@ -6,15 +6,19 @@
  *    local one, so a server's executor index is its palette index.
  *  - A frame (struct frame) is the operator's message input; its first member
  *    is the specx_image, which is exactly the local executor's request. The
- *    JPEG for the servers is encoded once, lazily in the first plan call, and
- *    shared by reference (specx_encoded_frame).
+ *    servers' request is the frame's uplink state (pipeline/uplink.h): each
+ *    server's executor scales and encodes on the uplink thread, once per
+ *    distinct size, so the submitting thread starts the local detector
+ *    without waiting for any encoding. The uplink stops reading the pixels
+ *    before the output callback gets them (it may draw).
  *  - Frame lifetime: the operator may deliver a frame's output while the
  *    local executor still holds its call (queued, or running on the pixels
  *    while being cancelled), and the executor borrows the image until the
  *    call completes. The operator's input_release says when nothing
  *    references the frame any more (output delivered, or released in SYNC
- *    mode, and every call completed, every JPEG request freed): the frame is
- *    freed there, whatever the local executor's workers or queue order. A
+ *    mode, and every call completed): the frame is freed there, whatever
+ *    the local executor's workers or queue order (the uplink keeps its own
+ *    per-frame state alive while an encoding job is queued). A
  *    local call still queued for a delivered frame is cancelled by the
  *    operator (rule 6) and removed from the queue without running; a running
  *    one stops at the detector's next cancel checkpoint.
@@ -23,7 +27,9 @@
  *  - Remote calls in flight: plan counts a call started when it hands out a
  *    request, and the request's release (the call is over, or the plan was
  *    not used) counts it finished; the metrics read the difference.
- *  - Lock order: p->mu is a leaf; no operator or executor call under it. */
+ *  - Lock order: p->mu is a leaf; no operator or executor call under it.
+ *  - Teardown: the operator first (every call completes, the executors and
+ *    their clients go), then the uplink thread. */
 #include "specx/pipeline.h"
 
 #include <pthread.h>
@@ -31,18 +37,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "specx/codec.h"
 #include "specx/draw.h"
 #include "specx/rpc.h"
 
 #include "pipeline/metrics.h"
+#include "pipeline/uplink.h"
 
 typedef struct frame {
     specx_image image; /* first: the local executor's request is &frame->image */
     int64_t index;
     double pts;
-    specx_encoded_frame *enc; /* lazily, by the first plan call */
-    bool enc_failed;
+    sx_uplink_frame *up; /* the servers' request; NULL without servers */
 } frame;
 
 typedef struct exec_meta {
@@ -51,6 +56,7 @@ typedef struct exec_meta {
     bool is_local;
     specx_executor exec;                            /* owned by the operator */
     _Atomic uint64_t calls_started, calls_finished; /* remote */
+    size_t remote; /* remotes: index in remote_exec */
 } exec_meta;
 
 struct specx_pipeline {
@@ -60,7 +66,9 @@ struct specx_pipeline {
     exec_meta *meta;
     int local_index;
     specx_executor local_exec; /* copy for stats; owned by the operator */
-    int jpeg_quality;
+    specx_executor remote_exec[SPECX_PIPELINE_MAX_SERVERS]; /* copies, for counts */
+    size_t n_remote;
+    sx_uplink *uplink; /* NULL without servers */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -72,8 +80,8 @@ struct specx_pipeline {
 
 static void frame_free(frame *f)
 {
+    sx_uplink_frame_unref(f->up);
     specx_image_clear(&f->image);
-    specx_encoded_frame_unref(f->enc);
     free(f);
 }
 
@@ -96,11 +104,11 @@ static void frame_delivered(specx_pipeline *p)
 
 /* ---- operator glue -------------------------------------------------------- */
 
-/* request_free of a remote call: the frame's reference, and one call over. */
+/* request_free of a remote call (the request is borrowed): one call over. */
 static void request_done(void *request, void *user)
 {
+    (void)request;
     exec_meta *m = user;
-    specx_encoded_frame_unref(request);
     atomic_fetch_add_explicit(&m->calls_finished, 1, memory_order_release);
 }
 
@@ -108,24 +116,10 @@ static void plan(void *user, const specx_msg_info *msg, size_t exec_index, specx
 {
     specx_pipeline *p = user;
     frame *f = msg->input;
-    if (f->enc == NULL && !f->enc_failed) {
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        specx_err err = {{0}};
-        if (specx_jpeg_encode(&f->image, p->jpeg_quality, &buf, &len, &err) != SPECX_OK ||
-            specx_encoded_frame_take(buf, len, &f->enc) != SPECX_OK) {
-            free(buf);
-            f->enc = NULL;
-            f->enc_failed = true;
-        }
-    }
-    if (f->enc == NULL) {
-        out->skip = true;
-        return;
-    }
+    /* borrowed from the message: the executor scales and encodes it */
+    out->request = f->up;
     exec_meta *m = &p->meta[exec_index];
     atomic_fetch_add_explicit(&m->calls_started, 1, memory_order_release);
-    out->request = specx_encoded_frame_ref(f->enc);
     out->request_free = request_done;
     out->request_free_user = m;
     out->deadline_kind = SPECX_DEADLINE_RELATIVE;
@@ -135,6 +129,9 @@ static void plan(void *user, const specx_msg_info *msg, size_t exec_index, specx
 static void deliver(specx_pipeline *p, specx_output *o)
 {
     frame *f = o->input;
+    if (f->up != NULL) {
+        sx_uplink_frame_retire(f->up); /* the callback may draw on the pixels */
+    }
     specx_pipeline_exec ex[o->n_exec > 0 ? o->n_exec : 1];
     for (size_t i = 0; i < o->n_exec; i++) {
         const specx_exec_report *r = &o->exec[i];
@@ -227,7 +224,7 @@ static specx_status add_remote(specx_pipeline *p, const specx_pipeline_config *c
             snprintf(ec.name, sizeof ec.name, "%.50s#%u", cc.target, (unsigned)(i + 1));
         }
     }
-    specx_status st = specx_rpc_executor_create(&cc, &ec.exec, err);
+    specx_status st = sx_uplink_executor_create(p->uplink, &cc, &ec.exec, err);
     if (st != SPECX_OK) {
         return st;
     }
@@ -241,6 +238,8 @@ static specx_status add_remote(specx_pipeline *p, const specx_pipeline_config *c
     p->meta[idx].priority = ec.priority;
     p->meta[idx].is_local = false;
     p->meta[idx].exec = ec.exec;
+    p->meta[idx].remote = p->n_remote;
+    p->remote_exec[p->n_remote++] = ec.exec;
     return SPECX_OK;
 }
 
@@ -285,7 +284,6 @@ static specx_status pipeline_alloc(const specx_pipeline_config *cfg, specx_pipel
     p->cfg.local_detector = NULL;
     p->cfg.servers = NULL;
     p->local_index = -1;
-    p->jpeg_quality = cfg->jpeg_quality > 0 ? cfg->jpeg_quality : 90;
     pthread_mutex_init(&p->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -335,6 +333,10 @@ specx_status specx_pipeline_create(const specx_pipeline_config *cfg, specx_pipel
                                 .delivery = SPECX_DELIVER_THREAD,
                                 .input_release = frame_release,
                                 .release_user = p};
+    if (st == SPECX_OK && cfg->n_servers > 0) {
+        st = sx_uplink_create(cfg->jpeg_quality > 0 ? cfg->jpeg_quality : 90, cfg->full_frames,
+                              &p->uplink, err);
+    }
     if (st == SPECX_OK) {
         st = specx_operator_create(&oc, &p->op, err);
     }
@@ -370,6 +372,10 @@ specx_status specx_pipeline_push(specx_pipeline *p, specx_image *img, int64_t in
     memset(img, 0, sizeof *img);
     f->index = index;
     f->pts = pts;
+    if (p->uplink != NULL && (f->up = sx_uplink_frame_create(&f->image)) == NULL) {
+        frame_free(f);
+        return specx_err_set(err, SPECX_ENOMEM, "out of memory");
+    }
     pthread_mutex_lock(&p->mu);
     p->pushed++;
     pthread_mutex_unlock(&p->mu);
@@ -412,6 +418,9 @@ void specx_pipeline_finish(specx_pipeline *p)
 {
     specx_pipeline_drain(p);
     specx_operator_shutdown(p->op);
+    if (p->uplink != NULL) {
+        sx_uplink_wait_idle(p->uplink); /* encoder counts final too */
+    }
 }
 
 size_t specx_pipeline_executor_count(const specx_pipeline *p)
@@ -444,6 +453,31 @@ specx_status specx_pipeline_stats(specx_pipeline *p, specx_operator_stats **out)
     return specx_operator_stats_snapshot(p->op, out);
 }
 
+bool specx_pipeline_uplink_stats(specx_pipeline *p, size_t exec_index,
+                                 specx_pipeline_uplink_counts *out)
+{
+    if (exec_index >= p->n_remote) {
+        return false;
+    }
+    sx_uplink_counts c;
+    sx_uplink_executor_counts(&p->remote_exec[exec_index], &c);
+    *out = (specx_pipeline_uplink_counts){
+        .frames_sent = c.frames, .frames_scaled = c.scaled, .bytes_sent = c.bytes};
+    return true;
+}
+
+bool specx_pipeline_encoder_stats(specx_pipeline *p, specx_pipeline_encoder_counts *out)
+{
+    if (p->uplink == NULL) {
+        return false;
+    }
+    sx_uplink_work w;
+    sx_uplink_work_get(p->uplink, &w);
+    *out = (specx_pipeline_encoder_counts){
+        .encodes = w.encodes, .skipped = w.skipped, .encode_ns = w.encode_ns};
+    return true;
+}
+
 bool specx_pipeline_local_stats(specx_pipeline *p, specx_local_executor_stats *out)
 {
     if (p->local_index < 0) {
@@ -451,6 +485,15 @@ bool specx_pipeline_local_stats(specx_pipeline *p, specx_local_executor_stats *o
     }
     specx_local_executor_get_stats(&p->local_exec, out);
     return true;
+}
+
+size_t specx_pipeline_server_backends(specx_pipeline *p, size_t i, specx_rpc_backend_stats *out,
+                                      size_t max)
+{
+    if (i >= p->n_exec || p->meta[i].is_local) {
+        return 0;
+    }
+    return sx_uplink_executor_backends(&p->remote_exec[p->meta[i].remote], out, max);
 }
 
 void specx_pipeline_destroy(specx_pipeline *p)
@@ -465,6 +508,7 @@ void specx_pipeline_destroy(specx_pipeline *p)
         /* waits for every call; every frame is released before it returns */
         specx_operator_destroy(p->op);
     }
+    sx_uplink_destroy(p->uplink);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p->meta);

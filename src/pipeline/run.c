@@ -23,6 +23,9 @@
 #include "pipeline/jsonl.h"
 
 #define MAX_READ_ERRORS 25 /* unreadable frames in a row before giving up */
+/* Frames a video file may deliver fewer than its container announces
+ * without being called truncated (an edit list can drop one or two). */
+#define SHORT_FRAMES_OK 2
 
 struct specx_pipeline_run {
     specx_pipeline_run_config cfg;
@@ -141,6 +144,23 @@ static bool stopped(const atomic_bool *stop)
     return stop != NULL && atomic_load(stop);
 }
 
+/* At the end of a video file: fewer frames than the container announced
+ * means the file was cut short or damaged, and the run did not see the
+ * video it was asked to; the frames read have their outputs either way. */
+static specx_status check_complete(specx_pipeline_run *r, int64_t delivered, specx_err *err)
+{
+    specx_video_info info;
+    specx_video_source_info(r->src, &info);
+    if (info.kind != SPECX_VIDEO_FILE || info.frame_count <= 0 ||
+        delivered + SHORT_FRAMES_OK >= info.frame_count) {
+        return SPECX_OK;
+    }
+    return specx_err_set(err, SPECX_EFORMAT,
+                         "%s ended after %lld of the %lld frames its container announces: the "
+                         "file is truncated or damaged (the frames read were processed)",
+                         r->cfg.video, (long long)delivered, (long long)info.frame_count);
+}
+
 /* Reads, paces and pushes until the end, max_frames, *stop or a fatal error. */
 static specx_status feed(specx_pipeline_run *r, const atomic_bool *stop, specx_err *err)
 {
@@ -148,6 +168,7 @@ static specx_status feed(specx_pipeline_run *r, const atomic_bool *stop, specx_e
     specx_pacer pacer;
     specx_pacer_start(&pacer, r->c.fps);
     int read_errors = 0;
+    int64_t delivered = 0; /* frames (or unreadable frames) the source gave */
     while (!stopped(stop) && (cfg->max_frames <= 0 || r->c.pushed < cfg->max_frames)) {
         specx_frame fr;
         int eof = 0;
@@ -159,12 +180,14 @@ static specx_status feed(specx_pipeline_run *r, const atomic_bool *stop, specx_e
             if (cfg->notice != NULL) {
                 cfg->notice(cfg->notice_user, specx_err_text(err, st));
             }
+            delivered++;
             continue;
         }
         read_errors = 0;
         if (eof) {
-            break;
+            return check_complete(r, delivered, err);
         }
+        delivered++;
         if (!specx_pacer_wait(&pacer, r->c.pushed, stop)) {
             specx_frame_clear(&fr);
             break;

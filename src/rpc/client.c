@@ -9,11 +9,18 @@
  * - One lock (c->mu) guards the client, its calls and its stream. Callbacks
  *   run with no lock held; a call object is freed only after its callback has
  *   returned, so cancel() stays safe up to then.
- * - Unary: one batch with all six ops; the gRPC deadline is the call's. */
+ * - Unary: one batch with all six ops; the gRPC deadline is the call's.
+ * - Several backends (an ipv4: list, a DNS name): gRPC's client channel
+ *   balances calls between them as the service config says (lb=, health
+ *   checking); the client only counts where each call went
+ *   (grpc_call_get_peer once it finished). Each client has its own
+ *   connections (a local subchannel pool), so two executors, or two
+ *   emulated vehicles in one process, are two clients to a server. */
 #include "rpc/client.h"
 
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
+#include <grpc/support/alloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +76,8 @@ void sx_rpc_finish(sx_rpc_finished *f)
     pthread_mutex_unlock(&c->mu);
 }
 
-void sx_rpc_reply_decode(grpc_byte_buffer *bb, sx_rpc_finished *f, int32_t *req_id)
+void sx_rpc_reply_decode(specx_rpc_client *c, grpc_byte_buffer *bb, sx_rpc_finished *f,
+                         int32_t *req_id)
 {
     sx_rpc_response r;
     f->st = sx_rpc_response_decode(bb, &r);
@@ -92,6 +100,58 @@ void sx_rpc_reply_decode(grpc_byte_buffer *bb, sx_rpc_finished *f, int32_t *req_
         return;
     }
     f->result = r.det;
+    /* Only replies with detections: an error may come from a server that
+     * never reached its model (a proxy, a refusal). A server that does not
+     * say (an old one, or a model without a fixed input) resets it. */
+    uint64_t input = (uint64_t)(uint32_t)r.model_input_width << 32 | (uint32_t)r.model_input_height;
+    atomic_store_explicit(&c->model_input, input, memory_order_relaxed);
+}
+
+/* ---- backends ---------------------------------------------------------- */
+
+void sx_rpc_count_peer_locked(specx_rpc_client *c, const char *peer, specx_status st)
+{
+    specx_rpc_backend_stats *b = NULL;
+    for (size_t i = 0; i < c->n_backends && b == NULL; i++) {
+        if (strcmp(c->backends[i].peer, peer) == 0) {
+            b = &c->backends[i];
+        }
+    }
+    if (b == NULL) {
+        b = &c->backends[c->n_backends < SPECX_RPC_MAX_BACKENDS ? c->n_backends++
+                                                                : SPECX_RPC_MAX_BACKENDS - 1];
+        if (b->calls == 0) {
+            snprintf(b->peer, sizeof b->peer, "%s", peer);
+        }
+    }
+    b->calls++;
+    if (st == SPECX_OK) {
+        b->ok++;
+    } else {
+        b->failed++;
+    }
+}
+
+void sx_rpc_count_backend(specx_rpc_client *c, grpc_call *gc, specx_status st)
+{
+    /* Before a call reaches a backend gRPC reports the channel's target. */
+    char *peer = gc != NULL ? grpc_call_get_peer(gc) : NULL;
+    const char *p = peer != NULL && strcmp(peer, c->cfg.target) != 0 ? peer : "";
+    pthread_mutex_lock(&c->mu);
+    sx_rpc_count_peer_locked(c, p, st);
+    pthread_mutex_unlock(&c->mu);
+    gpr_free(peer);
+}
+
+size_t specx_rpc_client_backends(specx_rpc_client *c, specx_rpc_backend_stats *out, size_t max)
+{
+    pthread_mutex_lock(&c->mu);
+    size_t n = c->n_backends;
+    for (size_t i = 0; i < n && i < max; i++) {
+        out[i] = c->backends[i];
+    }
+    pthread_mutex_unlock(&c->mu);
+    return n;
 }
 
 /* ---- unary ------------------------------------------------------------ */
@@ -116,8 +176,9 @@ static void unary_done(sx_rpc_tag *t, bool ok)
         f.st = SPECX_EFORMAT;
         snprintf(f.msg, sizeof f.msg, "%s: OK status without a reply message", c->cfg.target);
     } else {
-        sx_rpc_reply_decode(k->recv_bb, &f, NULL);
+        sx_rpc_reply_decode(c, k->recv_bb, &f, NULL);
     }
+    sx_rpc_count_backend(c, k->gc, f.st);
     pthread_mutex_lock(&c->mu);
     if (k->prev != NULL) {
         k->prev->next = k->next;
@@ -252,6 +313,18 @@ specx_status specx_rpc_call_start(specx_rpc_client *c, specx_encoded_frame *fram
     return sx_rpc_call_begin(c, frame, deadline, done, user, out != NULL ? set_out : NULL, out);
 }
 
+bool specx_rpc_client_model_input(const specx_rpc_client *c, int *width, int *height)
+{
+    uint64_t v = atomic_load_explicit(&c->model_input, memory_order_relaxed);
+    int w = (int)(uint32_t)(v >> 32), h = (int)(uint32_t)v;
+    if (w < 1 || h < 1) {
+        return false;
+    }
+    *width = w;
+    *height = h;
+    return true;
+}
+
 void specx_rpc_call_cancel(specx_rpc_call *k)
 {
     if (k == NULL) {
@@ -276,6 +349,25 @@ void specx_rpc_call_cancel(specx_rpc_call *k)
 
 /* ---- client ----------------------------------------------------------- */
 
+/* The default service config (JSON, into buf): the load-balancing policy
+ * and client-side health checking; "" when neither is asked for. */
+static void service_config(const specx_rpc_client_config *cfg, char *buf, size_t n)
+{
+    char lb[96] = "", hc[128] = "";
+    if (cfg->lb[0] != '\0') {
+        snprintf(lb, sizeof lb, "\"loadBalancingConfig\":[{\"%s\":{}}]", cfg->lb);
+    }
+    if (!cfg->no_health_check) {
+        snprintf(hc, sizeof hc, "\"healthCheckConfig\":{\"serviceName\":\"%s\"}",
+                 SX_RPC_SERVICE_NAME);
+    }
+    if (lb[0] == '\0' && hc[0] == '\0') {
+        buf[0] = '\0';
+        return;
+    }
+    snprintf(buf, n, "{%s%s%s}", lb, lb[0] != '\0' && hc[0] != '\0' ? "," : "", hc);
+}
+
 /* Creates c->ch from c->cfg with creds (released here). */
 static void channel_create(specx_rpc_client *c, grpc_channel_credentials *creds)
 {
@@ -283,9 +375,23 @@ static void channel_create(specx_rpc_client *c, grpc_channel_credentials *creds)
     if (backoff_max < 1) {
         backoff_max = 1;
     }
-    grpc_arg args[4];
+    grpc_arg args[8];
     memset(args, 0, sizeof args);
     size_t na = 0;
+    char sc[256];
+    service_config(&c->cfg, sc, sizeof sc);
+    if (sc[0] != '\0') {
+        args[na].type = GRPC_ARG_STRING;
+        args[na].key = GRPC_ARG_SERVICE_CONFIG;
+        args[na++].value.string = sc;
+        /* Ours, not one from DNS TXT records. */
+        args[na].type = GRPC_ARG_INTEGER;
+        args[na].key = GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION;
+        args[na++].value.integer = 1;
+    }
+    args[na].type = GRPC_ARG_INTEGER;
+    args[na].key = GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL;
+    args[na++].value.integer = 1;
     /* Retry a down server soon (it may be restarting), but leave
      * GRPC_ARG_MIN_RECONNECT_BACKOFF_MS alone: gRPC also uses it as the
      * minimum time a connection attempt gets, and a slow link (or valgrind)
@@ -355,6 +461,7 @@ specx_status specx_rpc_client_create(const specx_rpc_client_config *cfg, specx_r
     c->next_req_id = 1;
     atomic_init(&c->link_rtt, -1);
     atomic_init(&c->link_measured, SPECX_TIME_NEVER);
+    atomic_init(&c->model_input, 0);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     channel_create(c, creds);

@@ -62,6 +62,12 @@ struct specx_rpc_client {
     /* The link's most recent round trip (specx_rpc_link). */
     _Atomic specx_dur_t link_rtt;
     _Atomic specx_time_t link_measured;
+    /* Calls per backend (peer), under mu. */
+    specx_rpc_backend_stats backends[SPECX_RPC_MAX_BACKENDS];
+    size_t n_backends;
+    /* The server's model input size as its latest reply said: width << 32 |
+     * height, 0 = unknown. Lock-free: read on every frame by the sender. */
+    _Atomic uint64_t model_input;
 };
 
 /* A finished call waiting for its callback (collected under the lock, run
@@ -77,9 +83,15 @@ typedef struct sx_rpc_finished {
 /* Runs the callback, frees the call, and lets destroy() know; a successful
  * reply updates the link's round trip. No lock held. */
 void sx_rpc_finish(sx_rpc_finished *f);
+/* Counts one finished call against the backend gc was sent to (the
+ * channel's target when it reached none). Takes c->mu. */
+void sx_rpc_count_backend(specx_rpc_client *c, grpc_call *gc, specx_status st);
+/* The same with a peer string already known ("" = no backend); c->mu held. */
+void sx_rpc_count_peer_locked(specx_rpc_client *c, const char *peer, specx_status st);
 /* Decodes a Response into f's result or error; *req_id (may be NULL) gets
- * its req_id. */
-void sx_rpc_reply_decode(grpc_byte_buffer *bb, sx_rpc_finished *f, int32_t *req_id);
+ * its req_id. A reply with detections updates c's model input size. */
+void sx_rpc_reply_decode(specx_rpc_client *c, grpc_byte_buffer *bb, sx_rpc_finished *f,
+                         int32_t *req_id);
 
 /* client_stream.c. Starts a streamed call (opening the stream if needed). */
 specx_status sx_rpc_stream_start_locked(specx_rpc_call *k, specx_encoded_frame *frame,

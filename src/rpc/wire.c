@@ -217,6 +217,12 @@ grpc_byte_buffer *sx_rpc_response_encode(const specx_detections *det,
         resp.image_width = det->image_width;
         resp.image_height = det->image_height;
     }
+    ObjectDetection__ImageSize input = OBJECT_DETECTION__IMAGE_SIZE__INIT;
+    if (info->model_input_width > 0 && info->model_input_height > 0) {
+        input.width = info->model_input_width;
+        input.height = info->model_input_height;
+        resp.model_input = &input;
+    }
     if (info->with_status) {
         resp.status_code = specx_rpc_status_to_grpc(info->status);
         resp.status_message =
@@ -280,6 +286,10 @@ specx_status sx_rpc_response_decode(grpc_byte_buffer *bb, sx_rpc_response *out)
     out->status_code = r->status_code;
     out->queue_ms = r->queue_ms;
     out->infer_ms = r->infer_ms;
+    if (r->model_input != NULL && r->model_input->width > 0 && r->model_input->height > 0) {
+        out->model_input_width = r->model_input->width;
+        out->model_input_height = r->model_input->height;
+    }
     if (r->status_message != NULL) {
         snprintf(out->status_message, sizeof out->status_message, "%s", r->status_message);
     }

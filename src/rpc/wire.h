@@ -60,11 +60,13 @@ typedef struct sx_rpc_response_info {
     specx_status status;
     bool with_status;           /* streams: status_code/status_message in-band */
     const char *status_message; /* with_status and status != OK */
+    int model_input_width;      /* the model's input size; 0 = unknown (not sent) */
+    int model_input_height;
 } sx_rpc_response_info;
 
 /* A Response with det's boxes, classes and image size when info->status is
- * SPECX_OK (none otherwise; det's model is sent either way). NULL when out of
- * memory. */
+ * SPECX_OK (none otherwise; det's model, and the model input size when
+ * known, are sent either way). NULL when out of memory. */
 grpc_byte_buffer *sx_rpc_response_encode(const specx_detections *det,
                                          const sx_rpc_response_info *info);
 
@@ -74,6 +76,7 @@ typedef struct sx_rpc_response {
     char status_message[512];
     double queue_ms, infer_ms; /* the server's own account of its time (0: not sent) */
     specx_detections *det;     /* status_code 0: the detections (the caller owns them) */
+    int32_t model_input_width, model_input_height; /* 0 when the server did not say */
 } sx_rpc_response;
 
 /* SPECX_EFORMAT when bb is not an object_detection.Response, SPECX_ENOMEM. */

@@ -6,8 +6,11 @@
  * - Start order: detectors (may fail, slow), then the gRPC server and its
  *   port, then calls armed, workers, and the completion-queue thread. A
  *   failure at any step undoes the earlier ones (server_free).
- * - Stop: grpc_server_shutdown_and_notify (no new calls), end the open
- *   streams once their work is answered, wait for the notification up to
+ * - Health: SERVING from start; set_serving flips it (Watch calls hear at
+ *   once) while every call is still served, which is how a replica drains.
+ * - Stop: NOT_SERVING, grpc_server_shutdown_and_notify (no new calls), end
+ *   the open streams once their work is answered and the Watch calls after
+ *   their last update, wait for the notification up to
  *   the grace period, then grpc_server_cancel_all_calls (cancel flags reach
  *   the detectors) and wait for it; then stop the workers (they answer what
  *   is still queued, into finished calls), then the completion queue. */
@@ -15,13 +18,22 @@
 
 #include <errno.h>
 #include <grpc/grpc_security.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ARMED_PER_METHOD 8
 #define ARMED_HEALTH 2
+#define ARMED_GENERIC 2
 #define DEFAULT_MAX_MSG (16u << 20)
+#define DEFAULT_MAX_STREAMS 100
+#define DEFAULT_MAX_PENDING 1000
+#define DEFAULT_REQUEST_TIMEOUT SPECX_SEC(30)
+#define DEFAULT_KEEPALIVE SPECX_SEC(60)
+#define DEFAULT_KEEPALIVE_TIMEOUT SPECX_SEC(20)
+#define DEFAULT_HANDSHAKE SPECX_SEC(10)
+#define DEFAULT_CONNECTION_IDLE SPECX_SEC(300)
 
 bool sx_serve_stopping(specx_server *srv)
 {
@@ -119,28 +131,60 @@ static grpc_server_credentials *credentials(const specx_server_config *cfg, spec
     return creds;
 }
 
-/* The gRPC server with its queue and methods (not listening yet). */
+/* A duration as gRPC's integer milliseconds: `def` for 0, INT_MAX (gRPC's
+ * "infinite") for SPECX_TIME_NEVER or anything that large. */
+static int arg_ms(specx_dur_t d, specx_dur_t def)
+{
+    d = d == 0 ? def : d;
+    return d >= (specx_dur_t)INT_MAX * 1000000 ? INT_MAX : (int)(d / 1000000);
+}
+
+static void arg_int(grpc_arg *a, const char *key, int v)
+{
+    a->type = GRPC_ARG_INTEGER;
+    a->key = (char *)key;
+    a->value.integer = v;
+}
+
+/* The gRPC server with its queue and methods (not listening yet). Every
+ * limit on what a peer may hold is set here on purpose (docs/rpc.md,
+ * "Limits"), not left at gRPC's defaults (no stream bound, 120 s handshakes,
+ * keepalive pings every 2 h). */
 static void listener_create(specx_server *srv)
 {
-    size_t max_msg = srv->cfg.max_message_bytes > 0 ? srv->cfg.max_message_bytes : DEFAULT_MAX_MSG;
-    grpc_arg args[2];
+    const specx_server_config *c = &srv->cfg;
+    size_t max_msg = c->max_message_bytes > 0 ? c->max_message_bytes : DEFAULT_MAX_MSG;
+    grpc_arg args[9];
     memset(args, 0, sizeof args);
-    args[0].type = GRPC_ARG_INTEGER;
-    args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[0].value.integer = max_msg > INT32_MAX ? INT32_MAX : (int)max_msg;
-    args[1].type = GRPC_ARG_INTEGER;
-    args[1].key = GRPC_ARG_ALLOW_REUSEPORT; /* a taken port must fail, not be shared */
-    args[1].value.integer = 0;
-    grpc_channel_args ch_args = {.num_args = 2, .args = args};
+    size_t n = 0;
+    arg_int(&args[n++], GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH,
+            max_msg > INT32_MAX ? INT32_MAX : (int)max_msg);
+    arg_int(&args[n++], GRPC_ARG_ALLOW_REUSEPORT, 0); /* a taken port must fail, not be shared */
+    arg_int(&args[n++], GRPC_ARG_MAX_CONCURRENT_STREAMS,
+            c->max_streams_per_conn > 0 ? c->max_streams_per_conn : DEFAULT_MAX_STREAMS);
+    arg_int(&args[n++], GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+            arg_ms(c->handshake_timeout, DEFAULT_HANDSHAKE));
+    arg_int(&args[n++], GRPC_ARG_KEEPALIVE_TIME_MS, arg_ms(c->keepalive_time, DEFAULT_KEEPALIVE));
+    arg_int(&args[n++], GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+            arg_ms(c->keepalive_timeout, DEFAULT_KEEPALIVE_TIMEOUT));
+    /* Keep pinging a connection that carries no data, or a dead peer holding
+     * an idle stream is never noticed (gRPC stops after 2 pings by default). */
+    arg_int(&args[n++], GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+    arg_int(&args[n++], GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    arg_int(&args[n++], GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+            arg_ms(c->max_connection_idle, DEFAULT_CONNECTION_IDLE));
+    grpc_channel_args ch_args = {.num_args = n, .args = args};
     srv->server = grpc_server_create(&ch_args, NULL);
     srv->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(srv->server, srv->cq, NULL);
     srv->m_sync = grpc_server_register_method(srv->server, SX_RPC_METHOD_SYNC, NULL,
-                                              GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+                                              GRPC_SRM_PAYLOAD_NONE, 0);
     srv->m_stream = grpc_server_register_method(srv->server, SX_RPC_METHOD_STREAM, NULL,
                                                 GRPC_SRM_PAYLOAD_NONE, 0);
     srv->m_health = grpc_server_register_method(srv->server, SX_RPC_METHOD_HEALTH, NULL,
-                                                GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+                                                GRPC_SRM_PAYLOAD_NONE, 0);
+    srv->m_watch = grpc_server_register_method(srv->server, SX_RPC_METHOD_HEALTH_WATCH, NULL,
+                                               GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
 }
 
 static specx_status listener_bind(specx_server *srv, specx_err *err)
@@ -181,6 +225,13 @@ static specx_status check_config(const specx_server_config *cfg, specx_err *err)
                              "server: client certificates (a client CA) need TLS: give the "
                              "server's own certificate and key too");
     }
+    if (cfg->max_streams_per_conn < 0 || cfg->max_pending_calls < 0) {
+        return specx_err_set(err, SPECX_EINVAL, "server: call limits must be >= 0 (0 = default)");
+    }
+    if (cfg->request_timeout < 0 || cfg->keepalive_time < 0 || cfg->keepalive_timeout < 0 ||
+        cfg->handshake_timeout < 0 || cfg->max_connection_idle < 0) {
+        return specx_err_set(err, SPECX_EINVAL, "server: timeouts must be >= 0 (0 = default)");
+    }
     return SPECX_OK;
 }
 
@@ -219,9 +270,17 @@ static specx_server *server_alloc(const specx_server_config *cfg)
     }
     srv->cfg = *cfg;
     srv->t_shutdown.fn = on_shutdown;
+    srv->request_timeout =
+        cfg->request_timeout > 0 ? cfg->request_timeout : DEFAULT_REQUEST_TIMEOUT;
+    sx_serve_admit_init(&srv->admit,
+                        cfg->max_streams_per_conn > 0 ? cfg->max_streams_per_conn
+                                                      : DEFAULT_MAX_STREAMS,
+                        cfg->max_pending_calls > 0 ? cfg->max_pending_calls : DEFAULT_MAX_PENDING);
     sx_serve_stats_init(&srv->stats);
     pthread_mutex_init(&srv->mu, NULL);
     pthread_mutex_init(&srv->streams_mu, NULL);
+    pthread_mutex_init(&srv->health_mu, NULL);
+    srv->serving = true;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -233,6 +292,7 @@ static specx_server *server_alloc(const specx_server_config *cfg)
 /* Undoes whatever start got to, in reverse (also the end of stop). */
 static void server_teardown(specx_server *srv)
 {
+    sx_serve_timers_stop(&srv->timers);
     sx_serve_queue_stop(&srv->queue);
     if (srv->cq != NULL) {
         grpc_completion_queue_shutdown(srv->cq);
@@ -260,15 +320,21 @@ static void server_free(specx_server *srv)
     if (srv->queue_made) {
         sx_serve_queue_fini(&srv->queue);
     }
+    sx_serve_admit_fini(&srv->admit);
     sx_serve_stats_fini(&srv->stats);
     pthread_mutex_destroy(&srv->mu);
     pthread_mutex_destroy(&srv->streams_mu);
+    pthread_mutex_destroy(&srv->health_mu);
     pthread_cond_destroy(&srv->cv);
     free(srv);
 }
 
 static specx_status server_run(specx_server *srv, specx_err *err)
 {
+    specx_status st = sx_serve_timers_start(&srv->timers, err);
+    if (st != SPECX_OK) {
+        return st;
+    }
     grpc_server_start(srv->server);
     for (int i = 0; i < ARMED_PER_METHOD; i++) {
         sx_serve_unary_arm(srv, SX_SERVE_METHOD_DETECT);
@@ -276,8 +342,12 @@ static specx_status server_run(specx_server *srv, specx_err *err)
     }
     for (int i = 0; i < ARMED_HEALTH; i++) {
         sx_serve_unary_arm(srv, SX_SERVE_METHOD_HEALTH);
+        sx_serve_watch_arm(srv);
     }
-    specx_status st = sx_serve_queue_start(&srv->queue, err);
+    for (int i = 0; i < ARMED_GENERIC; i++) {
+        sx_serve_generic_arm(srv);
+    }
+    st = sx_serve_queue_start(&srv->queue, err);
     if (st == SPECX_OK && pthread_create(&srv->cq_thread, NULL, cq_main, srv) != 0) {
         st = specx_err_set(err, SPECX_EINTERNAL, "server: cannot start its thread");
     }
@@ -366,10 +436,16 @@ void specx_server_stop(specx_server *srv, specx_dur_t grace)
     srv->stopping = true;
     pthread_mutex_unlock(&srv->mu);
 
+    sx_serve_watch_set_serving(srv, false);
     grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->t_shutdown);
     /* Open streams end as soon as their queued work is answered, so that
-     * clients reconnect elsewhere instead of waiting out the grace period. */
+     * clients reconnect elsewhere instead of waiting out the grace period;
+     * calls still waiting for their request hold no work and are answered
+     * now (their timers run at once and see the server stopping). Watch
+     * calls end after telling NOT_SERVING. */
     sx_serve_streams_stop(srv);
+    sx_serve_watches_end(srv);
+    sx_serve_timers_expire_all(&srv->timers);
     specx_time_t until = specx_time_add(specx_time_mono(), grace > 0 ? grace : 0);
     if (!wait_shutdown(srv, until)) {
         /* Grace is over: cancel what is left; cancel flags reach the detectors. */
@@ -398,6 +474,21 @@ specx_status specx_server_reload_auth(specx_server *srv, specx_err *err)
     return sx_serve_auth_reload(&srv->auth, err);
 }
 
+/* ---- health ----------------------------------------------------------- */
+
+void specx_server_set_serving(specx_server *srv, bool serving)
+{
+    sx_serve_watch_set_serving(srv, serving);
+}
+
+bool specx_server_serving(specx_server *srv)
+{
+    pthread_mutex_lock(&srv->health_mu);
+    bool serving = srv->serving;
+    pthread_mutex_unlock(&srv->health_mu);
+    return serving;
+}
+
 /* ---- statistics ------------------------------------------------------- */
 
 void specx_server_get_stats(specx_server *srv, specx_server_stats *out)
@@ -412,7 +503,7 @@ char *specx_server_stats_json(specx_server *srv)
         return NULL;
     }
     sx_serve_queue_stats(&srv->queue, st);
-    char *txt = sx_serve_stats_json(st, srv->port, srv->queue.nworkers);
+    char *txt = sx_serve_stats_json(st, srv->port, srv->queue.nworkers, specx_server_serving(srv));
     free(st);
     return txt;
 }

@@ -38,6 +38,8 @@ static uint64_t *counter(specx_server_stats *st, sx_serve_counter c)
         return &st->health_checks;
     case SX_SERVE_STREAMS:
         return &st->streams;
+    case SX_SERVE_EVICTED:
+        return &st->evicted;
     }
     return &st->errors;
 }
@@ -89,7 +91,7 @@ static cJSON *hist_json(const specx_hist *h)
     return o;
 }
 
-char *sx_serve_stats_json(const specx_server_stats *st, int port, int workers)
+char *sx_serve_stats_json(const specx_server_stats *st, int port, int workers, bool serving)
 {
     cJSON *o = cJSON_CreateObject();
     if (o == NULL) {
@@ -102,10 +104,13 @@ char *sx_serve_stats_json(const specx_server_stats *st, int port, int workers)
     cJSON_AddNumberToObject(o, "expired_before_start", (double)st->expired);
     cJSON_AddNumberToObject(o, "cancelled", (double)st->cancelled);
     cJSON_AddNumberToObject(o, "rejected", (double)st->rejected);
+    cJSON_AddNumberToObject(o, "evicted", (double)st->evicted);
     cJSON_AddNumberToObject(o, "errors", (double)st->errors);
     cJSON_AddNumberToObject(o, "health_checks", (double)st->health_checks);
     cJSON_AddNumberToObject(o, "streams", (double)st->streams);
     cJSON_AddNumberToObject(o, "queue_len", (double)st->queue_len);
+    cJSON_AddNumberToObject(o, "queue_clients", (double)st->queue_clients);
+    cJSON_AddBoolToObject(o, "serving", serving);
     cJSON_AddItemToObject(o, "queue_wait", hist_json(&st->queue_wait));
     cJSON_AddItemToObject(o, "compute", hist_json(&st->compute));
     char *txt = cJSON_PrintUnformatted(o);

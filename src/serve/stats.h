@@ -20,6 +20,7 @@ typedef enum sx_serve_counter {
     SX_SERVE_ERRORS,
     SX_SERVE_HEALTH_CHECKS,
     SX_SERVE_STREAMS,
+    SX_SERVE_EVICTED,
 } sx_serve_counter;
 
 struct sx_serve_metrics;
@@ -40,7 +41,8 @@ void sx_serve_stats_count(sx_serve_stats *s, sx_serve_counter c);
 void sx_serve_stats_computed(sx_serve_stats *s, specx_dur_t queue_wait, specx_dur_t compute,
                              specx_status outcome);
 void sx_serve_stats_get(sx_serve_stats *s, specx_server_stats *out);
-/* One JSON object (malloc'd; NULL when out of memory). */
-char *sx_serve_stats_json(const specx_server_stats *st, int port, int workers);
+/* One JSON object (malloc'd; NULL when out of memory); serving is the
+ * health status. */
+char *sx_serve_stats_json(const specx_server_stats *st, int port, int workers, bool serving);
 
 #endif

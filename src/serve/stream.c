@@ -14,7 +14,16 @@
  *   stream ends at once with the refusal as its status. After a token
  *   reload it is checked again at the next message: a revoked token's
  *   message is refused in-band and the stream ends once its other requests
- *   are answered. Quotas are taken per message. */
+ *   are answered. Quotas are taken per message.
+ * - A stream is admitted when it opens (or answered RESOURCE_EXHAUSTED at
+ *   once; at the server-wide limit the stream longest without a message
+ *   may be evicted for a newer call, admit.h), and an idle timer holds a
+ *   ref while it runs: a stream with nothing outstanding that receives no message for
+ *   the request timeout is ended (UNAVAILABLE; the client opens a new one).
+ *   That also ends a stream whose client announced a message and stopped
+ *   sending it, which gRPC alone would keep open for as long as the
+ *   connection lives. The timer is checked lazily: a message only records
+ *   its time, and the timer re-arms itself from the last one. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +40,9 @@ typedef struct sjob {
 
 struct sx_serve_stream {
     sx_rpc_tag t_new, t_close, t_recv, t_send, t_md, t_status;
+    sx_serve_timer_entry idle; /* holds a ref while armed */
+    specx_time_t last_msg;     /* real monotonic time of the last message, under mu */
+    sx_serve_admission adm;    /* not admitted when refused */
     specx_server *srv;
     grpc_call *call;
     gpr_timespec deadline;
@@ -47,14 +59,16 @@ struct sx_serve_stream {
     bool send_broken;
     bool status_started;
     bool server_stopping; /* end the stream once its work is done */
+    bool idle_expired;    /* ... because it sat idle past the request timeout */
     bool registered;      /* on srv->streams */
     specx_status refused; /* not OK: end the stream with this status */
     char refused_msg[256];
-    char client[SX_SERVE_CLIENT_MAX]; /* the caller's identity (serve/auth.h) */
-    uint64_t auth_gen;                /* the token table client was checked on */
+    char identity[SX_SERVE_CLIENT_MAX]; /* the caller's identity (serve/auth.h) */
+    uint64_t auth_gen;                  /* the token table identity was checked on */
     sx_serve_stream *snext, *sprev;
     sx_rpc_sendq outq;
-    sjob *jobs; /* live jobs (queued or running) */
+    sjob *jobs;                           /* live jobs (queued or running) */
+    char client[SX_SERVE_CLIENT_KEY_MAX]; /* fairness key, set once per stream */
 };
 
 typedef sx_serve_stream scall;
@@ -74,6 +88,7 @@ static void scall_free(scall *c)
         }
         pthread_mutex_unlock(&srv->streams_mu);
     }
+    sx_serve_admit_release(&srv->admit, &c->adm);
     if (c->call != NULL) {
         grpc_call_unref(c->call);
     }
@@ -130,7 +145,10 @@ static void scall_pump_locked(scall *c)
             one.data.send_status_from_server.status = specx_rpc_status_to_grpc(c->refused);
         } else {
             c->details = grpc_slice_from_static_string(
-                c->recv_done ? "" : "server shutting down: reconnect or use another server");
+                c->recv_done      ? ""
+                : c->idle_expired ? "stream idle with nothing outstanding for the server's "
+                                    "request timeout (--request-timeout): closed, open a new one"
+                                  : "server shutting down: reconnect or use another server");
             one.data.send_status_from_server.status =
                 c->send_broken || !c->recv_done ? GRPC_STATUS_UNAVAILABLE : GRPC_STATUS_OK;
         }
@@ -142,14 +160,16 @@ static void scall_pump_locked(scall *c)
 /* Queues an in-band answer to request req_id (an error, or detections). */
 static void scall_reply_locked(scall *c, const sx_serve_job *j, const sx_serve_reply *r)
 {
-    sx_serve_metrics_answered(c->srv->metrics, SX_SERVE_RPC_STREAM, r->st, j->client);
+    sx_serve_metrics_answered(c->srv->metrics, SX_SERVE_RPC_STREAM, r->st, j->identity);
     sx_rpc_response_info info = {.req_id = j->req.req_id,
                                  .recv_time = j->recv_wall,
                                  .infer_ms = r->infer_ms,
                                  .queue_ms = r->queue_ms,
                                  .status = r->st,
                                  .with_status = true,
-                                 .status_message = r->msg};
+                                 .status_message = r->msg,
+                                 .model_input_width = r->model_input_width,
+                                 .model_input_height = r->model_input_height};
     /* false: out of memory, this reply is lost */
     (void)sx_rpc_sendq_push(&c->outq, sx_rpc_response_encode(&r->det, &info));
 }
@@ -263,15 +283,15 @@ static void dispatch_locked(scall *c, sjob *sj, sx_serve_job *j, specx_status st
     }
 }
 
-/* The identity again, into id, if the tokens were reloaded since c->client
- * was checked (else id is c->client). Receiving thread only (one receive at
- * a time per stream); c->client itself changes under c->mu, as workers
- * answering this stream read it. */
+/* The identity again, into id, if the tokens were reloaded since
+ * c->identity was checked (else id is c->identity). Receiving thread only
+ * (one receive at a time per stream); c->identity itself changes under
+ * c->mu, as workers answering this stream read it. */
 static specx_status stream_reauth(scall *c, char id[SX_SERVE_CLIENT_MAX], char *msg, size_t cap)
 {
     sx_serve_auth *a = &c->srv->auth;
     uint64_t gen = sx_serve_auth_generation(a);
-    memcpy(id, c->client, SX_SERVE_CLIENT_MAX);
+    memcpy(id, c->identity, SX_SERVE_CLIENT_MAX);
     if (gen == c->auth_gen) {
         return SPECX_OK;
     }
@@ -300,13 +320,15 @@ static void s_on_recv(sx_rpc_tag *t, bool ok)
     sx_serve_job oom = {0};
     sx_serve_job *j = sj != NULL ? &sj->job : &oom;
     sx_serve_job_init(j, c->mono_deadline, sjob_done);
+    memcpy(j->client, c->client, sizeof j->client);
     char msg[256] = "out of memory", why[256] = "";
-    specx_status auth = stream_reauth(c, j->client, why, sizeof why);
+    specx_status auth = stream_reauth(c, j->identity, why, sizeof why);
     size_t bytes = grpc_byte_buffer_length(bb);
-    sx_serve_metrics_received(srv->metrics, SX_SERVE_RPC_STREAM, j->client, bytes);
+    sx_serve_metrics_received(srv->metrics, SX_SERVE_RPC_STREAM, j->identity, bytes);
     /* parsed even when refused: the in-band refusal carries its req_id */
-    specx_status st =
-        sj != NULL ? sx_serve_job_parse(j, bb, srv->cfg.no_decode, msg, sizeof msg) : SPECX_ENOMEM;
+    specx_status st = sj != NULL ? sx_serve_job_parse(j, bb, srv->cfg.no_decode,
+                                                      srv->queue.max_pixels, msg, sizeof msg)
+                                 : SPECX_ENOMEM;
     grpc_byte_buffer_destroy(bb);
     if (auth != SPECX_OK) {
         st = auth;
@@ -314,16 +336,18 @@ static void s_on_recv(sx_rpc_tag *t, bool ok)
     } else if (st != SPECX_OK) {
         sx_serve_stats_count(&srv->stats, SX_SERVE_REJECTED);
     } else if (!j->req.cancel) {
-        st = sx_serve_auth_admit(&srv->auth, j->client, bytes, msg, sizeof msg);
+        st = sx_serve_auth_admit(&srv->auth, j->identity, bytes, msg, sizeof msg);
     }
+    sx_serve_admit_touch(&srv->admit, &c->adm);
     pthread_mutex_lock(&c->mu);
-    memcpy(c->client, j->client, sizeof c->client);
+    memcpy(c->identity, j->identity, sizeof c->identity);
     if (auth != SPECX_OK) {
         /* revoked: this message is answered with the refusal, then the
          * stream ends with it once its other requests are answered */
         c->refused = auth;
         snprintf(c->refused_msg, sizeof c->refused_msg, "%s", why);
     }
+    c->last_msg = specx_time_mono();
     dispatch_locked(c, sj, j, st, msg);
     scall_pump_locked(c);
     if (auth == SPECX_OK) {
@@ -361,6 +385,33 @@ static void s_on_close(sx_rpc_tag *t, bool ok)
             atomic_store(&k->job.cancel, true);
         }
     }
+    if (sx_serve_timer_disarm(&c->srv->timers, &c->idle)) {
+        c->refs--; /* the idle timer's; the close batch's below keeps c alive */
+    }
+    scall_done(c);
+}
+
+/* The idle timer (see the design notes); owns one ref. */
+static void s_on_idle(sx_serve_timer_entry *e)
+{
+    scall *c = SX_CONTAINER_OF(e, scall, idle);
+    specx_server *srv = c->srv;
+    pthread_mutex_lock(&c->mu);
+    bool over =
+        c->status_started || c->closed_by_peer || c->server_stopping || sx_serve_stopping(srv);
+    bool busy = c->jobs != NULL || c->sending_bb != NULL || !sx_rpc_sendq_empty(&c->outq);
+    specx_time_t now = specx_time_mono();
+    specx_time_t due = specx_time_add(busy ? now : c->last_msg, srv->request_timeout);
+    if (!over && due > now && sx_serve_timer_arm(&srv->timers, &c->idle, due) == SPECX_OK) {
+        pthread_mutex_unlock(&c->mu); /* still running: the ref stays with the timer */
+        return;
+    }
+    if (!over && due <= now) {
+        c->idle_expired = true;
+        c->server_stopping = true;
+        sx_serve_stats_count(&srv->stats, SX_SERVE_REJECTED);
+        scall_pump_locked(c);
+    }
     scall_done(c);
 }
 
@@ -393,6 +444,29 @@ static bool scall_register(scall *c)
     return stopping;
 }
 
+/* Made room for a newer call at the server-wide limit (admit.h; under the
+ * admission lock): the cancel reaches RECV_CLOSE, which ends the stream. */
+static void s_evict(sx_serve_admission *a, const char *why)
+{
+    scall *c = SX_CONTAINER_OF(a, scall, adm);
+    sx_serve_stats_count(&c->srv->stats, SX_SERVE_REJECTED);
+    grpc_call_cancel_with_status(c->call, GRPC_STATUS_RESOURCE_EXHAUSTED, why, NULL);
+}
+
+/* Over a call limit: the status at once, then freed (never registered). */
+static void s_refuse_locked(scall *c, const char *msg)
+{
+    c->status_started = true;
+    c->details = grpc_slice_from_copied_string(msg);
+    grpc_op ops[2];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[1].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[1].data.send_status_from_server.status = GRPC_STATUS_RESOURCE_EXHAUSTED;
+    ops[1].data.send_status_from_server.status_details = &c->details;
+    scall_start(c, ops, 2, &c->t_status);
+}
+
 static void s_on_new(sx_rpc_tag *t, bool ok)
 {
     scall *c = SX_CONTAINER_OF(t, scall, t_new);
@@ -402,22 +476,39 @@ static void s_on_new(sx_rpc_tag *t, bool ok)
         return;
     }
     sx_serve_stream_arm(srv);
-    sx_serve_stats_count(&srv->stats, SX_SERVE_STREAMS);
-    bool stopping = scall_register(c);
+    char msg[200];
+    specx_status admitted =
+        sx_serve_admit_take(&srv->admit, c->call, &c->adm, s_evict, msg, sizeof msg);
+    sx_serve_stats_count(&srv->stats, admitted == SPECX_OK ? SX_SERVE_STREAMS : SX_SERVE_REJECTED);
+    bool stopping = admitted == SPECX_OK && scall_register(c);
     c->mono_deadline = sx_rpc_deadline_from_gpr(c->deadline);
     c->auth_gen = sx_serve_auth_generation(&srv->auth); /* before: a reload re-checks */
-    specx_status auth = sx_serve_auth_identify(&srv->auth, c->call, &c->md, c->client,
+    specx_status auth = sx_serve_auth_identify(&srv->auth, c->call, &c->md, c->identity,
                                                c->refused_msg, sizeof c->refused_msg);
     if (auth != SPECX_OK) {
         sx_serve_metrics_answered(srv->metrics, SX_SERVE_RPC_STREAM, auth, NULL);
     }
+    sx_serve_client_key(srv, c->call, &c->md, c->identity, c->client, sizeof c->client);
     pthread_mutex_lock(&c->mu);
     c->refs = 1; /* held until the end of this function */
     c->server_stopping = stopping;
     c->refused = auth;
+    c->last_msg = specx_time_mono();
     grpc_op one = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
     one.data.recv_close_on_server.cancelled = &c->cancelled;
     scall_start(c, &one, 1, &c->t_close);
+    if (admitted != SPECX_OK) {
+        s_refuse_locked(c, msg);
+        scall_done(c);
+        return;
+    }
+    if (srv->request_timeout != SPECX_TIME_NEVER) {
+        c->refs++;
+        if (sx_serve_timer_arm(&srv->timers, &c->idle,
+                               specx_time_add(c->last_msg, srv->request_timeout)) != SPECX_OK) {
+            c->refs--;
+        }
+    }
     one = (grpc_op){.op = GRPC_OP_SEND_INITIAL_METADATA};
     scall_start(c, &one, 1, &c->t_md);
     if (auth == SPECX_OK) {
@@ -441,6 +532,7 @@ void sx_serve_stream_arm(specx_server *srv)
     c->t_send.fn = s_on_send;
     c->t_md.fn = s_on_md;
     c->t_status.fn = s_on_status;
+    sx_serve_timer_entry_init(&c->idle, s_on_idle);
     c->details = grpc_empty_slice();
     pthread_mutex_init(&c->mu, NULL);
     grpc_metadata_array_init(&c->md);

@@ -3,9 +3,17 @@
  * once).
  *
  * Design notes
+ * - A call reaches us at its headers (GRPC_SRM_PAYLOAD_NONE): it is
+ *   admitted (or answered RESOURCE_EXHAUSTED at once; while it waits for
+ *   its request it may be evicted for a newer call, admit.h), then reads
+ *   its request itself under a timer: a request that has not arrived within
+ *   the request timeout is answered DEADLINE_EXCEEDED (UNAVAILABLE when the
+ *   server is stopping), so a client that sends headers, or a length prefix,
+ *   and nothing more holds nothing for long.
  * - refs: 1 for the RECV_CLOSE batch (which also reports a client cancel or
- *   an expired deadline; it sets the job's cancel flag) + 1 for the reply
- *   (the job, then its send batch). Freed at 0.
+ *   an expired deadline; it sets the job's cancel flag) + 1 for the main
+ *   line (the RECV_MESSAGE batch, then the job, then its send batch) + 1
+ *   while the request timer is armed. Freed at 0.
  * - The job is embedded in the call object and lives as long as it. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +22,9 @@
 #include "serve/server.h"
 
 typedef struct ucall {
-    sx_rpc_tag t_new, t_close, t_send;
+    sx_rpc_tag t_new, t_recv, t_close, t_send;
+    sx_serve_timer_entry timer; /* the request timeout */
+    bool timer_armed;
     specx_server *srv;
     sx_serve_method method;
     grpc_call *call;
@@ -23,6 +33,8 @@ typedef struct ucall {
     grpc_byte_buffer *payload;
     grpc_byte_buffer *reply;
     grpc_slice details;
+    sx_serve_admission adm;
+    atomic_bool evicted; /* cancelled to make room (admit.h) */
     int cancelled;
     atomic_int refs;
     sx_serve_job job;
@@ -33,6 +45,7 @@ static void ucall_unref(ucall *u)
     if (atomic_fetch_sub(&u->refs, 1) != 1) {
         return;
     }
+    sx_serve_admit_release(&u->srv->admit, &u->adm);
     if (u->call != NULL) {
         grpc_call_unref(u->call);
     }
@@ -54,7 +67,7 @@ static void ucall_send(ucall *u, specx_status st, const char *msg, grpc_byte_buf
     sx_serve_metrics_answered(u->srv->metrics,
                               u->method == SX_SERVE_METHOD_HEALTH ? SX_SERVE_RPC_HEALTH
                                                                   : SX_SERVE_RPC_SYNC,
-                              st, u->job.client);
+                              st, u->job.identity);
     u->reply = bb;
     u->details = grpc_slice_from_copied_string(msg != NULL ? msg : "");
     grpc_op ops[3];
@@ -89,16 +102,37 @@ static void u_on_close(sx_rpc_tag *t, bool ok)
     ucall_unref(u);
 }
 
-/* Takes the two refs and starts RECV_CLOSE (the close ref is dropped if it
- * cannot start). */
+/* Starts RECV_CLOSE with a ref of its own. */
 static void ucall_watch_close(ucall *u)
 {
-    atomic_store(&u->refs, 2);
+    atomic_fetch_add(&u->refs, 1);
     grpc_op one = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
     one.data.recv_close_on_server.cancelled = &u->cancelled;
     if (grpc_call_start_batch(u->call, &one, 1, &u->t_close, NULL) != GRPC_CALL_OK) {
-        atomic_store(&u->refs, 1);
+        atomic_fetch_sub(&u->refs, 1);
     }
+}
+
+/* The request timer: the request did not arrive in time (or the server is
+ * stopping). The pending RECV_MESSAGE then completes empty and is dropped. */
+static void u_on_timeout(sx_serve_timer_entry *e)
+{
+    ucall *u = SX_CONTAINER_OF(e, ucall, timer);
+    specx_server *srv = u->srv;
+    char msg[160];
+    grpc_status_code code = GRPC_STATUS_UNAVAILABLE;
+    if (sx_serve_stopping(srv)) {
+        snprintf(msg, sizeof msg, "server shutting down");
+    } else {
+        code = GRPC_STATUS_DEADLINE_EXCEEDED;
+        snprintf(msg, sizeof msg,
+                 "request message not received within %.1f s of the call's headers "
+                 "(--request-timeout)",
+                 specx_dur_ms(srv->request_timeout) / 1e3);
+        sx_serve_stats_count(&srv->stats, SX_SERVE_REJECTED);
+    }
+    grpc_call_cancel_with_status(u->call, code, msg, NULL);
+    ucall_unref(u);
 }
 
 static void handle_health(ucall *u)
@@ -108,7 +142,7 @@ static void handle_health(ucall *u)
     grpc_byte_buffer *reply = NULL;
     sx_serve_stats_count(&srv->stats, SX_SERVE_HEALTH_CHECKS);
     specx_status st =
-        sx_serve_health_check(u->payload, !sx_serve_stopping(srv), &reply, msg, sizeof msg);
+        sx_serve_health_check(u->payload, specx_server_serving(srv), &reply, msg, sizeof msg);
     ucall_send(u, st, st == SPECX_OK ? "" : msg, reply);
 }
 
@@ -125,7 +159,9 @@ static void detect_done(sx_serve_job *j, const sx_serve_reply *r)
                                  .recv_time = j->recv_wall,
                                  .infer_ms = r->infer_ms,
                                  .queue_ms = r->queue_ms,
-                                 .status = SPECX_OK};
+                                 .status = SPECX_OK,
+                                 .model_input_width = r->model_input_width,
+                                 .model_input_height = r->model_input_height};
     grpc_byte_buffer *bb = sx_rpc_response_encode(&r->det, &info);
     ucall_send(u, bb != NULL ? SPECX_OK : SPECX_ENOMEM, bb != NULL ? "" : "out of memory", bb);
 }
@@ -136,15 +172,19 @@ static specx_status admit_detect(ucall *u, char *msg, size_t cap)
 {
     specx_server *srv = u->srv;
     size_t bytes = u->payload != NULL ? grpc_byte_buffer_length(u->payload) : 0;
-    specx_status st = sx_serve_auth_identify(&srv->auth, u->call, &u->md, u->job.client, msg, cap);
-    sx_serve_metrics_received(srv->metrics, SX_SERVE_RPC_SYNC, u->job.client, bytes);
+    specx_status st =
+        sx_serve_auth_identify(&srv->auth, u->call, &u->md, u->job.identity, msg, cap);
+    sx_serve_metrics_received(srv->metrics, SX_SERVE_RPC_SYNC, u->job.identity, bytes);
     if (st == SPECX_OK) {
-        st = sx_serve_auth_admit(&srv->auth, u->job.client, bytes, msg, cap);
+        st = sx_serve_auth_admit(&srv->auth, u->job.identity, bytes, msg, cap);
     }
     if (st != SPECX_OK) {
         return st;
     }
-    st = sx_serve_job_parse(&u->job, u->payload, srv->cfg.no_decode, msg, cap);
+    sx_serve_client_key(srv, u->call, &u->md, u->job.identity, u->job.client,
+                        sizeof u->job.client);
+    st = sx_serve_job_parse(&u->job, u->payload, srv->cfg.no_decode, srv->queue.max_pixels, msg,
+                            cap);
     if (st == SPECX_OK && u->job.req.cancel) {
         st = SPECX_EINVAL;
         snprintf(msg, cap,
@@ -160,7 +200,6 @@ static void handle_detect(ucall *u)
 {
     specx_server *srv = u->srv;
     sx_serve_job_init(&u->job, sx_rpc_deadline_from_gpr(u->deadline), detect_done);
-    ucall_watch_close(u);
     char msg[256];
     specx_status st = admit_detect(u, msg, sizeof msg);
     if (st != SPECX_OK) {
@@ -181,24 +220,83 @@ static void handle_detect(ucall *u)
     }
 }
 
-static void u_on_new(sx_rpc_tag *t, bool ok)
+/* The request has arrived (payload NULL: the client sent none). */
+static void u_on_recv(sx_rpc_tag *t, bool ok)
 {
-    ucall *u = SX_CONTAINER_OF(t, ucall, t_new);
-    if (!ok) {
-        atomic_store(&u->refs, 1);
-        ucall_unref(u);
+    (void)ok;
+    ucall *u = SX_CONTAINER_OF(t, ucall, t_recv);
+    specx_server *srv = u->srv;
+    bool timer_fired = u->timer_armed && !sx_serve_timer_disarm(&srv->timers, &u->timer);
+    if (u->timer_armed && !timer_fired) {
+        atomic_fetch_sub(&u->refs, 1); /* the timer's; the main ref keeps u */
+    }
+    sx_serve_admit_busy(&srv->admit, &u->adm);
+    if (timer_fired || atomic_load(&u->evicted)) {
+        ucall_unref(u); /* already answered by the timer or the eviction */
         return;
     }
-    sx_serve_unary_arm(u->srv, u->method);
     switch (u->method) {
     case SX_SERVE_METHOD_HEALTH:
-        ucall_watch_close(u);
         handle_health(u);
         break;
     case SX_SERVE_METHOD_DETECT:
         handle_detect(u);
         break;
     }
+}
+
+/* Made room for a newer call at the server-wide limit (admit.h; under the
+ * admission lock). */
+static void u_evict(sx_serve_admission *a, const char *why)
+{
+    ucall *u = SX_CONTAINER_OF(a, ucall, adm);
+    atomic_store(&u->evicted, true);
+    sx_serve_stats_count(&u->srv->stats, SX_SERVE_REJECTED);
+    grpc_call_cancel_with_status(u->call, GRPC_STATUS_RESOURCE_EXHAUSTED, why, NULL);
+}
+
+/* Reads the request under the request timer; takes the main ref. */
+static void read_request(ucall *u)
+{
+    specx_server *srv = u->srv;
+    if (srv->request_timeout != SPECX_TIME_NEVER) {
+        atomic_fetch_add(&u->refs, 1);
+        u->timer_armed =
+            sx_serve_timer_arm(&srv->timers, &u->timer,
+                               specx_time_add(specx_time_mono(), srv->request_timeout)) == SPECX_OK;
+        if (!u->timer_armed) {
+            atomic_fetch_sub(&u->refs, 1);
+        }
+    }
+    grpc_op one = {.op = GRPC_OP_RECV_MESSAGE};
+    one.data.recv_message.recv_message = &u->payload;
+    if (grpc_call_start_batch(u->call, &one, 1, &u->t_recv, NULL) != GRPC_CALL_OK) {
+        if (u->timer_armed && sx_serve_timer_disarm(&srv->timers, &u->timer)) {
+            atomic_fetch_sub(&u->refs, 1); /* the timer's; the main ref keeps u */
+        }
+        ucall_unref(u);
+    }
+}
+
+static void u_on_new(sx_rpc_tag *t, bool ok)
+{
+    ucall *u = SX_CONTAINER_OF(t, ucall, t_new);
+    atomic_store(&u->refs, 1);
+    if (!ok) {
+        ucall_unref(u);
+        return;
+    }
+    specx_server *srv = u->srv;
+    sx_serve_unary_arm(srv, u->method);
+    ucall_watch_close(u);
+    char msg[200];
+    specx_status st = sx_serve_admit_take(&srv->admit, u->call, &u->adm, u_evict, msg, sizeof msg);
+    if (st != SPECX_OK) {
+        sx_serve_stats_count(&srv->stats, SX_SERVE_REJECTED);
+        ucall_send(u, st, msg, NULL);
+        return;
+    }
+    read_request(u);
 }
 
 void sx_serve_unary_arm(specx_server *srv, sx_serve_method m)
@@ -210,14 +308,15 @@ void sx_serve_unary_arm(specx_server *srv, sx_serve_method m)
     u->srv = srv;
     u->method = m;
     u->t_new.fn = u_on_new;
+    u->t_recv.fn = u_on_recv;
     u->t_close.fn = u_on_close;
     u->t_send.fn = u_on_send;
+    sx_serve_timer_entry_init(&u->timer, u_on_timeout);
     u->details = grpc_empty_slice();
     grpc_metadata_array_init(&u->md);
     void *method = m == SX_SERVE_METHOD_HEALTH ? srv->m_health : srv->m_sync;
     if (grpc_server_request_registered_call(srv->server, method, &u->call, &u->deadline, &u->md,
-                                            &u->payload, srv->cq, srv->cq,
-                                            &u->t_new) != GRPC_CALL_OK) {
+                                            NULL, srv->cq, srv->cq, &u->t_new) != GRPC_CALL_OK) {
         atomic_store(&u->refs, 1);
         ucall_unref(u);
     }

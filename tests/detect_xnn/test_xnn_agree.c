@@ -22,7 +22,7 @@
 #include "specx/detection.h"
 #include "specx/image.h"
 
-#include "xnn.h"
+#include "detect/xnn/xnn.h"
 #include "xnn_test_util.h"
 
 static const char *g_model;
@@ -71,7 +71,7 @@ static const struct {
     const char *what;
 } configs[] = {
     {0, 1, "direct dw"},
-    {SPECX_XNN_NO_DIRECT, 1, "xnnpack-only"},
+    {SX_XNN_NO_DIRECT, 1, "xnnpack-only"},
     {0, 2, "2 threads"},
 };
 #define NCONF (sizeof configs / sizeof configs[0])
@@ -87,8 +87,8 @@ static void test_agreement(void **state)
     sx_xnn *xs[NCONF] = {NULL};
     specx_err err = {0};
     for (size_t c = 0; c < NCONF; c++) {
-        specx_status st = sx_xnn_open(mf.cfg, mf.weights, mf.names, configs[c].threads,
-                                      configs[c].flags, &xs[c], &err);
+        sx_xnn_opts o = {.threads = configs[c].threads, .flags = configs[c].flags};
+        specx_status st = sx_xnn_open(mf.cfg, mf.weights, mf.names, &o, &xs[c], &err);
         if (st != SPECX_OK) {
             fail_msg("open: %s", err.msg);
         }

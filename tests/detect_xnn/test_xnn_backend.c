@@ -20,7 +20,7 @@
 
 #include "specx/detector.h"
 
-#include "xnn.h"
+#include "detect/xnn/xnn.h"
 #include "xnn_test_util.h"
 
 static char g_models[4096];
@@ -175,7 +175,7 @@ static void test_damaged_cfg(void **state)
         close(fd);
         sx_xnn *x = NULL;
         specx_err err = {0};
-        specx_status st = sx_xnn_open(path, mf.weights, mf.names, 1, 0, &x, &err);
+        specx_status st = sx_xnn_open(path, mf.weights, mf.names, NULL, &x, &err);
         if (st == SPECX_OK) {
             ok++;
             sx_xnn_close(x);

@@ -1,6 +1,7 @@
 /* test_xnn_model.c — the cfg/weights loader refuses what it cannot compute
  * and names the layer at fault: truncated or oversized weights, unknown
- * layer types and options, malformed lines, bad references, missing files. */
+ * layer types and options, malformed lines, bad references, missing files,
+ * and (int8) a layer the int8 path cannot compute. */
 /* cmocka.h needs the four headers before it */
 /* clang-format off */
 #include <setjmp.h>
@@ -14,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "xnn.h"
+#include "detect/xnn/xnn.h"
 #include "xnn_test_util.h"
 
 static char *slurp(const char *path, size_t *len)
@@ -62,7 +63,7 @@ static specx_status try_open(const char *cfg_text, size_t weights_len, specx_err
     sx_xnn *x = NULL;
     specx_status st =
         sx_xnn_open(cfg_text != NULL ? cfgp : mf.cfg, weights_len != SIZE_MAX ? wp : mf.weights,
-                    mf.names, 1, 0, &x, err);
+                    mf.names, NULL, &x, err);
     sx_xnn_close(x);
     if (cfg_text != NULL) {
         unlink(cfgp);
@@ -172,6 +173,34 @@ static void test_unknown_option(void **state)
     free(cfg);
 }
 
+/* int8 cannot compute a logistic activation: refused naming the layer (with
+ * every layer in int8, so the first one the cfg has is reached) */
+static void test_int8_unsupported(void **state)
+{
+    (void)state;
+    char *cfg = real_cfg();
+    char *bad = replace(cfg, "activation=linear", "activation=logistic");
+    char cfgp[64];
+    write_tmp(cfgp, ".cfg", bad, strlen(bad));
+    xt_model mf;
+    assert_int_equal(xt_model_files("yolo-fastest-1.1", &mf), 0);
+    sx_xnn_opts o = {.precision = SX_XNN_INT8, .flags = SX_XNN_ALL_INT8};
+    sx_xnn *x = NULL;
+    specx_err err = {0};
+    assert_int_equal(sx_xnn_open(cfgp, mf.weights, mf.names, &o, &x, &err), SPECX_EUNSUPPORTED);
+    printf("%s\n", err.msg);
+    assert_non_null(strstr(err.msg, "int8: layer 3 [convolutional]"));
+    assert_non_null(strstr(err.msg, "logistic"));
+    /* fp32 computes it */
+    o.precision = SX_XNN_FP32;
+    assert_int_equal(sx_xnn_open(cfgp, mf.weights, mf.names, &o, &x, &err), SPECX_OK);
+    sx_xnn_close(x);
+    unlink(cfgp);
+    xt_model_files_free(&mf);
+    free(bad);
+    free(cfg);
+}
+
 static void test_malformed(void **state)
 {
     (void)state;
@@ -204,7 +233,7 @@ static void test_missing_files(void **state)
     sx_xnn *x = NULL;
     specx_err err = {0};
     assert_int_equal(
-        sx_xnn_open("/nonexistent/a.cfg", "/nonexistent/a.weights", NULL, 1, 0, &x, &err),
+        sx_xnn_open("/nonexistent/a.cfg", "/nonexistent/a.weights", NULL, NULL, &x, &err),
         SPECX_ENOTFOUND);
     assert_non_null(strstr(err.msg, "/nonexistent/a.cfg"));
     assert_null(x);
@@ -215,8 +244,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_model_loads),  cmocka_unit_test(test_truncated_weights),
         cmocka_unit_test(test_oversized_weights), cmocka_unit_test(test_unknown_layer),
-        cmocka_unit_test(test_unknown_option),    cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_missing_files),
+        cmocka_unit_test(test_unknown_option),    cmocka_unit_test(test_int8_unsupported),
+        cmocka_unit_test(test_malformed),         cmocka_unit_test(test_missing_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* xnn_test_util.c — helpers for the xnnpack backend tests (see header). */
 #include "xnn_test_util.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,43 @@ int xt_model_files(const char *name, xt_model *m)
         m->name_list[m->nnames++] = l;
     }
     return len > 0 ? 0 : -1;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int xt_calib_images(specx_image *imgs, int max)
+{
+    const char *dir = "/usr/share/darknet/data";
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return 0;
+    }
+    char *names[256];
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && count < 256) {
+        size_t l = strlen(e->d_name);
+        if (l > 4 && strcmp(e->d_name + l - 4, ".jpg") == 0) {
+            names[count++] = strdup(e->d_name);
+        }
+    }
+    closedir(d);
+    qsort(names, (size_t)count, sizeof *names, cmp_name);
+    int n = 0;
+    for (int i = 0; i < count; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (n < max) {
+            image im = load_image_color(path, 0, 0);
+            n += im.w > 0 && xt_to_specx(&im, &imgs[n]) == 0;
+            free_image(im);
+        }
+        free(names[i]);
+    }
+    return n;
 }
 
 void xt_model_files_free(xt_model *m)

@@ -28,6 +28,11 @@ void xt_model_files_free(xt_model *m);
 /* darknet float CHW (0..1) to 8-bit RGB; 0 on success. */
 int xt_to_specx(const image *im, specx_image *out);
 
+/* The int8 calibration set the backend uses by default: Debian darknet's
+ * sample images (the .jpg files of /usr/share/darknet/data, by name, at most `max`).
+ * Returns how many were loaded into imgs; free each with specx_image_clear. */
+int xt_calib_images(specx_image *imgs, int max);
+
 /* After network_predict: darknet's get_network_boxes + do_nms_sort, one
  * entry per (box, class) above thresh, boxes in pixels clamped to the image
  * (the same conversion the xnnpack backend uses). */

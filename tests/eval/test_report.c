@@ -237,6 +237,126 @@ static void test_svg_pieces(void **state)
     free(buf);
 }
 
+/* Bands: one closed polygon per run of points with both bounds (a NaN bound
+ * splits it), under the lines; a log y axis skips values <= 0 and labels
+ * decades; the zero line. */
+static void test_svg_bands(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    double x[] = {10, 20, 50, 100, 200}, y[] = {0.1, 0.2, 0.3, 0.35, 0.4};
+    double lo[] = {0.05, 0.15, NAN, 0.3, 0.35}, hi[] = {0.15, 0.25, NAN, 0.4, 0.45};
+    sx_svg_series s = {
+        .name = "m", .color = "#0072B2", .n = 5, .x = x, .y = y, .band_lo = lo, .band_hi = hi};
+    sx_svg_axes ax = {
+        .xmin = NAN, .xmax = NAN, .ymin = NAN, .ymax = NAN, .xlog = true, .zero_line = true};
+    sx_svg_line_plot(f, 600, 300, &ax, &s, 1);
+    fclose(f);
+    assert_int_equal(count(buf, "class=\"band\""), 2);
+    assert_int_equal(count(buf, "Z\"/>"), 2);
+    const char *band = strstr(buf, "class=\"band\""), *line = strstr(buf, "class=\"series\"");
+    assert_true(band != NULL && line != NULL && band < line);
+    assert_non_null(strstr(buf, "class=\"zero\""));
+    free(buf);
+
+    f = open_memstream(&buf, &len);
+    double ly[] = {5, 50, 0, 500, 2000};
+    sx_svg_series ls = {.name = "lat", .color = "#D55E00", .n = 5, .x = x, .y = ly, .dashed = true};
+    sx_svg_axes lax = {.xmin = NAN, .xmax = NAN, .ymin = NAN, .ymax = NAN, .ylog = true};
+    sx_svg_line_plot(f, 600, 300, &lax, &ls, 1);
+    fclose(f);
+    assert_non_null(strstr(buf, ">1000</text>"));
+    assert_non_null(strstr(buf, ">10</text>"));
+    assert_non_null(strstr(buf, "stroke-dasharray"));
+    /* four points drawn: the 0 is left out of the path (M + 3 L) */
+    const char *d = strstr(strstr(buf, "class=\"series\""), " d=\"");
+    assert_non_null(d);
+    const char *end = strchr(d + 4, '"');
+    size_t ls_count = 0;
+    for (const char *p = d; p < end; p++) {
+        ls_count += *p == 'L';
+    }
+    assert_int_equal(ls_count, 3);
+    free(buf);
+}
+
+/* With intervals (cells and gains), the report draws bands instead of
+ * min–max bars and adds the gain and latency plots; summary.csv has a row
+ * per cell and three per deadline; the SVG files are written; results.json
+ * carries "summary". The numbers here are set by hand. */
+static void test_report_with_cells(void **state)
+{
+    (void)state;
+    specx_eval_results r;
+    make_results(&r);
+    r.cells = calloc(3 * 4, sizeof *r.cells);
+    r.gains = calloc(4, sizeof *r.gains);
+    r.boot_samples = 100;
+    r.ci_level = 0.95;
+    for (size_t i = 0; i < 12; i++) {
+        specx_eval_cell *c = &r.cells[i];
+        double v = 0.3 + 0.01 * (double)i;
+        c->map50 = (specx_eval_ci){v, v - 0.02, v + 0.02};
+        c->map = (specx_eval_ci){v / 2, NAN, NAN};
+        c->latency_p50 = (specx_eval_ci){20 + (double)i, 19, 30};
+        c->latency_p90 = (specx_eval_ci){40 + (double)i, 35, 50};
+        c->latency_p99 = (specx_eval_ci){90, 80, 99};
+        c->won[0] = (specx_eval_ci){0.5, 0.4, 0.6};
+        c->won[1] = (specx_eval_ci){0.5, 0.4, 0.6};
+    }
+    for (size_t d = 0; d < 4; d++) {
+        r.gains[d].vs_best = (specx_eval_ci){0.01 * (double)d - 0.01, -0.02, 0.04};
+    }
+    assert_int_equal(specx_eval_results_mode(&r, "speculative"), 2);
+    assert_int_equal(specx_eval_results_mode(&r, "nope"), -1);
+    assert_ptr_equal(specx_eval_results_cell(&r, 2, 3), &r.cells[11]);
+    assert_null(specx_eval_results_cell(&r, 3, 0));
+    char hp[512];
+    path_in_dir(hp, sizeof hp, "report.html");
+    specx_err err = {{0}};
+    assert_int_equal(specx_eval_write_report(&r, hp, &err), SPECX_OK);
+    char *h = slurp(hp);
+    assert_int_equal(count(h, "class=\"errbar\""), 0);
+    /* map50: 3 bands; map: none (no interval); latency: 6 */
+    assert_int_equal(count(h, "class=\"band\""), 3 + 1 + 6);
+    assert_non_null(strstr(h, "speculative − max(local, cloud)"));
+    assert_non_null(strstr(h, "0.320 <small>[0.300, 0.340]</small>"));
+    free(h);
+    unlink(hp);
+    path_in_dir(hp, sizeof hp, "summary.csv");
+    assert_int_equal(specx_eval_write_summary_csv(&r, hp, &err), SPECX_OK);
+    h = slurp(hp);
+    assert_int_equal(count(h, "\n"), 1 + 12 + 3 * 4);
+    assert_non_null(strstr(h, "gain_vs_best,speculative,400"));
+    free(h);
+    unlink(hp);
+    assert_int_equal(specx_eval_write_svgs(&r, g_dir, &err), SPECX_OK);
+    const char *files[] = {"map50.svg", "map.svg", "gain.svg", "latency.svg"};
+    for (int i = 0; i < 4; i++) {
+        path_in_dir(hp, sizeof hp, files[i]);
+        h = slurp(hp);
+        assert_non_null(strstr(h, "<?xml"));
+        assert_non_null(strstr(h, "</svg>"));
+        free(h);
+        unlink(hp);
+    }
+    path_in_dir(hp, sizeof hp, "results.json");
+    assert_int_equal(specx_eval_write_json(&r, hp, &err), SPECX_OK);
+    h = slurp(hp);
+    cJSON *j = cJSON_Parse(h);
+    const cJSON *sum = cJSON_GetObjectItemCaseSensitive(j, "summary");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(sum, "cells")), 12);
+    const cJSON *c0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(sum, "cells"), 0);
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(c0, "map");
+    assert_true(cJSON_IsNull(cJSON_GetArrayItem(m, 1))); /* NAN bound -> null */
+    cJSON_Delete(j);
+    free(h);
+    unlink(hp);
+    specx_eval_results_free(&r);
+}
+
 /* ---- headless Chromium ------------------------------------------------------ */
 
 typedef struct rgb {
@@ -357,9 +477,9 @@ int main(int argc, char **argv)
         rc = cmocka_run_group_tests(tests, NULL, NULL);
     } else {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_json_csv),
-            cmocka_unit_test(test_html_structure),
-            cmocka_unit_test(test_svg_pieces),
+            cmocka_unit_test(test_json_csv),          cmocka_unit_test(test_html_structure),
+            cmocka_unit_test(test_svg_pieces),        cmocka_unit_test(test_svg_bands),
+            cmocka_unit_test(test_report_with_cells),
         };
         rc = cmocka_run_group_tests(tests, NULL, NULL);
         rmdir(g_dir);

@@ -310,6 +310,166 @@ static void test_bad_input(void **state)
     expect_error(1, "nope", "eval --dataset '%s' --images nope --out '%s/i'", coco, tmpdir);
 }
 
+/* ---- the replay (--replay) ------------------------------------------------------ */
+
+/* Mean over repeats of a (mode, deadline)'s mAP@0.5 and cloud share. */
+static void cell_means(const cJSON *res, const char *mode, double deadline, double *map50,
+                       double *cloud)
+{
+    int n = 0, frames = 0, won = 0;
+    double m = 0;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(res, "runs"))
+    {
+        if (strcmp(str(r, "mode"), mode) == 0 && num(r, "deadline_ms") == deadline) {
+            m += num(r, "map50");
+            won += won_by(r, 0);
+            frames += (int)num(r, "frames");
+            n++;
+        }
+    }
+    assert_true(n > 0);
+    *map50 = m / n;
+    *cloud = (double)won / frames;
+}
+
+/* `specx eval --replay` on 8 images behind lan, deadlines 1 ms and 5 s,
+ * three seeds: the table, intervals in results.json and summary.csv, SVG
+ * plots with bands; the relations of the selection rules; and a second
+ * invocation that finds every answer in the cache and writes the same
+ * numbers (deterministic for a seed). */
+static void test_replay(void **state)
+{
+    (void)state;
+    char out[512], out2[512], cache[512];
+    snprintf(out, sizeof out, "%s/replay", tmpdir);
+    snprintf(out2, sizeof out2, "%s/replay2", tmpdir);
+    snprintf(cache, sizeof cache, "%s/cache", tmpdir);
+    const char *args = "eval --replay --dataset '%s' --model-dir '%s' --limit %d --profile lan "
+                       "--deadlines 5000,1 --cloud-model yolo-fastest-1.1-xl --repeats 3 "
+                       "--bootstrap 200 --cache-dir '%s' --out-dir '%s'";
+    specx_proc_result *r = specx_proc_run(args, coco, models, NIMAGES, cache, out);
+    assert_int_equal(r->rc, 0);
+    assert_non_null(strstr(r->err, "8 local, 8 cloud answers and 8 JPEGs computed now"));
+    assert_non_null(strstr(r->out, "spec - max(local,cloud)"));
+    char path[600];
+    snprintf(path, sizeof path, "%s/results.json", out);
+    cJSON *res = load_json(path);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(res, "runs")), 4 * 2 * 3);
+    const cJSON *sum = cJSON_GetObjectItemCaseSensitive(res, "summary");
+    assert_non_null(sum);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(sum, "cells")), 8);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(sum, "gains")), 2);
+    double loc, cl1, sp1, ub, share;
+    cell_means(res, "local", 1, &loc, &share);
+    assert_true(loc > 0.05 && share == 0);
+    cell_means(res, "cloud", 1, &cl1, &share);
+    assert_true(cl1 == 0 && share == 0);
+    cell_means(res, "speculative", 1, &sp1, &share);
+    assert_true(sp1 == loc); /* the local answer on every frame */
+    cell_means(res, "cloud-unbounded", 1, &ub, &share);
+    assert_true(share == 1);
+    cell_means(res, "speculative", 5000, &sp1, &share);
+    assert_true(share == 1 && sp1 == ub);
+    cJSON_Delete(res);
+    static char text[1 << 16];
+    snprintf(path, sizeof path, "%s/summary.csv", out);
+    specx_proc_slurp(path, text, sizeof text);
+    assert_int_equal(specx_proc_count_lines(text), 1 + 8 + 3 * 2);
+    snprintf(path, sizeof path, "%s/map50.svg", out);
+    specx_proc_slurp(path, text, sizeof text);
+    assert_non_null(strstr(text, "class=\"band\""));
+    snprintf(path, sizeof path, "%s/gain.svg", out);
+    specx_proc_slurp(path, text, sizeof text);
+    assert_non_null(strstr(text, "class=\"zero\""));
+    snprintf(path, sizeof path, "%s/latency.svg", out);
+    specx_proc_slurp(path, text, sizeof text);
+    assert_non_null(strstr(text, "<svg"));
+    free(r);
+
+    r = specx_proc_run(args, coco, models, NIMAGES, cache, out2);
+    assert_int_equal(r->rc, 0);
+    assert_non_null(strstr(r->err, "0 local, 0 cloud answers and 0 JPEGs computed now"));
+    free(r);
+    static char a[1 << 16], b[1 << 16];
+    snprintf(path, sizeof path, "%s/results.csv", out);
+    specx_proc_slurp(path, a, sizeof a);
+    snprintf(path, sizeof path, "%s/results.csv", out2);
+    specx_proc_slurp(path, b, sizeof b);
+    assert_string_equal(a, b);
+}
+
+/* The replay against a live run of the same set-up (8 images, lan, 2 fps,
+ * deadlines 1 ms and 5 s, two seeds), given the live run's compute times:
+ * the same answers (local and cloud-unbounded mAP equal), and every mode
+ * and deadline within 0.01 mAP@0.5 and 5 points of cloud share. The
+ * deadlines sit far from the live round trip (tens of ms), so the check
+ * does not depend on the machine's load. */
+static void test_replay_vs_live(void **state)
+{
+    (void)state;
+    char live[512], rep[512], cache[512];
+    snprintf(live, sizeof live, "%s/vs-live", tmpdir);
+    snprintf(rep, sizeof rep, "%s/vs-replay", tmpdir);
+    snprintf(cache, sizeof cache, "%s/cache", tmpdir);
+    specx_proc_result *r = specx_proc_run(
+        "eval --dataset '%s' --model-dir '%s' --limit %d --profile lan --deadlines 1,5000 "
+        "--cloud-model yolo-fastest-1.1-xl --fps 2 --repeats 2 --out-dir '%s'",
+        coco, models, NIMAGES, live);
+    assert_int_equal(r->rc, 0);
+    free(r);
+    r = specx_proc_run("eval --replay --dataset '%s' --model-dir '%s' --limit %d --profile lan "
+                       "--deadlines 1,5000 --cloud-model yolo-fastest-1.1-xl --fps 2 --repeats 2 "
+                       "--local-compute-ms '%s/compute-local.txt' "
+                       "--cloud-compute-ms '%s/compute-cloud.txt' --bootstrap 50 "
+                       "--cache-dir '%s' --out-dir '%s'",
+                       coco, models, NIMAGES, live, live, cache, rep);
+    assert_int_equal(r->rc, 0);
+    free(r);
+    char path[600];
+    snprintf(path, sizeof path, "%s/results.json", live);
+    cJSON *lj = load_json(path);
+    snprintf(path, sizeof path, "%s/results.json", rep);
+    cJSON *rj = load_json(path);
+    const char *modes[] = {"local", "cloud", "speculative", "cloud-unbounded"};
+    const double dls[] = {1, 5000};
+    for (int m = 0; m < 4; m++) {
+        for (int d = 0; d < 2; d++) {
+            double lm, ls, rm, rs;
+            cell_means(lj, modes[m], dls[d], &lm, &ls);
+            cell_means(rj, modes[m], dls[d], &rm, &rs);
+            fprintf(stderr, "# %-15s %5g ms: mAP@0.5 live %.4f replay %.4f; cloud %.2f / %.2f\n",
+                    modes[m], dls[d], lm, rm, ls, rs);
+            assert_true(fabs(lm - rm) <= 0.01);
+            assert_true(fabs(ls - rs) <= 0.05);
+            if (m == 0 || m == 3) { /* the very same answers */
+                assert_true(fabs(lm - rm) < 1e-9);
+            }
+        }
+    }
+    cJSON_Delete(lj);
+    cJSON_Delete(rj);
+}
+
+static void test_replay_bad_input(void **state)
+{
+    (void)state;
+    expect_error(2, "needs one of --dataset DIR or --video FILE", "eval --replay");
+    expect_error(2, "needs one of --dataset DIR or --video FILE",
+                 "eval --replay --dataset '%s' --video x.mp4", coco);
+    expect_error(2, "bad value 'log:10:5:3' for --deadlines",
+                 "eval --replay --dataset '%s' --deadlines log:10:5:3", coco);
+    expect_error(2, "unknown option '--server'", "eval --replay --dataset '%s' --server a:1", coco);
+    expect_error(1, "no-such-profile",
+                 "eval --replay --dataset '%s' --limit 1 --profile no-such-profile --out '%s/rp'",
+                 coco, tmpdir);
+    expect_error(1, "/nonexistent/times.txt",
+                 "eval --replay --dataset '%s' --model-dir '%s' --limit 1 --cloud-model "
+                 "yolo-fastest-1.1-xl --cloud-compute-ms /nonexistent/times.txt --cache-dir "
+                 "'%s/cache' --out '%s/rb'",
+                 coco, models, tmpdir, tmpdir);
+}
+
 static int rm_tmp(void)
 {
     char cmd[512];
@@ -338,9 +498,9 @@ int main(int argc, char **argv)
         cmocka_set_test_filter(argv[2]);
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_end_to_end),
-        cmocka_unit_test(test_external_server),
-        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_end_to_end),     cmocka_unit_test(test_external_server),
+        cmocka_unit_test(test_bad_input),      cmocka_unit_test(test_replay),
+        cmocka_unit_test(test_replay_vs_live), cmocka_unit_test(test_replay_bad_input),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     rm_tmp();

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* cmocka.h needs the headers above first. */
@@ -73,6 +74,57 @@ static void test_parse_errors(void **state)
                      SPECX_ENOTFOUND);
     assert_null(p);
     assert_non_null(strstr(err.msg, "neither a built-in profile"));
+}
+
+/* Values that do not fit the nanosecond clock, and trace files that are
+ * not files (issue 11, item 10): 1e308 ms used to become no delay at all,
+ * /dev/zero an endless read. */
+static void test_parse_limits(void **state)
+{
+    (void)state;
+    expect_error("delay = const ms=1e308\n", SPECX_EINVAL, "'ms' must not be above");
+    expect_error("delay = normal mean_ms=1 sd_ms=1e300\n", SPECX_EINVAL, "'sd_ms'");
+    expect_error("delay = lognormal median_ms=5 sigma=400\n", SPECX_EINVAL, "'sigma'");
+    expect_error("delay = quantiles p50=68 p90=1e20\n", SPECX_EINVAL, "'p90'");
+    expect_error("delay = const ms=1 max_ms=1e100\n", SPECX_EINVAL, "'max_ms'");
+    expect_error("tau_ms = 1e30\n", SPECX_EINVAL, "'tau_ms' must not be above");
+    expect_error("rate_kbit = 1e-300\n", SPECX_EINVAL, "at least 1 kbit/s");
+    expect_error("rate_mbit = 1e300\n", SPECX_EINVAL, "'rate_mbit' must not be above");
+    expect_error("outage = periodic period_ms=1e300 duration_ms=1\n", SPECX_EINVAL, "'period_ms'");
+    expect_error("reference_traffic = request_bytes=1e300 reply_bytes=1 hz=1\n", SPECX_EINVAL,
+                 "'request_bytes'");
+    expect_error("reference_traffic = request_bytes=1 reply_bytes=1 hz=1e300\n", SPECX_EINVAL,
+                 "'hz'");
+    expect_error("target_rtt_ms = p50=1e300\n", SPECX_EINVAL, "'p50'");
+    expect_error("delay = trace file=/dev/zero\n", SPECX_EINVAL, "not a regular file");
+    expect_error("delay = trace file=/dev/null\n", SPECX_EINVAL, "not a regular file");
+    /* a trace with a NUL byte, and one with an RTT past the clock */
+    char path[] = "/tmp/specx-trace-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "10\n20\0\n30\n", 9), 9);
+    close(fd);
+    char text[200];
+    snprintf(text, sizeof text, "delay = trace file=%s\n", path);
+    expect_error(text, SPECX_EFORMAT, "NUL byte");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("10\n1e300\n", f);
+    fclose(f);
+    expect_error(text, SPECX_EFORMAT, "line 2: not an RTT in ms");
+    unlink(path);
+    /* and a profile that is a FIFO is refused without blocking */
+    char fifo[] = "/tmp/specx-prof-fifo-XXXXXX";
+    assert_non_null(mkdtemp(fifo));
+    char fp[64];
+    snprintf(fp, sizeof fp, "%s/p", fifo);
+    assert_int_equal(mkfifo(fp, 0600), 0);
+    specx_err err = {{0}};
+    specx_netem_profile *p = NULL;
+    assert_int_equal(specx_netem_profile_load(fp, &p, &err), SPECX_EINVAL);
+    assert_non_null(strstr(err.msg, "not a regular file"));
+    unlink(fp);
+    rmdir(fifo);
 }
 
 static void test_parse_full_file(void **state)
@@ -283,9 +335,9 @@ static void test_outage_schedules(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_errors),     cmocka_unit_test(test_parse_full_file),
-        cmocka_unit_test(test_distributions),    cmocka_unit_test(test_streams),
-        cmocka_unit_test(test_outage_schedules),
+        cmocka_unit_test(test_parse_errors),    cmocka_unit_test(test_parse_limits),
+        cmocka_unit_test(test_parse_full_file), cmocka_unit_test(test_distributions),
+        cmocka_unit_test(test_streams),         cmocka_unit_test(test_outage_schedules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -160,14 +160,57 @@ static void test_response_round_trip(void **state)
     specx_detections_clear(&det);
 }
 
+/* Response.model_input (11): sent when known, absent (0 x 0) otherwise, and
+ * on the wire as field 11, a message of width (1) and height (2). */
+static void test_response_model_input(void **state)
+{
+    (void)state;
+    specx_detections det;
+    specx_detections_init(&det);
+    sx_rpc_response_info info = {
+        .req_id = 1, .status = SPECX_OK, .model_input_width = 416, .model_input_height = 320};
+    grpc_byte_buffer *bb = sx_rpc_response_encode(&det, &info);
+    uint8_t *data;
+    size_t len;
+    assert_int_equal(sx_rpc_bb_read(bb, &data, &len), SPECX_OK);
+    /* tag 11 length-delimited = 0x5a, 6 bytes: 08 a0 03 (416), 10 c0 02 (320) */
+    static const uint8_t want[] = {0x5a, 0x06, 0x08, 0xa0, 0x03, 0x10, 0xc0, 0x02};
+    bool found = false;
+    for (size_t i = 0; i + sizeof want <= len && !found; i++) {
+        found = memcmp(data + i, want, sizeof want) == 0;
+    }
+    free(data);
+    assert_true(found);
+    sx_rpc_response r;
+    assert_int_equal(sx_rpc_response_decode(bb, &r), SPECX_OK);
+    grpc_byte_buffer_destroy(bb);
+    assert_int_equal(r.model_input_width, 416);
+    assert_int_equal(r.model_input_height, 320);
+    specx_detections_destroy(r.det);
+
+    /* unknown: not sent at all, so old peers see the message they always did */
+    info.model_input_width = info.model_input_height = 0;
+    bb = sx_rpc_response_encode(&det, &info);
+    assert_int_equal(sx_rpc_bb_read(bb, &data, &len), SPECX_OK);
+    for (size_t i = 0; i < len; i++) {
+        assert_int_not_equal(data[i], 0x5a);
+    }
+    free(data);
+    assert_int_equal(sx_rpc_response_decode(bb, &r), SPECX_OK);
+    grpc_byte_buffer_destroy(bb);
+    assert_int_equal(r.model_input_width, 0);
+    assert_int_equal(r.model_input_height, 0);
+    specx_detections_destroy(r.det);
+    specx_detections_clear(&det);
+}
+
 int main(void)
 {
     grpc_init();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_request_references_frame),
-        cmocka_unit_test(test_request_wire_format),
-        cmocka_unit_test(test_request_not_a_request),
-        cmocka_unit_test(test_response_round_trip),
+        cmocka_unit_test(test_request_references_frame), cmocka_unit_test(test_request_wire_format),
+        cmocka_unit_test(test_request_not_a_request),    cmocka_unit_test(test_response_round_trip),
+        cmocka_unit_test(test_response_model_input),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     grpc_shutdown_blocking();

@@ -8,7 +8,7 @@
  * Decoding only takes the logistic of a cell's box and classes once its
  * objectness passed the threshold; the full darknet-layout tensor is built
  * only on request (sx_xnn_yolo_output, for the agreement tests). */
-#include "xnn.h"
+#include "detect/xnn/xnn.h"
 
 #include <errno.h>
 #include <math.h>
@@ -16,12 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xnn_model.h"
-#include "xnn_net.h"
+#include "detect/xnn/xnn_calib.h"
+#include "detect/xnn/xnn_model.h"
+#include "detect/xnn/xnn_net.h"
 
 struct sx_xnn {
-    xnn_model model;
-    xnn_net *net;
+    sx_xnn_model model;
+    sx_xnn_net *net;
+    sx_xnn_precision precision;
+    double calib_width; /* int8: the method's parameter calibration settled on */
     int classes;
     char **names;
     int nnames;
@@ -107,28 +110,70 @@ static specx_status load_names(sx_xnn *x, const char *path, specx_err *err)
     return SPECX_OK;
 }
 
-specx_status sx_xnn_open(const char *cfg, const char *weights, const char *names, int threads,
-                         unsigned flags, sx_xnn **out, specx_err *err)
+static specx_status calibrate(sx_xnn *x, const sx_xnn_opts *o, sx_xnn_ranges *ranges,
+                              specx_err *err);
+
+static specx_status check_opts(const sx_xnn_opts *o, specx_err *err)
+{
+    if (o->threads < 1 || o->threads > 64) {
+        return specx_err_set(err, SPECX_EINVAL, "xnnpack: threads must be 1..64, got %d",
+                             o->threads);
+    }
+    if (o->precision != SX_XNN_FP32 && o->precision != SX_XNN_INT8) {
+        return specx_err_set(err, SPECX_EINVAL, "xnnpack: unknown precision %d", (int)o->precision);
+    }
+    if (o->ncalib < 0 || (o->ncalib > 0 && o->calib == NULL)) {
+        return specx_err_set(err, SPECX_EINVAL, "xnnpack: bad calibration image list");
+    }
+    return SPECX_OK;
+}
+
+/* The network of x in the precision asked for (int8: calibrated first). */
+static specx_status build_net(sx_xnn *x, const sx_xnn_opts *o, specx_err *err)
+{
+    sx_xnn_ranges ranges = {0};
+    specx_status st = SPECX_OK;
+    if (o->precision == SX_XNN_INT8) {
+        st = calibrate(x, o, &ranges, err);
+    }
+    if (st == SPECX_OK) {
+        sx_xnn_net_opts no = {
+            .threads = o->threads, .flags = o->flags, .precision = o->precision, .ranges = &ranges};
+        st = sx_xnn_net_create(&x->model, &no, &x->net, err);
+    }
+    sx_xnn_ranges_clear(&ranges);
+    x->precision = o->precision;
+    return st;
+}
+
+specx_status sx_xnn_open(const char *cfg, const char *weights, const char *names,
+                         const sx_xnn_opts *opts, sx_xnn **out, specx_err *err)
 {
     if (cfg == NULL || weights == NULL || out == NULL) {
         return specx_err_set(err, SPECX_EINVAL, "xnnpack: cfg and weights are required");
+    }
+    sx_xnn_opts o = opts != NULL ? *opts : (sx_xnn_opts){0};
+    o.threads = o.threads == 0 ? 1 : o.threads;
+    specx_status st = check_opts(&o, err);
+    if (st != SPECX_OK) {
+        return st;
     }
     init_lut();
     sx_xnn *x = calloc(1, sizeof *x);
     if (x == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
     }
-    specx_status st = xnn_model_load(&x->model, cfg, weights, err);
+    st = sx_xnn_model_load(&x->model, cfg, weights, err);
     if (st == SPECX_OK) {
-        st = xnn_net_create(&x->model, threads, flags, &x->net, err);
+        st = build_net(x, &o, err);
     }
-    if (st == SPECX_OK && xnn_net_yolo_count(x->net) == 0) {
+    if (st == SPECX_OK && sx_xnn_net_yolo_count(x->net) == 0) {
         st = specx_err_set(err, SPECX_EUNSUPPORTED, "%s: the network has no [yolo] layer", cfg);
     }
     if (st == SPECX_OK) {
-        x->classes = xnn_net_yolo_layer(x->net, 0)->classes;
-        for (int k = 1; k < xnn_net_yolo_count(x->net); k++) {
-            if (xnn_net_yolo_layer(x->net, k)->classes != x->classes) {
+        x->classes = sx_xnn_net_yolo_layer(x->net, 0)->classes;
+        for (int k = 1; k < sx_xnn_net_yolo_count(x->net); k++) {
+            if (sx_xnn_net_yolo_layer(x->net, k)->classes != x->classes) {
                 st = specx_err_set(err, SPECX_EUNSUPPORTED,
                                    "%s: [yolo] layers disagree on the number of classes", cfg);
             }
@@ -150,8 +195,8 @@ void sx_xnn_close(sx_xnn *x)
     if (x == NULL) {
         return;
     }
-    xnn_net_free(x->net);
-    xnn_model_free(&x->model);
+    sx_xnn_net_destroy(x->net);
+    sx_xnn_model_clear(&x->model);
     free(x->names);
     free(x->names_buf);
     free(x->dets);
@@ -172,6 +217,16 @@ void sx_xnn_input_size(const sx_xnn *x, int *width, int *height)
 int sx_xnn_num_classes(const sx_xnn *x)
 {
     return x->classes;
+}
+
+sx_xnn_precision sx_xnn_get_precision(const sx_xnn *x)
+{
+    return x->precision;
+}
+
+double sx_xnn_calib_param(const sx_xnn *x)
+{
+    return x->calib_width;
 }
 
 double sx_xnn_gflops(const sx_xnn *x)
@@ -353,8 +408,41 @@ static specx_status forward(sx_xnn *x, const specx_image *img, const atomic_bool
     if (!lb_scratch(x, x->model.width)) {
         return specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
     }
-    letterbox(img, x->model.width, x->model.height, xnn_net_input(x->net), x->lb_scratch, x->lb_ix);
-    return xnn_net_run(x->net, cancel, err);
+    letterbox(img, x->model.width, x->model.height, sx_xnn_net_input(x->net), x->lb_scratch,
+              x->lb_ix);
+    return sx_xnn_net_run(x->net, cancel, err);
+}
+
+/* int8 ranges (xnn_calib.c) from the calibration images, letterboxed as
+ * the network sees them. */
+static specx_status calibrate(sx_xnn *x, const sx_xnn_opts *o, sx_xnn_ranges *ranges,
+                              specx_err *err)
+{
+    size_t in_len = (size_t)x->model.width * x->model.height * 3;
+    float **inputs = calloc((size_t)o->ncalib + 1, sizeof *inputs);
+    specx_status st = inputs != NULL && lb_scratch(x, x->model.width)
+                          ? SPECX_OK
+                          : specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+    for (int i = 0; i < o->ncalib && st == SPECX_OK; i++) {
+        st = check_image(&o->calib[i], err);
+        inputs[i] = st == SPECX_OK ? malloc(in_len * sizeof(float)) : NULL;
+        if (st == SPECX_OK && inputs[i] == NULL) {
+            st = specx_err_set(err, SPECX_ENOMEM, "xnnpack: out of memory");
+        }
+        if (st == SPECX_OK) {
+            letterbox(&o->calib[i], x->model.width, x->model.height, inputs[i], x->lb_scratch,
+                      x->lb_ix);
+        }
+    }
+    if (st == SPECX_OK) {
+        st = sx_xnn_calibrate(&x->model, (const float *const *)inputs, o->ncalib, o->calib_method,
+                              o->calib_param, o->flags, ranges, &x->calib_width, err);
+    }
+    for (int i = 0; inputs != NULL && i < o->ncalib; i++) {
+        free(inputs[i]);
+    }
+    free(inputs);
+    return st;
 }
 
 specx_status sx_xnn_forward_image(sx_xnn *x, const specx_image *img, specx_err *err)
@@ -365,13 +453,13 @@ specx_status sx_xnn_forward_image(sx_xnn *x, const specx_image *img, specx_err *
 specx_status sx_xnn_forward_chw(sx_xnn *x, const float *chw, specx_err *err)
 {
     size_t plane = (size_t)x->model.width * x->model.height;
-    float *in = xnn_net_input(x->net);
+    float *in = sx_xnn_net_input(x->net);
     for (size_t i = 0; i < plane; i++) {
         for (int k = 0; k < 3; k++) {
             in[i * 3 + k] = chw[k * plane + i];
         }
     }
-    return xnn_net_run(x->net, NULL, err);
+    return sx_xnn_net_run(x->net, NULL, err);
 }
 
 /* ---- raw outputs -------------------------------------------------------- */
@@ -383,17 +471,17 @@ static float logistic(float v)
 
 int sx_xnn_yolo_count(const sx_xnn *x)
 {
-    return xnn_net_yolo_count(x->net);
+    return sx_xnn_net_yolo_count(x->net);
 }
 
 specx_status sx_xnn_yolo_output(const sx_xnn *x, int k, float **data, int *w, int *h, int *c,
                                 specx_err *err)
 {
-    if (k < 0 || k >= xnn_net_yolo_count(x->net)) {
+    if (k < 0 || k >= sx_xnn_net_yolo_count(x->net)) {
         return specx_err_set(err, SPECX_EINVAL, "xnnpack: no yolo layer %d", k);
     }
-    const xnn_layer *l = xnn_net_yolo_layer(x->net, k);
-    xk_view v = xnn_net_yolo_view(x->net, k);
+    const sx_xnn_layer *l = sx_xnn_net_yolo_layer(x->net, k);
+    sx_xnn_view v = sx_xnn_net_yolo_view(x->net, k);
     size_t plane = (size_t)v.w * v.h;
     float *out = malloc(plane * (size_t)v.c * sizeof(float));
     if (out == NULL) {
@@ -492,9 +580,9 @@ static specx_status decode(sx_xnn *x, float thresh, int imw, int imh, size_t *n)
 {
     int netw = x->model.width, neth = x->model.height;
     size_t count = 0;
-    for (int k = 0; k < xnn_net_yolo_count(x->net); k++) {
-        const xnn_layer *l = xnn_net_yolo_layer(x->net, k);
-        xk_view v = xnn_net_yolo_view(x->net, k);
+    for (int k = 0; k < sx_xnn_net_yolo_count(x->net); k++) {
+        const sx_xnn_layer *l = sx_xnn_net_yolo_layer(x->net, k);
+        sx_xnn_view v = sx_xnn_net_yolo_view(x->net, k);
         int entries = l->classes + 5;
         for (int i = 0; i < v.w * v.h; i++) {
             int row = i / v.w, col = i % v.w;
@@ -647,17 +735,22 @@ specx_status sx_xnn_detect(sx_xnn *x, const specx_image *img, float thresh, floa
     return SPECX_OK;
 }
 
+void sx_xnn_set_observer(sx_xnn *x, sx_xnn_observer fn, void *ctx)
+{
+    sx_xnn_net_set_observer(x->net, fn, ctx);
+}
+
 void sx_xnn_profile(sx_xnn *x, bool on)
 {
-    xnn_net_set_profile(x->net, on);
+    sx_xnn_net_set_profile(x->net, on);
 }
 
 void sx_xnn_profile_reset(sx_xnn *x)
 {
-    xnn_net_profile_reset(x->net);
+    sx_xnn_net_profile_reset(x->net);
 }
 
 void sx_xnn_profile_print(const sx_xnn *x, FILE *f)
 {
-    xnn_net_profile_print(x->net, f);
+    sx_xnn_net_profile_print(x->net, f);
 }

@@ -3,7 +3,7 @@
  * Design notes: the inner loops are plain C over one pixel's channels that
  * GCC vectorises; target_clones builds AVX-512, AVX2 and baseline versions
  * and picks one at load time, so the library still runs on any x86-64. */
-#include "xnn_kernels.h"
+#include "detect/xnn/xnn_kernels.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -15,22 +15,22 @@
 #define XK_CLONES
 #endif
 
-typedef struct xk_task {
-    xk_view a, b, o;
+typedef struct ktask {
+    sx_xnn_view a, b, o;
     int arg;
-} xk_task;
+} ktask;
 
 XK_CLONES static void leaky_row(float *restrict p, int w, int c, int stride);
 
 static void leaky_task(void *ctx, size_t y)
 {
-    const xk_task *t = ctx;
+    const ktask *t = ctx;
     leaky_row(t->a.p + y * (size_t)t->a.w * t->a.stride, t->a.w, t->a.c, t->a.stride);
 }
 
-void xk_leaky(pthreadpool_t pool, const xk_view *v)
+void sx_xnn_k_leaky(pthreadpool_t pool, const sx_xnn_view *v)
 {
-    xk_task t = {.a = *v};
+    ktask t = {.a = *v};
     if (v->stride == v->c) {
         /* a dense tensor: one long row per image row */
         t.a.c = t.a.stride = v->c * v->w;
@@ -41,7 +41,7 @@ void xk_leaky(pthreadpool_t pool, const xk_view *v)
 
 static void logistic_task(void *ctx, size_t y)
 {
-    const xk_task *t = ctx;
+    const ktask *t = ctx;
     float *p = t->a.p + y * (size_t)t->a.w * t->a.stride;
     for (int x = 0; x < t->a.w; x++, p += t->a.stride) {
         for (int k = 0; k < t->a.c; k++) {
@@ -50,9 +50,9 @@ static void logistic_task(void *ctx, size_t y)
     }
 }
 
-void xk_logistic(pthreadpool_t pool, const xk_view *v)
+void sx_xnn_k_logistic(pthreadpool_t pool, const sx_xnn_view *v)
 {
-    xk_task t = {.a = *v};
+    ktask t = {.a = *v};
     pthreadpool_parallelize_1d(pool, logistic_task, &t, (size_t)v->h, 0);
 }
 
@@ -75,15 +75,16 @@ XK_CLONES static void add_row(const float *a, int sa, const float *b, int sb, fl
 
 static void add_task(void *ctx, size_t y)
 {
-    const xk_task *t = ctx;
+    const ktask *t = ctx;
     size_t w = (size_t)t->o.w;
     add_row(t->a.p + y * w * t->a.stride, t->a.stride, t->b.p + y * w * t->b.stride, t->b.stride,
             t->o.p + y * w * t->o.stride, t->o.stride, t->o.w, t->o.c, t->arg);
 }
 
-void xk_add(pthreadpool_t pool, const xk_view *a, const xk_view *b, const xk_view *o, int leaky)
+void sx_xnn_k_add(pthreadpool_t pool, const sx_xnn_view *a, const sx_xnn_view *b,
+                  const sx_xnn_view *o, int leaky)
 {
-    xk_task t = {.a = *a, .b = *b, .o = *o, .arg = leaky};
+    ktask t = {.a = *a, .b = *b, .o = *o, .arg = leaky};
     if (a->stride == a->c && b->stride == b->c && o->stride == o->c) {
         /* dense tensors: one long row per output row, whatever c is */
         t.a.c = t.b.c = t.o.c = a->c * a->w;
@@ -102,7 +103,7 @@ XK_CLONES static void copy_px(const float *restrict a, float *restrict o, int c)
 
 static void upsample_task(void *ctx, size_t oy)
 {
-    const xk_task *t = ctx;
+    const ktask *t = ctx;
     int s = t->arg;
     const float *a = t->a.p + (oy / (size_t)s) * (size_t)t->a.w * t->a.stride;
     float *o = t->o.p + oy * (size_t)t->o.w * t->o.stride;
@@ -111,15 +112,15 @@ static void upsample_task(void *ctx, size_t oy)
     }
 }
 
-void xk_upsample(pthreadpool_t pool, const xk_view *a, const xk_view *o, int s)
+void sx_xnn_k_upsample(pthreadpool_t pool, const sx_xnn_view *a, const sx_xnn_view *o, int s)
 {
-    xk_task t = {.a = *a, .o = *o, .arg = s};
+    ktask t = {.a = *a, .o = *o, .arg = s};
     pthreadpool_parallelize_1d(pool, upsample_task, &t, (size_t)o->h, 0);
 }
 
 static void copy_task(void *ctx, size_t y)
 {
-    const xk_task *t = ctx;
+    const ktask *t = ctx;
     const float *a = t->a.p + y * (size_t)t->a.w * t->a.stride;
     float *o = t->o.p + y * (size_t)t->o.w * t->o.stride;
     for (int x = 0; x < t->o.w; x++, a += t->a.stride, o += t->o.stride) {
@@ -127,9 +128,9 @@ static void copy_task(void *ctx, size_t y)
     }
 }
 
-void xk_copy(pthreadpool_t pool, const xk_view *a, const xk_view *o)
+void sx_xnn_k_copy(pthreadpool_t pool, const sx_xnn_view *a, const sx_xnn_view *o)
 {
-    xk_task t = {.a = *a, .o = *o};
+    ktask t = {.a = *a, .o = *o};
     pthreadpool_parallelize_1d(pool, copy_task, &t, (size_t)o->h, 0);
 }
 
@@ -216,7 +217,7 @@ static inline v8 act8(v8 v, int act)
 }
 
 /* one 8-channel tile of one output pixel, any kernel size, borders too */
-static inline void dw_pixel(const xk_conv *cv, int oy, int ox, int c0)
+static inline void dw_pixel(const sx_xnn_conv *cv, int oy, int ox, int c0)
 {
     const int C = cv->out.c, k = cv->k, is = cv->in.stride;
     const int iy0 = oy * cv->s - cv->pad, ix0 = ox * cv->s - cv->pad;
@@ -240,7 +241,7 @@ static inline void dw_pixel(const xk_conv *cv, int oy, int ox, int c0)
  * 8- and 16-channel tiles (VT = v8 or v16; 16 when C % 16 == 0, one AVX-512
  * register in the x86-64-v4 clone, two AVX registers otherwise). */
 #define DW3_ROW(NAME, VT, LD, ST, ACT, T)                                                          \
-    XK_CLONES static void NAME(const xk_conv *cv, int oy)                                          \
+    XK_CLONES static void NAME(const sx_xnn_conv *cv, int oy)                                      \
     {                                                                                              \
         const int C = cv->out.c, s = cv->s, pad = cv->pad, is = cv->in.stride;                     \
         const int os = cv->out.stride, ow = cv->out.w, act = cv->act;                              \
@@ -356,7 +357,7 @@ static inline void dw_pixel(const xk_conv *cv, int oy, int ox, int c0)
 DW3_ROW(dw3_row_8, v8, ld8, st8, act8, 8)
 DW3_ROW(dw3_row_16, v16, ld16, st16, act16, 16)
 
-XK_CLONES static void dw_row(const xk_conv *cv, int oy)
+XK_CLONES static void dw_row(const sx_xnn_conv *cv, int oy)
 {
     for (int ox = 0; ox < cv->out.w; ox++) {
         for (int c0 = 0; c0 < cv->out.c; c0 += 8) {
@@ -367,7 +368,7 @@ XK_CLONES static void dw_row(const xk_conv *cv, int oy)
 
 static void dw_task(void *ctx, size_t oy)
 {
-    const xk_conv *cv = ctx;
+    const sx_xnn_conv *cv = ctx;
     if (cv->k == 3 && cv->out.c % 16 == 0) {
         dw3_row_16(cv, (int)oy);
     } else if (cv->k == 3) {
@@ -377,13 +378,13 @@ static void dw_task(void *ctx, size_t oy)
     }
 }
 
-void xk_dwconv(pthreadpool_t pool, const xk_conv *cv)
+void sx_xnn_k_dwconv(pthreadpool_t pool, const sx_xnn_conv *cv)
 {
     pthreadpool_parallelize_1d(pool, dw_task, (void *)cv, (size_t)cv->out.h, 0);
 }
 
 typedef struct dw_rows_ctx {
-    const xk_conv *cv;
+    const sx_xnn_conv *cv;
     int oy0;
 } dw_rows_ctx;
 
@@ -393,7 +394,7 @@ static void dw_rows_task(void *ctx, size_t i)
     dw_task((void *)r->cv, (size_t)r->oy0 + i);
 }
 
-void xk_dwconv_rows(pthreadpool_t pool, const xk_conv *cv, int oy0, int oy1)
+void sx_xnn_k_dwconv_rows(pthreadpool_t pool, const sx_xnn_conv *cv, int oy0, int oy1)
 {
     dw_rows_ctx r = {.cv = cv, .oy0 = oy0};
     pthreadpool_parallelize_1d(pool, dw_rows_task, &r, (size_t)(oy1 - oy0), 0);
@@ -405,7 +406,7 @@ void xk_dwconv_rows(pthreadpool_t pool, const xk_conv *cv, int oy0, int oy1)
  * chains), one weight vector load feeding four FMAs; borders one pixel at a
  * time over the valid taps. T = out.c = 8 or 16. */
 #define STEM_ROW(NAME, VT, LD, ST, ACT, T)                                                         \
-    static inline void NAME##_px(const xk_conv *cv, int oy, int ox)                                \
+    static inline void NAME##_px(const sx_xnn_conv *cv, int oy, int ox)                            \
     {                                                                                              \
         const int CI = cv->in.c, is = cv->in.stride;                                               \
         const int iy0 = oy * cv->s - cv->pad, ix0 = ox * cv->s - cv->pad;                          \
@@ -423,7 +424,7 @@ void xk_dwconv_rows(pthreadpool_t pool, const xk_conv *cv, int oy0, int oy1)
         }                                                                                          \
         ST(cv->out.p + ((size_t)oy * cv->out.w + ox) * cv->out.stride, ACT(acc, cv->act));         \
     }                                                                                              \
-    XK_CLONES static void NAME(const xk_conv *cv, int oy)                                          \
+    XK_CLONES static void NAME(const sx_xnn_conv *cv, int oy)                                      \
     {                                                                                              \
         const int CI = cv->in.c, s = cv->s, pad = cv->pad, is = cv->in.stride;                     \
         const int os = cv->out.stride, ow = cv->out.w, act = cv->act;                              \
@@ -475,7 +476,7 @@ STEM_ROW(stem_row_16, v16, ld16, st16, act16, 16)
 
 static void stem_task(void *ctx, size_t oy)
 {
-    const xk_conv *cv = ctx;
+    const sx_xnn_conv *cv = ctx;
     if (cv->out.c == 16) {
         stem_row_16(cv, (int)oy);
     } else {
@@ -483,7 +484,7 @@ static void stem_task(void *ctx, size_t oy)
     }
 }
 
-void xk_stem3(pthreadpool_t pool, const xk_conv *cv)
+void sx_xnn_k_stem3(pthreadpool_t pool, const sx_xnn_conv *cv)
 {
     pthreadpool_parallelize_1d(pool, stem_task, (void *)cv, (size_t)cv->out.h, 0);
 }
@@ -498,7 +499,7 @@ void xk_stem3(pthreadpool_t pool, const xk_conv *cv)
 /* rows [y0, y1) of the 1x1 convolution into buf (rows of mid.w x mid.c),
  * T output channels per vector (16: one AVX-512 register, when mid_c allows) */
 #define PW_ROWS(NAME, VT, LD, ST, ACT, T)                                                          \
-    XK_CLONES static void NAME(const xk_pwdw *f, int y0, int y1, float *buf)                       \
+    XK_CLONES static void NAME(const sx_xnn_pwdw *f, int y0, int y1, float *buf)                   \
     {                                                                                              \
         const int K = f->in.c, N = f->mid_c, W = f->in.w, is = f->in.stride, act = f->pw_act;      \
         for (int y = y0; y < y1; y++) {                                                            \
@@ -545,8 +546,8 @@ PW_ROWS(pw_rows_16, v16, ld16, st16, act16, 16)
 
 static void pwdw_task(void *ctx, size_t task)
 {
-    const xk_pwdw *f = ctx;
-    const xk_conv *dw = &f->dw;
+    const sx_xnn_pwdw *f = ctx;
+    const sx_xnn_conv *dw = &f->dw;
     int per = (dw->out.h + f->tasks - 1) / f->tasks;
     int oy_end = (int)(task + 1) * per > dw->out.h ? dw->out.h : (int)(task + 1) * per;
     float *buf = f->bufs[task];
@@ -560,7 +561,7 @@ static void pwdw_task(void *ctx, size_t task)
         } else {
             pw_rows_8(f, y0, y1, buf);
         }
-        xk_conv c = *dw;
+        sx_xnn_conv c = *dw;
         c.in.p = buf;
         c.in.stride = f->mid_c;
         c.row0 = y0;
@@ -570,7 +571,7 @@ static void pwdw_task(void *ctx, size_t task)
     }
 }
 
-void xk_pwdw_run(pthreadpool_t pool, const xk_pwdw *f)
+void sx_xnn_k_pwdw_run(pthreadpool_t pool, const sx_xnn_pwdw *f)
 {
     pthreadpool_parallelize_1d(pool, pwdw_task, (void *)f, (size_t)f->tasks, 0);
 }

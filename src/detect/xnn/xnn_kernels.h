@@ -12,57 +12,58 @@
 #include <pthreadpool.h>
 #include <stddef.h>
 
-typedef struct xk_view {
+typedef struct sx_xnn_view {
     float *p;
     int h, w, c, stride;
-} xk_view;
+} sx_xnn_view;
 
-void xk_leaky(pthreadpool_t pool, const xk_view *v);
-void xk_logistic(pthreadpool_t pool, const xk_view *v);
+void sx_xnn_k_leaky(pthreadpool_t pool, const sx_xnn_view *v);
+void sx_xnn_k_logistic(pthreadpool_t pool, const sx_xnn_view *v);
 /* o = a + b (then `leaky` if set); views of equal shape. o may equal a. */
-void xk_add(pthreadpool_t pool, const xk_view *a, const xk_view *b, const xk_view *o, int leaky);
+void sx_xnn_k_add(pthreadpool_t pool, const sx_xnn_view *a, const sx_xnn_view *b,
+                  const sx_xnn_view *o, int leaky);
 /* o is (h*s) x (w*s) of a's pixels repeated. */
-void xk_upsample(pthreadpool_t pool, const xk_view *a, const xk_view *o, int s);
-void xk_copy(pthreadpool_t pool, const xk_view *a, const xk_view *o);
+void sx_xnn_k_upsample(pthreadpool_t pool, const sx_xnn_view *a, const sx_xnn_view *o, int s);
+void sx_xnn_k_copy(pthreadpool_t pool, const sx_xnn_view *a, const sx_xnn_view *o);
 
 /* Direct depthwise convolution for thin layers, where XNNPACK's per-pixel
  * overhead dominates: `act` is applied as the result is stored (no
  * separate activation pass). */
-typedef struct xk_conv {
-    xk_view in, out;
+typedef struct sx_xnn_conv {
+    sx_xnn_view in, out;
     const float *w; /* [k*k][c] (stem: [k*k][in.c][out.c]) */
     const float *b; /* [c] */
     int k, s, pad;
     int act;      /* 0 linear, 1 leaky, 2 relu */
     int row0;     /* tensor row stored first in in.p (0 unless fused) */
     int out_row0; /* tensor row stored first in out.p (0 unless fused) */
-} xk_conv;
+} sx_xnn_conv;
 
 /* One filter per channel; out.c == in.c, a multiple of 8. */
-void xk_dwconv(pthreadpool_t pool, const xk_conv *cv);
+void sx_xnn_k_dwconv(pthreadpool_t pool, const sx_xnn_conv *cv);
 /* Output rows [oy0, oy1) only (out.p holds rows from out_row0 on). */
-void xk_dwconv_rows(pthreadpool_t pool, const xk_conv *cv, int oy0, int oy1);
+void sx_xnn_k_dwconv_rows(pthreadpool_t pool, const sx_xnn_conv *cv, int oy0, int oy1);
 
 /* Dense 3x3 convolution (groups 1) with few input channels and out.c 8 or
  * 16: the network's first layer. w is [3][3][in.c][out.c]. */
-void xk_stem3(pthreadpool_t pool, const xk_conv *cv);
+void sx_xnn_k_stem3(pthreadpool_t pool, const sx_xnn_conv *cv);
 
 /* A 1x1 convolution (in.c inputs, mid_c outputs, a multiple of 8) fused
  * into the 3x3 depthwise convolution that reads it: the expanded tensor is
  * produced band by band into per-task buffers that stay in cache instead
  * of going through memory. dw.in describes the logical expanded tensor
  * (h, w, c; its p and stride are ignored). */
-typedef struct xk_pwdw {
-    xk_view in;
+typedef struct sx_xnn_pwdw {
+    sx_xnn_view in;
     int mid_c;
     const float *pw_w; /* [in.c][mid_c] */
     const float *pw_b; /* [mid_c] */
     int pw_act;        /* 0 linear, 1 leaky, 2 relu */
-    xk_conv dw;
+    sx_xnn_conv dw;
     int band;     /* output rows per band */
     int tasks;    /* parallel tasks, one buffer each */
     float **bufs; /* tasks buffers of (band * s + k) x w x mid_c floats */
-} xk_pwdw;
-void xk_pwdw_run(pthreadpool_t pool, const xk_pwdw *f);
+} sx_xnn_pwdw;
+void sx_xnn_k_pwdw_run(pthreadpool_t pool, const sx_xnn_pwdw *f);
 
 #endif

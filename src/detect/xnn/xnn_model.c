@@ -1,4 +1,4 @@
-/* xnn_model.c — reads darknet .cfg and .weights files into an xnn_model.
+/* xnn_model.c — reads darknet .cfg and .weights files into an sx_xnn_model.
  *
  * Design notes: the accepted dialect is what Debian's 2018 darknet computes.
  * Every key of a layer section must be either understood (and then honoured)
@@ -7,7 +7,7 @@
  * boxes. The one deliberate exception is [yolo] scale_x_y: Debian's darknet
  * ignores it, and this backend must give the same answers, so it is accepted
  * and ignored (documented in docs/xnnpack.md). */
-#include "xnn_model.h"
+#include "detect/xnn/xnn_model.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -38,22 +38,22 @@ typedef struct parse_ctx {
     specx_err *err;
 } parse_ctx;
 
-const char *xnn_layer_type_name(xnn_layer_type t)
+const char *sx_xnn_layer_type_name(sx_xnn_layer_type t)
 {
     switch (t) {
-    case XNN_L_CONV:
+    case SX_XNN_L_CONV:
         return "convolutional";
-    case XNN_L_MAXPOOL:
+    case SX_XNN_L_MAXPOOL:
         return "maxpool";
-    case XNN_L_ROUTE:
+    case SX_XNN_L_ROUTE:
         return "route";
-    case XNN_L_SHORTCUT:
+    case SX_XNN_L_SHORTCUT:
         return "shortcut";
-    case XNN_L_UPSAMPLE:
+    case SX_XNN_L_UPSAMPLE:
         return "upsample";
-    case XNN_L_DROPOUT:
+    case SX_XNN_L_DROPOUT:
         return "dropout";
-    case XNN_L_YOLO:
+    case SX_XNN_L_YOLO:
         return "yolo";
     }
     return "?";
@@ -257,18 +257,18 @@ static specx_status get_list(parse_ctx *pc, section *s, int li, const char *key,
     return SPECX_OK;
 }
 
-static specx_status get_act(parse_ctx *pc, section *s, int li, const char *def, xnn_act *act)
+static specx_status get_act(parse_ctx *pc, section *s, int li, const char *def, sx_xnn_act *act)
 {
     kv *k = find_key(s, "activation");
     const char *v = k != NULL ? k->val : def;
     if (strcmp(v, "linear") == 0) {
-        *act = XNN_ACT_LINEAR;
+        *act = SX_XNN_ACT_LINEAR;
     } else if (strcmp(v, "leaky") == 0) {
-        *act = XNN_ACT_LEAKY;
+        *act = SX_XNN_ACT_LEAKY;
     } else if (strcmp(v, "relu") == 0) {
-        *act = XNN_ACT_RELU;
+        *act = SX_XNN_ACT_RELU;
     } else if (strcmp(v, "logistic") == 0) {
-        *act = XNN_ACT_LOGISTIC;
+        *act = SX_XNN_ACT_LOGISTIC;
     } else {
         return specx_err_set(pc->err, SPECX_EUNSUPPORTED,
                              "%s: layer %d [%s]: activation '%s' is not supported "
@@ -342,7 +342,7 @@ static specx_status bad(parse_ctx *pc, section *s, int li, const char *what)
                          what);
 }
 
-static specx_status parse_conv(parse_ctx *pc, section *s, int li, xnn_layer *l)
+static specx_status parse_conv(parse_ctx *pc, section *s, int li, sx_xnn_layer *l)
 {
     int pad, padding, bn;
     TRY(get_int(pc, s, li, "filters", 1, &l->filters));
@@ -380,7 +380,7 @@ static specx_status parse_conv(parse_ctx *pc, section *s, int li, xnn_layer *l)
     return SPECX_OK;
 }
 
-static specx_status parse_maxpool(parse_ctx *pc, section *s, int li, xnn_layer *l)
+static specx_status parse_maxpool(parse_ctx *pc, section *s, int li, sx_xnn_layer *l)
 {
     TRY(get_int(pc, s, li, "stride", 1, &l->stride));
     TRY(get_int(pc, s, li, "size", l->stride, &l->size));
@@ -413,12 +413,12 @@ static specx_status resolve_index(parse_ctx *pc, section *s, int li, float v, in
     return SPECX_OK;
 }
 
-static specx_status parse_route(parse_ctx *pc, section *s, int li, xnn_layer *l,
-                                const xnn_layer *all)
+static specx_status parse_route(parse_ctx *pc, section *s, int li, sx_xnn_layer *l,
+                                const sx_xnn_layer *all)
 {
-    float v[XNN_MAX_ROUTE];
+    float v[SX_XNN_MAX_ROUTE];
     int n;
-    TRY(get_list(pc, s, li, "layers", v, XNN_MAX_ROUTE, &n));
+    TRY(get_list(pc, s, li, "layers", v, SX_XNN_MAX_ROUTE, &n));
     TRY(check_all_used(pc, s, li));
     if (n == 0) {
         return bad(pc, s, li, "route needs layers=");
@@ -427,7 +427,7 @@ static specx_status parse_route(parse_ctx *pc, section *s, int li, xnn_layer *l,
     l->out_c = 0;
     for (int i = 0; i < n; i++) {
         TRY(resolve_index(pc, s, li, v[i], &l->inputs[i]));
-        const xnn_layer *src = &all[l->inputs[i]];
+        const sx_xnn_layer *src = &all[l->inputs[i]];
         if (i == 0) {
             l->out_h = src->out_h;
             l->out_w = src->out_w;
@@ -442,8 +442,8 @@ static specx_status parse_route(parse_ctx *pc, section *s, int li, xnn_layer *l,
     return SPECX_OK;
 }
 
-static specx_status parse_shortcut(parse_ctx *pc, section *s, int li, xnn_layer *l,
-                                   const xnn_layer *all)
+static specx_status parse_shortcut(parse_ctx *pc, section *s, int li, sx_xnn_layer *l,
+                                   const sx_xnn_layer *all)
 {
     int from;
     float alpha, beta;
@@ -459,7 +459,7 @@ static specx_status parse_shortcut(parse_ctx *pc, section *s, int li, xnn_layer 
     }
     TRY(resolve_index(pc, s, li, (float)from, &l->inputs[0]));
     l->n_inputs = 1;
-    const xnn_layer *src = &all[l->inputs[0]];
+    const sx_xnn_layer *src = &all[l->inputs[0]];
     if (src->out_h != l->in_h || src->out_w != l->in_w || src->out_c != l->in_c) {
         return specx_err_set(pc->err, SPECX_EUNSUPPORTED,
                              "%s: layer %d [shortcut]: layer %d is %dx%dx%d but the input is "
@@ -473,7 +473,7 @@ static specx_status parse_shortcut(parse_ctx *pc, section *s, int li, xnn_layer 
     return SPECX_OK;
 }
 
-static specx_status parse_upsample(parse_ctx *pc, section *s, int li, xnn_layer *l)
+static specx_status parse_upsample(parse_ctx *pc, section *s, int li, sx_xnn_layer *l)
 {
     float scale;
     TRY(get_int(pc, s, li, "stride", 2, &l->stride));
@@ -495,17 +495,17 @@ static specx_status parse_upsample(parse_ctx *pc, section *s, int li, xnn_layer 
     return SPECX_OK;
 }
 
-static specx_status parse_yolo(parse_ctx *pc, section *s, int li, xnn_layer *l)
+static specx_status parse_yolo(parse_ctx *pc, section *s, int li, sx_xnn_layer *l)
 {
     int num;
-    float mask[XNN_MAX_ANCHORS] = {0};
+    float mask[SX_XNN_MAX_ANCHORS] = {0};
     TRY(get_int(pc, s, li, "classes", 20, &l->classes));
     TRY(get_int(pc, s, li, "num", 1, &num));
-    TRY(get_list(pc, s, li, "mask", mask, XNN_MAX_ANCHORS, &l->n_mask));
+    TRY(get_list(pc, s, li, "mask", mask, SX_XNN_MAX_ANCHORS, &l->n_mask));
     int na2;
-    TRY(get_list(pc, s, li, "anchors", l->anchors, 2 * XNN_MAX_ANCHORS, &na2));
+    TRY(get_list(pc, s, li, "anchors", l->anchors, 2 * SX_XNN_MAX_ANCHORS, &na2));
     TRY(check_all_used(pc, s, li));
-    if (num < 1 || num > XNN_MAX_ANCHORS || l->classes < 1) {
+    if (num < 1 || num > SX_XNN_MAX_ANCHORS || l->classes < 1) {
         return bad(pc, s, li, "bad num or classes");
     }
     if (l->n_mask == 0) {
@@ -544,7 +544,8 @@ static specx_status parse_yolo(parse_ctx *pc, section *s, int li, xnn_layer *l)
     return SPECX_OK;
 }
 
-static specx_status parse_cfg(xnn_model *m, const char *path, char *text, bool *bn, specx_err *err)
+static specx_status parse_cfg(sx_xnn_model *m, const char *path, char *text, bool *bn,
+                              specx_err *err)
 {
     parse_ctx pc = {path, err};
     section *secs = NULL;
@@ -578,12 +579,12 @@ static specx_status parse_cfg(xnn_model *m, const char *path, char *text, bool *
     int h = m->height, w = m->width, c = m->channels;
     for (int li = 0; li < m->n && st == SPECX_OK; li++) {
         section *s = &secs[li + 1];
-        xnn_layer *l = &m->layers[li];
+        sx_xnn_layer *l = &m->layers[li];
         l->in_h = h;
         l->in_w = w;
         l->in_c = c;
         if (strcmp(s->type, "convolutional") == 0 || strcmp(s->type, "conv") == 0) {
-            l->type = XNN_L_CONV;
+            l->type = SX_XNN_L_CONV;
             st = parse_conv(&pc, s, li, l);
             bn[li] = l->n_inputs != 0;
             l->n_inputs = 0;
@@ -592,25 +593,25 @@ static specx_status parse_cfg(xnn_model *m, const char *path, char *text, bool *
                 m->flops += 2.0 * l->out_h * l->out_w * l->filters * l->size * l->size * group_c;
             }
         } else if (strcmp(s->type, "maxpool") == 0 || strcmp(s->type, "max") == 0) {
-            l->type = XNN_L_MAXPOOL;
+            l->type = SX_XNN_L_MAXPOOL;
             st = parse_maxpool(&pc, s, li, l);
         } else if (strcmp(s->type, "route") == 0) {
-            l->type = XNN_L_ROUTE;
+            l->type = SX_XNN_L_ROUTE;
             st = parse_route(&pc, s, li, l, m->layers);
         } else if (strcmp(s->type, "shortcut") == 0) {
-            l->type = XNN_L_SHORTCUT;
+            l->type = SX_XNN_L_SHORTCUT;
             st = parse_shortcut(&pc, s, li, l, m->layers);
         } else if (strcmp(s->type, "upsample") == 0) {
-            l->type = XNN_L_UPSAMPLE;
+            l->type = SX_XNN_L_UPSAMPLE;
             st = parse_upsample(&pc, s, li, l);
         } else if (strcmp(s->type, "dropout") == 0) {
-            l->type = XNN_L_DROPOUT;
+            l->type = SX_XNN_L_DROPOUT;
             st = check_all_used(&pc, s, li);
             l->out_h = h;
             l->out_w = w;
             l->out_c = c;
         } else if (strcmp(s->type, "yolo") == 0) {
-            l->type = XNN_L_YOLO;
+            l->type = SX_XNN_L_YOLO;
             st = parse_yolo(&pc, s, li, l);
         } else {
             st = specx_err_set(err, SPECX_EUNSUPPORTED,
@@ -634,13 +635,18 @@ static specx_status parse_cfg(xnn_model *m, const char *path, char *text, bool *
  * y = scale * (conv - mean) / (sqrt(var) + 1e-6) + bias. The weights are
  * reordered from darknet's [out][in/g][kh][kw] to XNNPACK's
  * [out][kh][kw][in/g] (per group the same thing). */
-static specx_status load_conv_weights(xnn_layer *l, bool bn, const float *p)
+static specx_status load_conv_weights(sx_xnn_layer *l, bool bn, const float *p)
 {
     int n = l->filters, k = l->size, cg = l->in_c / l->groups;
     size_t per = (size_t)cg * k * k;
     l->weights = malloc((size_t)n * per * sizeof(float));
     l->bias = malloc((size_t)n * sizeof(float));
-    if (l->weights == NULL || l->bias == NULL) {
+    if (bn) {
+        l->bn_mean = malloc((size_t)n * sizeof(float));
+        l->bn_std = malloc((size_t)n * sizeof(float));
+    }
+    if (l->weights == NULL || l->bias == NULL ||
+        (bn && (l->bn_mean == NULL || l->bn_std == NULL))) {
         return SPECX_ENOMEM;
     }
     const float *biases = p;
@@ -655,6 +661,8 @@ static specx_status load_conv_weights(xnn_layer *l, bool bn, const float *p)
             double denom = sqrt((double)var[o]) + .000001f;
             s = (double)scales[o] / denom;
             b = biases[o] - (double)mean[o] * s;
+            l->bn_mean[o] = biases[o];
+            l->bn_std[o] = fabsf(scales[o]);
         }
         l->bias[o] = (float)b;
         for (int ci = 0; ci < cg; ci++) {
@@ -669,7 +677,7 @@ static specx_status load_conv_weights(xnn_layer *l, bool bn, const float *p)
     return SPECX_OK;
 }
 
-static specx_status load_weights(xnn_model *m, const char *path, const bool *bn, specx_err *err)
+static specx_status load_weights(sx_xnn_model *m, const char *path, const bool *bn, specx_err *err)
 {
     char *data = NULL;
     size_t len = 0;
@@ -705,8 +713,8 @@ static specx_status load_weights(xnn_model *m, const char *path, const bool *bn,
                              name);
     }
     for (int li = 0; li < m->n; li++) {
-        xnn_layer *l = &m->layers[li];
-        if (l->type != XNN_L_CONV) {
+        sx_xnn_layer *l = &m->layers[li];
+        if (l->type != SX_XNN_L_CONV) {
             continue;
         }
         size_t count = (size_t)l->filters * (bn[li] ? 4 : 1) +
@@ -743,8 +751,8 @@ static specx_status load_weights(xnn_model *m, const char *path, const bool *bn,
     return st;
 }
 
-specx_status xnn_model_load(xnn_model *m, const char *cfg_path, const char *weights_path,
-                            specx_err *err)
+specx_status sx_xnn_model_load(sx_xnn_model *m, const char *cfg_path, const char *weights_path,
+                               specx_err *err)
 {
     memset(m, 0, sizeof *m);
     char *text = NULL;
@@ -770,12 +778,12 @@ specx_status xnn_model_load(xnn_model *m, const char *cfg_path, const char *weig
     }
     free(bn);
     if (st != SPECX_OK) {
-        xnn_model_free(m);
+        sx_xnn_model_clear(m);
     }
     return st;
 }
 
-void xnn_model_free(xnn_model *m)
+void sx_xnn_model_clear(sx_xnn_model *m)
 {
     if (m == NULL) {
         return;
@@ -783,6 +791,8 @@ void xnn_model_free(xnn_model *m)
     for (int i = 0; i < m->n && m->layers != NULL; i++) {
         free(m->layers[i].weights);
         free(m->layers[i].bias);
+        free(m->layers[i].bn_mean);
+        free(m->layers[i].bn_std);
     }
     free(m->layers);
     memset(m, 0, sizeof *m);

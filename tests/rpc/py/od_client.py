@@ -50,6 +50,8 @@ def main():
     check(before - 1 <= r.recv_time <= after + 1, "recv_time is the server's wall clock")
     check(r.image_width == 96 and r.image_height == 64 and r.model == "test",
           "specx fields: image size and model")
+    check(not r.HasField("model_input"),
+          "no model_input from a detector without a fixed input size (the test detector)")
 
     # Bad input gets INVALID_ARGUMENT with a message.
     try:
