@@ -311,15 +311,20 @@ def test_nginx_cancel():
     assert all(ln["winner"] == "fast" for ln in lines), [ln["winner"] for ln in lines]
     cancelled = sum(1 for ln in lines if ln["executors"]["proxied"]["fate"] == "cancelled")
     end = time.monotonic() + fleet.scaled(10)
-    while slow.stats()["cancelled"] < frames and time.monotonic() < end:
+    while (lambda s: s["cancelled"] + s["completed"])(slow.stats()) < frames and \
+            time.monotonic() < end:
         time.sleep(0.1)
     st = slow.stats()
     log("through nginx: %d of %d calls cancelled by the client; the replica counted %d "
         "cancelled, %d completed, compute max %.0f ms of 3000"
         % (cancelled, frames, st["cancelled"], st["completed"], st["compute"]["max_ms"]))
     assert cancelled == frames
-    assert st["received"] == frames and st["cancelled"] == frames and st["completed"] == 0, st
-    assert st["compute"]["max_ms"] < 1500, "the replica did not stop the work early: %s" % st
+    # The first call to a server whose model size is unknown is a probe that
+    # is left to finish on the wire (docs/run.md, "Smaller uplink frames"):
+    # the test detector says no size, so exactly that one call completes.
+    assert st["received"] == frames and st["cancelled"] == frames - 1, st
+    assert st["completed"] == 1, st
+    assert st["compute"]["p50_ms"] < 1500, "the replica did not stop the work early: %s" % st
 
     # Deadline: one call holds the replica's only worker for 1.5 s; a call
     # with a 0.4 s deadline queued behind it must expire on the replica
