@@ -401,8 +401,12 @@ def _fairness(d, attempt):
     log("replica with the flooder: received %d, completed %d, expired %d, rejected %d, "
         "evicted %d" % (st1["received"], st1["completed"], st1["expired_before_start"],
                         st1["rejected"], st1["evicted"]))
-    assert m1 >= m0 - 0.10, "mean win share fell from %.3f to %.3f" % (m0, m1)
-    assert min(shared) >= m0 - 0.20, "a well-behaved client fell to %.3f" % min(shared)
+    # Without fair queueing the four fall to about 0.02 (docs/rpc.md); with
+    # it they lose a little, and more on a loaded 2-core machine, where the
+    # 100 fps client's own process takes CPU from theirs (measured 0.69-0.86
+    # under a load average of 10): bounds that separate the two by far.
+    assert m1 >= m0 - 0.25, "mean win share fell from %.3f to %.3f" % (m0, m1)
+    assert min(shared) >= m0 - 0.35, "a well-behaved client fell to %.3f" % min(shared)
 
 
 def test_fairness():
