@@ -99,9 +99,12 @@ static const specx_pipeline_output *fuse(specx_pipeline_run *r, const specx_pipe
     size_t n = r->fused.dets.count;
     if (st == SPECX_OK && n > r->origins_cap) {
         specx_pipeline_origin *o = realloc(r->origins, n * sizeof *o);
-        st = o != NULL ? SPECX_OK : SPECX_ENOMEM;
-        r->origins = o != NULL ? o : r->origins;
-        r->origins_cap = o != NULL ? n : r->origins_cap;
+        if (o == NULL) {
+            st = SPECX_ENOMEM;
+        } else {
+            r->origins = o;
+            r->origins_cap = n;
+        }
     }
     if (st != SPECX_OK) {
         return out;
