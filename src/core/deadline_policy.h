@@ -7,11 +7,16 @@
  *  - One tunable, the target probability p. Per message and remote
  *    executor, the plan reads that executor's round-trip estimate
  *    (core/rtt_estimate.h) at the message's arrival: with P(round trip <
- *    deadline) >= p, or unknown, the frame waits for the server up to the
- *    deadline as with the fixed policy; below p, the call is still sent
- *    with the same deadline, marked emit_local_early. The server is never
- *    skipped: a cancelled call is the only way the estimate keeps learning
- *    (and the uplink cost of one frame is what a probe costs anyway).
+ *    deadline) >= p the frame waits for the server up to the deadline, as
+ *    with the fixed policy; below p, the call is still sent with the same
+ *    deadline, marked emit_local_early. The server is never skipped.
+ *  - Unknown estimate (the evidence has faded): the frame is a probe and
+ *    waits, unless a probe is already out or a backoff runs: each probe
+ *    that misses doubles the time to the next (1 s after the first miss,
+ *    then 2, 4, at most 8 s, from the missed probe's decision); an answer
+ *    in time ends the backoff. Frames in between are planned early. So a
+ *    link that stays down costs a deadline a few times, not once a second,
+ *    and one that comes back is found within 8 s.
  *  - Fixed: the deadline as given, never early (the estimate is still
  *    kept, for figures).
  *  - Feed: sx_deadline_policy_plan in the operator's plan callback (records

@@ -275,6 +275,64 @@ static void test_policy_fixed_on_operator(void **state)
     run_three_frames(SX_DEADLINE_FIXED);
 }
 
+/* A cloud silent for 20 s, then answering in 30 ms, frames every 100 ms
+ * (local answer after 10 ms, deadline 100 ms, half-life 100 ms). While it is
+ * silent the policy waits only to probe, and each missed probe doubles the
+ * gap to the next (1, 2, 4, 8 s, at most 8 s): few frames pay the deadline.
+ * Once it answers, the first probe finds it and every frame after that waits
+ * for it and gets the cloud's answer. */
+static void test_policy_probe_backoff(void **state)
+{
+    (void)state;
+    rig r;
+    rig_setup(&r, SX_DEADLINE_ADAPTIVE);
+    enum { SILENT = 200, N = 320 };
+    for (int i = 0; i < N; i++) {
+        int64_t t = 100 * (int64_t)i;
+        rig_at(&r, t);
+        assert_int_equal(specx_operator_submit(r.op, NULL, NULL, NULL), SPECX_OK);
+        rig_at(&r, t + 10);
+        assert_true(fake_complete(r.local, (uint64_t)i, SPECX_OK));
+        rig_at(&r, t + 30);
+        if (i >= SILENT) {
+            (void)fake_complete(r.cloud, (uint64_t)i, SPECX_OK); /* if still out */
+        }
+        rig_at(&r, t + 99);
+    }
+    rig_at(&r, 100 * N);
+    assert_int_equal(hcollect_count(&r.out), N);
+    int waits[SILENT], n_waits = 0;
+    for (int i = 0; i < SILENT; i++) {
+        hout o = hcollect_get(&r.out, (size_t)i);
+        assert_true(o.is_local);
+        if (o.latency == MS(100)) {
+            waits[n_waits++] = i;
+        } else {
+            assert_int_equal(o.latency, MS(10));
+        }
+    }
+    assert_int_equal(waits[0], 0);
+    assert_true(n_waits >= 4 && n_waits <= 7);
+    for (int k = 2; k < n_waits; k++) {
+        int gap = waits[k] - waits[k - 1], prev = waits[k - 1] - waits[k - 2];
+        assert_true(gap >= prev);
+        assert_true(gap <= 90 + 15); /* 8 s, plus the evidence fading */
+    }
+    int first_cloud = -1;
+    for (int i = SILENT; i < N; i++) {
+        hout o = hcollect_get(&r.out, (size_t)i);
+        if (first_cloud < 0 && !o.is_local) {
+            first_cloud = i;
+        }
+        if (first_cloud >= 0) {
+            assert_false(o.is_local);
+            assert_int_equal(o.latency, MS(30));
+        }
+    }
+    assert_true(first_cloud >= SILENT && first_cloud <= SILENT + 95);
+    rig_teardown(&r);
+}
+
 static void test_policy_config(void **state)
 {
     (void)state;
@@ -305,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_forget_and_window),
         cmocka_unit_test(test_policy_adaptive_on_operator),
         cmocka_unit_test(test_policy_fixed_on_operator),
+        cmocka_unit_test(test_policy_probe_backoff),
         cmocka_unit_test(test_policy_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
