@@ -431,6 +431,15 @@ static void make_notes(const rctx *c, specx_eval_results *res)
              mean_request_kb(c), encode_p50(c), (double)o->threshold,
              o->backend ? o->backend : specx_detector_default_backend(), o->boot, c->block,
              c->replay_s, c->boot_s);
+    if (o->modes[MODE_ADAPTIVE]) {
+        const specx_replay_stats *t = &c->totals[MODE_ADAPTIVE];
+        size_t len = strlen(notes);
+        snprintf(notes + len, sizeof notes - len,
+                 "; speculative-adaptive: target %g, %.1f %% of cloud calls planned emit local "
+                 "early",
+                 o->adaptive_target,
+                 t->cloud_sent ? 100.0 * (double)t->cloud_early / (double)t->cloud_sent : 0.0);
+    }
     snprintf(res->notes, sizeof res->notes, "%.*s", (int)sizeof res->notes - 1, notes);
 }
 
