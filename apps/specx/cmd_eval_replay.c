@@ -30,10 +30,12 @@
 #include "cmd_eval.h"
 
 #define MAX_DEADLINES 64
-#define N_MODES 5
-static const char *const mode_names[N_MODES] = {"local", "cloud", "speculative", "cloud-unbounded",
-                                                "speculative-track"};
-#define MODE_TRACK 4 /* made per run: it holds the run's tracker */
+#define N_MODES 6
+#define MODE_ADAPTIVE 4
+#define MODE_TRACK 5 /* made per run: it holds the run's tracker */
+static const char *const mode_names[N_MODES] = {"local",           "cloud",
+                                                "speculative",     "cloud-unbounded",
+                                                "speculative-adaptive", "speculative-track"};
 
 typedef struct ropts {
     const char *dataset, *images, *labels, *video, *out_dir, *cache_dir;
@@ -45,6 +47,7 @@ typedef struct ropts {
     int repeats, jpeg_quality, max_in_flight, cloud_workers, boot, block;
     unsigned long long seed;
     double fps, link_offset_ms;
+    double adaptive_target; /* speculative-adaptive's target probability */
     float threshold, golden;
     int64_t limit;
     bool quiet, replay, ci_map, full_frames;
@@ -114,8 +117,10 @@ static bool build_set(rctx *c)
     if (!cache_dir(o, dir, sizeof dir)) {
         return false;
     }
-    bool need_local = o->modes[0] || o->modes[2] || o->modes[MODE_TRACK];
-    bool need_cloud = o->modes[1] || o->modes[2] || o->modes[3] || o->modes[MODE_TRACK] || o->video;
+    bool need_local =
+        o->modes[0] || o->modes[2] || o->modes[MODE_ADAPTIVE] || o->modes[MODE_TRACK];
+    bool need_cloud = o->modes[1] || o->modes[2] || o->modes[3] || o->modes[MODE_ADAPTIVE] ||
+                      o->modes[MODE_TRACK] || o->video;
     specx_replay_set_config sc = {.cache_dir = dir,
                                   .local_model = o->local_model,
                                   .cloud_model = o->cloud_model,
@@ -266,11 +271,17 @@ static specx_status run_one(rctx *c, specx_eval_results *res, size_t m, size_t d
     rrun rr = {.c = c, .run = run, .ids = ids};
     size_t mode = c->mode_of[m];
     specx_replay_mode *made = NULL;
+    specx_replay_mode rm = {0};
     if (mode == MODE_TRACK) {
         st = specx_replay_track_mode_create(&made, err);
         if (st != SPECX_OK) {
             return st;
         }
+    } else {
+        rm = *specx_replay_mode_builtin(mode_names[mode]);
+    }
+    if (mode == MODE_ADAPTIVE) {
+        rm.adaptive_target = o->adaptive_target;
     }
     specx_replay_config rc = {.frames = c->set->frames,
                               .n_frames = c->set->n,
@@ -284,7 +295,7 @@ static specx_status run_one(rctx *c, specx_eval_results *res, size_t m, size_t d
                               .max_in_flight = o->max_in_flight,
                               .link_offset = (specx_dur_t)llround(o->link_offset_ms * 1e6),
                               .deadline = (specx_dur_t)llround(o->deadlines[d] * 1e6),
-                              .mode = made ? made : specx_replay_mode_builtin(mode_names[mode]),
+                              .mode = made ? made : &rm,
                               .output = on_output,
                               .output_user = &rr};
     specx_replay_stats rs;
@@ -305,6 +316,7 @@ static specx_status run_one(rctx *c, specx_eval_results *res, size_t m, size_t d
         t->server_stopped += rs.server_stopped;
         t->local_dropped += rs.local_dropped;
         t->fallbacks += rs.fallbacks;
+        t->cloud_early += rs.cloud_early;
         st = specx_eval_bootstrap_set_run(c->boot, m, d, k, ids, err);
     }
     return st;
@@ -447,6 +459,15 @@ static void make_notes(const rctx *c, specx_eval_results *res)
              mean_request_kb(c), encode_p50(c), (double)o->threshold,
              o->backend ? o->backend : specx_detector_default_backend(), o->boot, c->block,
              c->replay_s, c->boot_s);
+    if (o->modes[MODE_ADAPTIVE]) {
+        const specx_replay_stats *t = &c->totals[MODE_ADAPTIVE];
+        size_t len = strlen(notes);
+        snprintf(notes + len, sizeof notes - len,
+                 "; speculative-adaptive: target %g, %.1f %% of cloud calls planned emit local "
+                 "early",
+                 o->adaptive_target,
+                 t->cloud_sent ? 100.0 * (double)t->cloud_early / (double)t->cloud_sent : 0.0);
+    }
     snprintf(res->notes, sizeof res->notes, "%.*s", (int)sizeof res->notes - 1, notes);
 }
 
@@ -483,8 +504,9 @@ static void print_track(const specx_eval_results *res, FILE *f)
 
 static void print_table(const rctx *c, const specx_eval_results *res, FILE *f)
 {
-    fprintf(f, "\n%-15s %8s  %-23s %-23s %8s %8s  %-20s %6s\n", "mode", "deadline",
-            "mAP@0.5 [95% CI]", "mAP@.5:.95", "p50 ms", "p90 ms", "cloud % [CI]", "none %");
+    fprintf(f, "\n%-15s %8s  %-23s %-23s %8s %8s %8s  %-20s %6s\n", "mode", "deadline",
+            "mAP@0.5 [95% CI]", "mAP@.5:.95", "mean ms", "p50 ms", "p90 ms", "cloud % [CI]",
+            "none %");
     for (size_t m = 0; m < res->n_modes; m++) {
         bool unbounded = c->mode_of[m] == 3;
         for (size_t d = 0; d < res->n_deadlines; d++) {
@@ -498,9 +520,9 @@ static void print_table(const rctx *c, const specx_eval_results *res, FILE *f)
             }
             fmt_ci(w, sizeof w, &ce->won[0], "%.1f", 100);
             snprintf(dl, sizeof dl, "%g", res->deadlines_ms[d]);
-            fprintf(f, "%-15s %8s  %-23s %-23s %8.1f %8.1f  %-20s %6.1f\n", res->modes[m],
-                    unbounded ? "none" : dl, a, b, ce->latency_p50.est, ce->latency_p90.est, w,
-                    100 * ce->no_result.est);
+            fprintf(f, "%-15s %8s  %-23s %-23s %8.1f %8.1f %8.1f  %-20s %6.1f\n", res->modes[m],
+                    unbounded ? "none" : dl, a, b, ce->latency_mean.est, ce->latency_p50.est,
+                    ce->latency_p90.est, w, 100 * ce->no_result.est);
             if (unbounded) {
                 break;
             }
@@ -616,7 +638,7 @@ static bool take_modes(const char *v, void *out, char *msg, size_t n)
 {
     ropts *o = out;
     snprintf(msg, n,
-             "want a list of local, cloud, speculative, cloud-unbounded, "
+             "want a list of local, cloud, speculative, cloud-unbounded, speculative-adaptive, "
              "speculative-track");
     bool modes[N_MODES] = {false}, any = false;
     char buf[256];
@@ -679,7 +701,8 @@ int specx_cmd_eval_replay(int argc, char **argv)
                .golden = 0.25f,
                .jpeg_quality = 90,
                .cloud_workers = 1,
-               .boot = 1000};
+               .boot = 1000,
+               .adaptive_target = 0.5};
     char scratch[96];
     take_deadlines("log:10:2000:17", &o, scratch, sizeof scratch);
     take_modes("local,cloud,speculative,cloud-unbounded", &o, scratch, sizeof scratch);
@@ -720,7 +743,11 @@ int specx_cmd_eval_replay(int argc, char **argv)
          .help = "ms after arrival, or log:A:B:N (default log:10:2000:17)"},
         {"modes", 0, SPECX_CLI_CALL, &o, .call = take_modes, .meta = "LIST",
          .help = "default local,cloud,speculative,cloud-unbounded;\n"
-                 "also speculative-track (late answers carried forward)"},
+                 "also speculative-adaptive (the adaptive deadline) and\n"
+                 "speculative-track (late answers carried forward)"},
+        {"adaptive-target", 0, SPECX_CLI_DOUBLE, &o.adaptive_target, 0.001, 1, .meta = "P",
+         .help = "speculative-adaptive waits for the cloud when its estimated\n"
+                 "chance of answering in time is >= P (default 0.5)"},
         {"repeats", 0, SPECX_CLI_INT, &o.repeats, 1, 10000, .meta = "N",
          .help = "seeds per mode and deadline (default 20)"},
         {"seed", 0, SPECX_CLI_U64, &o.seed, 0, INFINITY, .meta = "S",
