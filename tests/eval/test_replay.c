@@ -587,6 +587,9 @@ static void test_track_mode(void **state)
     for (size_t f = 0; f < 40; f++) {
         assert_int_equal(plain.cls[f], 1);
     }
+    world_clear(&w);
+}
+
 /* speculative-adaptive (operator rule 9 planned by core/deadline_policy.h,
  * target 0.5). A cloud always in time: the same outputs as speculative,
  * nothing planned early. A cloud that never makes the 50 ms deadline (a
