@@ -33,9 +33,12 @@
 #define N_MODES 6
 #define MODE_ADAPTIVE 4
 #define MODE_TRACK 5 /* made per run: it holds the run's tracker */
-static const char *const mode_names[N_MODES] = {"local",           "cloud",
-                                                "speculative",     "cloud-unbounded",
-                                                "speculative-adaptive", "speculative-track"};
+static const char *const mode_names[N_MODES] = {"local",
+                                                "cloud",
+                                                "speculative",
+                                                "cloud-unbounded",
+                                                "speculative-adaptive",
+                                                "speculative-track"};
 
 typedef struct ropts {
     const char *dataset, *images, *labels, *video, *out_dir, *cache_dir;
@@ -117,8 +120,7 @@ static bool build_set(rctx *c)
     if (!cache_dir(o, dir, sizeof dir)) {
         return false;
     }
-    bool need_local =
-        o->modes[0] || o->modes[2] || o->modes[MODE_ADAPTIVE] || o->modes[MODE_TRACK];
+    bool need_local = o->modes[0] || o->modes[2] || o->modes[MODE_ADAPTIVE] || o->modes[MODE_TRACK];
     bool need_cloud = o->modes[1] || o->modes[2] || o->modes[3] || o->modes[MODE_ADAPTIVE] ||
                       o->modes[MODE_TRACK] || o->video;
     specx_replay_set_config sc = {.cache_dir = dir,
