@@ -224,7 +224,7 @@ static specx_status unary_start_locked(specx_rpc_call *k, specx_encoded_frame *f
     ops[5].data.recv_status_on_client.status = &k->status;
     ops[5].data.recv_status_on_client.status_details = &k->details;
     k->tag.fn = unary_done;
-    if (grpc_call_start_batch(k->gc, ops, 6, &k->tag, NULL) != GRPC_CALL_OK) {
+    if (sx_rpc_start_batch(k->gc, ops, 6, &k->tag) != GRPC_CALL_OK) {
         return SPECX_EINTERNAL;
     }
     k->next = c->calls;
@@ -250,8 +250,7 @@ static void *cq_main(void *arg)
             break;
         }
         if (ev.type == GRPC_OP_COMPLETE) {
-            sx_rpc_tag *t = ev.tag;
-            t->fn(t, ev.success != 0);
+            sx_rpc_tag_run(ev.tag, ev.success != 0);
         }
         if (c->cfg.streaming) {
             wake = sx_rpc_stream_expire(c);
