@@ -156,12 +156,13 @@ static specx_status parse_option(const char *s, char *tok, specx_rpc_client_conf
         ok = val != NULL && (strcmp(val, "on") == 0 || strcmp(val, "off") == 0);
         cfg->no_health_check = ok && strcmp(val, "off") == 0;
     } else {
-        return specx_err_set(err, SPECX_EINVAL,
-                             "server '%s': unknown option '%s' (known: prio=N, stream, unary, "
-                             "wait-ready, tls-ca=FILE, tls-cert=FILE, tls-key=FILE, token-file=PATH, "
-                             "token-env=VAR, tls-host=NAME, name=S, inflight=N, "
-                             "lb=round_robin|pick_first, health=on|off)",
-                             s, tok);
+        return specx_err_set(
+            err, SPECX_EINVAL,
+            "server '%s': unknown option '%s' (known: prio=N, stream, unary, "
+            "wait-ready, tls-ca=FILE, tls-cert=FILE, tls-key=FILE, token-file=PATH, "
+            "token-env=VAR, tls-host=NAME, name=S, inflight=N, "
+            "lb=round_robin|pick_first, health=on|off)",
+            s, tok);
     }
     if (!ok) {
         return specx_err_set(err, SPECX_EINVAL, "server '%s': bad value for '%s'", s, tok);
@@ -206,9 +207,9 @@ specx_status specx_rpc_client_config_parse(const char *s, specx_rpc_client_confi
         }
     }
     if (st == SPECX_OK && (cfg.tls_cert[0] == '\0') != (cfg.tls_key[0] == '\0')) {
-        st = specx_err_set(err, SPECX_EINVAL,
-                           "server '%s': a client certificate needs both tls-cert= and tls-key=",
-                           cfg.target);
+        st = specx_err_set(
+            err, SPECX_EINVAL,
+            "server '%s': a client certificate needs both tls-cert= and tls-key=", cfg.target);
     }
     if (st == SPECX_OK && cfg.token_file[0] != '\0' && cfg.token_env[0] != '\0') {
         st = specx_err_set(err, SPECX_EINVAL,
