@@ -463,9 +463,13 @@ static void run_endpoint(void **state)
     snprintf(video, sizeof video, "%s/video/udacity_solidWhiteRight.mp4",
              assets != NULL ? assets : "../shared/assets");
     snprintf(server, sizeof server, "127.0.0.1:%d,name=cloud", srv.port);
-    char *argv[] = {(char *)g_specx,   "run",      "--video",   video,         "--local-model",
-                    "test:delay_ms=5", "--server", server,      "--fps",       "10",
-                    "--frames",        "40",       "--metrics", "127.0.0.1:0", NULL};
+    /* run's default 200 ms, stretched for slow builds: the cloud must win */
+    char deadline[32];
+    snprintf(deadline, sizeof deadline, "%.0f", 200 * specx_test_timeout_scale());
+    char *argv[] = {(char *)g_specx,   "run",      "--video",  video,        "--local-model",
+                    "test:delay_ms=5", "--server", server,     "--deadline", deadline,
+                    "--fps",           "10",       "--frames", "40",         "--metrics",
+                    "127.0.0.1:0",     NULL};
     serve_proc run;
     char why[8192];
     if (serve_proc_start(&run, argv, false, true, 60, why, sizeof why) != 0) {
