@@ -412,6 +412,10 @@ typedef struct specx_replay_set_config {
     float threshold;       /* lowest score kept; 0 = 0.005 */
     int jpeg_quality;      /* 0 = 90 */
     bool need_local, need_cloud;
+    /* The cloud gets every frame whole (`--full-frames`); else as the
+     * pipeline's uplink sends it: scaled to the cloud model's letterbox
+     * from the second frame on (docs/eval.md). */
+    bool full_frames;
     /* Called after each frame (may be NULL); `computed`: a model ran. */
     void (*progress)(void *user, size_t done, size_t total, bool computed);
     void *progress_user;

@@ -56,17 +56,17 @@ typedef struct specx_rpc_client_config {
      * ipv6:), "dns:///HOST:PORT" (every address the name resolves to), or
      * any other target URI gRPC understands. */
     char target[512];
-    char name[64];             /* executor name; "" = the target */
-    int priority;              /* higher = more preferred (operator convention) */
-    bool priority_set;         /* prio=N was given (else priority is the default) */
-    int max_in_flight;         /* operator bound; 0 = unbounded */
-    bool max_in_flight_set;    /* inflight=N was given */
-    bool streaming;            /* one bidirectional stream instead of unary calls */
-    bool wait_for_ready;       /* wait for the server to come up instead of failing fast */
-    char tls_ca[512];          /* PEM root certificates file; "" = plaintext */
-    char tls_host[128];        /* TLS name override (tests); "" = from target */
-    char tls_cert[512];        /* PEM client certificate (mutual TLS); with tls_key */
-    char tls_key[512];         /* PEM private key of tls_cert */
+    char name[64];          /* executor name; "" = the target */
+    int priority;           /* higher = more preferred (operator convention) */
+    bool priority_set;      /* prio=N was given (else priority is the default) */
+    int max_in_flight;      /* operator bound; 0 = unbounded */
+    bool max_in_flight_set; /* inflight=N was given */
+    bool streaming;         /* one bidirectional stream instead of unary calls */
+    bool wait_for_ready;    /* wait for the server to come up instead of failing fast */
+    char tls_ca[512];       /* PEM root certificates file; "" = plaintext */
+    char tls_host[128];     /* TLS name override (tests); "" = from target */
+    char tls_cert[512];     /* PEM client certificate (mutual TLS); with tls_key */
+    char tls_key[512];      /* PEM private key of tls_cert */
     /* Bearer token for `authorization: Bearer ...` on every call, read at
      * client_create from a file or an environment variable (never given on
      * a command line); "" = none. At most one of the two. */

@@ -4,10 +4,19 @@
  *
  * Design notes
  *  - The local model answers the decoded pixels (as the pipeline's local
- *    executor does); the cloud model answers the JPEG at the run's quality,
- *    decoded again (as specx serve does), and its time is decode + detect
- *    (what specx serve reports as infer_ms). The local time is the
- *    detector's own infer_ms (what the live pipeline reports).
+ *    executor does). The cloud model answers what the pipeline's uplink
+ *    sends (docs/run.md, "Smaller uplink frames"): the frame scaled to the
+ *    model's letterbox and encoded with full chroma at the run's quality,
+ *    except the first frame, which goes whole (the server's model size is
+ *    not known before its first reply; the replay assumes it is by the
+ *    second frame), and every frame with full_frames. The JPEG is decoded
+ *    as specx serve decodes it (at the DCT scale that fits the model) and
+ *    the boxes mapped back to the frame; the time is decode + detect (what
+ *    specx serve reports as infer_ms), the encoding time is scaling +
+ *    encoding (the uplink's). The local time is the detector's own infer_ms
+ *    (what the live pipeline reports).
+ *  - The cloud model's input size is needed for every frame's key, so the
+ *    cloud model is opened once per set even when every answer is cached.
  *  - Models are opened only on a cache miss, with one warm-up inference, on
  *    one thread (threads = 1, as `specx eval` runs them); times are the
  *    least of TIMING_RUNS runs.
@@ -37,6 +46,7 @@ typedef struct builder {
     int quality;
     const char *backend;
     specx_detector *local_det, *cloud_det;
+    int cloud_w, cloud_h; /* the cloud model's input (0: unknown, frames go whole) */
     double *lms, *cms;
 } builder;
 
@@ -91,14 +101,51 @@ static specx_status local_answer(builder *b, size_t i, const specx_image *img, c
     return st;
 }
 
-/* The JPEG of img at the quality: size, encoding time, content hash. The
- * bytes are returned (caller frees) only when *jpeg is not NULL on entry's
- * request, i.e. when they had to be made. */
-static specx_status jpeg_info(builder *b, const specx_image *img, const char *hash,
+/* What the uplink sends for frame i: its size (w x h; the frame's own when
+ * it goes whole). */
+static void sent_size(const builder *b, size_t i, const specx_image *img, int *w, int *h)
+{
+    *w = img->width;
+    *h = img->height;
+    if (i == 0 || b->cfg->full_frames || b->cloud_w < 1 || b->cloud_h < 1) {
+        return;
+    }
+    int fw, fh;
+    specx_image_fit_size(img->width, img->height, b->cloud_w, b->cloud_h, &fw, &fh);
+    if (fw >= 1 && fh >= 1 && fw <= img->width && fh <= img->height) {
+        *w = fw;
+        *h = fh;
+    }
+}
+
+/* The uplink's JPEG of img at w x h: scaled (full chroma) unless that is
+ * img's own size. */
+static specx_status encode_sent(const builder *b, const specx_image *img, int w, int h,
+                                uint8_t **buf, size_t *len, specx_err *err)
+{
+    if (w == img->width && h == img->height) {
+        return specx_jpeg_encode(img, b->quality, buf, len, err);
+    }
+    specx_image small = {0};
+    specx_status st = specx_image_resize(img, w, h, &small, err);
+    if (st == SPECX_OK) {
+        st = specx_jpeg_encode_chroma(&small, b->quality, SPECX_CHROMA_444, buf, len, err);
+    }
+    specx_image_clear(&small);
+    return st;
+}
+
+/* The JPEG sent for img (w x h): size, encoding time, content hash. The
+ * bytes are returned (caller frees) only when they had to be made. */
+static specx_status jpeg_info(builder *b, const specx_image *img, const char *hash, int w, int h,
                               sx_eval_jpeg_info *info, uint8_t **jpeg, size_t *len, specx_err *err)
 {
     char key[256];
-    snprintf(key, sizeof key, "jpeg|q=%d|%s", b->quality, hash);
+    if (w == img->width && h == img->height) {
+        snprintf(key, sizeof key, "jpeg|q=%d|%s", b->quality, hash);
+    } else {
+        snprintf(key, sizeof key, "jpeg|q=%d|scaled=%dx%d,444|%s", b->quality, w, h, hash);
+    }
     *jpeg = NULL;
     if (sx_eval_cache_load_jpeg(b->cfg->cache_dir, key, info, err) == SPECX_OK) {
         return SPECX_OK;
@@ -106,13 +153,13 @@ static specx_status jpeg_info(builder *b, const specx_image *img, const char *ha
     /* one encoding to warm the encoder's tables and caches, then the
      * least of TIMING_RUNS timed ones */
     uint8_t *buf = NULL;
-    specx_status st = specx_jpeg_encode(img, b->quality, &buf, len, err);
+    specx_status st = encode_sent(b, img, w, h, &buf, len, err);
     double best = INFINITY;
     for (int k = 0; st == SPECX_OK && k < TIMING_RUNS; k++) {
         free(buf);
         buf = NULL;
         specx_time_t t = specx_time_mono();
-        st = specx_jpeg_encode(img, b->quality, &buf, len, err);
+        st = encode_sent(b, img, w, h, &buf, len, err);
         best = fmin(best, specx_dur_ms(specx_time_mono() - t));
     }
     if (st != SPECX_OK) {
@@ -127,42 +174,76 @@ static specx_status jpeg_info(builder *b, const specx_image *img, const char *ha
     return sx_eval_cache_store_jpeg(b->cfg->cache_dir, key, info, err);
 }
 
+/* The server's answer to the JPEG (decoded at the scale that fits its
+ * model, boxes in the JPEG's pixels), then mapped to the frame (the
+ * uplink's rescale); the time is the least decode + detect. */
+static specx_status cloud_compute(builder *b, const uint8_t *jpeg, size_t len,
+                                  const specx_image *img, specx_detections *d, double *ms,
+                                  specx_err *err)
+{
+    double best = INFINITY;
+    specx_status st = SPECX_OK;
+    int sent_w = img->width, sent_h = img->height;
+    for (int k = 0; st == SPECX_OK && k < TIMING_RUNS; k++) {
+        specx_image dec = {0};
+        int full_w = 0, full_h = 0;
+        specx_time_t t = specx_time_mono();
+        st = specx_image_decode_fit(jpeg, len, 0, b->cloud_w, b->cloud_h, &dec, &full_w, &full_h,
+                                    err);
+        if (st == SPECX_OK) {
+            st = specx_detector_detect(b->cloud_det, &dec, NULL, d, err);
+            specx_detections_rescale(d, dec.width, dec.height, full_w, full_h);
+            sent_w = full_w;
+            sent_h = full_h;
+        }
+        best = fmin(best, specx_dur_ms(specx_time_mono() - t)); /* decode + detect */
+        specx_image_clear(&dec);
+    }
+    if (st == SPECX_OK) {
+        specx_detections_rescale(d, sent_w, sent_h, img->width, img->height);
+        *ms = best;
+    }
+    return st;
+}
+
 static specx_status cloud_answer(builder *b, size_t i, const specx_image *img, const char *hash,
                                  specx_err *err)
 {
+    specx_status st = open_model(b, b->cfg->cloud_model, &b->cloud_det, img, err);
+    if (st != SPECX_OK) {
+        return st;
+    }
+    const specx_detector_info *di = specx_detector_get_info(b->cloud_det);
+    b->cloud_w = di->input_width;
+    b->cloud_h = di->input_height;
+    int w, h;
+    sent_size(b, i, img, &w, &h);
     sx_eval_jpeg_info info;
     uint8_t *jpeg = NULL;
     size_t len = 0;
-    specx_status st = jpeg_info(b, img, hash, &info, &jpeg, &len, err);
+    st = jpeg_info(b, img, hash, w, h, &info, &jpeg, &len, err);
     if (st != SPECX_OK) {
         free(jpeg);
         return st;
     }
     b->s->frames[i].request_bytes = info.bytes;
     b->s->frames[i].encode_ms = info.encode_ms;
-    char key[512];
-    det_key(b, b->cfg->cloud_model, info.hash, key, sizeof key);
+    /* The JPEG's hash names what was sent; the frame's size what its boxes
+     * are mapped to; "fit" the server's decoding at a scale. */
+    char key[512], what[SX_EVAL_HASH_HEX + 64];
+    snprintf(what, sizeof what, "fit|to=%dx%d|%s", img->width, img->height, info.hash);
+    det_key(b, b->cfg->cloud_model, what, key, sizeof key);
     specx_detections *d = &b->s->cloud[i];
     if (sx_eval_cache_load_dets(b->cfg->cache_dir, key, d, &b->cms[i], err) == SPECX_OK) {
         free(jpeg);
         return SPECX_OK;
     }
     if (!jpeg) { /* the encoding was cached, its answer not: encode again */
-        st = specx_jpeg_encode(img, b->quality, &jpeg, &len, err);
+        st = encode_sent(b, img, w, h, &jpeg, &len, err);
     }
+    double best = 0;
     if (st == SPECX_OK) {
-        st = open_model(b, b->cfg->cloud_model, &b->cloud_det, img, err);
-    }
-    double best = INFINITY;
-    for (int k = 0; st == SPECX_OK && k < TIMING_RUNS; k++) {
-        specx_image dec = {0};
-        specx_time_t t = specx_time_mono();
-        st = specx_image_decode(jpeg, len, 0, &dec, err);
-        if (st == SPECX_OK) {
-            st = specx_detector_detect(b->cloud_det, &dec, NULL, d, err);
-        }
-        best = fmin(best, specx_dur_ms(specx_time_mono() - t)); /* decode + detect */
-        specx_image_clear(&dec);
+        st = cloud_compute(b, jpeg, len, img, d, &best, err);
     }
     if (st == SPECX_OK) {
         b->cms[i] = d->infer_ms = best;

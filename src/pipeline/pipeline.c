@@ -56,7 +56,7 @@ typedef struct exec_meta {
     bool is_local;
     specx_executor exec;                            /* owned by the operator */
     _Atomic uint64_t calls_started, calls_finished; /* remote */
-    size_t remote; /* remotes: index in remote_exec */
+    size_t remote;                                  /* remotes: index in remote_exec */
 } exec_meta;
 
 struct specx_pipeline {

@@ -25,9 +25,9 @@
 #include "specx/serve.h"
 
 #include "rpc/grpc_util.h"
+#include "serve/admit.h"
 #include "serve/auth.h"
 #include "serve/metrics.h"
-#include "serve/admit.h"
 #include "serve/queue.h"
 #include "serve/stats.h"
 #include "serve/timer.h"

@@ -181,8 +181,7 @@ static specx_status admit_detect(ucall *u, char *msg, size_t cap)
     if (st != SPECX_OK) {
         return st;
     }
-    sx_serve_client_key(srv, u->call, &u->md, u->job.identity, u->job.client,
-                        sizeof u->job.client);
+    sx_serve_client_key(srv, u->call, &u->md, u->job.identity, u->job.client, sizeof u->job.client);
     st = sx_serve_job_parse(&u->job, u->payload, srv->cfg.no_decode, srv->queue.max_pixels, msg,
                             cap);
     if (st == SPECX_OK && u->job.req.cancel) {

@@ -215,7 +215,7 @@ class Run:
     a file that the test may read while it runs."""
 
     def __init__(self, specx, workdir, name, server, frames, fps, deadline_ms,
-                 local="test:delay_ms=1", extra=()):
+                 local="test:delay_ms=1", extra=(), nice=0):
         self.out = os.path.join(workdir, name + ".jsonl")
         self.summary = os.path.join(workdir, name + ".json")
         self.errpath = os.path.join(workdir, name + ".err")
@@ -227,7 +227,7 @@ class Run:
             argv += ["--local-model", local]
         for s in servers:
             argv += ["--server", s]
-        self.argv = argv + list(extra)
+        self.argv = (["nice", "-n", str(nice)] if nice else []) + argv + list(extra)
         self.proc = None
 
     def start(self):
