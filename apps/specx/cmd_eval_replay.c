@@ -45,7 +45,7 @@ typedef struct ropts {
     double fps, link_offset_ms;
     float threshold, golden;
     int64_t limit;
-    bool quiet, replay, ci_map;
+    bool quiet, replay, ci_map, full_frames;
 } ropts;
 
 typedef struct rctx {
@@ -121,6 +121,7 @@ static bool build_set(rctx *c)
                                   .model_dir = o->model_dir,
                                   .threshold = o->threshold,
                                   .jpeg_quality = o->jpeg_quality,
+                                  .full_frames = o->full_frames,
                                   .need_local = need_local,
                                   .need_cloud = need_cloud,
                                   .progress = on_set_progress,
@@ -409,7 +410,8 @@ static void make_notes(const rctx *c, specx_eval_results *res)
              "replay on a virtual clock; %zu frames of %s; %s; local %s, compute %s (p50 %.1f ms); "
              "cloud %s, compute %s (p50 %.1f ms), %d worker%s; host overhead %s (p50 %.1f ms); "
              "link %s, seeds %llu..%llu; "
-             "%g fps; JPEG quality %d (mean %.1f KB, encode p50 %.1f ms); detections kept down "
+             "%g fps; frames sent %s %dx%d, JPEG quality %d (mean %.1f KB, encode p50 %.1f ms); "
+             "detections kept down "
              "to score %g; backend %s; %d bootstrap resamples (frame blocks of %d); replay %.1f "
              "s, intervals %.1f s",
              c->set->n, o->video ? o->video : o->dataset, gt, o->local_model, c->local_ms.desc,
@@ -418,8 +420,10 @@ static void make_notes(const rctx *c, specx_eval_results *res)
              o->cloud_workers == 1 ? "" : "s", c->host_ms.desc,
              specx_replay_dist_quantile(&c->host_ms, 0.5),
              c->profile ? specx_netem_profile_name(c->profile) : "none (no delay)", o->seed,
-             o->seed + (unsigned long long)o->repeats - 1, o->fps, o->jpeg_quality,
-             mean_request_kb(c), encode_p50(c), (double)o->threshold,
+             o->seed + (unsigned long long)o->repeats - 1, o->fps,
+             c->set->sent_width == c->set->width ? "whole," : "scaled to the cloud model,",
+             c->set->sent_width, c->set->sent_height, o->jpeg_quality, mean_request_kb(c),
+             encode_p50(c), (double)o->threshold,
              o->backend ? o->backend : specx_detector_default_backend(), o->boot, c->block,
              c->replay_s, c->boot_s);
     snprintf(res->notes, sizeof res->notes, "%.*s", (int)sizeof res->notes - 1, notes);
@@ -680,6 +684,9 @@ int specx_cmd_eval_replay(int argc, char **argv)
          .help = "lowest score kept (default 0.005)"},
         {"jpeg-quality", 0, SPECX_CLI_INT, &o.jpeg_quality, 1, 100, .meta = "Q",
          .help = "JPEG quality of frames sent (default 90)"},
+        {"full-frames", 0, SPECX_CLI_FLAG, &o.full_frames,
+         .help = "the cloud gets whole frames, not scaled to its model\n"
+                 "(as live --full-frames)"},
         {"max-in-flight", 0, SPECX_CLI_INT, &o.max_in_flight, 1, 100000, .meta = "N",
          .help = "cloud calls outstanding (default deadline x fps + 1, >= 4)"},
         {"bootstrap", 0, SPECX_CLI_INT, &o.boot, 10, 100000, .meta = "B",

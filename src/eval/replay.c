@@ -81,7 +81,6 @@ static void plan(void *user, const specx_msg_info *msg, size_t exec_index, specx
         out->skip = true;
         return;
     }
-    f->remote_planned = true;
     f->plan_deadline = d;
     out->request = f;
     out->deadline_kind = SPECX_DEADLINE_RELATIVE;

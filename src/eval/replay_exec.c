@@ -5,9 +5,10 @@
  *
  * Design notes (each decision mirrors the live system; docs/eval.md lists
  * them with the reasons)
- *  - Encoding: the pipeline encodes a frame's JPEG in the plan, before any
- *    call of the frame starts, so both the request and the local call start
- *    encode_ms after arrival when the cloud was planned.
+ *  - Encoding: the pipeline's uplink thread scales and encodes a frame for
+ *    the server while the local call runs (pipeline/uplink.c), so the
+ *    request is sent encode_ms after its call starts and the local call
+ *    starts at once.
  *  - Local: like specx_local_executor with one worker and queue depth D
  *    (DROP_OLDEST): a frame arriving while D wait displaces the oldest,
  *    whose call completes with SPECX_EBUSY. A cancel removes a waiting call
@@ -213,8 +214,7 @@ static specx_status local_start(void *ctx, specx_call *call, void *request, spec
     sx_rframe *f = request;
     f->lcall = call;
     f->lstate = SX_LOCAL_STARTING;
-    specx_time_t at = w->now + (f->remote_planned ? encode_ns(w, f) : 0);
-    sx_replay_schedule(w, at, SX_REV_LOCAL_ENQ, f->index);
+    sx_replay_schedule(w, w->now, SX_REV_LOCAL_ENQ, f->index);
     return w->failed ? SPECX_ENOMEM : SPECX_OK;
 }
 

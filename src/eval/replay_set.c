@@ -4,10 +4,12 @@
  *
  * Design notes
  *  - The local model answers the decoded pixels (as the pipeline's local
- *    executor does); the cloud model answers the JPEG at the run's quality,
- *    decoded again (as specx serve does), and its time is decode + detect
- *    (what specx serve reports as infer_ms). The local time is the
- *    detector's own infer_ms (what the live pipeline reports).
+ *    executor does); the cloud model answers the frame as the uplink sends
+ *    it (scaled to the model's letterbox unless full_frames, JPEG at the
+ *    run's quality), decoded again as specx serve does (at a DCT scale),
+ *    and its time is decode + detect (what specx serve reports as
+ *    infer_ms). The local time is the detector's own infer_ms (what the
+ *    live pipeline reports).
  *  - Models are opened only on a cache miss, with one warm-up inference, on
  *    one thread (threads = 1, as `specx eval` runs them); times are the
  *    least of TIMING_RUNS runs.
@@ -62,17 +64,20 @@ static specx_status open_model(builder *b, const char *model, specx_detector **o
     return st;
 }
 
-static void det_key(const builder *b, const char *model, const char *hash, char *key, size_t n)
+/* decode: "" for pixels handed over, "dec=fit|" for a JPEG decoded as
+ * specx serve does */
+static void det_key(const builder *b, const char *model, const char *decode, const char *hash,
+                    char *key, size_t n)
 {
-    snprintf(key, n, "det|%s|%s|thr=%.6g|nms=default|%s", model, b->backend, (double)b->threshold,
-             hash);
+    snprintf(key, n, "det|%s|%s|thr=%.6g|nms=default|%s%s", model, b->backend, (double)b->threshold,
+             decode, hash);
 }
 
 static specx_status local_answer(builder *b, size_t i, const specx_image *img, const char *hash,
                                  specx_err *err)
 {
     char key[512];
-    det_key(b, b->cfg->local_model, hash, key, sizeof key);
+    det_key(b, b->cfg->local_model, "", hash, key, sizeof key);
     specx_detections *d = &b->s->local[i];
     if (sx_eval_cache_load_dets(b->cfg->cache_dir, key, d, &b->lms[i], err) == SPECX_OK) {
         return SPECX_OK;
@@ -91,14 +96,35 @@ static specx_status local_answer(builder *b, size_t i, const specx_image *img, c
     return st;
 }
 
-/* The JPEG of img at the quality: size, encoding time, content hash. The
- * bytes are returned (caller frees) only when *jpeg is not NULL on entry's
- * request, i.e. when they had to be made. */
-static specx_status jpeg_info(builder *b, const specx_image *img, const char *hash,
+/* img as the uplink sends it: scaled to sw x sh (full chroma, as
+ * pipeline/uplink.c does) unless that is its own size, then encoded. */
+static specx_status encode_sent(const builder *b, const specx_image *img, int sw, int sh,
+                                uint8_t **buf, size_t *len, specx_err *err)
+{
+    if (sw == img->width && sh == img->height) {
+        return specx_jpeg_encode(img, b->quality, buf, len, err);
+    }
+    specx_image small = {0};
+    specx_status st = specx_image_resize(img, sw, sh, &small, err);
+    if (st == SPECX_OK) {
+        st = specx_jpeg_encode_chroma(&small, b->quality, SPECX_CHROMA_444, buf, len, err);
+    }
+    specx_image_clear(&small);
+    return st;
+}
+
+/* The JPEG of img at the quality and sent size: bytes, encoding time
+ * (scaling included, as on the uplink thread), content hash. The bytes are
+ * returned (caller frees) only when they had to be made. */
+static specx_status jpeg_info(builder *b, const specx_image *img, const char *hash, int sw, int sh,
                               sx_eval_jpeg_info *info, uint8_t **jpeg, size_t *len, specx_err *err)
 {
     char key[256];
-    snprintf(key, sizeof key, "jpeg|q=%d|%s", b->quality, hash);
+    if (sw == img->width && sh == img->height) {
+        snprintf(key, sizeof key, "jpeg|q=%d|%s", b->quality, hash);
+    } else {
+        snprintf(key, sizeof key, "jpeg|q=%d|444|%dx%d|%s", b->quality, sw, sh, hash);
+    }
     *jpeg = NULL;
     if (sx_eval_cache_load_jpeg(b->cfg->cache_dir, key, info, err) == SPECX_OK) {
         return SPECX_OK;
@@ -106,13 +132,13 @@ static specx_status jpeg_info(builder *b, const specx_image *img, const char *ha
     /* one encoding to warm the encoder's tables and caches, then the
      * least of TIMING_RUNS timed ones */
     uint8_t *buf = NULL;
-    specx_status st = specx_jpeg_encode(img, b->quality, &buf, len, err);
+    specx_status st = encode_sent(b, img, sw, sh, &buf, len, err);
     double best = INFINITY;
     for (int k = 0; st == SPECX_OK && k < TIMING_RUNS; k++) {
         free(buf);
         buf = NULL;
         specx_time_t t = specx_time_mono();
-        st = specx_jpeg_encode(img, b->quality, &buf, len, err);
+        st = encode_sent(b, img, sw, sh, &buf, len, err);
         best = fmin(best, specx_dur_ms(specx_time_mono() - t));
     }
     if (st != SPECX_OK) {
@@ -127,13 +153,67 @@ static specx_status jpeg_info(builder *b, const specx_image *img, const char *ha
     return sx_eval_cache_store_jpeg(b->cfg->cache_dir, key, info, err);
 }
 
+/* The size the cloud gets img at: its model's letterbox (the model is
+ * opened once to learn it), or the whole frame (full_frames, or a model
+ * larger than the frame), as pipeline/uplink.c's target_size. */
+static specx_status sent_size(builder *b, const specx_image *img, int *sw, int *sh, specx_err *err)
+{
+    *sw = img->width;
+    *sh = img->height;
+    if (b->cfg->full_frames) {
+        return SPECX_OK;
+    }
+    specx_status st = open_model(b, b->cfg->cloud_model, &b->cloud_det, img, err);
+    if (st != SPECX_OK) {
+        return st;
+    }
+    const specx_detector_info *mi = specx_detector_get_info(b->cloud_det);
+    int fw, fh;
+    specx_image_fit_size(img->width, img->height, mi->input_width, mi->input_height, &fw, &fh);
+    if (fw >= 1 && fw <= img->width && fh <= img->height) {
+        *sw = fw;
+        *sh = fh;
+    }
+    return SPECX_OK;
+}
+
+/* decode + detect as specx serve does (src/serve/queue.c): decoded at the
+ * DCT scale that still covers the model's letterbox, boxes mapped back to
+ * the image as sent. */
+static specx_status serve_detect(builder *b, const uint8_t *jpeg, size_t len, specx_detections *d,
+                                 specx_err *err)
+{
+    const specx_detector_info *mi = specx_detector_get_info(b->cloud_det);
+    specx_image dec = {0};
+    int full_w = 1, full_h = 1;
+    specx_status st = specx_image_decode_fit(jpeg, len, 0, mi->input_width, mi->input_height, &dec,
+                                             &full_w, &full_h, err);
+    if (st == SPECX_OK) {
+        st = specx_detector_detect(b->cloud_det, &dec, NULL, d, err);
+    }
+    if (st == SPECX_OK) {
+        specx_detections_rescale(d, dec.width, dec.height, full_w, full_h);
+    }
+    specx_image_clear(&dec);
+    return st;
+}
+
 static specx_status cloud_answer(builder *b, size_t i, const specx_image *img, const char *hash,
                                  specx_err *err)
 {
+    int sw, sh;
+    specx_status st = sent_size(b, img, &sw, &sh, err);
+    if (st != SPECX_OK) {
+        return st;
+    }
+    if (i == 0) {
+        b->s->sent_width = sw;
+        b->s->sent_height = sh;
+    }
     sx_eval_jpeg_info info;
     uint8_t *jpeg = NULL;
     size_t len = 0;
-    specx_status st = jpeg_info(b, img, hash, &info, &jpeg, &len, err);
+    st = jpeg_info(b, img, hash, sw, sh, &info, &jpeg, &len, err);
     if (st != SPECX_OK) {
         free(jpeg);
         return st;
@@ -141,33 +221,32 @@ static specx_status cloud_answer(builder *b, size_t i, const specx_image *img, c
     b->s->frames[i].request_bytes = info.bytes;
     b->s->frames[i].encode_ms = info.encode_ms;
     char key[512];
-    det_key(b, b->cfg->cloud_model, info.hash, key, sizeof key);
+    det_key(b, b->cfg->cloud_model, "dec=fit|", info.hash, key, sizeof key);
     specx_detections *d = &b->s->cloud[i];
+    /* cached in the sent image's coordinates; the client maps them to the
+     * frame (pipeline/uplink.c) */
     if (sx_eval_cache_load_dets(b->cfg->cache_dir, key, d, &b->cms[i], err) == SPECX_OK) {
         free(jpeg);
+        specx_detections_rescale(d, sw, sh, img->width, img->height);
         return SPECX_OK;
     }
     if (!jpeg) { /* the encoding was cached, its answer not: encode again */
-        st = specx_jpeg_encode(img, b->quality, &jpeg, &len, err);
+        st = encode_sent(b, img, sw, sh, &jpeg, &len, err);
     }
     if (st == SPECX_OK) {
         st = open_model(b, b->cfg->cloud_model, &b->cloud_det, img, err);
     }
     double best = INFINITY;
     for (int k = 0; st == SPECX_OK && k < TIMING_RUNS; k++) {
-        specx_image dec = {0};
         specx_time_t t = specx_time_mono();
-        st = specx_image_decode(jpeg, len, 0, &dec, err);
-        if (st == SPECX_OK) {
-            st = specx_detector_detect(b->cloud_det, &dec, NULL, d, err);
-        }
+        st = serve_detect(b, jpeg, len, d, err);
         best = fmin(best, specx_dur_ms(specx_time_mono() - t)); /* decode + detect */
-        specx_image_clear(&dec);
     }
     if (st == SPECX_OK) {
         b->cms[i] = d->infer_ms = best;
         b->s->computed_cloud++;
         st = sx_eval_cache_store_dets(b->cfg->cache_dir, key, d, best, err);
+        specx_detections_rescale(d, sw, sh, img->width, img->height);
     }
     free(jpeg);
     return st;

@@ -54,7 +54,6 @@ enum { SX_SRV_NONE, SX_SRV_UPLINK, SX_SRV_QUEUED, SX_SRV_RUNNING, SX_SRV_OVER };
 typedef struct sx_rframe {
     size_t index;
     specx_time_t arrival;
-    bool remote_planned; /* the plan sent the cloud a request (JPEG encoded) */
     specx_dur_t plan_deadline;
     /* local call */
     specx_call *lcall;
