@@ -68,6 +68,7 @@ bench: assets build
 	-$(BUILD)/specx bench rpc
 	-$(BUILD)/specx bench detect
 	-$(BUILD)/specx bench pipeline
+	-$(BUILD)/specx bench metrics
 
 valgrind: assets build
 	scripts/valgrind.sh $(BUILD)

@@ -10,5 +10,7 @@ int specx_bench_operator(int argc, char **argv);
 int specx_bench_rpc(int argc, char **argv);
 int specx_bench_detect(int argc, char **argv);
 int specx_bench_pipeline(int argc, char **argv);
+int specx_bench_metrics(int argc, char **argv);
+int specx_bench_fleet(int argc, char **argv);
 
 #endif

@@ -24,6 +24,9 @@ PACKAGES=(
   libmicrohttpd-dev prometheus
   # auth: SHA-256 of bearer tokens, constant-time compare; test certificates
   libssl-dev
+  # fleet: nginx as the gRPC proxy in front of replicas (tests/fleet, deploy/);
+  # python3-yaml to check the Kubernetes and compose files
+  nginx python3-yaml
   # sanitizers, checks
   valgrind
   # fuzzing: clang with libFuzzer (-fsanitize=fuzzer is in libclang-rt-14-dev,

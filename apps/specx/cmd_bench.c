@@ -15,6 +15,8 @@ static const struct {
     {"rpc", specx_bench_rpc, "gRPC loopback round trip vs a Python grpcio server"},
     {"detect", specx_bench_detect, "per-model inference time per backend and thread count"},
     {"pipeline", specx_bench_pipeline, "server throughput vs in-process inference"},
+    {"metrics", specx_bench_metrics, "cost of metrics updates, scrapes, token checks and quotas"},
+    {"fleet", specx_bench_fleet, "M vehicles vs a pool of replicas, direct and through nginx"},
 };
 
 int specx_cmd_bench(int argc, char **argv)

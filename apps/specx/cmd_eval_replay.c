@@ -410,8 +410,8 @@ static void make_notes(const rctx *c, specx_eval_results *res)
              "replay on a virtual clock; %zu frames of %s; %s; local %s, compute %s (p50 %.1f ms); "
              "cloud %s, compute %s (p50 %.1f ms), %d worker%s; host overhead %s (p50 %.1f ms); "
              "link %s, seeds %llu..%llu; "
-             "%g fps; frames sent %s %dx%d, JPEG quality %d (mean %.1f KB, encode p50 %.1f ms); "
-             "detections kept down "
+             "%g fps; %s, JPEG quality %d (mean %.1f KB, encode p50 %.1f ms); detections kept "
+             "down "
              "to score %g; backend %s; %d bootstrap resamples (frame blocks of %d); replay %.1f "
              "s, intervals %.1f s",
              c->set->n, o->video ? o->video : o->dataset, gt, o->local_model, c->local_ms.desc,
@@ -421,9 +421,8 @@ static void make_notes(const rctx *c, specx_eval_results *res)
              specx_replay_dist_quantile(&c->host_ms, 0.5),
              c->profile ? specx_netem_profile_name(c->profile) : "none (no delay)", o->seed,
              o->seed + (unsigned long long)o->repeats - 1, o->fps,
-             c->set->sent_width == c->set->width ? "whole," : "scaled to the cloud model,",
-             c->set->sent_width, c->set->sent_height, o->jpeg_quality, mean_request_kb(c),
-             encode_p50(c), (double)o->threshold,
+             o->full_frames ? "whole frames" : "frames scaled to the cloud model", o->jpeg_quality,
+             mean_request_kb(c), encode_p50(c), (double)o->threshold,
              o->backend ? o->backend : specx_detector_default_backend(), o->boot, c->block,
              c->replay_s, c->boot_s);
     snprintf(res->notes, sizeof res->notes, "%.*s", (int)sizeof res->notes - 1, notes);
@@ -685,8 +684,8 @@ int specx_cmd_eval_replay(int argc, char **argv)
         {"jpeg-quality", 0, SPECX_CLI_INT, &o.jpeg_quality, 1, 100, .meta = "Q",
          .help = "JPEG quality of frames sent (default 90)"},
         {"full-frames", 0, SPECX_CLI_FLAG, &o.full_frames,
-         .help = "the cloud gets whole frames, not scaled to its model\n"
-                 "(as live --full-frames)"},
+         .help =
+             "the cloud gets whole frames, not scaled to its model\n(as specx eval --full-frames)"},
         {"max-in-flight", 0, SPECX_CLI_INT, &o.max_in_flight, 1, 100000, .meta = "N",
          .help = "cloud calls outstanding (default deadline x fps + 1, >= 4)"},
         {"bootstrap", 0, SPECX_CLI_INT, &o.boot, 10, 100000, .meta = "B",

@@ -98,6 +98,51 @@ static const char *mode_name(const specx_pipeline_run_config *cfg)
     return cfg->pipeline.mode == SPECX_PIPELINE_SYNC ? "sync" : "stream";
 }
 
+/* "backends": {server name: [{peer, calls, ok, failed}, ...]} — where
+ * each server's calls went (gRPC load balancing between its backends). */
+static void backends_json(cJSON *j, specx_pipeline *p, size_t n_exec)
+{
+    cJSON *all = NULL;
+    for (size_t i = 0; i < n_exec; i++) {
+        specx_rpc_backend_stats b[SPECX_RPC_MAX_BACKENDS];
+        size_t n = specx_pipeline_server_backends(p, i, b, SPECX_RPC_MAX_BACKENDS);
+        if (n == 0) {
+            continue;
+        }
+        if (all == NULL && (all = cJSON_AddObjectToObject(j, "backends")) == NULL) {
+            return;
+        }
+        cJSON *arr = cJSON_AddArrayToObject(all, specx_pipeline_executor_name(p, i));
+        for (size_t k = 0; arr != NULL && k < n; k++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "peer", b[k].peer);
+            cJSON_AddNumberToObject(o, "calls", (double)b[k].calls);
+            cJSON_AddNumberToObject(o, "ok", (double)b[k].ok);
+            cJSON_AddNumberToObject(o, "failed", (double)b[k].failed);
+            cJSON_AddItemToArray(arr, o);
+        }
+    }
+}
+
+/* One line per server whose calls went to more than one backend. */
+static void print_backends(specx_pipeline *p, size_t n_exec, FILE *f)
+{
+    for (size_t i = 0; i < n_exec; i++) {
+        specx_rpc_backend_stats b[SPECX_RPC_MAX_BACKENDS];
+        size_t n = specx_pipeline_server_backends(p, i, b, SPECX_RPC_MAX_BACKENDS);
+        if (n < 2) {
+            continue;
+        }
+        fprintf(f, "%s backends (calls, ok):", specx_pipeline_executor_name(p, i));
+        for (size_t k = 0; k < n; k++) {
+            fprintf(f, "%s %s %llu %llu", k > 0 ? "," : "",
+                    b[k].peer[0] != '\0' ? b[k].peer : "(none)", (unsigned long long)b[k].calls,
+                    (unsigned long long)b[k].ok);
+        }
+        fputc('\n', f);
+    }
+}
+
 static cJSON *summary_json(const specx_pipeline_run_config *cfg, specx_pipeline *p,
                            const specx_pipeline_run_counts *c, const specx_operator_stats *s)
 {
@@ -139,6 +184,7 @@ static cJSON *summary_json(const specx_pipeline_run_config *cfg, specx_pipeline 
         cJSON_AddNumberToObject(l, "timed_out", (double)ls.timed_out);
         cJSON_AddNumberToObject(l, "failed", (double)ls.failed);
     }
+    backends_json(j, p, c->n_exec);
     specx_pipeline_uplink_counts u;
     cJSON *up = c->n_exec > 0 ? cJSON_AddObjectToObject(j, "uplink") : NULL;
     for (size_t i = 0; up != NULL && specx_pipeline_uplink_stats(p, i, &u); i++) {
@@ -236,6 +282,7 @@ static bool print_summary(const specx_pipeline_run_config *cfg, const specx_run_
     specx_stats_print(s, f);
     fprintf(f, "fallback ratio %.3f; winners:", specx_stats_fallback_ratio(s));
     print_counts(p, c, f);
+    print_backends(p, c->n_exec, f);
     specx_local_executor_stats ls;
     if (specx_pipeline_local_stats(p, &ls)) {
         fprintf(f,
@@ -278,12 +325,35 @@ static specx_status open_quietly(const specx_pipeline_run_config *cfg, bool verb
     return st;
 }
 
-int specx_cmd_run_video(const specx_pipeline_run_config *run_cfg, const specx_run_report *rep)
+/* --metrics: the registry and its endpoint, the address on stderr. */
+static specx_status metrics_open(const specx_run_report *rep, specx_metrics **reg,
+                                 specx_metrics_http **http, specx_err *err)
+{
+    *reg = NULL;
+    *http = NULL;
+    if (rep->metrics == NULL) {
+        return SPECX_OK;
+    }
+    specx_status st = specx_metrics_create(reg, err);
+    if (st == SPECX_OK) {
+        st = specx_metrics_http_open(*reg, rep->metrics, http, err);
+    }
+    if (st == SPECX_OK) {
+        fprintf(stderr, "%s: metrics on http://%.*s:%d/metrics\n", rep->prog,
+                (int)(strrchr(rep->metrics, ':') - rep->metrics), rep->metrics,
+                specx_metrics_http_port(*http));
+    }
+    return st;
+}
+
+static int run_video(const specx_pipeline_run_config *run_cfg, const specx_run_report *rep,
+                     specx_metrics *reg)
 {
     run_view v = {.rep = rep, .tty = isatty(STDERR_FILENO) == 1};
     specx_pipeline_run_config with_hooks = *run_cfg;
     with_hooks.pipeline.output = on_output;
     with_hooks.pipeline.output_user = &v;
+    with_hooks.pipeline.metrics = reg;
     with_hooks.notice = on_notice;
     with_hooks.notice_user = &v;
     const specx_pipeline_run_config *cfg = &with_hooks;
@@ -341,6 +411,23 @@ int specx_cmd_run_video(const specx_pipeline_run_config *run_cfg, const specx_ru
         rc = 1;
     }
     specx_pipeline_run_close(v.run);
+    return rc;
+}
+
+int specx_cmd_run_video(const specx_pipeline_run_config *run_cfg, const specx_run_report *rep)
+{
+    specx_metrics *reg;
+    specx_metrics_http *http;
+    specx_err err = {{0}};
+    specx_status st = metrics_open(rep, &reg, &http, &err);
+    int rc = 1;
+    if (st == SPECX_OK) {
+        rc = run_video(run_cfg, rep, reg);
+    } else {
+        fprintf(stderr, "%s: %s\n", rep->prog, specx_err_text(&err, st));
+    }
+    specx_metrics_http_close(http);
+    specx_metrics_destroy(reg);
     return rc;
 }
 
@@ -405,8 +492,16 @@ int specx_cmd_run(int argc, char **argv)
         {"video", 0, SPECX_CLI_STRING, &a.cfg.video, .meta = "PATH",
          .help = "video file, URL or directory of .jpg/.png images (required)"},
         {"server", 0, SPECX_CLI_CALL, &a, .call = take_server, .meta = "SPEC",
-         .help = "HOST:PORT[,prio=N][,stream][,name=S][,inflight=N][,wait-ready]\n"
-                 "(repeatable, up to 16)"},
+         .help = "TARGET[,prio=N][,stream][,name=S][,inflight=N][,wait-ready]\n"
+                 "[,lb=round_robin|pick_first][,health=on|off]\n"
+                 "[,tls-ca=FILE][,tls-cert=FILE,tls-key=FILE]\n"
+                 "[,token-file=PATH|token-env=VAR] (repeatable, up to 16).\n"
+                 "TARGET is HOST:PORT, ipv4:HOST:PORT,HOST:PORT,... (several\n"
+                 "replicas, one executor) or dns:///HOST:PORT.\n"
+                 "tls-ca: the server's CA (TLS); tls-cert/tls-key: this vehicle's\n"
+                 "certificate for servers that require one (mutual TLS);\n"
+                 "token-file/token-env: where the vehicle's bearer token is (sent as\n"
+                 "'authorization: Bearer'; never on the command line)"},
         {"local-model", 0, SPECX_CLI_STRING, &pc->local.model, .meta = "NAME",
          .help = "on-board model, e.g. yolo-fastest-1.1, or\n"
                  "test[:delay_ms=N] for the built-in test detector"},
@@ -443,6 +538,9 @@ int specx_cmd_run(int argc, char **argv)
         {"model-dir", 0, SPECX_CLI_STRING, &pc->local.model_dir, .meta = "DIR",
          .help = "where models live (default: $SPECX_MODEL_DIR, ./assets/models,\n"
                  "../shared/assets/models)"},
+        {"metrics", 0, SPECX_CLI_STRING, &a.rep.metrics, .meta = "ADDR:PORT",
+         .help = "serve the vehicle's Prometheus metrics at http://ADDR:PORT/metrics\n"
+                 "while running (port 0 picks one; printed on stderr)"},
         {"verbose", 'v', SPECX_CLI_FLAG, &a.rep.verbose, .help = "one line per frame on stderr"},
         {0},
     };

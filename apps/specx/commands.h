@@ -10,5 +10,6 @@ int specx_cmd_demo(int argc, char **argv);
 int specx_cmd_detect(int argc, char **argv);
 int specx_cmd_netem(int argc, char **argv);
 int specx_cmd_eval(int argc, char **argv);
+int specx_cmd_token(int argc, char **argv);
 
 #endif

@@ -17,7 +17,9 @@ static const command commands[] = {
     {"detect", specx_cmd_detect, "detect objects in image files"},
     {"netem", specx_cmd_netem, "emulated network link as a TCP proxy"},
     {"eval", specx_cmd_eval, "accuracy of local/cloud/speculative against deadlines"},
-    {"bench", specx_cmd_bench, "benchmarks that print figures (operator, rpc, detect, pipeline)"},
+    {"token", specx_cmd_token, "make a per-vehicle bearer token (specx token new --id V)"},
+    {"bench", specx_cmd_bench,
+     "benchmarks that print figures (operator, rpc, detect, pipeline, metrics)"},
 };
 
 static void usage(FILE *f)

@@ -17,6 +17,9 @@ typedef struct specx_run_report {
     const char *prog;       /* "specx run", for messages */
     bool verbose;           /* one line per frame on stderr; FFmpeg's own messages */
     const char *stats_json; /* the summary as JSON; NULL = none */
+    /* Serve the vehicle metrics at http://ADDR:PORT/metrics during the run
+     * (the bound address is printed on stderr); NULL = none. */
+    const char *metrics;
 } specx_run_report;
 
 /* Runs cfg (with this file's output hook and notices in place of its own)

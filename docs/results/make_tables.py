@@ -179,7 +179,7 @@ def notes(sweep):
                 total += wall
                 head = open(f"{d}/table.txt").read().split("\n")[1]
                 comp = re.findall(r"compute ([^;]*?\(p50 [0-9.]+ ms\))", head)
-                jpeg = re.search(r"frames sent ([^;]*?encode p50 [0-9.]+ ms\))", head)
+                jpeg = re.search(r"frames (?:sent )?([^;]*?encode p50 [0-9.]+ ms\))", head)
                 frames = re.search(r"; (\d+) frames of", head)
                 if link == LINKS[0] and fps == FPS[0]:
                     print(f"* {name}: {frames.group(1)} frames; local {comp[0]}; cloud {comp[1]}; "

@@ -411,10 +411,11 @@ typedef struct specx_replay_set_config {
     const char *model_dir; /* NULL: resolved as specx_detector_open does */
     float threshold;       /* lowest score kept; 0 = 0.005 */
     int jpeg_quality;      /* 0 = 90 */
-    /* false (the vehicle's uplink since issue 14): the cloud gets each frame
-     * scaled to its model's letterbox (full chroma); true: whole frames */
-    bool full_frames;
     bool need_local, need_cloud;
+    /* The cloud gets every frame whole (`--full-frames`); else as the
+     * pipeline's uplink sends it: scaled to the cloud model's letterbox
+     * from the second frame on (docs/eval.md). */
+    bool full_frames;
     /* Called after each frame (may be NULL); `computed`: a model ran. */
     void (*progress)(void *user, size_t done, size_t total, bool computed);
     void *progress_user;
@@ -428,8 +429,7 @@ typedef struct specx_replay_set {
     specx_replay_dist cloud_ms;                           /* measured: decode + inference */
     size_t computed_local, computed_cloud, computed_jpeg; /* cache misses */
     int width, height;                                    /* of the first frame */
-    int sent_width, sent_height; /* of the first frame as sent to the cloud */
-    double fps;                  /* a video's own frame rate; 0 for images */
+    double fps; /* a video's own frame rate; 0 for images */
 } specx_replay_set;
 
 /* The first n images of ds (ds->count when n is 0). */

@@ -42,6 +42,7 @@
 #include "specx/hist.h"
 #include "specx/image.h"
 #include "specx/local_executor.h"
+#include "specx/metrics.h"
 #include "specx/operator.h"
 #include "specx/rpc.h"
 #include "specx/stats.h"
@@ -125,6 +126,10 @@ typedef struct specx_pipeline_config {
     specx_pipeline_mode mode;
     specx_pipeline_output_fn output; /* required */
     void *output_user;
+    /* Registry for the vehicle-side metric families (docs/metrics.md),
+     * updated lock-free per output; borrowed, must outlive the pipeline;
+     * one pipeline per registry. NULL = no metrics. */
+    specx_metrics *metrics;
 } specx_pipeline_config;
 
 /* Opens the local detector and the server channels. */
@@ -179,6 +184,10 @@ bool specx_pipeline_encoder_stats(specx_pipeline *p, specx_pipeline_encoder_coun
 
 /* Local detector queue counters; false when there is no local detector. */
 bool specx_pipeline_local_stats(specx_pipeline *p, specx_local_executor_stats *out);
+/* Calls per backend of server executor i (specx_rpc_client_backends: where
+ * gRPC's load balancing sent them); 0 for the local executor. Thread-safe. */
+size_t specx_pipeline_server_backends(specx_pipeline *p, size_t i, specx_rpc_backend_stats *out,
+                                      size_t max);
 
 /* Drains, shuts the operator down, closes detectors and channels. NULL-safe. */
 void specx_pipeline_destroy(specx_pipeline *p);

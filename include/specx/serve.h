@@ -1,6 +1,6 @@
 /* specx/serve.h — the detection service (object_detection.GRPCImage and
- * grpc.health.v1.Health/Check over gRPC, DESIGN.md §3, docs/rpc.md) run in
- * this process: what `specx serve` runs, and what tests, benchmarks and
+ * grpc.health.v1.Health/Check and /Watch over gRPC, DESIGN.md §3,
+ * docs/rpc.md) run in this process: what `specx serve` runs, and what tests, benchmarks and
  * `specx demo`/`eval` start in-process. Only specx types here; gRPC stays
  * inside src/serve/. Library specx_serve (links the detectors and the image
  * codecs; a vehicle that only calls servers needs specx/rpc.h alone).
@@ -10,9 +10,23 @@
  * blocks while the detectors load; stop and destroy block until every call
  * is over and the workers have exited (never call them from a detector).
  * Every function is thread-safe unless noted; a failing start leaves nothing
- * behind. Deadlines: the work queue runs the earliest deadline first and
- * answers a request whose deadline passed before a worker was free without
- * computing it (DEADLINE_EXCEEDED). */
+ * behind. Deadlines: the work queue runs the earliest deadline first within
+ * each client and answers a request whose deadline passed before a worker
+ * was free without computing it (DEADLINE_EXCEEDED). Fairness: clients
+ * (the connection, or a key a trusted proxy sets: client_key_header) take
+ * turns at the workers, one request each (docs/rpc.md).
+ * Health: SERVING from start until specx_server_set_serving(false) or stop;
+ * Watch calls are told of every change (client-side load balancing uses it
+ * to take a draining replica out of rotation).
+ *
+ * Identity and access (docs/security.md): with a CA file the TLS handshake
+ * requires a client certificate it signed; with a token file every
+ * detection call needs `authorization: Bearer TOKEN` for a listed token
+ * (else UNAUTHENTICATED); quotas limit each identity's requests and bytes
+ * per second (else RESOURCE_EXHAUSTED, naming the limit). Health checks
+ * need no token and are not metered. Metrics (docs/metrics.md): the server
+ * registers its families in the registry given and updates them lock-free;
+ * serving the registry over HTTP is the caller's (specx_metrics_http_open). */
 #ifndef SPECX_SERVE_H
 #define SPECX_SERVE_H
 
@@ -22,6 +36,7 @@
 
 #include "specx/detector.h"
 #include "specx/hist.h"
+#include "specx/metrics.h"
 #include "specx/status.h"
 #include "specx/time.h"
 
@@ -51,6 +66,30 @@ typedef struct specx_server_config {
     bool no_decode;
     const char *tls_cert_file; /* PEM; both or neither: TLS instead of plaintext */
     const char *tls_key_file;
+    /* PEM CA certificate(s): require a client certificate signed by one
+     * (needs TLS). Without a token file, the certificate's common name is
+     * the caller's identity. */
+    const char *tls_client_ca_file;
+    /* Token file ("VEHICLE-ID sha256:HEX" lines; specx/auth.h): require a
+     * bearer token per call; the vehicle id is the identity. Re-read with
+     * specx_server_reload_auth. */
+    const char *auth_tokens_file;
+    /* Quotas per identity (token buckets); 0 = no limit. Bursts: 0 = one
+     * second's worth (at least 1 request). */
+    double quota_rps, quota_rps_burst;
+    double quota_bytes_per_s, quota_bytes_burst;
+    /* Registry for the server's metric families (borrowed; must outlive the
+     * server; one server per registry); NULL = no metrics. */
+    specx_metrics *metrics;
+    /* Series limit of the per-client families (identities); 0 = 1024. */
+    size_t metrics_max_clients;
+    /* Fairness key: requests are shared fairly between clients, a client
+     * being its connection (the peer address and port). A proxy in front
+     * (nginx) makes every vehicle one connection: when this names a request
+     * header (e.g. "x-specx-client", lower case) and a request carries it,
+     * its value is the client instead. Only for headers that a trusted proxy
+     * sets (it overwrites what vehicles send); NULL = the connection. */
+    const char *client_key_header;
     /* Limits against broken or hostile clients (docs/reliability.md); 0 = the
      * default named. A call over a call limit is answered RESOURCE_EXHAUSTED
      * at once. */
@@ -77,12 +116,14 @@ typedef struct specx_server_stats {
     uint64_t expired;   /* deadline passed before a worker started them: not computed */
     uint64_t cancelled; /* cancelled by the client (before or during work) */
     uint64_t rejected;  /* queue full or bad request (bad image, bad message) */
+    uint64_t evicted;   /* queued, then pushed out of the full queue for a client with fewer */
     uint64_t errors;    /* detector or internal failures */
     uint64_t health_checks;
-    uint64_t streams;      /* streaming calls opened */
-    uint64_t queue_len;    /* now waiting */
-    specx_hist queue_wait; /* ns, arrival to worker start */
-    specx_hist compute;    /* ns, decode + detect */
+    uint64_t streams;       /* streaming calls opened */
+    uint64_t queue_len;     /* now waiting */
+    uint64_t queue_clients; /* clients with requests waiting now */
+    specx_hist queue_wait;  /* ns, arrival to worker start */
+    specx_hist compute;     /* ns, decode + detect */
 } specx_server_stats;
 
 /* Binds, opens one detector per worker and starts serving; returns when the
@@ -95,8 +136,22 @@ int specx_server_port(const specx_server *s);
  * what is left (cancel flags reach the detectors); returns once every call is
  * over and the workers have exited. Idempotent. Blocks. */
 void specx_server_stop(specx_server *s, specx_dur_t grace);
+/* Sets the health status (grpc.health.v1, the server "" and
+ * object_detection.GRPCImage): SERVING (true, the state after start) or
+ * NOT_SERVING. Open Watch calls are sent the new status at once. The server
+ * keeps serving every call either way: this is how a replica drains (health
+ * NOT_SERVING, load balancers move new calls away, then stop). Never blocks
+ * on the network. Ignored once stop began (stop reports NOT_SERVING). */
+void specx_server_set_serving(specx_server *s, bool serving);
+/* The health status: false after set_serving(false) or once stop began. */
+bool specx_server_serving(specx_server *s);
 /* Stops (grace 0 if not stopped yet), closes the detectors, frees. NULL-safe. */
 void specx_server_destroy(specx_server *s);
+/* Re-reads the token file (revocations take effect for the next call;
+ * connections stay up). On failure the tokens in use stay, and err says
+ * why (file, line). SPECX_EINVAL when the server has no token file.
+ * Thread-safe; blocks while reading the file, never a call. */
+specx_status specx_server_reload_auth(specx_server *s, specx_err *err);
 /* A consistent snapshot (the histograms are copied). */
 void specx_server_get_stats(specx_server *s, specx_server_stats *out);
 /* The statistics as one JSON object (malloc'd string, caller frees); NULL on

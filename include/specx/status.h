@@ -29,6 +29,7 @@ typedef enum specx_status {
     SPECX_ETOOBIG,      /* input larger than the configured limit */
     SPECX_EUNSUPPORTED, /* valid but not supported (unknown layer, codec) */
     SPECX_EINTERNAL,    /* a bug or an unexpected library failure */
+    SPECX_EACCESS,      /* missing or wrong credentials, or not allowed */
     SPECX_STATUS_COUNT_
 } specx_status;
 

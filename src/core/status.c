@@ -18,6 +18,7 @@ static const char *const messages[SPECX_STATUS_COUNT_] = {
     [SPECX_ETOOBIG] = "too large",
     [SPECX_EUNSUPPORTED] = "not supported",
     [SPECX_EINTERNAL] = "internal error",
+    [SPECX_EACCESS] = "not authenticated or not allowed",
 };
 
 static const char *const names[SPECX_STATUS_COUNT_] = {
@@ -35,6 +36,7 @@ static const char *const names[SPECX_STATUS_COUNT_] = {
     [SPECX_ETOOBIG] = "too_large",
     [SPECX_EUNSUPPORTED] = "unsupported",
     [SPECX_EINTERNAL] = "internal",
+    [SPECX_EACCESS] = "access_denied",
 };
 
 const char *specx_strerror(specx_status st)

@@ -21,13 +21,20 @@ static specx_status test_detect(void *impl, const specx_image *img, const atomic
     test_det *t = impl;
     int delay_ms = t->delay_from_width ? img->width : t->delay_ms;
     /* Stands in for a network's layers: 1 ms of "compute" per slice, with a
-     * cancellation checkpoint between slices, as darknet checks between layers. */
+     * cancellation checkpoint between slices, as darknet checks between layers.
+     * Slice i ends at start + (i + 1) ms on an absolute schedule, so the whole
+     * takes delay_ms plus one wake-up, however late each slice wakes (relative
+     * sleeps would add every wake-up: 20 ms became 25 on a loaded machine). */
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i < delay_ms; i++) {
         if (cancel != NULL && atomic_load(cancel)) {
             return specx_err_set(err, SPECX_ECANCELED, "test detector: cancelled after %d ms", i);
         }
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = 1000000};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        long long ns = t0.tv_nsec + (long long)(i + 1) * 1000000;
+        struct timespec until = {.tv_sec = t0.tv_sec + (time_t)(ns / 1000000000),
+                                 .tv_nsec = (long)(ns % 1000000000)};
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) == EINTR) {
         }
     }
     if (cancel != NULL && atomic_load(cancel)) {

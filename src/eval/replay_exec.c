@@ -6,9 +6,8 @@
  * Design notes (each decision mirrors the live system; docs/eval.md lists
  * them with the reasons)
  *  - Encoding: the pipeline's uplink thread scales and encodes a frame for
- *    the server while the local call runs (pipeline/uplink.c), so the
- *    request is sent encode_ms after its call starts and the local call
- *    starts at once.
+ *    the cloud off the submitting thread, so the local call starts at
+ *    arrival and the request encode_ms later.
  *  - Local: like specx_local_executor with one worker and queue depth D
  *    (DROP_OLDEST): a frame arriving while D wait displaces the oldest,
  *    whose call completes with SPECX_EBUSY. A cancel removes a waiting call

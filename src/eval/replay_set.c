@@ -4,12 +4,19 @@
  *
  * Design notes
  *  - The local model answers the decoded pixels (as the pipeline's local
- *    executor does); the cloud model answers the frame as the uplink sends
- *    it (scaled to the model's letterbox unless full_frames, JPEG at the
- *    run's quality), decoded again as specx serve does (at a DCT scale),
- *    and its time is decode + detect (what specx serve reports as
- *    infer_ms). The local time is the detection call's (the detector's
- *    infer_ms in the live pipeline).
+ *    executor does). The cloud model answers what the pipeline's uplink
+ *    sends (docs/run.md, "Smaller uplink frames"): the frame scaled to the
+ *    model's letterbox and encoded with full chroma at the run's quality,
+ *    except the first frame, which goes whole (the server's model size is
+ *    not known before its first reply; the replay assumes it is by the
+ *    second frame), and every frame with full_frames. The JPEG is decoded
+ *    as specx serve decodes it (at the DCT scale that fits the model) and
+ *    the boxes mapped back to the frame; the time is decode + detect (what
+ *    specx serve reports as infer_ms), the encoding time is scaling +
+ *    encoding (the uplink's). The local time is the detection call's (the
+ *    detector's infer_ms in the live pipeline).
+ *  - The cloud model's input size is needed for every frame's key, so the
+ *    cloud model is opened once per set even when every answer is cached.
  *  - Models are opened only on a cache miss, with one warm-up inference, on
  *    one thread (threads = 1, as `specx eval` runs them); times are the
  *    thread's CPU time, the least of TIMING_RUNS runs; keys say so
@@ -24,7 +31,6 @@
 #include "specx/codec.h"
 #include "specx/detector.h"
 #include "specx/eval.h"
-#include "specx/time.h"
 #include "specx/video.h"
 
 #include "eval/cache.h"
@@ -37,8 +43,8 @@
 /* The calling thread's CPU time, in ms. Models run on this thread alone
  * (threads = 1), so this is their cost on one core without the time other
  * processes held it: on a shared machine the wall time of the same call
- * varied twofold between sweeps. Shared caches and memory bandwidth still
- * count. Not a clock for scheduling (STYLE.md's time is specx_time_mono). */
+ * varied twofold between two fills of a cache. Shared caches and memory
+ * bandwidth still count. Not a clock for scheduling (specx_time_mono is). */
 static double cpu_ms(void)
 {
     struct timespec ts;
@@ -53,6 +59,7 @@ typedef struct builder {
     int quality;
     const char *backend;
     specx_detector *local_det, *cloud_det;
+    int cloud_w, cloud_h; /* the cloud model's input (0: unknown, frames go whole) */
     double *lms, *cms;
 } builder;
 
@@ -78,20 +85,18 @@ static specx_status open_model(builder *b, const char *model, specx_detector **o
     return st;
 }
 
-/* decode: "" for pixels handed over, "dec=fit|" for a JPEG decoded as
- * specx serve does */
-static void det_key(const builder *b, const char *model, const char *decode, const char *hash,
-                    char *key, size_t n)
+static void det_key(const builder *b, const char *model, const char *hash, char *key, size_t n)
 {
-    snprintf(key, n, "det|%s|%s|thr=%.6g|nms=default|time=cpu|%s%s", model, b->backend,
-             (double)b->threshold, decode, hash);
+    snprintf(key, n, "det|%s|%s|thr=%.6g|nms=default|time=cpu|%s", model, b->backend,
+             (double)b->threshold,
+             hash);
 }
 
 static specx_status local_answer(builder *b, size_t i, const specx_image *img, const char *hash,
                                  specx_err *err)
 {
     char key[512];
-    det_key(b, b->cfg->local_model, "", hash, key, sizeof key);
+    det_key(b, b->cfg->local_model, hash, key, sizeof key);
     specx_detections *d = &b->s->local[i];
     if (sx_eval_cache_load_dets(b->cfg->cache_dir, key, d, &b->lms[i], err) == SPECX_OK) {
         return SPECX_OK;
@@ -111,16 +116,33 @@ static specx_status local_answer(builder *b, size_t i, const specx_image *img, c
     return st;
 }
 
-/* img as the uplink sends it: scaled to sw x sh (full chroma, as
- * pipeline/uplink.c does) unless that is its own size, then encoded. */
-static specx_status encode_sent(const builder *b, const specx_image *img, int sw, int sh,
+/* What the uplink sends for frame i: its size (w x h; the frame's own when
+ * it goes whole). */
+static void sent_size(const builder *b, size_t i, const specx_image *img, int *w, int *h)
+{
+    *w = img->width;
+    *h = img->height;
+    if (i == 0 || b->cfg->full_frames || b->cloud_w < 1 || b->cloud_h < 1) {
+        return;
+    }
+    int fw, fh;
+    specx_image_fit_size(img->width, img->height, b->cloud_w, b->cloud_h, &fw, &fh);
+    if (fw >= 1 && fh >= 1 && fw <= img->width && fh <= img->height) {
+        *w = fw;
+        *h = fh;
+    }
+}
+
+/* The uplink's JPEG of img at w x h: scaled (full chroma) unless that is
+ * img's own size. */
+static specx_status encode_sent(const builder *b, const specx_image *img, int w, int h,
                                 uint8_t **buf, size_t *len, specx_err *err)
 {
-    if (sw == img->width && sh == img->height) {
+    if (w == img->width && h == img->height) {
         return specx_jpeg_encode(img, b->quality, buf, len, err);
     }
     specx_image small = {0};
-    specx_status st = specx_image_resize(img, sw, sh, &small, err);
+    specx_status st = specx_image_resize(img, w, h, &small, err);
     if (st == SPECX_OK) {
         st = specx_jpeg_encode_chroma(&small, b->quality, SPECX_CHROMA_444, buf, len, err);
     }
@@ -128,17 +150,17 @@ static specx_status encode_sent(const builder *b, const specx_image *img, int sw
     return st;
 }
 
-/* The JPEG of img at the quality and sent size: bytes, encoding time
- * (scaling included, as on the uplink thread), content hash. The bytes are
- * returned (caller frees) only when they had to be made. */
-static specx_status jpeg_info(builder *b, const specx_image *img, const char *hash, int sw, int sh,
+/* The JPEG sent for img (w x h): size, encoding time, content hash. The
+ * bytes are returned (caller frees) only when they had to be made. */
+static specx_status jpeg_info(builder *b, const specx_image *img, const char *hash, int w, int h,
                               sx_eval_jpeg_info *info, uint8_t **jpeg, size_t *len, specx_err *err)
 {
     char key[256];
-    if (sw == img->width && sh == img->height) {
+    if (w == img->width && h == img->height) {
         snprintf(key, sizeof key, "jpeg|q=%d|time=cpu|%s", b->quality, hash);
     } else {
-        snprintf(key, sizeof key, "jpeg|q=%d|444|%dx%d|time=cpu|%s", b->quality, sw, sh, hash);
+        snprintf(key, sizeof key, "jpeg|q=%d|scaled=%dx%d,444|time=cpu|%s", b->quality, w, h,
+                 hash);
     }
     *jpeg = NULL;
     if (sx_eval_cache_load_jpeg(b->cfg->cache_dir, key, info, err) == SPECX_OK) {
@@ -147,13 +169,13 @@ static specx_status jpeg_info(builder *b, const specx_image *img, const char *ha
     /* one encoding to warm the encoder's tables and caches, then the
      * least of TIMING_RUNS timed ones */
     uint8_t *buf = NULL;
-    specx_status st = encode_sent(b, img, sw, sh, &buf, len, err);
+    specx_status st = encode_sent(b, img, w, h, &buf, len, err);
     double best = INFINITY;
     for (int k = 0; st == SPECX_OK && k < TIMING_RUNS; k++) {
         free(buf);
         buf = NULL;
         double t = cpu_ms();
-        st = encode_sent(b, img, sw, sh, &buf, len, err);
+        st = encode_sent(b, img, w, h, &buf, len, err);
         best = fmin(best, cpu_ms() - t);
     }
     if (st != SPECX_OK) {
@@ -168,100 +190,81 @@ static specx_status jpeg_info(builder *b, const specx_image *img, const char *ha
     return sx_eval_cache_store_jpeg(b->cfg->cache_dir, key, info, err);
 }
 
-/* The size the cloud gets img at: its model's letterbox (the model is
- * opened once to learn it), or the whole frame (full_frames, or a model
- * larger than the frame), as pipeline/uplink.c's target_size. */
-static specx_status sent_size(builder *b, const specx_image *img, int *sw, int *sh, specx_err *err)
+/* The server's answer to the JPEG (decoded at the scale that fits its
+ * model, boxes in the JPEG's pixels), then mapped to the frame (the
+ * uplink's rescale); the time is the least decode + detect. */
+static specx_status cloud_compute(builder *b, const uint8_t *jpeg, size_t len,
+                                  const specx_image *img, specx_detections *d, double *ms,
+                                  specx_err *err)
 {
-    *sw = img->width;
-    *sh = img->height;
-    if (b->cfg->full_frames) {
-        return SPECX_OK;
-    }
-    specx_status st = open_model(b, b->cfg->cloud_model, &b->cloud_det, img, err);
-    if (st != SPECX_OK) {
-        return st;
-    }
-    const specx_detector_info *mi = specx_detector_get_info(b->cloud_det);
-    int fw, fh;
-    specx_image_fit_size(img->width, img->height, mi->input_width, mi->input_height, &fw, &fh);
-    if (fw >= 1 && fw <= img->width && fh <= img->height) {
-        *sw = fw;
-        *sh = fh;
-    }
-    return SPECX_OK;
-}
-
-/* decode + detect as specx serve does (src/serve/queue.c): decoded at the
- * DCT scale that still covers the model's letterbox, boxes mapped back to
- * the image as sent. */
-static specx_status serve_detect(builder *b, const uint8_t *jpeg, size_t len, specx_detections *d,
-                                 specx_err *err)
-{
-    const specx_detector_info *mi = specx_detector_get_info(b->cloud_det);
-    specx_image dec = {0};
-    int full_w = 1, full_h = 1;
-    specx_status st = specx_image_decode_fit(jpeg, len, 0, mi->input_width, mi->input_height, &dec,
-                                             &full_w, &full_h, err);
-    if (st == SPECX_OK) {
-        st = specx_detector_detect(b->cloud_det, &dec, NULL, d, err);
+    double best = INFINITY;
+    specx_status st = SPECX_OK;
+    int sent_w = img->width, sent_h = img->height;
+    for (int k = 0; st == SPECX_OK && k < TIMING_RUNS; k++) {
+        specx_image dec = {0};
+        int full_w = 0, full_h = 0;
+        double t = cpu_ms();
+        st = specx_image_decode_fit(jpeg, len, 0, b->cloud_w, b->cloud_h, &dec, &full_w, &full_h,
+                                    err);
+        if (st == SPECX_OK) {
+            st = specx_detector_detect(b->cloud_det, &dec, NULL, d, err);
+            specx_detections_rescale(d, dec.width, dec.height, full_w, full_h);
+            sent_w = full_w;
+            sent_h = full_h;
+        }
+        best = fmin(best, cpu_ms() - t); /* decode + detect */
+        specx_image_clear(&dec);
     }
     if (st == SPECX_OK) {
-        specx_detections_rescale(d, dec.width, dec.height, full_w, full_h);
+        specx_detections_rescale(d, sent_w, sent_h, img->width, img->height);
+        *ms = best;
     }
-    specx_image_clear(&dec);
     return st;
 }
 
 static specx_status cloud_answer(builder *b, size_t i, const specx_image *img, const char *hash,
                                  specx_err *err)
 {
-    int sw, sh;
-    specx_status st = sent_size(b, img, &sw, &sh, err);
+    specx_status st = open_model(b, b->cfg->cloud_model, &b->cloud_det, img, err);
     if (st != SPECX_OK) {
         return st;
     }
-    if (i == 0) {
-        b->s->sent_width = sw;
-        b->s->sent_height = sh;
-    }
+    const specx_detector_info *di = specx_detector_get_info(b->cloud_det);
+    b->cloud_w = di->input_width;
+    b->cloud_h = di->input_height;
+    int w, h;
+    sent_size(b, i, img, &w, &h);
     sx_eval_jpeg_info info;
     uint8_t *jpeg = NULL;
     size_t len = 0;
-    st = jpeg_info(b, img, hash, sw, sh, &info, &jpeg, &len, err);
+    st = jpeg_info(b, img, hash, w, h, &info, &jpeg, &len, err);
     if (st != SPECX_OK) {
         free(jpeg);
         return st;
     }
     b->s->frames[i].request_bytes = info.bytes;
     b->s->frames[i].encode_ms = info.encode_ms;
-    char key[512];
-    det_key(b, b->cfg->cloud_model, "dec=fit|", info.hash, key, sizeof key);
+    /* The JPEG's hash names what was sent; the frame's size what its boxes
+     * are mapped to; "fit" the server's decoding at a scale. */
+    char key[512], what[SX_EVAL_HASH_HEX + 64];
+    snprintf(what, sizeof what, "fit|to=%dx%d|%s", img->width, img->height, info.hash);
+    det_key(b, b->cfg->cloud_model, what, key, sizeof key);
     specx_detections *d = &b->s->cloud[i];
-    /* cached in the sent image's coordinates; the client maps them to the
-     * frame (pipeline/uplink.c) */
     if (sx_eval_cache_load_dets(b->cfg->cache_dir, key, d, &b->cms[i], err) == SPECX_OK) {
         free(jpeg);
-        specx_detections_rescale(d, sw, sh, img->width, img->height);
         return SPECX_OK;
     }
     if (!jpeg) { /* the encoding was cached, its answer not: encode again */
-        st = encode_sent(b, img, sw, sh, &jpeg, &len, err);
+        st = encode_sent(b, img, w, h, &jpeg, &len, err);
     }
+    double best = 0;
     if (st == SPECX_OK) {
-        st = open_model(b, b->cfg->cloud_model, &b->cloud_det, img, err);
-    }
-    double best = INFINITY;
-    for (int k = 0; st == SPECX_OK && k < TIMING_RUNS; k++) {
-        double t = cpu_ms();
-        st = serve_detect(b, jpeg, len, d, err);
-        best = fmin(best, cpu_ms() - t); /* decode + detect */
+        st = cloud_compute(b, jpeg, len, img, d, &best, err);
     }
     if (st == SPECX_OK) {
         b->cms[i] = d->infer_ms = best;
         b->s->computed_cloud++;
         st = sx_eval_cache_store_dets(b->cfg->cache_dir, key, d, best, err);
-        specx_detections_rescale(d, sw, sh, img->width, img->height);
     }
     free(jpeg);
     return st;

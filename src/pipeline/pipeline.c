@@ -24,6 +24,9 @@
  *    one stops at the detector's next cancel checkpoint.
  *  - The local executor has one worker (one detector instance; the
  *    backend's own threads, local.threads, parallelise inside it).
+ *  - Remote calls in flight: plan counts a call started when it hands out a
+ *    request, and the request's release (the call is over, or the plan was
+ *    not used) counts it finished; the metrics read the difference.
  *  - Lock order: p->mu is a leaf; no operator or executor call under it.
  *  - Teardown: the operator first (every call completes, the executors and
  *    their clients go), then the uplink thread. */
@@ -37,6 +40,7 @@
 #include "specx/draw.h"
 #include "specx/rpc.h"
 
+#include "pipeline/metrics.h"
 #include "pipeline/uplink.h"
 
 typedef struct frame {
@@ -50,6 +54,9 @@ typedef struct exec_meta {
     char name[SPECX_NAME_MAX];
     int priority;
     bool is_local;
+    specx_executor exec;                            /* owned by the operator */
+    _Atomic uint64_t calls_started, calls_finished; /* remote */
+    size_t remote;                                  /* remotes: index in remote_exec */
 } exec_meta;
 
 struct specx_pipeline {
@@ -66,6 +73,7 @@ struct specx_pipeline {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     uint64_t pushed, delivered;
+    sx_pipeline_metrics *metrics; /* NULL: none */
 };
 
 /* ---- frames --------------------------------------------------------------- */
@@ -96,13 +104,24 @@ static void frame_delivered(specx_pipeline *p)
 
 /* ---- operator glue -------------------------------------------------------- */
 
+/* request_free of a remote call (the request is borrowed): one call over. */
+static void request_done(void *request, void *user)
+{
+    (void)request;
+    exec_meta *m = user;
+    atomic_fetch_add_explicit(&m->calls_finished, 1, memory_order_release);
+}
+
 static void plan(void *user, const specx_msg_info *msg, size_t exec_index, specx_plan *out)
 {
     specx_pipeline *p = user;
     frame *f = msg->input;
-    (void)exec_index;
     /* borrowed from the message: the executor scales and encodes it */
     out->request = f->up;
+    exec_meta *m = &p->meta[exec_index];
+    atomic_fetch_add_explicit(&m->calls_started, 1, memory_order_release);
+    out->request_free = request_done;
+    out->request_free_user = m;
     out->deadline_kind = SPECX_DEADLINE_RELATIVE;
     out->deadline = p->cfg.deadline;
 }
@@ -145,6 +164,7 @@ static void deliver(specx_pipeline *p, specx_output *o)
         .image = &f->image,
         .raw = o,
     };
+    sx_pipeline_metrics_output(p->metrics, &po);
     p->cfg.output(p->cfg.output_user, &po);
     frame_delivered(p);
 }
@@ -178,6 +198,7 @@ static specx_status add_local(specx_pipeline *p, specx_detector *det, specx_err 
     }
     p->local_index = (int)idx;
     p->local_exec = ex;
+    p->meta[idx].exec = ex;
     snprintf(p->meta[idx].name, sizeof p->meta[idx].name, "%s", ec.name);
     p->meta[idx].priority = ec.priority;
     p->meta[idx].is_local = true;
@@ -216,6 +237,8 @@ static specx_status add_remote(specx_pipeline *p, const specx_pipeline_config *c
     snprintf(p->meta[idx].name, sizeof p->meta[idx].name, "%s", ec.name);
     p->meta[idx].priority = ec.priority;
     p->meta[idx].is_local = false;
+    p->meta[idx].exec = ec.exec;
+    p->meta[idx].remote = p->n_remote;
     p->remote_exec[p->n_remote++] = ec.exec;
     return SPECX_OK;
 }
@@ -271,6 +294,24 @@ static specx_status pipeline_alloc(const specx_pipeline_config *cfg, specx_pipel
     return SPECX_OK;
 }
 
+/* The metric families, once every executor is known. */
+static specx_status metrics_create(specx_pipeline *p, specx_metrics *reg, specx_err *err)
+{
+    if (reg == NULL) {
+        return SPECX_OK;
+    }
+    sx_pipeline_metrics_exec ex[SPECX_PIPELINE_MAX_EXEC];
+    for (size_t i = 0; i < p->n_exec; i++) {
+        exec_meta *m = &p->meta[i];
+        ex[i] = (sx_pipeline_metrics_exec){.name = m->name,
+                                           .is_local = m->is_local,
+                                           .exec = &m->exec,
+                                           .started = &m->calls_started,
+                                           .finished = &m->calls_finished};
+    }
+    return sx_pipeline_metrics_create(reg, ex, p->n_exec, &p->metrics, err);
+}
+
 specx_status specx_pipeline_create(const specx_pipeline_config *cfg, specx_pipeline **out,
                                    specx_err *err)
 {
@@ -306,12 +347,15 @@ specx_status specx_pipeline_create(const specx_pipeline_config *cfg, specx_pipel
         st = add_local(p, det, err); /* takes det, also on error */
         det = NULL;
     }
+    if (st == SPECX_OK) {
+        p->n_exec = specx_operator_executor_count(p->op);
+        st = metrics_create(p, cfg->metrics, err);
+    }
     if (st != SPECX_OK) {
         specx_detector_close(det);
         specx_pipeline_destroy(p);
         return st;
     }
-    p->n_exec = specx_operator_executor_count(p->op);
     *out = p;
     return SPECX_OK;
 }
@@ -335,6 +379,7 @@ specx_status specx_pipeline_push(specx_pipeline *p, specx_image *img, int64_t in
     pthread_mutex_lock(&p->mu);
     p->pushed++;
     pthread_mutex_unlock(&p->mu);
+    sx_pipeline_metrics_frame(p->metrics);
 
     specx_status st;
     if (p->cfg.mode == SPECX_PIPELINE_SYNC) {
@@ -442,11 +487,22 @@ bool specx_pipeline_local_stats(specx_pipeline *p, specx_local_executor_stats *o
     return true;
 }
 
+size_t specx_pipeline_server_backends(specx_pipeline *p, size_t i, specx_rpc_backend_stats *out,
+                                      size_t max)
+{
+    if (i >= p->n_exec || p->meta[i].is_local) {
+        return 0;
+    }
+    return sx_uplink_executor_backends(&p->remote_exec[p->meta[i].remote], out, max);
+}
+
 void specx_pipeline_destroy(specx_pipeline *p)
 {
     if (p == NULL) {
         return;
     }
+    /* The collector reads the executors, which the operator destroys. */
+    sx_pipeline_metrics_destroy(p->metrics);
     if (p->op != NULL) {
         specx_pipeline_drain(p);
         /* waits for every call; every frame is released before it returns */

@@ -14,8 +14,8 @@
  *    operator's call, and the operator makes a completion wait for a
  *    concurrent cancel() of the same call (executor.h, operator.h).
  *  - refs of a ucall: 1 until its end (its gRPC callback returned, or its
- *    completion when it never went out), +1 while a thread is starting it. refs of a frame: 1 for the pipeline's frame, +1 per
- *    queued job. An encoding lives as long as its frame.
+ *    completion when it never went out), +1 while a thread is starting it. refs of a frame: 1 for
+ * the pipeline's frame, +1 per queued job. An encoding lives as long as its frame.
  *  - A job whose callers were all cancelled (or that is popped after the
  *    frame was retired) is skipped; a later call for that size queues it
  *    again.
@@ -26,7 +26,9 @@
  *    at a time is a probe: it goes out with a wire deadline of at least
  *    PROBE_WIRE_S, and when the operator cancels it, its operator call
  *    completes at once (ECANCELED) but the gRPC call is left to finish
- *    ("detached"); its reply teaches the client the size and is dropped. */
+ *    ("detached"); its reply teaches the client the size and is dropped. A
+ *    server whose reply has detections but no size (an old server, a model
+ *    of any size) gets whole frames from then on, and no more probes. */
 #include "pipeline/uplink.h"
 
 #include <pthread.h>
@@ -87,7 +89,8 @@ struct sx_uplink {
 typedef struct uexec {
     sx_uplink *u;
     specx_rpc_client *client;
-    atomic_bool probing; /* a probe call is out (see the design notes) */
+    atomic_bool probing;     /* a probe call is out (see the design notes) */
+    atomic_bool size_untold; /* a probe's reply had detections but no size */
     atomic_uint_fast64_t frames, scaled, bytes;
 } uexec;
 
@@ -219,6 +222,10 @@ static void rpc_done(void *user, specx_status st, specx_detections *result, cons
     pthread_cond_broadcast(&u->left_cv);
     pthread_mutex_unlock(&u->mu);
     if (c->probe) {
+        int mw, mh;
+        if (result != NULL && !specx_rpc_client_model_input(c->x->client, &mw, &mh)) {
+            atomic_store(&c->x->size_untold, true); /* an old server: no more probes */
+        }
         atomic_store(&c->x->probing, false); /* the client has its answer, if any */
     }
     if (detached) {
@@ -449,7 +456,7 @@ static bool target_size(const uexec *x, const sx_uplink_frame *f, int *w, int *h
         return true;
     }
     if (!specx_rpc_client_model_input(x->client, &mw, &mh)) {
-        return false;
+        return atomic_load(&x->size_untold); /* whole frames, no probe */
     }
     specx_image_fit_size(f->width, f->height, mw, mh, &fw, &fh);
     if (fw <= f->width && fh <= f->height) {
@@ -604,11 +611,25 @@ specx_status sx_uplink_executor_create(sx_uplink *u, const specx_rpc_client_conf
     }
     x->u = u;
     atomic_init(&x->probing, false);
+    atomic_init(&x->size_untold, false);
     atomic_init(&x->frames, 0);
     atomic_init(&x->scaled, 0);
     atomic_init(&x->bytes, 0);
     *out = (specx_executor){.ops = &uplink_exec_ops, .ctx = x};
     return SPECX_OK;
+}
+
+size_t sx_uplink_executor_backends(const specx_executor *ex, specx_rpc_backend_stats *out,
+                                   size_t max)
+{
+    const uexec *x = ex->ctx;
+    return specx_rpc_client_backends(x->client, out, max);
+}
+
+void sx_uplink_executor_link(const specx_executor *ex, specx_rpc_link *out)
+{
+    const uexec *x = ex->ctx;
+    specx_rpc_client_link(x->client, out);
 }
 
 void sx_uplink_executor_counts(const specx_executor *ex, sx_uplink_counts *out)

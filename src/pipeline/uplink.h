@@ -64,6 +64,11 @@ typedef struct sx_uplink_counts {
     uint64_t frames, scaled, bytes;
 } sx_uplink_counts;
 void sx_uplink_executor_counts(const specx_executor *ex, sx_uplink_counts *out);
+/* The link as the executor's client last saw it (specx_rpc_client_link). */
+void sx_uplink_executor_link(const specx_executor *ex, specx_rpc_link *out);
+/* Calls per backend of the executor's client (specx_rpc_client_backends). */
+size_t sx_uplink_executor_backends(const specx_executor *ex, specx_rpc_backend_stats *out,
+                                   size_t max);
 
 /* The uplink thread's work: JPEGs made (one per frame and distinct size),
  * jobs skipped (every call that wanted one was over first, or the frame was

@@ -9,18 +9,23 @@
  * - One lock (c->mu) guards the client, its calls and its stream. Callbacks
  *   run with no lock held; a call object is freed only after its callback has
  *   returned, so cancel() stays safe up to then.
- * - Unary: one batch with all six ops; the gRPC deadline is the call's. */
+ * - Unary: one batch with all six ops; the gRPC deadline is the call's.
+ * - Several backends (an ipv4: list, a DNS name): gRPC's client channel
+ *   balances calls between them as the service config says (lb=, health
+ *   checking); the client only counts where each call went
+ *   (grpc_call_get_peer once it finished). Each client has its own
+ *   connections (a local subchannel pool), so two executors, or two
+ *   emulated vehicles in one process, are two clients to a server. */
 #include "rpc/client.h"
 
 #include <grpc/grpc_security.h>
 #include <grpc/slice.h>
+#include <grpc/support/alloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rpc/wire.h"
-
-#define PEM_MAX (1 << 20)
 
 static void call_free(specx_rpc_call *k)
 {
@@ -39,10 +44,29 @@ static void call_free(specx_rpc_call *k)
     free(k);
 }
 
+/* The link's share of a successful call: its round trip less the server's
+ * own time (never below 0: the clocks are not the same). */
+static void link_update(specx_rpc_client *c, const specx_rpc_call *k, double server_ms)
+{
+    specx_time_t now = specx_time_now();
+    specx_dur_t rtt = now - k->started - (specx_dur_t)(server_ms * 1e6);
+    atomic_store_explicit(&c->link_rtt, rtt > 0 ? rtt : 0, memory_order_relaxed);
+    atomic_store_explicit(&c->link_measured, now, memory_order_relaxed);
+}
+
+void specx_rpc_client_link(const specx_rpc_client *c, specx_rpc_link *out)
+{
+    out->rtt = atomic_load_explicit(&c->link_rtt, memory_order_relaxed);
+    out->measured = atomic_load_explicit(&c->link_measured, memory_order_relaxed);
+}
+
 void sx_rpc_finish(sx_rpc_finished *f)
 {
     specx_rpc_call *k = f->call;
     specx_rpc_client *c = k->c;
+    if (f->st == SPECX_OK) {
+        link_update(c, k, f->server_ms);
+    }
     k->done(k->user, f->st, f->result, f->st == SPECX_OK ? NULL : f->msg);
     call_free(k);
     pthread_mutex_lock(&c->mu);
@@ -68,6 +92,7 @@ void sx_rpc_reply_decode(specx_rpc_client *c, grpc_byte_buffer *bb, sx_rpc_finis
     if (req_id != NULL) {
         *req_id = r.req_id;
     }
+    f->server_ms = r.queue_ms + r.infer_ms;
     if (r.status_code != 0) {
         f->st = specx_rpc_status_from_grpc(r.status_code);
         snprintf(f->msg, sizeof f->msg, "server: %s",
@@ -80,6 +105,53 @@ void sx_rpc_reply_decode(specx_rpc_client *c, grpc_byte_buffer *bb, sx_rpc_finis
      * say (an old one, or a model without a fixed input) resets it. */
     uint64_t input = (uint64_t)(uint32_t)r.model_input_width << 32 | (uint32_t)r.model_input_height;
     atomic_store_explicit(&c->model_input, input, memory_order_relaxed);
+}
+
+/* ---- backends ---------------------------------------------------------- */
+
+void sx_rpc_count_peer_locked(specx_rpc_client *c, const char *peer, specx_status st)
+{
+    specx_rpc_backend_stats *b = NULL;
+    for (size_t i = 0; i < c->n_backends && b == NULL; i++) {
+        if (strcmp(c->backends[i].peer, peer) == 0) {
+            b = &c->backends[i];
+        }
+    }
+    if (b == NULL) {
+        b = &c->backends[c->n_backends < SPECX_RPC_MAX_BACKENDS ? c->n_backends++
+                                                                : SPECX_RPC_MAX_BACKENDS - 1];
+        if (b->calls == 0) {
+            snprintf(b->peer, sizeof b->peer, "%s", peer);
+        }
+    }
+    b->calls++;
+    if (st == SPECX_OK) {
+        b->ok++;
+    } else {
+        b->failed++;
+    }
+}
+
+void sx_rpc_count_backend(specx_rpc_client *c, grpc_call *gc, specx_status st)
+{
+    /* Before a call reaches a backend gRPC reports the channel's target. */
+    char *peer = gc != NULL ? grpc_call_get_peer(gc) : NULL;
+    const char *p = peer != NULL && strcmp(peer, c->cfg.target) != 0 ? peer : "";
+    pthread_mutex_lock(&c->mu);
+    sx_rpc_count_peer_locked(c, p, st);
+    pthread_mutex_unlock(&c->mu);
+    gpr_free(peer);
+}
+
+size_t specx_rpc_client_backends(specx_rpc_client *c, specx_rpc_backend_stats *out, size_t max)
+{
+    pthread_mutex_lock(&c->mu);
+    size_t n = c->n_backends;
+    for (size_t i = 0; i < n && i < max; i++) {
+        out[i] = c->backends[i];
+    }
+    pthread_mutex_unlock(&c->mu);
+    return n;
 }
 
 /* ---- unary ------------------------------------------------------------ */
@@ -106,6 +178,7 @@ static void unary_done(sx_rpc_tag *t, bool ok)
     } else {
         sx_rpc_reply_decode(c, k->recv_bb, &f, NULL);
     }
+    sx_rpc_count_backend(c, k->gc, f.st);
     pthread_mutex_lock(&c->mu);
     if (k->prev != NULL) {
         k->prev->next = k->next;
@@ -137,6 +210,8 @@ static specx_status unary_start_locked(specx_rpc_call *k, specx_encoded_frame *f
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
     ops[0].flags = c->cfg.wait_for_ready ? GRPC_INITIAL_METADATA_WAIT_FOR_READY : 0;
+    ops[0].data.send_initial_metadata.count = c->n_md;
+    ops[0].data.send_initial_metadata.metadata = c->n_md > 0 ? c->md : NULL;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = k->send_bb;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -200,6 +275,7 @@ specx_status sx_rpc_call_begin(specx_rpc_client *c, specx_encoded_frame *frame,
     k->done = done;
     k->user = user;
     k->streaming = c->cfg.streaming;
+    k->started = specx_time_now();
     k->details = grpc_empty_slice();
     grpc_metadata_array_init(&k->md_init);
     grpc_metadata_array_init(&k->md_trail);
@@ -273,37 +349,49 @@ void specx_rpc_call_cancel(specx_rpc_call *k)
 
 /* ---- client ----------------------------------------------------------- */
 
-/* The tls-ca file's PEM text (malloc'd), or NULL with *st and err set. */
-static char *read_pem(const specx_rpc_client_config *cfg, specx_status *st, specx_err *err)
+/* The default service config (JSON, into buf): the load-balancing policy
+ * and client-side health checking; "" when neither is asked for. */
+static void service_config(const specx_rpc_client_config *cfg, char *buf, size_t n)
 {
-    FILE *f = fopen(cfg->tls_ca, "rb");
-    if (f == NULL) {
-        *st = specx_err_set(err, SPECX_ENOTFOUND, "client %s: cannot open tls-ca '%s'", cfg->target,
-                            cfg->tls_ca);
-        return NULL;
+    char lb[96] = "", hc[128] = "";
+    if (cfg->lb[0] != '\0') {
+        snprintf(lb, sizeof lb, "\"loadBalancingConfig\":[{\"%s\":{}}]", cfg->lb);
     }
-    char *pem = calloc(1, PEM_MAX);
-    size_t n = pem != NULL ? fread(pem, 1, PEM_MAX - 1, f) : 0;
-    fclose(f);
-    if (n == 0) {
-        free(pem);
-        *st = specx_err_set(err, SPECX_EFORMAT, "client %s: tls-ca '%s' is empty", cfg->target,
-                            cfg->tls_ca);
-        return NULL;
+    if (!cfg->no_health_check) {
+        snprintf(hc, sizeof hc, "\"healthCheckConfig\":{\"serviceName\":\"%s\"}",
+                 SX_RPC_SERVICE_NAME);
     }
-    return pem;
+    if (lb[0] == '\0' && hc[0] == '\0') {
+        buf[0] = '\0';
+        return;
+    }
+    snprintf(buf, n, "{%s%s%s}", lb, lb[0] != '\0' && hc[0] != '\0' ? "," : "", hc);
 }
 
-/* Creates c->ch from c->cfg (takes pem, which may be NULL: plaintext). */
-static void channel_create(specx_rpc_client *c, char *pem)
+/* Creates c->ch from c->cfg with creds (released here). */
+static void channel_create(specx_rpc_client *c, grpc_channel_credentials *creds)
 {
     int backoff_max = c->cfg.reconnect_max > 0 ? (int)(c->cfg.reconnect_max / 1000000) : 1000;
     if (backoff_max < 1) {
         backoff_max = 1;
     }
-    grpc_arg args[4];
+    grpc_arg args[8];
     memset(args, 0, sizeof args);
     size_t na = 0;
+    char sc[256];
+    service_config(&c->cfg, sc, sizeof sc);
+    if (sc[0] != '\0') {
+        args[na].type = GRPC_ARG_STRING;
+        args[na].key = GRPC_ARG_SERVICE_CONFIG;
+        args[na++].value.string = sc;
+        /* Ours, not one from DNS TXT records. */
+        args[na].type = GRPC_ARG_INTEGER;
+        args[na].key = GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION;
+        args[na++].value.integer = 1;
+    }
+    args[na].type = GRPC_ARG_INTEGER;
+    args[na].key = GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL;
+    args[na++].value.integer = 1;
     /* Retry a down server soon (it may be restarting), but leave
      * GRPC_ARG_MIN_RECONNECT_BACKOFF_MS alone: gRPC also uses it as the
      * minimum time a connection attempt gets, and a slow link (or valgrind)
@@ -323,10 +411,6 @@ static void channel_create(specx_rpc_client *c, char *pem)
         args[na++].value.string = c->cfg.tls_host;
     }
     grpc_channel_args ca = {.num_args = na, .args = args};
-    grpc_channel_credentials *creds = pem != NULL
-                                          ? grpc_ssl_credentials_create(pem, NULL, NULL, NULL)
-                                          : grpc_insecure_credentials_create();
-    free(pem);
     c->ch = grpc_channel_create(c->cfg.target, creds, &ca);
     grpc_channel_credentials_release(creds);
     c->reg_sync = grpc_channel_register_call(c->ch, SX_RPC_METHOD_SYNC, NULL, NULL);
@@ -343,6 +427,7 @@ static void client_free(specx_rpc_client *c)
         sx_rpc_cq_run(c->cq);
     }
     grpc_completion_queue_destroy(c->cq);
+    sx_rpc_auth_md_clear(c);
     sx_rpc_global_shutdown();
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
@@ -355,24 +440,31 @@ specx_status specx_rpc_client_create(const specx_rpc_client_config *cfg, specx_r
     if (cfg == NULL || out == NULL || cfg->target[0] == '\0') {
         return specx_err_set(err, SPECX_EINVAL, "client: no target");
     }
-    specx_status st = SPECX_OK;
-    char *pem = NULL;
-    if (cfg->tls_ca[0] != '\0' && (pem = read_pem(cfg, &st, err)) == NULL) {
-        return st;
-    }
     specx_rpc_client *c = calloc(1, sizeof *c);
     if (c == NULL) {
-        free(pem);
         return specx_err_set(err, SPECX_ENOMEM, "client: out of memory");
     }
     c->cfg = *cfg;
+    sx_rpc_global_init();
+    grpc_channel_credentials *creds = NULL;
+    specx_status st = sx_rpc_auth_md_init(c, err);
+    if (st == SPECX_OK) {
+        st = sx_rpc_creds_create(cfg, &creds, err);
+    }
+    if (st != SPECX_OK) {
+        sx_rpc_auth_md_clear(c);
+        sx_rpc_global_shutdown();
+        free(c);
+        return st;
+    }
     c->armed = SPECX_TIME_NEVER;
     c->next_req_id = 1;
+    atomic_init(&c->link_rtt, -1);
+    atomic_init(&c->link_measured, SPECX_TIME_NEVER);
     atomic_init(&c->model_input, 0);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
-    sx_rpc_global_init();
-    channel_create(c, pem);
+    channel_create(c, creds);
     c->cq = grpc_completion_queue_create_for_next(NULL);
     if (pthread_create(&c->thr, NULL, cq_main, c) != 0) {
         client_free(c);

@@ -15,6 +15,7 @@
  * - refs = outstanding batches + 1 while it is the client's stream; all
  *   under the client lock. */
 #include <grpc/slice.h>
+#include <grpc/support/alloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ struct sx_rpc_stream {
     grpc_status_code status;
     grpc_slice details;
     specx_rpc_call *pending;
+    char peer[96]; /* the backend, once known ("" before) */
 };
 
 typedef sx_rpc_stream stream;
@@ -104,6 +106,20 @@ static void stream_pump_locked(stream *s)
     }
 }
 
+/* The backend this stream went to ("" while gRPC reports only the target);
+ * a stream's calls all count against it. */
+static const char *stream_peer_locked(stream *s)
+{
+    if (s->peer[0] == '\0') {
+        char *p = grpc_call_get_peer(s->gc);
+        if (p != NULL && strcmp(p, s->c->cfg.target) != 0) {
+            snprintf(s->peer, sizeof s->peer, "%s", p);
+        }
+        gpr_free(p);
+    }
+    return s->peer;
+}
+
 static void stream_queue_locked(stream *s, grpc_byte_buffer *bb)
 {
     if (sx_rpc_sendq_push(&s->q, bb)) {
@@ -163,9 +179,11 @@ static void s_on_status(sx_rpc_tag *t, bool ok)
     }
     sx_rpc_finished *fs = n > 0 ? calloc(n, sizeof *fs) : NULL;
     size_t i = 0;
+    const char *peer = stream_peer_locked(s);
     while (s->pending != NULL) {
         specx_rpc_call *k = s->pending;
         pending_unlink(s, k);
+        sx_rpc_count_peer_locked(c, peer, st);
         if (fs != NULL) {
             fs[i].call = k;
             fs[i].st = st;
@@ -260,6 +278,9 @@ static void s_on_recv(sx_rpc_tag *t, bool ok)
     pthread_mutex_lock(&c->mu);
     if (more) {
         f.call = pending_take(s, req_id);
+        if (f.call != NULL) {
+            sx_rpc_count_peer_locked(c, stream_peer_locked(s), f.st);
+        }
         s_recv_next_locked(s);
     } else {
         /* End of the server's messages: the status follows. */
@@ -316,6 +337,8 @@ static bool stream_open_locked(stream *s)
     }
     one = (grpc_op){.op = GRPC_OP_SEND_INITIAL_METADATA};
     one.flags = s->c->cfg.wait_for_ready ? GRPC_INITIAL_METADATA_WAIT_FOR_READY : 0;
+    one.data.send_initial_metadata.count = s->c->n_md;
+    one.data.send_initial_metadata.metadata = s->c->n_md > 0 ? s->c->md : NULL;
     if (!stream_batch(s, &one, 1, &s->t_md)) {
         return false;
     }
@@ -394,6 +417,7 @@ void sx_rpc_stream_cancel_locked(specx_rpc_call *k, sx_rpc_finished *f)
     }
     pending_unlink(s, k);
     stream_send_cancel_locked(s, k->req_id);
+    sx_rpc_count_peer_locked(k->c, stream_peer_locked(s), SPECX_ECANCELED);
     f->call = k;
     f->st = SPECX_ECANCELED;
     snprintf(f->msg, sizeof f->msg, "%s: cancelled", k->c->cfg.target);
@@ -411,6 +435,7 @@ specx_time_t sx_rpc_stream_expire(specx_rpc_client *c)
         if (k->deadline <= now && n < sizeof fs / sizeof fs[0]) {
             pending_unlink(s, k);
             stream_send_cancel_locked(s, k->req_id);
+            sx_rpc_count_peer_locked(c, stream_peer_locked(s), SPECX_ETIMEDOUT);
             fs[n] = (sx_rpc_finished){.call = k, .st = SPECX_ETIMEDOUT};
             snprintf(fs[n].msg, sizeof fs[n].msg, "%s: deadline exceeded (streamed request)",
                      c->cfg.target);

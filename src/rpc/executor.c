@@ -67,3 +67,17 @@ specx_status specx_rpc_executor_create(const specx_rpc_client_config *cfg, specx
     out->ctx = c;
     return SPECX_OK;
 }
+
+void specx_rpc_executor_link(const specx_executor *ex, specx_rpc_link *out)
+{
+    specx_rpc_client_link(ex->ctx, out);
+}
+
+size_t specx_rpc_executor_backends(const specx_executor *e, specx_rpc_backend_stats *out,
+                                   size_t max)
+{
+    if (e == NULL || e->ops != &rpc_exec_ops) {
+        return 0;
+    }
+    return specx_rpc_client_backends(e->ctx, out, max);
+}

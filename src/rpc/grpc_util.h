@@ -21,6 +21,7 @@
 #define SX_RPC_METHOD_SYNC "/object_detection.GRPCImage/ProcessImageSync"
 #define SX_RPC_METHOD_STREAM "/object_detection.GRPCImage/ProcessImageStreaming"
 #define SX_RPC_METHOD_HEALTH "/grpc.health.v1.Health/Check"
+#define SX_RPC_METHOD_HEALTH_WATCH "/grpc.health.v1.Health/Watch"
 /* The service name a health check may ask about ("" means the server). */
 #define SX_RPC_SERVICE_NAME "object_detection.GRPCImage"
 

@@ -23,9 +23,10 @@ specx_status specx_rpc_status_from_grpc(int code)
         return SPECX_EUNSUPPORTED;
     case GRPC_STATUS_UNAVAILABLE:
     case GRPC_STATUS_ABORTED:
+        return SPECX_EUNAVAILABLE;
     case GRPC_STATUS_UNAUTHENTICATED:
     case GRPC_STATUS_PERMISSION_DENIED:
-        return SPECX_EUNAVAILABLE;
+        return SPECX_EACCESS;
     case GRPC_STATUS_FAILED_PRECONDITION:
         return SPECX_ESTOPPED;
     default:
@@ -55,6 +56,8 @@ int specx_rpc_status_to_grpc(specx_status st)
         return GRPC_STATUS_UNAVAILABLE;
     case SPECX_ENOTFOUND:
         return GRPC_STATUS_NOT_FOUND;
+    case SPECX_EACCESS:
+        return GRPC_STATUS_UNAUTHENTICATED;
     default:
         return GRPC_STATUS_INTERNAL;
     }

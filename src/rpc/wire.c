@@ -284,6 +284,8 @@ specx_status sx_rpc_response_decode(grpc_byte_buffer *bb, sx_rpc_response *out)
     }
     out->req_id = r->req_id;
     out->status_code = r->status_code;
+    out->queue_ms = r->queue_ms;
+    out->infer_ms = r->infer_ms;
     if (r->model_input != NULL && r->model_input->width > 0 && r->model_input->height > 0) {
         out->model_input_width = r->model_input->width;
         out->model_input_height = r->model_input->height;

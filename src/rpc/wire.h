@@ -74,7 +74,8 @@ typedef struct sx_rpc_response {
     int32_t req_id;
     int32_t status_code; /* the in-band gRPC status (streams); 0 = OK */
     char status_message[512];
-    specx_detections *det; /* status_code 0: the detections (the caller owns them) */
+    double queue_ms, infer_ms; /* the server's own account of its time (0: not sent) */
+    specx_detections *det;     /* status_code 0: the detections (the caller owns them) */
     int32_t model_input_width, model_input_height; /* 0 when the server did not say */
 } sx_rpc_response;
 

@@ -1,5 +1,9 @@
-/* queue.c — the server's deadline-ordered work queue and its workers
- * (see serve/queue.h). */
+/* queue.c — the server's work queue (the fair order of serve/fairq.h
+ * behind a lock) and its workers (see serve/queue.h). Jobs to answer
+ * without computing (evicted, expired, cancelled) come out of the fair
+ * queue first, so the next free worker answers them at once; push cannot
+ * answer an evicted job itself, as its done callback may take a stream lock
+ * that the pushing thread already holds. */
 #include "serve/queue.h"
 
 #include <stdio.h>
@@ -16,8 +20,17 @@ void sx_serve_job_init(sx_serve_job *j, specx_time_t deadline, sx_serve_job_done
     j->recv_wall = specx_wall_seconds(specx_wall_now());
     j->deadline = deadline;
     j->req = (sx_rpc_request){0};
+    j->client[0] = '\0';
+    j->evicted = false;
+    j->next_unstarted = NULL;
     atomic_init(&j->cancel, false);
     j->done = done;
+    j->identity[0] = '\0';
+}
+
+void sx_serve_job_set_client(sx_serve_job *j, const char *key)
+{
+    snprintf(j->client, sizeof j->client, "%s", key != NULL ? key : "");
 }
 
 /* The image is there, is JPEG or PNG, and its header says it decodes to
@@ -87,11 +100,39 @@ specx_status sx_serve_job_parse(sx_serve_job *j, grpc_byte_buffer *bb, bool no_d
 
 /* ---- workers ---------------------------------------------------------- */
 
-/* Answers without computing: expired or cancelled before a worker was free.
- * Returns false when the job is to be computed. */
-static bool answer_unstarted(sx_serve_queue *q, const sx_serve_job *j, specx_time_t start,
-                             sx_serve_reply *r)
+/* A successful inference took d: the shortest in the last 32 to 64 of them
+ * (two blocks of 32) is what no request can beat. */
+static void note_compute(sx_serve_queue *q, specx_dur_t d)
 {
+    pthread_mutex_lock(&q->mu);
+    if (q->block_n == 0 || d < q->block_min) {
+        q->block_min = d;
+    }
+    q->block_n++;
+    q->least = q->have_prev && q->prev_block_min < q->block_min ? q->prev_block_min : q->block_min;
+    if (q->block_n == 32) {
+        q->prev_block_min = q->block_min;
+        q->have_prev = true;
+        q->block_n = 0;
+    }
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* Answers without computing: expired, unable to finish by its deadline, or
+ * cancelled before a worker was free. Returns false when the job is to be
+ * computed. */
+static bool answer_unstarted(sx_serve_queue *q, const sx_serve_job *j, specx_time_t start,
+                             specx_dur_t least, sx_serve_reply *r)
+{
+    if (j->evicted) {
+        r->st = SPECX_EBUSY;
+        snprintf(r->msg, sizeof r->msg,
+                 "server queue full: dropped for a client with fewer queued requests (queued "
+                 "%.1f ms); try again or another server",
+                 r->queue_ms);
+        sx_serve_stats_count(q->stats, SX_SERVE_EVICTED);
+        return true;
+    }
     /* Expiry first: a deadline passing also cancels the call (gRPC), and such
      * a request counts as expired, not as cancelled by the client. */
     if (start >= j->deadline) {
@@ -100,6 +141,17 @@ static bool answer_unstarted(sx_serve_queue *q, const sx_serve_job *j, specx_tim
                  "deadline passed %.1f ms before a worker was free (queued %.1f ms): not "
                  "computed",
                  specx_dur_ms(start - j->deadline), r->queue_ms);
+        sx_serve_stats_count(q->stats, SX_SERVE_EXPIRED);
+        return true;
+    }
+    if (specx_time_add(start, least) >= j->deadline) {
+        /* It would finish after its deadline: the worker goes to a request
+         * that can still make it (and its client keeps its turn). */
+        r->st = SPECX_ETIMEDOUT;
+        snprintf(r->msg, sizeof r->msg,
+                 "%.1f ms left before the deadline when a worker was free (queued %.1f ms), "
+                 "and inference takes at least %.1f ms: not computed",
+                 specx_dur_ms(j->deadline - start), r->queue_ms, specx_dur_ms(least));
         sx_serve_stats_count(q->stats, SX_SERVE_EXPIRED);
         return true;
     }
@@ -112,11 +164,12 @@ static bool answer_unstarted(sx_serve_queue *q, const sx_serve_job *j, specx_tim
     return false;
 }
 
-static void run_job(sx_serve_queue *q, specx_detector *det, sx_serve_job *j, sx_serve_reply *r)
+static void run_job(sx_serve_queue *q, specx_detector *det, sx_serve_job *j, specx_dur_t least,
+                    sx_serve_reply *r)
 {
     specx_time_t start = specx_time_now();
     r->queue_ms = specx_dur_ms(start - j->arrival);
-    if (answer_unstarted(q, j, start, r)) {
+    if (answer_unstarted(q, j, start, least, r)) {
         return;
     }
     specx_err err = {{0}};
@@ -141,6 +194,9 @@ static void run_job(sx_serve_queue *q, specx_detector *det, sx_serve_job *j, sx_
     specx_time_t end = specx_time_now();
     r->infer_ms = specx_dur_ms(end - start);
     sx_serve_stats_computed(q->stats, start - j->arrival, end - start, st);
+    if (st == SPECX_OK) {
+        note_compute(q, end - start);
+    }
     r->st = st;
     if (st == SPECX_ECANCELED) {
         snprintf(r->msg, sizeof r->msg, "cancelled by the client during inference");
@@ -149,16 +205,19 @@ static void run_job(sx_serve_queue *q, specx_detector *det, sx_serve_job *j, sx_
     }
 }
 
-/* The next job, or NULL once the queue is stopping and empty. */
-static sx_serve_job *next_job(sx_serve_queue *q)
+/* The next job, or NULL once the queue is stopping and empty; *least is
+ * the shortest recent inference. */
+static sx_serve_job *next_job(sx_serve_queue *q, specx_dur_t *least)
 {
     pthread_mutex_lock(&q->mu);
-    while (!q->quit && sx_heap_len(&q->heap) == 0) {
+    while (!q->quit && !sx_serve_fairq_ready(&q->fq)) {
         pthread_cond_wait(&q->cv, &q->mu);
     }
-    sx_heap_node *n = sx_heap_pop(&q->heap);
+    *least = q->least;
+    /* Heads that cannot finish in time come out as unstarted. */
+    sx_serve_job *j = sx_serve_fairq_take(&q->fq, specx_time_add(specx_time_now(), q->least));
     pthread_mutex_unlock(&q->mu);
-    return n != NULL ? SX_CONTAINER_OF(n, sx_serve_job, node) : NULL;
+    return j;
 }
 
 typedef struct worker_arg {
@@ -176,7 +235,8 @@ static void *worker_main(void *arg)
     specx_detections_init(&r.det);
     const specx_detector_info *info = specx_detector_get_info(det);
     sx_serve_job *j;
-    while ((j = next_job(q)) != NULL) {
+    specx_dur_t least;
+    while ((j = next_job(q, &least)) != NULL) {
         specx_detections_reset(&r.det);
         r.det.model[0] = '\0';
         r.det.image_width = r.det.image_height = 0;
@@ -184,7 +244,7 @@ static void *worker_main(void *arg)
         r.model_input_width = info->input_width;
         r.model_input_height = info->input_height;
         r.msg[0] = '\0';
-        run_job(q, det, j, &r);
+        run_job(q, det, j, least, &r);
         j->done(j, &r);
     }
     specx_detections_clear(&r.det);
@@ -201,7 +261,8 @@ specx_status sx_serve_queue_init(sx_serve_queue *q, const specx_server_config *c
                           .max_pixels = cfg->max_pixels > 0 ? cfg->max_pixels
                                                             : SPECX_SERVER_DEFAULT_MAX_PIXELS,
                           .nworkers = cfg->workers > 0 ? cfg->workers : 1};
-    size_t cap = cfg->queue_capacity > 0 ? (size_t)cfg->queue_capacity : DEFAULT_QUEUE;
+    sx_serve_fairq_init(&q->fq,
+                        cfg->queue_capacity > 0 ? (size_t)cfg->queue_capacity : DEFAULT_QUEUE);
     pthread_mutex_init(&q->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -211,7 +272,7 @@ specx_status sx_serve_queue_init(sx_serve_queue *q, const specx_server_config *c
     // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     q->dets = calloc((size_t)q->nworkers, sizeof *q->dets);
     q->threads = calloc((size_t)q->nworkers, sizeof *q->threads);
-    if (q->dets == NULL || q->threads == NULL || sx_heap_init_fixed(&q->heap, cap) != SPECX_OK) {
+    if (q->dets == NULL || q->threads == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "server: out of memory");
     }
     for (int i = 0; i < q->nworkers; i++) {
@@ -250,22 +311,34 @@ specx_status sx_serve_queue_push(sx_serve_queue *q, sx_serve_job *j)
         pthread_mutex_unlock(&q->mu);
         return SPECX_ESTOPPED;
     }
-    j->node.key = j->deadline;
-    j->node.seq = q->next_seq++;
-    specx_status st = sx_heap_push(&q->heap, &j->node);
+    sx_serve_job *had_unstarted = q->fq.unstarted;
+    specx_status st = sx_serve_fairq_push(&q->fq, j);
     sx_serve_stats_count(q->stats, st == SPECX_OK ? SX_SERVE_RECEIVED : SX_SERVE_REJECTED);
     if (st == SPECX_OK) {
+        /* One more job, and maybe an evicted one to answer too. */
         pthread_cond_signal(&q->cv);
+        if (had_unstarted == NULL && q->fq.unstarted != NULL) {
+            pthread_cond_signal(&q->cv);
+        }
     }
     pthread_mutex_unlock(&q->mu);
     return st == SPECX_OK ? SPECX_OK : SPECX_EBUSY;
+}
+
+size_t sx_serve_queue_len(sx_serve_queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    size_t n = q->fq.len;
+    pthread_mutex_unlock(&q->mu);
+    return n;
 }
 
 void sx_serve_queue_stats(sx_serve_queue *q, specx_server_stats *out)
 {
     pthread_mutex_lock(&q->mu);
     sx_serve_stats_get(q->stats, out);
-    out->queue_len = sx_heap_len(&q->heap);
+    out->queue_len = q->fq.len;
+    out->queue_clients = sx_serve_fairq_clients(&q->fq);
     pthread_mutex_unlock(&q->mu);
 }
 
@@ -290,7 +363,7 @@ void sx_serve_queue_fini(sx_serve_queue *q)
     q->dets = NULL;
     free(q->threads);
     q->threads = NULL;
-    sx_heap_fini(&q->heap);
+    sx_serve_fairq_fini(&q->fq);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->cv);
 }

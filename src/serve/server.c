@@ -1,12 +1,16 @@
-/* server.c — the detection server's lifecycle: start (detectors, gRPC
- * server, armed calls, threads), graceful stop, destroy, statistics.
+/* server.c — the detection server's lifecycle: start (identities and
+ * quotas, metrics, detectors, gRPC server, armed calls, threads), graceful
+ * stop, destroy, statistics, token reload.
  *
  * Design notes
  * - Start order: detectors (may fail, slow), then the gRPC server and its
  *   port, then calls armed, workers, and the completion-queue thread. A
  *   failure at any step undoes the earlier ones (server_free).
- * - Stop: grpc_server_shutdown_and_notify (no new calls), end the open
- *   streams once their work is answered, wait for the notification up to
+ * - Health: SERVING from start; set_serving flips it (Watch calls hear at
+ *   once) while every call is still served, which is how a replica drains.
+ * - Stop: NOT_SERVING, grpc_server_shutdown_and_notify (no new calls), end
+ *   the open streams once their work is answered and the Watch calls after
+ *   their last update, wait for the notification up to
  *   the grace period, then grpc_server_cancel_all_calls (cancel flags reach
  *   the detectors) and wait for it; then stop the workers (they answer what
  *   is still queued, into finished calls), then the completion queue. */
@@ -93,7 +97,8 @@ static char *read_file(const char *path, specx_err *err, specx_status *st)
     return buf;
 }
 
-/* Plaintext, or TLS from the configured PEM files. NULL with *st set. */
+/* Plaintext, or TLS from the configured PEM files (requiring and verifying
+ * client certificates when a client CA is given). NULL with *st set. */
 static grpc_server_credentials *credentials(const specx_server_config *cfg, specx_status *st,
                                             specx_err *err)
 {
@@ -103,12 +108,23 @@ static grpc_server_credentials *credentials(const specx_server_config *cfg, spec
     grpc_server_credentials *creds = NULL;
     char *cert = read_file(cfg->tls_cert_file, err, st);
     char *key = cert != NULL ? read_file(cfg->tls_key_file, err, st) : NULL;
-    if (key != NULL) {
+    char *ca = key != NULL && cfg->tls_client_ca_file != NULL
+                   ? read_file(cfg->tls_client_ca_file, err, st)
+                   : NULL;
+    if (key != NULL && (ca != NULL || cfg->tls_client_ca_file == NULL)) {
         grpc_ssl_pem_key_cert_pair pair = {.private_key = key, .cert_chain = cert};
-        creds = grpc_ssl_server_credentials_create(NULL, &pair, 1, 0, NULL);
+        creds = grpc_ssl_server_credentials_create_ex(
+            ca, &pair, 1,
+            ca != NULL ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                       : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+            NULL);
+    }
+    if (key != NULL) {
+        explicit_bzero(key, strlen(key));
     }
     free(cert);
     free(key);
+    free(ca);
     if (creds == NULL && *st == SPECX_OK) {
         *st = specx_err_set(err, SPECX_EINVAL, "server: bad TLS certificate/key");
     }
@@ -167,6 +183,8 @@ static void listener_create(specx_server *srv)
                                                 GRPC_SRM_PAYLOAD_NONE, 0);
     srv->m_health = grpc_server_register_method(srv->server, SX_RPC_METHOD_HEALTH, NULL,
                                                 GRPC_SRM_PAYLOAD_NONE, 0);
+    srv->m_watch = grpc_server_register_method(srv->server, SX_RPC_METHOD_HEALTH_WATCH, NULL,
+                                               GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
 }
 
 static specx_status listener_bind(specx_server *srv, specx_err *err)
@@ -202,12 +220,44 @@ static specx_status check_config(const specx_server_config *cfg, specx_err *err)
         return specx_err_set(err, SPECX_EINVAL,
                              "server: TLS needs both a certificate and a key file");
     }
+    if (cfg->tls_client_ca_file != NULL && cfg->tls_cert_file == NULL) {
+        return specx_err_set(err, SPECX_EINVAL,
+                             "server: client certificates (a client CA) need TLS: give the "
+                             "server's own certificate and key too");
+    }
     if (cfg->max_streams_per_conn < 0 || cfg->max_pending_calls < 0) {
         return specx_err_set(err, SPECX_EINVAL, "server: call limits must be >= 0 (0 = default)");
     }
     if (cfg->request_timeout < 0 || cfg->keepalive_time < 0 || cfg->keepalive_timeout < 0 ||
         cfg->handshake_timeout < 0 || cfg->max_connection_idle < 0) {
         return specx_err_set(err, SPECX_EINVAL, "server: timeouts must be >= 0 (0 = default)");
+    }
+    return SPECX_OK;
+}
+
+static size_t queue_len(void *arg)
+{
+    return sx_serve_queue_len(arg);
+}
+
+/* The metric families and their collector (after the queue, which the
+ * collector reads), before anything that listens. */
+static specx_status metrics_init(specx_server *srv, specx_err *err)
+{
+    if (srv->cfg.metrics == NULL) {
+        return SPECX_OK;
+    }
+    specx_status st = sx_serve_metrics_create(srv->cfg.metrics, sx_serve_auth_on(&srv->auth),
+                                              srv->cfg.metrics_max_clients, queue_len, &srv->queue,
+                                              &srv->metrics, err);
+    if (st != SPECX_OK) {
+        return st;
+    }
+    srv->auth.metrics = srv->metrics;
+    srv->stats.metrics = srv->metrics;
+    if (srv->auth.tokens != NULL) {
+        sx_serve_metrics_tokens_loaded(srv->metrics, true, sx_auth_tokens_count(srv->auth.tokens),
+                                       true);
     }
     return SPECX_OK;
 }
@@ -229,6 +279,8 @@ static specx_server *server_alloc(const specx_server_config *cfg)
     sx_serve_stats_init(&srv->stats);
     pthread_mutex_init(&srv->mu, NULL);
     pthread_mutex_init(&srv->streams_mu, NULL);
+    pthread_mutex_init(&srv->health_mu, NULL);
+    srv->serving = true;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -263,11 +315,16 @@ static void server_teardown(specx_server *srv)
 
 static void server_free(specx_server *srv)
 {
-    sx_serve_queue_fini(&srv->queue);
+    sx_serve_metrics_destroy(srv->metrics);
+    sx_serve_auth_fini(&srv->auth);
+    if (srv->queue_made) {
+        sx_serve_queue_fini(&srv->queue);
+    }
     sx_serve_admit_fini(&srv->admit);
     sx_serve_stats_fini(&srv->stats);
     pthread_mutex_destroy(&srv->mu);
     pthread_mutex_destroy(&srv->streams_mu);
+    pthread_mutex_destroy(&srv->health_mu);
     pthread_cond_destroy(&srv->cv);
     free(srv);
 }
@@ -285,6 +342,7 @@ static specx_status server_run(specx_server *srv, specx_err *err)
     }
     for (int i = 0; i < ARMED_HEALTH; i++) {
         sx_serve_unary_arm(srv, SX_SERVE_METHOD_HEALTH);
+        sx_serve_watch_arm(srv);
     }
     for (int i = 0; i < ARMED_GENERIC; i++) {
         sx_serve_generic_arm(srv);
@@ -307,7 +365,15 @@ specx_status specx_server_start(const specx_server_config *cfg, specx_server **o
     if (srv == NULL) {
         return specx_err_set(err, SPECX_ENOMEM, "server: out of memory");
     }
-    st = sx_serve_queue_init(&srv->queue, cfg, &srv->stats, err);
+    /* Token file and quota errors before the (slow) detectors load. */
+    st = sx_serve_auth_init(&srv->auth, cfg, err);
+    if (st == SPECX_OK) {
+        srv->queue_made = true;
+        st = sx_serve_queue_init(&srv->queue, cfg, &srv->stats, err);
+    }
+    if (st == SPECX_OK) {
+        st = metrics_init(srv, err);
+    }
     if (st != SPECX_OK) {
         server_free(srv);
         return st;
@@ -370,12 +436,15 @@ void specx_server_stop(specx_server *srv, specx_dur_t grace)
     srv->stopping = true;
     pthread_mutex_unlock(&srv->mu);
 
+    sx_serve_watch_set_serving(srv, false);
     grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->t_shutdown);
     /* Open streams end as soon as their queued work is answered, so that
      * clients reconnect elsewhere instead of waiting out the grace period;
      * calls still waiting for their request hold no work and are answered
-     * now (their timers run at once and see the server stopping). */
+     * now (their timers run at once and see the server stopping). Watch
+     * calls end after telling NOT_SERVING. */
     sx_serve_streams_stop(srv);
+    sx_serve_watches_end(srv);
     sx_serve_timers_expire_all(&srv->timers);
     specx_time_t until = specx_time_add(specx_time_mono(), grace > 0 ? grace : 0);
     if (!wait_shutdown(srv, until)) {
@@ -400,6 +469,26 @@ void specx_server_destroy(specx_server *srv)
     server_free(srv);
 }
 
+specx_status specx_server_reload_auth(specx_server *srv, specx_err *err)
+{
+    return sx_serve_auth_reload(&srv->auth, err);
+}
+
+/* ---- health ----------------------------------------------------------- */
+
+void specx_server_set_serving(specx_server *srv, bool serving)
+{
+    sx_serve_watch_set_serving(srv, serving);
+}
+
+bool specx_server_serving(specx_server *srv)
+{
+    pthread_mutex_lock(&srv->health_mu);
+    bool serving = srv->serving;
+    pthread_mutex_unlock(&srv->health_mu);
+    return serving;
+}
+
 /* ---- statistics ------------------------------------------------------- */
 
 void specx_server_get_stats(specx_server *srv, specx_server_stats *out)
@@ -414,7 +503,7 @@ char *specx_server_stats_json(specx_server *srv)
         return NULL;
     }
     sx_serve_queue_stats(&srv->queue, st);
-    char *txt = sx_serve_stats_json(st, srv->port, srv->queue.nworkers);
+    char *txt = sx_serve_stats_json(st, srv->port, srv->queue.nworkers, specx_server_serving(srv));
     free(st);
     return txt;
 }

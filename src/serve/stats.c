@@ -3,10 +3,13 @@
 
 #include <cjson/cJSON.h>
 
+#include "serve/metrics.h"
+
 void sx_serve_stats_init(sx_serve_stats *s)
 {
     pthread_mutex_init(&s->mu, NULL);
     s->st = (specx_server_stats){0};
+    s->metrics = NULL;
     specx_hist_init(&s->st.queue_wait);
     specx_hist_init(&s->st.compute);
 }
@@ -35,12 +38,19 @@ static uint64_t *counter(specx_server_stats *st, sx_serve_counter c)
         return &st->health_checks;
     case SX_SERVE_STREAMS:
         return &st->streams;
+    case SX_SERVE_EVICTED:
+        return &st->evicted;
     }
     return &st->errors;
 }
 
 void sx_serve_stats_count(sx_serve_stats *s, sx_serve_counter c)
 {
+    if (c == SX_SERVE_EXPIRED) {
+        sx_serve_metrics_expired(s->metrics);
+    } else if (c == SX_SERVE_CANCELLED) {
+        sx_serve_metrics_cancelled(s->metrics);
+    }
     pthread_mutex_lock(&s->mu);
     (*counter(&s->st, c))++;
     pthread_mutex_unlock(&s->mu);
@@ -49,6 +59,10 @@ void sx_serve_stats_count(sx_serve_stats *s, sx_serve_counter c)
 void sx_serve_stats_computed(sx_serve_stats *s, specx_dur_t queue_wait, specx_dur_t compute,
                              specx_status outcome)
 {
+    sx_serve_metrics_computed(s->metrics, queue_wait, compute);
+    if (outcome == SPECX_ECANCELED) {
+        sx_serve_metrics_cancelled(s->metrics);
+    }
     pthread_mutex_lock(&s->mu);
     specx_hist_record(&s->st.queue_wait, queue_wait);
     specx_hist_record(&s->st.compute, compute);
@@ -77,7 +91,7 @@ static cJSON *hist_json(const specx_hist *h)
     return o;
 }
 
-char *sx_serve_stats_json(const specx_server_stats *st, int port, int workers)
+char *sx_serve_stats_json(const specx_server_stats *st, int port, int workers, bool serving)
 {
     cJSON *o = cJSON_CreateObject();
     if (o == NULL) {
@@ -90,10 +104,13 @@ char *sx_serve_stats_json(const specx_server_stats *st, int port, int workers)
     cJSON_AddNumberToObject(o, "expired_before_start", (double)st->expired);
     cJSON_AddNumberToObject(o, "cancelled", (double)st->cancelled);
     cJSON_AddNumberToObject(o, "rejected", (double)st->rejected);
+    cJSON_AddNumberToObject(o, "evicted", (double)st->evicted);
     cJSON_AddNumberToObject(o, "errors", (double)st->errors);
     cJSON_AddNumberToObject(o, "health_checks", (double)st->health_checks);
     cJSON_AddNumberToObject(o, "streams", (double)st->streams);
     cJSON_AddNumberToObject(o, "queue_len", (double)st->queue_len);
+    cJSON_AddNumberToObject(o, "queue_clients", (double)st->queue_clients);
+    cJSON_AddBoolToObject(o, "serving", serving);
     cJSON_AddItemToObject(o, "queue_wait", hist_json(&st->queue_wait));
     cJSON_AddItemToObject(o, "compute", hist_json(&st->compute));
     char *txt = cJSON_PrintUnformatted(o);

@@ -10,11 +10,15 @@
  * - The stream ends (status sent) once the client half-closed, or the
  *   server is stopping, and every request has its reply.
  * - Open streams are on srv->streams so that stop() can end them.
+ * - Identity is checked when the stream opens (its metadata): a refused
+ *   stream ends at once with the refusal as its status. After a token
+ *   reload it is checked again at the next message: a revoked token's
+ *   message is refused in-band and the stream ends once its other requests
+ *   are answered. Quotas are taken per message.
  * - A stream is admitted when it opens (or answered RESOURCE_EXHAUSTED at
  *   once; at the server-wide limit the stream longest without a message
  *   may be evicted for a newer call, admit.h), and an idle timer holds a
- *   ref while it
- *   runs: a stream with nothing outstanding that receives no message for
+ *   ref while it runs: a stream with nothing outstanding that receives no message for
  *   the request timeout is ended (UNAVAILABLE; the client opens a new one).
  *   That also ends a stream whose client announced a message and stopped
  *   sending it, which gRPC alone would keep open for as long as the
@@ -57,9 +61,14 @@ struct sx_serve_stream {
     bool server_stopping; /* end the stream once its work is done */
     bool idle_expired;    /* ... because it sat idle past the request timeout */
     bool registered;      /* on srv->streams */
+    specx_status refused; /* not OK: end the stream with this status */
+    char refused_msg[256];
+    char identity[SX_SERVE_CLIENT_MAX]; /* the caller's identity (serve/auth.h) */
+    uint64_t auth_gen;                  /* the token table identity was checked on */
     sx_serve_stream *snext, *sprev;
     sx_rpc_sendq outq;
-    sjob *jobs; /* live jobs (queued or running) */
+    sjob *jobs;                           /* live jobs (queued or running) */
+    char client[SX_SERVE_CLIENT_KEY_MAX]; /* fairness key, set once per stream */
 };
 
 typedef sx_serve_stream scall;
@@ -127,16 +136,22 @@ static void scall_pump_locked(scall *c)
         scall_start(c, &one, 1, &c->t_send);
         return;
     }
-    if ((c->recv_done || c->server_stopping) && c->jobs == NULL && !c->closed_by_peer) {
+    bool ending = c->recv_done || c->server_stopping || c->refused != SPECX_OK;
+    if (ending && c->jobs == NULL && !c->closed_by_peer) {
         c->status_started = true;
-        c->details = grpc_slice_from_static_string(
-            c->recv_done      ? ""
-            : c->idle_expired ? "stream idle with nothing outstanding for the server's "
-                                "request timeout (--request-timeout): closed, open a new one"
-                              : "server shutting down: reconnect or use another server");
         grpc_op one = {.op = GRPC_OP_SEND_STATUS_FROM_SERVER};
-        one.data.send_status_from_server.status =
-            c->send_broken || !c->recv_done ? GRPC_STATUS_UNAVAILABLE : GRPC_STATUS_OK;
+        if (c->refused != SPECX_OK) {
+            c->details = grpc_slice_from_copied_string(c->refused_msg);
+            one.data.send_status_from_server.status = specx_rpc_status_to_grpc(c->refused);
+        } else {
+            c->details = grpc_slice_from_static_string(
+                c->recv_done      ? ""
+                : c->idle_expired ? "stream idle with nothing outstanding for the server's "
+                                    "request timeout (--request-timeout): closed, open a new one"
+                                  : "server shutting down: reconnect or use another server");
+            one.data.send_status_from_server.status =
+                c->send_broken || !c->recv_done ? GRPC_STATUS_UNAVAILABLE : GRPC_STATUS_OK;
+        }
         one.data.send_status_from_server.status_details = &c->details;
         scall_start(c, &one, 1, &c->t_status);
     }
@@ -145,6 +160,7 @@ static void scall_pump_locked(scall *c)
 /* Queues an in-band answer to request req_id (an error, or detections). */
 static void scall_reply_locked(scall *c, const sx_serve_job *j, const sx_serve_reply *r)
 {
+    sx_serve_metrics_answered(c->srv->metrics, SX_SERVE_RPC_STREAM, r->st, j->identity);
     sx_rpc_response_info info = {.req_id = j->req.req_id,
                                  .recv_time = j->recv_wall,
                                  .infer_ms = r->infer_ms,
@@ -190,6 +206,7 @@ static void sjob_done(sx_serve_job *j, const sx_serve_reply *r)
 {
     sjob *sj = SX_CONTAINER_OF(j, sjob, job);
     scall *c = sj->sc;
+    sx_serve_metrics_dequeued(c->srv->metrics);
     pthread_mutex_lock(&c->mu);
     sjob_unlink_locked(c, sj);
     scall_reply_locked(c, j, r);
@@ -220,7 +237,9 @@ static void cancel_matching_locked(scall *c, int32_t req_id)
 /* Puts sj on the queue, or answers it at once; takes sj. */
 static void submit_locked(scall *c, sjob *sj)
 {
+    sx_serve_metrics *m = c->srv->metrics;
     if (c->server_stopping) {
+        sx_serve_metrics_shed(m, SX_SERVE_SHED_DRAINING);
         scall_refuse_locked(c, &sj->job, SPECX_ESTOPPED, "server shutting down");
         sjob_free(sj);
         return;
@@ -232,8 +251,12 @@ static void submit_locked(scall *c, sjob *sj)
     }
     c->jobs = sj;
     c->refs++;
+    sx_serve_metrics_queued(m);
     specx_status st = sx_serve_queue_push(&c->srv->queue, &sj->job);
     if (st != SPECX_OK) {
+        sx_serve_metrics_dequeued(m);
+        sx_serve_metrics_shed(m, st == SPECX_EBUSY ? SX_SERVE_SHED_QUEUE_FULL
+                                                   : SX_SERVE_SHED_DRAINING);
         sjob_unlink_locked(c, sj);
         c->refs--;
         scall_refuse_locked(c, &sj->job, st,
@@ -260,6 +283,25 @@ static void dispatch_locked(scall *c, sjob *sj, sx_serve_job *j, specx_status st
     }
 }
 
+/* The identity again, into id, if the tokens were reloaded since
+ * c->identity was checked (else id is c->identity). Receiving thread only
+ * (one receive at a time per stream); c->identity itself changes under
+ * c->mu, as workers answering this stream read it. */
+static specx_status stream_reauth(scall *c, char id[SX_SERVE_CLIENT_MAX], char *msg, size_t cap)
+{
+    sx_serve_auth *a = &c->srv->auth;
+    uint64_t gen = sx_serve_auth_generation(a);
+    memcpy(id, c->identity, SX_SERVE_CLIENT_MAX);
+    if (gen == c->auth_gen) {
+        return SPECX_OK;
+    }
+    specx_status st = sx_serve_auth_identify(a, c->call, &c->md, id, msg, cap);
+    if (st == SPECX_OK) {
+        c->auth_gen = gen;
+    }
+    return st;
+}
+
 static void s_on_recv(sx_rpc_tag *t, bool ok)
 {
     scall *c = SX_CONTAINER_OF(t, scall, t_recv);
@@ -278,20 +320,39 @@ static void s_on_recv(sx_rpc_tag *t, bool ok)
     sx_serve_job oom = {0};
     sx_serve_job *j = sj != NULL ? &sj->job : &oom;
     sx_serve_job_init(j, c->mono_deadline, sjob_done);
-    char msg[256] = "out of memory";
+    memcpy(j->client, c->client, sizeof j->client);
+    char msg[256] = "out of memory", why[256] = "";
+    specx_status auth = stream_reauth(c, j->identity, why, sizeof why);
+    size_t bytes = grpc_byte_buffer_length(bb);
+    sx_serve_metrics_received(srv->metrics, SX_SERVE_RPC_STREAM, j->identity, bytes);
+    /* parsed even when refused: the in-band refusal carries its req_id */
     specx_status st = sj != NULL ? sx_serve_job_parse(j, bb, srv->cfg.no_decode,
                                                       srv->queue.max_pixels, msg, sizeof msg)
                                  : SPECX_ENOMEM;
     grpc_byte_buffer_destroy(bb);
-    if (st != SPECX_OK) {
+    if (auth != SPECX_OK) {
+        st = auth;
+        snprintf(msg, sizeof msg, "%s", why);
+    } else if (st != SPECX_OK) {
         sx_serve_stats_count(&srv->stats, SX_SERVE_REJECTED);
+    } else if (!j->req.cancel) {
+        st = sx_serve_auth_admit(&srv->auth, j->identity, bytes, msg, sizeof msg);
     }
     sx_serve_admit_touch(&srv->admit, &c->adm);
     pthread_mutex_lock(&c->mu);
+    memcpy(c->identity, j->identity, sizeof c->identity);
+    if (auth != SPECX_OK) {
+        /* revoked: this message is answered with the refusal, then the
+         * stream ends with it once its other requests are answered */
+        c->refused = auth;
+        snprintf(c->refused_msg, sizeof c->refused_msg, "%s", why);
+    }
     c->last_msg = specx_time_mono();
     dispatch_locked(c, sj, j, st, msg);
     scall_pump_locked(c);
-    s_recv_next_locked(c);
+    if (auth == SPECX_OK) {
+        s_recv_next_locked(c);
+    }
     scall_done(c);
 }
 
@@ -421,9 +482,17 @@ static void s_on_new(sx_rpc_tag *t, bool ok)
     sx_serve_stats_count(&srv->stats, admitted == SPECX_OK ? SX_SERVE_STREAMS : SX_SERVE_REJECTED);
     bool stopping = admitted == SPECX_OK && scall_register(c);
     c->mono_deadline = sx_rpc_deadline_from_gpr(c->deadline);
+    c->auth_gen = sx_serve_auth_generation(&srv->auth); /* before: a reload re-checks */
+    specx_status auth = sx_serve_auth_identify(&srv->auth, c->call, &c->md, c->identity,
+                                               c->refused_msg, sizeof c->refused_msg);
+    if (auth != SPECX_OK) {
+        sx_serve_metrics_answered(srv->metrics, SX_SERVE_RPC_STREAM, auth, NULL);
+    }
+    sx_serve_client_key(srv, c->call, &c->md, c->identity, c->client, sizeof c->client);
     pthread_mutex_lock(&c->mu);
     c->refs = 1; /* held until the end of this function */
     c->server_stopping = stopping;
+    c->refused = auth;
     c->last_msg = specx_time_mono();
     grpc_op one = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
     one.data.recv_close_on_server.cancelled = &c->cancelled;
@@ -442,7 +511,11 @@ static void s_on_new(sx_rpc_tag *t, bool ok)
     }
     one = (grpc_op){.op = GRPC_OP_SEND_INITIAL_METADATA};
     scall_start(c, &one, 1, &c->t_md);
-    s_recv_next_locked(c);
+    if (auth == SPECX_OK) {
+        s_recv_next_locked(c);
+    } else {
+        scall_pump_locked(c); /* the refusal, as the stream's status */
+    }
     scall_done(c);
 }
 

@@ -64,6 +64,10 @@ static void ucall_unref(ucall *u)
 /* Sends the reply (message if bb) and the status; consumes the reply ref. */
 static void ucall_send(ucall *u, specx_status st, const char *msg, grpc_byte_buffer *bb)
 {
+    sx_serve_metrics_answered(u->srv->metrics,
+                              u->method == SX_SERVE_METHOD_HEALTH ? SX_SERVE_RPC_HEALTH
+                                                                  : SX_SERVE_RPC_SYNC,
+                              st, u->job.identity);
     u->reply = bb;
     u->details = grpc_slice_from_copied_string(msg != NULL ? msg : "");
     grpc_op ops[3];
@@ -138,7 +142,7 @@ static void handle_health(ucall *u)
     grpc_byte_buffer *reply = NULL;
     sx_serve_stats_count(&srv->stats, SX_SERVE_HEALTH_CHECKS);
     specx_status st =
-        sx_serve_health_check(u->payload, !sx_serve_stopping(srv), &reply, msg, sizeof msg);
+        sx_serve_health_check(u->payload, specx_server_serving(srv), &reply, msg, sizeof msg);
     ucall_send(u, st, st == SPECX_OK ? "" : msg, reply);
 }
 
@@ -146,6 +150,7 @@ static void handle_health(ucall *u)
 static void detect_done(sx_serve_job *j, const sx_serve_reply *r)
 {
     ucall *u = SX_CONTAINER_OF(j, ucall, job);
+    sx_serve_metrics_dequeued(u->srv->metrics);
     if (r->st != SPECX_OK) {
         ucall_send(u, r->st, r->msg, NULL);
         return;
@@ -161,24 +166,52 @@ static void detect_done(sx_serve_job *j, const sx_serve_reply *r)
     ucall_send(u, bb != NULL ? SPECX_OK : SPECX_ENOMEM, bb != NULL ? "" : "out of memory", bb);
 }
 
+/* Who is calling and whether they may (identity, quota); then the request
+ * itself. SPECX_OK when the job is ready for the queue. */
+static specx_status admit_detect(ucall *u, char *msg, size_t cap)
+{
+    specx_server *srv = u->srv;
+    size_t bytes = u->payload != NULL ? grpc_byte_buffer_length(u->payload) : 0;
+    specx_status st =
+        sx_serve_auth_identify(&srv->auth, u->call, &u->md, u->job.identity, msg, cap);
+    sx_serve_metrics_received(srv->metrics, SX_SERVE_RPC_SYNC, u->job.identity, bytes);
+    if (st == SPECX_OK) {
+        st = sx_serve_auth_admit(&srv->auth, u->job.identity, bytes, msg, cap);
+    }
+    if (st != SPECX_OK) {
+        return st;
+    }
+    sx_serve_client_key(srv, u->call, &u->md, u->job.identity, u->job.client, sizeof u->job.client);
+    st = sx_serve_job_parse(&u->job, u->payload, srv->cfg.no_decode, srv->queue.max_pixels, msg,
+                            cap);
+    if (st == SPECX_OK && u->job.req.cancel) {
+        st = SPECX_EINVAL;
+        snprintf(msg, cap,
+                 "cancel is for streams (a unary call is cancelled by cancelling the call)");
+    }
+    if (st != SPECX_OK) {
+        sx_serve_stats_count(&srv->stats, SX_SERVE_REJECTED);
+    }
+    return st;
+}
+
 static void handle_detect(ucall *u)
 {
     specx_server *srv = u->srv;
     sx_serve_job_init(&u->job, sx_rpc_deadline_from_gpr(u->deadline), detect_done);
     char msg[256];
-    specx_status st = sx_serve_job_parse(&u->job, u->payload, srv->cfg.no_decode,
-                                         srv->queue.max_pixels, msg, sizeof msg);
-    if (st == SPECX_OK && u->job.req.cancel) {
-        st = SPECX_EINVAL;
-        snprintf(msg, sizeof msg,
-                 "cancel is for streams (a unary call is cancelled by cancelling the call)");
-    }
+    specx_status st = admit_detect(u, msg, sizeof msg);
     if (st != SPECX_OK) {
-        sx_serve_stats_count(&srv->stats, SX_SERVE_REJECTED);
         ucall_send(u, st, msg, NULL);
         return;
     }
+    sx_serve_metrics_queued(srv->metrics);
     st = sx_serve_queue_push(&srv->queue, &u->job);
+    if (st != SPECX_OK) {
+        sx_serve_metrics_dequeued(srv->metrics);
+        sx_serve_metrics_shed(srv->metrics, st == SPECX_EBUSY ? SX_SERVE_SHED_QUEUE_FULL
+                                                              : SX_SERVE_SHED_DRAINING);
+    }
     if (st == SPECX_EBUSY) {
         ucall_send(u, st, "server queue full: try again or another server", NULL);
     } else if (st != SPECX_OK) {

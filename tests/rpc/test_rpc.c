@@ -84,8 +84,9 @@ static void status_mapping(void **state)
 {
     (void)state;
     /* Round trip for every status gRPC can express distinctly. */
-    specx_status st[] = {SPECX_OK,           SPECX_ECANCELED, SPECX_ETIMEDOUT, SPECX_EINVAL,
-                         SPECX_EUNAVAILABLE, SPECX_EBUSY,     SPECX_ENOTFOUND, SPECX_EINTERNAL};
+    specx_status st[] = {SPECX_OK,        SPECX_ECANCELED,    SPECX_ETIMEDOUT,
+                         SPECX_EINVAL,    SPECX_EUNAVAILABLE, SPECX_EBUSY,
+                         SPECX_ENOTFOUND, SPECX_EINTERNAL,    SPECX_EACCESS};
     for (size_t i = 0; i < sizeof st / sizeof st[0]; i++) {
         assert_int_equal(specx_rpc_status_from_grpc(specx_rpc_status_to_grpc(st[i])), st[i]);
     }
@@ -93,6 +94,8 @@ static void status_mapping(void **state)
     assert_int_equal(specx_rpc_status_to_grpc(SPECX_ETOOBIG), 8); /* RESOURCE_EXHAUSTED */
     assert_int_equal(specx_rpc_status_from_grpc(14), SPECX_EUNAVAILABLE);
     assert_int_equal(specx_rpc_status_from_grpc(4), SPECX_ETIMEDOUT);
+    assert_int_equal(specx_rpc_status_to_grpc(SPECX_EACCESS), 16);  /* UNAUTHENTICATED */
+    assert_int_equal(specx_rpc_status_from_grpc(7), SPECX_EACCESS); /* PERMISSION_DENIED */
 }
 
 static void frame_refcount(void **state)

@@ -181,8 +181,12 @@ static void cancel_mode(const char *opts)
     specx_output *out = NULL;
     assert_int_equal(specx_operator_process(op, in, NULL, &out), SPECX_OK);
     assert_true(out->is_local);
+    /* A streamed call is expired by the client at the same deadline as the
+     * operator's: whichever fires first decides the fate (late: the
+     * client's ETIMEDOUT came in just after the operator's deadline, seen
+     * on a loaded machine). */
     assert_true(out->exec[1].fate == SPECX_FATE_PENDING_CANCELLED ||
-                out->exec[1].fate == SPECX_FATE_FAILED);
+                out->exec[1].fate == SPECX_FATE_FAILED || out->exec[1].fate == SPECX_FATE_LATE);
     assert_true(out->latency < tu_scaled(SPECX_SEC(2)));
     specx_output_free(op, out);
     assert_true(tu_wait_stats(srv, tu_one_received, SPECX_SEC(3)));

@@ -582,13 +582,15 @@ static void test_probe_slow_server(void **state)
     }
     specx_pipeline_destroy(p);
     pthread_mutex_lock(&r.mu);
-    int scaled = 0;
-    for (int k = 0; k < r.n; k++) {
-        scaled += r.w[k] == 64;
-    }
-    pthread_mutex_unlock(&r.mu);
+    assert_true(r.n >= 1);
     assert_true(r.w[0] == 80); /* the probe: whole, decoded at 1/4 */
-    assert_true(scaled >= 1);
+    pthread_mutex_unlock(&r.mu);
+    /* The scaled frames reached the server; it answers them without
+     * computing, as their 30 ms is less than its recent inferences (150 ms)
+     * leave them (serve/queue.h), so the recorder may see only the probe. */
+    specx_server_stats ss;
+    specx_server_get_stats(srv, &ss);
+    assert_true(ss.received >= 1 + c.frames_scaled / 2);
     specx_server_destroy(srv);
 }
 
