@@ -88,8 +88,7 @@ static specx_status open_model(builder *b, const char *model, specx_detector **o
 static void det_key(const builder *b, const char *model, const char *hash, char *key, size_t n)
 {
     snprintf(key, n, "det|%s|%s|thr=%.6g|nms=default|time=cpu|%s", model, b->backend,
-             (double)b->threshold,
-             hash);
+             (double)b->threshold, hash);
 }
 
 static specx_status local_answer(builder *b, size_t i, const specx_image *img, const char *hash,
@@ -159,8 +158,7 @@ static specx_status jpeg_info(builder *b, const specx_image *img, const char *ha
     if (w == img->width && h == img->height) {
         snprintf(key, sizeof key, "jpeg|q=%d|time=cpu|%s", b->quality, hash);
     } else {
-        snprintf(key, sizeof key, "jpeg|q=%d|scaled=%dx%d,444|time=cpu|%s", b->quality, w, h,
-                 hash);
+        snprintf(key, sizeof key, "jpeg|q=%d|scaled=%dx%d,444|time=cpu|%s", b->quality, w, h, hash);
     }
     *jpeg = NULL;
     if (sx_eval_cache_load_jpeg(b->cfg->cache_dir, key, info, err) == SPECX_OK) {
