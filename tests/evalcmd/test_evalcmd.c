@@ -204,6 +204,18 @@ static void test_end_to_end(void **state)
     assert_non_null(strstr(csv, "won_cloud"));
     assert_non_null(strstr(csv, "won_local"));
 
+    /* compute-*.txt: only the runs where the executor answers every frame
+     * (not the winners of a deadline race, which are the fast answers):
+     * cloud-unbounded for the server, the two local-only runs for local */
+    snprintf(path, sizeof path, "%s/compute-cloud.txt", out);
+    specx_proc_slurp(path, csv, sizeof csv);
+    assert_non_null(strstr(csv, "cloud-unbounded runs"));
+    assert_int_equal(specx_proc_count_lines(csv), 1 + NIMAGES);
+    snprintf(path, sizeof path, "%s/compute-local.txt", out);
+    specx_proc_slurp(path, csv, sizeof csv);
+    assert_non_null(strstr(csv, "local-only runs"));
+    assert_int_equal(specx_proc_count_lines(csv), 1 + 2 * NIMAGES);
+
     /* report.html: self-contained, with the plots */
     static char html[1 << 20];
     snprintf(path, sizeof path, "%s/report.html", out);
