@@ -30,8 +30,10 @@
 #include "cmd_eval.h"
 
 #define MAX_DEADLINES 64
-#define N_MODES 4
-static const char *const mode_names[N_MODES] = {"local", "cloud", "speculative", "cloud-unbounded"};
+#define N_MODES 5
+#define MODE_ADAPTIVE 4
+static const char *const mode_names[N_MODES] = {"local", "cloud", "speculative", "cloud-unbounded",
+                                                "speculative-adaptive"};
 
 typedef struct ropts {
     const char *dataset, *images, *labels, *video, *out_dir, *cache_dir;
@@ -43,6 +45,7 @@ typedef struct ropts {
     int repeats, jpeg_quality, max_in_flight, cloud_workers, boot, block;
     unsigned long long seed;
     double fps, link_offset_ms;
+    double adaptive_target; /* speculative-adaptive's target probability */
     float threshold, golden;
     int64_t limit;
     bool quiet, replay, ci_map, full_frames;
@@ -112,8 +115,9 @@ static bool build_set(rctx *c)
     if (!cache_dir(o, dir, sizeof dir)) {
         return false;
     }
-    bool need_local = o->modes[0] || o->modes[2];
-    bool need_cloud = o->modes[1] || o->modes[2] || o->modes[3] || o->video;
+    bool need_local = o->modes[0] || o->modes[2] || o->modes[MODE_ADAPTIVE];
+    bool need_cloud =
+        o->modes[1] || o->modes[2] || o->modes[3] || o->modes[MODE_ADAPTIVE] || o->video;
     specx_replay_set_config sc = {.cache_dir = dir,
                                   .local_model = o->local_model,
                                   .cloud_model = o->cloud_model,
@@ -254,6 +258,10 @@ static specx_status run_one(rctx *c, specx_eval_results *res, size_t m, size_t d
     }
     rrun rr = {.c = c, .run = run, .ids = ids};
     size_t mode = c->mode_of[m];
+    specx_replay_mode rm = *specx_replay_mode_builtin(mode_names[mode]);
+    if (mode == MODE_ADAPTIVE) {
+        rm.adaptive_target = o->adaptive_target;
+    }
     specx_replay_config rc = {.frames = c->set->frames,
                               .n_frames = c->set->n,
                               .fps = o->fps,
@@ -266,7 +274,7 @@ static specx_status run_one(rctx *c, specx_eval_results *res, size_t m, size_t d
                               .max_in_flight = o->max_in_flight,
                               .link_offset = (specx_dur_t)llround(o->link_offset_ms * 1e6),
                               .deadline = (specx_dur_t)llround(o->deadlines[d] * 1e6),
-                              .mode = specx_replay_mode_builtin(mode_names[mode]),
+                              .mode = &rm,
                               .output = on_output,
                               .output_user = &rr};
     specx_replay_stats rs;
@@ -283,6 +291,7 @@ static specx_status run_one(rctx *c, specx_eval_results *res, size_t m, size_t d
         t->server_stopped += rs.server_stopped;
         t->local_dropped += rs.local_dropped;
         t->fallbacks += rs.fallbacks;
+        t->cloud_early += rs.cloud_early;
         st = specx_eval_bootstrap_set_run(c->boot, m, d, k, ids, err);
     }
     return st;
@@ -425,6 +434,15 @@ static void make_notes(const rctx *c, specx_eval_results *res)
              mean_request_kb(c), encode_p50(c), (double)o->threshold,
              o->backend ? o->backend : specx_detector_default_backend(), o->boot, c->block,
              c->replay_s, c->boot_s);
+    if (o->modes[MODE_ADAPTIVE]) {
+        const specx_replay_stats *t = &c->totals[MODE_ADAPTIVE];
+        size_t len = strlen(notes);
+        snprintf(notes + len, sizeof notes - len,
+                 "; speculative-adaptive: target %g, %.1f %% of cloud calls planned emit local "
+                 "early",
+                 o->adaptive_target,
+                 t->cloud_sent ? 100.0 * (double)t->cloud_early / (double)t->cloud_sent : 0.0);
+    }
     snprintf(res->notes, sizeof res->notes, "%.*s", (int)sizeof res->notes - 1, notes);
 }
 
@@ -439,8 +457,9 @@ static void fmt_ci(char *b, size_t n, const specx_eval_ci *ci, const char *fmt, 
 
 static void print_table(const rctx *c, const specx_eval_results *res, FILE *f)
 {
-    fprintf(f, "\n%-15s %8s  %-23s %-23s %8s %8s  %-20s %6s\n", "mode", "deadline",
-            "mAP@0.5 [95% CI]", "mAP@.5:.95", "p50 ms", "p90 ms", "cloud % [CI]", "none %");
+    fprintf(f, "\n%-15s %8s  %-23s %-23s %8s %8s %8s  %-20s %6s\n", "mode", "deadline",
+            "mAP@0.5 [95% CI]", "mAP@.5:.95", "mean ms", "p50 ms", "p90 ms", "cloud % [CI]",
+            "none %");
     for (size_t m = 0; m < res->n_modes; m++) {
         bool unbounded = c->mode_of[m] == 3;
         for (size_t d = 0; d < res->n_deadlines; d++) {
@@ -454,9 +473,9 @@ static void print_table(const rctx *c, const specx_eval_results *res, FILE *f)
             }
             fmt_ci(w, sizeof w, &ce->won[0], "%.1f", 100);
             snprintf(dl, sizeof dl, "%g", res->deadlines_ms[d]);
-            fprintf(f, "%-15s %8s  %-23s %-23s %8.1f %8.1f  %-20s %6.1f\n", res->modes[m],
-                    unbounded ? "none" : dl, a, b, ce->latency_p50.est, ce->latency_p90.est, w,
-                    100 * ce->no_result.est);
+            fprintf(f, "%-15s %8s  %-23s %-23s %8.1f %8.1f %8.1f  %-20s %6.1f\n", res->modes[m],
+                    unbounded ? "none" : dl, a, b, ce->latency_mean.est, ce->latency_p50.est,
+                    ce->latency_p90.est, w, 100 * ce->no_result.est);
             if (unbounded) {
                 break;
             }
@@ -570,7 +589,8 @@ static bool take_deadlines(const char *v, void *out, char *msg, size_t n)
 static bool take_modes(const char *v, void *out, char *msg, size_t n)
 {
     ropts *o = out;
-    snprintf(msg, n, "want a list of local, cloud, speculative, cloud-unbounded");
+    snprintf(msg, n,
+             "want a list of local, cloud, speculative, cloud-unbounded, speculative-adaptive");
     bool modes[N_MODES] = {false}, any = false;
     char buf[256];
     if (snprintf(buf, sizeof buf, "%s", v) >= (int)sizeof buf) {
@@ -632,7 +652,8 @@ int specx_cmd_eval_replay(int argc, char **argv)
                .golden = 0.25f,
                .jpeg_quality = 90,
                .cloud_workers = 1,
-               .boot = 1000};
+               .boot = 1000,
+               .adaptive_target = 0.5};
     char scratch[96];
     take_deadlines("log:10:2000:17", &o, scratch, sizeof scratch);
     take_modes("local,cloud,speculative,cloud-unbounded", &o, scratch, sizeof scratch);
@@ -672,7 +693,11 @@ int specx_cmd_eval_replay(int argc, char **argv)
         {"deadlines", 0, SPECX_CLI_CALL, &o, .call = take_deadlines, .meta = "LIST",
          .help = "ms after arrival, or log:A:B:N (default log:10:2000:17)"},
         {"modes", 0, SPECX_CLI_CALL, &o, .call = take_modes, .meta = "LIST",
-         .help = "default local,cloud,speculative,cloud-unbounded"},
+         .help = "default local,cloud,speculative,cloud-unbounded;\n"
+                 "also speculative-adaptive (the adaptive deadline)"},
+        {"adaptive-target", 0, SPECX_CLI_DOUBLE, &o.adaptive_target, 0.001, 1, .meta = "P",
+         .help = "speculative-adaptive waits for the cloud when its estimated\n"
+                 "chance of answering in time is >= P (default 0.5)"},
         {"repeats", 0, SPECX_CLI_INT, &o.repeats, 1, 10000, .meta = "N",
          .help = "seeds per mode and deadline (default 20)"},
         {"seed", 0, SPECX_CLI_U64, &o.seed, 0, INFINITY, .meta = "S",

@@ -60,9 +60,9 @@ static void verbose_line(const run_view *v, const specx_pipeline_output *out)
     if (v->progress_shown) {
         fprintf(stderr, "\r\033[K");
     }
-    fprintf(stderr, "frame %5lld  %-16s %7.1f ms%s", (long long)out->index,
+    fprintf(stderr, "frame %5lld  %-16s %7.1f ms%s%s", (long long)out->index,
             out->winner >= 0 ? out->winner_name : "NO RESULT", out->latency_ms,
-            out->fallback ? " FALLBACK" : "");
+            out->fallback ? " FALLBACK" : "", out->early ? " EARLY" : "");
     for (size_t i = 0; i < out->n_exec; i++) {
         const specx_pipeline_exec *e = &out->exec[i];
         fprintf(stderr, "  %s=%s", e->name, specx_fate_name(e->fate));
@@ -156,6 +156,12 @@ static cJSON *summary_json(const specx_pipeline_run_config *cfg, specx_pipeline 
         cJSON_AddNullToObject(j, "deadline_ms");
     } else {
         cJSON_AddNumberToObject(j, "deadline_ms", specx_dur_ms(cfg->pipeline.deadline));
+    }
+    cJSON_AddStringToObject(j, "deadline_policy",
+                            cfg->pipeline.adaptive_deadline ? "adaptive" : "fixed");
+    if (cfg->pipeline.adaptive_deadline) {
+        double t = cfg->pipeline.adaptive_target;
+        cJSON_AddNumberToObject(j, "adaptive_target", t > 0 ? t : 0.5);
     }
     cJSON_AddNumberToObject(j, "frames", (double)c->outputs);
     cJSON_AddNumberToObject(j, "wall_s", c->wall_s);
@@ -272,9 +278,14 @@ static bool print_summary(const specx_pipeline_run_config *cfg, const specx_run_
         fprintf(stderr, "%s: cannot read statistics\n", rep->prog);
         return false;
     }
-    char dl[32] = "none";
+    char dl[64] = "none";
     if (cfg->pipeline.deadline != SPECX_TIME_NEVER) {
         snprintf(dl, sizeof dl, "%.0f ms", specx_dur_ms(cfg->pipeline.deadline));
+    }
+    if (cfg->pipeline.adaptive_deadline) {
+        double t = cfg->pipeline.adaptive_target;
+        size_t len = strlen(dl);
+        snprintf(dl + len, sizeof dl - len, " (adaptive, target %g)", t > 0 ? t : 0.5);
     }
     fprintf(f, "\n%lld frames in %.2f s (%.1f frames/s), mode %s, deadline %s\n",
             (long long)c->outputs, c->wall_s, c->wall_s > 0 ? (double)c->outputs / c->wall_s : 0.0,
@@ -460,6 +471,20 @@ static bool take_mode(const char *v, void *out, char *msg, size_t n)
     return true;
 }
 
+static bool take_deadline_policy(const char *v, void *out, char *msg, size_t n)
+{
+    bool *adaptive = out;
+    if (strcmp(v, "fixed") == 0) {
+        *adaptive = false;
+    } else if (strcmp(v, "adaptive") == 0) {
+        *adaptive = true;
+    } else {
+        snprintf(msg, n, "want fixed or adaptive");
+        return false;
+    }
+    return true;
+}
+
 static void usage(FILE *f, const specx_cli_opt *opts)
 {
     fprintf(
@@ -507,6 +532,14 @@ int specx_cmd_run(int argc, char **argv)
                  "test[:delay_ms=N] for the built-in test detector"},
         {"deadline", 0, SPECX_CLI_DEADLINE, &pc->deadline, .meta = "MS",
          .help = "per-frame deadline after arrival, or 'none' (default 200)"},
+        {"deadline-policy", 0, SPECX_CLI_CALL, &pc->adaptive_deadline, .call = take_deadline_policy,
+         .meta = "fixed|adaptive",
+         .help = "fixed: every frame waits for the servers up to the deadline\n"
+                 "(default); adaptive: the local answer goes out as soon as it\n"
+                 "is ready when a server is predicted to miss (docs/run.md)"},
+        {"adaptive-target", 0, SPECX_CLI_DOUBLE, &pc->adaptive_target, 0.001, 1, .meta = "P",
+         .help = "adaptive: wait for a server when its estimated chance of\n"
+                 "answering in time is >= P (default 0.5)"},
         {"mode", 0, SPECX_CLI_CALL, &pc->mode, .call = take_mode, .meta = "stream|sync",
          .help = "stream: frames keep arriving at camera rate, several in\n"
                  "flight (default); sync: one frame at a time"},

@@ -131,6 +131,7 @@ typedef struct specx_eval_cell {
     specx_eval_ci latency_p50, latency_p90, latency_p99;
     specx_eval_ci won[SPECX_EVAL_MAX_EXECUTORS]; /* share of frames per executor */
     specx_eval_ci no_result;                     /* share of frames without an answer */
+    specx_eval_ci latency_mean; /* arrival to output, mean over frames with an output */
 } specx_eval_cell;
 
 /* mAP@0.5 of "speculative" minus that of "local", of "cloud" and of the
@@ -350,10 +351,17 @@ typedef struct specx_replay_mode {
      * (the operator's cancel only ends its interest): the server computes
      * them and the answer still arrives, for on_reply. */
     bool keep_calls;
+    /* > 0: the adaptive deadline (the same policy as `specx run
+     * --deadline-policy adaptive`, core/deadline_policy.h): per frame, wait
+     * for the cloud only when its estimated chance of answering in time is
+     * at least this; else emit the local answer as soon as it is ready
+     * (operator rule 9). Applied after `plan`. 0: the fixed deadline. */
+    double adaptive_target;
     void *user;
 } specx_replay_mode;
 
-/* "local", "cloud", "speculative", "cloud-unbounded"; NULL if unknown.
+/* "local", "cloud", "speculative", "cloud-unbounded", "speculative-adaptive"
+ * (target 0.5); NULL if unknown.
  * Static storage: copy it to set hooks. */
 const specx_replay_mode *specx_replay_mode_builtin(const char *name);
 
@@ -385,6 +393,7 @@ typedef struct specx_replay_config {
 typedef struct specx_replay_stats {
     size_t outputs, no_result, fallbacks;
     size_t cloud_sent, cloud_shed, cloud_won, cloud_late, cloud_cancelled;
+    size_t cloud_early; /* adaptive: calls planned "emit local early" */
     size_t server_computed, server_expired, server_cancelled, server_stopped;
     size_t local_computed, local_dropped, local_cancelled;
     double virtual_s; /* virtual time from the first arrival to the last event */

@@ -21,7 +21,14 @@
  *     "no result" output with the reason;
  *  6. on emission, outstanding calls for the message are cancelled;
  *  7. an executor with max_in_flight calls outstanding is skipped ("shed");
- *  8. local-only and remote-only configurations are valid.
+ *  8. local-only and remote-only configurations are valid;
+ *  9. "emit local early" (specx_plan.emit_local_early, per call): once the
+ *     local result is in, a call so planned stops counting as pending, so
+ *     rule 1 emits the most preferred held result at once (the local one
+ *     unless a remote one is held) instead of holding it to the deadline,
+ *     and rule 6 cancels the call. A remote result that arrives before the
+ *     local one wins as usual. An adaptive plan sets it when it predicts
+ *     the call will miss its deadline (core/deadline_policy.h).
  * The message deadline (in outputs) is the latest deadline of its planned
  * remote calls, SPECX_TIME_NEVER when none was planned.
  *
@@ -133,6 +140,13 @@ typedef struct specx_plan {
     void *request_free_user;
     specx_deadline_kind deadline_kind;
     specx_time_t deadline;
+    /* Rule 9, "emit local early": do not hold the local answer for this call.
+     * Once the local result is in, this call stops counting as pending, so
+     * the most preferred held result is emitted at once and this call is
+     * cancelled (rule 6). A result that arrives before the local one is
+     * selected as usual. No effect without a local executor. Default false:
+     * the local answer waits for this call up to its deadline. */
+    bool emit_local_early;
 } specx_plan;
 
 typedef struct specx_msg_info {

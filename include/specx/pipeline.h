@@ -82,6 +82,10 @@ typedef struct specx_pipeline_output {
     const char *winner_name;
     int priority;
     bool is_local, fallback, late_accepted;
+    /* The adaptive deadline planned this frame "emit local early" (operator
+     * rule 9): a server was predicted to miss, so the local answer did not
+     * wait for it. */
+    bool early;
     specx_status status; /* SPECX_OK, or why there is no result */
     const char *reason;  /* one line when winner < 0 */
     double latency_ms;   /* arrival (push) to output */
@@ -115,6 +119,15 @@ typedef struct specx_pipeline_config {
      * remote_max_in_flight. */
     int remote_max_in_flight; /* 0 = 4 */
     specx_dur_t deadline;     /* relative to arrival; SPECX_TIME_NEVER = none */
+    /* The deadline policy (docs/run.md). false, fixed: every frame waits for
+     * the servers up to `deadline`. true, adaptive: each server's round trip
+     * is estimated online from its recent calls (calls still out count as at
+     * least their age); a frame waits for a server only when its estimated
+     * chance of answering before `deadline` is at least adaptive_target,
+     * else the local answer goes out as soon as it is ready (the call is
+     * still sent, and cancelled then). */
+    bool adaptive_deadline;
+    double adaptive_target; /* in (0, 1]; 0 = 0.5 */
     /* Frames sent to servers: JPEG at this quality (0 = 90), each server's
      * scaled to the input of its model as the server's replies report it
      * (the whole frame while unknown), encoded once per distinct size off

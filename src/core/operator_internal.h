@@ -133,8 +133,9 @@ typedef struct slot {
     uint8_t sel, cstate;
     bool cancel_req; /* decided while start() ran: cancel after it returns */
     bool late_accepted;
-    _Atomic uint8_t cx;  /* CX_*: the cancel handshake (see the top) */
-    pthread_t canceller; /* the thread that queued the cancel (op->mu) */
+    bool emit_local_early; /* rule 9: not waited for once the local result is held */
+    _Atomic uint8_t cx;    /* CX_*: the cancel handshake (see the top) */
+    pthread_t canceller;   /* the thread that queued the cancel (op->mu) */
     char errmsg[120];
 } slot;
 
@@ -391,7 +392,7 @@ static inline void sx_op_finish(specx_operator *op, defer *d)
 
 /* ---- operator_select.c: selection ----------------------------------------- */
 
-/* op->mu held. Apply rules 1-5 to m at time `now` if it is undecided: decide
+/* op->mu held. Apply rules 1-5 and 9 to m at time `now` if it is undecided: decide
  * it, or (re)arm its timer at its next pending deadline. */
 void sx_op_evaluate(specx_operator *op, msg *m, specx_time_t now, defer *d);
 /* op->mu held. Decide m: winner index or -1 for "no result" (`forced`, when

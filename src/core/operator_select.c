@@ -254,28 +254,39 @@ void sx_op_decide(specx_operator *op, msg *m, int winner, specx_status forced, s
     }
 }
 
+/* Rule 9: whether m's local result is in, so that calls planned with
+ * emit_local_early no longer count as pending. */
+static bool local_result_held(const specx_operator *op, const msg *m)
+{
+    return op->local >= 0 && m->slots[op->local].sel == SEL_HELD;
+}
+
 void sx_op_evaluate(specx_operator *op, msg *m, specx_time_t now, defer *d)
 {
     if (m->state != MSG_LIVE) {
         return;
     }
+    bool local_in = local_result_held(op, m);
     int best_held = -1, best_held_rank = -1, best_pending_rank = -1;
     specx_time_t next = SPECX_TIME_NEVER;
     for (size_t i = 0; i < op->n_ex; i++) {
         slot *s = &m->slots[i];
         int rank = op->ex[i].rank;
         if (s->sel == SEL_PENDING) {
-            if (s->deadline > now || s->deadline == SPECX_TIME_NEVER) {
-                if (s->deadline < next) {
-                    next = s->deadline;
-                }
-            } else if (s->cstate != CALL_RESERVED) {
+            bool live = s->deadline > now || s->deadline == SPECX_TIME_NEVER;
+            if (!live && s->cstate != CALL_RESERVED) {
                 s->sel = SEL_EXPIRED; /* rule 3: no longer pending */
                 continue;
             }
-            /* else: not sent yet, its deadline already past (from the
-             * plan): it is still sent, and expires once started, not here
-             * (no timer either) */
+            /* else if !live: not sent yet, its deadline already past (from
+             * the plan): it is still sent, and expires once started, not
+             * here (no timer either) */
+            if (local_in && s->emit_local_early) {
+                continue; /* rule 9: not waited for; cancelled at the decision */
+            }
+            if (live && s->deadline < next) {
+                next = s->deadline;
+            }
             if (rank > best_pending_rank) {
                 best_pending_rank = rank;
             }

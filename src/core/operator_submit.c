@@ -95,6 +95,7 @@ static void plan_one(specx_operator *op, msg *m, const specx_msg_info *info, siz
     s->request = p.request;
     s->request_free = p.request_free;
     s->request_free_user = p.request_free_user;
+    s->emit_local_early = p.emit_local_early;
     if (p.deadline_kind != SPECX_DEADLINE_ABSOLUTE && p.deadline_kind != SPECX_DEADLINE_RELATIVE) {
         s->sel = SEL_FAILED;
         s->status = SPECX_EINVAL;

@@ -336,6 +336,28 @@ static specx_status cell_map(cell_work *w, const uint32_t *ids, size_t m, size_t
     return SPECX_OK;
 }
 
+/* The mean latency over w->lat[0..nl) with its interval: each resample
+ * weighs a frame of a repeat by rm[repeat] * fm[frame], as for quantiles. */
+static void cell_latency_mean(cell_work *w, size_t nl, specx_eval_cell *c)
+{
+    size_t nk = w->r->n_repeats, nf = w->b->n_frames, n = w->rs->n;
+    double sum = 0;
+    for (size_t j = 0; j < nl; j++) {
+        sum += w->lat[j].v;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double s = 0, tot = 0;
+        for (size_t j = 0; j < nl; j++) {
+            double wt =
+                (double)w->rs->rm[i * nk + w->lat[j].k] * (double)w->rs->fm[i * nf + w->lat[j].f];
+            s += wt * w->lat[j].v;
+            tot += wt;
+        }
+        w->boot[i] = tot > 0 ? s / tot : NAN;
+    }
+    c->latency_mean = interval(nl > 0 ? sum / (double)nl : NAN, w->boot, n, w->level);
+}
+
 /* Latency quantiles and winner shares with intervals. */
 static void cell_latency(cell_work *w, size_t m, size_t d, specx_eval_cell *c)
 {
@@ -368,6 +390,7 @@ static void cell_latency(cell_work *w, size_t m, size_t d, specx_eval_cell *c)
         }
         *out[q] = interval(est, w->boot, n, w->level);
     }
+    cell_latency_mean(w, nl, c);
     /* shares: executors, then "no result" as index n_exec */
     size_t ne =
         r->n_executors < SPECX_EVAL_MAX_EXECUTORS ? r->n_executors : SPECX_EVAL_MAX_EXECUTORS;

@@ -19,6 +19,7 @@
 #include "specx/operator.h"
 #include "specx/stats.h"
 
+#include "core/deadline_policy.h"
 #include "core/virtual_time.h"
 #include "eval/replay_sim.h"
 
@@ -29,6 +30,7 @@ static const specx_replay_mode builtin[] = {
     {.name = "cloud", .remote = true},
     {.name = "speculative", .local = true, .remote = true},
     {.name = "cloud-unbounded", .remote = true, .unbounded = true},
+    {.name = "speculative-adaptive", .local = true, .remote = true, .adaptive_target = 0.5},
 };
 
 const specx_replay_mode *specx_replay_mode_builtin(const char *name)
@@ -70,8 +72,7 @@ void sx_replay_schedule(sx_replay *w, specx_time_t t, sx_rev_kind kind, size_t f
 
 static void plan(void *user, const specx_msg_info *msg, size_t exec_index, specx_plan *out)
 {
-    (void)exec_index; /* one remote executor */
-    sx_replay *w = user;
+    sx_replay *w = user; /* one remote executor */
     sx_rframe *f = msg->input;
     specx_dur_t d = w->mode->unbounded ? SPECX_TIME_NEVER : w->cfg->deadline;
     if (w->mode->plan) {
@@ -85,12 +86,18 @@ static void plan(void *user, const specx_msg_info *msg, size_t exec_index, specx
     out->request = f;
     out->deadline_kind = SPECX_DEADLINE_RELATIVE;
     out->deadline = d;
+    if (w->policy) {
+        sx_deadline_policy_plan(w->policy, msg, exec_index, d, out);
+    }
 }
 
 static void on_output(void *user, specx_output *o)
 {
     sx_replay *w = user;
     const sx_rframe *f = o->input;
+    if (w->policy) {
+        sx_deadline_policy_observe(w->policy, o);
+    }
     /* executor indices: the remote (if any) was registered first */
     int winner = -1;
     if (o->winner >= 0) {
@@ -296,6 +303,11 @@ specx_status specx_replay_run(const specx_replay_config *cfg, specx_replay_stats
     }
     specx_operator *op = NULL;
     sx_time_set_clock(read_clock, &w);
+    if (st == SPECX_OK && cfg->mode->adaptive_target > 0) {
+        sx_deadline_policy_config pc = {.kind = SX_DEADLINE_ADAPTIVE,
+                                        .target = cfg->mode->adaptive_target};
+        st = sx_deadline_policy_create(&pc, 2, &w.policy, err);
+    }
     if (st == SPECX_OK && !w.failed) {
         st = build_operator(&w, &op, err);
     }
@@ -316,8 +328,12 @@ specx_status specx_replay_run(const specx_replay_config *cfg, specx_replay_stats
                            cfg->n_frames);
     }
     if (st == SPECX_OK && stats) {
+        if (w.policy) {
+            w.st.cloud_early = (size_t)sx_deadline_policy_counts_get(w.policy).early;
+        }
         *stats = w.st;
     }
+    sx_deadline_policy_destroy(w.policy);
     world_clear(&w);
     return st;
 }

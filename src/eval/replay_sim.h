@@ -92,6 +92,8 @@ typedef struct sx_replay {
     sx_heap srvq;
     uint64_t srv_seq;
     int workers_idle;
+    /* the adaptive deadline (mode->adaptive_target > 0), else NULL */
+    struct sx_deadline_policy *policy;
     /* scoring hook scratch */
     specx_detections scored;
 } sx_replay;

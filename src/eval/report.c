@@ -744,7 +744,8 @@ specx_status specx_eval_write_summary_csv(const specx_eval_results *r, const cha
         return st;
     }
     static const char *const figs[] = {
-        "map50", "map", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "no_result"};
+        "map50",          "map",       "latency_p50_ms", "latency_p90_ms",
+        "latency_p99_ms", "no_result", "latency_mean_ms"};
     fputs("kind,mode,deadline_ms", f);
     for (size_t i = 0; i < sizeof figs / sizeof figs[0]; i++) {
         fprintf(f, ",%s,%s_lo,%s_hi", figs[i], figs[i], figs[i]);
@@ -765,7 +766,8 @@ specx_status specx_eval_write_summary_csv(const specx_eval_results *r, const cha
             csv_field(f, r->modes[m]);
             fprintf(f, ",%g", r->deadlines_ms[d]);
             const specx_eval_ci *v[] = {&c->map50,       &c->map,         &c->latency_p50,
-                                        &c->latency_p90, &c->latency_p99, &c->no_result};
+                                        &c->latency_p90, &c->latency_p99, &c->no_result,
+                                        &c->latency_mean};
             for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
                 csv_ci(f, v[i]);
             }
@@ -858,6 +860,7 @@ static void summary_json(cJSON *root, const specx_eval_results *r)
             cJSON_AddItemToObject(o, "latency_p50_ms", ci_json(&c->latency_p50));
             cJSON_AddItemToObject(o, "latency_p90_ms", ci_json(&c->latency_p90));
             cJSON_AddItemToObject(o, "latency_p99_ms", ci_json(&c->latency_p99));
+            cJSON_AddItemToObject(o, "latency_mean_ms", ci_json(&c->latency_mean));
             cJSON_AddItemToObject(o, "no_result", ci_json(&c->no_result));
             cJSON *won = cJSON_AddObjectToObject(o, "won");
             for (size_t e = 0; e < ne; e++) {

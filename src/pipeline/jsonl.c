@@ -32,6 +32,9 @@ char *specx_pipeline_output_json(const specx_pipeline_output *o)
         cJSON_AddNullToObject(j, "winner");
     }
     cJSON_AddBoolToObject(j, "fallback", o->fallback);
+    if (o->early) {
+        cJSON_AddBoolToObject(j, "early", true); /* adaptive deadline, operator rule 9 */
+    }
     if (o->late_accepted) {
         cJSON_AddBoolToObject(j, "late_accepted", true);
     }

@@ -40,6 +40,7 @@
 #include "specx/draw.h"
 #include "specx/rpc.h"
 
+#include "core/deadline_policy.h"
 #include "pipeline/metrics.h"
 #include "pipeline/uplink.h"
 
@@ -48,6 +49,7 @@ typedef struct frame {
     int64_t index;
     double pts;
     sx_uplink_frame *up; /* the servers' request; NULL without servers */
+    bool early;          /* a plan set emit_local_early (read after the decision) */
 } frame;
 
 typedef struct exec_meta {
@@ -68,7 +70,8 @@ struct specx_pipeline {
     specx_executor local_exec; /* copy for stats; owned by the operator */
     specx_executor remote_exec[SPECX_PIPELINE_MAX_SERVERS]; /* copies, for counts */
     size_t n_remote;
-    sx_uplink *uplink; /* NULL without servers */
+    sx_uplink *uplink;          /* NULL without servers */
+    sx_deadline_policy *policy; /* adaptive deadline; NULL: fixed */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -124,11 +127,18 @@ static void plan(void *user, const specx_msg_info *msg, size_t exec_index, specx
     out->request_free_user = m;
     out->deadline_kind = SPECX_DEADLINE_RELATIVE;
     out->deadline = p->cfg.deadline;
+    if (p->policy != NULL) {
+        sx_deadline_policy_plan(p->policy, msg, exec_index, p->cfg.deadline, out);
+        f->early = f->early || out->emit_local_early;
+    }
 }
 
 static void deliver(specx_pipeline *p, specx_output *o)
 {
     frame *f = o->input;
+    if (p->policy != NULL) {
+        sx_deadline_policy_observe(p->policy, o);
+    }
     if (f->up != NULL) {
         sx_uplink_frame_retire(f->up); /* the callback may draw on the pixels */
     }
@@ -152,6 +162,7 @@ static void deliver(specx_pipeline *p, specx_output *o)
         .is_local = o->is_local,
         .fallback = o->fallback,
         .late_accepted = o->late_accepted,
+        .early = f->early,
         .status = o->status,
         .reason = o->reason,
         .latency_ms = specx_dur_ms(o->latency),
@@ -337,6 +348,12 @@ specx_status specx_pipeline_create(const specx_pipeline_config *cfg, specx_pipel
         st = sx_uplink_create(cfg->jpeg_quality > 0 ? cfg->jpeg_quality : 90, cfg->full_frames,
                               &p->uplink, err);
     }
+    if (st == SPECX_OK && cfg->n_servers > 0 && cfg->adaptive_deadline) {
+        sx_deadline_policy_config dc = {.kind = SX_DEADLINE_ADAPTIVE,
+                                        .target =
+                                            cfg->adaptive_target > 0 ? cfg->adaptive_target : 0.5};
+        st = sx_deadline_policy_create(&dc, cfg->n_servers + 1, &p->policy, err);
+    }
     if (st == SPECX_OK) {
         st = specx_operator_create(&oc, &p->op, err);
     }
@@ -509,6 +526,7 @@ void specx_pipeline_destroy(specx_pipeline *p)
         specx_operator_destroy(p->op);
     }
     sx_uplink_destroy(p->uplink);
+    sx_deadline_policy_destroy(p->policy);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p->meta);

@@ -436,6 +436,11 @@ static void test_run_bad_input(void **state)
     expect_one_line_error(args, 2);
     snprintf(args, sizeof args, "run --video '%s' --server 127.0.0.1:1 --bogus", video);
     expect_one_line_error(args, 2);
+    snprintf(args, sizeof args, "run --video '%s' --server 127.0.0.1:1 --deadline-policy often",
+             video);
+    expect_one_line_error(args, 2);
+    snprintf(args, sizeof args, "run --video '%s' --server 127.0.0.1:1 --adaptive-target 2", video);
+    expect_one_line_error(args, 2);
     /* an output file that cannot be written */
     snprintf(args, sizeof args,
              "run --video '%s' --model-dir '%s' --local-model yolo-fastest-1.1 --frames 1 "

@@ -130,6 +130,8 @@ typedef struct rec {
     specx_status local_status[MAXF];
     bool has_dets[MAXF];
     bool json_ok[MAXF];
+    bool early[MAXF], json_early[MAXF];
+    double latency_ms[MAXF];
 } rec;
 
 static void on_output(void *user, const specx_pipeline_output *o)
@@ -149,6 +151,8 @@ static void on_output(void *user, const specx_pipeline_output *o)
             }
         }
         r->has_dets[i] = o->detections != NULL && o->detections->count > 0;
+        r->early[i] = o->early;
+        r->latency_ms[i] = o->latency_ms;
         /* the image is the frame's (read-only: a cancelled local call may
          * still read it) */
         assert_non_null(o->image);
@@ -157,6 +161,7 @@ static void on_output(void *user, const specx_pipeline_output *o)
         cJSON *j = js != NULL ? cJSON_Parse(js) : NULL;
         r->json_ok[i] = j != NULL && cJSON_GetObjectItem(j, "frame")->valueint == (int)o->index &&
                         cJSON_IsArray(cJSON_GetObjectItem(j, "detections"));
+        r->json_early[i] = j != NULL && cJSON_IsTrue(cJSON_GetObjectItem(j, "early"));
         cJSON_Delete(j);
         free(js);
     }
@@ -344,6 +349,57 @@ static void test_failing_server_local_wins(void **state)
     specx_pipeline_destroy(p);
     specx_server_destroy(srv);
     pthread_mutex_destroy(&r.mu);
+}
+
+/* --deadline-policy adaptive on real threads: a server far slower than the
+ * 400 ms deadline (3 s). Frame 0 knows nothing and waits to the deadline;
+ * its miss makes frames 1-3 "emit local early": their local answers go out
+ * at once (they would otherwise wait 3 x 400 ms), flagged early in the
+ * output and its JSON line. */
+static void test_adaptive_deadline(void **state)
+{
+    (void)state;
+    char target[64];
+    specx_server *srv = server_start("delay_ms=3000", target, sizeof target);
+    fake_det fd = {.delay_ms = 5};
+    rec r = {.n = 0};
+    pthread_mutex_init(&r.mu, NULL);
+    specx_rpc_client_config servers[] = {server_config(target)};
+    specx_pipeline_config pc = {.local_detector = fake_open(&fd),
+                                .servers = servers,
+                                .n_servers = 1,
+                                .deadline = SPECX_MS(400),
+                                .adaptive_deadline = true,
+                                .adaptive_target = 0.5,
+                                .mode = SPECX_PIPELINE_SYNC,
+                                .output = on_output,
+                                .output_user = &r};
+    specx_pipeline *p = NULL;
+    specx_err err = {{0}};
+    assert_int_equal(specx_pipeline_create(&pc, &p, &err), SPECX_OK);
+    push_frames(p, 1);
+    specx_time_t t0 = specx_time_now();
+    push_frames(p, 3);
+    specx_dur_t rest = specx_time_now() - t0;
+    specx_pipeline_finish(p);
+    assert_int_equal(r.n, 4);
+    assert_false(r.early[0]);
+    assert_true(r.latency_ms[0] >= 399);
+    for (int i = 1; i < 4; i++) {
+        assert_true(r.early[i]);
+        assert_true(r.json_early[i]);
+        assert_string_equal(r.winner[i], "local");
+    }
+    assert_true(rest < SPECX_MS(1000)); /* not 3 x 400 ms */
+    specx_pipeline_destroy(p);
+    specx_server_destroy(srv);
+    pthread_mutex_destroy(&r.mu);
+
+    /* bad target: refused with a message naming it */
+    pc.adaptive_target = 1.5;
+    pc.local_detector = fake_open(&fd);
+    assert_int_equal(specx_pipeline_create(&pc, &p, &err), SPECX_EINVAL);
+    assert_non_null(strstr(err.msg, "1.5"));
 }
 
 static void test_config_errors(void **state)
@@ -551,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_local_burst_drop_oldest),
         cmocka_unit_test(test_sync_remote_only_no_deadline),
         cmocka_unit_test(test_failing_server_local_wins),
+        cmocka_unit_test(test_adaptive_deadline),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_priorities),
         cmocka_unit_test(test_pacer),

@@ -46,6 +46,7 @@ void hplan_fn(void *plan_user, const specx_msg_info *msg, size_t exec_index, spe
     out->skip = p->skip;
     out->deadline_kind = p->kind;
     out->deadline = p->deadline;
+    out->emit_local_early = p->emit_local_early;
     if (t->request_free != NULL) {
         out->request = msg->input;
         out->request_free = t->request_free;

@@ -24,6 +24,7 @@ typedef struct hplan {
     bool skip;
     specx_deadline_kind kind;
     specx_time_t deadline;
+    bool emit_local_early; /* rule 9 */
 } hplan;
 
 typedef struct hplan_table {

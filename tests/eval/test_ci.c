@@ -253,6 +253,24 @@ static void test_bootstrap(void **state)
     /* latency: mode a always 5 ms */
     assert_true(ca->latency_p50.est == 5 && ca->latency_p50.lo == 5 && ca->latency_p99.hi == 5);
     assert_true(cs->latency_p99.est <= 110 && cs->latency_p99.est >= 90);
+    /* mean latency: the plain mean over frames with an output, pooled;
+     * mode a's is exactly 5 ms in every resample */
+    assert_true(ca->latency_mean.est == 5 && ca->latency_mean.lo == 5 && ca->latency_mean.hi == 5);
+    double sum = 0;
+    size_t n_out = 0;
+    for (size_t k = 0; k < 4; k++) {
+        const specx_eval_run *run = specx_eval_results_run(&r, 1, 0, k);
+        for (size_t f = 0; f < NF; f++) {
+            if (isfinite(run->latency_ms[f])) {
+                sum += run->latency_ms[f];
+                n_out++;
+            }
+        }
+    }
+    assert_true(fabs(cc->latency_mean.est - sum / (double)n_out) < 1e-9);
+    assert_true(cc->latency_mean.lo < cc->latency_mean.est &&
+                cc->latency_mean.est < cc->latency_mean.hi);
+    assert_true(cc->latency_mean.hi - cc->latency_mean.lo < 30);
     /* gains are paired differences: vs_local is spec - local per resample */
     assert_non_null(r.gains);
     assert_true(fabs(r.gains[0].vs_local.est - (cs->map50.est - ca->map50.est)) < 1e-12);

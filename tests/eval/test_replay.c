@@ -511,6 +511,57 @@ static void test_mode_hooks(void **state)
     world_clear(&w);
 }
 
+/* speculative-adaptive (operator rule 9 planned by core/deadline_policy.h,
+ * target 0.5). A cloud always in time: the same outputs as speculative,
+ * nothing planned early. A cloud that never makes the 50 ms deadline (a
+ * 200 ms server): frame 0 knows nothing yet and waits to the deadline; its
+ * miss makes frame 1 go out with the local answer when it is ready (its
+ * 4 ms of compute from arrival) instead of at 50 ms; later frames wait again
+ * only to probe the link once the evidence has faded (half-life 500 ms), so
+ * a few of the 40 frames wait, most do not. */
+static void test_adaptive_mode(void **state)
+{
+    (void)state;
+    static world w;
+    static rec r;
+    world_init(&w, 40, 20000, 2, 4, 10);
+    specx_replay_stats st;
+    specx_replay_config c = cfg_of(&w, "speculative-adaptive", 10, 50, &r);
+    assert_non_null(c.mode);
+    assert_true(c.mode->adaptive_target > 0);
+    run(&c, &st);
+    assert_int_equal(r.n, 40);
+    for (size_t i = 0; i < 40; i++) {
+        assert_int_equal(r.winner[i], 0);
+        assert_true(fabs(r.latency[i] - 12.0) < 1e-6);
+    }
+    assert_int_equal(st.cloud_early, 0);
+    world_clear(&w);
+
+    world_init(&w, 40, 20000, 2, 4, 200);
+    c = cfg_of(&w, "speculative", 10, 50, &r);
+    run(&c, &st);
+    for (size_t i = 0; i < 40; i++) {
+        assert_true(fabs(r.latency[i] - 50.0) < 1e-6); /* fixed: held to the deadline */
+    }
+    c = cfg_of(&w, "speculative-adaptive", 10, 50, &r);
+    run(&c, &st);
+    assert_int_equal(r.n, 40);
+    assert_true(r.in_order);
+    assert_true(fabs(r.latency[0] - 50.0) < 1e-6);
+    assert_true(fabs(r.latency[1] - 4.0) < 1e-6);
+    size_t waited = 0;
+    for (size_t i = 0; i < 40; i++) {
+        assert_int_equal(r.winner[i], 1);
+        bool w50 = fabs(r.latency[i] - 50.0) < 1e-6;
+        assert_true(w50 || fabs(r.latency[i] - 4.0) < 1e-6);
+        waited += w50;
+    }
+    assert_true(waited >= 2 && waited <= 8);
+    assert_int_equal(st.cloud_early, 40 - waited);
+    world_clear(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -523,6 +574,7 @@ int main(void)
         cmocka_unit_test(test_reply_bytes),
         cmocka_unit_test(test_dists),
         cmocka_unit_test(test_mode_hooks),
+        cmocka_unit_test(test_adaptive_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -460,6 +460,9 @@ static void test_replay_bad_input(void **state)
     expect_error(2, "bad value 'log:10:5:3' for --deadlines",
                  "eval --replay --dataset '%s' --deadlines log:10:5:3", coco);
     expect_error(2, "unknown option '--server'", "eval --replay --dataset '%s' --server a:1", coco);
+    expect_error(2, "bad value '0' for --adaptive-target",
+                 "eval --replay --dataset '%s' --adaptive-target 0", coco);
+    expect_error(2, "speculative-adaptive", "eval --replay --dataset '%s' --modes adaptive", coco);
     expect_error(1, "no-such-profile",
                  "eval --replay --dataset '%s' --limit 1 --profile no-such-profile --out '%s/rp'",
                  coco, tmpdir);
