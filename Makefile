@@ -93,10 +93,13 @@ format:
 format-check:
 	git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
 
+# cppcheck, and no function over 150 lines (scripts/long-functions.sh lists
+# those over 100).
 lint: build
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I include \
 	  $$(git ls-files 'src/*.c' 'apps/*.c' 'bench/*.c' 'examples/*.c')
+	scripts/long-functions.sh
 
 # clang-tidy with the checks in .clang-tidy; any finding fails.
 # TIDY_EXCLUDE: files to leave out (none today).
