@@ -104,10 +104,14 @@ static void test_end_to_end(void **state)
     snprintf(out, sizeof out, "%s/e2e", tmpdir);
     /* The 320x320 cloud model keeps the test fast under ASan (the command's
      * default is the 416 one); 4 frames/s leave the local model time for
-     * every frame on a loaded machine, so none is dropped from its queue. */
+     * every frame on a loaded machine, so none is dropped from its queue.
+     * Whole frames: which frames go whole before the server's first reply
+     * says its model's size depends on timing, and the runs compared below
+     * must have sent the same JPEGs. */
     specx_proc_result *r =
         specx_proc_run("eval --dataset '%s' --model-dir '%s' --limit %d --profile lan "
-                       "--deadlines 5000,1 --cloud-model yolo-fastest-1.1-xl --fps 4 --out '%s'",
+                       "--deadlines 5000,1 --cloud-model yolo-fastest-1.1-xl --fps 4 "
+                       "--full-frames --out '%s'",
                        coco, models, NIMAGES, out);
     assert_int_equal(r->rc, 0);
 
