@@ -367,49 +367,43 @@ static int parse_opts(int argc, char **argv, op_opts *o)
     return rc;
 }
 
-int specx_bench_operator(int argc, char **argv)
+static const specx_delivery modes[2] = {SPECX_DELIVER_INLINE, SPECX_DELIVER_THREAD};
+
+/* Table 1: one message in flight, answered inside start(). */
+static int section_overhead(const op_opts *o, cJSON *root)
 {
-    op_opts oo;
-    int prc = parse_opts(argc, argv, &oo);
-    if (prc != SPECX_CLI_OK) {
-        return prc == SPECX_CLI_HELP ? 0 : 2;
-    }
-    int64_t n = oo.n, dn = oo.dn, dw = oo.dw;
-    double dms = oo.dms;
-    bool json = oo.json, stats = oo.stats;
-    cJSON *root = cJSON_CreateObject();
-    if (!json) {
-        printf("specx bench operator: %ld messages per run; executors: remote-a (20), "
-               "remote-b (10), local; no-op work%s\n\n",
-               n, use_release ? "; input_release set" : "");
+    if (!o->json) {
         printf("1) overhead, 1 in flight, all answer inside start() (remote-a decides; "
                "the others are never started)\n");
         printf("   %-8s %10s %10s %10s %12s\n", "delivery", "p50 us", "p99 us", "mean us",
                "msgs/s");
     }
-    cJSON_AddBoolToObject(root, "input_release", use_release);
     cJSON *jo = cJSON_AddArrayToObject(root, "overhead_inline");
-    specx_delivery modes[2] = {SPECX_DELIVER_INLINE, SPECX_DELIVER_THREAD};
     for (int k = 0; k < 2; k++) {
         fig f;
-        long nn = modes[k] == SPECX_DELIVER_THREAD ? n / 10 : n;
+        long nn = modes[k] == SPECX_DELIVER_THREAD ? o->n / 10 : o->n;
         if (bench_inline(modes[k], nn, &f, false) != 0) {
-            cJSON_Delete(root);
             return 1;
         }
-        if (!json) {
+        if (!o->json) {
             printf("   %-8s %10.2f %10.2f %10.2f %12.0f\n", dl_name(modes[k]), f.p50_us, f.p99_us,
                    f.mean_us, f.msgs_per_s);
         }
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "delivery", dl_name(modes[k]));
-        cJSON_AddNumberToObject(o, "messages", (double)nn);
-        cJSON_AddNumberToObject(o, "p50_us", f.p50_us);
-        cJSON_AddNumberToObject(o, "p99_us", f.p99_us);
-        cJSON_AddNumberToObject(o, "msgs_per_s", f.msgs_per_s);
-        cJSON_AddItemToArray(jo, o);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "delivery", dl_name(modes[k]));
+        cJSON_AddNumberToObject(e, "messages", (double)nn);
+        cJSON_AddNumberToObject(e, "p50_us", f.p50_us);
+        cJSON_AddNumberToObject(e, "p99_us", f.p99_us);
+        cJSON_AddNumberToObject(e, "msgs_per_s", f.msgs_per_s);
+        cJSON_AddItemToArray(jo, e);
     }
-    if (!json) {
+    return 0;
+}
+
+/* Table 2: every executor started, answering later, W messages in flight. */
+static int section_in_flight(const op_opts *o, cJSON *root)
+{
+    if (!o->json) {
         printf("\n2) all three executors started and answering later, W in flight\n"
                "   (per message: one submit + three completions + delivery)\n");
         printf("   %-8s %6s %10s %10s %10s %12s\n", "delivery", "W", "p50 us", "p99 us", "mean us",
@@ -420,58 +414,85 @@ int specx_bench_operator(int argc, char **argv)
     for (int k = 0; k < 2; k++) {
         for (int j = 0; j < 4; j++) {
             fig f;
-            if (bench_window(modes[k], n, ws[j], &f) != 0) {
-                cJSON_Delete(root);
+            if (bench_window(modes[k], o->n, ws[j], &f) != 0) {
                 return 1;
             }
-            if (!json) {
+            if (!o->json) {
                 printf("   %-8s %6ld %10.2f %10.2f %10.2f %12.0f\n", dl_name(modes[k]), ws[j],
                        f.p50_us, f.p99_us, f.mean_us, f.msgs_per_s);
             }
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "delivery", dl_name(modes[k]));
-            cJSON_AddNumberToObject(o, "in_flight", (double)ws[j]);
-            cJSON_AddNumberToObject(o, "p50_us", f.p50_us);
-            cJSON_AddNumberToObject(o, "p99_us", f.p99_us);
-            cJSON_AddNumberToObject(o, "mean_us", f.mean_us);
-            cJSON_AddNumberToObject(o, "msgs_per_s", f.msgs_per_s);
-            cJSON_AddItemToArray(jw, o);
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "delivery", dl_name(modes[k]));
+            cJSON_AddNumberToObject(e, "in_flight", (double)ws[j]);
+            cJSON_AddNumberToObject(e, "p50_us", f.p50_us);
+            cJSON_AddNumberToObject(e, "p99_us", f.p99_us);
+            cJSON_AddNumberToObject(e, "mean_us", f.mean_us);
+            cJSON_AddNumberToObject(e, "msgs_per_s", f.msgs_per_s);
+            cJSON_AddItemToArray(jw, e);
         }
     }
-    if (!json) {
+    return 0;
+}
+
+/* Table 3: how late after the deadline the timer decides and delivers. */
+static int section_deadline(const op_opts *o, cJSON *root)
+{
+    if (!o->json) {
         printf("\n3) deadline precision: %ld messages, %ld in flight, deadline %.3g ms,\n"
                "   remotes never answer, local answers at once; lateness after the deadline\n",
-               dn, dw, dms);
+               o->dn, o->dw, o->dms);
         printf("   %-8s %-22s %10s %10s %10s\n", "delivery", "measured at", "p50 us", "p99 us",
                "max us");
     }
     cJSON *jd = cJSON_AddArrayToObject(root, "deadline_precision");
     for (int k = 0; k < 2; k++) {
         dfig f;
-        if (bench_deadline(modes[k], dn, dw, (specx_dur_t)(dms * 1e6), &f) != 0) {
-            cJSON_Delete(root);
+        if (bench_deadline(modes[k], o->dn, o->dw, (specx_dur_t)(o->dms * 1e6), &f) != 0) {
             return 1;
         }
-        if (!json) {
+        if (!o->json) {
             printf("   %-8s %-22s %10.1f %10.1f %10.1f\n", dl_name(modes[k]), "decision (timer)",
                    f.dec_p50_us, f.dec_p99_us, f.dec_max_us);
             printf("   %-8s %-22s %10.1f %10.1f %10.1f   (%d timer emissions)\n", dl_name(modes[k]),
                    "output callback", f.emit_p50_us, f.emit_p99_us, f.emit_max_us, f.timer_emits);
         }
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "delivery", dl_name(modes[k]));
-        cJSON_AddNumberToObject(o, "messages", (double)dn);
-        cJSON_AddNumberToObject(o, "in_flight", (double)dw);
-        cJSON_AddNumberToObject(o, "deadline_ms", dms);
-        cJSON_AddNumberToObject(o, "decided_p50_us", f.dec_p50_us);
-        cJSON_AddNumberToObject(o, "decided_p99_us", f.dec_p99_us);
-        cJSON_AddNumberToObject(o, "decided_max_us", f.dec_max_us);
-        cJSON_AddNumberToObject(o, "emitted_p50_us", f.emit_p50_us);
-        cJSON_AddNumberToObject(o, "emitted_p99_us", f.emit_p99_us);
-        cJSON_AddNumberToObject(o, "emitted_max_us", f.emit_max_us);
-        cJSON_AddItemToArray(jd, o);
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "delivery", dl_name(modes[k]));
+        cJSON_AddNumberToObject(e, "messages", (double)o->dn);
+        cJSON_AddNumberToObject(e, "in_flight", (double)o->dw);
+        cJSON_AddNumberToObject(e, "deadline_ms", o->dms);
+        cJSON_AddNumberToObject(e, "decided_p50_us", f.dec_p50_us);
+        cJSON_AddNumberToObject(e, "decided_p99_us", f.dec_p99_us);
+        cJSON_AddNumberToObject(e, "decided_max_us", f.dec_max_us);
+        cJSON_AddNumberToObject(e, "emitted_p50_us", f.emit_p50_us);
+        cJSON_AddNumberToObject(e, "emitted_p99_us", f.emit_p99_us);
+        cJSON_AddNumberToObject(e, "emitted_max_us", f.emit_max_us);
+        cJSON_AddItemToArray(jd, e);
     }
-    if (stats && !json) {
+    return 0;
+}
+
+int specx_bench_operator(int argc, char **argv)
+{
+    op_opts oo;
+    int prc = parse_opts(argc, argv, &oo);
+    if (prc != SPECX_CLI_OK) {
+        return prc == SPECX_CLI_HELP ? 0 : 2;
+    }
+    bool json = oo.json;
+    cJSON *root = cJSON_CreateObject();
+    if (!json) {
+        printf("specx bench operator: %ld messages per run; executors: remote-a (20), "
+               "remote-b (10), local; no-op work%s\n\n",
+               oo.n, use_release ? "; input_release set" : "");
+    }
+    cJSON_AddBoolToObject(root, "input_release", use_release);
+    if (section_overhead(&oo, root) != 0 || section_in_flight(&oo, root) != 0 ||
+        section_deadline(&oo, root) != 0) {
+        cJSON_Delete(root);
+        return 1;
+    }
+    if (oo.stats && !json) {
         fig f;
         bench_inline(SPECX_DELIVER_INLINE, 10000, &f, true);
     }

@@ -307,6 +307,100 @@ static int parse_opts(int argc, char **argv, rpc_opts *o)
     return rc;
 }
 
+/* The Python grpcio server's rows (a third of the calls, at least 100),
+ * appended to ROWS; a missing source tree or a server that does not start
+ * skips the baseline with a message. Returns nonzero if a row failed. */
+static int bench_python(const char *source, int calls, figure *rows, int *n)
+{
+    char src[PATH_MAX];
+    char tmpdir[] = "/tmp/specx-bench-rpc-XXXXXX";
+    if (!find_source_dir(source, src, sizeof src)) {
+        fprintf(stderr, "bench rpc: cannot find tests/rpc/py/od_server.py (use --source "
+                        "DIR or SPECX_SOURCE_DIR); skipping the Python baseline\n");
+        return 0;
+    }
+    if (mkdtemp(tmpdir) == NULL) {
+        fprintf(stderr, "bench rpc: mkdtemp: %s\n", strerror(errno));
+        return 0;
+    }
+    int rc = 0;
+    int port = 0;
+    FILE *out = NULL;
+    pid_t pid = start_python(src, tmpdir, &port, &out);
+    if (pid > 0 && port > 0) {
+        int pcalls = calls / 3 > 100 ? calls / 3 : 100;
+        rc |= bench_server("python", port, false, pcalls, rows, n);
+        rc |= bench_server("python", port, true, pcalls, rows, n);
+    } else {
+        fprintf(stderr, "bench rpc: the Python server did not start\n");
+    }
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+    if (out != NULL) {
+        fclose(out);
+    }
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0) {
+        fprintf(stderr, "bench rpc: could not remove %s\n", tmpdir);
+    }
+    return rc;
+}
+
+/* The C/Python ratio of each Python row (rows from PY_FIRST on) against
+ * the specx row of the same mode and in-flight count: printed and into O. */
+static void print_ratios(const figure *rows, int n, int py_first, cJSON *o)
+{
+    if (n <= py_first) {
+        return;
+    }
+    printf("\nC server / Python server, calls/s (same client, same run):\n");
+    for (int i = py_first; i < n; i++) {
+        for (int k = 0; k < py_first; k++) {
+            if (strcmp(rows[k].mode, rows[i].mode) == 0 && rows[k].inflight == rows[i].inflight) {
+                double ratio = rows[k].calls_per_s / rows[i].calls_per_s;
+                printf("  %-7s inflight %d: %.1fx (p50 %.3f vs %.3f ms)\n", rows[i].mode,
+                       rows[i].inflight, ratio, rows[k].p50_ms, rows[i].p50_ms);
+                char key[64];
+                snprintf(key, sizeof key, "ratio_%s_%d", rows[i].mode, rows[i].inflight);
+                cJSON_AddNumberToObject(o, key, ratio);
+            }
+        }
+    }
+}
+
+/* The ratios and the JSON line (printed, and to JSON_PATH if given). */
+static void report(const figure *rows, int n, int py_first, const char *json_path)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "request_bytes", REQ_BYTES);
+    cJSON *arr = cJSON_AddArrayToObject(o, "rows");
+    for (int i = 0; i < n; i++) {
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "server", rows[i].server);
+        cJSON_AddStringToObject(r, "mode", rows[i].mode);
+        cJSON_AddNumberToObject(r, "inflight", rows[i].inflight);
+        cJSON_AddNumberToObject(r, "p50_ms", rows[i].p50_ms);
+        cJSON_AddNumberToObject(r, "p99_ms", rows[i].p99_ms);
+        cJSON_AddNumberToObject(r, "calls_per_s", rows[i].calls_per_s);
+        cJSON_AddItemToArray(arr, r);
+    }
+    print_ratios(rows, n, py_first, o);
+    char *txt = cJSON_PrintUnformatted(o);
+    printf("\n%s\n", txt);
+    if (json_path != NULL) {
+        FILE *f = fopen(json_path, "w");
+        if (f != NULL) {
+            fprintf(f, "%s\n", txt);
+            fclose(f);
+        }
+    }
+    free(txt);
+    cJSON_Delete(o);
+}
+
 int specx_bench_rpc(int argc, char **argv)
 {
     rpc_opts ro;
@@ -314,12 +408,7 @@ int specx_bench_rpc(int argc, char **argv)
     if (rc != SPECX_CLI_OK) {
         return rc == SPECX_CLI_HELP ? 0 : 2;
     }
-    int calls = ro.calls;
-    bool python = !ro.no_python;
-    const char *source = ro.source, *json_path = ro.json_path;
-    if (calls < 100) {
-        calls = 100;
-    }
+    int calls = ro.calls < 100 ? 100 : ro.calls;
     signal(SIGPIPE, SIG_IGN);
     specx_server_config sc = {.bind = "127.0.0.1",
                               .port = 0,
@@ -344,78 +433,9 @@ int specx_bench_rpc(int argc, char **argv)
     specx_server_destroy(srv);
 
     int py_first = n;
-    if (python) {
-        char src[PATH_MAX];
-        char tmpdir[] = "/tmp/specx-bench-rpc-XXXXXX";
-        if (!find_source_dir(source, src, sizeof src)) {
-            fprintf(stderr, "bench rpc: cannot find tests/rpc/py/od_server.py (use --source "
-                            "DIR or SPECX_SOURCE_DIR); skipping the Python baseline\n");
-        } else if (mkdtemp(tmpdir) == NULL) {
-            fprintf(stderr, "bench rpc: mkdtemp: %s\n", strerror(errno));
-        } else {
-            int port = 0;
-            FILE *out = NULL;
-            pid_t pid = start_python(src, tmpdir, &port, &out);
-            if (pid > 0 && port > 0) {
-                int pcalls = calls / 3 > 100 ? calls / 3 : 100;
-                rc |= bench_server("python", port, false, pcalls, rows, &n);
-                rc |= bench_server("python", port, true, pcalls, rows, &n);
-            } else {
-                fprintf(stderr, "bench rpc: the Python server did not start\n");
-            }
-            if (pid > 0) {
-                kill(pid, SIGTERM);
-                waitpid(pid, NULL, 0);
-            }
-            if (out != NULL) {
-                fclose(out);
-            }
-            char cmd[256];
-            snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-            if (system(cmd) != 0) {
-                fprintf(stderr, "bench rpc: could not remove %s\n", tmpdir);
-            }
-        }
+    if (!ro.no_python) {
+        rc |= bench_python(ro.source, calls, rows, &n);
     }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "request_bytes", REQ_BYTES);
-    cJSON *arr = cJSON_AddArrayToObject(o, "rows");
-    for (int i = 0; i < n; i++) {
-        cJSON *r = cJSON_CreateObject();
-        cJSON_AddStringToObject(r, "server", rows[i].server);
-        cJSON_AddStringToObject(r, "mode", rows[i].mode);
-        cJSON_AddNumberToObject(r, "inflight", rows[i].inflight);
-        cJSON_AddNumberToObject(r, "p50_ms", rows[i].p50_ms);
-        cJSON_AddNumberToObject(r, "p99_ms", rows[i].p99_ms);
-        cJSON_AddNumberToObject(r, "calls_per_s", rows[i].calls_per_s);
-        cJSON_AddItemToArray(arr, r);
-    }
-    if (n > py_first) {
-        printf("\nC server / Python server, calls/s (same client, same run):\n");
-        for (int i = py_first; i < n; i++) {
-            for (int k = 0; k < py_first; k++) {
-                if (strcmp(rows[k].mode, rows[i].mode) == 0 &&
-                    rows[k].inflight == rows[i].inflight) {
-                    double ratio = rows[k].calls_per_s / rows[i].calls_per_s;
-                    printf("  %-7s inflight %d: %.1fx (p50 %.3f vs %.3f ms)\n", rows[i].mode,
-                           rows[i].inflight, ratio, rows[k].p50_ms, rows[i].p50_ms);
-                    char key[64];
-                    snprintf(key, sizeof key, "ratio_%s_%d", rows[i].mode, rows[i].inflight);
-                    cJSON_AddNumberToObject(o, key, ratio);
-                }
-            }
-        }
-    }
-    char *txt = cJSON_PrintUnformatted(o);
-    printf("\n%s\n", txt);
-    if (json_path != NULL) {
-        FILE *f = fopen(json_path, "w");
-        if (f != NULL) {
-            fprintf(f, "%s\n", txt);
-            fclose(f);
-        }
-    }
-    free(txt);
-    cJSON_Delete(o);
+    report(rows, n, py_first, ro.json_path);
     return rc != 0 ? 1 : 0;
 }

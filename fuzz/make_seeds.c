@@ -112,6 +112,7 @@ int main(int argc, char **argv)
     request("jpeg_budget.req", jpg, njpg, 41, 1000000, false);
     request("budget_max.req", jpg444, njpg444, 2, INT64_MAX, false);
     request("cancel.req", NULL, 0, 3, 0, true);
+    request("jpeg_fit8.req", jpg444, njpg444, 43, 0, false); /* fuzz_request: 8x8 fit */
     weights();
     free(png);
     free(png2);

@@ -459,6 +459,19 @@ static specx_pipeline_config run_config(const eval_ctx *e, eval_mode mode, doubl
                                    .output_user = r};
 }
 
+/* Whether a run's winning answers go into compute-*.txt for an executor:
+ * only the runs where it answers every frame (local-only for the local
+ * model, cloud-unbounded for servers) when such runs are made. The winners
+ * of a deadline race are the fast answers (at a deadline near the round
+ * trip, the cloud's winners are its quickest), so a replay given them would
+ * see a faster executor than the live one. Without such runs: every run's
+ * winners. */
+static bool compute_source(const eval_ctx *e, eval_mode mode, bool local_exec)
+{
+    eval_mode full = local_exec ? M_LOCAL : M_UNBOUNDED;
+    return mode == full || !e->o->modes[full];
+}
+
 /* Scores one run's outputs into *run. */
 static specx_status score(eval_ctx *e, run_rec *r, specx_eval_run *run, specx_err *err)
 {
@@ -478,7 +491,8 @@ static specx_status score(eval_ctx *e, run_rec *r, specx_eval_run *run, specx_er
     st = specx_eval_run_frames(run, e->n, err);
     for (size_t i = 0; st == SPECX_OK && i < e->n; i++) {
         int x = r->winner[i];
-        if (x < 0 || x > MAX_SERVERS || !(r->infer_ms[i] > 0)) {
+        if (x < 0 || x > MAX_SERVERS || !(r->infer_ms[i] > 0) ||
+            !compute_source(e, r->mode, (size_t)x == e->n_servers)) {
             continue;
         }
         if (e->n_compute[x] == e->cap_compute[x]) {
@@ -864,8 +878,9 @@ static bool run_all(eval_ctx *e, specx_eval_results *res, const size_t *mode_of)
     return true;
 }
 
-/* compute-<executor>.txt: the compute time of every answer that won a
- * frame, one ms per line (for `specx eval --replay --cloud-compute-ms FILE`). */
+/* compute-<executor>.txt: the executor's compute time of every frame of
+ * the runs compute_source picks, one ms per line (for `specx eval --replay
+ * --cloud-compute-ms FILE`). */
 static specx_status write_compute(const eval_ctx *e, const specx_eval_results *res, specx_err *err)
 {
     for (size_t x = 0; x < res->n_executors && x <= MAX_SERVERS; x++) {
@@ -878,8 +893,12 @@ static specx_status write_compute(const eval_ctx *e, const specx_eval_results *r
         if (f == NULL) {
             return specx_err_set(err, SPECX_EIO, "cannot write %s: %s", path, strerror(errno));
         }
-        fprintf(f, "# %s: compute time (ms) of each answer that won a frame, all runs\n",
-                res->executors[x]);
+        bool local_exec = x == e->n_servers;
+        fprintf(f, "# %s: compute time (ms) of each answer that won a frame, %s\n",
+                res->executors[x],
+                e->o->modes[local_exec ? M_LOCAL : M_UNBOUNDED]
+                    ? (local_exec ? "local-only runs" : "cloud-unbounded runs")
+                    : "all runs");
         for (size_t i = 0; i < e->n_compute[x]; i++) {
             fprintf(f, "%.3f\n", e->compute[x][i]);
         }

@@ -160,6 +160,47 @@ static int run_proxy(const specx_netem_config *cfg)
     return 0;
 }
 
+/* --list or --show NAME. */
+static int print_builtin(bool list, const char *show)
+{
+    if (list) {
+        for (const char *const *n = specx_netem_builtin_names(); *n; n++) {
+            printf("%s\n", *n);
+        }
+        return 0;
+    }
+    const char *text = specx_netem_builtin_text(show);
+    if (!text) {
+        fprintf(stderr, "specx netem: no built-in profile '%s' (try --list)\n", show);
+        return 2;
+    }
+    fputs(text, stdout);
+    return 0;
+}
+
+/* The proxy: --listen, --target and --profile. */
+static int proxy(const char *listen, const char *target, const char *profile_name,
+                 unsigned long long seed)
+{
+    char host[256] = "127.0.0.1";
+    int port;
+    if (!parse_listen(listen, host, sizeof host, &port)) {
+        return 2;
+    }
+    specx_err err = {{0}};
+    specx_netem_profile *prof = NULL;
+    specx_status st = specx_netem_profile_load(profile_name, &prof, &err);
+    if (st != SPECX_OK) {
+        fprintf(stderr, "specx netem: %s\n", specx_err_text(&err, st));
+        return 2;
+    }
+    specx_netem_config cfg = {
+        .listen_host = host, .listen_port = port, .target = target, .profile = prof, .seed = seed};
+    int rc = run_proxy(&cfg);
+    specx_netem_profile_free(prof);
+    return rc;
+}
+
 int specx_cmd_netem(int argc, char **argv)
 {
     const char *listen = NULL, *target = NULL, *profile_name = NULL, *describe = NULL;
@@ -204,20 +245,8 @@ int specx_cmd_netem(int argc, char **argv)
     if (rc != SPECX_CLI_OK) {
         return 2;
     }
-    if (list) {
-        for (const char *const *n = specx_netem_builtin_names(); *n; n++) {
-            printf("%s\n", *n);
-        }
-        return 0;
-    }
-    if (show) {
-        const char *text = specx_netem_builtin_text(show);
-        if (!text) {
-            fprintf(stderr, "specx netem: no built-in profile '%s' (try --list)\n", show);
-            return 2;
-        }
-        fputs(text, stdout);
-        return 0;
+    if (list || show) {
+        return print_builtin(list, show);
     }
     if (describe) {
         return describe_profile(describe, &dopt, seed);
@@ -232,21 +261,5 @@ int specx_cmd_netem(int argc, char **argv)
                         "netem --help)\n");
         return 2;
     }
-    char host[256] = "127.0.0.1";
-    int port;
-    if (!parse_listen(listen, host, sizeof host, &port)) {
-        return 2;
-    }
-    specx_err err = {{0}};
-    specx_netem_profile *prof = NULL;
-    specx_status st = specx_netem_profile_load(profile_name, &prof, &err);
-    if (st != SPECX_OK) {
-        fprintf(stderr, "specx netem: %s\n", specx_err_text(&err, st));
-        return 2;
-    }
-    specx_netem_config cfg = {
-        .listen_host = host, .listen_port = port, .target = target, .profile = prof, .seed = seed};
-    rc = run_proxy(&cfg);
-    specx_netem_profile_free(prof);
-    return rc;
+    return proxy(listen, target, profile_name, seed);
 }

@@ -19,7 +19,7 @@ static const command commands[] = {
     {"eval", specx_cmd_eval, "accuracy of local/cloud/speculative against deadlines"},
     {"token", specx_cmd_token, "make a per-vehicle bearer token (specx token new --id V)"},
     {"bench", specx_cmd_bench,
-     "benchmarks that print figures (operator, rpc, detect, pipeline, metrics)"},
+     "benchmarks that print figures (operator, rpc, detect, pipeline, metrics, fleet)"},
 };
 
 static void usage(FILE *f)

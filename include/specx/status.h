@@ -36,7 +36,7 @@ typedef enum specx_status {
 /* Static, never NULL. Thread-safe. */
 const char *specx_strerror(specx_status st);
 
-/* Stable lower-case identifier ("ok", "timed_out", ...) for JSON output. */
+/* Stable lower-case identifier ("ok", "deadline_exceeded", ...) for JSON output. */
 const char *specx_status_name(specx_status st);
 
 typedef struct specx_err {

@@ -345,6 +345,90 @@ static long long file_size(const char *path)
     return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
+/* What loading found out about the weights file, for check_loaded. */
+typedef struct load_check {
+    char bad[64];     /* the layer type whose weights cannot be counted */
+    long long floats; /* weights the cfg needs; -1 = cannot tell */
+    long long want;   /* bytes the weights file should have; -1 = cannot tell */
+    long long have;   /* bytes it has */
+} load_check;
+
+/* Builds the network from the cfg (batch 1) and loads the weights when the
+ * file has exactly the size the cfg needs; darknet's output is captured.
+ * NULL when darknet could not build the cfg. */
+static network *parse_and_load(const sx_model_files *files, load_check *lc)
+{
+    pthread_mutex_lock(&load_lock);
+    capture cap = {.active = 0, .saved_fd = -1, .tmp = NULL};
+    capture_begin(&cap);
+    /* darknet's API takes non-const paths; copies keep ours intact. */
+    char cfgpath[sizeof files->cfg], wpath[sizeof files->weights];
+    int tmpcfg = batch1_copy(files->cfg, cfgpath, sizeof cfgpath) == 0;
+    if (!tmpcfg) {
+        memcpy(cfgpath, files->cfg, sizeof cfgpath);
+    }
+    memcpy(wpath, files->weights, sizeof wpath);
+    network *net = dk.parse_network_cfg(cfgpath);
+    if (tmpcfg) {
+        unlink(cfgpath);
+    }
+    lc->bad[0] = '\0';
+    lc->floats = net != NULL ? expected_weight_floats(net, lc->bad, sizeof lc->bad) : -1;
+    lc->want = lc->floats >= 0 ? sx_model_weights_header_bytes(files) + lc->floats * 4 : -1;
+    lc->have = file_size(files->weights);
+    if (net != NULL && lc->floats >= 0 && lc->want == lc->have) {
+        dk.load_weights(net, wpath);
+        dk.set_batch_network(net, 1);
+    }
+    capture_end(&cap);
+    pthread_mutex_unlock(&load_lock);
+    return net;
+}
+
+/* Whether the loaded network is usable: weights of the right size and
+ * plausible, a detection layer last, a name for every class (into
+ * dn->classes). */
+static specx_status check_loaded(const sx_model_files *files, const network *net,
+                                 const load_check *lc, sx_darknet *dn, specx_err *err)
+{
+    if (net == NULL) {
+        return specx_err_set(err, SPECX_EFORMAT, "model '%s': darknet could not build cfg %s",
+                             files->name, files->cfg);
+    }
+    if (lc->floats < 0) {
+        return specx_err_set(err, SPECX_EUNSUPPORTED,
+                             "model '%s': cfg %s has a %s whose weights this backend cannot check",
+                             files->name, files->cfg, lc->bad);
+    }
+    if (lc->want != lc->have) {
+        return specx_err_set(err, SPECX_EFORMAT,
+                             "model '%s': weights %s has %lld bytes, cfg %s needs %lld (%s): "
+                             "corrupt, truncated or not this model's weights",
+                             files->name, files->weights, lc->have, files->cfg, lc->want,
+                             lc->have < lc->want ? "truncated" : "too long");
+    }
+    int badl = find_bad_layer(net);
+    if (badl >= 0) {
+        return specx_err_set(err, SPECX_EFORMAT,
+                             "model '%s': weights %s are corrupt (non-finite or implausible "
+                             "values in layer %d)",
+                             files->name, files->weights, badl);
+    }
+    const layer *last = &net->layers[net->n - 1];
+    if (last->type != YOLO && last->type != REGION && last->type != DETECTION) {
+        return specx_err_set(err, SPECX_EUNSUPPORTED,
+                             "model '%s': cfg %s does not end in a detection layer", files->name,
+                             files->cfg);
+    }
+    if (last->classes > dn->n_names) {
+        return specx_err_set(err, SPECX_EFORMAT,
+                             "model '%s': %s lists %d class names, the network has %d classes",
+                             files->name, files->names, dn->n_names, last->classes);
+    }
+    dn->classes = last->classes;
+    return SPECX_OK;
+}
+
 specx_status sx_darknet_load(const sx_model_files *files, sx_darknet **out, specx_err *err)
 {
     if (files == NULL || out == NULL) {
@@ -367,68 +451,9 @@ specx_status sx_darknet_load(const sx_model_files *files, sx_darknet **out, spec
         free(dn);
         return st;
     }
-
-    pthread_mutex_lock(&load_lock);
-    capture cap = {.active = 0, .saved_fd = -1, .tmp = NULL};
-    capture_begin(&cap);
-    /* darknet's API takes non-const paths; copies keep ours intact. */
-    char cfgpath[sizeof files->cfg], wpath[sizeof files->weights];
-    int tmpcfg = batch1_copy(files->cfg, cfgpath, sizeof cfgpath) == 0;
-    if (!tmpcfg) {
-        memcpy(cfgpath, files->cfg, sizeof cfgpath);
-    }
-    memcpy(wpath, files->weights, sizeof wpath);
-    network *net = dk.parse_network_cfg(cfgpath);
-    if (tmpcfg) {
-        unlink(cfgpath);
-    }
-    char bad[64] = "";
-    long long floats = net != NULL ? expected_weight_floats(net, bad, sizeof bad) : -1;
-    long long want = floats >= 0 ? sx_model_weights_header_bytes(files) + floats * 4 : -1;
-    long long have = file_size(files->weights);
-    if (net != NULL && floats >= 0 && want == have) {
-        dk.load_weights(net, wpath);
-        dk.set_batch_network(net, 1);
-    }
-    capture_end(&cap);
-    pthread_mutex_unlock(&load_lock);
-
-    if (net == NULL) {
-        st = specx_err_set(err, SPECX_EFORMAT, "model '%s': darknet could not build cfg %s",
-                           files->name, files->cfg);
-    } else if (floats < 0) {
-        st = specx_err_set(err, SPECX_EUNSUPPORTED,
-                           "model '%s': cfg %s has a %s whose weights this backend cannot check",
-                           files->name, files->cfg, bad);
-    } else if (want != have) {
-        st = specx_err_set(err, SPECX_EFORMAT,
-                           "model '%s': weights %s has %lld bytes, cfg %s needs %lld (%s): "
-                           "corrupt, truncated or not this model's weights",
-                           files->name, files->weights, have, files->cfg, want,
-                           have < want ? "truncated" : "too long");
-    } else {
-        int badl = find_bad_layer(net);
-        if (badl >= 0) {
-            st = specx_err_set(err, SPECX_EFORMAT,
-                               "model '%s': weights %s are corrupt (non-finite or implausible "
-                               "values in layer %d)",
-                               files->name, files->weights, badl);
-        }
-    }
-    if (st == SPECX_OK) {
-        const layer *last = &net->layers[net->n - 1];
-        if (last->type != YOLO && last->type != REGION && last->type != DETECTION) {
-            st = specx_err_set(err, SPECX_EUNSUPPORTED,
-                               "model '%s': cfg %s does not end in a detection layer", files->name,
-                               files->cfg);
-        } else if (last->classes > dn->n_names) {
-            st = specx_err_set(err, SPECX_EFORMAT,
-                               "model '%s': %s lists %d class names, the network has %d classes",
-                               files->name, files->names, dn->n_names, last->classes);
-        } else {
-            dn->classes = last->classes;
-        }
-    }
+    load_check lc;
+    network *net = parse_and_load(files, &lc);
+    st = check_loaded(files, net, &lc, dn, err);
     if (st != SPECX_OK) {
         if (net != NULL) {
             dk.free_network(net);

@@ -553,8 +553,9 @@ static void resize_axis(int n_src, int n_dst, int *idx, int *frac)
 
 /* The vertical pass, a plain loop the compiler vectorises: built for AVX-512,
  * AVX2 and baseline x86-64 where GCC supports it (xnn_kernels.c does the
- * same). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+ * same). Not under ThreadSanitizer: the clones' ifunc resolver runs before
+ * its runtime is initialised and crashes when instrumented. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define SX_VECTOR_CLONES                                                                           \
     __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else

@@ -189,32 +189,11 @@ static const AVCodec *pick_encoder(specx_video_writer *w, const AVOutputFormat *
     return of->video_codec != AV_CODEC_ID_NONE ? avcodec_find_encoder(of->video_codec) : NULL;
 }
 
-static specx_status open_video(specx_video_writer *w, const specx_image *img, specx_err *err)
+/* The encoder's pixel format, colour tags, threads, GOP and quality
+ * settings (the latter partly as encoder options into *dopts). */
+static void configure_encoder(specx_video_writer *w, const AVCodec *codec, AVDictionary **dopts)
 {
-    int rc = avformat_alloc_output_context2(&w->fmt, NULL, NULL, w->path);
-    if (rc < 0 || w->fmt == NULL) {
-        return av_fail(err, SPECX_EUNSUPPORTED, w->path, "no muxer for this file name", rc);
-    }
-    const AVCodec *codec = pick_encoder(w, w->fmt->oformat);
-    if (codec == NULL) {
-        return specx_err_set(err, SPECX_EUNSUPPORTED, "%s: no usable video encoder%s%s", w->path,
-                             w->codec_name[0] ? " for " : "", w->codec_name);
-    }
-    snprintf(w->codec_name, sizeof w->codec_name, "%s", codec->name);
-    w->st = avformat_new_stream(w->fmt, NULL);
-    w->enc = avcodec_alloc_context3(codec);
-    w->frm = av_frame_alloc();
-    w->pkt = av_packet_alloc();
-    if (w->st == NULL || w->enc == NULL || w->frm == NULL || w->pkt == NULL) {
-        return specx_err_set(err, SPECX_ENOMEM, "%s: out of memory opening the encoder", w->path);
-    }
     AVCodecContext *c = w->enc;
-    c->width = img->width & ~1;
-    c->height = img->height & ~1;
-    if (c->width < 2 || c->height < 2) {
-        return specx_err_set(err, SPECX_EINVAL, "%s: frame %dx%d is too small to encode", w->path,
-                             img->width, img->height);
-    }
     c->time_base = av_inv_q(av_d2q(w->opts.fps, 65535));
     c->framerate = av_d2q(w->opts.fps, 65535);
     c->pix_fmt = AV_PIX_FMT_YUV420P;
@@ -242,12 +221,11 @@ static specx_status open_video(specx_video_writer *w, const specx_image *img, sp
     if (w->fmt->oformat->flags & AVFMT_GLOBALHEADER) {
         c->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     }
-    AVDictionary *dopts = NULL;
     if (strcmp(codec->name, "libx264") == 0) {
         char crf[16];
         snprintf(crf, sizeof crf, "%d", w->opts.crf);
-        av_dict_set(&dopts, "crf", crf, 0);
-        av_dict_set(&dopts, "preset", "veryfast", 0);
+        av_dict_set(dopts, "crf", crf, 0);
+        av_dict_set(dopts, "preset", "veryfast", 0);
     } else {
         /* Constant quantiser: crf 23 maps to qscale ~4, good for review. */
         c->flags |= AV_CODEC_FLAG_QSCALE;
@@ -255,12 +233,14 @@ static specx_status open_video(specx_video_writer *w, const specx_image *img, sp
         c->global_quality = FF_QP2LAMBDA * (q < 2 ? 2 : q > 31 ? 31 : q);
         c->max_b_frames = 0;
     }
-    rc = avcodec_open2(c, codec, &dopts);
-    av_dict_free(&dopts);
-    if (rc < 0) {
-        return av_fail(err, SPECX_EUNSUPPORTED, w->path, "cannot open the video encoder", rc);
-    }
-    rc = avcodec_parameters_from_context(w->st->codecpar, c);
+}
+
+/* After the encoder is open: the stream parameters, the frame buffer, the
+ * file and its header. */
+static specx_status open_output(specx_video_writer *w, specx_err *err)
+{
+    AVCodecContext *c = w->enc;
+    int rc = avcodec_parameters_from_context(w->st->codecpar, c);
     if (rc < 0) {
         return av_fail(err, SPECX_EINTERNAL, w->path, "bad encoder parameters", rc);
     }
@@ -286,6 +266,41 @@ static specx_status open_video(specx_video_writer *w, const specx_image *img, sp
     }
     w->header_written = 1;
     return SPECX_OK;
+}
+
+static specx_status open_video(specx_video_writer *w, const specx_image *img, specx_err *err)
+{
+    int rc = avformat_alloc_output_context2(&w->fmt, NULL, NULL, w->path);
+    if (rc < 0 || w->fmt == NULL) {
+        return av_fail(err, SPECX_EUNSUPPORTED, w->path, "no muxer for this file name", rc);
+    }
+    const AVCodec *codec = pick_encoder(w, w->fmt->oformat);
+    if (codec == NULL) {
+        return specx_err_set(err, SPECX_EUNSUPPORTED, "%s: no usable video encoder%s%s", w->path,
+                             w->codec_name[0] ? " for " : "", w->codec_name);
+    }
+    snprintf(w->codec_name, sizeof w->codec_name, "%s", codec->name);
+    w->st = avformat_new_stream(w->fmt, NULL);
+    w->enc = avcodec_alloc_context3(codec);
+    w->frm = av_frame_alloc();
+    w->pkt = av_packet_alloc();
+    if (w->st == NULL || w->enc == NULL || w->frm == NULL || w->pkt == NULL) {
+        return specx_err_set(err, SPECX_ENOMEM, "%s: out of memory opening the encoder", w->path);
+    }
+    w->enc->width = img->width & ~1;
+    w->enc->height = img->height & ~1;
+    if (w->enc->width < 2 || w->enc->height < 2) {
+        return specx_err_set(err, SPECX_EINVAL, "%s: frame %dx%d is too small to encode", w->path,
+                             img->width, img->height);
+    }
+    AVDictionary *dopts = NULL;
+    configure_encoder(w, codec, &dopts);
+    rc = avcodec_open2(w->enc, codec, &dopts);
+    av_dict_free(&dopts);
+    if (rc < 0) {
+        return av_fail(err, SPECX_EUNSUPPORTED, w->path, "cannot open the video encoder", rc);
+    }
+    return open_output(w, err);
 }
 
 /* Moves every packet the encoder has ready into the file. */

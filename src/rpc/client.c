@@ -160,26 +160,10 @@ static void unary_done(sx_rpc_tag *t, bool ok)
 {
     specx_rpc_call *k = (specx_rpc_call *)t; /* the tag is the call's first member */
     specx_rpc_client *c = k->c;
-    sx_rpc_finished f = {.call = k, .st = SPECX_OK};
-    if (!ok) {
-        f.st = SPECX_EINTERNAL;
-        snprintf(f.msg, sizeof f.msg, "%s: call batch failed", c->cfg.target);
-    } else if (k->status != GRPC_STATUS_OK) {
-        f.st = specx_rpc_status_from_grpc(k->status);
-        char det[200];
-        sx_rpc_slice_to_buf(k->details, det, sizeof det);
-        snprintf(f.msg, sizeof f.msg, "%s: %s%s%s", c->cfg.target,
-                 k->cancel_requested && f.st == SPECX_ECANCELED ? "cancelled"
-                                                                : specx_strerror(f.st),
-                 det[0] != '\0' ? ": " : "", det);
-    } else if (k->recv_bb == NULL) {
-        f.st = SPECX_EFORMAT;
-        snprintf(f.msg, sizeof f.msg, "%s: OK status without a reply message", c->cfg.target);
-    } else {
-        sx_rpc_reply_decode(c, k->recv_bb, &f, NULL);
-    }
-    sx_rpc_count_backend(c, k->gc, f.st);
+    /* Out of the client's list first; cancel_requested is written under the
+     * lock by specx_rpc_call_cancel on another thread. */
     pthread_mutex_lock(&c->mu);
+    bool cancelled = k->cancel_requested;
     if (k->prev != NULL) {
         k->prev->next = k->next;
     } else {
@@ -189,6 +173,24 @@ static void unary_done(sx_rpc_tag *t, bool ok)
         k->next->prev = k->prev;
     }
     pthread_mutex_unlock(&c->mu);
+    sx_rpc_finished f = {.call = k, .st = SPECX_OK};
+    if (!ok) {
+        f.st = SPECX_EINTERNAL;
+        snprintf(f.msg, sizeof f.msg, "%s: call batch failed", c->cfg.target);
+    } else if (k->status != GRPC_STATUS_OK) {
+        f.st = specx_rpc_status_from_grpc(k->status);
+        char det[200];
+        sx_rpc_slice_to_buf(k->details, det, sizeof det);
+        snprintf(f.msg, sizeof f.msg, "%s: %s%s%s", c->cfg.target,
+                 cancelled && f.st == SPECX_ECANCELED ? "cancelled" : specx_strerror(f.st),
+                 det[0] != '\0' ? ": " : "", det);
+    } else if (k->recv_bb == NULL) {
+        f.st = SPECX_EFORMAT;
+        snprintf(f.msg, sizeof f.msg, "%s: OK status without a reply message", c->cfg.target);
+    } else {
+        sx_rpc_reply_decode(c, k->recv_bb, &f, NULL);
+    }
+    sx_rpc_count_backend(c, k->gc, f.st);
     sx_rpc_finish(&f);
 }
 
@@ -224,7 +226,7 @@ static specx_status unary_start_locked(specx_rpc_call *k, specx_encoded_frame *f
     ops[5].data.recv_status_on_client.status = &k->status;
     ops[5].data.recv_status_on_client.status_details = &k->details;
     k->tag.fn = unary_done;
-    if (grpc_call_start_batch(k->gc, ops, 6, &k->tag, NULL) != GRPC_CALL_OK) {
+    if (sx_rpc_start_batch(k->gc, ops, 6, &k->tag) != GRPC_CALL_OK) {
         return SPECX_EINTERNAL;
     }
     k->next = c->calls;
@@ -250,8 +252,7 @@ static void *cq_main(void *arg)
             break;
         }
         if (ev.type == GRPC_OP_COMPLETE) {
-            sx_rpc_tag *t = ev.tag;
-            t->fn(t, ev.success != 0);
+            sx_rpc_tag_run(ev.tag, ev.success != 0);
         }
         if (c->cfg.streaming) {
             wake = sx_rpc_stream_expire(c);

@@ -85,7 +85,7 @@ static void stream_done(stream *s)
 static bool stream_batch(stream *s, const grpc_op *ops, size_t n, sx_rpc_tag *tag)
 {
     s->refs++;
-    if (grpc_call_start_batch(s->gc, ops, n, tag, NULL) != GRPC_CALL_OK) {
+    if (sx_rpc_start_batch(s->gc, ops, n, tag) != GRPC_CALL_OK) {
         s->refs--;
         return false;
     }

@@ -3,7 +3,11 @@
  * between specx and gRPC time, reading byte buffers, process-wide init.
  *
  * Contract: every tag put on a completion queue by specx starts with an
- * sx_rpc_tag, and the thread draining the queue calls tag->fn(tag, ok).
+ * sx_rpc_tag, is handed to gRPC through sx_rpc_start_batch (or
+ * sx_rpc_tag_post just before any other gRPC call taking a tag), and the
+ * thread draining the queue runs it with sx_rpc_tag_run. What a thread wrote
+ * before handing a tag over is then visible to the tag's handler, also to
+ * ThreadSanitizer (rpc/tsan_annot.h).
  * Every function here is thread-safe and never blocks on the network. */
 #ifndef SX_RPC_GRPC_UTIL_H
 #define SX_RPC_GRPC_UTIL_H
@@ -28,6 +32,15 @@
 typedef struct sx_rpc_tag {
     void (*fn)(struct sx_rpc_tag *tag, bool ok);
 } sx_rpc_tag;
+
+/* Before a tag goes to gRPC (grpc_server_request_call and the like):
+ * publishes what this thread wrote so far to the tag's handler. */
+void sx_rpc_tag_post(sx_rpc_tag *tag);
+/* grpc_call_start_batch with the tag posted first. */
+grpc_call_error sx_rpc_start_batch(grpc_call *call, const grpc_op *ops, size_t n, sx_rpc_tag *tag);
+/* A completion-queue event's tag: runs tag->fn(tag, ok) after what was
+ * posted with it. */
+void sx_rpc_tag_run(sx_rpc_tag *tag, bool ok);
 
 /* Absolute monotonic specx time -> gRPC deadline (NEVER -> infinite). */
 gpr_timespec sx_rpc_deadline_to_gpr(specx_time_t deadline);

@@ -71,12 +71,12 @@ static void answer(gcall *g)
     ops[1].data.send_status_from_server.status = GRPC_STATUS_UNIMPLEMENTED;
     ops[1].data.send_status_from_server.status_details = &g->status_details;
     atomic_store(&g->refs, 2);
-    if (grpc_call_start_batch(g->call, ops, 2, &g->t_send, NULL) != GRPC_CALL_OK) {
+    if (sx_rpc_start_batch(g->call, ops, 2, &g->t_send) != GRPC_CALL_OK) {
         atomic_fetch_sub(&g->refs, 1);
     }
     grpc_op one = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
     one.data.recv_close_on_server.cancelled = &g->cancelled;
-    if (grpc_call_start_batch(g->call, &one, 1, &g->t_close, NULL) != GRPC_CALL_OK) {
+    if (sx_rpc_start_batch(g->call, &one, 1, &g->t_close) != GRPC_CALL_OK) {
         gcall_unref(g);
     }
 }
@@ -106,6 +106,7 @@ void sx_serve_generic_arm(specx_server *srv)
     g->status_details = grpc_empty_slice();
     grpc_call_details_init(&g->details);
     grpc_metadata_array_init(&g->md);
+    sx_rpc_tag_post(&g->t_new);
     if (grpc_server_request_call(srv->server, &g->call, &g->details, &g->md, srv->cq, srv->cq,
                                  &g->t_new) != GRPC_CALL_OK) {
         gcall_free(g);

@@ -387,6 +387,7 @@ specx_status specx_server_start(const specx_server_config *cfg, specx_server **o
     if (st != SPECX_OK) {
         if (srv->port != 0) {
             /* Listening, maybe with calls armed: shut down as stop() does. */
+            sx_rpc_tag_post(&srv->t_shutdown);
             grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->t_shutdown);
             grpc_server_cancel_all_calls(srv->server);
         }
@@ -437,6 +438,7 @@ void specx_server_stop(specx_server *srv, specx_dur_t grace)
     pthread_mutex_unlock(&srv->mu);
 
     sx_serve_watch_set_serving(srv, false);
+    sx_rpc_tag_post(&srv->t_shutdown);
     grpc_server_shutdown_and_notify(srv->server, srv->cq, &srv->t_shutdown);
     /* Open streams end as soon as their queued work is answered, so that
      * clients reconnect elsewhere instead of waiting out the grace period;

@@ -118,7 +118,7 @@ static void scall_done(scall *c)
 static void scall_start(scall *c, const grpc_op *ops, size_t n, sx_rpc_tag *tag)
 {
     c->refs++;
-    if (grpc_call_start_batch(c->call, ops, n, tag, NULL) != GRPC_CALL_OK) {
+    if (sx_rpc_start_batch(c->call, ops, n, tag) != GRPC_CALL_OK) {
         c->refs--;
     }
 }
@@ -536,6 +536,7 @@ void sx_serve_stream_arm(specx_server *srv)
     c->details = grpc_empty_slice();
     pthread_mutex_init(&c->mu, NULL);
     grpc_metadata_array_init(&c->md);
+    sx_rpc_tag_post(&c->t_new);
     if (grpc_server_request_registered_call(srv->server, srv->m_stream, &c->call, &c->deadline,
                                             &c->md, NULL, srv->cq, srv->cq,
                                             &c->t_new) != GRPC_CALL_OK) {

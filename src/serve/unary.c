@@ -81,7 +81,7 @@ static void ucall_send(ucall *u, specx_status st, const char *msg, grpc_byte_buf
     ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
     ops[n].data.send_status_from_server.status = specx_rpc_status_to_grpc(st);
     ops[n++].data.send_status_from_server.status_details = &u->details;
-    if (grpc_call_start_batch(u->call, ops, n, &u->t_send, NULL) != GRPC_CALL_OK) {
+    if (sx_rpc_start_batch(u->call, ops, n, &u->t_send) != GRPC_CALL_OK) {
         ucall_unref(u);
     }
 }
@@ -108,7 +108,7 @@ static void ucall_watch_close(ucall *u)
     atomic_fetch_add(&u->refs, 1);
     grpc_op one = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
     one.data.recv_close_on_server.cancelled = &u->cancelled;
-    if (grpc_call_start_batch(u->call, &one, 1, &u->t_close, NULL) != GRPC_CALL_OK) {
+    if (sx_rpc_start_batch(u->call, &one, 1, &u->t_close) != GRPC_CALL_OK) {
         atomic_fetch_sub(&u->refs, 1);
     }
 }
@@ -269,7 +269,7 @@ static void read_request(ucall *u)
     }
     grpc_op one = {.op = GRPC_OP_RECV_MESSAGE};
     one.data.recv_message.recv_message = &u->payload;
-    if (grpc_call_start_batch(u->call, &one, 1, &u->t_recv, NULL) != GRPC_CALL_OK) {
+    if (sx_rpc_start_batch(u->call, &one, 1, &u->t_recv) != GRPC_CALL_OK) {
         if (u->timer_armed && sx_serve_timer_disarm(&srv->timers, &u->timer)) {
             atomic_fetch_sub(&u->refs, 1); /* the timer's; the main ref keeps u */
         }
@@ -314,6 +314,7 @@ void sx_serve_unary_arm(specx_server *srv, sx_serve_method m)
     u->details = grpc_empty_slice();
     grpc_metadata_array_init(&u->md);
     void *method = m == SX_SERVE_METHOD_HEALTH ? srv->m_health : srv->m_sync;
+    sx_rpc_tag_post(&u->t_new);
     if (grpc_server_request_registered_call(srv->server, method, &u->call, &u->deadline, &u->md,
                                             NULL, srv->cq, srv->cq, &u->t_new) != GRPC_CALL_OK) {
         atomic_store(&u->refs, 1);

@@ -97,7 +97,7 @@ static void watch_done(watch *w)
 static bool watch_batch(watch *w, const grpc_op *ops, size_t n, sx_rpc_tag *tag)
 {
     w->refs++;
-    if (grpc_call_start_batch(w->call, ops, n, tag, NULL) != GRPC_CALL_OK) {
+    if (sx_rpc_start_batch(w->call, ops, n, tag) != GRPC_CALL_OK) {
         w->refs--;
         return false;
     }
@@ -246,6 +246,7 @@ void sx_serve_watch_arm(specx_server *srv)
     w->t_status.fn = w_on_status;
     w->details = grpc_empty_slice();
     grpc_metadata_array_init(&w->md);
+    sx_rpc_tag_post(&w->t_new);
     if (grpc_server_request_registered_call(srv->server, srv->m_watch, &w->call, &w->deadline,
                                             &w->md, &w->payload, srv->cq, srv->cq,
                                             &w->t_new) != GRPC_CALL_OK) {

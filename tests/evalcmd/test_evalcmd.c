@@ -104,10 +104,14 @@ static void test_end_to_end(void **state)
     snprintf(out, sizeof out, "%s/e2e", tmpdir);
     /* The 320x320 cloud model keeps the test fast under ASan (the command's
      * default is the 416 one); 4 frames/s leave the local model time for
-     * every frame on a loaded machine, so none is dropped from its queue. */
+     * every frame on a loaded machine, so none is dropped from its queue.
+     * Whole frames: which frames go whole before the server's first reply
+     * says its model's size depends on timing, and the runs compared below
+     * must have sent the same JPEGs. */
     specx_proc_result *r =
         specx_proc_run("eval --dataset '%s' --model-dir '%s' --limit %d --profile lan "
-                       "--deadlines 5000,1 --cloud-model yolo-fastest-1.1-xl --fps 4 --out '%s'",
+                       "--deadlines 5000,1 --cloud-model yolo-fastest-1.1-xl --fps 4 "
+                       "--full-frames --out '%s'",
                        coco, models, NIMAGES, out);
     assert_int_equal(r->rc, 0);
 
@@ -203,6 +207,18 @@ static void test_end_to_end(void **state)
     assert_int_equal(specx_proc_count_lines(csv), 1 + 8);
     assert_non_null(strstr(csv, "won_cloud"));
     assert_non_null(strstr(csv, "won_local"));
+
+    /* compute-*.txt: only the runs where the executor answers every frame
+     * (not the winners of a deadline race, which are the fast answers):
+     * cloud-unbounded for the server, the two local-only runs for local */
+    snprintf(path, sizeof path, "%s/compute-cloud.txt", out);
+    specx_proc_slurp(path, csv, sizeof csv);
+    assert_non_null(strstr(csv, "cloud-unbounded runs"));
+    assert_int_equal(specx_proc_count_lines(csv), 1 + NIMAGES);
+    snprintf(path, sizeof path, "%s/compute-local.txt", out);
+    specx_proc_slurp(path, csv, sizeof csv);
+    assert_non_null(strstr(csv, "local-only runs"));
+    assert_int_equal(specx_proc_count_lines(csv), 1 + 2 * NIMAGES);
 
     /* report.html: self-contained, with the plots */
     static char html[1 << 20];
