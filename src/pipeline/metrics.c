@@ -15,6 +15,7 @@
 #include "specx/local_executor.h"
 #include "specx/rpc.h"
 
+#include "metrics/define.h"
 #include "pipeline/uplink.h"
 
 /* The fates exported, and where each operator fate is counted. */
@@ -66,25 +67,14 @@ struct sx_pipeline_metrics {
     exec_series ex[];
 };
 
-typedef struct reg_ctx {
-    specx_metrics *reg;
-    specx_err *err;
-    specx_status st;
-} reg_ctx;
+typedef sx_metrics_def reg_ctx;
 
 static specx_counter_family *counter(reg_ctx *r, const char *name, const char *help,
                                      const char *const *labels, size_t nlabels, size_t max_series)
 {
-    specx_counter_family *f = NULL;
-    if (r->st == SPECX_OK) {
-        specx_metric_desc d = {.name = name,
-                               .help = help,
-                               .labels = labels,
-                               .nlabels = nlabels,
-                               .max_series = max_series};
-        r->st = specx_metrics_add_counter(r->reg, &d, &f, r->err);
-    }
-    return f;
+    specx_metric_desc d = {
+        .name = name, .help = help, .labels = labels, .nlabels = nlabels, .max_series = max_series};
+    return sx_metrics_def_counter(r, &d);
 }
 
 static specx_counter *plain_counter(reg_ctx *r, const char *name, const char *help)
@@ -96,31 +86,23 @@ static specx_counter *plain_counter(reg_ctx *r, const char *name, const char *he
 static specx_histogram_family *seconds(reg_ctx *r, const char *name, const char *help,
                                        const char *const *labels, size_t nlabels, size_t n)
 {
-    specx_histogram_family *f = NULL;
-    if (r->st == SPECX_OK) {
-        specx_metric_desc d = {.name = name,
-                               .help = help,
-                               .labels = labels,
-                               .nlabels = nlabels,
-                               .max_series = n,
-                               .bounds = latency_bounds,
-                               .nbounds = sizeof latency_bounds / sizeof latency_bounds[0],
-                               .scale = 1e9};
-        r->st = specx_metrics_add_histogram(r->reg, &d, &f, r->err);
-    }
-    return f;
+    specx_metric_desc d = {.name = name,
+                           .help = help,
+                           .labels = labels,
+                           .nlabels = nlabels,
+                           .max_series = n,
+                           .bounds = latency_bounds,
+                           .nbounds = sizeof latency_bounds / sizeof latency_bounds[0],
+                           .scale = 1e9};
+    return sx_metrics_def_histogram(r, &d);
 }
 
 static specx_gauge_family *gauge(reg_ctx *r, const char *name, const char *help, size_t n)
 {
     static const char *const exec_label[1] = {"executor"};
-    specx_gauge_family *f = NULL;
-    if (r->st == SPECX_OK) {
-        specx_metric_desc d = {
-            .name = name, .help = help, .labels = exec_label, .nlabels = 1, .max_series = n};
-        r->st = specx_metrics_add_gauge(r->reg, &d, &f, r->err);
-    }
-    return f;
+    specx_metric_desc d = {
+        .name = name, .help = help, .labels = exec_label, .nlabels = 1, .max_series = n};
+    return sx_metrics_def_gauge(r, &d);
 }
 
 static void register_frames(sx_pipeline_metrics *m, reg_ctx *r)

@@ -18,6 +18,8 @@
 
 #include "specx/rpc.h"
 
+#include "metrics/define.h"
+
 #define NCODES 17
 
 static const char *const code_names[NCODES] = {
@@ -78,48 +80,31 @@ const char *sx_serve_grpc_code_name(specx_status st)
 
 /* ---- registration ------------------------------------------------------- */
 
-typedef struct reg_ctx {
-    specx_metrics *reg;
-    specx_err *err;
-    specx_status st;
-} reg_ctx;
+typedef sx_metrics_def reg_ctx;
 
 static specx_counter_family *counter(reg_ctx *r, const char *name, const char *help,
                                      const char *const *labels, size_t nlabels, size_t max_series)
 {
-    specx_counter_family *f = NULL;
-    if (r->st == SPECX_OK) {
-        specx_metric_desc d = {.name = name,
-                               .help = help,
-                               .labels = labels,
-                               .nlabels = nlabels,
-                               .max_series = max_series};
-        r->st = specx_metrics_add_counter(r->reg, &d, &f, r->err);
-    }
-    return f;
+    specx_metric_desc d = {
+        .name = name, .help = help, .labels = labels, .nlabels = nlabels, .max_series = max_series};
+    return sx_metrics_def_counter(r, &d);
 }
 
 static specx_gauge *gauge(reg_ctx *r, const char *name, const char *help)
 {
-    specx_gauge_family *f = NULL;
-    if (r->st == SPECX_OK) {
-        specx_metric_desc d = {.name = name, .help = help};
-        r->st = specx_metrics_add_gauge(r->reg, &d, &f, r->err);
-    }
+    specx_metric_desc d = {.name = name, .help = help};
+    specx_gauge_family *f = sx_metrics_def_gauge(r, &d);
     return f != NULL ? specx_gauge_family_get(f, NULL) : NULL;
 }
 
 static specx_histogram *seconds(reg_ctx *r, const char *name, const char *help)
 {
-    specx_histogram_family *f = NULL;
-    if (r->st == SPECX_OK) {
-        specx_metric_desc d = {.name = name,
-                               .help = help,
-                               .bounds = latency_bounds,
-                               .nbounds = sizeof latency_bounds / sizeof latency_bounds[0],
-                               .scale = 1e9};
-        r->st = specx_metrics_add_histogram(r->reg, &d, &f, r->err);
-    }
+    specx_metric_desc d = {.name = name,
+                           .help = help,
+                           .bounds = latency_bounds,
+                           .nbounds = sizeof latency_bounds / sizeof latency_bounds[0],
+                           .scale = 1e9};
+    specx_histogram_family *f = sx_metrics_def_histogram(r, &d);
     return f != NULL ? specx_histogram_family_get(f, NULL) : NULL;
 }
 
