@@ -6,8 +6,6 @@
  * (specx_image_decode_fit, at a model input picked by req_id) and the
  * mapping of boxes found on that image back to the image as sent. Also
  * the client's Response decoder on the same bytes. */
-#include <grpc/byte_buffer.h>
-#include <grpc/slice.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +14,7 @@
 #include "specx/codec.h"
 #include "specx/detection.h"
 
+#include "rpc/grpc_util.h"
 #include "rpc/wire.h"
 #include "serve/queue.h"
 
@@ -63,9 +62,7 @@ static void worker_path(const sx_rpc_request *req)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    grpc_slice s = grpc_slice_from_copied_buffer((const char *)data, size);
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
-    grpc_slice_unref(s);
+    grpc_byte_buffer *bb = sx_rpc_bb_from(data, size);
 
     sx_serve_job j;
     sx_serve_job_init(&j, SPECX_TIME_NEVER, done);
@@ -80,6 +77,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sx_rpc_response_decode(bb, &r) == SPECX_OK) {
         specx_detections_destroy(r.det);
     }
-    grpc_byte_buffer_destroy(bb);
+    sx_rpc_bb_free(bb);
     return 0;
 }

@@ -66,7 +66,7 @@ static void request(const char *name, const uint8_t *img, size_t len, int32_t id
     }
     put("request", name, flat, n);
     free(flat);
-    grpc_byte_buffer_destroy(bb);
+    sx_rpc_bb_free(bb);
     specx_encoded_frame_unref(f);
 }
 

@@ -53,6 +53,21 @@ specx_time_t sx_rpc_deadline_from_gpr(gpr_timespec t)
     return specx_time_add(specx_time_now(), ns);
 }
 
+grpc_byte_buffer *sx_rpc_bb_from(const uint8_t *data, size_t len)
+{
+    grpc_slice s = grpc_slice_from_copied_buffer((const char *)data, len);
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    return bb;
+}
+
+void sx_rpc_bb_free(grpc_byte_buffer *bb)
+{
+    if (bb != NULL) {
+        grpc_byte_buffer_destroy(bb);
+    }
+}
+
 specx_status sx_rpc_bb_read(grpc_byte_buffer *bb, uint8_t **out, size_t *len)
 {
     *out = NULL;

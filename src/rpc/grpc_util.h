@@ -47,6 +47,9 @@ gpr_timespec sx_rpc_deadline_to_gpr(specx_time_t deadline);
 /* gRPC deadline (any clock) -> specx monotonic time (infinite -> NEVER). */
 specx_time_t sx_rpc_deadline_from_gpr(gpr_timespec t);
 
+/* A byte buffer holding a copy of data (len may be 0); NULL-safe free. */
+grpc_byte_buffer *sx_rpc_bb_from(const uint8_t *data, size_t len);
+void sx_rpc_bb_free(grpc_byte_buffer *bb);
 /* Flattens a byte buffer into one malloc'd block (len may be 0). */
 specx_status sx_rpc_bb_read(grpc_byte_buffer *bb, uint8_t **out, size_t *len);
 /* gRPC status details slice -> C string in buf (truncated to n - 1). */

@@ -65,7 +65,7 @@ static void test_request_references_frame(void **state)
     assert_int_equal(r.image[33299], (uint8_t)(33299 * 7));
     assert_memory_equal(r.image, bytes, 33300);
     sx_rpc_request_clear(&r);
-    grpc_byte_buffer_destroy(bb);
+    sx_rpc_bb_free(bb);
 }
 
 static void test_request_wire_format(void **state)
@@ -80,7 +80,7 @@ static void test_request_wire_format(void **state)
     assert_int_equal(len, sizeof want);
     assert_memory_equal(data, want, sizeof want);
     free(data);
-    grpc_byte_buffer_destroy(bb);
+    sx_rpc_bb_free(bb);
 
     /* image_data is field 1, length-delimited, before the others. */
     specx_encoded_frame *f;
@@ -92,20 +92,20 @@ static void test_request_wire_format(void **state)
     assert_int_equal(len, sizeof want2);
     assert_memory_equal(data, want2, sizeof want2);
     free(data);
-    grpc_byte_buffer_destroy(bb);
+    sx_rpc_bb_free(bb);
 }
 
 static void test_request_not_a_request(void **state)
 {
     (void)state;
-    grpc_slice s = grpc_slice_from_static_string("\xff\xff\xff\xff garbage");
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    static const char garbage[] = "\xff\xff\xff\xff garbage";
+    grpc_byte_buffer *bb = sx_rpc_bb_from((const uint8_t *)garbage, sizeof garbage - 1);
     sx_rpc_request r = {0};
     char msg[128] = "";
     assert_int_equal(sx_rpc_request_decode(bb, &r, msg, sizeof msg), SPECX_EINVAL);
     assert_non_null(strstr(msg, "not a valid object_detection.Request"));
     assert_null(r.msg);
-    grpc_byte_buffer_destroy(bb);
+    sx_rpc_bb_free(bb);
 }
 
 static void test_response_round_trip(void **state)
@@ -128,7 +128,7 @@ static void test_response_round_trip(void **state)
     grpc_byte_buffer *bb = sx_rpc_response_encode(&det, &info);
     sx_rpc_response r;
     assert_int_equal(sx_rpc_response_decode(bb, &r), SPECX_OK);
-    grpc_byte_buffer_destroy(bb);
+    sx_rpc_bb_free(bb);
     assert_int_equal(r.req_id, 9);
     assert_int_equal(r.status_code, 0);
     assert_non_null(r.det);
@@ -152,7 +152,7 @@ static void test_response_round_trip(void **state)
                                   .status_message = "image_data is empty"};
     bb = sx_rpc_response_encode(&det, &info);
     assert_int_equal(sx_rpc_response_decode(bb, &r), SPECX_OK);
-    grpc_byte_buffer_destroy(bb);
+    sx_rpc_bb_free(bb);
     assert_int_equal(r.req_id, 3);
     assert_int_equal(r.status_code, specx_rpc_status_to_grpc(SPECX_EINVAL));
     assert_string_equal(r.status_message, "image_data is empty");
@@ -183,7 +183,7 @@ static void test_response_model_input(void **state)
     assert_true(found);
     sx_rpc_response r;
     assert_int_equal(sx_rpc_response_decode(bb, &r), SPECX_OK);
-    grpc_byte_buffer_destroy(bb);
+    sx_rpc_bb_free(bb);
     assert_int_equal(r.model_input_width, 416);
     assert_int_equal(r.model_input_height, 320);
     specx_detections_destroy(r.det);
@@ -197,7 +197,7 @@ static void test_response_model_input(void **state)
     }
     free(data);
     assert_int_equal(sx_rpc_response_decode(bb, &r), SPECX_OK);
-    grpc_byte_buffer_destroy(bb);
+    sx_rpc_bb_free(bb);
     assert_int_equal(r.model_input_width, 0);
     assert_int_equal(r.model_input_height, 0);
     specx_detections_destroy(r.det);
@@ -206,13 +206,13 @@ static void test_response_model_input(void **state)
 
 int main(void)
 {
-    grpc_init();
+    sx_rpc_global_init();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_references_frame), cmocka_unit_test(test_request_wire_format),
         cmocka_unit_test(test_request_not_a_request),    cmocka_unit_test(test_response_round_trip),
         cmocka_unit_test(test_response_model_input),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    grpc_shutdown_blocking();
+    sx_rpc_global_shutdown();
     return rc;
 }
