@@ -30,6 +30,11 @@ export TMPDIR="$scratch"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 export LSAN_OPTIONS="suppressions=$here/tests/lsan.supp:print_suppressions=0"
+# Seeds that are not checked in (a weights file is a model file): made by
+# fuzz_make_seeds, which writes every binary seed, into the build directory.
+seeds="$build/fuzz-seeds"
+mkdir -p "$seeds"
+"$build/fuzz/fuzz_make_seeds" "$seeds"
 failed=0
 printf '%-14s %12s %10s %8s %s\n' harness executions exec/s corpus result
 for h in "${harnesses[@]}"; do
@@ -37,8 +42,14 @@ for h in "${harnesses[@]}"; do
   mkdir -p "$work/$h"
   log="$work/$h.log"
   rc=0
+  corpora=("$work/$h")
+  for d in "$here/fuzz/corpus/$h" "$seeds/$h"; do
+    if [ -d "$d" ]; then
+      corpora+=("$d")
+    fi
+  done
   "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$arts/$h-" "$work/$h" "$here/fuzz/corpus/$h" >"$log" 2>&1 || rc=$?
+    -artifact_prefix="$arts/$h-" "${corpora[@]}" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   files=$(find "$work/$h" -type f | wc -l)
