@@ -138,36 +138,15 @@ typedef struct proxy {
     char dir[64];
 } proxy;
 
-/* deploy/nginx/nginx.conf under --source, $SPECX_SOURCE_DIR or the checkout
- * the binary was built in. */
+/* deploy/nginx/nginx.conf of the source checkout (specx_bench_source_dir). */
 static bool find_conf(const char *given, char *out, size_t n)
 {
-    char cand[3][PATH_MAX];
-    int k = 0;
-    if (given != NULL) {
-        snprintf(cand[k++], PATH_MAX, "%s", given);
+    char dir[PATH_MAX];
+    if (!specx_bench_source_dir(given, "deploy/nginx/nginx.conf", dir, sizeof dir)) {
+        return false;
     }
-    const char *env = getenv("SPECX_SOURCE_DIR");
-    if (env != NULL) {
-        snprintf(cand[k++], PATH_MAX, "%s", env);
-    }
-    char exe[PATH_MAX - 8];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash != NULL) {
-            *slash = '\0';
-        }
-        snprintf(cand[k++], PATH_MAX, "%s/..", exe); /* build dir inside the checkout */
-    }
-    for (int i = 0; i < k; i++) {
-        snprintf(out, n, "%s/deploy/nginx/nginx.conf", cand[i]);
-        if (access(out, R_OK) == 0) {
-            return true;
-        }
-    }
-    return false;
+    int w = snprintf(out, n, "%s/deploy/nginx/nginx.conf", dir);
+    return w > 0 && (size_t)w < n;
 }
 
 static int free_port(void)

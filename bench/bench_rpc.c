@@ -129,38 +129,6 @@ static specx_status open_noop(void *user, int worker, specx_detector **out, spec
 
 /* ---- the Python baseline ------------------------------------------------ */
 
-static bool find_source_dir(const char *given, char *out, size_t n)
-{
-    char cand[3][PATH_MAX];
-    int k = 0;
-    if (given != NULL) {
-        snprintf(cand[k++], PATH_MAX, "%s", given);
-    }
-    const char *env = getenv("SPECX_SOURCE_DIR");
-    if (env != NULL) {
-        snprintf(cand[k++], PATH_MAX, "%s", env);
-    }
-    char exe[PATH_MAX - 8];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len > 0) {
-        exe[len] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash != NULL) {
-            *slash = '\0';
-        }
-        snprintf(cand[k++], PATH_MAX, "%s/..", exe); /* build dir inside the checkout */
-    }
-    for (int i = 0; i < k; i++) {
-        char probe[PATH_MAX + 64];
-        snprintf(probe, sizeof probe, "%s/tests/rpc/py/od_server.py", cand[i]);
-        if (access(probe, R_OK) == 0) {
-            snprintf(out, n, "%s", cand[i]);
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Generates object_detection_pb2.py into a temporary directory and starts
  * tests/rpc/py/od_server.py; returns its pid and port. */
 static pid_t start_python(const char *src, char *tmpdir, int *port, FILE **outp)
@@ -314,7 +282,7 @@ static int bench_python(const char *source, int calls, figure *rows, int *n)
 {
     char src[PATH_MAX];
     char tmpdir[] = "/tmp/specx-bench-rpc-XXXXXX";
-    if (!find_source_dir(source, src, sizeof src)) {
+    if (!specx_bench_source_dir(source, "tests/rpc/py/od_server.py", src, sizeof src)) {
         fprintf(stderr, "bench rpc: cannot find tests/rpc/py/od_server.py (use --source "
                         "DIR or SPECX_SOURCE_DIR); skipping the Python baseline\n");
         return 0;
