@@ -26,6 +26,8 @@
 /* cmocka.h needs the headers above first. */
 // clang-format off
 #include <cmocka.h>
+
+#include "test_groups.h"
 // clang-format on
 
 #include "specx/netem.h"
@@ -731,10 +733,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     const char *group = argc > 1 ? argv[1] : "all";
     g_specx_bin = argc > 2 ? argv[2] : NULL;
-    const struct {
-        const char *group;
-        struct CMUnitTest t;
-    } all[] = {
+    const specx_test_in_group all[] = {
         {"order", cmocka_unit_test(test_order_and_half_close)},
         {"bandwidth", cmocka_unit_test(test_bandwidth)},
         {"delay", cmocka_unit_test(test_delay)},
@@ -744,16 +743,5 @@ int main(int argc, char **argv)
         {"cli", cmocka_unit_test(test_cli_sigterm)},
         {"cli", cmocka_unit_test(test_cli_describe)},
     };
-    struct CMUnitTest sel[sizeof all / sizeof all[0]];
-    size_t n = 0;
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        if (strcmp(group, "all") == 0 || strcmp(group, all[i].group) == 0) {
-            sel[n++] = all[i].t;
-        }
-    }
-    if (n == 0) {
-        fprintf(stderr, "unknown group '%s'\n", group);
-        return 2;
-    }
-    return _cmocka_run_group_tests(group, sel, n, NULL, NULL);
+    return specx_test_run_group(group, all, sizeof all / sizeof all[0]);
 }

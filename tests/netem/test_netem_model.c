@@ -16,6 +16,8 @@
 /* cmocka.h needs the headers above first. */
 // clang-format off
 #include <cmocka.h>
+
+#include "test_groups.h"
 // clang-format on
 
 #include <cjson/cJSON.h>
@@ -399,10 +401,7 @@ static void test_describe_json(void **state)
 int main(int argc, char **argv)
 {
     const char *group = argc > 1 ? argv[1] : "all";
-    const struct {
-        const char *group;
-        struct CMUnitTest t;
-    } all[] = {
+    const specx_test_in_group all[] = {
         {"process", cmocka_unit_test(test_latent_process)},
         {"path", cmocka_unit_test(test_path_send)},
         {"sim", cmocka_unit_test(test_sim_api)},
@@ -411,16 +410,5 @@ int main(int argc, char **argv)
         {"reference", cmocka_unit_test(test_reference_5g_sf)},
         {"reference", cmocka_unit_test(test_reference_lte_lan)},
     };
-    struct CMUnitTest sel[sizeof all / sizeof all[0]];
-    size_t n = 0;
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        if (strcmp(group, "all") == 0 || strcmp(group, all[i].group) == 0) {
-            sel[n++] = all[i].t;
-        }
-    }
-    if (n == 0) {
-        fprintf(stderr, "unknown group '%s'\n", group);
-        return 2;
-    }
-    return _cmocka_run_group_tests(group, sel, n, NULL, NULL);
+    return specx_test_run_group(group, all, sizeof all / sizeof all[0]);
 }
