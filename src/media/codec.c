@@ -378,9 +378,40 @@ static void png_decode_run(png_dec *d, specx_err *err)
     d->st = SPECX_OK;
 }
 
+/* The size in the IHDR chunk, which the format requires first. libpng
+ * skips ancillary chunks placed before it, so the decoder checks this too:
+ * the probe and the decoder then accept the same files with the same size. */
+static specx_status png_header(const uint8_t *data, size_t len, int *width, int *height,
+                               specx_err *err)
+{
+    /* signature, then IHDR: length (13), type, width, height */
+    if (len < 24) {
+        return specx_err_set(err, SPECX_EFORMAT, "truncated PNG (%zu bytes, IHDR incomplete)", len);
+    }
+    if (memcmp(data + 12, "IHDR", 4) != 0) {
+        return specx_err_set(err, SPECX_EFORMAT, "corrupt PNG (no IHDR chunk first)");
+    }
+    uint32_t w =
+        (uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 | (uint32_t)data[18] << 8 | data[19];
+    uint32_t h =
+        (uint32_t)data[20] << 24 | (uint32_t)data[21] << 16 | (uint32_t)data[22] << 8 | data[23];
+    if (w < 1 || h < 1 || w > INT_MAX || h > INT_MAX) {
+        return specx_err_set(err, SPECX_EFORMAT, "corrupt PNG: image size %ux%u", (unsigned)w,
+                             (unsigned)h);
+    }
+    *width = (int)w;
+    *height = (int)h;
+    return SPECX_OK;
+}
+
 static specx_status png_decode(const uint8_t *data, size_t len, size_t max_pixels, specx_image *out,
                                specx_err *err)
 {
+    int hw, hh;
+    specx_status hst = png_header(data, len, &hw, &hh, err);
+    if (hst != SPECX_OK) {
+        return hst;
+    }
     png_dec d = {.data = data, .len = len, .max_pixels = max_pixels, .st = SPECX_OK};
     d.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &d, png_on_error, png_on_warning);
     if (d.png == NULL) {
@@ -394,6 +425,10 @@ static specx_status png_decode(const uint8_t *data, size_t len, size_t max_pixel
     png_decode_run(&d, err);
     png_destroy_read_struct(&d.png, &d.info, NULL);
     free(d.rows);
+    if (d.st == SPECX_OK && (d.img.width != hw || d.img.height != hh)) {
+        d.st = specx_err_set(err, SPECX_EFORMAT, "corrupt PNG (IHDR says %dx%d, decoded %dx%d)", hw,
+                             hh, d.img.width, d.img.height);
+    }
     if (d.st != SPECX_OK) {
         specx_image_clear(&d.img);
         return d.st;
@@ -645,23 +680,8 @@ specx_status specx_image_probe(const uint8_t *data, size_t len, int *width, int 
         return specx_err_set(err, SPECX_EINVAL, "image probe: NULL argument");
     }
     switch (specx_image_sniff(data, len)) {
-    case SPECX_FORMAT_PNG: {
-        /* IHDR is the first chunk: length (13), type, width, height. */
-        if (len < 24 || memcmp(data + 12, "IHDR", 4) != 0) {
-            return specx_err_set(err, SPECX_EFORMAT, "corrupt PNG (no IHDR chunk first)");
-        }
-        uint32_t w = (uint32_t)data[16] << 24 | (uint32_t)data[17] << 16 | (uint32_t)data[18] << 8 |
-                     data[19];
-        uint32_t h = (uint32_t)data[20] << 24 | (uint32_t)data[21] << 16 | (uint32_t)data[22] << 8 |
-                     data[23];
-        if (w < 1 || h < 1 || w > INT_MAX || h > INT_MAX) {
-            return specx_err_set(err, SPECX_EFORMAT, "corrupt PNG: image size %ux%u", (unsigned)w,
-                                 (unsigned)h);
-        }
-        *width = (int)w;
-        *height = (int)h;
-        return SPECX_OK;
-    }
+    case SPECX_FORMAT_PNG:
+        return png_header(data, len, width, height, err);
     case SPECX_FORMAT_JPEG: {
         tjhandle tj = tjInitDecompress();
         if (tj == NULL) {

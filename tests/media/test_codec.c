@@ -512,6 +512,49 @@ static void test_size_limits(void **state)
     specx_image_clear(&img);
 }
 
+/* The format requires IHDR first; libpng would skip an ancillary chunk
+ * placed before it. The probe (the server's check on arrival) and the
+ * decoders must refuse the same files, or a size limit checked from the
+ * header could be bypassed (found by fuzz_image). */
+static void test_png_chunk_before_ihdr(void **state)
+{
+    (void)state;
+    specx_image img, out = {0};
+    specx_err err = {{0}};
+    make_pattern(&img, 33, 7);
+    uint8_t *enc;
+    size_t len;
+    assert_int_equal(specx_png_encode(&img, &enc, &len, NULL), SPECX_OK);
+    /* signature, then a 13-byte ancillary chunk "ghGg", then the file's IHDR */
+    size_t extra = 12 + 13;
+    uint8_t *p = malloc(len + extra);
+    assert_non_null(p);
+    memcpy(p, enc, 8);
+    const uint8_t chunk[8] = {0, 0, 0, 13, 'g', 'h', 'G', 'g'};
+    memcpy(p + 8, chunk, sizeof chunk);
+    memset(p + 16, 'x', 13 + 4);
+    memcpy(p + 8 + extra, enc + 8, len - 8);
+    fix_png_crcs(p, len + extra);
+    int w = 0, h = 0;
+    assert_int_equal(specx_image_probe(p, len + extra, &w, &h, &err), SPECX_EFORMAT);
+    assert_non_null(strstr(err.msg, "IHDR"));
+    assert_eformat(p, len + extra, "IHDR");
+    int fw = 0, fh = 0;
+    assert_int_equal(specx_image_decode_fit(p, len + extra, 0, 16, 16, &out, &fw, &fh, &err),
+                     SPECX_EFORMAT);
+    assert_null(out.data);
+    /* the file without the extra chunk is fine */
+    assert_int_equal(specx_image_probe(enc, len, &w, &h, &err), SPECX_OK);
+    assert_int_equal(w, 33);
+    assert_int_equal(h, 7);
+    assert_int_equal(specx_image_decode(enc, len, 0, &out, &err), SPECX_OK);
+    assert_int_equal(out.width, 33);
+    specx_image_clear(&out);
+    free(p);
+    free(enc);
+    specx_image_clear(&img);
+}
+
 static void test_files(void **state)
 {
     (void)state;
@@ -645,7 +688,7 @@ int main(void)
         cmocka_unit_test(test_round_trips),    cmocka_unit_test(test_png_variants),
         cmocka_unit_test(test_truncated),      cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_size_limits),    cmocka_unit_test(test_files),
-        cmocka_unit_test(test_fuzz_mutations),
+        cmocka_unit_test(test_fuzz_mutations), cmocka_unit_test(test_png_chunk_before_ihdr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
