@@ -240,14 +240,17 @@ static void test_run_cloud_wins(void **state)
     for (int i = 0; i < ls.n; i++) {
         const cJSON *c = exec_of(ls.v[i], "cloud");
         const char *fate = str(c, "fate");
-        assert_true(cJSON_IsNumber(cJSON_GetObjectItem(ls.v[i], "deadline_ms")));
+        const cJSON *dl = cJSON_GetObjectItem(ls.v[i], "deadline_ms");
         if (strcmp(fate, "shed") == 0) {
-            /* not sent: the local model's, or nobody's if its queue dropped it */
+            /* not sent: no remote call, so no deadline (docs/run.md); the
+             * local model's, or nobody's if its queue dropped it */
+            assert_true(cJSON_IsNull(dl));
             const char *w = str(ls.v[i], "winner");
             assert_true(w == NULL || strcmp(w, "local") == 0);
             continue;
         }
         /* sent with 8 s to spare: it answers, in time, and outranks local */
+        assert_true(cJSON_IsNumber(dl) && dl->valuedouble == 8000.0);
         assert_string_equal(fate, "won");
         assert_string_equal(str(ls.v[i], "winner"), "cloud");
         assert_int_equal(cJSON_GetObjectItem(ls.v[i], "priority")->valueint, 1);
