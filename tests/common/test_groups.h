@@ -13,8 +13,7 @@ typedef struct specx_test_in_group {
 } specx_test_in_group;
 
 /* 2 (with a message) when no test is in the group. */
-static inline int specx_test_run_group(const char *group, const specx_test_in_group *all,
-                                       size_t n)
+static inline int specx_test_run_group(const char *group, const specx_test_in_group *all, size_t n)
 {
     struct CMUnitTest sel[n > 0 ? n : 1];
     size_t k = 0;
