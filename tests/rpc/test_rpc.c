@@ -180,10 +180,21 @@ static void round_trip_stream(void **state)
 
 /* ---- deadline --------------------------------------------------------- */
 
+static bool a_running(const specx_server_stats *s)
+{
+    return s->received >= 1 && s->queue_len == 0;
+}
+
 static void deadline_mode(const char *opts)
 {
-    /* One worker busy for 400 ms with A; B (deadline 100 ms) waits behind it. */
-    specx_server *srv = tu_server("delay_ms=400", 1, 8);
+    /* One worker busy for 400 ms with A; B (deadline 100 ms) waits behind it.
+     * Both scale with the test timeout scale: B's deadline must stay well
+     * inside A's compute time, or B starts before its deadline and is
+     * cancelled there instead of expiring in the queue. */
+    char spec[64];
+    snprintf(spec, sizeof spec, "delay_ms=%lld",
+             (long long)(tu_scaled(SPECX_MS(400)) / SPECX_MS(1)));
+    specx_server *srv = tu_server(spec, 1, 8);
     assert_non_null(srv);
     specx_rpc_client *c = tu_client(specx_server_port(srv), opts);
     tu_waiter *w = tu_waiter_new();
@@ -192,7 +203,9 @@ static void deadline_mode(const char *opts)
     assert_int_equal(specx_rpc_call_start(c, f, specx_time_add(t0, tu_scaled(SPECX_SEC(10))),
                                           tu_done, tu_slot(w, 0), NULL),
                      SPECX_OK);
-    assert_true(tu_wait_stats(srv, tu_one_received, SPECX_SEC(5))); /* A is on the worker */
+    /* A is on the worker, not just received: B arriving while A still sat in
+     * the queue would go first (deadline order within a client). */
+    assert_true(tu_wait_stats(srv, a_running, SPECX_SEC(5)));
     specx_time_t dl = specx_time_add(specx_time_now(), tu_scaled(SPECX_MS(100)));
     assert_int_equal(specx_rpc_call_start(c, f, dl, tu_done, tu_slot(w, 1), NULL), SPECX_OK);
     assert_true(tu_wait(w, 2, SPECX_SEC(10)));
