@@ -407,7 +407,7 @@ static specx_status png_header(const uint8_t *data, size_t len, int *width, int 
 static specx_status png_decode(const uint8_t *data, size_t len, size_t max_pixels, specx_image *out,
                                specx_err *err)
 {
-    int hw, hh;
+    int hw = 0, hh = 0;
     specx_status hst = png_header(data, len, &hw, &hh, err);
     if (hst != SPECX_OK) {
         return hst;
