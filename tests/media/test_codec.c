@@ -512,10 +512,10 @@ static void test_size_limits(void **state)
     specx_image_clear(&img);
 }
 
-/* The format requires IHDR first; libpng would skip an ancillary chunk
- * placed before it. The probe (the server's check on arrival) and the
- * decoders must refuse the same files, or a size limit checked from the
- * header could be bypassed (found by fuzz_image). */
+/* The format requires IHDR first; libpng skips an ancillary chunk placed
+ * before it. The probe (the server's check on arrival) and the decoders
+ * must accept the same files: before, the server refused such a file on
+ * arrival while `specx detect` decoded it (found by fuzz_image). */
 static void test_png_chunk_before_ihdr(void **state)
 {
     (void)state;
