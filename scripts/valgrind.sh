@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # valgrind.sh — runs specx's gRPC server and client paths under valgrind
 # memcheck: the in-process rpc tests (server + client + executor under the
-# operator) and a `specx serve` process driven by the Python grpcio client,
+# operator) and a `specx-serve` process (`specx serve` alone: the `specx`
+# binary links FFmpeg, whose libhwy runs RDTSCP in a constructor, which
+# valgrind 3.19 cannot execute) driven by the Python grpcio client,
 # stopped with SIGTERM. Fails on any memory error or definite/indirect leak;
 # scripts/valgrind-grpc.supp hides only gRPC/abseil/OpenSSL globals.
 # usage: scripts/valgrind.sh BUILD_DIR
@@ -17,7 +19,7 @@ export SPECX_SOURCE_DIR="$root"
 export SPECX_PYGEN="$build/tests/rpc/pygen"
 fail=0
 
-for bin in specx tests/rpc/test_rpc tests/rpc/test_rpc_executor; do
+for bin in specx specx-serve tests/rpc/test_rpc tests/rpc/test_rpc_executor; do
   [ -x "$build/$bin" ] || { echo "valgrind.sh: $build/$bin missing (build first)"; exit 2; }
 done
 if [ ! -f "$SPECX_PYGEN/object_detection_pb2.py" ]; then
@@ -36,13 +38,13 @@ done
 # The remote executor under the operator.
 run "$build/tests/rpc/test_rpc_executor" executor "$build/specx"
 
-# `specx serve` as a process: Python client, then SIGTERM -> graceful exit.
+# The server as a process: Python client, then SIGTERM -> graceful exit.
 tmp=$(mktemp -d)
 pid=""
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-echo "== valgrind: specx serve + Python client + SIGTERM"
+echo "== valgrind: specx-serve + Python client + SIGTERM"
 : >"$tmp/out"
-"${vg[@]}" "$build/specx" serve --port 0 --bind 127.0.0.1 --model test:delay_ms=1 \
+"${vg[@]}" "$build/specx-serve" --port 0 --bind 127.0.0.1 --model test:delay_ms=1 \
   --stats-json "$tmp/stats.json" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 port=""

@@ -2,18 +2,27 @@
 # py_client.sh — rpc.interop_py_client: a real `specx serve --port 0` process,
 # called by a Python grpcio client (py/od_client.py); then SIGTERM must stop
 # it gracefully (exit 0) with its statistics printed and written as JSON.
-# usage: py_client.sh SPECX_BIN PYGEN_DIR
+# Given the `specx-serve` binary instead (rpc.serve_alone), the same, and it
+# must link no FFmpeg.
+# usage: py_client.sh SPECX_BIN|SPECX_SERVE_BIN PYGEN_DIR
 set -euo pipefail
 specx=$1
 export SPECX_PYGEN=$2
 here=$(cd "$(dirname "$0")" && pwd)
+serve=(serve)
+if [ "$(basename "$specx")" = specx-serve ]; then
+  serve=()
+  if ldd "$specx" | grep -Ei 'libav(format|codec|util)|libswscale|libjxl|libhwy'; then
+    echo "specx-serve links FFmpeg (above)"; exit 1
+  fi
+fi
 tmp=$(mktemp -d)
 pid=""
 # Whatever happens, the server does not outlive the test.
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 : >"$tmp/out" # exists before the background job's own redirection
-"$specx" serve --port 0 --bind 127.0.0.1 --model test:delay_ms=1 --workers 2 \
+"$specx" "${serve[@]}" --port 0 --bind 127.0.0.1 --model test:delay_ms=1 --workers 2 \
   --stats-json "$tmp/stats.json" --stats-interval 0.2 >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 port=""
