@@ -81,15 +81,11 @@ def load(out, tag, link, fps):
     return cfg
 
 
-def fixed_latency_at(cfg, m):
-    pts = [(cfg["local"]["map"][0], cfg["local"]["lat"][0])]
-    pts += [(v["map"][0], v["lat"][0]) for _, v in cfg["fixed"]]
-    best = math.nan
-    for (m0, l0), (m1, l1) in zip(pts, pts[1:]):
-        if min(m0, m1) <= m <= max(m0, m1):
-            l = l0 if m1 == m0 else l0 + (m - m0) / (m1 - m0) * (l1 - l0)
-            best = l if math.isnan(best) else min(best, l)
-    return best
+def curve(cfg, policy):
+    """A policy's (mAP, latency) points over its deadlines or targets, from
+    the local-only point."""
+    start = [(cfg["local"]["map"][0], cfg["local"]["lat"][0])]
+    return start + [(v["map"][0], v["lat"][0]) for _, v in cfg[policy]]
 
 
 def latency_at(pts, m):
@@ -105,13 +101,12 @@ def latency_at(pts, m):
 
 def level_row(cfg, levels):
     """Per mAP level: fixed latency, best adaptive latency (over targets), cut."""
-    start = [(cfg["local"]["map"][0], cfg["local"]["lat"][0])]
-    fixed = start + [(v["map"][0], v["lat"][0]) for _, v in cfg["fixed"]]
+    fixed = curve(cfg, "fixed")
     out = []
     for m in levels:
         lf = latency_at(fixed, m)
-        la = min((latency_at(start + [(v["map"][0], v["lat"][0]) for _, v in cfg[t]], m)
-                  for t in TARGETS), key=lambda x: math.inf if math.isnan(x) else x)
+        la = min((latency_at(curve(cfg, t), m) for t in TARGETS),
+                 key=lambda x: math.inf if math.isnan(x) else x)
         if math.isnan(lf) or math.isnan(la):
             out.append("—")
         else:
@@ -124,7 +119,7 @@ def analyse(cfg):
     along = []
     for t in TARGETS:
         for d, v in cfg[t]:
-            lf = fixed_latency_at(cfg, v["map"][0])
+            lf = latency_at(curve(cfg, "fixed"), v["map"][0])
             if not math.isnan(lf) and lf > 0:
                 along.append((1 - v["lat"][0] / lf, t, d, v, lf))
     bd, bv = max(cfg["fixed"], key=lambda x: (x[1]["map"][0], -x[0]))

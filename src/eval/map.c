@@ -18,6 +18,7 @@
 
 #include "specx/eval.h"
 
+#include "core/grow.h"
 #include "eval/match.h"
 
 #define NT SX_EVAL_NT
@@ -182,24 +183,6 @@ typedef struct work {
     uint8_t *vflags;
 } work;
 
-static bool grow_entries(work *w, size_t need)
-{
-    if (need <= w->cap_ent) {
-        return true;
-    }
-    size_t cap = w->cap_ent ? w->cap_ent : 256;
-    while (cap < need) {
-        cap *= 2;
-    }
-    entry *ne = realloc(w->ent, cap * sizeof *ne);
-    if (!ne) {
-        return false;
-    }
-    w->ent = ne;
-    w->cap_ent = cap;
-    return true;
-}
-
 /* The truths of class CLS in IM for area range A, non-ignored first
  * (stable), into w->gidx / w->gig; counts the non-ignored ones in *npig.
  * Returns how many. */
@@ -287,7 +270,7 @@ static bool coco_image(work *w, const specx_eval_image *im, const specx_detectio
     if (nd == 0 && all_g == 0) {
         return true;
     }
-    if (!grow_entries(w, w->nent + nd)) {
+    if (!sx_grow((void **)&w->ent, &w->cap_ent, w->nent + nd, sizeof *w->ent, 256)) {
         return false;
     }
     entry *e = w->ent + w->nent;
@@ -442,7 +425,7 @@ static bool voc_entries(map_run *r, int c)
             if (r->dets[i].items[j].class_id != c) {
                 continue;
             }
-            if (!grow_entries(w, w->nent + 1)) {
+            if (!sx_grow((void **)&w->ent, &w->cap_ent, w->nent + 1, sizeof *w->ent, 256)) {
                 return false;
             }
             entry *e = &w->ent[w->nent++];

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
 #include "eval/match.h"
 
 typedef struct sentry {
@@ -122,24 +123,6 @@ size_t sx_eval_scorer_frame_of(const sx_eval_scorer *s, uint32_t id)
     return id < s->n_var ? s->frame_of[id] : SIZE_MAX;
 }
 
-static bool grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap) {
-        return true;
-    }
-    size_t c = *cap ? *cap : 64;
-    while (c < need) {
-        c *= 2;
-    }
-    void *q = realloc(*p, c * size);
-    if (!q) {
-        return false;
-    }
-    *p = q;
-    *cap = c;
-    return true;
-}
-
 specx_status sx_eval_scorer_add(sx_eval_scorer *s, size_t frame, const specx_detections *d,
                                 uint32_t *id, specx_err *err)
 {
@@ -153,8 +136,8 @@ specx_status sx_eval_scorer_add(sx_eval_scorer *s, size_t frame, const specx_det
     if (st != SPECX_OK) {
         return st;
     }
-    if (!grow((void **)&s->frame_of, &s->cap_var, s->n_var + 1, sizeof *s->frame_of) ||
-        !grow((void **)&s->b, &s->cap_b, s->nb + n, sizeof *s->b)) {
+    if (!sx_grow((void **)&s->frame_of, &s->cap_var, s->n_var + 1, sizeof *s->frame_of, 64) ||
+        !sx_grow((void **)&s->b, &s->cap_b, s->nb + n, sizeof *s->b, 64)) {
         free(m);
         return specx_err_set(err, SPECX_ENOMEM, "eval: out of memory");
     }

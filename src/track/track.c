@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/grow.h"
+
 #define HIST 64
 
 typedef struct box {
@@ -100,24 +102,6 @@ struct sx_track {
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-static bool grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap) {
-        return true;
-    }
-    size_t n = *cap ? *cap : 16;
-    while (n < need) {
-        n *= 2;
-    }
-    void *q = realloc(*p, n * size);
-    if (!q) {
-        return false;
-    }
-    *p = q;
-    *cap = n;
-    return true;
-}
-
 static box to_box(const specx_detection *d)
 {
     return (box){(d->xmin + d->xmax) / 2, (d->ymin + d->ymax) / 2, d->xmax - d->xmin,
@@ -182,7 +166,7 @@ void sx_track_frame_clear(sx_track_frame *f)
 
 static specx_status out_push(sx_track_frame *f, const specx_detection *d, sx_track_info info)
 {
-    if (!grow((void **)&f->info, &f->info_cap, f->dets.count + 1, sizeof *f->info) ||
+    if (!sx_grow((void **)&f->info, &f->info_cap, f->dets.count + 1, sizeof *f->info, 16) ||
         specx_detections_push(&f->dets, d) != SPECX_OK) {
         return SPECX_ENOMEM;
     }
@@ -206,8 +190,8 @@ static int cmp_cand(const void *x, const void *y)
 static specx_status greedy(sx_track *t, const box *a, const int *ca, size_t na, const box *b,
                            const int *cb, size_t nb, const bool *b_ok, float thr)
 {
-    if (!grow((void **)&t->ma, &t->cap_ma, na + 1, sizeof *t->ma) ||
-        !grow((void **)&t->mb, &t->cap_mb, nb + 1, sizeof *t->mb)) {
+    if (!sx_grow((void **)&t->ma, &t->cap_ma, na + 1, sizeof *t->ma, 16) ||
+        !sx_grow((void **)&t->mb, &t->cap_mb, nb + 1, sizeof *t->mb, 16)) {
         return SPECX_ENOMEM;
     }
     size_t n = 0;
@@ -216,7 +200,7 @@ static specx_status greedy(sx_track *t, const box *a, const int *ca, size_t na, 
         for (size_t j = 0; j < nb; j++) {
             float iou = (ca[i] == cb[j] && (!b_ok || b_ok[j])) ? box_iou(a[i], b[j]) : 0;
             if (iou >= thr && iou > 0) {
-                if (!grow((void **)&t->cd, &t->cap_cd, n + 1, sizeof *t->cd)) {
+                if (!sx_grow((void **)&t->cd, &t->cap_cd, n + 1, sizeof *t->cd, 16)) {
                     return SPECX_ENOMEM;
                 }
                 t->cd[n++] = (cand){iou, (uint32_t)i, (uint32_t)j};
@@ -296,7 +280,7 @@ specx_status sx_track_cloud(sx_track *t, int64_t frame, specx_time_t frame_time,
     if (t->have_co && frame <= t->co_frame) {
         return SPECX_OK; /* older than what is in use */
     }
-    if (!grow((void **)&t->pd, &t->cap_pd, t->n_pd + 1, sizeof *t->pd)) {
+    if (!sx_grow((void **)&t->pd, &t->cap_pd, t->n_pd + 1, sizeof *t->pd, 16)) {
         return specx_err_set(err, SPECX_ENOMEM, "tracker: out of memory");
     }
     pend *p = &t->pd[t->n_pd];
@@ -367,7 +351,7 @@ static void track_update(ltrack *tr, int64_t frame, box b)
 
 static specx_status track_new(sx_track *t, int64_t frame, const specx_detection *d, int *index)
 {
-    if (!grow((void **)&t->tr, &t->cap_tr, t->n_tr + 1, sizeof *t->tr)) {
+    if (!sx_grow((void **)&t->tr, &t->cap_tr, t->n_tr + 1, sizeof *t->tr, 16)) {
         return SPECX_ENOMEM;
     }
     ltrack *tr = &t->tr[t->n_tr];
@@ -403,8 +387,8 @@ static void tracks_expire(sx_track *t, int64_t frame, size_t n_dets)
 static specx_status observe_local(sx_track *t, int64_t frame, const specx_detections *l)
 {
     size_t n = l->count, nt = t->n_tr;
-    if (!grow((void **)&t->det_track, &t->cap_dt, n + 1, sizeof *t->det_track) ||
-        !grow((void **)&t->tmp, &t->cap_tmp, n + nt + 1, sizeof *t->tmp)) {
+    if (!sx_grow((void **)&t->det_track, &t->cap_dt, n + 1, sizeof *t->det_track, 16) ||
+        !sx_grow((void **)&t->tmp, &t->cap_tmp, n + nt + 1, sizeof *t->tmp, 16)) {
         return SPECX_ENOMEM;
     }
     int *cls = malloc((n + nt + 1) * sizeof *cls);
@@ -470,7 +454,7 @@ static specx_status measure_velocity(sx_track *t, cobj *nw, size_t nn, int64_t f
         return SPECX_OK;
     }
     size_t no = t->n_co;
-    if (!grow((void **)&t->tmp, &t->cap_tmp, nn + no, sizeof *t->tmp)) {
+    if (!sx_grow((void **)&t->tmp, &t->cap_tmp, nn + no, sizeof *t->tmp, 16)) {
         return SPECX_ENOMEM;
     }
     int *cls = malloc((nn + no) * sizeof *cls);
@@ -526,7 +510,7 @@ static specx_status anchor_and_deny(sx_track *t, cobj *nw, size_t nn, int64_t fr
     if (nt == 0) {
         return SPECX_OK;
     }
-    if (!grow((void **)&t->tmp, &t->cap_tmp, nn + nt, sizeof *t->tmp)) {
+    if (!sx_grow((void **)&t->tmp, &t->cap_tmp, nn + nt, sizeof *t->tmp, 16)) {
         return SPECX_ENOMEM;
     }
     int *cls = malloc((nn + nt) * sizeof *cls);
